@@ -1,0 +1,3 @@
+//! The software catalog plugin.
+
+pub mod common;

@@ -1,0 +1,3 @@
+//! Reference plugins.
+
+pub mod catalog;

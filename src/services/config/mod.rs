@@ -1,0 +1,1 @@
+//! The configuration service (being built).

@@ -1,0 +1,1 @@
+//! The database service (being built).

@@ -1,0 +1,1 @@
+//! The url_reader service (being built).
