@@ -19,3 +19,12 @@ pub mod testing;
 #[doc(hidden)]
 pub use inventory;
 
+/// The types most programs need, in one import.
+pub mod prelude {
+    pub use crate::backend::{
+        ApiError, Backend, BackendHandle, BackendModule, BackendPlugin, BoxError, ExtensionPoint,
+        Feature, ModuleRegistrar, PluginRegistrar, Registration, ServiceFactory, ServiceRef,
+    };
+    pub use crate::services::core_services;
+    pub use crate::services::logger::LoggerServiceExt;
+}

@@ -1,8 +1,17 @@
 //! Core services: configuration, logging, lifecycle, HTTP routing, discovery, health,
 //! databases, caches, the scheduler and the URL reader.
+//!
+//! Every service is reached through a typed [`ServiceRef`](crate::backend::ServiceRef) listed in
+//! [`core_services`].
 
 pub mod cache;
 pub mod config;
+pub mod core_services;
 pub mod database;
+pub mod discovery;
+pub mod health;
+pub mod http_router;
+pub mod lifecycle;
+pub mod logger;
 pub mod scheduler;
 pub mod url_reader;

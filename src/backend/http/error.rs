@@ -1,0 +1,219 @@
+//! Backstage's error JSON: one body shape and status mapping for every route.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The kind of an [`ApiError`], by Backstage's error names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// `InputError`, 400.
+    Input,
+    /// `AuthenticationError`, 401.
+    Authentication,
+    /// `NotAllowedError`, 403.
+    NotAllowed,
+    /// `NotFoundError`, 404.
+    NotFound,
+    /// `ConflictError`, 409.
+    Conflict,
+    /// `PayloadTooLargeError`, 413.
+    PayloadTooLarge,
+    /// `NotModifiedError`, 304.
+    NotModified,
+    /// `NotImplementedError`, 501.
+    NotImplemented,
+    /// `ServiceUnavailableError`, 503.
+    ServiceUnavailable,
+    /// Anything else: `Error`, 500, with no details sent to the client.
+    Internal,
+}
+
+impl ApiErrorKind {
+    /// Backstage's error name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Input => "InputError",
+            Self::Authentication => "AuthenticationError",
+            Self::NotAllowed => "NotAllowedError",
+            Self::NotFound => "NotFoundError",
+            Self::Conflict => "ConflictError",
+            Self::PayloadTooLarge => "PayloadTooLargeError",
+            Self::NotModified => "NotModifiedError",
+            Self::NotImplemented => "NotImplementedError",
+            Self::ServiceUnavailable => "ServiceUnavailableError",
+            Self::Internal => "Error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Input => StatusCode::BAD_REQUEST,
+            Self::Authentication => StatusCode::UNAUTHORIZED,
+            Self::NotAllowed => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotModified => StatusCode::NOT_MODIFIED,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The kind a bare status maps to.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            304 => Self::NotModified,
+            400 | 405 | 411 | 415 | 422 => Self::Input,
+            401 => Self::Authentication,
+            403 => Self::NotAllowed,
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            501 => Self::NotImplemented,
+            503 => Self::ServiceUnavailable,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// An error answered with Backstage's error JSON:
+/// `{"error":{"name","message"},"request":{"method","url"},"response":{"statusCode"}}`.
+///
+/// Handlers return it (plugin errors convert to it with `From`); the backend's root layer adds
+/// the `request` part. Internal errors are logged and answered as a bare 500 without details.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use backlot::backend::ApiError;
+///
+/// let response = ApiError::not_found("no entity named 'x'").into_response();
+/// assert_eq!(response.status(), 404);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", kind.name())]
+pub struct ApiError {
+    kind: ApiErrorKind,
+    message: String,
+}
+
+impl ApiError {
+    /// An error of any kind.
+    pub fn new(kind: ApiErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InputError`.
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::Input, message)
+    }
+
+    /// 401 `AuthenticationError`.
+    pub fn authentication(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::Authentication, message)
+    }
+
+    /// 403 `NotAllowedError`.
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::NotAllowed, message)
+    }
+
+    /// 404 `NotFoundError`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::NotFound, message)
+    }
+
+    /// 409 `ConflictError`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::Conflict, message)
+    }
+
+    /// 304 `NotModifiedError`.
+    pub fn not_modified(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::NotModified, message)
+    }
+
+    /// 501 `NotImplementedError`.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::NotImplemented, message)
+    }
+
+    /// 503 `ServiceUnavailableError`.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::ServiceUnavailable, message)
+    }
+
+    /// 500: logs `error` and answers without its details.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "internal error");
+        Self::new(ApiErrorKind::Internal, "Internal Server Error")
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ApiErrorKind {
+        self.kind
+    }
+
+    /// The message sent to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Marks a response as carrying an [`ApiError`], so the root layer can add request details.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorInfo {
+    pub(crate) name: &'static str,
+    pub(crate) message: String,
+}
+
+pub(crate) fn error_body(name: &str, message: &str, status: StatusCode, method: Option<&str>, url: Option<&str>) -> String {
+    let mut body = json!({
+        "error": { "name": name, "message": message },
+        "response": { "statusCode": status.as_u16() },
+    });
+    if let (Some(method), Some(url)) = (method, url) {
+        body["request"] = json!({ "method": method, "url": url });
+    }
+    body.to_string()
+}
+
+pub(crate) fn error_response(status: StatusCode, info: ErrorInfo, method: Option<&str>, url: Option<&str>) -> Response {
+    if status == StatusCode::NOT_MODIFIED {
+        let mut res = status.into_response();
+        res.extensions_mut().insert(info);
+        return res;
+    }
+    let body = error_body(info.name, &info.message, status, method, url);
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    res.extensions_mut().insert(info);
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        error_response(
+            status,
+            ErrorInfo {
+                name: self.kind.name(),
+                message: self.message,
+            },
+            None,
+            None,
+        )
+    }
+}
+
+/// Put in a response's extensions to keep the root layer from rewriting an error response
+/// (for example a proxied upstream answer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawErrorResponse;

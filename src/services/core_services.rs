@@ -1,0 +1,147 @@
+//! The core service refs, as Backstage's `coreServices`.
+//!
+//! Depend on them in `init` functions and service factories:
+//!
+//! ```
+//! use backlot::backend::Feature;
+//! use backlot::services::core_services::{LOGGER, ROOT_CONFIG};
+//! use backlot::services::logger::LoggerServiceExt;
+//!
+//! let plugin = Feature::plugin_fn("todo", |reg| {
+//!     reg.init((&ROOT_CONFIG, &LOGGER), |(config, logger)| async move {
+//!         let title = config.opt_string("app.title")?.unwrap_or_default();
+//!         logger.info(&format!("serving todos for {title}"));
+//!         Ok(())
+//!     })
+//! });
+//! # let _ = plugin;
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::backend::{ServiceFactory, ServiceRef};
+use crate::services::config::Config;
+use crate::services::discovery::{DiscoveryService, HostDiscovery};
+use crate::services::health::RootHealth;
+use crate::services::http_router::{HttpRouter, RootHttpRouter};
+use crate::services::lifecycle::{Lifecycle, RootLifecycle};
+use crate::services::logger::{LoggerService, TracingLogger, init_tracing};
+
+/// The merged app config (`core.rootConfig`), from the backend builder's config inputs.
+pub static ROOT_CONFIG: ServiceRef<Config> = ServiceRef::root("core.rootConfig");
+
+/// The root logger (`core.rootLogger`); by default `tracing`, set up from
+/// `backend.logging`.
+pub static ROOT_LOGGER: ServiceRef<dyn LoggerService> =
+    ServiceRef::root("core.rootLogger").with_default(root_logger_factory);
+
+/// A plugin's logger (`core.logger`): the root logger with a `plugin` field.
+pub static LOGGER: ServiceRef<dyn LoggerService> =
+    ServiceRef::plugin("core.logger").with_default(logger_factory);
+
+/// The backend-wide lifecycle (`core.rootLifecycle`).
+pub static ROOT_LIFECYCLE: ServiceRef<RootLifecycle> =
+    ServiceRef::root("core.rootLifecycle").with_default(root_lifecycle_factory);
+
+/// A plugin's lifecycle (`core.lifecycle`).
+pub static LIFECYCLE: ServiceRef<Lifecycle> =
+    ServiceRef::plugin("core.lifecycle").with_default(lifecycle_factory);
+
+/// A plugin's HTTP router (`core.httpRouter`), mounted at `/api/<pluginId>`.
+pub static HTTP_ROUTER: ServiceRef<HttpRouter> =
+    ServiceRef::plugin("core.httpRouter").with_default(http_router_factory);
+
+/// The root HTTP router (`core.rootHttpRouter`) for routes outside plugins.
+pub static ROOT_HTTP_ROUTER: ServiceRef<RootHttpRouter> =
+    ServiceRef::root("core.rootHttpRouter").with_default(root_http_router_factory);
+
+/// Discovery (`core.discovery`): where each plugin's API lives.
+pub static DISCOVERY: ServiceRef<dyn DiscoveryService> =
+    ServiceRef::root("core.discovery").with_default(discovery_factory);
+
+/// Root health (`core.rootHealth`), provided by the backend.
+pub static ROOT_HEALTH: ServiceRef<RootHealth> = ServiceRef::root("core.rootHealth");
+
+/// The plugin's own metadata (`core.pluginMetadata`), provided by the backend.
+pub static PLUGIN_METADATA: ServiceRef<PluginMetadata> = ServiceRef::plugin("core.pluginMetadata");
+
+/// The running server's address (`core.serverInfo`), provided by the backend.
+pub static SERVER_INFO: ServiceRef<ServerInfo> = ServiceRef::root("core.serverInfo");
+
+/// What a plugin knows about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginMetadata {
+    id: String,
+}
+
+impl PluginMetadata {
+    /// Metadata for plugin `id`.
+    pub fn new(id: &str) -> Self {
+        Self { id: id.to_string() }
+    }
+
+    /// The plugin id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The address the backend's server listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The bound socket address.
+    pub local_addr: SocketAddr,
+    /// `http://<host>:<port>` as other processes on this machine reach it.
+    pub internal_base_url: String,
+}
+
+fn root_logger_factory() -> ServiceFactory {
+    ServiceFactory::root(&ROOT_LOGGER)
+        .deps(&ROOT_CONFIG)
+        .build(|config| async move {
+            init_tracing(&config);
+            Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>)
+        })
+}
+
+fn logger_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&LOGGER)
+        .deps(&ROOT_LOGGER)
+        .build(|ctx, root| async move {
+            Ok(root.child(vec![("plugin".to_string(), ctx.plugin_id().to_string())]))
+        })
+}
+
+fn root_lifecycle_factory() -> ServiceFactory {
+    ServiceFactory::root(&ROOT_LIFECYCLE).build(|()| async { Ok(Arc::new(RootLifecycle::new())) })
+}
+
+fn lifecycle_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&LIFECYCLE)
+        .deps(&ROOT_LIFECYCLE)
+        .build(|ctx, root| async move { Ok(Arc::new(Lifecycle::new(ctx.plugin_id(), root))) })
+}
+
+fn http_router_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&HTTP_ROUTER)
+        .build(|ctx, ()| async move { Ok(Arc::new(HttpRouter::new(ctx.plugin_id()))) })
+}
+
+fn root_http_router_factory() -> ServiceFactory {
+    ServiceFactory::root(&ROOT_HTTP_ROUTER).build(|()| async { Ok(Arc::new(RootHttpRouter::new())) })
+}
+
+fn discovery_factory() -> ServiceFactory {
+    ServiceFactory::root(&DISCOVERY)
+        .deps((&ROOT_CONFIG, &SERVER_INFO))
+        .build(|(config, server)| async move {
+            let discovery = HostDiscovery::from_config(&config, &server.internal_base_url)?;
+            Ok(Arc::new(discovery) as Arc<dyn DiscoveryService>)
+        })
+}
+
+pub(crate) fn plugin_metadata_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&PLUGIN_METADATA)
+        .build(|ctx, ()| async move { Ok(Arc::new(PluginMetadata::new(ctx.plugin_id()))) })
+}

@@ -1,0 +1,135 @@
+//! HTTP routing services: each plugin's router (`core.httpRouter`, mounted at
+//! `/api/<pluginId>`) and the root router (`core.rootHttpRouter`) for routes outside plugins.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use axum::Router;
+
+/// Who may call a route without credentials; kept for the authentication layer that a later
+/// release adds (every route is open for now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthPolicyAllow {
+    /// No credentials needed.
+    Unauthenticated,
+    /// A user cookie is enough.
+    UserCookie,
+}
+
+/// An auth policy for a path under the plugin's mount point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// The path, in route syntax (`/health`, `/static/{*rest}`).
+    pub path: String,
+    /// Who may call it.
+    pub allow: AuthPolicyAllow,
+}
+
+/// A plugin's HTTP router: routers given to [`use_router`](Self::use_router) are merged and
+/// mounted at `/api/<pluginId>` once the plugin has started.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use backlot::services::http_router::HttpRouter;
+///
+/// let http = HttpRouter::new("todo");
+/// http.use_router(Router::new().route("/items", get(|| async { "[]" })));
+/// assert_eq!(http.plugin_id(), "todo");
+/// ```
+pub struct HttpRouter {
+    plugin: String,
+    router: Mutex<Option<Router>>,
+    policies: Mutex<Vec<AuthPolicy>>,
+}
+
+impl fmt::Debug for HttpRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRouter")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpRouter {
+    /// The router of plugin `plugin_id`.
+    pub fn new(plugin_id: &str) -> Self {
+        Self {
+            plugin: plugin_id.to_string(),
+            router: Mutex::new(None),
+            policies: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The plugin's id.
+    pub fn plugin_id(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Adds routes; paths are relative to `/api/<pluginId>`.
+    pub fn use_router(&self, router: Router) {
+        if let Ok(mut slot) = self.router.lock() {
+            *slot = Some(match slot.take() {
+                Some(existing) => existing.merge(router),
+                None => router,
+            });
+        }
+    }
+
+    /// Records an auth policy for a path.
+    pub fn add_auth_policy(&self, policy: AuthPolicy) {
+        if let Ok(mut policies) = self.policies.lock() {
+            policies.push(policy);
+        }
+    }
+
+    /// The auth policies recorded so far.
+    pub fn auth_policies(&self) -> Vec<AuthPolicy> {
+        self.policies.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn take_router(&self) -> Option<Router> {
+        self.router.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// The root HTTP router: routes outside `/api/<pluginId>`, such as the app at `/`.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use backlot::services::http_router::RootHttpRouter;
+///
+/// let root = RootHttpRouter::new();
+/// root.use_router("/", Router::new().route("/hello", get(|| async { "hi" })));
+/// ```
+#[derive(Default)]
+pub struct RootHttpRouter {
+    routes: Mutex<Vec<(String, Router)>>,
+}
+
+impl fmt::Debug for RootHttpRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RootHttpRouter").finish_non_exhaustive()
+    }
+}
+
+impl RootHttpRouter {
+    /// An empty root router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mounts `router` at `path` (`/` merges it at the root). Paths under `/api/` belong to
+    /// plugins.
+    pub fn use_router(&self, path: &str, router: Router) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.push((path.to_string(), router));
+        }
+    }
+
+    pub(crate) fn take_routes(&self) -> Vec<(String, Router)> {
+        self.routes
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,102 @@
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A small HTTP client bound to one backend's base URL.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), reqwest::Error> {
+/// let client = backlot::testing::TestClient::new("http://127.0.0.1:7007");
+/// let res = client.get("/.backstage/health/v1/readiness").await?;
+/// assert_eq!(res.status(), 200);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A buffered response.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Bytes,
+}
+
+impl TestResponse {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header's value as a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The raw body.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+impl TestClient {
+    /// A client for the backend at `base_url`.
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            base: base_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<TestResponse, reqwest::Error> {
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.bytes().await?;
+        Ok(TestResponse { status, headers, body })
+    }
+
+    /// The underlying request builder for `method` and `path`, for anything else.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{}", self.base, path))
+    }
+
+    /// Sends a prepared request.
+    pub async fn execute(&self, req: reqwest::RequestBuilder) -> Result<TestResponse, reqwest::Error> {
+        self.send(req).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::POST, path).json(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put_json<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::PUT, path).json(body)).await
+    }
+}
