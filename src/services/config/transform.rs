@@ -192,6 +192,9 @@ impl<'a> Transformer<'a> {
                 None,
             )
         })?;
+        // Paths in messages use the argument as written, so a substituted value is never shown.
+        let raw_file = raw.split_once('#').map_or(raw.as_str(), |(file, _)| file);
+        let shown = origin.dir.join(raw_file).display().to_string();
         match key {
             "$env" => Ok(self.var(&target).map(Value::String)),
             "$file" => {
@@ -199,7 +202,7 @@ impl<'a> Transformer<'a> {
                 match std::fs::read_to_string(&full) {
                     Ok(text) => Ok(Some(Value::String(text.trim_end().to_owned()))),
                     Err(e) => Err(fail(
-                        format!("failed to read file '{}': {e}", full.display()),
+                        format!("failed to read file '{shown}': {e}"),
                         Some(Box::new(e)),
                     )),
                 }
@@ -226,7 +229,7 @@ impl<'a> Transformer<'a> {
                     _ => {
                         return Err(fail(
                             format!(
-                                "no configuration parser available for included file '{file}'; use .yaml, .yml or .json"
+                                "no configuration parser available for included file '{raw_file}'; use .yaml, .yml or .json"
                             ),
                             None,
                         ));
@@ -234,11 +237,11 @@ impl<'a> Transformer<'a> {
                 };
                 let text = std::fs::read_to_string(&full).map_err(|e| {
                     fail(
-                        format!("failed to read file '{}': {e}", full.display()),
+                        format!("failed to read file '{shown}': {e}"),
                         Some(Box::new(e)),
                     )
                 })?;
-                let full_name = full.display().to_string();
+                let full_name = shown.clone();
                 let parsed = if is_json {
                     parse_json(&full_name, &text).map(Some)
                 } else {
@@ -252,7 +255,7 @@ impl<'a> Transformer<'a> {
                         let Value::Object(mut map) = value else {
                             return Err(fail(
                                 format!(
-                                    "value at '{}' in included file '{file}' is not an object",
+                                    "value at '{}' in included file '{raw_file}' is not an object",
                                     parts[..index].join(".")
                                 ),
                                 None,
@@ -264,7 +267,7 @@ impl<'a> Transformer<'a> {
                             None => {
                                 return Err(fail(
                                     format!(
-                                        "value at '{}' in included file '{file}' is not an object",
+                                        "value at '{}' in included file '{raw_file}' is not an object",
                                         parts[..=index].join(".")
                                     ),
                                     None,
