@@ -9,9 +9,13 @@ use backlot::services::config::{ConfigError, ConfigLoader, parse_listen};
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            panic!("create {}: {e}", parent.display());
+        }
     }
-    std::fs::write(path, text).unwrap();
+    if let Err(e) = std::fs::write(&path, text) {
+        panic!("write {}: {e}", path.display());
+    }
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -121,7 +125,10 @@ fn base_and_local_files_layer_with_later_winning() {
         .load()
         .unwrap();
     assert_eq!(config.string("app.title").unwrap(), "Local Portal");
-    assert_eq!(config.string("app.baseUrl").unwrap(), "http://localhost:3000");
+    assert_eq!(
+        config.string("app.baseUrl").unwrap(),
+        "http://localhost:3000"
+    );
     assert_eq!(config.u16("backend.listen.port").unwrap(), 7008);
     assert_eq!(
         config.opt_duration("backend.cache.defaultTtl").unwrap(),
@@ -154,7 +161,10 @@ fn production_overlay_resolves_includes_across_directories() {
         .load()
         .unwrap();
 
-    assert_eq!(config.string("backend.baseUrl").unwrap(), "https://portal.acme.dev");
+    assert_eq!(
+        config.string("backend.baseUrl").unwrap(),
+        "https://portal.acme.dev"
+    );
     assert_eq!(parse_listen(&config).unwrap(), (String::new(), 8443));
     let db = config.config("backend.database").unwrap();
     assert_eq!(db.string("client").unwrap(), "pg");
@@ -177,15 +187,27 @@ fn production_overlay_resolves_includes_across_directories() {
     );
     // Nested include in shared/more/, whose $file resolves next to it.
     assert_eq!(locations[1].string("type").unwrap(), "file");
-    assert_eq!(locations[1].string("target").unwrap(), "/srv/catalog/extra.yaml");
+    assert_eq!(
+        locations[1].string("target").unwrap(),
+        "/srv/catalog/extra.yaml"
+    );
     assert_eq!(locations[1].path_prefix(), "catalog.locations[1]");
     // Keys the overlay does not mention are kept from the base file.
-    assert_eq!(config.string_array("catalog.rules[0].allow").unwrap(), ["Component", "API"]);
+    assert_eq!(
+        config.string_array("catalog.rules[0].allow").unwrap(),
+        ["Component", "API"]
+    );
 
     let provider = config.config("catalog.providers.github.org").unwrap();
     assert_eq!(provider.string("organization").unwrap(), "acme");
-    assert_eq!(provider.duration("schedule.frequency").unwrap(), Duration::from_secs(1800));
-    assert_eq!(provider.duration("schedule.timeout").unwrap(), Duration::from_secs(180));
+    assert_eq!(
+        provider.duration("schedule.frequency").unwrap(),
+        Duration::from_secs(1800)
+    );
+    assert_eq!(
+        provider.duration("schedule.timeout").unwrap(),
+        Duration::from_secs(180)
+    );
 }
 
 #[test]
@@ -201,9 +223,19 @@ fn missing_variables_leave_values_undefined() {
         .load()
         .unwrap();
     // The overlay's baseUrl became undefined, so the base file's value shows through.
-    assert_eq!(config.string("backend.baseUrl").unwrap(), "http://localhost:7007");
-    assert_eq!(config.opt_string("backend.database.connection.user").unwrap(), None);
-    let err = config.string("backend.database.connection.user").unwrap_err();
+    assert_eq!(
+        config.string("backend.baseUrl").unwrap(),
+        "http://localhost:7007"
+    );
+    assert_eq!(
+        config
+            .opt_string("backend.database.connection.user")
+            .unwrap(),
+        None
+    );
+    let err = config
+        .string("backend.database.connection.user")
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "backend.database.connection.user: missing required config value"
@@ -216,7 +248,10 @@ fn env_overrides_win_over_every_file() {
     portal(dir.path());
     let mut vars = production_env();
     vars.extend(env(&[
-        ("APP_CONFIG_backend_listen", "{\"port\": 9000, \"host\": \"127.0.0.1\"}"),
+        (
+            "APP_CONFIG_backend_listen",
+            "{\"port\": 9000, \"host\": \"127.0.0.1\"}",
+        ),
         ("APP_CONFIG_app_title", "Env Portal"),
         ("APP_CONFIG_backend_database_connection_port", "6543"),
     ]));
@@ -226,16 +261,29 @@ fn env_overrides_win_over_every_file() {
         .env_vars(vars)
         .load()
         .unwrap();
-    assert_eq!(parse_listen(&config).unwrap(), ("127.0.0.1".to_owned(), 9000));
+    assert_eq!(
+        parse_listen(&config).unwrap(),
+        ("127.0.0.1".to_owned(), 9000)
+    );
     assert_eq!(config.string("app.title").unwrap(), "Env Portal");
-    assert_eq!(config.get("backend.database.connection.port"), Some(&serde_json::json!(6543)));
-    assert_eq!(config.string("backend.database.connection.host").unwrap(), "db.internal");
+    assert_eq!(
+        config.get("backend.database.connection.port"),
+        Some(&serde_json::json!(6543))
+    );
+    assert_eq!(
+        config.string("backend.database.connection.host").unwrap(),
+        "db.internal"
+    );
 }
 
 #[test]
 fn relative_file_paths_resolve_against_the_including_file() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a/app-config.yaml", "x: { $include: ../b/inc.yaml }\n");
+    write(
+        dir.path(),
+        "a/app-config.yaml",
+        "x: { $include: ../b/inc.yaml }\n",
+    );
     write(dir.path(), "b/inc.yaml", "y: { $file: c/value.txt }\n");
     write(dir.path(), "b/c/value.txt", "from b/c\n");
     let config = ConfigLoader::new()
@@ -256,7 +304,10 @@ fn file_errors_name_the_file_directive_and_path_without_secrets() {
         .load()
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, ConfigError::Parse { line: Some(3), .. }), "{text}");
+    assert!(
+        matches!(err, ConfigError::Parse { line: Some(3), .. }),
+        "{text}"
+    );
     assert!(text.contains("bad.yaml' line 3: "), "{text}");
 
     write(
@@ -264,7 +315,11 @@ fn file_errors_name_the_file_directive_and_path_without_secrets() {
         "main.yaml",
         "catalog:\n  locations: { $include: parts/locations.yaml }\n",
     );
-    write(dir.path(), "parts/locations.yaml", "- $file: \"${SECRET_NAME}.txt\"\n");
+    write(
+        dir.path(),
+        "parts/locations.yaml",
+        "- $file: \"${SECRET_NAME}.txt\"\n",
+    );
     let err = ConfigLoader::new()
         .file(dir.path().join("main.yaml"))
         .env_vars(env(&[("SECRET_NAME", "s3cr3t-token")]))
@@ -276,18 +331,29 @@ fn file_errors_name_the_file_directive_and_path_without_secrets() {
             && text.contains("main.yaml' at catalog.locations: $file '${SECRET_NAME}.txt' in '"),
         "{text}"
     );
-    assert!(text.contains("locations.yaml' at catalog.locations[0]: failed to read file '"), "{text}");
+    assert!(
+        text.contains("locations.yaml' at catalog.locations[0]: failed to read file '"),
+        "{text}"
+    );
     assert!(text.contains("parts/${SECRET_NAME}.txt': "), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(std::error::Error::source(&err).is_some());
 
-    write(dir.path(), "typo.yaml", "auth:\n  secret: { $envv: TOKEN }\n");
+    write(
+        dir.path(),
+        "typo.yaml",
+        "auth:\n  secret: { $envv: TOKEN }\n",
+    );
     let err = ConfigLoader::new()
         .file(dir.path().join("typo.yaml"))
         .env_vars(env(&[("TOKEN", "tok-123")]))
         .load()
         .unwrap_err();
-    assert!(err.to_string().contains("at auth.secret: unknown directive '$envv'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("at auth.secret: unknown directive '$envv'"),
+        "{err}"
+    );
 
     let err = ConfigLoader::new()
         .file(dir.path().join("nope.yaml"))
@@ -295,7 +361,10 @@ fn file_errors_name_the_file_directive_and_path_without_secrets() {
         .load()
         .unwrap_err();
     assert!(matches!(err, ConfigError::ReadFile { .. }));
-    assert!(err.to_string().starts_with("failed to read config file '"), "{err}");
+    assert!(
+        err.to_string().starts_with("failed to read config file '"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -315,7 +384,11 @@ fn getter_errors_never_print_substituted_secrets() {
     let err = backend.u16("listen.port").unwrap_err();
     assert_eq!(err.to_string(), "backend.listen.port: expected a number");
     let err = config.get_as::<Vec<u32>>("backend.auth.keys").unwrap_err();
-    assert!(err.to_string().starts_with("backend.auth.keys[0]: invalid type"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("backend.auth.keys[0]: invalid type"),
+        "{err}"
+    );
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]
     struct Key {

@@ -204,8 +204,7 @@ fn millis_to_duration(ms: f64) -> Result<Duration, String> {
     if ms.fract() == 0.0 && ms <= u64::MAX as f64 {
         return Ok(Duration::from_millis(ms as u64));
     }
-    Duration::try_from_secs_f64(ms / 1000.0)
-        .map_err(|_| "invalid duration: too large".to_owned())
+    Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| "invalid duration: too large".to_owned())
 }
 
 #[cfg(test)]
@@ -246,7 +245,10 @@ mod tests {
         assert_eq!(d(json!("PT1M30S")), Duration::from_secs(90));
         assert_eq!(d(json!("PT1M")), Duration::from_secs(60));
         assert_eq!(d(json!("P1M")), Duration::from_secs(30 * 86_400));
-        assert_eq!(d(json!("P2DT6H")), Duration::from_secs(2 * 86_400 + 6 * 3600));
+        assert_eq!(
+            d(json!("P2DT6H")),
+            Duration::from_secs(2 * 86_400 + 6 * 3600)
+        );
         assert_eq!(d(json!("P1W")), Duration::from_secs(7 * 86_400));
         assert_eq!(d(json!("P1Y")), Duration::from_secs(365 * 86_400));
         assert_eq!(d(json!("PT0.5S")), Duration::from_millis(500));
@@ -259,14 +261,23 @@ mod tests {
 
     #[test]
     fn unit_objects() {
-        assert_eq!(d(json!({"days": 2, "hours": 6})), Duration::from_secs(2 * 86_400 + 6 * 3600));
+        assert_eq!(
+            d(json!({"days": 2, "hours": 6})),
+            Duration::from_secs(2 * 86_400 + 6 * 3600)
+        );
         assert_eq!(d(json!({"milliseconds": 5})), Duration::from_millis(5));
         assert_eq!(d(json!({"months": 1})), Duration::from_secs(30 * 86_400));
         assert_eq!(d(json!({"years": 1})), Duration::from_secs(365 * 86_400));
-        assert_eq!(d(json!({"weeks": 1, "seconds": "30"})), Duration::from_secs(7 * 86_400 + 30));
+        assert_eq!(
+            d(json!({"weeks": 1, "seconds": "30"})),
+            Duration::from_secs(7 * 86_400 + 30)
+        );
         let unknown = parse_duration_value(&json!({"minute": 1, "hour": 2})).unwrap_err();
         assert!(unknown.contains("unknown properties"), "{unknown}");
-        assert!(unknown.contains("'hour'") && unknown.contains("'minute'"), "{unknown}");
+        assert!(
+            unknown.contains("'hour'") && unknown.contains("'minute'"),
+            "{unknown}"
+        );
         let empty = parse_duration_value(&json!({})).unwrap_err();
         assert!(empty.contains("needs one or more of"), "{empty}");
         assert!(parse_duration_value(&json!({"minutes": -1})).is_err());

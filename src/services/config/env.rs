@@ -134,8 +134,8 @@ mod tests {
         assert!(env_overrides(&vars(&[("APP_CONFIG_", "1")])).is_err());
         let null = env_overrides(&vars(&[("APP_CONFIG_a", "null")])).unwrap_err();
         assert!(null.to_string().contains("may not be null"), "{null}");
-        let nest = env_overrides(&vars(&[("APP_CONFIG_a", "1"), ("APP_CONFIG_a_b", "2")]))
-            .unwrap_err();
+        let nest =
+            env_overrides(&vars(&[("APP_CONFIG_a", "1"), ("APP_CONFIG_a_b", "2")])).unwrap_err();
         assert!(nest.to_string().contains("cannot nest config"), "{nest}");
         assert!(!nest.to_string().contains(": 2"), "{nest}");
     }

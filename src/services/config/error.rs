@@ -77,22 +77,8 @@ pub enum ConfigError {
         name: String,
     },
     /// A `$file`, `$env` or `$include` directive failed, or an unknown `$` directive was used.
-    #[error("{directive} '{target}' in '{name}' at {path}: {message}")]
-    Directive {
-        /// The directive, e.g. `$include`.
-        directive: String,
-        /// The directive's argument as written (before `${VAR}` substitution).
-        target: String,
-        /// The file path or the name of the source holding the directive.
-        name: String,
-        /// Config path of the directive within that source.
-        path: String,
-        /// What went wrong.
-        message: String,
-        /// The underlying error, if any (e.g. the I/O or parse error of the included file).
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    },
+    #[error(transparent)]
+    Directive(Box<DirectiveError>),
     /// An `APP_CONFIG_*` environment override is malformed.
     #[error("invalid config override in environment variable '{name}': {message}")]
     EnvOverride {
@@ -110,8 +96,8 @@ impl ConfigError {
             Self::Missing { path }
             | Self::WrongType { path, .. }
             | Self::Invalid { path, .. }
-            | Self::Deserialize { path, .. }
-            | Self::Directive { path, .. } => Some(path),
+            | Self::Deserialize { path, .. } => Some(path),
+            Self::Directive(d) => Some(&d.path),
             _ => None,
         }
     }
@@ -120,4 +106,25 @@ impl ConfigError {
     pub fn is_missing(&self) -> bool {
         matches!(self, Self::Missing { .. })
     }
+}
+
+/// Details of a failed config directive ([`ConfigError::Directive`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+#[error("{directive} '{target}' in '{name}' at {path}: {message}")]
+pub struct DirectiveError {
+    /// The directive, e.g. `$include`.
+    pub directive: String,
+    /// The directive's argument as written (before `${VAR}` substitution); empty when it is
+    /// not a string.
+    pub target: String,
+    /// The file path or the name of the source holding the directive.
+    pub name: String,
+    /// Config path of the directive, `<root>` for a whole file.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+    /// The underlying error, if any (the I/O error, or the error inside an included file).
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }

@@ -98,9 +98,18 @@ mod tests {
     fn string_forms() {
         assert_eq!(listen(json!(":7008")).unwrap(), (String::new(), 7008));
         assert_eq!(listen(json!("7009")).unwrap(), (String::new(), 7009));
-        assert_eq!(listen(json!("0.0.0.0:80")).unwrap(), ("0.0.0.0".to_owned(), 80));
-        assert_eq!(listen(json!("localhost:3000")).unwrap(), ("localhost".to_owned(), 3000));
-        assert_eq!(listen(json!("[::1]:7007")).unwrap(), ("::1".to_owned(), 7007));
+        assert_eq!(
+            listen(json!("0.0.0.0:80")).unwrap(),
+            ("0.0.0.0".to_owned(), 80)
+        );
+        assert_eq!(
+            listen(json!("localhost:3000")).unwrap(),
+            ("localhost".to_owned(), 3000)
+        );
+        assert_eq!(
+            listen(json!("[::1]:7007")).unwrap(),
+            ("::1".to_owned(), 7007)
+        );
         for bad in ["", "host", "a:b:c", "host:", "host:99999", ":-1", "[::1]"] {
             let err = listen(json!(bad)).unwrap_err();
             assert_eq!(
@@ -113,13 +122,25 @@ mod tests {
 
     #[test]
     fn object_and_number_forms_with_defaults() {
-        assert_eq!(listen(json!({"port": 8080})).unwrap(), (String::new(), 8080));
-        assert_eq!(listen(json!({"port": "8081"})).unwrap(), (String::new(), 8081));
-        assert_eq!(listen(json!({"host": "127.0.0.1"})).unwrap(), ("127.0.0.1".to_owned(), 7007));
+        assert_eq!(
+            listen(json!({"port": 8080})).unwrap(),
+            (String::new(), 8080)
+        );
+        assert_eq!(
+            listen(json!({"port": "8081"})).unwrap(),
+            (String::new(), 8081)
+        );
+        assert_eq!(
+            listen(json!({"host": "127.0.0.1"})).unwrap(),
+            ("127.0.0.1".to_owned(), 7007)
+        );
         assert_eq!(listen(json!({})).unwrap(), (String::new(), 7007));
         assert_eq!(listen(json!(null)).unwrap(), (String::new(), 7007));
         assert_eq!(listen(json!(9000)).unwrap(), (String::new(), 9000));
-        assert_eq!(parse_listen(&Config::empty()).unwrap(), (String::new(), 7007));
+        assert_eq!(
+            parse_listen(&Config::empty()).unwrap(),
+            (String::new(), 7007)
+        );
     }
 
     #[test]

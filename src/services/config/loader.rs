@@ -270,13 +270,19 @@ mod tests {
             .env_vars([("PUBLIC_HOST", "portal.example")])
             .load()
             .unwrap();
-        assert_eq!(config.string("backend.baseUrl").unwrap(), "http://portal.example");
+        assert_eq!(
+            config.string("backend.baseUrl").unwrap(),
+            "http://portal.example"
+        );
     }
 
     #[test]
     fn env_overrides_apply_last_and_are_not_substituted() {
         let config = ConfigLoader::new()
-            .yaml("base", "backend:\n  listen:\n    port: 7007\n    host: 127.0.0.1\n")
+            .yaml(
+                "base",
+                "backend:\n  listen:\n    port: 7007\n    host: 127.0.0.1\n",
+            )
             .value(json!({"app": {"title": "value"}}))
             .env_vars([
                 ("APP_CONFIG_backend_listen_port", "9000"),
@@ -306,7 +312,10 @@ mod tests {
             .env_vars(no_env())
             .load()
             .unwrap_err();
-        assert_eq!(err.to_string(), "config file 'inline': expected an object at the config root");
+        assert_eq!(
+            err.to_string(),
+            "config file 'inline': expected an object at the config root"
+        );
 
         let err = ConfigLoader::new()
             .value(json!([1]))
@@ -320,7 +329,10 @@ mod tests {
             .env_vars(no_env())
             .load()
             .unwrap_err();
-        assert!(err.to_string().starts_with("config file 'inline' line "), "{err}");
+        assert!(
+            err.to_string().starts_with("config file 'inline' line "),
+            "{err}"
+        );
 
         let err = ConfigLoader::new()
             .file("/definitely/not/here/app-config.yaml")
@@ -328,7 +340,8 @@ mod tests {
             .load()
             .unwrap_err();
         assert!(
-            err.to_string().starts_with("failed to read config file '/definitely/not/here/app-config.yaml': "),
+            err.to_string()
+                .starts_with("failed to read config file '/definitely/not/here/app-config.yaml': "),
             "{err}"
         );
 

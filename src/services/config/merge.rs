@@ -48,8 +48,14 @@ mod tests {
     #[test]
     fn arrays_and_scalars_are_replaced() {
         let mut base = json!({"list": [1, 2, 3], "obj": {"a": 1}, "s": "x"});
-        merge_into(&mut base, json!({"list": [9], "obj": "now a string", "s": {"k": true}}));
-        assert_eq!(base, json!({"list": [9], "obj": "now a string", "s": {"k": true}}));
+        merge_into(
+            &mut base,
+            json!({"list": [9], "obj": "now a string", "s": {"k": true}}),
+        );
+        assert_eq!(
+            base,
+            json!({"list": [9], "obj": "now a string", "s": {"k": true}})
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod transform;
 mod value;
 
 pub use duration::parse_duration_value;
-pub use error::ConfigError;
+pub use error::{ConfigError, DirectiveError};
 pub use listen::{DEFAULT_PORT, parse_listen};
 pub use loader::ConfigLoader;
 pub use value::Config;

@@ -88,7 +88,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             v,
-            Some(json!({"a": {"b": 1, "c": ["x", 2.5, true, null], "3": "numeric key", "d": "tagged"}}))
+            Some(
+                json!({"a": {"b": 1, "c": ["x", 2.5, true, null], "3": "numeric key", "d": "tagged"}})
+            )
         );
     }
 
@@ -108,7 +110,10 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(err.to_string().starts_with("config file 'x.yaml' line "), "{err}");
+        assert!(
+            err.to_string().starts_with("config file 'x.yaml' line "),
+            "{err}"
+        );
 
         let dup = parse_yaml("d.yaml", "a: 1\na: 2\n").unwrap_err();
         assert!(dup.to_string().contains("duplicate"), "{dup}");
@@ -117,6 +122,9 @@ mod tests {
         assert!(nan.to_string().contains("finite"), "{nan}");
 
         let json = parse_json("j.json", "{\n\"a\": 1,\n}").unwrap_err();
-        assert!(json.to_string().starts_with("config file 'j.json' line 3"), "{json}");
+        assert!(
+            json.to_string().starts_with("config file 'j.json' line 3"),
+            "{json}"
+        );
     }
 }

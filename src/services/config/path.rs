@@ -176,18 +176,23 @@ mod tests {
                 Segment::Key("target".into()),
             ]
         );
-        assert_eq!(keys("a[0][1]"), vec![
-            Segment::Key("a".into()),
-            Segment::Index(0),
-            Segment::Index(1)
-        ]);
+        assert_eq!(
+            keys("a[0][1]"),
+            vec![
+                Segment::Key("a".into()),
+                Segment::Index(0),
+                Segment::Index(1)
+            ]
+        );
         assert_eq!(keys("[3]"), vec![Segment::Index(3)]);
         assert!(keys("").is_empty());
     }
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["a..b", ".a", "a.", "a[", "a[x]", "a[1]b", "a]", "a[-1]", "a.[1]"] {
+        for bad in [
+            "a..b", ".a", "a.", "a[", "a[x]", "a[1]b", "a]", "a[-1]", "a.[1]",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(
                 matches!(err, ConfigError::InvalidPath { ref path, .. } if path == bad),
@@ -198,7 +203,10 @@ mod tests {
 
     #[test]
     fn renders_with_prefix() {
-        assert_eq!(render("backend", &keys("listen.port")), "backend.listen.port");
+        assert_eq!(
+            render("backend", &keys("listen.port")),
+            "backend.listen.port"
+        );
         assert_eq!(render("", &keys("a[1].b")), "a[1].b");
         assert_eq!(render("x[0]", &keys("[1].y")), "x[0][1].y");
     }
@@ -207,17 +215,26 @@ mod tests {
     fn lookup_reports_blocking_values() {
         let v = json!({"a": {"b": 1}, "l": [{"x": true}], "n": null});
         assert!(matches!(lookup(&v, &keys("a.b")), Lookup::Found(x) if *x == json!(1)));
-        assert!(matches!(lookup(&v, &keys("l[0].x")), Lookup::Found(Value::Bool(true))));
+        assert!(matches!(
+            lookup(&v, &keys("l[0].x")),
+            Lookup::Found(Value::Bool(true))
+        ));
         assert!(matches!(lookup(&v, &keys("a.c")), Lookup::Absent));
         assert!(matches!(lookup(&v, &keys("n.c")), Lookup::Absent));
         assert!(matches!(lookup(&v, &keys("l[5]")), Lookup::Absent));
         assert!(matches!(
             lookup(&v, &keys("a.b.c")),
-            Lookup::Blocked { depth: 2, expected: "an object" }
+            Lookup::Blocked {
+                depth: 2,
+                expected: "an object"
+            }
         ));
         assert!(matches!(
             lookup(&v, &keys("a[0]")),
-            Lookup::Blocked { depth: 1, expected: "an array" }
+            Lookup::Blocked {
+                depth: 1,
+                expected: "an array"
+            }
         ));
     }
 }

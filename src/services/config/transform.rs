@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, DirectiveError};
 use super::parse::{parse_json, parse_yaml};
 use super::path::{Segment, render};
 
@@ -96,7 +96,15 @@ impl<'a> Transformer<'a> {
         dir: &Path,
     ) -> Result<Option<Value>, ConfigError> {
         let mut path = Vec::new();
-        self.walk(value, &mut path, Origin { name, dir, depth: 0 })
+        self.walk(
+            value,
+            &mut path,
+            Origin {
+                name,
+                dir,
+                depth: 0,
+            },
+        )
     }
 
     fn walk(
@@ -132,7 +140,11 @@ impl<'a> Transformer<'a> {
                             None,
                         ));
                     }
-                    let arg = map.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null);
+                    let arg = map
+                        .into_iter()
+                        .next()
+                        .map(|(_, v)| v)
+                        .unwrap_or(Value::Null);
                     return self.directive(&key, arg, path, origin);
                 }
                 if let Some(key) = map.keys().find(|k| is_directive_like(k)) {
@@ -210,7 +222,9 @@ impl<'a> Transformer<'a> {
             _ => {
                 if origin.depth >= MAX_INCLUDE_DEPTH {
                     return Err(fail(
-                        format!("includes nested more than {MAX_INCLUDE_DEPTH} deep; is there a cycle?"),
+                        format!(
+                            "includes nested more than {MAX_INCLUDE_DEPTH} deep; is there a cycle?"
+                        ),
                         None,
                     ));
                 }
@@ -298,7 +312,7 @@ fn directive_error(
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 ) -> ConfigError {
     let path = render("", path);
-    ConfigError::Directive {
+    ConfigError::Directive(Box::new(DirectiveError {
         directive: directive.to_owned(),
         target: target.to_owned(),
         name: origin.name.to_owned(),
@@ -309,7 +323,7 @@ fn directive_error(
         },
         message,
         source,
-    }
+    }))
 }
 
 #[cfg(test)]
@@ -333,12 +347,21 @@ mod tests {
     fn substitutes_variables_and_trims_values() {
         let env = env(&[("HOST", " example.com\n"), ("PORT", "8080"), ("EMPTY", "")]);
         let t = Transformer::new(&env);
-        assert_eq!(t.substitute("https://${HOST}:${ PORT }/x"), Ok("https://example.com:8080/x".into()));
+        assert_eq!(
+            t.substitute("https://${HOST}:${ PORT }/x"),
+            Ok("https://example.com:8080/x".into())
+        );
         assert_eq!(t.substitute("plain"), Ok("plain".into()));
         assert_eq!(t.substitute("a${EMPTY}b"), Ok("ab".into()));
-        assert_eq!(t.substitute("$${HOST} is ${HOST}"), Ok("${HOST} is example.com".into()));
+        assert_eq!(
+            t.substitute("$${HOST} is ${HOST}"),
+            Ok("${HOST} is example.com".into())
+        );
         assert_eq!(t.substitute("$$${HOST}"), Ok("$${HOST}".into()));
-        assert_eq!(t.substitute("${MISSING} and ${HOST}"), Err("MISSING".into()));
+        assert_eq!(
+            t.substitute("${MISSING} and ${HOST}"),
+            Err("MISSING".into())
+        );
         // Braces cannot nest: only the inner `${PORT}` is a placeholder.
         assert_eq!(t.substitute("${A${PORT}}"), Ok("${A8080}".into()));
         assert_eq!(t.substitute("${unclosed"), Ok("${unclosed".into()));
@@ -352,7 +375,10 @@ mod tests {
             Path::new("."),
         )
         .unwrap();
-        assert_eq!(out, Some(json!({"a": "yes", "list": ["keep", "yes"], "n": 1})));
+        assert_eq!(
+            out,
+            Some(json!({"a": "yes", "list": ["keep", "yes"], "n": 1}))
+        );
     }
 
     #[test]
@@ -370,12 +396,18 @@ mod tests {
     fn file_directive_reads_relative_to_dir_and_trims_the_end() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("secret.txt"), "  s3cret\n\n").unwrap();
-        let out = run(json!({"a": {"b": {"$file": "secret.txt"}}}), &[], dir.path()).unwrap();
+        let out = run(
+            json!({"a": {"b": {"$file": "secret.txt"}}}),
+            &[],
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(out, Some(json!({"a": {"b": "  s3cret"}})));
 
         let err = run(json!({"a": {"b": {"$file": "nope.txt"}}}), &[], dir.path()).unwrap_err();
         assert!(
-            err.to_string().starts_with("$file 'nope.txt' in 'test.yaml' at a.b: failed to read file"),
+            err.to_string()
+                .starts_with("$file 'nope.txt' in 'test.yaml' at a.b: failed to read file"),
             "{err}"
         );
         assert!(std::error::Error::source(&err).is_some());
@@ -420,21 +452,48 @@ mod tests {
         std::fs::write(dir.path().join("scalar.yaml"), "a: 1\n").unwrap();
         std::fs::write(dir.path().join("nested.yaml"), "x: {$include: bad.yaml}\n").unwrap();
 
-        let err = run(json!({"catalog": {"locations": {"$include": "bad.yaml"}}}), &[], dir.path())
-            .unwrap_err();
+        let err = run(
+            json!({"catalog": {"locations": {"$include": "bad.yaml"}}}),
+            &[],
+            dir.path(),
+        )
+        .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("$include 'bad.yaml' in 'test.yaml' at catalog.locations: config file '"), "{text}");
+        assert!(
+            text.starts_with(
+                "$include 'bad.yaml' in 'test.yaml' at catalog.locations: config file '"
+            ),
+            "{text}"
+        );
         assert!(text.contains("bad.yaml' line "), "{text}");
 
-        let err = run(json!({"v": {"$include": "scalar.yaml#a.b"}}), &[], dir.path()).unwrap_err();
-        assert!(err.to_string().contains("value at 'a' in included file 'scalar.yaml' is not an object"), "{err}");
+        let err = run(
+            json!({"v": {"$include": "scalar.yaml#a.b"}}),
+            &[],
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("value at 'a' in included file 'scalar.yaml' is not an object"),
+            "{err}"
+        );
 
         let err = run(json!({"v": {"$include": "data.txt"}}), &[], dir.path()).unwrap_err();
-        assert!(err.to_string().contains("no configuration parser available"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no configuration parser available"),
+            "{err}"
+        );
 
         let err = run(json!({"v": {"$include": "nested.yaml"}}), &[], dir.path()).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("$include 'nested.yaml' in 'test.yaml' at v: $include 'bad.yaml' in '"), "{text}");
+        assert!(
+            text.starts_with(
+                "$include 'nested.yaml' in 'test.yaml' at v: $include 'bad.yaml' in '"
+            ),
+            "{text}"
+        );
         assert!(text.contains("nested.yaml' at v.x: config file"), "{text}");
     }
 
@@ -451,9 +510,15 @@ mod tests {
     fn directive_shape_errors() {
         let dot = Path::new(".");
         let err = run(json!({"a": {"$file": "x", "other": 1}}), &[], dot).unwrap_err();
-        assert_eq!(err.to_string(), "$file '' in 'test.yaml' at a: a directive may not have adjacent keys");
+        assert_eq!(
+            err.to_string(),
+            "$file '' in 'test.yaml' at a: a directive may not have adjacent keys"
+        );
         let err = run(json!({"a": [{"$env": 5}]}), &[], dot).unwrap_err();
-        assert_eq!(err.to_string(), "$env '' in 'test.yaml' at a[0]: the directive's value must be a string");
+        assert_eq!(
+            err.to_string(),
+            "$env '' in 'test.yaml' at a[0]: the directive's value must be a string"
+        );
         let err = run(json!({"a": {"$secret": "x"}}), &[], dot).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -473,7 +538,12 @@ mod tests {
     fn escaped_placeholder_in_directive_value_is_literal() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("${NAME}.txt"), "literal\n").unwrap();
-        let out = run(json!({"a": {"$file": "$${NAME}.txt"}}), &[("NAME", "other")], dir.path()).unwrap();
+        let out = run(
+            json!({"a": {"$file": "$${NAME}.txt"}}),
+            &[("NAME", "other")],
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(out, Some(json!({"a": "literal"})));
     }
 }

@@ -229,12 +229,16 @@ impl Config {
 
     /// An optional non-negative integer.
     pub fn opt_u64(&self, path: &str) -> Result<Option<u64>, ConfigError> {
-        self.integer(path, |v| match v {
-            Value::Number(n) if n.is_u64() => n.as_u64(),
-            _ => as_f64(v).and_then(|f| {
-                (f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
-            }),
-        }, "a non-negative integer")
+        self.integer(
+            path,
+            |v| match v {
+                Value::Number(n) if n.is_u64() => n.as_u64(),
+                _ => as_f64(v).and_then(|f| {
+                    (f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
+                }),
+            },
+            "a non-negative integer",
+        )
     }
 
     /// A required integer.
@@ -245,13 +249,17 @@ impl Config {
 
     /// An optional integer.
     pub fn opt_i64(&self, path: &str) -> Result<Option<i64>, ConfigError> {
-        self.integer(path, |v| match v {
-            Value::Number(n) if n.is_i64() => n.as_i64(),
-            _ => as_f64(v).and_then(|f| {
-                (f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64)
-                    .then_some(f as i64)
-            }),
-        }, "an integer")
+        self.integer(
+            path,
+            |v| match v {
+                Value::Number(n) if n.is_i64() => n.as_i64(),
+                _ => as_f64(v).and_then(|f| {
+                    (f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64)
+                        .then_some(f as i64)
+                }),
+            },
+            "an integer",
+        )
     }
 
     /// A required integer in `0..=65535`, such as a port.
@@ -262,11 +270,15 @@ impl Config {
 
     /// An optional integer in `0..=65535`, such as a port.
     pub fn opt_u16(&self, path: &str) -> Result<Option<u16>, ConfigError> {
-        self.integer(path, |v| {
-            as_f64(v).and_then(|f| {
-                (f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u16::MAX)).then_some(f as u16)
-            })
-        }, "an integer between 0 and 65535")
+        self.integer(
+            path,
+            |v| {
+                as_f64(v).and_then(|f| {
+                    (f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u16::MAX)).then_some(f as u16)
+                })
+            },
+            "an integer between 0 and 65535",
+        )
     }
 
     /// Reads an integer: a non-number is "expected a number", a number out of range or with a
@@ -417,12 +429,14 @@ impl Config {
     pub fn opt_duration(&self, path: &str) -> Result<Option<Duration>, ConfigError> {
         match self.read(path)? {
             None => Ok(None),
-            Some((value, rel)) => parse_duration_value(value).map(Some).map_err(|message| {
-                ConfigError::Invalid {
-                    path: self.full_path(&rel),
-                    message,
-                }
-            }),
+            Some((value, rel)) => {
+                parse_duration_value(value)
+                    .map(Some)
+                    .map_err(|message| ConfigError::Invalid {
+                        path: self.full_path(&rel),
+                        message,
+                    })
+            }
         }
     }
 
@@ -435,7 +449,7 @@ impl Config {
     /// use serde::Deserialize;
     /// use serde_json::json;
     ///
-    /// #[derive(Deserialize)]
+    /// #[derive(Debug, Deserialize)]
     /// struct Endpoint { target: String, #[serde(default)] headers: Vec<String> }
     ///
     /// let config = Config::from_value(json!({
@@ -564,13 +578,28 @@ mod tests {
     #[test]
     fn strings() {
         let c = sample();
-        assert_eq!(c.string("backend.baseUrl").unwrap(), "http://localhost:7007");
+        assert_eq!(
+            c.string("backend.baseUrl").unwrap(),
+            "http://localhost:7007"
+        );
         assert_eq!(c.opt_string("backend.missing").unwrap(), None);
         assert_eq!(c.opt_string("nothing").unwrap(), None);
-        assert_eq!(err(c.string("backend.missing")), "backend.missing: missing required config value");
-        assert_eq!(err(c.string("backend.listen.port")), "backend.listen.port: expected a string");
-        assert_eq!(err(c.opt_string("empty")), "empty: expected a non-empty string");
-        assert_eq!(err(c.string("backend.baseUrl.x")), "backend.baseUrl: expected an object");
+        assert_eq!(
+            err(c.string("backend.missing")),
+            "backend.missing: missing required config value"
+        );
+        assert_eq!(
+            err(c.string("backend.listen.port")),
+            "backend.listen.port: expected a string"
+        );
+        assert_eq!(
+            err(c.opt_string("empty")),
+            "empty: expected a non-empty string"
+        );
+        assert_eq!(
+            err(c.string("backend.baseUrl.x")),
+            "backend.baseUrl: expected an object"
+        );
         assert_eq!(err(c.string("backend[0]")), "backend: expected an array");
         assert_eq!(
             err(c.string("a..b")),
@@ -585,13 +614,25 @@ mod tests {
         assert_eq!(c.number("nums.str").unwrap(), 42.0);
         assert_eq!(c.opt_number("nums.none").unwrap(), None);
         assert_eq!(err(c.number("nums.word")), "nums.word: expected a number");
-        assert_eq!(err(c.number("nums.none")), "nums.none: missing required config value");
+        assert_eq!(
+            err(c.number("nums.none")),
+            "nums.none: missing required config value"
+        );
 
         assert_eq!(c.u64("nums.big").unwrap(), 70000);
         assert_eq!(c.u64("nums.str").unwrap(), 42);
-        assert_eq!(err(c.u64("nums.neg")), "nums.neg: expected a non-negative integer");
-        assert_eq!(err(c.opt_u64("nums.frac")), "nums.frac: expected a non-negative integer");
-        assert_eq!(err(c.u64("backend.list")), "backend.list: expected a number");
+        assert_eq!(
+            err(c.u64("nums.neg")),
+            "nums.neg: expected a non-negative integer"
+        );
+        assert_eq!(
+            err(c.opt_u64("nums.frac")),
+            "nums.frac: expected a non-negative integer"
+        );
+        assert_eq!(
+            err(c.u64("backend.list")),
+            "backend.list: expected a number"
+        );
 
         assert_eq!(c.i64("nums.neg").unwrap(), -3);
         assert_eq!(err(c.i64("nums.frac")), "nums.frac: expected an integer");
@@ -599,7 +640,10 @@ mod tests {
         assert_eq!(c.u16("backend.listen.port").unwrap(), 7007);
         assert_eq!(c.opt_u16("nums.str").unwrap(), Some(42));
         assert_eq!(c.opt_u16("nums.none").unwrap(), None);
-        assert_eq!(err(c.u16("nums.big")), "nums.big: expected an integer between 0 and 65535");
+        assert_eq!(
+            err(c.u16("nums.big")),
+            "nums.big: expected an integer between 0 and 65535"
+        );
         assert_eq!(err(c.u16("nums.word")), "nums.word: expected a number");
     }
 
@@ -609,9 +653,15 @@ mod tests {
         assert!(c.bool("backend.https").unwrap());
         assert_eq!(c.opt_bool("backend.cors.credentials").unwrap(), Some(false));
         assert_eq!(c.opt_bool("backend.nope").unwrap(), None);
-        assert_eq!(err(c.bool("backend.baseUrl")), "backend.baseUrl: expected a boolean");
+        assert_eq!(
+            err(c.bool("backend.baseUrl")),
+            "backend.baseUrl: expected a boolean"
+        );
         assert_eq!(err(c.bool("nums.f")), "nums.f: expected a boolean");
-        assert_eq!(err(c.bool("backend.nope")), "backend.nope: missing required config value");
+        assert_eq!(
+            err(c.bool("backend.nope")),
+            "backend.nope: missing required config value"
+        );
     }
 
     #[test]
@@ -619,9 +669,18 @@ mod tests {
         let c = sample();
         assert_eq!(c.string_array("backend.list").unwrap(), ["a", "b"]);
         assert_eq!(c.opt_string_array("backend.none").unwrap(), None);
-        assert_eq!(err(c.string_array("backend.badList")), "backend.badList[1]: expected a non-empty string");
-        assert_eq!(err(c.string_array("backend.baseUrl")), "backend.baseUrl: expected an array of strings");
-        assert_eq!(err(c.string_array("backend.none")), "backend.none: missing required config value");
+        assert_eq!(
+            err(c.string_array("backend.badList")),
+            "backend.badList[1]: expected a non-empty string"
+        );
+        assert_eq!(
+            err(c.string_array("backend.baseUrl")),
+            "backend.baseUrl: expected an array of strings"
+        );
+        assert_eq!(
+            err(c.string_array("backend.none")),
+            "backend.none: missing required config value"
+        );
     }
 
     #[test]
@@ -630,11 +689,23 @@ mod tests {
         let backend = c.config("backend").unwrap();
         assert_eq!(backend.path_prefix(), "backend");
         assert_eq!(backend.u16("listen.port").unwrap(), 7007);
-        assert_eq!(err(backend.bool("listen.port")), "backend.listen.port: expected a boolean");
+        assert_eq!(
+            err(backend.bool("listen.port")),
+            "backend.listen.port: expected a boolean"
+        );
         let listen = backend.config("listen").unwrap();
-        assert_eq!(err(listen.u16("host")), "backend.listen.host: expected a number");
-        assert_eq!(err(listen.string("missing")), "backend.listen.missing: missing required config value");
-        assert_eq!(err(c.config("backend.baseUrl")), "backend.baseUrl: expected an object");
+        assert_eq!(
+            err(listen.u16("host")),
+            "backend.listen.host: expected a number"
+        );
+        assert_eq!(
+            err(listen.string("missing")),
+            "backend.listen.missing: missing required config value"
+        );
+        assert_eq!(
+            err(c.config("backend.baseUrl")),
+            "backend.baseUrl: expected an object"
+        );
         assert_eq!(err(c.config("nope")), "nope: missing required config value");
         assert!(c.opt_config("nope").unwrap().is_none());
         assert_eq!(listen.as_value(), &json!({"port": 7007, "host": ""}));
@@ -647,23 +718,42 @@ mod tests {
         assert_eq!(locations.len(), 3);
         assert_eq!(locations[1].string("target").unwrap(), "./b.yaml");
         assert_eq!(locations[2].path_prefix(), "catalog.locations[2]");
-        assert_eq!(err(locations[2].string("target")), "catalog.locations[2].target: expected a string");
-        assert_eq!(err(c.config_array("backend.list")), "backend.list[0]: expected an object");
-        assert_eq!(err(c.config_array("backend.listen")), "backend.listen: expected an array of objects");
+        assert_eq!(
+            err(locations[2].string("target")),
+            "catalog.locations[2].target: expected a string"
+        );
+        assert_eq!(
+            err(c.config_array("backend.list")),
+            "backend.list[0]: expected an object"
+        );
+        assert_eq!(
+            err(c.config_array("backend.listen")),
+            "backend.listen: expected an array of objects"
+        );
         assert!(c.opt_config_array("catalog.rules").unwrap().is_none());
-        let sub = c.config("catalog").unwrap().config_array("locations").unwrap();
+        let sub = c
+            .config("catalog")
+            .unwrap()
+            .config_array("locations")
+            .unwrap();
         assert_eq!(sub[0].path_prefix(), "catalog.locations[0]");
     }
 
     #[test]
     fn durations() {
         let c = sample();
-        assert_eq!(c.duration("backend.timeout").unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            c.duration("backend.timeout").unwrap(),
+            Duration::from_secs(60)
+        );
         assert_eq!(c.opt_duration("backend.nope").unwrap(), None);
         let e = err(c.duration("backend.badTimeout"));
         assert!(e.starts_with("backend.badTimeout: invalid duration"), "{e}");
         assert!(!e.contains("s3cret"), "{e}");
-        assert_eq!(err(c.duration("backend.nope")), "backend.nope: missing required config value");
+        assert_eq!(
+            err(c.duration("backend.nope")),
+            "backend.nope: missing required config value"
+        );
     }
 
     #[derive(Debug, Deserialize)]
@@ -680,7 +770,12 @@ mod tests {
         let first: Location = c.get_as("catalog.locations[0]").unwrap();
         assert_eq!(first.kind, "url");
         let e = err(c.get_as::<Vec<Location>>("catalog.locations"));
-        assert!(e.starts_with("catalog.locations[2].target: invalid type: integer `17`, expected a string"), "{e}");
+        assert!(
+            e.starts_with(
+                "catalog.locations[2].target: invalid type: integer `17`, expected a string"
+            ),
+            "{e}"
+        );
         let catalog = c.config("catalog").unwrap();
         let e = err(catalog.get_as::<Vec<Location>>("locations"));
         assert!(e.starts_with("catalog.locations[2].target:"), "{e}");
@@ -695,14 +790,19 @@ mod tests {
         assert_eq!(e, "backend.listen.host: invalid type: string, expected u16");
         let e = err(c.get_as::<u16>("backend.baseUrl"));
         assert!(!e.contains("localhost"), "{e}");
-        assert_eq!(err(c.get_as::<u16>("nope")), "nope: missing required config value");
+        assert_eq!(
+            err(c.get_as::<u16>("nope")),
+            "nope: missing required config value"
+        );
         assert_eq!(c.opt_get_as::<u16>("nothing").unwrap(), None);
         let whole: Value = c.config("backend.listen").unwrap().get_as("").unwrap();
         assert_eq!(whole, json!({"port": 7007, "host": ""}));
 
         #[derive(Debug, Deserialize)]
         #[allow(dead_code)]
-        enum Mode { Fast }
+        enum Mode {
+            Fast,
+        }
         let e = err(Config::from_value(json!({"m": "s3cret"})).get_as::<Mode>("m"));
         assert!(!e.contains("s3cret"), "{e}");
     }
