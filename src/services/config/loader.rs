@@ -296,6 +296,27 @@ mod tests {
     }
 
     #[test]
+    fn null_in_a_later_layer_unsets_a_section() {
+        let config = ConfigLoader::new()
+            .yaml(
+                "base",
+                "auth:\n  providers:\n    github: {clientId: x}\n    gitlab: {clientId: y}\n",
+            )
+            .yaml("prod", "auth:\n  providers:\n    github: null\n")
+            .env_vars(no_env())
+            .load()
+            .unwrap();
+        assert_eq!(config.config("auth.providers").unwrap().keys(), ["gitlab"]);
+        assert!(!config.has("auth.providers.github"));
+        assert!(
+            config
+                .opt_config("auth.providers.github")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn value_sources_are_not_transformed() {
         let config = ConfigLoader::new()
             .value(json!({"a": "${X}", "b": {"$env": "X"}}))

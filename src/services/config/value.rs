@@ -122,25 +122,33 @@ impl Config {
         &self.prefix
     }
 
-    /// The raw value at `path`, `None` when absent or when `path` is malformed. A YAML `null`
-    /// is returned as `Some(&Value::Null)`.
+    /// The raw value at `path`; `None` when absent, `null`, or when `path` is malformed.
+    ///
+    /// As in Backstage, `null` means "explicitly unset": a `key: null` in a later file removes
+    /// the value an earlier file gave, and reads as missing.
     pub fn get(&self, path: &str) -> Option<&Value> {
         let segments = path::parse(path).ok()?;
         match path::lookup(self.as_value(), &segments) {
+            Lookup::Found(Value::Null) => None,
             Lookup::Found(v) => Some(v),
             _ => None,
         }
     }
 
-    /// Whether a non-`null` value exists at `path`.
+    /// Whether a (non-`null`) value exists at `path`.
     pub fn has(&self, path: &str) -> bool {
-        self.get(path).is_some_and(|v| !v.is_null())
+        self.get(path).is_some()
     }
 
-    /// The keys of this config's object (empty when it is not an object).
+    /// The keys of this config's object whose values are not `null` (empty when this config
+    /// is not an object).
     pub fn keys(&self) -> Vec<String> {
         match self.as_value() {
-            Value::Object(map) => map.keys().cloned().collect(),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -564,7 +572,9 @@ mod tests {
         assert_eq!(c.get("catalog.locations[1].type"), Some(&json!("file")));
         assert_eq!(c.get("backend.nope"), None);
         assert_eq!(c.get("backend..x"), None);
-        assert_eq!(c.get("nothing"), Some(&Value::Null));
+        assert_eq!(c.get("nothing"), None);
+        assert!(!c.keys().contains(&"nothing".to_owned()));
+        assert!(c.keys().contains(&"empty".to_owned()));
         assert!(c.has("backend.listen"));
         assert!(!c.has("nothing"));
         assert!(!c.has("backend.listen.port.deeper"));
