@@ -37,11 +37,9 @@ pub enum ConfigError {
     Deserialize {
         /// Full path of the value that failed, including fields inside the requested type.
         path: String,
-        /// The deserializer's message, with string values removed.
+        /// The deserializer's message, with string values removed. (The deserializer's own
+        /// error is not kept as a source, since its message quotes the offending value.)
         message: String,
-        /// The underlying error. Its own message may contain the offending value.
-        #[source]
-        source: serde_json::Error,
     },
     /// A path given to a getter is malformed.
     #[error("invalid config path '{path}': {message}")]
