@@ -162,11 +162,9 @@ impl<'a> Transformer<'a> {
                 }
                 let mut out = Map::with_capacity(map.len());
                 for (key, item) in map {
-                    path.push(Segment::Key(key));
+                    path.push(Segment::Key(key.clone()));
                     let result = self.walk(item, path, origin);
-                    let Some(Segment::Key(key)) = path.pop() else {
-                        unreachable!("pushed a key above");
-                    };
+                    path.pop();
                     if let Some(v) = result? {
                         out.insert(key, v);
                     }
