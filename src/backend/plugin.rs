@@ -18,6 +18,7 @@ use super::service_factory::BoxFut;
 /// ```
 /// use backlot::backend::{BackendPlugin, PluginRegistrar, Registration};
 /// use backlot::services::core_services::{HTTP_ROUTER, LOGGER};
+/// use backlot::services::logger::LoggerServiceExt;
 ///
 /// struct Hello;
 ///
@@ -105,7 +106,11 @@ impl fmt::Debug for PluginRegistrar {
         f.debug_struct("PluginRegistrar")
             .field(
                 "extension_points",
-                &self.extension_points.iter().map(|e| e.key.id).collect::<Vec<_>>(),
+                &self
+                    .extension_points
+                    .iter()
+                    .map(|e| e.key.id)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -144,7 +149,9 @@ impl PluginRegistrar {
         let init: InitFn = Box::new(move |resolved| match deps.extract(resolved) {
             Some(out) => Box::pin(init(out)),
             None => Box::pin(async {
-                Err::<(), BoxError>("internal error: init dependencies resolved to unexpected types".into())
+                Err::<(), BoxError>(
+                    "internal error: init dependencies resolved to unexpected types".into(),
+                )
             }),
         });
         Registration {

@@ -67,7 +67,8 @@ impl ApiErrorKind {
     pub fn from_status(status: StatusCode) -> Self {
         match status.as_u16() {
             304 => Self::NotModified,
-            400 | 405 | 411 | 415 | 422 => Self::Input,
+            400 | 411 | 415 | 422 => Self::Input,
+            405 => Self::NotFound,
             401 => Self::Authentication,
             403 => Self::NotAllowed,
             404 => Self::NotFound,
@@ -173,7 +174,13 @@ pub(crate) struct ErrorInfo {
     pub(crate) message: String,
 }
 
-pub(crate) fn error_body(name: &str, message: &str, status: StatusCode, method: Option<&str>, url: Option<&str>) -> String {
+pub(crate) fn error_body(
+    name: &str,
+    message: &str,
+    status: StatusCode,
+    method: Option<&str>,
+    url: Option<&str>,
+) -> String {
     let mut body = json!({
         "error": { "name": name, "message": message },
         "response": { "statusCode": status.as_u16() },
@@ -184,7 +191,12 @@ pub(crate) fn error_body(name: &str, message: &str, status: StatusCode, method: 
     body.to_string()
 }
 
-pub(crate) fn error_response(status: StatusCode, info: ErrorInfo, method: Option<&str>, url: Option<&str>) -> Response {
+pub(crate) fn error_response(
+    status: StatusCode,
+    info: ErrorInfo,
+    method: Option<&str>,
+    url: Option<&str>,
+) -> Response {
     if status == StatusCode::NOT_MODIFIED {
         let mut res = status.into_response();
         res.extensions_mut().insert(info);
@@ -192,8 +204,10 @@ pub(crate) fn error_response(status: StatusCode, info: ErrorInfo, method: Option
     }
     let body = error_body(info.name, &info.message, status, method, url);
     let mut res = (status, body).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     res.extensions_mut().insert(info);
     res
 }

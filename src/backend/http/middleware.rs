@@ -33,7 +33,9 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         }
         return out;
     }
-    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<RawErrorResponse>().is_some() {
+    if !(status.is_client_error() || status.is_server_error())
+        || res.extensions().get::<RawErrorResponse>().is_some()
+    {
         return res;
     }
     let is_json = res
@@ -45,17 +47,37 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         return res;
     }
     let (parts, body) = res.into_parts();
-    let text = match http_body_util::Limited::new(body, MAX_MESSAGE_BYTES).collect().await {
-        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_string(),
+    let text = match http_body_util::Limited::new(body, MAX_MESSAGE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_string(),
         Err(_) => String::new(),
     };
-    let kind = ApiErrorKind::from_status(parts.status);
+    let kind = match parts.status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiErrorKind::NotFound,
+        status => ApiErrorKind::from_status(status),
+    };
     let (status, message) = match kind {
         ApiErrorKind::Internal => (parts.status, "Internal Server Error".to_string()),
         _ if parts.status == StatusCode::UNPROCESSABLE_ENTITY => (StatusCode::BAD_REQUEST, text),
+        // Backstage's routers have no 405: an unmatched method is an unmatched route.
+        _ if parts.status == StatusCode::METHOD_NOT_ALLOWED => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "no route for {method} {}",
+                url.split('?').next().unwrap_or_default()
+            ),
+        ),
         _ if text.is_empty() => (
             parts.status,
-            parts.status.canonical_reason().unwrap_or("error").to_string(),
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_string(),
         ),
         _ => (parts.status, text),
     };

@@ -1,0 +1,69 @@
+//! The portal: the host program that composes backlot's plugins into one backend.
+//!
+//! ```sh
+//! cargo run --release --example portal                       # reads ./app-config.yaml when present
+//! cargo run --release --example portal -- --config app-config.yaml --config app-config.local.yaml
+//! ```
+//!
+//! Like Backstage's backend it takes `--config FILE` (repeatable, later files win; default
+//! `app-config.yaml` in the working directory, plus `app-config.local.yaml` when present) and
+//! listens on `backend.listen.port` (default 7007) and `backend.listen.host`.
+
+#[path = "support/hello.rs"]
+mod hello;
+
+use std::path::PathBuf;
+
+use backlot::backend::Backend;
+use backlot::services::config::ConfigLoader;
+
+fn config_files() -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" || arg == "-c" {
+            let file = args.next().ok_or("--config needs a file")?;
+            files.push(PathBuf::from(file));
+        } else if let Some(file) = arg.strip_prefix("--config=") {
+            files.push(PathBuf::from(file));
+        } else if arg == "--help" || arg == "-h" {
+            return Err("usage: portal [--config FILE]...".into());
+        } else {
+            return Err(format!(
+                "unknown argument '{arg}'; usage: portal [--config FILE]..."
+            ));
+        }
+    }
+    if files.is_empty() {
+        for default in ["app-config.yaml", "app-config.local.yaml"] {
+            if std::path::Path::new(default).exists() {
+                files.push(PathBuf::from(default));
+            }
+        }
+    }
+    Ok(files)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = config_files()?;
+    let mut loader = ConfigLoader::new();
+    for file in &files {
+        loader = loader.file(file);
+    }
+    let config = loader.load()?;
+    let backend = Backend::builder()
+        .config(config)
+        .add_plugin(hello::HelloPlugin)
+        .add_module(hello::HelloModuleEurope)
+        .build()?;
+    let handle = backend.start().await?;
+    tracing::info!(
+        config = ?files,
+        "backlot portal listening on {} (open {})",
+        handle.local_addr(),
+        handle.base_url()
+    );
+    handle.serve_until_shutdown().await?;
+    Ok(())
+}
