@@ -19,6 +19,10 @@ pub mod testing;
 #[doc(hidden)]
 pub use inventory;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The types most programs need, in one import.
 pub mod prelude {
     pub use crate::backend::{
