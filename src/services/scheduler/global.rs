@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::error::StoreError;
-use super::run::execute;
+use super::run::{CANCEL_GRACE, execute};
 use super::schedule::{CronSchedule, TaskFrequency};
 use super::state::WorkerState;
 use super::store::{NextRun, Store};
@@ -31,6 +31,7 @@ pub(crate) struct GlobalWorker {
     poll_interval: Duration,
     inner: Mutex<Inner>,
     wake: Notify,
+    first_delay: Duration,
 }
 
 /// The next cron occurrence after `now_ms` (store clock), in epoch ms.
@@ -66,19 +67,30 @@ impl GlobalWorker {
         def: TaskDefinition,
         store: Arc<Store>,
         poll_interval: Duration,
+        jitter: Duration,
     ) -> Self {
         let poll_interval = match def.schedule.frequency {
             TaskFrequency::Every(p) => poll_interval.min(p),
             _ => poll_interval,
         }
         .max(Duration::from_millis(1));
+        let first_delay = def.schedule.initial_delay.unwrap_or_default() + jitter;
+        let inner = Inner {
+            worker: Some(if def.schedule.initial_delay.is_some() {
+                WorkerState::InitialWait
+            } else {
+                WorkerState::Idle
+            }),
+            run: None,
+        };
         Self {
             plugin_id,
             def,
             store,
             poll_interval,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
             wake: Notify::new(),
+            first_delay,
         }
     }
 
@@ -118,14 +130,9 @@ impl GlobalWorker {
         Duration::from_millis(ms - spread + fastrand::u64(0..=spread * 2))
     }
 
-    pub(crate) async fn run(&self, shutdown: CancellationToken, jitter: Duration) {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) {
         tracing::info!(plugin = %self.plugin_id, task = %self.def.id, cadence = %self.def.schedule.frequency.cadence(), "registered global scheduled task");
-        let first = self.def.schedule.initial_delay.unwrap_or_default() + jitter;
-        self.inner.lock().worker = Some(if self.def.schedule.initial_delay.is_some() {
-            WorkerState::InitialWait
-        } else {
-            WorkerState::Idle
-        });
+        let first = self.first_delay;
         let go = tokio::select! {
             _ = shutdown.cancelled() => false,
             _ = self.wake.notified() => true,
@@ -152,7 +159,9 @@ impl GlobalWorker {
     async fn run_once(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
         let schedule = &self.def.schedule;
         let ticket = uuid::Uuid::new_v4().to_string();
-        let timeout_ms = schedule.timeout.as_millis() as i64;
+        // The lease outlives the timeout by the cancellation grace, so that a run being
+        // stopped still holds it.
+        let timeout_ms = (schedule.timeout + CANCEL_GRACE).as_millis() as i64;
         if !self
             .store
             .try_claim(&self.def.id, &ticket, timeout_ms)

@@ -32,6 +32,7 @@ pub(crate) struct LocalWorker {
     def: TaskDefinition,
     inner: Mutex<Inner>,
     wake: Notify,
+    first_delay: Option<Duration>,
 }
 
 fn now_ms() -> i64 {
@@ -52,12 +53,31 @@ pub(crate) fn delay_until_next(frequency: &TaskFrequency, elapsed: Duration) -> 
 }
 
 impl LocalWorker {
-    pub(crate) fn new(plugin_id: String, def: TaskDefinition) -> Self {
+    /// A worker whose first run waits for the initial delay plus `jitter` (for cron tasks,
+    /// at least until the next occurrence; manual tasks wait for a trigger).
+    pub(crate) fn new(plugin_id: String, def: TaskDefinition, jitter: Duration) -> Self {
+        let schedule = &def.schedule;
+        let first = schedule.initial_delay.unwrap_or_default() + jitter;
+        let first_delay = match &schedule.frequency {
+            TaskFrequency::Manual => None,
+            TaskFrequency::Every(_) => Some(first),
+            f @ TaskFrequency::Cron(_) => delay_until_next(f, Duration::ZERO).map(|d| d.max(first)),
+        };
+        let inner = Inner {
+            worker: Some(if schedule.initial_delay.is_some() {
+                WorkerState::InitialWait
+            } else {
+                WorkerState::Idle
+            }),
+            starts_at: first_delay.map(|d| now_ms() + d.as_millis() as i64),
+            ..Inner::default()
+        };
         Self {
             plugin_id,
             def,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
             wake: Notify::new(),
+            first_delay,
         }
     }
 
@@ -127,30 +147,21 @@ impl LocalWorker {
         }
     }
 
-    pub(crate) async fn run(&self, shutdown: CancellationToken, jitter: Duration) {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) {
         let schedule = &self.def.schedule;
-        let first = schedule.initial_delay.unwrap_or_default() + jitter;
-        let mut delay = match &schedule.frequency {
-            TaskFrequency::Manual => None,
-            TaskFrequency::Every(_) => Some(first),
-            f @ TaskFrequency::Cron(_) => delay_until_next(f, Duration::ZERO).map(|d| d.max(first)),
-        };
-        let mut initial = schedule.initial_delay.is_some();
+        let mut delay = self.first_delay;
+        let mut first = true;
         tracing::info!(plugin = %self.plugin_id, task = %self.def.id, cadence = %schedule.frequency.cadence(), "registered local scheduled task");
         loop {
-            {
+            if !first {
                 let mut inner = self.inner.lock();
-                inner.worker = Some(if initial {
-                    WorkerState::InitialWait
-                } else {
-                    WorkerState::Idle
-                });
+                inner.worker = Some(WorkerState::Idle);
                 inner.starts_at = delay.map(|d| now_ms() + d.as_millis() as i64);
             }
+            first = false;
             if !self.wait(delay, &shutdown).await {
                 break;
             }
-            initial = false;
             let token = shutdown.child_token();
             {
                 let mut inner = self.inner.lock();

@@ -202,10 +202,13 @@ impl PluginScheduler {
             scope: schedule.scope,
             settings: schedule.settings(),
         };
+        let jitter_ms = self.startup_jitter.as_millis() as u64;
+        let jitter = Duration::from_millis(fastrand::u64(0..=jitter_ms));
         let worker = match schedule.scope {
             TaskScope::Local => Worker::Local(Arc::new(LocalWorker::new(
                 self.plugin_id.clone(),
                 task.clone(),
+                jitter,
             ))),
             TaskScope::Global => {
                 let settings_json = serde_json::to_string(&descriptor.settings)
@@ -222,6 +225,7 @@ impl PluginScheduler {
                     task.clone(),
                     self.store.clone(),
                     self.poll_interval,
+                    jitter,
                 )))
             }
         };
@@ -235,12 +239,10 @@ impl PluginScheduler {
                 worker: worker.clone(),
             });
         }
-        let jitter_ms = self.startup_jitter.as_millis() as u64;
-        let jitter = Duration::from_millis(fastrand::u64(0..=jitter_ms));
         let shutdown = self.shutdown.clone();
         let handle = match worker {
-            Worker::Local(w) => tokio::spawn(async move { w.run(shutdown, jitter).await }),
-            Worker::Global(w) => tokio::spawn(async move { w.run(shutdown, jitter).await }),
+            Worker::Local(w) => tokio::spawn(async move { w.run(shutdown).await }),
+            Worker::Global(w) => tokio::spawn(async move { w.run(shutdown).await }),
         };
         let mut handles = self.handles.lock();
         handles.retain(|h| !h.is_finished());

@@ -10,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 use super::state::error_json;
 use super::task::TaskFn;
 
+/// How long a run may still take to return after its token fired (timeout, cancellation,
+/// shutdown) before its future is dropped.
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(200);
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RunOutcome {
@@ -37,8 +41,8 @@ impl RunOutcome {
 }
 
 /// Runs the task function once on its own tokio task. Past `timeout`, or when `token` fires,
-/// the token is cancelled and the future is aborted. Errors and panics are logged, never
-/// propagated.
+/// the token is cancelled and the run gets [`CANCEL_GRACE`] to return before its future is
+/// aborted. Errors and panics are logged, never propagated.
 pub(crate) async fn execute(
     plugin_id: &str,
     task_id: &str,
@@ -66,13 +70,11 @@ pub(crate) async fn execute(
         },
         _ = tokio::time::sleep(timeout) => {
             token.cancel();
-            handle.abort();
-            let _ = handle.await;
+            finish_within_grace(handle).await;
             RunOutcome::TimedOut
         }
         _ = token.cancelled() => {
-            handle.abort();
-            let _ = handle.await;
+            finish_within_grace(handle).await;
             RunOutcome::Cancelled
         }
     };
@@ -110,6 +112,16 @@ pub(crate) async fn execute(
         }
     }
     outcome
+}
+
+async fn finish_within_grace<T>(mut handle: tokio::task::JoinHandle<T>) {
+    if tokio::time::timeout(CANCEL_GRACE, &mut handle)
+        .await
+        .is_err()
+    {
+        handle.abort();
+        let _ = handle.await;
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
