@@ -2,6 +2,8 @@
 //! triggers, the HTTP router, and global tasks shared by two schedulers through SQLite and
 //! (with `BACKLOT_TEST_POSTGRES_URL`) PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use backlot::services::scheduler::{
     LeaseStore, PluginScheduler, SchedulerError, TaskDefinition, TaskFrequency, TaskSchedule,
-    TaskScope, TaskState, WorkerState, router,
+    TaskScope, WorkerState, router,
 };
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -985,7 +987,7 @@ async fn postgres_router_reports_global_state() {
         let info = s.task_info("pg-manual").await.unwrap();
         assert!(matches!(
             info.task_state,
-            Some(TaskState::Idle {
+            Some(backlot::services::scheduler::TaskState::Idle {
                 starts_at: None,
                 ..
             })
