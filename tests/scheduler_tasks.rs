@@ -751,7 +751,10 @@ async fn once_per_period(a: LeaseStore, b: LeaseStore) {
     assert_eq!(log.overlaps.load(Ordering::SeqCst), 0, "runs overlapped");
     for pair in runs.windows(2) {
         let gap = pair[1].1 - pair[0].1;
-        assert!(gap >= Duration::from_millis(120), "two runs {gap:?} apart");
+        // A due time is one period after the previous due time, so a late claim (a busy
+        // machine) shortens the next gap; a second run in one period would follow the 40ms
+        // run within a poll or two.
+        assert!(gap >= Duration::from_millis(70), "two runs {gap:?} apart");
     }
 }
 

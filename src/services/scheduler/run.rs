@@ -162,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn outcomes() {
-        let t = Duration::from_millis(200);
+        let t = Duration::from_secs(10);
         let ok = func(|_| async { Ok(()) });
         assert_eq!(
             execute("p", "t", &ok, t, CancellationToken::new()).await,

@@ -542,8 +542,8 @@ mod tests {
             .await
             .unwrap();
         // First claim wins, second loses while the lease is live.
-        assert!(store.try_claim("t", "a", 50).await.unwrap());
-        assert!(!store.try_claim("t", "b", 50).await.unwrap());
+        assert!(store.try_claim("t", "a", 400).await.unwrap());
+        assert!(!store.try_claim("t", "b", 400).await.unwrap());
         assert_eq!(
             store.current_ticket("t").await.unwrap().as_deref(),
             Some("a")
@@ -551,7 +551,7 @@ mod tests {
         assert_eq!(store.trigger("t").await.unwrap(), Update::Conflict);
         assert!(store.states().await.unwrap()["t"].is_running());
         // The holder "dies": after the lease expires another claimant takes over.
-        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
         assert!(store.try_claim("t", "b", 10_000).await.unwrap());
         // The dead holder's late release is refused.
         assert!(
