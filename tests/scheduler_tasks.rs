@@ -842,6 +842,63 @@ async fn global_task_runs_once_per_period_across_memory_clones() {
     once_per_period(store.clone(), store).await;
 }
 
+/// Cancelling on the instance that does not hold the run drops the lease in the table; the
+/// holder notices on its next liveness check and stops the run.
+#[tokio::test]
+async fn cancel_from_another_instance_stops_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scheduler.sqlite");
+    let schedulers = [
+        scheduler("p", LeaseStore::Sqlite(sqlite_pool(&file).await)),
+        scheduler("p", LeaseStore::Sqlite(sqlite_pool(&file).await)),
+    ];
+    let holder = Arc::new(Mutex::new(None::<usize>));
+    let ends = Arc::new(AtomicUsize::new(0));
+    for (i, s) in schedulers.iter().enumerate() {
+        let (holder, ends) = (holder.clone(), ends.clone());
+        s.schedule_task(
+            TaskDefinition::builder("long")
+                .manual()
+                .timeout(Duration::from_secs(30))
+                .run(move |token| {
+                    let (holder, ends) = (holder.clone(), ends.clone());
+                    async move {
+                        *holder.lock() = Some(i);
+                        tokio::select! {
+                            _ = token.cancelled() => {}
+                            _ = tokio::time::sleep(Duration::from_secs(20)) => {}
+                        }
+                        ends.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                })
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    schedulers[0].trigger_task("long").await.unwrap();
+    assert!(wait_until(Duration::from_secs(3), || holder.lock().is_some()).await);
+    let running_on = holder.lock().unwrap();
+    let other = &schedulers[1 - running_on];
+    assert!(matches!(
+        other.trigger_task("long").await.unwrap_err(),
+        SchedulerError::Conflict { .. }
+    ));
+    let cancelled_at = Instant::now();
+    other.cancel_task("long").await.unwrap();
+    assert!(wait_until(Duration::from_secs(3), || ends.load(Ordering::SeqCst) == 1).await);
+    assert!(cancelled_at.elapsed() < Duration::from_secs(3));
+    let info = other.task_info("long").await.unwrap();
+    let state = info.task_state.unwrap();
+    assert!(!state.is_running());
+    assert!(state.last_run_error().unwrap().contains("cancelled"));
+    for s in &schedulers {
+        s.shutdown().await;
+    }
+}
+
 /// A crashed instance left a live lease in the table: nobody runs the task until the lease
 /// expires, then a surviving instance takes it over.
 #[tokio::test]
