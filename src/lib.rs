@@ -18,3 +18,4 @@ pub mod testing;
 
 #[doc(hidden)]
 pub use inventory;
+
