@@ -1,0 +1,662 @@
+//! The lease store behind global tasks: a tasks table (or an in-process map) holding each
+//! task's next run time and the ticket and expiry of the run under way.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use sqlx::SqlitePool;
+
+use super::error::StoreError;
+use super::state::{TaskState, iso_from_ms};
+
+/// The table the SQL stores create on first use.
+pub(crate) const TASKS_TABLE: &str = "backlot_scheduler_tasks";
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS backlot_scheduler_tasks (
+    id TEXT NOT NULL PRIMARY KEY,
+    settings_json TEXT NOT NULL,
+    next_run_start_at BIGINT,
+    current_run_ticket TEXT,
+    current_run_started_at BIGINT,
+    current_run_expires_at BIGINT,
+    last_run_ended_at BIGINT,
+    last_run_error_json TEXT
+)";
+
+/// Where global tasks keep their leases.
+///
+/// Every backend instance that shares a plugin's database must use the same store, so that
+/// each run of a global task happens on exactly one of them. The SQL stores create the table
+/// `backlot_scheduler_tasks` on first use (portable SQL; times are epoch milliseconds taken
+/// from the database's own clock, so instances with skewed clocks still agree).
+///
+/// ```
+/// use backlot::services::scheduler::LeaseStore;
+///
+/// // One process: an in-memory map. Clones share the map.
+/// let store = LeaseStore::memory();
+/// # let _ = store;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum LeaseStore {
+    /// An in-process map: global tasks are coordinated only among the schedulers holding a
+    /// clone of this store (one instance).
+    Memory(MemoryLeaseStore),
+    /// A SQLite database (for several schedulers in one process or on one host).
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database, shared by every replica.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres(sqlx::PgPool),
+}
+
+impl LeaseStore {
+    /// A fresh in-memory store.
+    pub fn memory() -> Self {
+        Self::Memory(MemoryLeaseStore::default())
+    }
+}
+
+/// The in-process lease map of [`LeaseStore::Memory`]; clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLeaseStore {
+    rows: Arc<Mutex<HashMap<String, Row>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Row {
+    settings_json: String,
+    next_run_start_at: Option<i64>,
+    current_run_ticket: Option<String>,
+    current_run_started_at: Option<i64>,
+    current_run_expires_at: Option<i64>,
+    last_run_ended_at: Option<i64>,
+    last_run_error_json: Option<String>,
+}
+
+/// How a released run picks the next run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NextRun {
+    /// Fixed rate: the previous due time plus this many milliseconds, but not before now.
+    AfterPrevious(i64),
+    /// An absolute time (epoch ms), or none (manual tasks).
+    At(Option<i64>),
+}
+
+/// Outcome of a conditional update that may miss its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Update {
+    Done,
+    /// The row exists but is in the wrong state.
+    Conflict,
+    Missing,
+}
+
+/// A [`LeaseStore`] plus the once-only schema setup.
+#[derive(Debug)]
+pub(crate) struct Store {
+    lease: LeaseStore,
+    ready: tokio::sync::OnceCell<()>,
+}
+
+trait NowSql {
+    const NOW: &'static str;
+}
+
+impl NowSql for SqlitePool {
+    const NOW: &'static str =
+        "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
+}
+
+#[cfg(feature = "postgres")]
+impl NowSql for sqlx::PgPool {
+    const NOW: &'static str = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+}
+
+fn now_sql<P: NowSql>(_: &P) -> &'static str {
+    P::NOW
+}
+
+/// Runs `$sql` with the concrete pool bound to `$pool`, for every SQL variant.
+macro_rules! with_sql {
+    ($lease:expr, $mem:ident => $mem_body:expr, $pool:ident => $sql_body:expr) => {
+        match $lease {
+            LeaseStore::Memory($mem) => $mem_body,
+            LeaseStore::Sqlite($pool) => $sql_body,
+            #[cfg(feature = "postgres")]
+            LeaseStore::Postgres($pool) => $sql_body,
+        }
+    };
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn err(operation: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let operation = operation.into();
+    move |source| StoreError { operation, source }
+}
+
+type StateRow = (
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn state_of(
+    next: Option<i64>,
+    ticket: Option<&str>,
+    started: Option<i64>,
+    expires: Option<i64>,
+    ended: Option<i64>,
+    error: Option<String>,
+) -> TaskState {
+    let last_run_ended_at = ended.map(iso_from_ms);
+    if ticket.is_some() {
+        TaskState::Running {
+            started_at: started.map(iso_from_ms).unwrap_or_default(),
+            times_out_at: expires.map(iso_from_ms),
+            last_run_ended_at,
+            last_run_error: error,
+        }
+    } else {
+        TaskState::Idle {
+            starts_at: next.map(iso_from_ms),
+            last_run_ended_at,
+            last_run_error: error,
+        }
+    }
+}
+
+impl Store {
+    pub(crate) fn new(lease: LeaseStore) -> Self {
+        Self {
+            lease,
+            ready: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Creates the tasks table once; a concurrent creator winning the race is fine.
+    pub(crate) async fn ensure_schema(&self) -> Result<(), StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                with_sql!(&self.lease, _m => Ok(()), pool => {
+                    if let Err(e) = sqlx::query(CREATE_TABLE).execute(pool).await {
+                        // Another instance may have created it at the same moment.
+                        sqlx::query(&format!("SELECT COUNT(*) FROM {TASKS_TABLE}"))
+                            .execute(pool)
+                            .await
+                            .map_err(|_| StoreError { operation: format!("creation of table {TASKS_TABLE}"), source: e })?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The store's clock, in epoch milliseconds (the database's clock for SQL stores).
+    pub(crate) async fn now(&self) -> Result<i64, StoreError> {
+        with_sql!(&self.lease, _m => Ok(wall_clock_ms()), pool => {
+            sqlx::query_scalar::<_, i64>(now_sql(pool))
+                .fetch_one(pool)
+                .await
+                .map_err(err("reading the database clock"))
+        })
+    }
+
+    /// Registers a task: inserts it due at `start_at`, or, when it exists, replaces its
+    /// settings and moves its next run earlier to `next_start_at` if that is sooner.
+    pub(crate) async fn upsert(
+        &self,
+        id: &str,
+        settings_json: &str,
+        start_at: Option<i64>,
+        next_start_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.ensure_schema().await?;
+        with_sql!(&self.lease, m => {
+            let mut rows = m.rows.lock();
+            match rows.get_mut(id) {
+                Some(row) => {
+                    row.settings_json = settings_json.to_owned();
+                    row.next_run_start_at = match (row.next_run_start_at, next_start_at) {
+                        (None, n) => n,
+                        (Some(e), Some(n)) if n < e => Some(n),
+                        (e, _) => e,
+                    };
+                }
+                None => {
+                    rows.insert(id.to_owned(), Row {
+                        settings_json: settings_json.to_owned(),
+                        next_run_start_at: start_at,
+                        ..Row::default()
+                    });
+                }
+            }
+            Ok(())
+        }, pool => {
+            sqlx::query(
+                "INSERT INTO backlot_scheduler_tasks (id, settings_json, next_run_start_at)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET
+                   settings_json = excluded.settings_json,
+                   next_run_start_at = CASE
+                     WHEN backlot_scheduler_tasks.next_run_start_at IS NULL
+                       OR $4 < backlot_scheduler_tasks.next_run_start_at THEN $4
+                     ELSE backlot_scheduler_tasks.next_run_start_at END",
+            )
+            .bind(id)
+            .bind(settings_json)
+            .bind(start_at)
+            .bind(next_start_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(err(format!("registration of task '{id}'")))
+        })
+    }
+
+    /// Claims a due run of `id` for `ticket` when nobody holds it or the holder's lease
+    /// expired; the lease lasts `timeout_ms`. True when this caller won.
+    pub(crate) async fn try_claim(
+        &self,
+        id: &str,
+        ticket: &str,
+        timeout_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.now().await?;
+        with_sql!(&self.lease, m => {
+            let mut rows = m.rows.lock();
+            let Some(row) = rows.get_mut(id) else { return Ok(false) };
+            let due = row.next_run_start_at.is_some_and(|n| n <= now);
+            let free = row.current_run_ticket.is_none()
+                || row.current_run_expires_at.is_some_and(|e| e < now);
+            if due && free {
+                row.current_run_ticket = Some(ticket.to_owned());
+                row.current_run_started_at = Some(now);
+                row.current_run_expires_at = Some(now + timeout_ms);
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        }, pool => {
+            sqlx::query(
+                "UPDATE backlot_scheduler_tasks
+                 SET current_run_ticket = $2,
+                     current_run_started_at = $3,
+                     current_run_expires_at = $4
+                 WHERE id = $1
+                   AND next_run_start_at IS NOT NULL
+                   AND next_run_start_at <= $3
+                   AND (current_run_ticket IS NULL OR current_run_expires_at < $3)",
+            )
+            .bind(id)
+            .bind(ticket)
+            .bind(now)
+            .bind(now + timeout_ms)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(err(format!("claim of task '{id}'")))
+        })
+    }
+
+    /// The ticket of the run holding `id` now (`None` when idle or missing).
+    pub(crate) async fn current_ticket(&self, id: &str) -> Result<Option<String>, StoreError> {
+        with_sql!(&self.lease, m => {
+            Ok(m.rows.lock().get(id).and_then(|r| r.current_run_ticket.clone()))
+        }, pool => {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT current_run_ticket FROM backlot_scheduler_tasks WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map(Option::flatten)
+            .map_err(err(format!("liveness check of task '{id}'")))
+        })
+    }
+
+    /// Ends the run held by `ticket`: clears the lease, records the outcome and sets the next
+    /// run time. False when the ticket was no longer valid (cancelled or expired and taken).
+    pub(crate) async fn release(
+        &self,
+        id: &str,
+        ticket: &str,
+        next: NextRun,
+        error_json: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let now = self.now().await?;
+        with_sql!(&self.lease, m => {
+            let mut rows = m.rows.lock();
+            let Some(row) = rows.get_mut(id) else { return Ok(false) };
+            if row.current_run_ticket.as_deref() != Some(ticket) {
+                return Ok(false);
+            }
+            row.current_run_ticket = None;
+            row.current_run_started_at = None;
+            row.current_run_expires_at = None;
+            row.last_run_ended_at = Some(now);
+            row.last_run_error_json = error_json.map(str::to_owned);
+            row.next_run_start_at = match next {
+                NextRun::AfterPrevious(p) => Some((row.next_run_start_at.unwrap_or(now) + p).max(now)),
+                NextRun::At(at) => at,
+            };
+            Ok(true)
+        }, pool => {
+            let next_expr = match next {
+                NextRun::AfterPrevious(_) => {
+                    "CASE WHEN COALESCE(next_run_start_at, $3) + $5 > $3
+                       THEN COALESCE(next_run_start_at, $3) + $5 ELSE $3 END"
+                }
+                NextRun::At(_) => "$5",
+            };
+            let sql = format!(
+                "UPDATE backlot_scheduler_tasks
+                 SET current_run_ticket = NULL,
+                     current_run_started_at = NULL,
+                     current_run_expires_at = NULL,
+                     last_run_ended_at = $3,
+                     last_run_error_json = $4,
+                     next_run_start_at = {next_expr}
+                 WHERE id = $1 AND current_run_ticket = $2"
+            );
+            let q = sqlx::query(&sql).bind(id).bind(ticket).bind(now).bind(error_json);
+            let q = match next {
+                NextRun::AfterPrevious(p) => q.bind(p),
+                NextRun::At(at) => q.bind(at),
+            };
+            q.execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+                .map_err(err(format!("release of task '{id}'")))
+        })
+    }
+
+    /// Makes `id` due now unless a live run holds it.
+    pub(crate) async fn trigger(&self, id: &str) -> Result<Update, StoreError> {
+        self.ensure_schema().await?;
+        let now = self.now().await?;
+        let done = with_sql!(&self.lease, m => {
+            let mut rows = m.rows.lock();
+            match rows.get_mut(id) {
+                None => return Ok(Update::Missing),
+                Some(row) => {
+                    let free = row.current_run_ticket.is_none()
+                        || row.current_run_expires_at.is_some_and(|e| e < now);
+                    if free {
+                        row.next_run_start_at = Some(now);
+                    }
+                    free
+                }
+            }
+        }, pool => {
+            sqlx::query(
+                "UPDATE backlot_scheduler_tasks SET next_run_start_at = $2
+                 WHERE id = $1 AND (current_run_ticket IS NULL OR current_run_expires_at < $2)",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(err(format!("trigger of task '{id}'")))?
+        });
+        if done {
+            Ok(Update::Done)
+        } else if self.exists(id).await? {
+            Ok(Update::Conflict)
+        } else {
+            Ok(Update::Missing)
+        }
+    }
+
+    /// Drops the lease of a run of `id` held anywhere; the holder notices on its next
+    /// liveness check and stops. `next_start_at`, when given, becomes the next run time.
+    pub(crate) async fn cancel(
+        &self,
+        id: &str,
+        next_start_at: Option<Option<i64>>,
+        error_json: &str,
+    ) -> Result<Update, StoreError> {
+        self.ensure_schema().await?;
+        let now = self.now().await?;
+        let done = with_sql!(&self.lease, m => {
+            let mut rows = m.rows.lock();
+            match rows.get_mut(id) {
+                None => return Ok(Update::Missing),
+                Some(row) if row.current_run_ticket.is_some() => {
+                    row.current_run_ticket = None;
+                    row.current_run_started_at = None;
+                    row.current_run_expires_at = None;
+                    row.last_run_ended_at = Some(now);
+                    row.last_run_error_json = Some(error_json.to_owned());
+                    if let Some(next) = next_start_at {
+                        row.next_run_start_at = next;
+                    }
+                    true
+                }
+                Some(_) => false,
+            }
+        }, pool => {
+            sqlx::query(
+                "UPDATE backlot_scheduler_tasks
+                 SET current_run_ticket = NULL,
+                     current_run_started_at = NULL,
+                     current_run_expires_at = NULL,
+                     last_run_ended_at = $2,
+                     last_run_error_json = $3,
+                     next_run_start_at = CASE WHEN $5 THEN $4 ELSE next_run_start_at END
+                 WHERE id = $1 AND current_run_ticket IS NOT NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(error_json)
+            .bind(next_start_at.flatten())
+            .bind(next_start_at.is_some())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(err(format!("cancellation of task '{id}'")))?
+        });
+        if done {
+            Ok(Update::Done)
+        } else if self.exists(id).await? {
+            Ok(Update::Conflict)
+        } else {
+            Ok(Update::Missing)
+        }
+    }
+
+    async fn exists(&self, id: &str) -> Result<bool, StoreError> {
+        with_sql!(&self.lease, m => Ok(m.rows.lock().contains_key(id)), pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM backlot_scheduler_tasks WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .map(|n| n > 0)
+                .map_err(err(format!("lookup of task '{id}'")))
+        })
+    }
+
+    /// The state of every task in the store, by id.
+    pub(crate) async fn states(&self) -> Result<HashMap<String, TaskState>, StoreError> {
+        self.ensure_schema().await?;
+        with_sql!(&self.lease, m => {
+            Ok(m.rows.lock().iter().map(|(id, r)| {
+                (id.clone(), state_of(
+                    r.next_run_start_at,
+                    r.current_run_ticket.as_deref(),
+                    r.current_run_started_at,
+                    r.current_run_expires_at,
+                    r.last_run_ended_at,
+                    r.last_run_error_json.clone(),
+                ))
+            }).collect())
+        }, pool => {
+            let rows: Vec<StateRow> = sqlx::query_as(
+                "SELECT id, next_run_start_at, current_run_ticket, current_run_started_at,
+                        current_run_expires_at, last_run_ended_at, last_run_error_json
+                 FROM backlot_scheduler_tasks",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(err("listing of task states"))?;
+            Ok(rows.into_iter().map(|(id, next, ticket, started, expires, ended, error)| {
+                let state = state_of(next, ticket.as_deref(), started, expires, ended, error);
+                (id, state)
+            }).collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("tasks.sqlite"))
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(opts).await.unwrap();
+        (dir, Store::new(LeaseStore::Sqlite(pool)))
+    }
+
+    async fn lease_semantics(store: &Store) {
+        let now = store.now().await.unwrap();
+        store
+            .upsert("t", "{}", Some(now - 1), Some(now + 10_000))
+            .await
+            .unwrap();
+        // First claim wins, second loses while the lease is live.
+        assert!(store.try_claim("t", "a", 400).await.unwrap());
+        assert!(!store.try_claim("t", "b", 400).await.unwrap());
+        assert_eq!(
+            store.current_ticket("t").await.unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(store.trigger("t").await.unwrap(), Update::Conflict);
+        assert!(store.states().await.unwrap()["t"].is_running());
+        // The holder "dies": after the lease expires another claimant takes over.
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        assert!(store.try_claim("t", "b", 10_000).await.unwrap());
+        // The dead holder's late release is refused.
+        assert!(
+            !store
+                .release("t", "a", NextRun::AfterPrevious(1000), None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .release(
+                    "t",
+                    "b",
+                    NextRun::AfterPrevious(60_000),
+                    Some("{\"name\":\"Error\",\"message\":\"x\"}")
+                )
+                .await
+                .unwrap()
+        );
+        // Not due until the next period; a trigger makes it due now.
+        assert!(!store.try_claim("t", "c", 1000).await.unwrap());
+        match &store.states().await.unwrap()["t"] {
+            TaskState::Idle {
+                starts_at,
+                last_run_error,
+                ..
+            } => {
+                assert!(starts_at.is_some());
+                assert!(last_run_error.as_deref().unwrap().contains("\"x\""));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(store.trigger("t").await.unwrap(), Update::Done);
+        assert!(store.try_claim("t", "c", 1000).await.unwrap());
+        assert_eq!(
+            store.cancel("t", Some(None), "{}").await.unwrap(),
+            Update::Done
+        );
+        assert_eq!(store.current_ticket("t").await.unwrap(), None);
+        assert_eq!(
+            store.cancel("t", Some(None), "{}").await.unwrap(),
+            Update::Conflict
+        );
+        assert_eq!(store.trigger("nope").await.unwrap(), Update::Missing);
+        // Manual (next = none) never becomes due by itself.
+        assert!(!store.try_claim("t", "d", 1000).await.unwrap());
+        // Re-registration keeps an earlier due time, replaces a later one.
+        store
+            .upsert("t", "{\"v\":2}", Some(now), Some(now + 5))
+            .await
+            .unwrap();
+        assert!(store.try_claim("t", "e", 1000).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn memory_lease_semantics() {
+        lease_semantics(&Store::new(LeaseStore::memory())).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_lease_semantics() {
+        let (_dir, store) = sqlite().await;
+        lease_semantics(&store).await;
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn postgres_lease_semantics() {
+        use futures::FutureExt;
+        use sqlx::postgres::{PgConnectOptions, PgPool};
+        use std::str::FromStr;
+        let Ok(url) = std::env::var("BACKLOT_TEST_POSTGRES_URL") else {
+            println!("skipped: BACKLOT_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let admin = PgPool::connect(&url).await.expect("postgres reachable");
+        let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let opts = PgConnectOptions::from_str(&url).unwrap().database(&name);
+        let pool = PgPool::connect_with(opts).await.unwrap();
+        let store = Store::new(LeaseStore::Postgres(pool.clone()));
+        let result = std::panic::AssertUnwindSafe(async {
+            let db = store.now().await.unwrap();
+            assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
+            lease_semantics(&store).await;
+        })
+        .catch_unwind()
+        .await;
+        pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_clock_matches_wall_clock() {
+        let (_dir, store) = sqlite().await;
+        let db = store.now().await.unwrap();
+        assert!((db - wall_clock_ms()).abs() < 1000, "db clock {db}");
+    }
+}
