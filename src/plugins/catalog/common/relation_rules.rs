@@ -286,3 +286,220 @@ pub fn relations_from_spec(entity: &Entity) -> Result<Vec<SpecRelation>, Validat
         Err(ValidationErrors::new(entity.ref_string(), errors))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(kind: &str, namespace: Option<&str>, spec: serde_json::Value) -> Entity {
+        let api_version = if kind == "Template" {
+            "scaffolder.backstage.io/v1beta3"
+        } else {
+            "backstage.io/v1alpha1"
+        };
+        let mut e = Entity::new(api_version, kind, "me").with_spec(spec);
+        e.metadata.namespace = namespace.map(str::to_owned);
+        e
+    }
+
+    fn rels(e: &Entity) -> Vec<(String, String, String)> {
+        relations_from_spec(e)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.relation_type.to_owned(),
+                    r.target.to_string(),
+                    r.reverse_type.to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn t(a: &str, b: &str, c: &str) -> (String, String, String) {
+        (a.into(), b.into(), c.into())
+    }
+
+    #[test]
+    fn component() {
+        let e = entity(
+            "Component",
+            Some("ns"),
+            json!({
+                "type": "service", "lifecycle": "production", "owner": "team-a",
+                "subcomponentOf": "parent", "providesApis": ["p"], "consumesApis": ["c1", "other/c2"],
+                "dependsOn": ["resource:db"], "dependencyOf": ["component:up"], "system": "sys"
+            }),
+        );
+        assert_eq!(
+            rels(&e),
+            [
+                t("ownedBy", "group:ns/team-a", "ownerOf"),
+                t("partOf", "component:ns/parent", "hasPart"),
+                t("providesApi", "api:ns/p", "apiProvidedBy"),
+                t("consumesApi", "api:ns/c1", "apiConsumedBy"),
+                t("consumesApi", "api:other/c2", "apiConsumedBy"),
+                t("dependsOn", "resource:ns/db", "dependencyOf"),
+                t("dependencyOf", "component:ns/up", "dependsOn"),
+                t("partOf", "system:ns/sys", "hasPart"),
+            ]
+        );
+    }
+
+    #[test]
+    fn api_resource_system_domain_template() {
+        let api = entity(
+            "API",
+            None,
+            json!({ "owner": "user:jane", "system": "sys", "definition": "x" }),
+        );
+        assert_eq!(
+            rels(&api),
+            [
+                t("ownedBy", "user:default/jane", "ownerOf"),
+                t("partOf", "system:default/sys", "hasPart")
+            ]
+        );
+        let res = entity(
+            "Resource",
+            None,
+            json!({ "owner": "t", "dependsOn": ["component:c"], "dependencyOf": ["system:s"], "system": "s" }),
+        );
+        assert_eq!(
+            rels(&res),
+            [
+                t("ownedBy", "group:default/t", "ownerOf"),
+                t("dependsOn", "component:default/c", "dependencyOf"),
+                t("dependencyOf", "system:default/s", "dependsOn"),
+                t("partOf", "system:default/s", "hasPart"),
+            ]
+        );
+        let sys = entity("System", None, json!({ "owner": "t", "domain": "d" }));
+        assert_eq!(
+            rels(&sys),
+            [
+                t("ownedBy", "group:default/t", "ownerOf"),
+                t("partOf", "domain:default/d", "hasPart")
+            ]
+        );
+        let dom = entity(
+            "Domain",
+            None,
+            json!({ "owner": "t", "subdomainOf": "audio" }),
+        );
+        assert_eq!(
+            rels(&dom),
+            [
+                t("ownedBy", "group:default/t", "ownerOf"),
+                t("partOf", "domain:default/audio", "hasPart")
+            ]
+        );
+        let tpl = entity(
+            "Template",
+            None,
+            json!({ "owner": "backstage/techdocs-core", "type": "service", "steps": [] }),
+        );
+        assert_eq!(
+            rels(&tpl),
+            [t("ownedBy", "group:backstage/techdocs-core", "ownerOf")]
+        );
+    }
+
+    #[test]
+    fn group_and_user() {
+        let g = entity(
+            "Group",
+            Some("org"),
+            json!({ "type": "team", "parent": "root", "children": ["a", "b"], "members": ["jane"] }),
+        );
+        assert_eq!(
+            rels(&g),
+            [
+                t("childOf", "group:org/root", "parentOf"),
+                t("parentOf", "group:org/a", "childOf"),
+                t("parentOf", "group:org/b", "childOf"),
+                t("hasMember", "user:org/jane", "memberOf"),
+            ]
+        );
+        let u = entity(
+            "User",
+            None,
+            json!({ "memberOf": ["team-a", "group:x/team-b"] }),
+        );
+        assert_eq!(
+            rels(&u),
+            [
+                t("memberOf", "group:default/team-a", "hasMember"),
+                t("memberOf", "group:x/team-b", "hasMember")
+            ]
+        );
+    }
+
+    #[test]
+    fn both_directions_have_the_right_shape() {
+        let e = entity("User", Some("org"), json!({ "memberOf": ["Team-A"] }));
+        let r = &relations_from_spec(&e).unwrap()[0];
+        let out = r.outgoing();
+        assert_eq!(
+            (out.relation_type.as_str(), out.target_ref.as_str()),
+            ("memberOf", "group:org/team-a")
+        );
+        let back = r.incoming(&e.to_ref());
+        assert_eq!(
+            (back.relation_type.as_str(), back.target_ref.as_str()),
+            ("hasMember", "user:org/me")
+        );
+        assert_eq!(back.target, Some(EntityRef::new("user", "org", "me")));
+    }
+
+    #[test]
+    fn other_kinds_and_missing_specs_yield_nothing() {
+        assert!(
+            rels(&entity(
+                "Location",
+                None,
+                json!({ "targets": ["./a.yaml"] })
+            ))
+            .is_empty()
+        );
+        assert!(rels(&entity("Widget", None, json!({ "owner": "t" }))).is_empty());
+        let mut e = entity("Component", None, json!({}));
+        e.spec = None;
+        assert!(rels(&e).is_empty());
+    }
+
+    #[test]
+    fn unparsable_refs_are_all_reported() {
+        let e = entity(
+            "Component",
+            None,
+            json!({ "owner": "group:", "dependsOn": ["db", "resource:db", "other/db"] }),
+        );
+        let err = relations_from_spec(&e).unwrap_err();
+        let fields: Vec<_> = err.errors().iter().map(ValidationError::field).collect();
+        assert_eq!(
+            fields,
+            ["spec.owner", "spec.dependsOn.0", "spec.dependsOn.2"]
+        );
+        assert!(matches!(
+            &err.errors()[1],
+            ValidationError::InvalidRef {
+                source: super::super::error::EntityRefError::MissingKind { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_rule_reverse_matches_the_pair_table() {
+        for rule in RELATION_RULES {
+            assert_eq!(
+                inverse_relation(rule.relation),
+                Some(rule.reverse),
+                "{}",
+                rule.field
+            );
+        }
+    }
+}
