@@ -1,5 +1,6 @@
 //! Entity references: `[<kind>:][<namespace>/]<name>` and the compound `{kind, namespace, name}`.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
@@ -276,6 +277,35 @@ impl Hash for EntityRef {
     }
 }
 
+/// Case-insensitive ordering consistent with [`eq_ci`].
+fn cmp_ci(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .cmp(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+impl Ord for EntityRef {
+    /// Orders by kind, namespace, then name, ignoring case (the order of the canonical
+    /// strings' parts).
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_ci(&self.kind, &other.kind)
+            .then_with(|| cmp_ci(&self.namespace, &other.namespace))
+            .then_with(|| cmp_ci(&self.name, &other.name))
+    }
+}
+
+impl PartialOrd for EntityRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Display for EntityRef {
     /// The canonical string form: `kind:namespace/name`, all lowercased.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -415,6 +445,12 @@ mod tests {
         assert!(set.contains(&EntityRef::new("COMPONENT", "Default", "ARTIST-WEB")));
         assert_eq!(EntityRef::new("K", "N", "Ä"), EntityRef::new("k", "n", "ä"));
         assert_eq!(a.to_lowercase().name(), "artist-web");
+        assert_eq!(
+            a.cmp(&EntityRef::new("COMPONENT", "default", "artist-web")),
+            Ordering::Equal
+        );
+        assert!(EntityRef::new("API", "z", "z") < EntityRef::new("component", "a", "a"));
+        assert!(EntityRef::new("k", "N", "a") < EntityRef::new("k", "n", "B"));
     }
 
     #[test]

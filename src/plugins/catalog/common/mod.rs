@@ -66,8 +66,8 @@ pub use kinds::{BACKSTAGE_API_VERSIONS, KnownKind, TEMPLATE_API_VERSION};
 pub use relation_rules::{RELATION_RULES, RelationRule, SpecRelation, relations_from_spec};
 pub use relations::*;
 pub use specs::{
-    ApiSpec, ComponentSpec, DomainSpec, GroupSpec, LocationEntitySpec, Profile, ResourceSpec,
-    SystemSpec, TemplateSpec, TemplateStep, UserSpec,
+    API_TYPE_MCP_SERVER, ApiRemote, ApiSpec, ComponentSpec, DomainSpec, GroupSpec,
+    LocationEntitySpec, Profile, ResourceSpec, SystemSpec, TemplateSpec, TemplateStep, UserSpec,
 };
 pub use validation::{ROOT_FIELDS, validate_entity, validate_entity_value, validate_envelope};
 pub use validators::{

@@ -147,30 +147,104 @@ impl ComponentSpec {
 }
 from_entity!(ComponentSpec, KnownKind::Component, "Component");
 
+/// The `type` of API entities that describe an MCP (Model Context Protocol) server; such
+/// APIs list `remotes` instead of a `definition`.
+pub const API_TYPE_MCP_SERVER: &str = "mcp-server";
+
+/// One transport endpoint of an API (`spec.remotes[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiRemote {
+    /// Transport type, e.g. `streamable-http`, `sse`, `stdio`.
+    pub remote_type: String,
+    /// Endpoint URL (or a command for `stdio`).
+    pub url: String,
+}
+
 /// The spec of an `API`.
+///
+/// `definition` is required, except for `type: mcp-server`, which requires at least one of
+/// `remotes` instead.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiSpec {
-    /// `type`, e.g. `openapi`, `asyncapi`, `graphql`, `grpc`.
+    /// `type`, e.g. `openapi`, `asyncapi`, `graphql`, `grpc`, `mcp-server`.
     pub api_type: String,
     /// `lifecycle`.
     pub lifecycle: String,
     /// `owner`: reference to a Group (default kind) or User.
     pub owner: String,
     /// `definition`: the API definition text (after `$text` substitution).
-    pub definition: String,
+    pub definition: Option<String>,
     /// `system`: reference to a System.
     pub system: Option<String>,
+    /// `remotes`: transport endpoints (required for `mcp-server`).
+    pub remotes: Vec<ApiRemote>,
 }
 
 impl ApiSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
+        let api_type = r.req_str("type");
+        let mcp = api_type == API_TYPE_MCP_SERVER;
         Self {
-            api_type: owned(r.req_str("type")),
+            api_type: owned(api_type),
             lifecycle: owned(r.req_str("lifecycle")),
             owner: owned(r.req_str("owner")),
-            definition: owned(r.req_str("definition")),
+            definition: if mcp {
+                owned_opt(r.opt_str("definition"))
+            } else {
+                Some(owned(r.req_str("definition")))
+            },
             system: owned_opt(r.opt_str("system")),
+            remotes: Self::read_remotes(r, mcp),
+        }
+    }
+
+    fn read_remotes<'a>(r: &mut ObjReader<'a, '_>, required: bool) -> Vec<ApiRemote> {
+        match r.raw("remotes") {
+            None | Some(Value::Null) => {
+                if required {
+                    r.push(ValidationError::Missing {
+                        field: "spec.remotes".to_owned(),
+                    });
+                }
+                Vec::new()
+            }
+            Some(Value::Array(items)) => {
+                if required && items.is_empty() {
+                    r.push(ValidationError::Invalid {
+                        field: "spec.remotes".to_owned(),
+                        value: "[]".to_owned(),
+                        expected: "at least one remote",
+                    });
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let Value::Object(map) = item else {
+                        r.push(ValidationError::WrongType {
+                            field: format!("spec.remotes.{i}"),
+                            expected: "an object",
+                            found: json_type(item),
+                        });
+                        continue;
+                    };
+                    let key = format!("remotes.{i}");
+                    let mut rr = r.nested(&key, map);
+                    out.push(ApiRemote {
+                        remote_type: owned(rr.req_str("type")),
+                        url: owned(rr.req_str("url")),
+                    });
+                }
+                out
+            }
+            Some(other) => {
+                r.push(ValidationError::WrongType {
+                    field: "spec.remotes".to_owned(),
+                    expected: "an array of objects",
+                    found: json_type(other),
+                });
+                Vec::new()
+            }
         }
     }
 }
@@ -577,6 +651,42 @@ mod tests {
         assert_eq!(
             fields(ApiSpec::from_entity(&placeholder).unwrap_err()),
             ["spec.definition"]
+        );
+    }
+
+    #[test]
+    fn mcp_server_apis_need_remotes_not_a_definition() {
+        let ok = entity(
+            "API",
+            json!({ "type": "mcp-server", "lifecycle": "experimental", "owner": "t",
+                                       "remotes": [{ "type": "streamable-http", "url": "http://localhost:7007/api/mcp/v1" }] }),
+        );
+        let spec = ApiSpec::from_entity(&ok).unwrap();
+        assert_eq!(spec.definition, None);
+        assert_eq!(spec.remotes[0].remote_type, "streamable-http");
+        let none = entity(
+            "API",
+            json!({ "type": "mcp-server", "lifecycle": "experimental", "owner": "t" }),
+        );
+        assert_eq!(
+            fields(ApiSpec::from_entity(&none).unwrap_err()),
+            ["spec.remotes"]
+        );
+        let bad = entity(
+            "API",
+            json!({ "type": "mcp-server", "lifecycle": "x", "owner": "t", "remotes": [{ "type": "sse" }, 1] }),
+        );
+        assert_eq!(
+            fields(ApiSpec::from_entity(&bad).unwrap_err()),
+            ["spec.remotes.0.url", "spec.remotes.1"]
+        );
+        let empty = entity(
+            "API",
+            json!({ "type": "mcp-server", "lifecycle": "x", "owner": "t", "remotes": [] }),
+        );
+        assert_eq!(
+            fields(ApiSpec::from_entity(&empty).unwrap_err()),
+            ["spec.remotes"]
         );
     }
 
