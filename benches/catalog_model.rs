@@ -1,6 +1,9 @@
 //! Costs of the catalog model on the ingestion path: parsing an entity, validating it and
 //! deriving its relations, per entity.
 
+// A bench panics on a broken fixture on purpose.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use backlot::plugins::catalog::common::{

@@ -101,6 +101,20 @@ fn split_ref(input: &str) -> Result<(Option<&str>, Option<&str>, &str), EntityRe
     Ok((kind, namespace, name))
 }
 
+/// Checks that `input` parses with `defaults`, without building the reference.
+pub(crate) fn check_ref(input: &str, defaults: RefDefaults<'_>) -> Result<(), EntityRefError> {
+    if input.is_empty() {
+        return Err(EntityRefError::Empty);
+    }
+    let (kind, _, _) = split_ref(input)?;
+    match kind.or(defaults.default_kind) {
+        Some(k) if !k.is_empty() => Ok(()),
+        _ => Err(EntityRefError::MissingKind {
+            input: input.to_owned(),
+        }),
+    }
+}
+
 impl EntityRef {
     /// A reference from its three parts, taken as they are.
     pub fn new(

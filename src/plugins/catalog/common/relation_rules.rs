@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::entity::Entity;
-use super::entity_ref::{EntityRef, RefDefaults};
+use super::entity_ref::{EntityRef, RefDefaults, check_ref};
 use super::error::{ValidationError, ValidationErrors};
 use super::kinds::KnownKind;
 use super::relations::*;
@@ -217,7 +217,11 @@ pub(crate) fn check_refs(
         if value.is_empty() {
             return;
         }
-        if let Err(source) = parse_target(rule, value, namespace) {
+        let defaults = RefDefaults {
+            default_kind: rule.default_kind,
+            default_namespace: Some(namespace),
+        };
+        if let Err(source) = check_ref(value, defaults) {
             let field = match index {
                 Some(i) => format!("spec.{}.{i}", rule.field),
                 None => format!("spec.{}", rule.field),

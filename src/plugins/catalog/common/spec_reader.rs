@@ -20,10 +20,14 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
 }
 
 /// Reads fields of one object; `prefix` is the object's path (`spec`, `spec.profile`).
+///
+/// A reader made with [`check_only`](Self::check_only) reports the same problems but returns
+/// empty owned values, so validation does not allocate copies it throws away.
 pub(crate) struct ObjReader<'a, 'e> {
     map: &'a Map<String, Value>,
     prefix: Cow<'a, str>,
     errors: &'e mut Vec<ValidationError>,
+    collect: bool,
 }
 
 impl<'a, 'e> ObjReader<'a, 'e> {
@@ -36,7 +40,54 @@ impl<'a, 'e> ObjReader<'a, 'e> {
             map,
             prefix: prefix.into(),
             errors,
+            collect: true,
         }
+    }
+
+    /// Builder-style: only check, return empty owned values.
+    pub(crate) fn check_only(mut self) -> Self {
+        self.collect = false;
+        self
+    }
+
+    /// Whether owned values are built.
+    pub(crate) fn collects(&self) -> bool {
+        self.collect
+    }
+
+    /// An owned copy of `s` (empty when only checking).
+    pub(crate) fn own(&self, s: &str) -> String {
+        if self.collect {
+            s.to_owned()
+        } else {
+            String::new()
+        }
+    }
+
+    /// [`req_str`](Self::req_str), owned.
+    pub(crate) fn req_string(&mut self, key: &str) -> String {
+        let s = self.req_str(key);
+        self.own(s)
+    }
+
+    /// [`opt_str`](Self::opt_str), owned.
+    pub(crate) fn opt_string(&mut self, key: &str) -> Option<String> {
+        let s = self.opt_str(key)?;
+        Some(self.own(s))
+    }
+
+    /// A required array of non-empty strings (may be empty), owned.
+    pub(crate) fn req_strings(&mut self, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.list(key, true, |s| out.push(s.to_owned()));
+        out
+    }
+
+    /// An optional array of non-empty strings, owned.
+    pub(crate) fn opt_strings(&mut self, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.list(key, false, |s| out.push(s.to_owned()));
+        out
     }
 
     pub(crate) fn path(&self, key: &str) -> String {
@@ -106,23 +157,13 @@ impl<'a, 'e> ObjReader<'a, 'e> {
         }
     }
 
-    /// A required array of non-empty strings (may be empty).
-    pub(crate) fn req_list(&mut self, key: &str) -> Vec<&'a str> {
+    /// Checks an array of non-empty strings, handing each good item to `sink` when
+    /// collecting.
+    fn list(&mut self, key: &str, required: bool, mut sink: impl FnMut(&'a str)) {
         match self.map.get(key) {
-            None | Some(Value::Null) => {
-                self.missing(key);
-                Vec::new()
-            }
-            Some(_) => self.opt_list(key),
-        }
-    }
-
-    /// An optional array of non-empty strings.
-    pub(crate) fn opt_list(&mut self, key: &str) -> Vec<&'a str> {
-        match self.map.get(key) {
-            None => Vec::new(),
+            None | Some(Value::Null) if required => self.missing(key),
+            None => {}
             Some(Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
                         Value::String(s) if s.is_empty() => {
@@ -133,7 +174,11 @@ impl<'a, 'e> ObjReader<'a, 'e> {
                                 expected: EXPECT_NON_EMPTY,
                             });
                         }
-                        Value::String(s) => out.push(s.as_str()),
+                        Value::String(s) => {
+                            if self.collect {
+                                sink(s.as_str());
+                            }
+                        }
                         other => {
                             let field = format!("{}.{key}.{i}", self.prefix);
                             self.errors.push(ValidationError::WrongType {
@@ -144,12 +189,8 @@ impl<'a, 'e> ObjReader<'a, 'e> {
                         }
                     }
                 }
-                out
             }
-            Some(other) => {
-                self.wrong_type(key, "an array of strings", other);
-                Vec::new()
-            }
+            Some(other) => self.wrong_type(key, "an array of strings", other),
         }
     }
 
@@ -176,6 +217,7 @@ impl<'a, 'e> ObjReader<'a, 'e> {
             map,
             prefix: Cow::Owned(prefix),
             errors: self.errors,
+            collect: self.collect,
         }
     }
 
@@ -199,12 +241,12 @@ mod tests {
         assert_eq!(r.req_str("a"), "x");
         assert_eq!(r.req_str("b"), "");
         assert_eq!(r.opt_str("c"), None);
-        assert_eq!(r.opt_list("l"), vec!["ok"]);
-        assert!(r.opt_list("m").is_empty());
+        assert_eq!(r.opt_strings("l"), vec!["ok"]);
+        assert!(r.opt_strings("m").is_empty());
         assert_eq!(r.req_str("n"), "");
         assert_eq!(r.req_str("absent"), "");
         assert_eq!(r.opt_str("absent"), None);
-        assert!(r.req_list("absent2").is_empty());
+        assert!(r.req_strings("absent2").is_empty());
         let fields: Vec<_> = errors.iter().map(ValidationError::field).collect();
         assert_eq!(
             fields,
@@ -219,5 +261,19 @@ mod tests {
                 "spec.absent2"
             ]
         );
+    }
+
+    #[test]
+    fn check_only_reports_the_same_problems_without_copies() {
+        let v = json!({ "a": "x", "l": ["ok", ""], "n": 1 });
+        let map = v.as_object().unwrap();
+        let mut errors = Vec::new();
+        let mut r = ObjReader::new(map, "spec", &mut errors).check_only();
+        assert!(!r.collects());
+        assert_eq!(r.req_string("a"), "");
+        assert!(r.opt_strings("l").is_empty());
+        assert_eq!(r.opt_string("n"), None);
+        let fields: Vec<_> = errors.iter().map(ValidationError::field).collect();
+        assert_eq!(fields, ["spec.l.1", "spec.n"]);
     }
 }

@@ -10,18 +10,6 @@ use super::error::{SpecError, ValidationError, ValidationErrors};
 use super::kinds::KnownKind;
 use super::spec_reader::{ObjReader, json_type};
 
-fn owned(s: &str) -> String {
-    s.to_owned()
-}
-
-fn owned_opt(s: Option<&str>) -> Option<String> {
-    s.map(str::to_owned)
-}
-
-fn owned_list(v: Vec<&str>) -> Vec<String> {
-    v.into_iter().map(str::to_owned).collect()
-}
-
 /// Reads the spec of `entity` with `read` after checking its kind.
 fn read_view<T>(
     entity: &Entity,
@@ -63,7 +51,7 @@ pub(crate) fn check_spec(
     spec: &Map<String, Value>,
     errors: &mut Vec<ValidationError>,
 ) {
-    let mut r = ObjReader::new(spec, "spec", errors);
+    let mut r = ObjReader::new(spec, "spec", errors).check_only();
     match kind {
         KnownKind::Api => drop(ApiSpec::read(&mut r)),
         KnownKind::Component => drop(ComponentSpec::read(&mut r)),
@@ -133,15 +121,15 @@ pub struct ComponentSpec {
 impl ComponentSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            component_type: owned(r.req_str("type")),
-            lifecycle: owned(r.req_str("lifecycle")),
-            owner: owned(r.req_str("owner")),
-            system: owned_opt(r.opt_str("system")),
-            subcomponent_of: owned_opt(r.opt_str("subcomponentOf")),
-            provides_apis: owned_list(r.opt_list("providesApis")),
-            consumes_apis: owned_list(r.opt_list("consumesApis")),
-            depends_on: owned_list(r.opt_list("dependsOn")),
-            dependency_of: owned_list(r.opt_list("dependencyOf")),
+            component_type: r.req_string("type"),
+            lifecycle: r.req_string("lifecycle"),
+            owner: r.req_string("owner"),
+            system: r.opt_string("system"),
+            subcomponent_of: r.opt_string("subcomponentOf"),
+            provides_apis: r.opt_strings("providesApis"),
+            consumes_apis: r.opt_strings("consumesApis"),
+            depends_on: r.opt_strings("dependsOn"),
+            dependency_of: r.opt_strings("dependencyOf"),
         }
     }
 }
@@ -187,15 +175,15 @@ impl ApiSpec {
         let api_type = r.req_str("type");
         let mcp = api_type == API_TYPE_MCP_SERVER;
         Self {
-            api_type: owned(api_type),
-            lifecycle: owned(r.req_str("lifecycle")),
-            owner: owned(r.req_str("owner")),
+            api_type: r.own(api_type),
+            lifecycle: r.req_string("lifecycle"),
+            owner: r.req_string("owner"),
             definition: if mcp {
-                owned_opt(r.opt_str("definition"))
+                r.opt_string("definition")
             } else {
-                Some(owned(r.req_str("definition")))
+                Some(r.req_string("definition"))
             },
-            system: owned_opt(r.opt_str("system")),
+            system: r.opt_string("system"),
             remotes: Self::read_remotes(r, mcp),
         }
     }
@@ -231,8 +219,8 @@ impl ApiSpec {
                     let key = format!("remotes.{i}");
                     let mut rr = r.nested(&key, map);
                     out.push(ApiRemote {
-                        remote_type: owned(rr.req_str("type")),
-                        url: owned(rr.req_str("url")),
+                        remote_type: rr.req_string("type"),
+                        url: rr.req_string("url"),
                     });
                 }
                 out
@@ -269,11 +257,11 @@ pub struct ResourceSpec {
 impl ResourceSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            resource_type: owned(r.req_str("type")),
-            owner: owned(r.req_str("owner")),
-            system: owned_opt(r.opt_str("system")),
-            depends_on: owned_list(r.opt_list("dependsOn")),
-            dependency_of: owned_list(r.opt_list("dependencyOf")),
+            resource_type: r.req_string("type"),
+            owner: r.req_string("owner"),
+            system: r.opt_string("system"),
+            depends_on: r.opt_strings("dependsOn"),
+            dependency_of: r.opt_strings("dependencyOf"),
         }
     }
 }
@@ -294,9 +282,9 @@ pub struct SystemSpec {
 impl SystemSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            owner: owned(r.req_str("owner")),
-            domain: owned_opt(r.opt_str("domain")),
-            system_type: owned_opt(r.opt_str("type")),
+            owner: r.req_string("owner"),
+            domain: r.opt_string("domain"),
+            system_type: r.opt_string("type"),
         }
     }
 }
@@ -317,9 +305,9 @@ pub struct DomainSpec {
 impl DomainSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            owner: owned(r.req_str("owner")),
-            subdomain_of: owned_opt(r.opt_str("subdomainOf")),
-            domain_type: owned_opt(r.opt_str("type")),
+            owner: r.req_string("owner"),
+            subdomain_of: r.opt_string("subdomainOf"),
+            domain_type: r.opt_string("type"),
         }
     }
 }
@@ -342,9 +330,9 @@ impl Profile {
         let map = r.opt_object("profile")?;
         let mut p = r.nested("profile", map);
         Some(Self {
-            display_name: owned_opt(p.opt_str("displayName")),
-            email: owned_opt(p.opt_str("email")),
-            picture: owned_opt(p.opt_str("picture")),
+            display_name: p.opt_string("displayName"),
+            email: p.opt_string("email"),
+            picture: p.opt_string("picture"),
         })
     }
 }
@@ -368,11 +356,11 @@ pub struct GroupSpec {
 impl GroupSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            group_type: owned(r.req_str("type")),
+            group_type: r.req_string("type"),
             profile: Profile::read(r),
-            parent: owned_opt(r.opt_str("parent")),
-            children: owned_list(r.req_list("children")),
-            members: owned_list(r.opt_list("members")),
+            parent: r.opt_string("parent"),
+            children: r.req_strings("children"),
+            members: r.opt_strings("members"),
         }
     }
 }
@@ -392,7 +380,7 @@ impl UserSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
             profile: Profile::read(r),
-            member_of: owned_list(r.req_list("memberOf")),
+            member_of: r.req_strings("memberOf"),
         }
     }
 }
@@ -415,10 +403,10 @@ pub struct LocationEntitySpec {
 impl LocationEntitySpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
         Self {
-            location_type: owned_opt(r.opt_str("type")),
-            target: owned_opt(r.opt_str("target")),
-            targets: owned_list(r.opt_list("targets")),
-            presence: owned_opt(r.opt_str("presence")),
+            location_type: r.opt_string("type"),
+            target: r.opt_string("target"),
+            targets: r.opt_strings("targets"),
+            presence: r.opt_string("presence"),
         }
     }
 
@@ -470,17 +458,22 @@ pub struct TemplateSpec {
 
 impl TemplateSpec {
     fn read(r: &mut ObjReader<'_, '_>) -> Self {
-        let template_type = owned(r.req_str("type"));
-        let owner = owned_opt(r.opt_str("owner"));
-        let lifecycle = owned_opt(r.opt_str("lifecycle"));
+        let template_type = r.req_string("type");
+        let owner = r.opt_string("owner");
+        let lifecycle = r.opt_string("lifecycle");
         let parameters = match r.raw("parameters") {
             None => Vec::new(),
-            Some(Value::Object(m)) => vec![m.clone()],
+            Some(Value::Object(m)) if r.collects() => vec![m.clone()],
+            Some(Value::Object(_)) => Vec::new(),
             Some(Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::Object(m) => out.push(m.clone()),
+                        Value::Object(m) => {
+                            if r.collects() {
+                                out.push(m.clone());
+                            }
+                        }
                         other => r.push(ValidationError::WrongType {
                             field: format!("spec.parameters.{i}"),
                             expected: "an object",
@@ -520,7 +513,7 @@ impl TemplateSpec {
                 Vec::new()
             }
         };
-        let output = r.opt_object("output").cloned();
+        let output = r.opt_object("output").filter(|_| r.collects()).cloned();
         Self {
             template_type,
             owner,
@@ -549,7 +542,10 @@ impl TemplateSpec {
                 });
                 String::new()
             }
-            Some(_) => owned(s.opt_any_str("action").unwrap_or("")),
+            Some(_) => {
+                let a = s.opt_any_str("action").unwrap_or("");
+                s.own(a)
+            }
         };
         let condition = match s.raw("if") {
             None => None,
@@ -564,8 +560,8 @@ impl TemplateSpec {
             }
         };
         Some(TemplateStep {
-            id: owned_opt(s.opt_any_str("id")),
-            name: owned_opt(s.opt_any_str("name")),
+            id: s.opt_any_str("id").map(|v| s.own(v)),
+            name: s.opt_any_str("name").map(|v| s.own(v)),
             action,
             input: s.opt_object("input").cloned(),
             condition,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::entity::{DEFAULT_NAMESPACE, Entity, EntityStatus};
-use super::entity_ref::{EntityRef, RefDefaults};
+use super::entity_ref::{RefDefaults, check_ref};
 use super::error::{ValidationError, ValidationErrors};
 use super::kinds::KnownKind;
 use super::relation_rules::check_refs;
@@ -182,7 +182,7 @@ impl Checker {
                 |t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
                 "a non empty string of word characters",
             );
-            if let Err(source) = EntityRef::parse(&rel.target_ref, RefDefaults::none()) {
+            if let Err(source) = check_ref(&rel.target_ref, RefDefaults::none()) {
                 self.errors.push(ValidationError::InvalidRef {
                     field: format!("relations.{i}.targetRef"),
                     value: rel.target_ref.clone(),
