@@ -164,8 +164,8 @@ pub struct EntityMeta {
     /// Identifying key/value pairs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Non-identifying key/value pairs; see [`annotations`](super::annotations) for well-known
-    /// keys.
+    /// Non-identifying key/value pairs; see [`ANNOTATION_LOCATION`](super::ANNOTATION_LOCATION)
+    /// and its siblings for well-known keys.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Classification tags.

@@ -332,7 +332,12 @@ impl fmt::Display for EntityRef {
                 2 => f.write_str("/")?,
                 _ => {}
             }
-            if part.is_ascii() {
+            if !part
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+            {
+                f.write_str(part)?;
+            } else if part.is_ascii() {
                 for c in part.bytes() {
                     fmt::Write::write_char(f, char::from(c.to_ascii_lowercase()))?;
                 }
