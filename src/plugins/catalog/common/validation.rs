@@ -232,7 +232,7 @@ impl Checker {
         }
         let spec = match (typed_spec, spec) {
             (Some(m), _) | (None, Some(Value::Object(m))) => m,
-            (None, None) | (None, Some(Value::Null)) => {
+            (None, None) => {
                 self.errors.push(ValidationError::Missing {
                     field: "spec".to_owned(),
                 });
@@ -904,6 +904,7 @@ mod tests {
         assert_eq!(fields(&without(component(), "/metadata")), ["metadata"]);
         assert_eq!(fields(&with(component(), "/spec", json!([]))), ["spec"]);
         assert_eq!(fields(&without(component(), "/spec")), ["spec"]);
+        assert_eq!(fields(&with(component(), "/spec", json!(null))), ["spec"]);
         assert_eq!(fields(&json!("entity")), ["entity"]);
     }
 
