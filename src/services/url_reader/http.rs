@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -75,6 +76,32 @@ impl FetchUrlReader {
     ///
     /// [`UrlReaderError::Client`] when the HTTP client cannot be built (TLS setup).
     pub fn new(allow: AllowList, limits: UrlReaderLimits) -> Result<Self, UrlReaderError> {
+        Self::with_resolved(allow, limits, &[])
+    }
+
+    /// Like [`new`](Self::new), but connects to fixed addresses for the given host names
+    /// instead of asking DNS (like `curl --resolve`; the port always comes from the URL).
+    /// For split-horizon setups and tests; the allow-list still applies to the host name.
+    ///
+    /// ```
+    /// use backlot::services::url_reader::{AllowList, AllowRule, FetchUrlReader, UrlReader, UrlReaderLimits};
+    /// use url::Url;
+    ///
+    /// let allow = AllowList::new(vec![AllowRule::parse("*.git.test:8080")?]);
+    /// let pinned = [("docs.git.test".to_owned(), "127.0.0.1:0".parse()?)];
+    /// let reader = FetchUrlReader::with_resolved(allow, UrlReaderLimits::default(), &pinned)?;
+    /// assert!(reader.can_read(&Url::parse("http://docs.git.test:8080/a")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UrlReaderError::Client`] when the HTTP client cannot be built (TLS setup).
+    pub fn with_resolved(
+        allow: AllowList,
+        limits: UrlReaderLimits,
+        resolved: &[(String, SocketAddr)],
+    ) -> Result<Self, UrlReaderError> {
         let allow = Arc::new(allow);
         let policy_allow = Arc::clone(&allow);
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
@@ -89,7 +116,11 @@ impl FetchUrlReader {
                 attempt.error(refused)
             }
         });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for (host, addr) in resolved {
+            builder = builder.resolve(host, *addr);
+        }
+        let client = builder
             .redirect(policy)
             .timeout(limits.timeout)
             .user_agent(concat!("backlot-url-reader/", env!("CARGO_PKG_VERSION")))

@@ -1,5 +1,6 @@
 //! [`UrlReaders`]: the URL reader service, dispatching to the first reader that can read.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,6 +266,7 @@ pub struct UrlReadersBuilder {
     limits: UrlReaderLimits,
     base_dir: Option<PathBuf>,
     readers: Vec<Arc<dyn UrlReader>>,
+    resolved: Vec<(String, SocketAddr)>,
 }
 
 impl UrlReadersBuilder {
@@ -376,6 +378,14 @@ impl UrlReadersBuilder {
         self
     }
 
+    /// Makes the HTTP reader connect to `addr` for `host` instead of asking DNS (see
+    /// [`FetchUrlReader::with_resolved`]).
+    #[must_use]
+    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
+        self.resolved.push((host.into(), addr));
+        self
+    }
+
     /// Adds a reader asked before the built-in ones (see [`UrlReaders::with_reader`]).
     #[must_use]
     pub fn reader(mut self, reader: Arc<dyn UrlReader>) -> Self {
@@ -408,7 +418,7 @@ impl UrlReadersBuilder {
             FileUrlReader::new(roots.iter().map(|r| base_dir.join(r)))
         }
         .with_max_size(self.limits.max_size);
-        let fetch = FetchUrlReader::new(self.allow, self.limits)?;
+        let fetch = FetchUrlReader::with_resolved(self.allow, self.limits, &self.resolved)?;
         let added = self.readers.len();
         let mut readers = self.readers;
         readers.push(Arc::new(files));
