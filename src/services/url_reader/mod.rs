@@ -192,3 +192,8 @@ pub trait UrlReaderService: Send + Sync + Debug {
         opts: &SearchOptions,
     ) -> Result<SearchResponse, UrlReaderError>;
 }
+
+/// Compiles the examples of the guide `docs/url-reader.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/url-reader.md")]
+pub struct UrlReaderGuide;
