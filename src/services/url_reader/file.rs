@@ -126,19 +126,22 @@ impl FileUrlReader {
         let not_allowed = || UrlReaderError::NotAllowed {
             url: url.to_string(),
         };
-        if let Some(roots) = &self.roots {
-            if !roots
-                .iter()
-                .any(|r| path.starts_with(&r.lexical) || path.starts_with(&r.canonical))
-            {
-                return Err(not_allowed());
-            }
+        if !self.lexically_allowed(&path) {
+            return Err(not_allowed());
         }
         let canonical = fs::canonicalize(&path).map_err(io_error(url))?;
         if !self.allowed_canonical(&canonical) {
             return Err(not_allowed());
         }
         Ok(canonical)
+    }
+
+    fn lexically_allowed(&self, normalized: &Path) -> bool {
+        self.roots.as_ref().is_none_or(|roots| {
+            roots
+                .iter()
+                .any(|r| normalized.starts_with(&r.lexical) || normalized.starts_with(&r.canonical))
+        })
     }
 
     fn allowed_canonical(&self, canonical: &Path) -> bool {
@@ -440,8 +443,13 @@ where
 
 #[async_trait::async_trait]
 impl UrlReader for FileUrlReader {
+    /// `file:` URLs of local paths that lie below an allowed root once `.` and `..` are
+    /// resolved (symlinks are checked when reading).
     fn can_read(&self, url: &Url) -> bool {
-        url.scheme() == "file" && self.roots.as_ref().is_none_or(|r| !r.is_empty())
+        url.scheme() == "file"
+            && url
+                .to_file_path()
+                .is_ok_and(|path| self.lexically_allowed(&normalize(&path)))
     }
 
     async fn read_url(

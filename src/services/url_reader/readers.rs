@@ -136,8 +136,8 @@ impl UrlReaders {
         resolve_input(input, &self.base_dir).map(|r| r.url)
     }
 
-    /// Whether some reader accepts the input (an allowed host, a file below an allowed root
-    /// directory is checked only when read).
+    /// Whether some reader accepts the input: an allowed host, or a path below an allowed
+    /// directory (symlinks are checked only when the file is read).
     pub fn can_read(&self, input: &str) -> bool {
         self.resolve(input)
             .is_ok_and(|url| self.readers.iter().any(|r| r.can_read(&url)))
@@ -443,6 +443,9 @@ mod tests {
         assert!(readers.can_read("catalog-info.yaml"));
         assert!(readers.can_read("file:./a/b.yaml"));
         assert!(!readers.can_read("http://localhost/"));
+        assert!(!readers.can_read("../outside.yaml"));
+        assert!(!readers.can_read("a/../../outside.yaml"));
+        assert!(!readers.can_read("/etc/passwd"));
         assert_eq!(readers.base_dir(), tmp.path());
         assert_eq!(
             readers.resolve("a/../b.yaml").unwrap(),
