@@ -118,12 +118,12 @@ impl AllowRule {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let host = host.to_ascii_lowercase();
-        let host = host.strip_suffix('.').unwrap_or(&host);
+        let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
         let host_ok = match &self.host {
-            HostPattern::Exact(name) => host == name,
+            HostPattern::Exact(name) => host.eq_ignore_ascii_case(name.as_bytes()),
             HostPattern::Subdomains(suffix) => {
-                host.len() > suffix.len() && host.ends_with(suffix.as_str())
+                host.len() > suffix.len()
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
             }
         };
         if !host_ok {

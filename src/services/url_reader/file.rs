@@ -220,7 +220,7 @@ impl FileUrlReader {
             });
         }
         let mut entries = Vec::new();
-        self.walk(&root, "", None, &mut entries, url)?;
+        self.walk(&root, "", None, &|_| true, &mut entries, url)?;
         let mut total = 0u64;
         let mut files = Vec::new();
         let mut etag = SetEtag::default();
@@ -282,9 +282,10 @@ impl FileUrlReader {
                 if let Some(root) = root.filter(|r| r.is_dir()) {
                     let depth = (!pattern.contains("**")).then(|| pattern.split('/').count());
                     let mut entries = Vec::new();
-                    self.walk(&root, "", depth, &mut entries, url)?;
+                    let keep = |rel: &str| matcher.is_match(rel);
+                    self.walk(&root, "", depth, &keep, &mut entries, url)?;
                     let mut total = 0u64;
-                    for entry in entries.into_iter().filter(|e| matcher.is_match(&e.rel)) {
+                    for entry in entries {
                         let (content, modified) = self.read_entry(&entry, total, url)?;
                         total += content.len() as u64;
                         let file_url =
@@ -336,12 +337,14 @@ impl FileUrlReader {
         Ok((Bytes::from(buf), modified))
     }
 
-    /// Lists regular files below `dir` (sorted by relative path), down to `depth` levels.
+    /// Lists the regular files below `dir` whose relative path `keep` accepts (sorted by
+    /// relative path), down to `depth` levels.
     fn walk(
         &self,
         dir: &Path,
         rel: &str,
         depth: Option<usize>,
+        keep: &dyn Fn(&str) -> bool,
         out: &mut Vec<Entry>,
         url: &Url,
     ) -> Result<(), UrlReaderError> {
@@ -366,7 +369,9 @@ impl FileUrlReader {
             let path = child.path();
             let file_type = child.file_type().map_err(io_error(url))?;
             if file_type.is_dir() {
-                self.walk(&path, &child_rel, depth.map(|d| d - 1), out, url)?;
+                self.walk(&path, &child_rel, depth.map(|d| d - 1), keep, out, url)?;
+            } else if !keep(&child_rel) {
+                continue;
             } else if file_type.is_file() {
                 let size = child.metadata().map_err(io_error(url))?.len();
                 out.push(Entry {
