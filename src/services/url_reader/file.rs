@@ -144,10 +144,16 @@ impl FileUrlReader {
         })
     }
 
+    /// Whether a canonical path lies below a root's canonical form. A root that did not
+    /// exist when the reader was built (or has moved) is canonicalized again.
     fn allowed_canonical(&self, canonical: &Path) -> bool {
-        self.roots
-            .as_ref()
-            .is_none_or(|roots| roots.iter().any(|r| canonical.starts_with(&r.canonical)))
+        let Some(roots) = &self.roots else {
+            return true;
+        };
+        roots.iter().any(|r| canonical.starts_with(&r.canonical))
+            || roots
+                .iter()
+                .any(|r| fs::canonicalize(&r.lexical).is_ok_and(|now| canonical.starts_with(now)))
     }
 
     fn read_file(
@@ -572,6 +578,28 @@ mod tests {
             .unwrap();
         let paths: Vec<_> = tree.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["link.txt", "ok.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn roots_created_after_the_reader_work_through_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        let link = tmp.path().join("link");
+        let reader = FileUrlReader::new([&link]);
+        fs::create_dir(&real).unwrap();
+        fs::write(real.join("a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let res = reader
+            .read_url(&file_url(&link.join("a.txt")), &ReadUrlOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(&res.bytes[..], b"a");
+        let err = reader
+            .read_url(&file_url(&real.join("a.txt")), &ReadUrlOptions::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UrlReaderError::NotAllowed { .. }));
     }
 
     #[tokio::test]
