@@ -18,7 +18,8 @@ use super::UrlReaderError;
 ///   when the URL names none (`https.org:443` matches `https://https.org/` but not
 ///   `http://https.org/`).
 /// - `paths` are prefixes of the normalized URL path (`/dir1/` allows `/dir1/sub` but not
-///   `/dir12`); without `paths` every path is allowed.
+///   `/dir12`); without `paths` every path is allowed. With `paths`, a path holding an
+///   encoded slash or backslash (`%2F`, `%5C`) never matches.
 ///
 /// ```
 /// use backlot::services::url_reader::AllowRule;
@@ -141,14 +142,26 @@ impl AllowRule {
         match &self.paths {
             None => true,
             Some(prefixes) => {
-                // `Url` has already resolved `.` and `..` segments (also `%2e%2e`).
+                // `Url` has already resolved `.` and `..` segments (also `%2e%2e`). Encoded
+                // slashes and backslashes could be decoded into separators by the server
+                // and so turn `/docs/..%2Fprivate` into `/private`: never allowed here.
                 let path = url.path();
+                if contains_ignore_case(path, "%2f") || contains_ignore_case(path, "%5c") {
+                    return false;
+                }
                 prefixes
                     .iter()
                     .any(|prefix| path.starts_with(prefix.as_str()))
             }
         }
     }
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Splits `host[:port]`, leaving bracketed IPv6 literals intact.
@@ -349,6 +362,12 @@ mod tests {
         assert!(!rule.matches(&url("https://foobar.org/dir1/../secret")));
         assert!(!rule.matches(&url("https://foobar.org/dir1/%2e%2e/secret")));
         assert!(rule.matches(&url("https://foobar.org/dir1/./a/../b")));
+        assert!(!rule.matches(&url("https://foobar.org/dir1/..%2Fsecret")));
+        assert!(!rule.matches(&url("https://foobar.org/dir1/..%5csecret")));
+        assert!(!rule.matches(&url("https://foobar.org/dir1/..\\secret")));
+        // Without path restrictions encoded slashes are the server's business.
+        let open = AllowRule::parse("foobar.org").unwrap();
+        assert!(open.matches(&url("https://foobar.org/a%2Fb")));
     }
 
     #[test]
