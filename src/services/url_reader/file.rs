@@ -162,14 +162,21 @@ impl FileUrlReader {
         opts: &ReadUrlOptions,
     ) -> Result<ReadUrlResponse, UrlReaderError> {
         let path = self.check(url)?;
-        let file = fs::File::open(&path).map_err(io_error(url))?;
-        let meta = file.metadata().map_err(io_error(url))?;
+        // Look before opening: opening a FIFO would block.
+        let meta = fs::metadata(&path).map_err(io_error(url))?;
         if meta.is_dir() {
             return Err(UrlReaderError::Io {
                 url: url.to_string(),
                 source: io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
             });
         }
+        if !meta.is_file() {
+            return Err(UrlReaderError::Io {
+                url: url.to_string(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
+        let file = fs::File::open(&path).map_err(io_error(url))?;
         if meta.len() > self.max_size {
             return Err(self.too_large(url));
         }
@@ -600,6 +607,23 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, UrlReaderError::NotAllowed { .. }));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn special_files_are_refused_without_blocking() {
+        let reader = FileUrlReader::unrestricted();
+        let err = reader
+            .read_url(
+                &Url::parse("file:///dev/zero").unwrap(),
+                &ReadUrlOptions::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, UrlReaderError::Io { ref source, .. } if source.kind() == io::ErrorKind::InvalidInput),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
