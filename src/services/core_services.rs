@@ -27,6 +27,8 @@ use crate::services::health::RootHealth;
 use crate::services::http_router::{HttpRouter, RootHttpRouter};
 use crate::services::lifecycle::{Lifecycle, RootLifecycle};
 use crate::services::logger::{LoggerService, TracingLogger, init_tracing};
+use crate::services::scheduler::{LeaseStore, PluginScheduler};
+use crate::services::url_reader::{UrlReaderService, UrlReaders};
 
 /// The merged app config (`core.rootConfig`), from the backend builder's config inputs.
 pub static ROOT_CONFIG: ServiceRef<Config> = ServiceRef::root("core.rootConfig");
@@ -68,6 +70,16 @@ pub static PLUGIN_METADATA: ServiceRef<PluginMetadata> = ServiceRef::plugin("cor
 
 /// The running server's address (`core.serverInfo`), provided by the backend.
 pub static SERVER_INFO: ServiceRef<ServerInfo> = ServiceRef::root("core.serverInfo");
+
+/// A plugin's URL reader (`core.urlReader`): `file:` paths and `http(s):` URLs within
+/// `backend.reading`'s allow-lists. One reader set is shared by every plugin.
+pub static URL_READER: ServiceRef<dyn UrlReaderService> =
+    ServiceRef::plugin("core.urlReader").with_default(url_reader_factory);
+
+/// A plugin's task scheduler (`core.scheduler`). Its tasks are listed at
+/// `/api/<pluginId>/.backstage/scheduler/v1/tasks`; it stops with the backend.
+pub static SCHEDULER: ServiceRef<PluginScheduler> =
+    ServiceRef::plugin("core.scheduler").with_default(scheduler_factory);
 
 /// What a plugin knows about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,4 +157,29 @@ fn discovery_factory() -> ServiceFactory {
 pub(crate) fn plugin_metadata_factory() -> ServiceFactory {
     ServiceFactory::plugin(&PLUGIN_METADATA)
         .build(|ctx, ()| async move { Ok(Arc::new(PluginMetadata::new(ctx.plugin_id()))) })
+}
+
+fn url_reader_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&URL_READER)
+        .root_context(&ROOT_CONFIG, |config| async move {
+            Ok(Arc::new(UrlReaders::from_config(
+                config.get("backend.reading"),
+            )?))
+        })
+        .build(|ctx, ()| async move { Ok(ctx.root_context().clone() as Arc<dyn UrlReaderService>) })
+}
+
+fn scheduler_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&SCHEDULER)
+        .deps((&LIFECYCLE, &HTTP_ROUTER))
+        .build(|ctx, (lifecycle, http)| async move {
+            let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), LeaseStore::memory()));
+            http.use_router(crate::services::scheduler::router(scheduler.clone()));
+            let stopping = scheduler.clone();
+            lifecycle.add_shutdown_hook(move || async move {
+                stopping.shutdown().await;
+                Ok(())
+            });
+            Ok(scheduler)
+        })
 }
