@@ -23,6 +23,7 @@ use super::routing::{AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef
 use super::theme::{ThemeVariant, theme_css};
 use super::tree::{self, AppTree, Entry, Source};
 use super::ui;
+use crate::backend::http::RawErrorResponse;
 use crate::services::config::Config;
 use crate::services::discovery::DiscoveryService;
 
@@ -415,13 +416,17 @@ impl AppState {
     }
 }
 
+/// An HTML response; error statuses are marked so the backend's root layer keeps the HTML
+/// instead of rewriting it into error JSON.
 fn html_response(status: StatusCode, markup: Markup) -> Response {
-    (
+    let mut res = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
         markup.into_string(),
     )
-        .into_response()
+        .into_response();
+    res.extensions_mut().insert(RawErrorResponse);
+    res
 }
 
 fn parse_query(uri: &Uri) -> Vec<(String, String)> {
