@@ -46,7 +46,8 @@ impl<T: ?Sized + Send + Sync + 'static> ApiRef<T> {
     }
 }
 
-type BuildFn = Arc<dyn Fn(&ApiDeps<'_>) -> Result<Box<dyn Any + Send + Sync>, BoxError> + Send + Sync>;
+type BuildFn =
+    Arc<dyn Fn(&ApiDeps<'_>) -> Result<Box<dyn Any + Send + Sync>, BoxError> + Send + Sync>;
 
 /// How to build one API: its ref, the APIs it depends on and a factory, like Backstage's
 /// `createApiFactory({ api, deps, factory })`. Give it to the app with
@@ -95,7 +96,9 @@ pub struct ApiFactoryBuilder<T: ?Sized> {
 
 impl<T: ?Sized> fmt::Debug for ApiFactoryBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiFactoryBuilder").field("api", &self.api).finish()
+        f.debug_struct("ApiFactoryBuilder")
+            .field("api", &self.api)
+            .finish()
     }
 }
 
@@ -168,7 +171,10 @@ impl fmt::Debug for ApiDeps<'_> {
 
 impl ApiDeps<'_> {
     /// A declared dependency; asking for an undeclared one is an error.
-    pub fn get<U: ?Sized + Send + Sync + 'static>(&self, api: &ApiRef<U>) -> Result<Arc<U>, BoxError> {
+    pub fn get<U: ?Sized + Send + Sync + 'static>(
+        &self,
+        api: &ApiRef<U>,
+    ) -> Result<Arc<U>, BoxError> {
         if !self.declared.contains(&api.id()) {
             return Err(format!(
                 "api '{}' did not declare a dependency on api '{}'",
@@ -177,9 +183,9 @@ impl ApiDeps<'_> {
             )
             .into());
         }
-        self.registry
-            .get(api)
-            .ok_or_else(|| format!("api '{}' is not available to api '{}'", api.id(), self.api).into())
+        self.registry.get(api).ok_or_else(|| {
+            format!("api '{}' is not available to api '{}'", api.id(), self.api).into()
+        })
     }
 }
 
@@ -336,13 +342,18 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(&err, AppError::ApiCycle { cycle } if cycle == &["t.a", "t.b", "t.a"]));
-        assert_eq!(err.to_string(), "api dependency cycle: 't.a' -> 't.b' -> 't.a'");
+        assert_eq!(
+            err.to_string(),
+            "api dependency cycle: 't.a' -> 't.b' -> 't.a'"
+        );
     }
 
     #[test]
     fn reports_missing_dependencies_and_duplicates() {
         let err = ApiRegistry::build(vec![("api:t.b".into(), plus_one(&B, &A))]).unwrap_err();
-        assert!(matches!(err, AppError::MissingApiDependency { ref api, ref dependency } if api == "t.b" && dependency == "t.a"));
+        assert!(
+            matches!(err, AppError::MissingApiDependency { ref api, ref dependency } if api == "t.b" && dependency == "t.a")
+        );
         let err = ApiRegistry::build(vec![
             ("api:x".into(), ApiFactory::instance(&A, Arc::new(Num(1)))),
             ("api:y".into(), ApiFactory::instance(&A, Arc::new(Num(2)))),
@@ -360,7 +371,12 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(&err, AppError::ApiFactory { api, .. } if api == "t.b"));
-        let source = std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default();
-        assert!(source.contains("did not declare a dependency on api 't.a'"), "{source}");
+        let source = std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        assert!(
+            source.contains("did not declare a dependency on api 't.a'"),
+            "{source}"
+        );
     }
 }

@@ -19,7 +19,10 @@ use super::error::{AppError, AppWarning};
 use super::extension::Extension;
 use super::page::{AppContext, PageContent, PageError, PageRequest};
 use super::plugin::{FrontendPlugin, valid_plugin_id};
-use super::routing::{AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, Routes, pattern_params};
+use super::routing::{
+    AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, Routes,
+    pattern_params,
+};
 use super::theme::{ThemeVariant, theme_css};
 use super::tree::{self, AppTree, Entry, Source};
 use super::ui;
@@ -44,7 +47,14 @@ pub struct AppBuilder {
 impl std::fmt::Debug for AppBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppBuilder")
-            .field("plugins", &self.plugins.iter().map(FrontendPlugin::id).collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self
+                    .plugins
+                    .iter()
+                    .map(FrontendPlugin::id)
+                    .collect::<Vec<_>>(),
+            )
             .field("overrides", &self.overrides.len())
             .finish_non_exhaustive()
     }
@@ -93,7 +103,11 @@ impl AppBuilder {
 
     /// Binds an external route to a route (or sub-route) with the same params, like
     /// Backstage's `bindRoutes`. `app.routes.bindings` in config wins over this.
-    pub fn bind_route<P: RouteParams>(mut self, external: &ExternalRouteRef<P>, target: &impl BindTarget<P>) -> Self {
+    pub fn bind_route<P: RouteParams>(
+        mut self,
+        external: &ExternalRouteRef<P>,
+        target: &impl BindTarget<P>,
+    ) -> Self {
         self.bindings.push((external.erased(), target.any_route()));
         self
     }
@@ -113,10 +127,14 @@ impl AppBuilder {
         }
         for plugin in &self.plugins {
             if !valid_plugin_id(plugin.id()) {
-                return Err(AppError::InvalidPluginId { id: plugin.id().to_string() });
+                return Err(AppError::InvalidPluginId {
+                    id: plugin.id().to_string(),
+                });
             }
             if !seen.insert(plugin.id().to_string()) {
-                return Err(AppError::DuplicatePlugin { id: plugin.id().to_string() });
+                return Err(AppError::DuplicatePlugin {
+                    id: plugin.id().to_string(),
+                });
             }
             for ext in plugin.resolved_extensions() {
                 base.push(Entry {
@@ -151,8 +169,14 @@ impl AppBuilder {
         let apis = ApiRegistry::build(parts.apis.clone())?;
         let routes = build_routes(&tree, &self.plugins, &self.bindings, &config)?;
 
-        let light = parts.themes.iter().find(|t| t.variant() == ThemeVariant::Light);
-        let dark = parts.themes.iter().find(|t| t.variant() == ThemeVariant::Dark);
+        let light = parts
+            .themes
+            .iter()
+            .find(|t| t.variant() == ThemeVariant::Light);
+        let dark = parts
+            .themes
+            .iter()
+            .find(|t| t.variant() == ThemeVariant::Dark);
         let css = theme_css(light, dark).map_err(|source| AppError::Factory {
             extension: "app".to_string(),
             source,
@@ -227,9 +251,15 @@ fn axum_pattern(path: &str) -> Result<String, String> {
         return Err("a page path starts with '/'".to_string());
     }
     if path.contains(['{', '}', '*', '?', '#']) {
-        return Err("use ':name' for params; '{', '}', '*', '?' and '#' are not allowed".to_string());
+        return Err(
+            "use ':name' for params; '{', '}', '*', '?' and '#' are not allowed".to_string(),
+        );
     }
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let mut out = String::new();
     for segment in trimmed.split('/').skip(1) {
         out.push('/');
@@ -301,7 +331,7 @@ fn build_routes(
 
     // Default targets first, then bindings in code, then config.
     for (_, _, ext) in &externals {
-        if let Some(target) = ext.default_target.and_then(|t| plugin_route(t)) {
+        if let Some(target) = ext.default_target.and_then(&plugin_route) {
             if target.params() == ext.params {
                 routes.bindings.insert(ext.id, target);
             }
@@ -320,7 +350,8 @@ fn build_routes(
         let Value::Object(map) = value else {
             return Err(AppError::InvalidRouteBinding {
                 binding: "app.routes.bindings".to_string(),
-                reason: "expected a map of '<plugin>.<externalRoute>: <plugin>.<route>'".to_string(),
+                reason: "expected a map of '<plugin>.<externalRoute>: <plugin>.<route>'"
+                    .to_string(),
             });
         };
         for (key, target) in map {
@@ -328,7 +359,9 @@ fn build_routes(
                 binding: key.clone(),
                 reason: reason.to_string(),
             };
-            let (plugin, name) = key.split_once('.').ok_or_else(|| bad("expected '<plugin>.<externalRoute>'"))?;
+            let (plugin, name) = key
+                .split_once('.')
+                .ok_or_else(|| bad("expected '<plugin>.<externalRoute>'"))?;
             let ext = externals
                 .iter()
                 .find(|(p, n, _)| p == plugin && n == name)
@@ -340,7 +373,9 @@ fn build_routes(
                 }
                 Value::String(t) => {
                     let route = plugin_route(t).ok_or_else(|| {
-                        bad(&format!("target '{t}' is not a route of an installed plugin"))
+                        bad(&format!(
+                            "target '{t}' is not a route of an installed plugin"
+                        ))
                     })?;
                     if route.params() != ext.params {
                         return Err(bad(&format!("target '{t}' takes different params")));
@@ -378,7 +413,9 @@ impl AppState {
             .map(|(title, href, icon)| NavLink {
                 title: title.clone(),
                 current: current == href
-                    || (href != "/" && current.starts_with(href.as_str()) && current[href.len()..].starts_with('/')),
+                    || (href != "/"
+                        && current.starts_with(href.as_str())
+                        && current[href.len()..].starts_with('/')),
                 href: href.clone(),
                 icon: icon.clone(),
             })
@@ -405,7 +442,10 @@ impl AppState {
             ("Bad request", error.message().to_string())
         } else {
             tracing::error!(path, error = %error.message(), "page failed to render");
-            ("Something went wrong", "The page could not be rendered.".to_string())
+            (
+                "Something went wrong",
+                "The page could not be rendered.".to_string(),
+            )
         };
         let body = html! {
             (ui::header(title, None))
@@ -421,7 +461,10 @@ impl AppState {
 fn html_response(status: StatusCode, markup: Markup) -> Response {
     let mut res = (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
         markup.into_string(),
     )
         .into_response();
@@ -431,7 +474,11 @@ fn html_response(status: StatusCode, markup: Markup) -> Response {
 
 fn parse_query(uri: &Uri) -> Vec<(String, String)> {
     uri.query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -458,7 +505,11 @@ async fn serve_page(
         app: state.ctx.clone(),
     };
     match page.render.render(req).await {
-        Ok(PageContent { title, body, status }) => {
+        Ok(PageContent {
+            title,
+            body,
+            status,
+        }) => {
             let title = title.or_else(|| page.title.clone());
             html_response(status, state.document(&path, title.as_deref(), body))
         }
@@ -476,8 +527,14 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
 async fn stylesheet() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
         ],
         APP_CSS,
     )
@@ -572,19 +629,22 @@ impl App {
     /// A router serving every page (GET), the stylesheet, and an HTML 404 page for anything
     /// else.
     pub fn router(&self) -> Router {
-        self.routes_only().fallback(not_found).with_state(self.state.clone())
+        self.routes_only()
+            .fallback(not_found)
+            .with_state(self.state.clone())
     }
 
     fn routes_only(&self) -> Router<Arc<AppState>> {
         let mut router: Router<Arc<AppState>> =
             Router::new().route(&self.state.css_path, get(stylesheet));
         for (index, (pattern, _)) in self.state.pages.iter().enumerate() {
-            let handler = move |State(state): State<Arc<AppState>>,
-                                uri: Uri,
-                                params: Option<Path<HashMap<String, String>>>| {
-                serve_page(state, index, uri, params)
-            };
-            router = router.route(pattern, get(handler.clone()));
+            let handler =
+                move |State(state): State<Arc<AppState>>,
+                      uri: Uri,
+                      params: Option<Path<HashMap<String, String>>>| {
+                    serve_page(state, index, uri, params)
+                };
+            router = router.route(pattern, get(handler));
             let rest = if pattern == "/" {
                 None
             } else {
@@ -625,7 +685,10 @@ mod tests {
 
     #[test]
     fn joins_route_chains() {
-        assert_eq!(join_route_chain(&["/".into(), "/catalog".into(), "docs/".into()]), "/catalog/docs");
+        assert_eq!(
+            join_route_chain(&["/".into(), "/catalog".into(), "docs/".into()]),
+            "/catalog/docs"
+        );
         assert_eq!(join_route_chain(&[]), "/");
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::api::{ApiFactory, ApiRef};
 use super::blueprints::{ApiBlueprint, ThemeBlueprint};
 use super::core_data::{
-    API_FACTORY, LAYOUT, Layout, NAV, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH, ROUTE_REF, ROUTES,
-    THEME, TITLE,
+    API_FACTORY, LAYOUT, Layout, NAV, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH, ROUTE_REF,
+    ROUTES, THEME, TITLE,
 };
 use super::data_ref::{ExtensionDataRef, Outputs};
 use super::extension::Extension;
@@ -174,7 +174,10 @@ fn discovery_api() -> Extension {
             let discovery = HostDiscovery::from_config(ctx.app_config(), &base)?;
             Ok(Outputs::new().with(
                 &API_FACTORY,
-                ApiFactory::instance(&core_apis::DISCOVERY, Arc::new(discovery) as Arc<dyn DiscoveryService>),
+                ApiFactory::instance(
+                    &core_apis::DISCOVERY,
+                    Arc::new(discovery) as Arc<dyn DiscoveryService>,
+                ),
             ))
         })
 }

@@ -68,7 +68,9 @@ pub(crate) fn read_extension_params(config: &Config) -> Result<Vec<ExtensionPara
                                     let parent = v.get("id").and_then(Value::as_str);
                                     let input = v.get("input").and_then(Value::as_str);
                                     match (parent, input) {
-                                        (Some(p), Some(i)) => params.attach_to = Some(AttachTo::new(p, i)),
+                                        (Some(p), Some(i)) => {
+                                            params.attach_to = Some(AttachTo::new(p, i))
+                                        }
                                         _ => {
                                             return Err(bad(format!(
                                                 "'{id}'.attachTo must be {{ id, input }}"
@@ -78,7 +80,11 @@ pub(crate) fn read_extension_params(config: &Config) -> Result<Vec<ExtensionPara
                                 }
                                 "disabled" => match v {
                                     Value::Bool(b) => params.disabled = Some(*b),
-                                    _ => return Err(bad(format!("'{id}'.disabled must be a boolean"))),
+                                    _ => {
+                                        return Err(bad(format!(
+                                            "'{id}'.disabled must be a boolean"
+                                        )));
+                                    }
                                 },
                                 "config" => params.config = Some(v.clone()),
                                 other => {
@@ -141,14 +147,19 @@ mod tests {
         assert_eq!(params[0].id, "nav-item:search");
         assert_eq!(params[0].disabled, Some(false));
         assert_eq!(params[1].disabled, Some(true));
-        assert_eq!(params[2].attach_to, Some(AttachTo::new("page:catalog/entity", "cards")));
+        assert_eq!(
+            params[2].attach_to,
+            Some(AttachTo::new("page:catalog/entity", "cards"))
+        );
         assert_eq!(params[2].config, Some(json!({"title": "About"})));
         assert_eq!(params[2].disabled, None);
     }
 
     #[test]
     fn later_items_override_fields() {
-        let params = read("app:\n  extensions:\n    - page:x: { config: { a: 1 } }\n    - page:x: false\n").unwrap();
+        let params =
+            read("app:\n  extensions:\n    - page:x: { config: { a: 1 } }\n    - page:x: false\n")
+                .unwrap();
         assert_eq!(params.len(), 1);
         assert_eq!(params[0].disabled, Some(true));
         assert_eq!(params[0].config, Some(json!({"a": 1})));

@@ -73,7 +73,9 @@ pub struct Nav {
 
 impl fmt::Debug for Nav {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Nav").field("items", &self.items).finish_non_exhaustive()
+        f.debug_struct("Nav")
+            .field("items", &self.items)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,7 +90,9 @@ pub struct Layout {
 
 impl fmt::Debug for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Layout").field("nav", &self.nav).finish_non_exhaustive()
+        f.debug_struct("Layout")
+            .field("nav", &self.nav)
+            .finish_non_exhaustive()
     }
 }
 

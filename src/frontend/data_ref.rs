@@ -97,7 +97,13 @@ pub struct AnyDataRef {
 
 impl fmt::Debug for AnyDataRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}: {}", self.id, if self.optional { "?" } else { "" }, self.type_name)
+        write!(
+            f,
+            "{}{}: {}",
+            self.id,
+            if self.optional { "?" } else { "" },
+            self.type_name
+        )
     }
 }
 
@@ -146,7 +152,9 @@ pub struct Outputs {
 
 impl fmt::Debug for Outputs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outputs").field("refs", &self.order).finish()
+        f.debug_struct("Outputs")
+            .field("refs", &self.order)
+            .finish()
     }
 }
 
@@ -158,7 +166,11 @@ impl Outputs {
 
     /// Adds the value for `data_ref`.
     #[must_use]
-    pub fn with<T: Send + Sync + 'static>(mut self, data_ref: &ExtensionDataRef<T>, value: T) -> Self {
+    pub fn with<T: Send + Sync + 'static>(
+        mut self,
+        data_ref: &ExtensionDataRef<T>,
+        value: T,
+    ) -> Self {
         self.insert(data_ref, value);
         self
     }
@@ -208,7 +220,10 @@ mod tests {
 
     #[test]
     fn later_value_wins_and_types_are_kept() {
-        let out = Outputs::new().with(&A, "one".into()).with(&B, 2).with(&A, "two".into());
+        let out = Outputs::new()
+            .with(&A, "one".into())
+            .with(&B, 2)
+            .with(&A, "two".into());
         assert_eq!(out.get(&A).map(String::as_str), Some("two"));
         assert_eq!(out.get(&B), Some(&2));
         assert_eq!(out.ids().collect::<Vec<_>>(), vec!["t.a", "t.b"]);

@@ -16,7 +16,9 @@ pub enum AppError {
         reason: String,
     },
     /// A plugin id is malformed.
-    #[error("invalid plugin id '{id}': ids are lowercase words of letters and digits joined by '-'")]
+    #[error(
+        "invalid plugin id '{id}': ids are lowercase words of letters and digits joined by '-'"
+    )]
     InvalidPluginId {
         /// The id as given.
         id: String,
@@ -70,7 +72,9 @@ pub enum AppError {
         children: Vec<String>,
     },
     /// A required singleton input has no child.
-    #[error("input '{input}' of extension '{extension}' requires one extension, but none is attached")]
+    #[error(
+        "input '{input}' of extension '{extension}' requires one extension, but none is attached"
+    )]
     MissingRequiredInput {
         /// The parent extension id.
         extension: String,

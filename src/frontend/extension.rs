@@ -91,7 +91,10 @@ impl fmt::Debug for Extension {
             .field("id", &self.id_string())
             .field("attach_to", &self.spec.attach_to)
             .field("disabled", &self.spec.disabled)
-            .field("inputs", &self.spec.inputs.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "inputs",
+                &self.spec.inputs.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("outputs", &self.spec.outputs)
             .finish_non_exhaustive()
     }
@@ -145,9 +148,17 @@ impl Extension {
             Ok(id) => id.to_string(),
             Err(_) => format!(
                 "{}{}{}",
-                self.spec.kind.as_deref().map(|k| format!("{k}:")).unwrap_or_default(),
+                self.spec
+                    .kind
+                    .as_deref()
+                    .map(|k| format!("{k}:"))
+                    .unwrap_or_default(),
                 self.spec.namespace.as_deref().unwrap_or_default(),
-                self.spec.name.as_deref().map(|n| format!("/{n}")).unwrap_or_default()
+                self.spec
+                    .name
+                    .as_deref()
+                    .map(|n| format!("/{n}"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -173,7 +184,11 @@ impl Extension {
     }
 
     pub(crate) fn input(&self, name: &str) -> Option<&ExtensionInput> {
-        self.spec.inputs.iter().find(|(n, _)| n == name).map(|(_, i)| i)
+        self.spec
+            .inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i)
     }
 
     pub(crate) fn with_default_namespace(&self, namespace: &str) -> Self {
@@ -182,7 +197,9 @@ impl Extension {
         }
         let mut spec = (*self.spec).clone();
         spec.namespace = Some(namespace.to_string());
-        Self { spec: Arc::new(spec) }
+        Self {
+            spec: Arc::new(spec),
+        }
     }
 
     pub(crate) fn parse_config(&self, value: Option<&Value>) -> Result<ParsedConfig, String> {
@@ -344,9 +361,13 @@ impl InputItem {
     }
 
     /// The child's value for `data_ref`, or an error naming the child and the ref.
-    pub fn require<T: Send + Sync + 'static>(&self, data_ref: &ExtensionDataRef<T>) -> Result<&T, BoxError> {
-        self.get(data_ref)
-            .ok_or_else(|| format!("extension '{}' has no data '{}'", self.id, data_ref.id()).into())
+    pub fn require<T: Send + Sync + 'static>(
+        &self,
+        data_ref: &ExtensionDataRef<T>,
+    ) -> Result<&T, BoxError> {
+        self.get(data_ref).ok_or_else(|| {
+            format!("extension '{}' has no data '{}'", self.id, data_ref.id()).into()
+        })
     }
 
     /// All outputs of the child.
@@ -364,9 +385,10 @@ pub struct Inputs {
 
 impl Inputs {
     fn get(&self, name: &str) -> Result<&[InputItem], BoxError> {
-        self.items.get(name).map(Vec::as_slice).ok_or_else(|| {
-            format!("extension '{}' has no input '{name}'", self.extension).into()
-        })
+        self.items
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("extension '{}' has no input '{name}'", self.extension).into())
     }
 
     /// The children of a many-input, in attachment order.
@@ -377,7 +399,11 @@ impl Inputs {
     /// The child of a required singleton input.
     pub fn one(&self, name: &str) -> Result<&InputItem, BoxError> {
         self.get(name)?.first().ok_or_else(|| {
-            format!("input '{name}' of extension '{}' has no extension attached", self.extension).into()
+            format!(
+                "input '{name}' of extension '{}' has no extension attached",
+                self.extension
+            )
+            .into()
         })
     }
 

@@ -35,7 +35,11 @@ fn valid_part(part: &str) -> bool {
 
 impl ExtensionId {
     /// An id from its parts; at least one of namespace and name must be given.
-    pub fn new(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>) -> Result<Self, AppError> {
+    pub fn new(
+        kind: Option<&str>,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Self, AppError> {
         let id = Self {
             kind: kind.filter(|k| !k.is_empty()).map(str::to_string),
             namespace: namespace.filter(|n| !n.is_empty()).map(str::to_string),
@@ -128,7 +132,12 @@ mod tests {
     fn formats_every_form() {
         let cases = [
             (Some("page"), Some("catalog"), None, "page:catalog"),
-            (Some("page"), Some("catalog"), Some("entity"), "page:catalog/entity"),
+            (
+                Some("page"),
+                Some("catalog"),
+                Some("entity"),
+                "page:catalog/entity",
+            ),
             (None, Some("app"), Some("nav"), "app/nav"),
             (Some("page"), None, Some("home"), "page:home"),
             (Some("api"), Some("core.config"), None, "api:core.config"),
@@ -142,9 +151,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        for bad in ["", "page:", ":x", "page:/x", "page:a/", "a b", "a/b/c", "page:a:b"] {
+        for bad in [
+            "", "page:", ":x", "page:/x", "page:a/", "a b", "a/b/c", "page:a:b",
+        ] {
             assert!(
-                matches!(ExtensionId::parse(bad), Err(AppError::InvalidExtensionId { .. })),
+                matches!(
+                    ExtensionId::parse(bad),
+                    Err(AppError::InvalidExtensionId { .. })
+                ),
                 "{bad}"
             );
         }

@@ -70,7 +70,9 @@ mod tests;
 
 pub use api::{ApiDeps, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
 pub use app::{App, AppBuilder};
-pub use blueprints::{ApiBlueprint, NavItemBlueprint, NavItemConfig, PageBlueprint, PageConfig, ThemeBlueprint};
+pub use blueprints::{
+    ApiBlueprint, NavItemBlueprint, NavItemConfig, PageBlueprint, PageConfig, ThemeBlueprint,
+};
 pub use builtin::core_apis;
 pub use data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 pub use error::{AppError, AppWarning};
@@ -79,6 +81,9 @@ pub use id::ExtensionId;
 pub use input::{Cardinality, ExtensionInput};
 pub use page::{PageContent, PageError, PageRenderer, PageRequest};
 pub use plugin::FrontendPlugin;
-pub use routing::{AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteTarget, Routes, SubRouteRef};
+pub use routing::{
+    AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteTarget, Routes,
+    SubRouteRef,
+};
 pub use theme::{Theme, ThemeVariant};
 pub use tree::{AppNode, AppTree, NodeId};

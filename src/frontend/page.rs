@@ -13,8 +13,9 @@ use super::api::{ApiRef, ApiRegistry};
 use super::routing::Routes;
 use crate::services::config::Config;
 
-type RenderFn =
-    dyn Fn(PageRequest) -> Pin<Box<dyn Future<Output = Result<PageContent, PageError>> + Send>> + Send + Sync;
+type RenderFn = dyn Fn(PageRequest) -> Pin<Box<dyn Future<Output = Result<PageContent, PageError>> + Send>>
+    + Send
+    + Sync;
 
 /// A page's render function: an async function from a [`PageRequest`] to [`PageContent`].
 ///
@@ -108,7 +109,10 @@ impl PageRequest {
     }
 
     /// One utility API, or a 500 error naming it.
-    pub fn api<T: ?Sized + Send + Sync + 'static>(&self, api: &ApiRef<T>) -> Result<Arc<T>, PageError> {
+    pub fn api<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        api: &ApiRef<T>,
+    ) -> Result<Arc<T>, PageError> {
         self.app
             .apis
             .get(api)

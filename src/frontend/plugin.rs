@@ -35,7 +35,11 @@ pub struct FrontendPlugin {
 pub(crate) fn valid_plugin_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && id.split('-').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && id.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 impl FrontendPlugin {
@@ -74,8 +78,13 @@ impl FrontendPlugin {
     }
 
     /// Declares an external route under a name (`<pluginId>.<name>` in bindings).
-    pub fn external_route<P: RouteParams>(mut self, name: &str, route: &ExternalRouteRef<P>) -> Self {
-        self.external_routes.push((name.to_string(), route.erased()));
+    pub fn external_route<P: RouteParams>(
+        mut self,
+        name: &str,
+        route: &ExternalRouteRef<P>,
+    ) -> Self {
+        self.external_routes
+            .push((name.to_string(), route.erased()));
         self
     }
 
@@ -107,7 +116,9 @@ impl FrontendPlugin {
 
     /// The extension with an id.
     pub fn get_extension(&self, id: &str) -> Option<Extension> {
-        self.resolved_extensions().into_iter().find(|e| e.id_string() == id)
+        self.resolved_extensions()
+            .into_iter()
+            .find(|e| e.id_string() == id)
     }
 
     pub(crate) fn resolved_extensions(&self) -> Vec<Extension> {

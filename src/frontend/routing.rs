@@ -130,7 +130,11 @@ impl<P: RouteParams> RouteRef<P> {
 
 impl<P: RouteParams> SubRouteRef<P> {
     /// A sub-route at `path` (starting with `/`, may hold `:param` segments) below `parent`.
-    pub const fn new<PP: RouteParams>(id: &'static str, parent: &'static RouteRef<PP>, path: &'static str) -> Self {
+    pub const fn new<PP: RouteParams>(
+        id: &'static str,
+        parent: &'static RouteRef<PP>,
+        path: &'static str,
+    ) -> Self {
         Self {
             id,
             parent: parent.id,
@@ -288,13 +292,21 @@ fn join_paths(base: &str, sub: &str) -> String {
     let base = base.trim_end_matches('/');
     let sub = sub.trim_start_matches('/');
     if sub.is_empty() {
-        if base.is_empty() { "/".to_string() } else { base.to_string() }
+        if base.is_empty() {
+            "/".to_string()
+        } else {
+            base.to_string()
+        }
     } else {
         format!("{base}/{sub}")
     }
 }
 
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The app's route table: where each mounted route ref lives and what each external route is
 /// bound to. Pages get it from [`PageRequest::routes`](super::PageRequest::routes).
@@ -396,7 +408,10 @@ mod tests {
         let mut routes = Routes::default();
         assert_eq!(routes.href(&ROOT, &Named("n".into())), None);
         routes.paths.insert("t.root", "/things/:name".into());
-        assert_eq!(routes.href(&ROOT, &Named("n".into())).as_deref(), Some("/things/n"));
+        assert_eq!(
+            routes.href(&ROOT, &Named("n".into())).as_deref(),
+            Some("/things/n")
+        );
         assert_eq!(
             routes.href(&DETAILS, &Named("n".into())).as_deref(),
             Some("/things/n/details")

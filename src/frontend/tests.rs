@@ -29,14 +29,20 @@ fn label(name: &str, text: &'static str) -> Extension {
 
 /// An extension attached to the demo page that collects labels through an input of the given
 /// cardinality and records what it saw.
-fn holder(cardinality: fn(&[AnyDataRef]) -> ExtensionInput, seen: Arc<Mutex<Vec<String>>>) -> Extension {
+fn holder(
+    cardinality: fn(&[AnyDataRef]) -> ExtensionInput,
+    seen: Arc<Mutex<Vec<String>>>,
+) -> Extension {
     Extension::builder("holder", "")
         .attach_to("page:demo", "holders")
         .input("labels", cardinality(&[LABEL.any()]))
         .output(&[COUNT.any()])
         .factory(move |ctx| {
             let labels: Vec<String> = match ctx.inputs().many("labels") {
-                Ok(items) => items.iter().filter_map(|i| i.get(&LABEL).cloned()).collect(),
+                Ok(items) => items
+                    .iter()
+                    .filter_map(|i| i.get(&LABEL).cloned())
+                    .collect(),
                 Err(e) => return Err(e),
             };
             seen.lock().unwrap().extend(labels.clone());
@@ -63,7 +69,11 @@ fn demo_page() -> Extension {
                 .iter()
                 .filter_map(|h| h.get(&COUNT).copied())
                 .sum();
-            let path = ctx.config::<PageConfig>()?.path.clone().unwrap_or_else(|| "/demo".into());
+            let path = ctx
+                .config::<PageConfig>()?
+                .path
+                .clone()
+                .unwrap_or_else(|| "/demo".into());
             Ok(Outputs::new()
                 .with(&core_data::ROUTE_PATH, path)
                 .with(&core_data::ROUTE_REF, ROOT.any_route())
@@ -92,7 +102,9 @@ async fn get(app: &App, path: &str) -> (StatusCode, String) {
         .await
         .unwrap();
     let status = res.status();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
@@ -102,7 +114,12 @@ async fn get(app: &App, path: &str) -> (StatusCode, String) {
 fn builds_the_builtin_tree_depth_first() {
     let app = App::builder().feature(demo_plugin(vec![])).build().unwrap();
     let order = app.tree().instantiated_ids();
-    let pos = |id: &str| order.iter().position(|x| *x == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
+    let pos = |id: &str| {
+        order
+            .iter()
+            .position(|x| *x == id)
+            .unwrap_or_else(|| panic!("{id} in {order:?}"))
+    };
     assert!(pos("page:demo") < pos("app/routes"));
     assert!(pos("nav-item:demo") < pos("app/nav"));
     assert!(pos("app/nav") < pos("app/layout"));
@@ -121,7 +138,10 @@ fn unknown_parent_and_input_detach_with_warnings() {
         .attach_to("app/nav", "nope")
         .output(&[LABEL.any()])
         .factory(|_| panic!("a detached extension must not be instantiated"));
-    let app = App::builder().feature(demo_plugin(vec![orphan, wrong_input])).build().unwrap();
+    let app = App::builder()
+        .feature(demo_plugin(vec![orphan, wrong_input]))
+        .build()
+        .unwrap();
     assert_eq!(
         app.warnings(),
         &[
@@ -136,8 +156,17 @@ fn unknown_parent_and_input_detach_with_warnings() {
             },
         ]
     );
-    assert!(app.warnings()[0].to_string().contains("'label:demo/orphan' is detached"));
-    assert!(!app.tree().get("label:demo/orphan").unwrap().is_instantiated());
+    assert!(
+        app.warnings()[0]
+            .to_string()
+            .contains("'label:demo/orphan' is detached")
+    );
+    assert!(
+        !app.tree()
+            .get("label:demo/orphan")
+            .unwrap()
+            .is_instantiated()
+    );
 }
 
 #[test]
@@ -152,7 +181,11 @@ fn singleton_input_with_two_children_is_an_error() {
         .build()
         .unwrap_err();
     match err {
-        AppError::SingletonInputConflict { extension, input, children } => {
+        AppError::SingletonInputConflict {
+            extension,
+            input,
+            children,
+        } => {
             assert_eq!(extension, "holder:demo");
             assert_eq!(input, "labels");
             assert_eq!(children, vec!["label:demo/a", "label:demo/b"]);
@@ -206,7 +239,10 @@ fn optional_output_left_out_where_the_input_requires_it_is_an_error() {
         .feature(demo_plugin(vec![holder(ExtensionInput::many, seen), maybe]))
         .build()
         .unwrap_err();
-    assert!(matches!(&err, AppError::UnacceptedData { extension, .. } if extension == "label:demo/maybe"), "{err}");
+    assert!(
+        matches!(&err, AppError::UnacceptedData { extension, .. } if extension == "label:demo/maybe"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -217,7 +253,10 @@ fn missing_and_undeclared_outputs_are_errors() {
         .factory(|_| Ok(Outputs::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let err = App::builder()
-        .feature(demo_plugin(vec![holder(ExtensionInput::many, seen.clone()), missing]))
+        .feature(demo_plugin(vec![
+            holder(ExtensionInput::many, seen.clone()),
+            missing,
+        ]))
         .build()
         .unwrap_err();
     assert!(
@@ -247,11 +286,20 @@ fn factory_errors_name_the_extension_and_keep_the_source() {
         .factory(|_| Err("disk on fire".into()));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let err = App::builder()
-        .feature(demo_plugin(vec![holder(ExtensionInput::many, seen), failing]))
+        .feature(demo_plugin(vec![
+            holder(ExtensionInput::many, seen),
+            failing,
+        ]))
         .build()
         .unwrap_err();
-    assert_eq!(err.to_string(), "extension 'label:demo/boom' failed to instantiate");
-    assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "disk on fire");
+    assert_eq!(
+        err.to_string(),
+        "extension 'label:demo/boom' failed to instantiate"
+    );
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "disk on fire"
+    );
 }
 
 #[test]
@@ -268,7 +316,10 @@ fn duplicate_ids_from_two_plugins_are_an_error() {
         .build()
         .unwrap_err();
     assert!(matches!(err, AppError::DuplicatePlugin { id } if id == "a"));
-    let err = App::builder().feature(FrontendPlugin::new("Bad_Id")).build().unwrap_err();
+    let err = App::builder()
+        .feature(FrontendPlugin::new("Bad_Id"))
+        .build()
+        .unwrap_err();
     assert!(matches!(err, AppError::InvalidPluginId { .. }));
 }
 
@@ -282,17 +333,27 @@ fn config_disables_enables_and_orders() {
         .disabled(true)
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "late".to_string())));
-    let exts = vec![holder(ExtensionInput::many, seen.clone()), late, label("a", "A"), label("b", "B")];
+    let exts = vec![
+        holder(ExtensionInput::many, seen.clone()),
+        late,
+        label("a", "A"),
+        label("b", "B"),
+    ];
 
     // Default: the disabled one is left out.
-    App::builder().feature(demo_plugin(exts.clone())).build().unwrap();
+    App::builder()
+        .feature(demo_plugin(exts.clone()))
+        .build()
+        .unwrap();
     assert_eq!(*seen.lock().unwrap(), vec!["A", "B"]);
     seen.lock().unwrap().clear();
 
     // Enabled by config: it moves to the end of its parent's input; `b` is disabled.
     let app = App::builder()
         .feature(demo_plugin(exts))
-        .config(config(json!({"app": {"extensions": ["label:demo/late", {"label:demo/b": false}]}})))
+        .config(config(
+            json!({"app": {"extensions": ["label:demo/late", {"label:demo/b": false}]}}),
+        ))
         .build()
         .unwrap();
     assert_eq!(*seen.lock().unwrap(), vec!["A", "late"]);
@@ -303,7 +364,9 @@ fn config_disables_enables_and_orders() {
 async fn config_configures_and_validates_against_the_schema() {
     let app = App::builder()
         .feature(demo_plugin(vec![]))
-        .config(config(json!({"app": {"extensions": [{"page:demo": {"config": {"path": "/elsewhere"}}}]}})))
+        .config(config(
+            json!({"app": {"extensions": [{"page:demo": {"config": {"path": "/elsewhere"}}}]}}),
+        ))
         .build()
         .unwrap();
     assert_eq!(app.routes().href(&ROOT, &()).as_deref(), Some("/elsewhere"));
@@ -312,17 +375,27 @@ async fn config_configures_and_validates_against_the_schema() {
 
     let err = App::builder()
         .feature(demo_plugin(vec![]))
-        .config(config(json!({"app": {"extensions": [{"page:demo": {"config": {"path": 3}}}]}})))
+        .config(config(
+            json!({"app": {"extensions": [{"page:demo": {"config": {"path": 3}}}]}}),
+        ))
         .build()
         .unwrap_err();
-    assert!(matches!(&err, AppError::ExtensionConfig { extension, reason } if extension == "page:demo" && reason.starts_with("path:")), "{err}");
+    assert!(
+        matches!(&err, AppError::ExtensionConfig { extension, reason } if extension == "page:demo" && reason.starts_with("path:")),
+        "{err}"
+    );
 
     let err = App::builder()
         .feature(demo_plugin(vec![]))
-        .config(config(json!({"app": {"extensions": [{"nav-item:demo": {"config": {"colour": "red"}}}]}})))
+        .config(config(
+            json!({"app": {"extensions": [{"nav-item:demo": {"config": {"colour": "red"}}}]}}),
+        ))
         .build()
         .unwrap_err();
-    assert!(matches!(&err, AppError::ExtensionConfig { extension, .. } if extension == "nav-item:demo"), "{err}");
+    assert!(
+        matches!(&err, AppError::ExtensionConfig { extension, .. } if extension == "nav-item:demo"),
+        "{err}"
+    );
 
     let err = App::builder()
         .config(config(json!({"app": {"extensions": ["page:missing"]}})))
@@ -339,7 +412,10 @@ fn config_reattaches_extensions() {
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "stray".to_string())));
     let app = App::builder()
-        .feature(demo_plugin(vec![holder(ExtensionInput::many, seen.clone()), stray]))
+        .feature(demo_plugin(vec![
+            holder(ExtensionInput::many, seen.clone()),
+            stray,
+        ]))
         .config(config(json!({"app": {"extensions": [
             {"label:demo/stray": {"attachTo": {"id": "holder:demo", "input": "labels"}}}
         ]}})))
@@ -353,7 +429,9 @@ fn config_reattaches_extensions() {
 async fn disabling_a_page_hides_its_nav_item_and_route() {
     let app = App::builder()
         .feature(demo_plugin(vec![]))
-        .config(config(json!({"app": {"extensions": [{"page:demo": false}]}})))
+        .config(config(
+            json!({"app": {"extensions": [{"page:demo": false}]}}),
+        ))
         .build()
         .unwrap();
     assert_eq!(app.routes().href(&ROOT, &()), None);
@@ -366,10 +444,11 @@ async fn disabling_a_page_hides_its_nav_item_and_route() {
 
 #[tokio::test]
 async fn overrides_replace_by_id_and_add_new_extensions() {
-    let replacement = PageBlueprint::new("/demo", |_| async { Ok(html! { p { "replaced" } }.into()) })
-        .namespace("demo")
-        .route_ref(&ROOT)
-        .build();
+    let replacement =
+        PageBlueprint::new("/demo", |_| async { Ok(html! { p { "replaced" } }.into()) })
+            .namespace("demo")
+            .route_ref(&ROOT)
+            .build();
     let added = PageBlueprint::new("/added", |_| async { Ok(html! { p { "added" } }.into()) })
         .namespace("extra")
         .build();
@@ -383,7 +462,10 @@ async fn overrides_replace_by_id_and_add_new_extensions() {
     assert!(app.tree().get("page:demo").unwrap().plugin_id().is_none());
 
     let err = App::builder()
-        .extensions([label("x", "1").with_default_namespace("o"), label("x", "2").with_default_namespace("o")])
+        .extensions([
+            label("x", "1").with_default_namespace("o"),
+            label("x", "2").with_default_namespace("o"),
+        ])
         .build()
         .unwrap_err();
     assert!(matches!(err, AppError::DuplicateExtension { .. }));
@@ -412,13 +494,19 @@ async fn builtins_and_themes_are_overridable() {
         .build()
         .unwrap();
     let (_, body) = get(&app, "/demo").await;
-    assert!(body.contains("<nav aria-label=\"Custom\"><a href=\"/demo\">*Demo</a></nav>"), "{body}");
+    assert!(
+        body.contains("<nav aria-label=\"Custom\"><a href=\"/demo\">*Demo</a></nav>"),
+        "{body}"
+    );
     assert!(body.contains("--bl-accent:#e11d48;"));
     assert!(body.contains("@media (prefers-color-scheme:dark)"));
 
     let bad = ThemeBlueprint::make(Theme::dark().var("--bl-bg", "red}</style>"), Some("app"));
     let err = App::builder().extension(bad).build().unwrap_err();
-    assert!(matches!(&err, AppError::Factory { extension, .. } if extension == "theme:app/dark"), "{err}");
+    assert!(
+        matches!(&err, AppError::Factory { extension, .. } if extension == "theme:app/dark"),
+        "{err}"
+    );
 }
 
 // ---- utility APIs ----
@@ -437,7 +525,10 @@ static SHOUT: ApiRef<String> = ApiRef::new("plugin.demo.shout");
 
 fn api_plugin() -> FrontendPlugin {
     FrontendPlugin::new("greet")
-        .extension(ApiBlueprint::make(ApiFactory::instance(&GREETER, Arc::new(Fixed("hi")) as Arc<dyn Greeter>)))
+        .extension(ApiBlueprint::make(ApiFactory::instance(
+            &GREETER,
+            Arc::new(Fixed("hi")) as Arc<dyn Greeter>,
+        )))
         .extension(ApiBlueprint::make(
             ApiFactory::builder(&SHOUT)
                 .dep(&GREETER)
@@ -448,15 +539,30 @@ fn api_plugin() -> FrontendPlugin {
 #[test]
 fn apis_are_built_with_their_deps_and_overridable() {
     let app = App::builder().feature(api_plugin()).build().unwrap();
-    assert_eq!(app.apis().get(&SHOUT).as_deref().map(String::as_str), Some("HI"));
+    assert_eq!(
+        app.apis().get(&SHOUT).as_deref().map(String::as_str),
+        Some("HI")
+    );
     assert!(app.apis().get(&core_apis::CONFIG).is_some());
     assert!(app.apis().get(&core_apis::DISCOVERY).is_some());
 
-    let replaced = ApiBlueprint::make(ApiFactory::instance(&GREETER, Arc::new(Fixed("hello")) as Arc<dyn Greeter>));
-    let app = App::builder().feature(api_plugin()).extension(replaced).build().unwrap();
-    assert_eq!(app.apis().get(&SHOUT).as_deref().map(String::as_str), Some("HELLO"));
+    let replaced = ApiBlueprint::make(ApiFactory::instance(
+        &GREETER,
+        Arc::new(Fixed("hello")) as Arc<dyn Greeter>,
+    ));
+    let app = App::builder()
+        .feature(api_plugin())
+        .extension(replaced)
+        .build()
+        .unwrap();
     assert_eq!(
-        app.tree().get("api:plugin.demo.greeter").map(|n| n.plugin_id()),
+        app.apis().get(&SHOUT).as_deref().map(String::as_str),
+        Some("HELLO")
+    );
+    assert_eq!(
+        app.tree()
+            .get("api:plugin.demo.greeter")
+            .map(|n| n.plugin_id()),
         Some(None),
         "the override replaced the plugin's extension"
     );
@@ -467,10 +573,19 @@ fn api_cycles_and_missing_deps_fail_the_build() {
     static A: ApiRef<String> = ApiRef::new("plugin.a");
     static B: ApiRef<String> = ApiRef::new("plugin.b");
     let cyc = FrontendPlugin::new("cyc")
-        .extension(ApiBlueprint::make(ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B))))
-        .extension(ApiBlueprint::make(ApiFactory::builder(&B).dep(&A).build(|d| d.get(&A))));
-    assert!(matches!(App::builder().feature(cyc).build(), Err(AppError::ApiCycle { .. })));
-    let missing = FrontendPlugin::new("miss").extension(ApiBlueprint::make(ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B))));
+        .extension(ApiBlueprint::make(
+            ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B)),
+        ))
+        .extension(ApiBlueprint::make(
+            ApiFactory::builder(&B).dep(&A).build(|d| d.get(&A)),
+        ));
+    assert!(matches!(
+        App::builder().feature(cyc).build(),
+        Err(AppError::ApiCycle { .. })
+    ));
+    let missing = FrontendPlugin::new("miss").extension(ApiBlueprint::make(
+        ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B)),
+    ));
     assert!(matches!(
         App::builder().feature(missing).build(),
         Err(AppError::MissingApiDependency { api, dependency }) if api == "plugin.a" && dependency == "plugin.b"
@@ -484,14 +599,19 @@ async fn pages_use_the_api_registry() {
         Ok(html! { p { (greeter.greet()) } }.into())
     })
     .build();
-    let app = App::builder().feature(api_plugin().extension(page)).build().unwrap();
+    let app = App::builder()
+        .feature(api_plugin().extension(page))
+        .build()
+        .unwrap();
     assert!(get(&app, "/greet").await.1.contains("<p>hi</p>"));
 }
 
 // ---- routes ----
 
 static CREATE: ExternalRouteRef = ExternalRouteRef::new("demo.create");
-static DOCS: ExternalRouteRef = ExternalRouteRef::new("demo.docs").optional().default_target("other.root");
+static DOCS: ExternalRouteRef = ExternalRouteRef::new("demo.docs")
+    .optional()
+    .default_target("other.root");
 
 fn linking_plugin() -> FrontendPlugin {
     FrontendPlugin::new("linker")
@@ -502,13 +622,23 @@ fn linking_plugin() -> FrontendPlugin {
 fn other_plugin() -> FrontendPlugin {
     FrontendPlugin::new("other")
         .route("root", &OTHER_ROOT)
-        .extension(PageBlueprint::new("/other", |_| async { Ok(html! {}.into()) }).route_ref(&OTHER_ROOT).build())
+        .extension(
+            PageBlueprint::new("/other", |_| async { Ok(html! {}.into()) })
+                .route_ref(&OTHER_ROOT)
+                .build(),
+        )
 }
 
 #[test]
 fn required_external_routes_must_be_bound() {
-    let err = App::builder().features([linking_plugin(), other_plugin()]).build().unwrap_err();
-    assert_eq!(err.to_string(), "external route 'create' of plugin 'linker' is required but not bound");
+    let err = App::builder()
+        .features([linking_plugin(), other_plugin()])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "external route 'create' of plugin 'linker' is required but not bound"
+    );
 }
 
 #[test]
@@ -532,7 +662,11 @@ fn external_routes_bind_in_code_and_config() {
         .build()
         .unwrap();
     assert_eq!(app.routes().href(&CREATE, &()).as_deref(), Some("/other"));
-    assert_eq!(app.routes().href(&DOCS, &()), None, "false unbinds the default target");
+    assert_eq!(
+        app.routes().href(&DOCS, &()),
+        None,
+        "false unbinds the default target"
+    );
 }
 
 #[test]
@@ -573,8 +707,14 @@ async fn params_sub_routes_and_param_checks() {
         .extension(
             PageBlueprint::new("/things/:name", |req| async move {
                 let name = req.param("name").unwrap_or_default().to_string();
-                let docs = req.routes().href(&THING_DOCS, &Named(name.clone())).unwrap_or_default();
-                Ok(html! { p { "thing " (name) " rest=" (req.rest()) } a href=(docs) { "docs" } }.into())
+                let docs = req
+                    .routes()
+                    .href(&THING_DOCS, &Named(name.clone()))
+                    .unwrap_or_default();
+                Ok(
+                    html! { p { "thing " (name) " rest=" (req.rest()) } a href=(docs) { "docs" } }
+                        .into(),
+                )
             })
             .route_ref(&THING)
             .build(),
@@ -582,10 +722,17 @@ async fn params_sub_routes_and_param_checks() {
     let linker = FrontendPlugin::new("linker2").external_route("thing", &TO_THING);
     let app = App::builder()
         .features([things.clone(), linker.clone()])
-        .config(config(json!({"app": {"routes": {"bindings": {"linker2.thing": "things.docs"}}}})))
+        .config(config(
+            json!({"app": {"routes": {"bindings": {"linker2.thing": "things.docs"}}}}),
+        ))
         .build()
         .unwrap();
-    assert_eq!(app.routes().href(&TO_THING, &Named("a b".into())).as_deref(), Some("/things/a%20b/docs"));
+    assert_eq!(
+        app.routes()
+            .href(&TO_THING, &Named("a b".into()))
+            .as_deref(),
+        Some("/things/a%20b/docs")
+    );
     let (status, body) = get(&app, "/things/x%3Cy/docs/more").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("thing x&lt;y rest=/docs/more"), "{body}");
@@ -594,26 +741,40 @@ async fn params_sub_routes_and_param_checks() {
     // A binding between routes of different params fails.
     let err = App::builder()
         .features([things.clone(), linker, other_plugin()])
-        .config(config(json!({"app": {"routes": {"bindings": {"linker2.thing": "other.root"}}}})))
+        .config(config(
+            json!({"app": {"routes": {"bindings": {"linker2.thing": "other.root"}}}}),
+        ))
         .build()
         .unwrap_err();
-    assert!(matches!(&err, AppError::InvalidRouteBinding { reason, .. } if reason.contains("different params")), "{err}");
+    assert!(
+        matches!(&err, AppError::InvalidRouteBinding { reason, .. } if reason.contains("different params")),
+        "{err}"
+    );
 
     // A path without the route ref's params fails.
     let err = App::builder()
         .feature(things)
-        .config(config(json!({"app": {"extensions": [{"page:things": {"config": {"path": "/things"}}}]}})))
+        .config(config(
+            json!({"app": {"extensions": [{"page:things": {"config": {"path": "/things"}}}]}}),
+        ))
         .build()
         .unwrap_err();
-    assert!(matches!(&err, AppError::InvalidPagePath { extension, .. } if extension == "page:things"), "{err}");
+    assert!(
+        matches!(&err, AppError::InvalidPagePath { extension, .. } if extension == "page:things"),
+        "{err}"
+    );
 }
 
 #[test]
 fn duplicate_page_paths_are_an_error() {
-    let a = FrontendPlugin::new("a").extension(PageBlueprint::new("/same", |_| async { Ok(html! {}.into()) }).build());
-    let b = FrontendPlugin::new("b").extension(PageBlueprint::new("/same/", |_| async { Ok(html! {}.into()) }).build());
+    let a = FrontendPlugin::new("a")
+        .extension(PageBlueprint::new("/same", |_| async { Ok(html! {}.into()) }).build());
+    let b = FrontendPlugin::new("b")
+        .extension(PageBlueprint::new("/same/", |_| async { Ok(html! {}.into()) }).build());
     let err = App::builder().features([a, b]).build().unwrap_err();
-    assert!(matches!(err, AppError::DuplicatePagePath { first, second, .. } if first == "page:a" && second == "page:b"));
+    assert!(
+        matches!(err, AppError::DuplicatePagePath { first, second, .. } if first == "page:a" && second == "page:b")
+    );
 }
 
 // ---- rendering ----
@@ -622,40 +783,74 @@ fn duplicate_page_paths_are_an_error() {
 async fn serves_pages_nav_404_and_stylesheet() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let app = App::builder()
-        .feature(demo_plugin(vec![holder(ExtensionInput::many, seen), label("a", "A"), label("b", "B")]))
+        .feature(demo_plugin(vec![
+            holder(ExtensionInput::many, seen),
+            label("a", "A"),
+            label("b", "B"),
+        ]))
         .config(config(json!({"app": {"title": "My <Portal>"}})))
         .build()
         .unwrap();
     let (status, body) = get(&app, "/demo").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<p>total 2</p>"), "{body}");
-    assert!(body.contains("<title>Demo · My &lt;Portal&gt;</title>"), "{body}");
+    assert!(
+        body.contains("<title>Demo · My &lt;Portal&gt;</title>"),
+        "{body}"
+    );
     assert!(body.contains("aria-current=\"page\""));
     assert!(body.contains(app.stylesheet_path()));
 
     let (status, body) = get(&app, "/nope/%3Cb%3E").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Page not found"));
-    assert!(body.contains("There is no page at /nope/%3Cb%3E."), "{body}");
-    assert!(body.contains("<nav class=\"bl-nav\""), "the 404 page keeps the layout");
+    assert!(
+        body.contains("There is no page at /nope/%3Cb%3E."),
+        "{body}"
+    );
+    assert!(
+        body.contains("<nav class=\"bl-nav\""),
+        "the 404 page keeps the layout"
+    );
 
     let res = app
         .router()
-        .oneshot(Request::get(app.stylesheet_path()).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(app.stylesheet_path())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
-    let css = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let css = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
     assert!(css.len() < 15 * 1024);
 }
 
 #[tokio::test]
 async fn page_errors_render_error_pages() {
     let p = FrontendPlugin::new("err")
-        .extension(PageBlueprint::new("/missing", |_| async { Err(PageError::not_found("no such <thing>")) }).name("missing").build())
-        .extension(PageBlueprint::new("/broken", |_| async { Err(PageError::internal("secret detail")) }).name("broken").build());
+        .extension(
+            PageBlueprint::new("/missing", |_| async {
+                Err(PageError::not_found("no such <thing>"))
+            })
+            .name("missing")
+            .build(),
+        )
+        .extension(
+            PageBlueprint::new("/broken", |_| async {
+                Err(PageError::internal("secret detail"))
+            })
+            .name("broken")
+            .build(),
+        );
     let app = App::builder().feature(p).build().unwrap();
     let (status, body) = get(&app, "/missing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -84,14 +84,20 @@ impl Theme {
     /// The built-in light theme.
     pub fn light() -> Self {
         let mut theme = Self::new("light", "Light", ThemeVariant::Light);
-        theme.vars = LIGHT.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        theme.vars = LIGHT
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         theme
     }
 
     /// The built-in dark theme.
     pub fn dark() -> Self {
         let mut theme = Self::new("dark", "Dark", ThemeVariant::Dark);
-        theme.vars = DARK.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        theme.vars = DARK
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         theme
     }
 
@@ -129,9 +135,13 @@ impl Theme {
         for (name, value) in &self.vars {
             let name_ok = name.len() > 2
                 && name.starts_with("--")
-                && name[2..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                && name[2..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !name_ok {
-                return Err(format!("theme '{}': '{name}' is not a CSS custom property", self.id).into());
+                return Err(
+                    format!("theme '{}': '{name}' is not a CSS custom property", self.id).into(),
+                );
             }
             if !valid_value(value) {
                 return Err(format!("theme '{}': invalid value for '{name}'", self.id).into());
@@ -176,14 +186,21 @@ mod tests {
     fn dark_theme_applies_through_a_media_query() {
         let css = theme_css(Some(&Theme::light()), Some(&Theme::dark())).unwrap();
         assert!(css.starts_with(":root{color-scheme:light;--bl-bg:#f6f7f9;"));
-        assert!(css.contains("@media (prefers-color-scheme:dark){:root{color-scheme:dark;--bl-bg:#0f141a;"));
+        assert!(css.contains(
+            "@media (prefers-color-scheme:dark){:root{color-scheme:dark;--bl-bg:#0f141a;"
+        ));
         let only_dark = theme_css(None, Some(&Theme::dark())).unwrap();
         assert!(only_dark.starts_with(":root{color-scheme:dark;"));
     }
 
     #[test]
     fn rejects_bad_property_names() {
-        assert!(Theme::light().var("color", "red").css_declarations().is_err());
+        assert!(
+            Theme::light()
+                .var("color", "red")
+                .css_declarations()
+                .is_err()
+        );
         assert!(Theme::light().var("--x", "").css_declarations().is_err());
     }
 }

@@ -154,7 +154,10 @@ impl AppTree {
 
     /// The ids of the instantiated nodes, in the order their factories ran.
     pub fn instantiated_ids(&self) -> Vec<&str> {
-        self.order.iter().map(|n| self.nodes[n.0].id.as_str()).collect()
+        self.order
+            .iter()
+            .map(|n| self.nodes[n.0].id.as_str())
+            .collect()
     }
 
     /// The path of route segments from the root to a node: the `core.routing.path` outputs of
@@ -164,7 +167,11 @@ impl AppTree {
         let mut at = Some(node);
         while let Some(id) = at {
             let n = &self.nodes[id.0];
-            if let Some(path) = n.outputs.as_ref().and_then(|o| o.get(&super::core_data::ROUTE_PATH)) {
+            if let Some(path) = n
+                .outputs
+                .as_ref()
+                .and_then(|o| o.get(&super::core_data::ROUTE_PATH))
+            {
                 chain.push(path.clone());
             }
             at = n.parent;
@@ -180,7 +187,10 @@ impl AppTree {
 
 /// Merges app, plugin and override extensions: plugin duplicates are errors; overrides replace
 /// in place or are appended.
-pub(crate) fn merge_entries(base: Vec<Entry>, overrides: Vec<Entry>) -> Result<Vec<Entry>, AppError> {
+pub(crate) fn merge_entries(
+    base: Vec<Entry>,
+    overrides: Vec<Entry>,
+) -> Result<Vec<Entry>, AppError> {
     let mut out: Vec<Entry> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for entry in base {
@@ -216,7 +226,10 @@ pub(crate) fn merge_entries(base: Vec<Entry>, overrides: Vec<Entry>) -> Result<V
 
 /// Builds the tree from entries and `app.extensions` params; detached extensions become
 /// warnings.
-pub(crate) fn resolve(entries: Vec<Entry>, params: Vec<ExtensionParams>) -> Result<(AppTree, Vec<AppWarning>), AppError> {
+pub(crate) fn resolve(
+    entries: Vec<Entry>,
+    params: Vec<ExtensionParams>,
+) -> Result<(AppTree, Vec<AppWarning>), AppError> {
     let mut nodes: Vec<AppNode> = entries
         .into_iter()
         .map(|e| AppNode {
@@ -273,7 +286,11 @@ pub(crate) fn resolve(entries: Vec<Entry>, params: Vec<ExtensionParams>) -> Resu
     }
 
     let mut tree = AppTree {
-        by_id: nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), NodeId(i))).collect(),
+        by_id: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), NodeId(i)))
+            .collect(),
         nodes,
         root: None,
         order: Vec::new(),
@@ -292,7 +309,10 @@ pub(crate) fn resolve(entries: Vec<Entry>, params: Vec<ExtensionParams>) -> Resu
             });
             continue;
         };
-        let slot = tree.nodes[parent.0].children.iter_mut().find(|(n, _)| *n == attach.input);
+        let slot = tree.nodes[parent.0]
+            .children
+            .iter_mut()
+            .find(|(n, _)| *n == attach.input);
         match slot {
             Some((_, children)) if parent.0 != i => {
                 children.push(NodeId(i));
@@ -352,7 +372,10 @@ fn validate(tree: &mut AppTree, node: NodeId) -> Result<(), AppError> {
                 return Err(AppError::SingletonInputConflict {
                     extension: parent_id,
                     input: name,
-                    children: children.iter().map(|c| tree.nodes[c.0].id.clone()).collect(),
+                    children: children
+                        .iter()
+                        .map(|c| tree.nodes[c.0].id.clone())
+                        .collect(),
                 });
             }
             Cardinality::One if children.is_empty() => {
@@ -436,10 +459,13 @@ fn instantiate_node(tree: &mut AppTree, node: NodeId, app_config: &Config) -> Re
         inputs: &inputs,
         app_config,
     };
-    let outputs = n.extension.run_factory(&ctx).map_err(|source| AppError::Factory {
-        extension: n.id.clone(),
-        source,
-    })?;
+    let outputs = n
+        .extension
+        .run_factory(&ctx)
+        .map_err(|source| AppError::Factory {
+            extension: n.id.clone(),
+            source,
+        })?;
     for declared in n.extension.outputs() {
         if !declared.is_optional() && !outputs.contains(declared.id()) {
             return Err(AppError::MissingOutput {
@@ -449,9 +475,11 @@ fn instantiate_node(tree: &mut AppTree, node: NodeId, app_config: &Config) -> Re
         }
     }
     for id in outputs.ids() {
-        let ok = n.extension.outputs().iter().any(|d| {
-            d.id() == id && outputs.raw(id).is_some_and(|v| v.type_id == d.type_id())
-        });
+        let ok = n
+            .extension
+            .outputs()
+            .iter()
+            .any(|d| d.id() == id && outputs.raw(id).is_some_and(|v| v.type_id == d.type_id()));
         if !ok {
             return Err(AppError::UndeclaredOutput {
                 extension: n.id.clone(),

@@ -5,10 +5,10 @@ use std::future::Future;
 use serde::Deserialize;
 
 use crate::frontend::core_data::{PAGE, ROUTE_PATH, ROUTE_REF, TITLE};
+use crate::frontend::data_ref::Outputs;
 use crate::frontend::extension::{Extension, ExtensionBuilder};
 use crate::frontend::page::{PageContent, PageError, PageRenderer, PageRequest};
 use crate::frontend::routing::{AnyRouteRef, BindTarget, RouteParams, RouteRef};
-use crate::frontend::data_ref::Outputs;
 
 /// The config every page takes in `app.extensions`: `path` and `title` replace the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -124,7 +124,10 @@ impl PageBlueprint {
         builder.factory(move |ctx| {
             let config = ctx.config::<PageConfig>()?;
             let mut out = Outputs::new()
-                .with(&ROUTE_PATH, config.path.clone().unwrap_or_else(|| self.path.clone()))
+                .with(
+                    &ROUTE_PATH,
+                    config.path.clone().unwrap_or_else(|| self.path.clone()),
+                )
                 .with(&PAGE, self.render.clone());
             if let Some(route) = self.route_ref {
                 out.insert(&ROUTE_REF, route);

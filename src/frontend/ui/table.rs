@@ -78,14 +78,24 @@ impl TableState {
     /// Reads the state from query pairs; `default_page_size` when `pageSize` is absent (at
     /// most 500 either way).
     pub fn from_query(query: &[(String, String)], default_page_size: usize) -> Self {
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let order = match get("order") {
             Some("desc") => SortOrder::Desc,
             _ => SortOrder::Asc,
         };
         Self {
-            sort: get("sort").filter(|s| !s.is_empty()).map(|s| (s.to_string(), order)),
-            page: get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1),
+            sort: get("sort")
+                .filter(|s| !s.is_empty())
+                .map(|s| (s.to_string(), order)),
+            page: get("page")
+                .and_then(|p| p.parse().ok())
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
             page_size: get("pageSize")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(default_page_size)
@@ -219,7 +229,11 @@ impl Table {
             ser.append_pair(k, v);
         }
         let q = ser.finish();
-        if q.is_empty() { self.path.clone() } else { format!("{}?{q}", self.path) }
+        if q.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{q}", self.path)
+        }
     }
 
     fn sort_extra(&self) -> Vec<(&str, String)> {
@@ -239,9 +253,7 @@ impl Table {
 
     /// Renders the table.
     pub fn render(&self) -> Markup {
-        let pages = self
-            .total
-            .map(|t| t.div_ceil(self.state.page_size).max(1));
+        let pages = self.total.map(|t| t.div_ceil(self.state.page_size).max(1));
         let page = self.state.page;
         html! {
             div class="bl-table-wrap" {
@@ -297,7 +309,10 @@ mod tests {
 
     #[test]
     fn sorted_column_links_to_the_other_direction_and_marks_aria_sort() {
-        let q = vec![("sort".to_string(), "name".to_string()), ("page".into(), "3".into())];
+        let q = vec![
+            ("sort".to_string(), "name".to_string()),
+            ("page".into(), "3".into()),
+        ];
         let html = Table::new("T")
             .columns(vec![Column::sortable("name", "Name")])
             .state(TableState::from_query(&q, 10))
@@ -306,9 +321,15 @@ mod tests {
             .render()
             .into_string();
         assert!(html.contains("aria-sort=\"ascending\""), "{html}");
-        assert!(html.contains("href=\"/x?sort=name&amp;order=desc\""), "{html}");
+        assert!(
+            html.contains("href=\"/x?sort=name&amp;order=desc\""),
+            "{html}"
+        );
         assert!(html.contains("Page 3 of 3"));
-        assert!(html.contains("rel=\"prev\" href=\"/x?sort=name&amp;order=asc&amp;page=2\""), "{html}");
+        assert!(
+            html.contains("rel=\"prev\" href=\"/x?sort=name&amp;order=asc&amp;page=2\""),
+            "{html}"
+        );
         assert!(!html.contains("rel=\"next\""));
     }
 

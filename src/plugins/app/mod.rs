@@ -92,7 +92,8 @@ fn serve_everything(app: Router) -> Router {
         let app = app.clone();
         async move {
             if req.uri().path().starts_with("/api/") {
-                return ApiError::not_found(format!("no route for {}", req.uri().path())).into_response();
+                return ApiError::not_found(format!("no route for {}", req.uri().path()))
+                    .into_response();
             }
             match (*app).clone().oneshot(req).await {
                 Ok(res) => res,
