@@ -33,7 +33,40 @@ use crate::services::discovery::DiscoveryService;
 const APP_CSS: &str = include_str!("assets/app.css");
 const REST_PARAM: &str = "bl_rest";
 
-/// Builds an [`App`]; see [`App::builder`].
+/// Builds an [`App`]: plugins, extension overrides, config and route bindings.
+///
+/// ```
+/// use backlot::frontend::{App, ExternalRouteRef, FrontendPlugin, PageBlueprint, RouteRef};
+/// use backlot::services::config::Config;
+/// use maud::html;
+///
+/// static DOCS: RouteRef = RouteRef::new("docs.root");
+/// static TO_DOCS: ExternalRouteRef = ExternalRouteRef::new("radar.docs");
+///
+/// let docs = FrontendPlugin::new("docs")
+///     .route("root", &DOCS)
+///     .extension(PageBlueprint::new("/docs", |_| async { Ok(html! { "docs" }.into()) }).route_ref(&DOCS).build());
+/// let radar = FrontendPlugin::new("radar").external_route("docs", &TO_DOCS);
+/// // An override: a home page added by the app itself.
+/// let home = PageBlueprint::new("/", |_| async { Ok(html! { "home" }.into()) }).namespace("home").build();
+///
+/// let app = App::builder()
+///     .features([docs, radar])
+///     .extension(home)
+///     .bind_route(&TO_DOCS, &DOCS)
+///     .config(Config::from_value(serde_json::json!({ "app": { "title": "Portal" } })))
+///     .build()?;
+/// assert_eq!(app.routes().href(&TO_DOCS, &()), Some("/docs".to_string()));
+/// assert_eq!(app.page_paths().len(), 2);
+///
+/// // Without the binding the required external route fails the build.
+/// let err = App::builder()
+///     .feature(FrontendPlugin::new("radar").external_route("docs", &TO_DOCS))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "external route 'docs' of plugin 'radar' is required but not bound");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Default)]
 #[must_use]
 pub struct AppBuilder {

@@ -23,7 +23,7 @@ pub enum ThemeVariant {
 /// assert_eq!(brand.variant(), ThemeVariant::Light);
 /// assert!(brand.css_declarations()?.contains("--bl-accent:#7b2ff7;"));
 /// assert!(Theme::light().var("--bl-accent", "red;}</style>").css_declarations().is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Theme {
