@@ -16,6 +16,9 @@ use crate::backend::BoxError;
 use crate::services::config::Config;
 
 type FactoryFn = Arc<dyn Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + Send + Sync>;
+
+/// The original factory an [`Extension::override_factory`] factory may call.
+pub type OriginalFactory<'a> = dyn Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + 'a;
 pub(crate) type ParsedConfig = Arc<dyn Any + Send + Sync>;
 type ConfigParser = Arc<dyn Fn(Option<&Value>) -> Result<ParsedConfig, String> + Send + Sync>;
 
@@ -189,6 +192,42 @@ impl Extension {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, i)| i)
+    }
+
+    /// A new extension with the same id, attachment, inputs, outputs and config whose factory
+    /// wraps this one's, like Backstage's `extension.override({ factory })`: call `original`
+    /// to get the original outputs (a later value per data ref wins), or ignore it. Give the
+    /// result to the app as an override.
+    ///
+    /// ```
+    /// use backlot::frontend::{App, NavItemBlueprint, RouteRef, core_data};
+    ///
+    /// static HOME: RouteRef = RouteRef::new("home.root");
+    /// let item = NavItemBlueprint::new("Home", &HOME).namespace("home").build();
+    /// let louder = item.override_factory(|ctx, original| {
+    ///     let mut out = original(ctx)?;
+    ///     if let Some(mut nav) = out.get(&core_data::NAV_ITEM).cloned() {
+    ///         nav.title = nav.title.to_uppercase();
+    ///         out.insert(&core_data::NAV_ITEM, nav);
+    ///     }
+    ///     Ok(out)
+    /// });
+    /// assert_eq!(louder.id()?.to_string(), "nav-item:home");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn override_factory(
+        &self,
+        factory: impl Fn(&ExtensionContext<'_>, &OriginalFactory<'_>) -> Result<Outputs, BoxError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        let original = self.spec.factory.clone();
+        let mut spec = (*self.spec).clone();
+        spec.factory = Arc::new(move |ctx| factory(ctx, &|c: &ExtensionContext<'_>| original(c)));
+        Self {
+            spec: Arc::new(spec),
+        }
     }
 
     pub(crate) fn with_default_namespace(&self, namespace: &str) -> Self {

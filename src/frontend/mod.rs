@@ -76,7 +76,9 @@ pub use blueprints::{
 pub use builtin::core_apis;
 pub use data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 pub use error::{AppError, AppWarning};
-pub use extension::{AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs};
+pub use extension::{
+    AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, OriginalFactory,
+};
 pub use id::ExtensionId;
 pub use input::{Cardinality, ExtensionInput};
 pub use page::{PageContent, PageError, PageRenderer, PageRequest};

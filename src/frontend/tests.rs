@@ -860,3 +860,54 @@ async fn page_errors_render_error_pages() {
     assert!(!body.contains("secret detail"));
     assert!(body.contains("role=\"alert\""));
 }
+
+#[tokio::test]
+async fn override_factories_wrap_the_original() {
+    let plugin = demo_plugin(vec![]);
+    let item = plugin.get_extension("nav-item:demo").unwrap();
+    let renamed = item.override_factory(|ctx, original| {
+        let mut out = original(ctx)?;
+        let mut nav = out
+            .get(&core_data::NAV_ITEM)
+            .cloned()
+            .ok_or("no nav item")?;
+        nav.title = format!("{} <renamed>", nav.title);
+        out.insert(&core_data::NAV_ITEM, nav);
+        Ok(out)
+    });
+    let app = App::builder()
+        .feature(plugin)
+        .extension(renamed)
+        .build()
+        .unwrap();
+    let (_, body) = get(&app, "/demo").await;
+    assert!(body.contains("<span>Demo &lt;renamed&gt;</span>"), "{body}");
+}
+
+#[tokio::test]
+async fn page_factories_read_inputs_and_config() {
+    let page = PageBlueprint::from_factory("/sections", |ctx| {
+        let labels: Vec<String> = ctx
+            .inputs()
+            .many("labels")?
+            .iter()
+            .filter_map(|i| i.get(&LABEL).cloned())
+            .collect();
+        Ok(PageRenderer::new(move |_| {
+            let labels = labels.clone();
+            async move { Ok(html! { @for l in &labels { li { (l) } } }.into()) }
+        }))
+    })
+    .input("labels", ExtensionInput::many(&[LABEL.any()]))
+    .build();
+    let child = Extension::builder("label", "one")
+        .attach_to("page:sections", "labels")
+        .output(&[LABEL.any()])
+        .factory(|_| Ok(Outputs::new().with(&LABEL, "first".to_string())));
+    let app = App::builder()
+        .feature(FrontendPlugin::new("sections").extension(page))
+        .feature(FrontendPlugin::new("other-labels").extension(child))
+        .build()
+        .unwrap();
+    assert!(get(&app, "/sections").await.1.contains("<li>first</li>"));
+}
