@@ -31,6 +31,7 @@ use crate::services::config::Config;
 use crate::services::discovery::DiscoveryService;
 
 const APP_CSS: &str = include_str!("assets/app.css");
+const APP_JS: &str = include_str!("assets/app.js");
 const REST_PARAM: &str = "bl_rest";
 
 /// Builds an [`App`]: plugins, extension overrides, config and route bindings.
@@ -215,9 +216,11 @@ impl AppBuilder {
             source,
         })?;
         let css_path = format!("/static/backlot-{:016x}.css", fnv1a(APP_CSS.as_bytes()));
+        let js_path = format!("/static/backlot-{:016x}.js", fnv1a(APP_JS.as_bytes()));
         let head = html! {
             link rel="stylesheet" href=(css_path);
             style { (PreEscaped(css)) }
+            script src=(js_path) defer {}
         };
 
         let mut pages = Vec::new();
@@ -266,6 +269,7 @@ impl AppBuilder {
                 nav_items,
                 head,
                 css_path,
+                js_path,
                 pages,
             }),
         })
@@ -436,6 +440,7 @@ struct AppState {
     nav_items: Vec<(String, String, Option<String>)>,
     head: Markup,
     css_path: String,
+    js_path: String,
     pages: Vec<(String, super::core_data::PageRoute)>,
 }
 
@@ -558,18 +563,24 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
 }
 
 async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// A static asset whose path carries its content hash, so browsers may cache it for a year.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             ),
         ],
-        APP_CSS,
+        body,
     )
         .into_response()
 }
@@ -659,8 +670,14 @@ impl App {
         &self.state.css_path
     }
 
-    /// A router serving every page (GET), the stylesheet, and an HTML 404 page for anything
-    /// else.
+    /// The path of the optional script (progressive enhancement: forms with
+    /// `data-autosubmit` submit when a field changes).
+    pub fn script_path(&self) -> &str {
+        &self.state.js_path
+    }
+
+    /// A router serving every page (GET), the stylesheet and script, and an HTML 404 page for
+    /// anything else.
     pub fn router(&self) -> Router {
         self.routes_only()
             .fallback(not_found)
@@ -668,8 +685,9 @@ impl App {
     }
 
     fn routes_only(&self) -> Router<Arc<AppState>> {
-        let mut router: Router<Arc<AppState>> =
-            Router::new().route(&self.state.css_path, get(stylesheet));
+        let mut router: Router<Arc<AppState>> = Router::new()
+            .route(&self.state.css_path, get(stylesheet))
+            .route(&self.state.js_path, get(script));
         for (index, (pattern, _)) in self.state.pages.iter().enumerate() {
             let handler =
                 move |State(state): State<Arc<AppState>>,

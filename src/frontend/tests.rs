@@ -832,6 +832,25 @@ async fn serves_pages_nav_404_and_stylesheet() {
         .await
         .unwrap();
     assert!(css.len() < 15 * 1024);
+
+    assert!(body_has_script(
+        &get(&app, "/demo").await.1,
+        app.script_path()
+    ));
+    let res = app
+        .router()
+        .oneshot(Request::get(app.script_path()).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
 }
 
 #[tokio::test]
@@ -910,4 +929,8 @@ async fn page_factories_read_inputs_and_config() {
         .build()
         .unwrap();
     assert!(get(&app, "/sections").await.1.contains("<li>first</li>"));
+}
+
+fn body_has_script(body: &str, path: &str) -> bool {
+    body.contains(&format!("<script src=\"{path}\" defer></script>"))
 }

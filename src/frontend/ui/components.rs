@@ -98,6 +98,55 @@ pub fn progress(label: &str, value: Option<f64>) -> Markup {
     }
 }
 
+/// A link styled as a button (for actions that navigate, such as "Register component").
+///
+/// ```
+/// let html = backlot::frontend::ui::button_link("/catalog-import", "Register").into_string();
+/// assert_eq!(html, "<a class=\"bl-button\" href=\"/catalog-import\">Register</a>");
+/// ```
+pub fn button_link(href: &str, text: &str) -> Markup {
+    html! { a class="bl-button" href=(href) { (text) } }
+}
+
+/// A responsive grid of cards or other blocks.
+///
+/// ```
+/// use backlot::frontend::ui;
+/// use maud::html;
+/// let html = ui::grid(&[ui::card("A", html! {}), ui::card("B", html! {})]).into_string();
+/// assert!(html.starts_with("<div class=\"bl-grid\">"));
+/// ```
+pub fn grid(items: &[Markup]) -> Markup {
+    html! { div class="bl-grid" { @for item in items { (item) } } }
+}
+
+/// A definition list of label/value pairs, as in an "About" card.
+///
+/// ```
+/// use maud::html;
+/// let html = backlot::frontend::ui::definition_list(&[("Owner", html! { "team-a" })]).into_string();
+/// assert_eq!(html, "<dl class=\"bl-dl\"><div><dt>Owner</dt><dd>team-a</dd></div></dl>");
+/// ```
+pub fn definition_list(items: &[(&str, Markup)]) -> Markup {
+    html! {
+        dl class="bl-dl" {
+            @for (label, value) in items {
+                div { dt { (label) } dd { (value) } }
+            }
+        }
+    }
+}
+
+/// Small labels such as tags.
+///
+/// ```
+/// let html = backlot::frontend::ui::chips(&["rust", "web"]).into_string();
+/// assert_eq!(html, "<ul class=\"bl-chips\"><li>rust</li><li>web</li></ul>");
+/// ```
+pub fn chips(labels: &[&str]) -> Markup {
+    html! { ul class="bl-chips" { @for label in labels { li { (label) } } } }
+}
+
 pub(crate) fn slug(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {

@@ -26,7 +26,10 @@ mod layout;
 mod table;
 mod tabs;
 
-pub use components::{card, empty_state, error_state, header, link, progress};
+pub use components::{
+    button_link, card, chips, definition_list, empty_state, error_state, grid, header, link,
+    progress,
+};
 pub use layout::{default_layout, default_nav};
 pub use table::{Column, SortOrder, Table, TableState};
 pub use tabs::{Tab, tabs};
