@@ -1,3 +1,4 @@
 //! Reference plugins.
 
+pub mod app;
 pub mod catalog;

@@ -1,0 +1,201 @@
+//! The app's own extensions: `app`, `app/layout`, `app/nav`, `app/routes`, the default themes
+//! and the core APIs.
+
+use std::sync::Arc;
+
+use super::api::{ApiFactory, ApiRef};
+use super::blueprints::{ApiBlueprint, ThemeBlueprint};
+use super::core_data::{
+    API_FACTORY, LAYOUT, Layout, NAV, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH, ROUTE_REF,
+    ROUTES, THEME, TITLE,
+};
+use super::data_ref::{ExtensionDataRef, Outputs};
+use super::extension::Extension;
+use super::input::ExtensionInput;
+use super::theme::Theme;
+use super::ui;
+use crate::services::config::Config;
+use crate::services::discovery::{DiscoveryService, HostDiscovery};
+
+/// The core utility API refs every app provides.
+pub mod core_apis {
+    use super::*;
+
+    /// The app config (`core.config`).
+    pub static CONFIG: ApiRef<Config> = ApiRef::new("core.config");
+    /// Where backend plugins live (`core.discovery`); the `app` backend plugin provides the
+    /// backend's own discovery service, a standalone app reads `backend.baseUrl`.
+    pub static DISCOVERY: ApiRef<dyn DiscoveryService> = ApiRef::new("core.discovery");
+}
+
+/// What the root extension hands the app.
+#[derive(Debug, Clone)]
+pub(crate) struct AppParts {
+    pub(crate) layout: Layout,
+    pub(crate) routes: Vec<PageRoute>,
+    pub(crate) apis: Vec<(String, ApiFactory)>,
+    pub(crate) themes: Vec<Theme>,
+}
+
+pub(crate) static APP_PARTS: ExtensionDataRef<AppParts> = ExtensionDataRef::new("core.app.parts");
+
+fn root() -> Extension {
+    Extension::builder("", "app")
+        .input("root", ExtensionInput::one(&[LAYOUT.any(), ROUTES.any()]))
+        .input("apis", ExtensionInput::many(&[API_FACTORY.any()]))
+        .input("themes", ExtensionInput::many(&[THEME.any()]))
+        .output(&[APP_PARTS.any()])
+        .factory(|ctx| {
+            let root = ctx.inputs().one("root")?;
+            let apis = ctx
+                .inputs()
+                .many("apis")?
+                .iter()
+                .map(|i| Ok((i.id().to_string(), i.require(&API_FACTORY)?.clone())))
+                .collect::<Result<Vec<_>, crate::backend::BoxError>>()?;
+            let themes = ctx
+                .inputs()
+                .many("themes")?
+                .iter()
+                .filter_map(|i| i.get(&THEME).cloned())
+                .collect();
+            Ok(Outputs::new().with(
+                &APP_PARTS,
+                AppParts {
+                    layout: root.require(&LAYOUT)?.clone(),
+                    routes: root.require(&ROUTES)?.clone(),
+                    apis,
+                    themes,
+                },
+            ))
+        })
+}
+
+fn layout() -> Extension {
+    Extension::builder("", "layout")
+        .namespace("app")
+        .attach_to("app", "root")
+        .input("nav", ExtensionInput::one(&[NAV.any()]))
+        .input("content", ExtensionInput::one(&[ROUTES.any()]))
+        .output(&[LAYOUT.any(), ROUTES.any()])
+        .factory(|ctx| {
+            let nav = ctx.inputs().one("nav")?.require(&NAV)?.clone();
+            let routes = ctx.inputs().one("content")?.require(&ROUTES)?.clone();
+            Ok(Outputs::new()
+                .with(
+                    &LAYOUT,
+                    Layout {
+                        nav,
+                        render: Arc::new(ui::default_layout),
+                    },
+                )
+                .with(&ROUTES, routes))
+        })
+}
+
+fn nav() -> Extension {
+    Extension::builder("", "nav")
+        .namespace("app")
+        .attach_to("app/layout", "nav")
+        .input("items", ExtensionInput::many(&[NAV_ITEM.any()]))
+        .output(&[NAV.any()])
+        .factory(|ctx| {
+            let items = ctx
+                .inputs()
+                .many("items")?
+                .iter()
+                .filter_map(|i| i.get(&NAV_ITEM).cloned())
+                .collect();
+            Ok(Outputs::new().with(
+                &NAV,
+                Nav {
+                    items,
+                    render: Arc::new(ui::default_nav),
+                },
+            ))
+        })
+}
+
+fn routes() -> Extension {
+    Extension::builder("", "routes")
+        .namespace("app")
+        .attach_to("app/layout", "content")
+        .input(
+            "routes",
+            ExtensionInput::many(&[
+                ROUTE_PATH.any(),
+                PAGE.any(),
+                ROUTE_REF.optional().any(),
+                TITLE.optional().any(),
+            ]),
+        )
+        .output(&[ROUTES.any()])
+        .factory(|ctx| {
+            let routes = ctx
+                .inputs()
+                .many("routes")?
+                .iter()
+                .map(|i| {
+                    Ok(PageRoute {
+                        extension: i.id().to_string(),
+                        path: i.require(&ROUTE_PATH)?.clone(),
+                        title: i.get(&TITLE).cloned(),
+                        render: i.require(&PAGE)?.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, crate::backend::BoxError>>()?;
+            Ok(Outputs::new().with(&ROUTES, routes))
+        })
+}
+
+fn config_api() -> Extension {
+    Extension::builder("api", "")
+        .namespace(core_apis::CONFIG.id())
+        .attach_to("app", "apis")
+        .output(&[API_FACTORY.any()])
+        .factory(|ctx| {
+            Ok(Outputs::new().with(
+                &API_FACTORY,
+                ApiFactory::instance(&core_apis::CONFIG, Arc::new(ctx.app_config().clone())),
+            ))
+        })
+}
+
+fn discovery_api() -> Extension {
+    Extension::builder("api", "")
+        .namespace(core_apis::DISCOVERY.id())
+        .attach_to("app", "apis")
+        .output(&[API_FACTORY.any()])
+        .factory(|ctx| {
+            let base = ctx
+                .app_config()
+                .opt_string("backend.baseUrl")?
+                .unwrap_or_else(|| "http://localhost:7007".to_string());
+            let discovery = HostDiscovery::from_config(ctx.app_config(), &base)?;
+            Ok(Outputs::new().with(
+                &API_FACTORY,
+                ApiFactory::instance(
+                    &core_apis::DISCOVERY,
+                    Arc::new(discovery) as Arc<dyn DiscoveryService>,
+                ),
+            ))
+        })
+}
+
+/// The built-in extensions, root first.
+pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -> Vec<Extension> {
+    let discovery = match discovery {
+        Some(d) => ApiBlueprint::make(ApiFactory::instance(&core_apis::DISCOVERY, d)),
+        None => discovery_api(),
+    };
+    vec![
+        root(),
+        layout(),
+        nav(),
+        routes(),
+        ThemeBlueprint::make(Theme::light(), Some("app")),
+        ThemeBlueprint::make(Theme::dark(), Some("app")),
+        config_api(),
+        discovery,
+    ]
+}
