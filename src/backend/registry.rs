@@ -51,6 +51,21 @@ impl Registry {
         }
     }
 
+    /// Builds every root-scoped service, in id order; root services are eager.
+    pub(crate) async fn init_root_services(self: &Arc<Self>) -> Result<(), ResolveError> {
+        let mut roots: Vec<ServiceKey> = self
+            .factories
+            .values()
+            .filter(|f| matches!(f.kind, FactoryKind::Root(_)))
+            .map(|f| f.service)
+            .collect();
+        roots.sort_by_key(|k| k.id);
+        for key in roots {
+            self.get(key, None).await?;
+        }
+        Ok(())
+    }
+
     /// An instance already built for a plugin, without building one.
     pub(crate) fn existing_plugin_instance(&self, id: &'static str, plugin: &Arc<str>) -> Option<AnyArc> {
         let map = self.plugin_instances.lock().ok()?;

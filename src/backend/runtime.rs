@@ -116,9 +116,9 @@ fn boot_failure_continues(config: &Config, plugin: &str) -> bool {
 }
 
 impl Backend {
-    /// Starts the backend: binds the listener, serves health at once, initializes plugins
-    /// (each plugin's modules first, plugins concurrently), runs startup hooks and then
-    /// reports ready.
+    /// Starts the backend: binds the listener, serves health at once, builds every root
+    /// service, initializes plugins (each plugin's modules first, plugins concurrently), runs
+    /// startup hooks and then reports ready.
     ///
     /// A plugin whose startup fails aborts the start (the backend shuts down again) unless
     /// `backend.startup.default.onPluginBootFailure` or
@@ -200,6 +200,13 @@ impl Backend {
             }
         };
         handle.root_lifecycle = Some(root_lifecycle.clone());
+        if let Err(e) = registry.init_root_services().await {
+            let _ = handle.stop().await;
+            return Err(BackendError::Service {
+                service: e.service.to_string(),
+                source: e.source,
+            });
+        }
 
         let started = self.plugins.into_iter().map(|plan| {
             let gate = gates.get(&plan.id).cloned();
