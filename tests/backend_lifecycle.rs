@@ -619,3 +619,84 @@ async fn stop_drains_an_in_flight_request() {
     assert_eq!((res.status(), res.text().as_str()), (200, "done"));
     assert!(reqwest::get(url).await.is_err(), "no new connections after stop");
 }
+
+#[tokio::test]
+async fn a_hanging_shutdown_hook_hits_the_shutdown_timeout() {
+    let plugin = Feature::plugin_fn("stuck", |reg| {
+        reg.init(&LIFECYCLE, |lifecycle| async move {
+            lifecycle.add_shutdown_hook(|| async {
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder()
+        .config_yaml("backend:\n  lifecycle:\n    shutdownTimeout: 200\n")
+        .feature(plugin)
+        .start()
+        .await
+        .expect("start");
+    let result = tokio::time::timeout(Duration::from_secs(5), backend.stop())
+        .await
+        .expect("stop gives up at the shutdown timeout");
+    assert!(
+        matches!(result, Err(backlot::backend::BackendError::ShutdownTimeout(d)) if d == Duration::from_millis(200)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_startup_hook_fails_the_start_naming_the_plugin() {
+    let plugin = Feature::plugin_fn("hooked", |reg| {
+        reg.init(&LIFECYCLE, |lifecycle| async move {
+            lifecycle.add_startup_hook(|| async { Err("warm-up failed".into()) });
+            Ok(())
+        })
+    });
+    let err = TestBackend::builder().feature(plugin).start().await.expect_err("start fails");
+    let backlot::backend::BackendError::Startup(errors) = &err else {
+        panic!("expected a startup error, got {err}");
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].plugin, "hooked");
+    assert!(err.to_string().contains("'hooked'") && err.to_string().contains("warm-up failed"), "{err}");
+}
+
+#[tokio::test]
+async fn a_plugin_root_route_answers_with_and_without_trailing_slash() {
+    let plugin = Feature::plugin_fn("todo", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route("/", get(|| async { "index" })));
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder().feature(plugin).start().await.expect("start");
+    for path in ["/api/todo", "/api/todo/"] {
+        let res = backend.client().get(path).await.expect("request");
+        assert_eq!((res.status(), res.text().as_str()), (200, "index"), "{path}");
+    }
+    backend.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_module_can_add_routes_to_its_plugin() {
+    let plugin = Feature::plugin_fn("todo", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route("/items", get(|| async { "[]" })));
+            Ok(())
+        })
+    });
+    let module = Feature::module_fn("todo", "stats", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route("/stats", get(|| async { "0" })));
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder().feature(plugin).feature(module).start().await.expect("start");
+    for (path, body) in [("/api/todo/items", "[]"), ("/api/todo/stats", "0")] {
+        let res = backend.client().get(path).await.expect("request");
+        assert_eq!((res.status(), res.text().as_str()), (200, body), "{path}");
+    }
+    backend.stop().await.expect("stop");
+}

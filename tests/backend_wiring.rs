@@ -375,7 +375,19 @@ async fn plugin_init_failure_aborts_and_names_the_plugin() {
     let broken = Feature::plugin_fn("broken", |reg| {
         reg.init((), |()| async { Err("the database is on fire".into()) })
     });
-    let result = TestBackend::builder().feature(plain_plugin("fine")).feature(broken).start().await;
+    let shutdowns: Arc<Mutex<Vec<String>>> = Arc::default();
+    let fine_shutdowns = shutdowns.clone();
+    let fine = Feature::plugin_fn("fine", move |reg| {
+        let shutdowns = fine_shutdowns.clone();
+        reg.init(&backlot::services::core_services::LIFECYCLE, move |lifecycle| async move {
+            lifecycle.add_shutdown_hook(move || async move {
+                shutdowns.lock().map_err(|e| e.to_string())?.push("fine stopped".into());
+                Ok(())
+            });
+            Ok(())
+        })
+    });
+    let result = TestBackend::builder().feature(fine).feature(broken).start().await;
     let err_text = match &result {
         Err(e) => e.to_string(),
         Ok(_) => String::new(),
@@ -390,6 +402,8 @@ async fn plugin_init_failure_aborts_and_names_the_plugin() {
         err_text.contains("plugin 'broken' failed to start") && err_text.contains("the database is on fire"),
         "{err_text}"
     );
+    // The plugins that did start are shut down again.
+    assert_eq!(*shutdowns.lock().expect("lock"), vec!["fine stopped".to_string()]);
 }
 
 #[tokio::test]
@@ -532,4 +546,100 @@ async fn boot_failure_continue_per_plugin_only_covers_that_plugin() {
         errors.iter().map(|e| e.plugin.as_str()).collect::<Vec<_>>(),
         vec!["strict"]
     );
+}
+
+static FIRST_POINT: ExtensionPoint<Additions> = ExtensionPoint::new("ring.first");
+static SECOND_POINT: ExtensionPoint<Additions> = ExtensionPoint::new("ring.second");
+
+#[test]
+fn modules_using_each_others_extension_points_in_a_circle() {
+    // `bystander` uses the circle but is not part of it, and is registered first.
+    let bystander = Feature::module_fn("ring", "bystander", |reg| {
+        reg.init(&FIRST_POINT, |_p| async { Ok(()) })
+    });
+    let one = Feature::module_fn("ring", "one", |reg| {
+        reg.extension_point(&FIRST_POINT, Arc::new(Additions::default()))
+            .init(&SECOND_POINT, |_p| async { Ok(()) })
+    });
+    let two = Feature::module_fn("ring", "two", |reg| {
+        reg.extension_point(&SECOND_POINT, Arc::new(Additions::default()))
+            .init(&FIRST_POINT, |_p| async { Ok(()) })
+    });
+    let err = wiring_error(vec![plain_plugin("ring"), bystander, one, two]);
+    let WiringError::ModuleCycle { plugin, cycle } = &err else {
+        panic!("expected a module cycle, got {err:?}");
+    };
+    assert_eq!(plugin, "ring");
+    assert_eq!(cycle.len(), 3, "{cycle:?}");
+    assert_eq!(cycle.first(), cycle.last(), "{cycle:?}");
+    assert!(!cycle.contains(&"bystander".to_string()), "{cycle:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("'one' -> 'two' -> 'one'") || text.contains("'two' -> 'one' -> 'two'"),
+        "{text}"
+    );
+    assert!(text.contains("'ring'"), "{text}");
+}
+
+#[test]
+fn service_factory_needing_a_missing_service_names_the_factory() {
+    static NEEDS_MISSING: ServiceRef<Thing> = ServiceRef::plugin("test.needsMissing");
+    let factory = ServiceFactory::plugin(&NEEDS_MISSING)
+        .deps(&NO_DEFAULT)
+        .build(|_, _missing| async { Ok(Arc::new(Thing)) });
+    let plugin = Feature::plugin_fn("user", |reg| reg.init(&NEEDS_MISSING, |_t| async { Ok(()) }));
+    let err = wiring_error(vec![Feature::Service(factory), plugin]);
+    assert!(
+        matches!(&err, WiringError::MissingService { dependant, service }
+            if dependant == "service 'test.needsMissing'" && service == "test.noDefault"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_init_is_a_startup_failure_naming_the_plugin() {
+    let panicky = Feature::plugin_fn("panicky", |reg| {
+        reg.init((), |()| async {
+            if std::hint::black_box(true) {
+                panic!("unexpected state");
+            }
+            Ok(())
+        })
+    });
+    let errors = startup_errors(TestBackend::builder().feature(panicky).start().await);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].plugin, "panicky");
+    assert!(errors[0].source.to_string().contains("unexpected state"), "{}", errors[0].source);
+
+    // With `continue`, the rest of the backend stays up.
+    let panicky = Feature::module_fn("host", "panicky", |reg| {
+        reg.init((), |()| async {
+            if std::hint::black_box(true) {
+                panic!("module bug");
+            }
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder()
+        .config_yaml("backend:\n  startup:\n    default:\n      onPluginBootFailure: continue\n")
+        .feature(plain_plugin("host"))
+        .feature(panicky)
+        .feature(plain_plugin("other"))
+        .start()
+        .await
+        .expect("continue keeps the backend up");
+    let res = backend.client().get("/api/host/x").await.expect("request");
+    assert_eq!(res.status(), 503);
+    let res = backend.client().get("/api/other/x").await.expect("request");
+    assert_eq!(res.status(), 404);
+    backend.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn per_plugin_abort_overrides_a_continue_default() {
+    let yaml = "backend:\n  startup:\n    default:\n      onPluginBootFailure: continue\n    plugins:\n      catalog:\n        onPluginBootFailure: abort\n";
+    let catalog = Feature::plugin_fn("catalog", |reg| reg.init((), |()| async { Err("no db".into()) }));
+    let errors = startup_errors(TestBackend::builder().config_yaml(yaml).feature(catalog).start().await);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].plugin, "catalog");
 }

@@ -489,6 +489,10 @@ fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
                 visited.push(prev);
                 cur = prev;
             }
+            // The walk may start outside the circle: keep only the circle itself.
+            if let Some(first) = cycle.last().and_then(|last| cycle.iter().position(|m| m == last)) {
+                cycle.drain(..first);
+            }
             cycle.reverse();
             return Err(WiringError::ModuleCycle {
                 plugin: plan.id.to_string(),

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use futures::FutureExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -15,7 +16,7 @@ use tracing::Instrument;
 
 use super::builder::{Backend, PluginPlan};
 use super::deps::AnyArc;
-use super::error::{BackendError, StartupError};
+use super::error::{BackendError, BoxError, StartupError};
 use super::http::gate::Gate;
 use super::http::{health_router, not_found, with_root_layers};
 use super::registry::{Registry, ResolveError};
@@ -274,6 +275,22 @@ fn startup_error(plugin: &str, module: Option<&str>, e: ResolveError) -> Startup
     }
 }
 
+/// Runs an `init`, turning a panic into an error so that one plugin's bug is a startup
+/// failure of that plugin (subject to `onPluginBootFailure`) rather than of the host.
+async fn guarded(init: impl std::future::Future<Output = Result<(), BoxError>>) -> Result<(), BoxError> {
+    match std::panic::AssertUnwindSafe(init).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(format!("init panicked: {message}").into())
+        }
+    }
+}
+
 /// Runs a plugin's modules, then the plugin; returns the plugin's router.
 async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Router, StartupError> {
     let plugin = plan.id.clone();
@@ -284,7 +301,8 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
                 .resolve(&module.registration.deps, Some(plugin.clone()), Some(&plan.extension_points))
                 .await
                 .map_err(|e| startup_error(&plugin, Some(&module.id), e))?;
-            (module.registration.init)(resolved)
+            let init = module.registration.init;
+            guarded(async move { init(resolved).await })
                 .instrument(tracing::info_span!("module", module = %module.id))
                 .await
                 .map_err(|source| StartupError {
@@ -299,7 +317,8 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
             .resolve(&plan.registration.deps, Some(plugin.clone()), None)
             .await
             .map_err(|e| startup_error(&plugin, None, e))?;
-        (plan.registration.init)(resolved).await.map_err(|source| StartupError {
+        let init = plan.registration.init;
+        guarded(async move { init(resolved).await }).await.map_err(|source| StartupError {
             plugin: plugin.to_string(),
             module: None,
             service: None,
