@@ -477,3 +477,24 @@ async fn requests_are_logged() {
     assert!(find("/api/errors/ok", 200), "{logged:?}");
     assert!(find("/nowhere", 404), "{logged:?}");
 }
+
+#[tokio::test]
+async fn root_http_router_serves_routes_outside_plugins() {
+    use backlot::services::core_services::ROOT_HTTP_ROUTER;
+    let plugin = Feature::plugin_fn("site", |reg| {
+        reg.init(&ROOT_HTTP_ROUTER, |root| async move {
+            root.use_router("/", Router::new().route("/robots.txt", get(|| async { "User-agent: *" })));
+            root.use_router("/static", Router::new().route("/app.js", get(|| async { "js" })));
+            Ok(())
+        })
+    });
+    let backend = start(vec![plugin], "").await;
+    let client = backend.client();
+    for (path, body) in [("/robots.txt", "User-agent: *"), ("/static/app.js", "js")] {
+        let res = client.get(path).await.expect("request");
+        assert_eq!((res.status(), res.text().as_str()), (200, body), "{path}");
+    }
+    let res = client.get("/static/missing.js").await.expect("request");
+    assert_error_json(&res, 404, "NotFoundError", "GET", "/static/missing.js");
+    backend.stop().await.expect("stop");
+}
