@@ -42,7 +42,15 @@ const PLUGINS: usize = 50;
 fn plugin(i: usize) -> Feature {
     Feature::plugin_fn(format!("plugin-{i}"), |reg| {
         reg.init(
-            (&SVC_0, &SVC_1, &SVC_2, &SVC_3, &SVC_4, &LOGGER, &HTTP_ROUTER),
+            (
+                &SVC_0,
+                &SVC_1,
+                &SVC_2,
+                &SVC_3,
+                &SVC_4,
+                &LOGGER,
+                &HTTP_ROUTER,
+            ),
             |(s0, s1, s2, s3, s4, logger, http)| async move {
                 let slots = s0.slot + s1.slot + s2.slot + s3.slot + s4.slot;
                 black_box((&s0.plugin, slots, &logger));
@@ -54,7 +62,8 @@ fn plugin(i: usize) -> Feature {
 }
 
 async fn start_and_stop() {
-    let mut builder = Backend::builder().listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut builder =
+        Backend::builder().listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     for i in 0..PLUGINS {
         builder = builder.add_feature(plugin(i));
     }
@@ -69,7 +78,10 @@ async fn start_and_stop() {
 }
 
 fn backend_startup(c: &mut Criterion) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => panic!("tokio runtime: {e}"),
     };

@@ -25,13 +25,26 @@ fn failing_routes() -> Feature {
                     .route("/kind/{kind}", get(by_kind))
                     .route(
                         "/internal",
-                        get(|| async { Err::<(), _>(ApiError::internal("password=hunter2 in connection string")) }),
+                        get(|| async {
+                            Err::<(), _>(ApiError::internal(
+                                "password=hunter2 in connection string",
+                            ))
+                        }),
                     )
                     .route("/panic", get(|| async { panic_now() }))
                     .route("/ok", get(|| async { "fine" }))
-                    .route("/echo", post(|Json(body): Json<Item>| async move { Json(body) }))
-                    .route("/bytes", post(|body: axum::body::Bytes| async move { body.len().to_string() }))
-                    .route("/plain-400", get(|| async { (StatusCode::BAD_REQUEST, "name must not be empty") }))
+                    .route(
+                        "/echo",
+                        post(|Json(body): Json<Item>| async move { Json(body) }),
+                    )
+                    .route(
+                        "/bytes",
+                        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+                    )
+                    .route(
+                        "/plain-400",
+                        get(|| async { (StatusCode::BAD_REQUEST, "name must not be empty") }),
+                    )
                     .route(
                         "/own-json",
                         get(|| async { (StatusCode::CONFLICT, Json(json!({"custom": true}))) }),
@@ -54,14 +67,44 @@ struct Item {
 
 const KINDS: [(&str, ApiErrorKind, u16, &str); 9] = [
     ("input", ApiErrorKind::Input, 400, "InputError"),
-    ("authentication", ApiErrorKind::Authentication, 401, "AuthenticationError"),
-    ("not-allowed", ApiErrorKind::NotAllowed, 403, "NotAllowedError"),
+    (
+        "authentication",
+        ApiErrorKind::Authentication,
+        401,
+        "AuthenticationError",
+    ),
+    (
+        "not-allowed",
+        ApiErrorKind::NotAllowed,
+        403,
+        "NotAllowedError",
+    ),
     ("not-found", ApiErrorKind::NotFound, 404, "NotFoundError"),
     ("conflict", ApiErrorKind::Conflict, 409, "ConflictError"),
-    ("payload-too-large", ApiErrorKind::PayloadTooLarge, 413, "PayloadTooLargeError"),
-    ("not-modified", ApiErrorKind::NotModified, 304, "NotModifiedError"),
-    ("not-implemented", ApiErrorKind::NotImplemented, 501, "NotImplementedError"),
-    ("unavailable", ApiErrorKind::ServiceUnavailable, 503, "ServiceUnavailableError"),
+    (
+        "payload-too-large",
+        ApiErrorKind::PayloadTooLarge,
+        413,
+        "PayloadTooLargeError",
+    ),
+    (
+        "not-modified",
+        ApiErrorKind::NotModified,
+        304,
+        "NotModifiedError",
+    ),
+    (
+        "not-implemented",
+        ApiErrorKind::NotImplemented,
+        501,
+        "NotImplementedError",
+    ),
+    (
+        "unavailable",
+        ApiErrorKind::ServiceUnavailable,
+        503,
+        "ServiceUnavailableError",
+    ),
 ];
 
 async fn by_kind(Path(kind): Path<String>) -> Result<(), ApiError> {
@@ -77,21 +120,37 @@ async fn start(features: Vec<Feature>, yaml: &str) -> TestBackend {
     for feature in features {
         builder = builder.feature(feature);
     }
-    builder.start().await.expect("backend starts")
+    builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("backend starts: {e}"))
 }
 
 /// Checks Backstage's error body and returns it.
-fn assert_error_json(res: &TestResponse, status: u16, name: &str, method: &str, url: &str) -> Value {
+fn assert_error_json(
+    res: &TestResponse,
+    status: u16,
+    name: &str,
+    method: &str,
+    url: &str,
+) -> Value {
     assert_eq!(res.status(), status, "{}", res.text());
     assert!(
-        res.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+        res.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
         "{:?}",
         res.header("content-type")
     );
-    let body: Value = res.json().unwrap_or_else(|e| panic!("not JSON ({e}): {}", res.text()));
+    let body: Value = res
+        .json()
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", res.text()));
     assert_eq!(body["error"]["name"], name, "{body}");
     assert!(body["error"]["message"].is_string(), "{body}");
-    assert_eq!(body["request"], json!({"method": method, "url": url}), "{body}");
+    assert_eq!(
+        body["request"],
+        json!({"method": method, "url": url}),
+        "{body}"
+    );
     assert_eq!(body["response"], json!({"statusCode": status}), "{body}");
     body
 }
@@ -100,7 +159,11 @@ fn assert_error_json(res: &TestResponse, status: u16, name: &str, method: &str, 
 async fn unknown_paths_answer_404_error_json() {
     let backend = start(vec![failing_routes()], "").await;
     let client = backend.client();
-    for url in ["/nowhere", "/api/no-such-plugin/x", "/api/errors/no-such-route?q=1"] {
+    for url in [
+        "/nowhere",
+        "/api/no-such-plugin/x",
+        "/api/errors/no-such-route?q=1",
+    ] {
         let res = client.get(url).await.expect("request");
         assert_error_json(&res, 404, "NotFoundError", "GET", url);
     }
@@ -132,7 +195,11 @@ async fn each_error_kind_maps_to_its_status_and_name() {
 #[tokio::test]
 async fn internal_errors_answer_500_without_details() {
     let backend = start(vec![failing_routes()], "").await;
-    let res = backend.client().get("/api/errors/internal").await.expect("request");
+    let res = backend
+        .client()
+        .get("/api/errors/internal")
+        .await
+        .expect("request");
     let body = assert_error_json(&res, 500, "Error", "GET", "/api/errors/internal");
     assert!(!res.text().contains("hunter2"), "{body}");
     backend.stop().await.expect("stop");
@@ -161,7 +228,10 @@ async fn json_rejections_answer_400_input_error() {
         .await
         .expect("request");
     assert_eq!(ok.status(), 200);
-    assert_eq!(ok.json::<Value>().expect("json"), json!({"name": "a", "count": 2}));
+    assert_eq!(
+        ok.json::<Value>().expect("json"),
+        json!({"name": "a", "count": 2})
+    );
 
     // Not JSON at all.
     let syntax = client
@@ -174,7 +244,12 @@ async fn json_rejections_answer_400_input_error() {
         .await
         .expect("request");
     let body = assert_error_json(&syntax, 400, "InputError", "POST", "/api/errors/echo");
-    assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
 
     // JSON of the wrong shape (axum says 422; Backstage says 400 InputError).
     let shape = client
@@ -182,7 +257,12 @@ async fn json_rejections_answer_400_input_error() {
         .await
         .expect("request");
     let body = assert_error_json(&shape, 400, "InputError", "POST", "/api/errors/echo");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("count")), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("count")),
+        "{body}"
+    );
 
     // A plain-text 400 from a handler becomes error JSON with its text as the message.
     let plain = client.get("/api/errors/plain-400").await.expect("request");
@@ -198,23 +278,42 @@ async fn json_rejections_answer_400_input_error() {
 
 #[tokio::test]
 async fn bodies_over_max_body_size_answer_413() {
-    let backend = start(vec![failing_routes()], "backend:\n  http:\n    maxBodySize: 1024\n").await;
+    let backend = start(
+        vec![failing_routes()],
+        "backend:\n  http:\n    maxBodySize: 1024\n",
+    )
+    .await;
     let client = backend.client();
     let small = client
-        .execute(client.request(reqwest::Method::POST, "/api/errors/bytes").body(vec![b'x'; 1000]))
+        .execute(
+            client
+                .request(reqwest::Method::POST, "/api/errors/bytes")
+                .body(vec![b'x'; 1000]),
+        )
         .await
         .expect("request");
     assert_eq!((small.status(), small.text().as_str()), (200, "1000"));
 
     // With a content-length over the limit.
     let big = client
-        .execute(client.request(reqwest::Method::POST, "/api/errors/bytes").body(vec![b'x'; 4096]))
+        .execute(
+            client
+                .request(reqwest::Method::POST, "/api/errors/bytes")
+                .body(vec![b'x'; 4096]),
+        )
         .await
         .expect("request");
-    assert_error_json(&big, 413, "PayloadTooLargeError", "POST", "/api/errors/bytes");
+    assert_error_json(
+        &big,
+        413,
+        "PayloadTooLargeError",
+        "POST",
+        "/api/errors/bytes",
+    );
 
     // Streamed without a content-length.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b'y'; 512])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b'y'; 512])).collect();
     let streamed = client
         .execute(
             client
@@ -223,7 +322,13 @@ async fn bodies_over_max_body_size_answer_413() {
         )
         .await
         .expect("request");
-    assert_error_json(&streamed, 413, "PayloadTooLargeError", "POST", "/api/errors/bytes");
+    assert_error_json(
+        &streamed,
+        413,
+        "PayloadTooLargeError",
+        "POST",
+        "/api/errors/bytes",
+    );
 
     // A JSON body over the limit too.
     let long_name = "n".repeat(2000);
@@ -231,7 +336,13 @@ async fn bodies_over_max_body_size_answer_413() {
         .post_json("/api/errors/echo", &json!({"name": long_name, "count": 1}))
         .await
         .expect("request");
-    assert_error_json(&json_big, 413, "PayloadTooLargeError", "POST", "/api/errors/echo");
+    assert_error_json(
+        &json_big,
+        413,
+        "PayloadTooLargeError",
+        "POST",
+        "/api/errors/echo",
+    );
     backend.stop().await.expect("stop");
 }
 
@@ -240,10 +351,17 @@ async fn health_endpoints_and_their_headers() {
     let yaml = "backend:\n  health:\n    headers:\n      x-health-check: portal\n      cache-control: no-store\n";
     let backend = start(vec![], yaml).await;
     let client = backend.client();
-    for path in ["/.backstage/health/v1/liveness", "/.backstage/health/v1/readiness"] {
+    for path in [
+        "/.backstage/health/v1/liveness",
+        "/.backstage/health/v1/readiness",
+    ] {
         let res = client.get(path).await.expect("request");
         assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(res.json::<Value>().expect("json"), json!({"status": "ok"}), "{path}");
+        assert_eq!(
+            res.json::<Value>().expect("json"),
+            json!({"status": "ok"}),
+            "{path}"
+        );
         assert_eq!(res.header("x-health-check"), Some("portal"), "{path}");
         assert_eq!(res.header("cache-control"), Some("no-store"), "{path}");
     }
@@ -300,7 +418,10 @@ discovery:
         .start()
         .await
         .expect("start");
-    let res = TestClient::new(handle.base_url()).get("/api/reporter/urls").await.expect("request");
+    let res = TestClient::new(handle.base_url())
+        .get("/api/reporter/urls")
+        .await
+        .expect("request");
     assert_eq!(res.status(), 200);
     let port = handle.local_addr().port();
     assert_eq!(
@@ -331,11 +452,15 @@ fn capturing_root_logger(logger: &CapturingLogger) -> ServiceFactory {
 }
 
 fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe listener");
-    probe.local_addr().expect("probe address").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("probe listener: {e}"))
 }
 
-async fn start_with_listen(listen_yaml: &str) -> Result<backlot::backend::BackendHandle, BackendError> {
+async fn start_with_listen(
+    listen_yaml: &str,
+) -> Result<backlot::backend::BackendHandle, BackendError> {
     Backend::builder()
         .add_service(capturing_root_logger(&CapturingLogger::new()))
         .config_yaml(format!("backend:\n  listen: {listen_yaml}\n"))
@@ -372,7 +497,11 @@ async fn backend_listen_config_forms() {
         assert_eq!(res.status(), 200, "{yaml}");
         handle.stop().await.expect("stop");
     }
-    for bad in ["'127.0.0.1:notaport'", "{ host: 127.0.0.1, port: 70000 }", "[7007]"] {
+    for bad in [
+        "'127.0.0.1:notaport'",
+        "{ host: 127.0.0.1, port: 70000 }",
+        "[7007]",
+    ] {
         let err = start_with_listen(bad).await.expect_err(bad);
         assert!(matches!(err, BackendError::Config(_)), "{bad}: {err}");
         assert!(err.to_string().contains("backend.listen"), "{bad}: {err}");
@@ -414,7 +543,11 @@ async fn plugin_logger_records_carry_the_plugin_id() {
         })
     };
     let backend = start(vec![chatty("north"), chatty("south")], "").await;
-    let res = backend.client().get("/api/south/hello").await.expect("request");
+    let res = backend
+        .client()
+        .get("/api/south/hello")
+        .await
+        .expect("request");
     assert_eq!(res.status(), 200);
     let records = backend.logger().records();
     for id in ["north", "south"] {
@@ -429,7 +562,10 @@ async fn plugin_logger_records_carry_the_plugin_id() {
         .iter()
         .find(|r| r.message == "said hello")
         .unwrap_or_else(|| panic!("no request record: {records:?}"));
-    assert_eq!((hello.field("plugin"), hello.field("to")), (Some("south"), Some("world")));
+    assert_eq!(
+        (hello.field("plugin"), hello.field("to")),
+        (Some("south"), Some("world"))
+    );
     assert_eq!(hello.level, LogLevel::Warn);
     backend.stop().await.expect("stop");
 }
@@ -439,7 +575,11 @@ async fn plugin_logger_records_carry_the_plugin_id() {
 struct RequestEvents(Arc<Mutex<Vec<String>>>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestEvents {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
         if event.metadata().target() != "backlot::http" {
             return;
         }
@@ -462,16 +602,26 @@ async fn requests_are_logged() {
     use tracing_subscriber::layer::SubscriberExt;
     let events = RequestEvents::default();
     // The test runtime is single-threaded, so the server's tasks see this default too.
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
     let backend = start(vec![failing_routes()], "").await;
     let client = backend.client();
-    assert_eq!(client.get("/api/errors/ok").await.expect("request").status(), 200);
+    assert_eq!(
+        client
+            .get("/api/errors/ok")
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
     assert_eq!(client.get("/nowhere").await.expect("request").status(), 404);
     backend.stop().await.expect("stop");
     let logged = events.0.lock().expect("lock").clone();
     let find = |path: &str, status: u16| {
         logged.iter().any(|e| {
-            e.contains("method=GET") && e.contains(&format!("path={path}")) && e.contains(&format!("status={status}"))
+            e.contains("method=GET")
+                && e.contains(&format!("path={path}"))
+                && e.contains(&format!("status={status}"))
         })
     };
     assert!(find("/api/errors/ok", 200), "{logged:?}");
@@ -483,8 +633,14 @@ async fn root_http_router_serves_routes_outside_plugins() {
     use backlot::services::core_services::ROOT_HTTP_ROUTER;
     let plugin = Feature::plugin_fn("site", |reg| {
         reg.init(&ROOT_HTTP_ROUTER, |root| async move {
-            root.use_router("/", Router::new().route("/robots.txt", get(|| async { "User-agent: *" })));
-            root.use_router("/static", Router::new().route("/app.js", get(|| async { "js" })));
+            root.use_router(
+                "/",
+                Router::new().route("/robots.txt", get(|| async { "User-agent: *" })),
+            );
+            root.use_router(
+                "/static",
+                Router::new().route("/app.js", get(|| async { "js" })),
+            );
             Ok(())
         })
     });

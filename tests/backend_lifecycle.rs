@@ -10,8 +10,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use backlot::backend::{Backend, BackendBuilder, ExtensionPoint, Feature, FeatureRegistration, ServiceFactory, ServiceRef};
-use backlot::services::core_services::{HTTP_ROUTER, LIFECYCLE, PLUGIN_METADATA, ROOT_LIFECYCLE, ROOT_LOGGER};
+use backlot::backend::{
+    Backend, BackendBuilder, ExtensionPoint, Feature, FeatureRegistration, ServiceFactory,
+    ServiceRef,
+};
+use backlot::services::core_services::{
+    HTTP_ROUTER, LIFECYCLE, PLUGIN_METADATA, ROOT_LIFECYCLE, ROOT_LOGGER,
+};
 use backlot::services::logger::{CapturingLogger, LoggerService};
 use backlot::testing::{TestBackend, TestClient};
 use tokio::sync::{Barrier, Notify};
@@ -19,11 +24,16 @@ use tokio::sync::{Barrier, Notify};
 type Log = Arc<Mutex<Vec<String>>>;
 
 fn record(log: &Log, event: impl Into<String>) {
-    log.lock().expect("event log").push(event.into());
+    match log.lock() {
+        Ok(mut log) => log.push(event.into()),
+        Err(e) => panic!("event log: {e}"),
+    }
 }
 
 fn events(log: &Log) -> Vec<String> {
-    log.lock().expect("event log").clone()
+    log.lock()
+        .map(|l| l.clone())
+        .unwrap_or_else(|e| panic!("event log: {e}"))
 }
 
 fn position(events: &[String], event: &str) -> usize {
@@ -36,8 +46,9 @@ fn position(events: &[String], event: &str) -> usize {
 /// A loopback address with a port that was free a moment ago, so a test knows the port before
 /// `start()` returns.
 fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe listener");
-    listener.local_addr().expect("probe address")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .unwrap_or_else(|e| panic!("probe listener: {e}"))
 }
 
 /// A builder whose root logger keeps records in memory instead of installing `tracing`.
@@ -96,23 +107,36 @@ async fn startup_order_of_modules_plugins_and_factories() {
     let late_log = log.clone();
     let late = Feature::module_fn("host", "late", move |reg| {
         let log = late_log.clone();
-        reg.init((&EARLY_SLOTS, &HOST_SLOTS), move |(early, host)| async move {
-            let early_items = early.get()?.0.lock().map_err(|e| e.to_string())?.clone();
-            record(&log, format!("init:late saw={}", early_items.join(",")));
-            host.get()?.0.lock().map_err(|e| e.to_string())?.push("late".into());
-            Ok(())
-        })
+        reg.init(
+            (&EARLY_SLOTS, &HOST_SLOTS),
+            move |(early, host)| async move {
+                let early_items = early.get()?.0.lock().map_err(|e| e.to_string())?.clone();
+                record(&log, format!("init:late saw={}", early_items.join(",")));
+                host.get()?
+                    .0
+                    .lock()
+                    .map_err(|e| e.to_string())?
+                    .push("late".into());
+                Ok(())
+            },
+        )
     });
     let early_log = log.clone();
     let early = Feature::module_fn("host", "early", move |reg| {
         let log = early_log.clone();
         let slots = Arc::new(Slots::default());
-        reg.extension_point(&EARLY_SLOTS, slots.clone())
-            .init(&TRACKED, move |_tracked| async move {
-                slots.0.lock().map_err(|e| e.to_string())?.push("from-early".into());
+        reg.extension_point(&EARLY_SLOTS, slots.clone()).init(
+            &TRACKED,
+            move |_tracked| async move {
+                slots
+                    .0
+                    .lock()
+                    .map_err(|e| e.to_string())?
+                    .push("from-early".into());
                 record(&log, "init:early");
                 Ok(())
-            })
+            },
+        )
     });
     let unused_log = log.clone();
     let unused = ServiceFactory::plugin(&UNUSED).build(move |ctx, ()| {
@@ -140,12 +164,21 @@ async fn startup_order_of_modules_plugins_and_factories() {
     // The module providing an extension point runs before the module using it.
     assert!(position(&events, "init:early") < position(&events, "init:late saw=from-early"));
     // Modules complete before their plugin.
-    assert!(position(&events, "init:late saw=from-early") < position(&events, "init:host tracked=host"));
+    assert!(
+        position(&events, "init:late saw=from-early") < position(&events, "init:host tracked=host")
+    );
     // A plugin-scoped factory runs once per plugin, before the first init that needs it.
-    assert_eq!(events.iter().filter(|e| *e == "factory:host").count(), 1, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| *e == "factory:host").count(),
+        1,
+        "{events:?}"
+    );
     assert!(position(&events, "factory:host") < position(&events, "init:early"));
     // Nobody depends on it: never built.
-    assert!(!events.contains(&"factory:unused".to_string()), "{events:?}");
+    assert!(
+        !events.contains(&"factory:unused".to_string()),
+        "{events:?}"
+    );
     handle.stop().await.expect("stop");
 }
 
@@ -164,7 +197,9 @@ async fn root_services_are_built_at_startup_even_when_unused() {
     });
     let handle = quiet_builder()
         .add_service(root)
-        .add_feature(Feature::plugin_fn("idle", |reg| reg.init((), |()| async { Ok(()) })))
+        .add_feature(Feature::plugin_fn("idle", |reg| {
+            reg.init((), |()| async { Ok(()) })
+        }))
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
         .start()
         .await
@@ -189,7 +224,10 @@ async fn plugins_initialize_concurrently() {
     };
     let started = tokio::time::timeout(
         Duration::from_secs(10),
-        TestBackend::builder().feature(plugin("left")).feature(plugin("right")).start(),
+        TestBackend::builder()
+            .feature(plugin("left"))
+            .feature(plugin("right"))
+            .start(),
     )
     .await
     .expect("plugin inits ran one after the other and deadlocked on the barrier")
@@ -204,21 +242,24 @@ async fn startup_hooks_run_after_every_init_plugin_hooks_first() {
     let fast_log = log.clone();
     let fast = Feature::plugin_fn("fast", move |reg| {
         let log = fast_log.clone();
-        reg.init((&ROOT_LIFECYCLE, &LIFECYCLE), move |(root, lifecycle)| async move {
-            // The root hook is registered first and still runs after every plugin hook.
-            let root_log = log.clone();
-            root.add_startup_hook(move || async move {
-                record(&root_log, "root-hook");
+        reg.init(
+            (&ROOT_LIFECYCLE, &LIFECYCLE),
+            move |(root, lifecycle)| async move {
+                // The root hook is registered first and still runs after every plugin hook.
+                let root_log = log.clone();
+                root.add_startup_hook(move || async move {
+                    record(&root_log, "root-hook");
+                    Ok(())
+                });
+                let hook_log = log.clone();
+                lifecycle.add_startup_hook(move || async move {
+                    record(&hook_log, "hook:fast");
+                    Ok(())
+                });
+                record(&log, "init:fast");
                 Ok(())
-            });
-            let hook_log = log.clone();
-            lifecycle.add_startup_hook(move || async move {
-                record(&hook_log, "hook:fast");
-                Ok(())
-            });
-            record(&log, "init:fast");
-            Ok(())
-        })
+            },
+        )
     });
     let slow_log = log.clone();
     let slow = Feature::plugin_fn("slow", move |reg| {
@@ -234,13 +275,25 @@ async fn startup_hooks_run_after_every_init_plugin_hooks_first() {
             Ok(())
         })
     });
-    let backend = TestBackend::builder().feature(fast).feature(slow).start().await.expect("start");
+    let backend = TestBackend::builder()
+        .feature(fast)
+        .feature(slow)
+        .start()
+        .await
+        .expect("start");
     let events = events(&log);
     assert_eq!(events.len(), 5, "{events:?}");
     let last_init = position(&events, "init:fast").max(position(&events, "init:slow"));
     let first_hook = position(&events, "hook:fast").min(position(&events, "hook:slow"));
-    assert!(last_init < first_hook, "hooks ran before every init finished: {events:?}");
-    assert_eq!(events.last().map(String::as_str), Some("root-hook"), "{events:?}");
+    assert!(
+        last_init < first_hook,
+        "hooks ran before every init finished: {events:?}"
+    );
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("root-hook"),
+        "{events:?}"
+    );
     backend.stop().await.expect("stop");
 }
 
@@ -250,23 +303,26 @@ async fn shutdown_hooks_run_newest_first_plugin_before_root() {
     let first_log = log.clone();
     let first = Feature::plugin_fn("first", move |reg| {
         let log = first_log.clone();
-        reg.init((&ROOT_LIFECYCLE, &LIFECYCLE), move |(root, lifecycle)| async move {
-            for name in ["root-1", "root-2"] {
-                let log = log.clone();
-                root.add_shutdown_hook(move || async move {
-                    record(&log, name);
-                    Ok(())
-                });
-            }
-            for name in ["first-1", "first-2"] {
-                let log = log.clone();
-                lifecycle.add_shutdown_hook(move || async move {
-                    record(&log, name);
-                    Ok(())
-                });
-            }
-            Ok(())
-        })
+        reg.init(
+            (&ROOT_LIFECYCLE, &LIFECYCLE),
+            move |(root, lifecycle)| async move {
+                for name in ["root-1", "root-2"] {
+                    let log = log.clone();
+                    root.add_shutdown_hook(move || async move {
+                        record(&log, name);
+                        Ok(())
+                    });
+                }
+                for name in ["first-1", "first-2"] {
+                    let log = log.clone();
+                    lifecycle.add_shutdown_hook(move || async move {
+                        record(&log, name);
+                        Ok(())
+                    });
+                }
+                Ok(())
+            },
+        )
     });
     let second_log = log.clone();
     let second = Feature::plugin_fn("second", move |reg| {
@@ -281,10 +337,18 @@ async fn shutdown_hooks_run_newest_first_plugin_before_root() {
             Ok(())
         })
     });
-    let backend = TestBackend::builder().feature(first).feature(second).start().await.expect("start");
+    let backend = TestBackend::builder()
+        .feature(first)
+        .feature(second)
+        .start()
+        .await
+        .expect("start");
     assert!(events(&log).is_empty(), "no shutdown hook runs before stop");
     backend.stop().await.expect("stop");
-    assert_eq!(events(&log), vec!["second-1", "first-2", "first-1", "root-2", "root-1"]);
+    assert_eq!(
+        events(&log),
+        vec!["second-1", "first-2", "first-1", "root-2", "root-1"]
+    );
 }
 
 /// A service with an identity to compare.
@@ -309,7 +373,8 @@ fn root_instance() -> ServiceFactory {
     })
 }
 
-static PER_PLUGIN: ServiceRef<Instance> = ServiceRef::plugin("test.perPlugin").with_default(plugin_instance);
+static PER_PLUGIN: ServiceRef<Instance> =
+    ServiceRef::plugin("test.perPlugin").with_default(plugin_instance);
 static SHARED: ServiceRef<Instance> = ServiceRef::root("test.shared").with_default(root_instance);
 
 type Seen = Arc<Mutex<Vec<(String, Arc<Instance>, Arc<Instance>)>>>;
@@ -321,17 +386,26 @@ async fn plugin_scoped_instances_are_per_plugin_root_ones_shared() {
         let seen = seen.clone();
         Feature::plugin_fn(id, move |reg| {
             let seen = seen.clone();
-            reg.init((&PER_PLUGIN, &SHARED, &PLUGIN_METADATA), move |(mine, shared, meta)| async move {
-                seen.lock().map_err(|e| e.to_string())?.push((meta.id().to_string(), mine, shared));
-                Ok(())
-            })
+            reg.init(
+                (&PER_PLUGIN, &SHARED, &PLUGIN_METADATA),
+                move |(mine, shared, meta)| async move {
+                    seen.lock().map_err(|e| e.to_string())?.push((
+                        meta.id().to_string(),
+                        mine,
+                        shared,
+                    ));
+                    Ok(())
+                },
+            )
         })
     };
     let module_seen = seen.clone();
     let module = Feature::module_fn("one", "helper", move |reg| {
         let seen = module_seen.clone();
         reg.init((&PER_PLUGIN, &SHARED), move |(mine, shared)| async move {
-            seen.lock().map_err(|e| e.to_string())?.push(("one/helper".to_string(), mine, shared));
+            seen.lock()
+                .map_err(|e| e.to_string())?
+                .push(("one/helper".to_string(), mine, shared));
             Ok(())
         })
     });
@@ -353,8 +427,14 @@ async fn plugin_scoped_instances_are_per_plugin_root_ones_shared() {
     let (_, two, shared_two) = get("two");
     let (_, helper, shared_helper) = get("one/helper");
     assert_eq!((one.owner.as_str(), two.owner.as_str()), ("one", "two"));
-    assert!(!Arc::ptr_eq(&one, &two), "each plugin gets its own instance");
-    assert!(Arc::ptr_eq(&one, &helper), "a module shares its plugin's instance");
+    assert!(
+        !Arc::ptr_eq(&one, &two),
+        "each plugin gets its own instance"
+    );
+    assert!(
+        Arc::ptr_eq(&one, &helper),
+        "a module shares its plugin's instance"
+    );
     assert!(Arc::ptr_eq(&shared_one, &shared_two) && Arc::ptr_eq(&shared_one, &shared_helper));
     assert_eq!(shared_one.owner, "root");
     backend.stop().await.expect("stop");
@@ -390,7 +470,10 @@ async fn an_override_replaces_the_default_factory() {
         .start()
         .await
         .expect("start");
-    assert_eq!(*owners.lock().expect("lock"), vec!["override for user", "root override"]);
+    assert_eq!(
+        *owners.lock().expect("lock"),
+        vec!["override for user", "root override"]
+    );
     backend.stop().await.expect("stop");
 }
 
@@ -422,7 +505,10 @@ async fn root_context_is_built_once_for_all_plugins() {
         builder = builder.feature(Feature::plugin_fn(id, move |reg| {
             let owners = owners.clone();
             reg.init(&POOLED, move |pooled| async move {
-                owners.lock().map_err(|e| e.to_string())?.push(pooled.owner.clone());
+                owners
+                    .lock()
+                    .map_err(|e| e.to_string())?
+                    .push(pooled.owner.clone());
                 Ok(())
             })
         }));
@@ -432,7 +518,10 @@ async fn root_context_is_built_once_for_all_plugins() {
     assert_eq!(builds.load(Ordering::SeqCst), 3);
     let mut owners = owners.lock().expect("lock").clone();
     owners.sort();
-    assert_eq!(owners, vec!["a via pool #0", "b via pool #0", "c via pool #0"]);
+    assert_eq!(
+        owners,
+        vec!["a via pool #0", "b via pool #0", "c via pool #0"]
+    );
     backend.stop().await.expect("stop");
 }
 
@@ -468,7 +557,10 @@ async fn discover_features_finds_linked_plugins() {
         .start()
         .await
         .expect("start");
-    let res = TestClient::new(handle.base_url()).get("/api/discovered/who").await.expect("request");
+    let res = TestClient::new(handle.base_url())
+        .get("/api/discovered/who")
+        .await
+        .expect("request");
     assert_eq!(res.status(), 404);
     handle.stop().await.expect("stop");
 }
@@ -489,8 +581,14 @@ async fn an_explicit_plugin_wins_over_a_discovered_one() {
         .expect("no duplicate plugin error");
     assert_eq!(backend.plugin_ids(), vec!["discovered"]);
     let handle = backend.start().await.expect("start");
-    let res = TestClient::new(handle.base_url()).get("/api/discovered/who").await.expect("request");
-    assert_eq!((res.status(), res.text().as_str()), (200, "added explicitly"));
+    let res = TestClient::new(handle.base_url())
+        .get("/api/discovered/who")
+        .await
+        .expect("request");
+    assert_eq!(
+        (res.status(), res.text().as_str()),
+        (200, "added explicitly")
+    );
     handle.stop().await.expect("stop");
 }
 
@@ -528,7 +626,11 @@ async fn readiness_goes_503_then_200_then_503() {
             .start(),
     );
     let client = TestClient::new(&format!("http://{addr}"));
-    assert_eq!(first_readiness(&client).await, 503, "not ready while a plugin starts");
+    assert_eq!(
+        first_readiness(&client).await,
+        503,
+        "not ready while a plugin starts"
+    );
     let res = client.get(READINESS).await.expect("request");
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().expect("json");
@@ -538,17 +640,32 @@ async fn readiness_goes_503_then_200_then_503() {
     let handle = starting.await.expect("join").expect("start");
     let res = client.get(READINESS).await.expect("request");
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<serde_json::Value>().expect("json"), serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        res.json::<serde_json::Value>().expect("json"),
+        serde_json::json!({"status": "ok"})
+    );
 
     let stopping = tokio::spawn(handle.stop());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let res = client.get(READINESS).await.expect("the server still answers during the shutdown delay");
+    let res = client
+        .get(READINESS)
+        .await
+        .expect("the server still answers during the shutdown delay");
     assert_eq!(res.status(), 503);
-    assert_eq!(res.json::<serde_json::Value>().expect("json")["status"], "error");
-    let live = client.get("/.backstage/health/v1/liveness").await.expect("request");
+    assert_eq!(
+        res.json::<serde_json::Value>().expect("json")["status"],
+        "error"
+    );
+    let live = client
+        .get("/.backstage/health/v1/liveness")
+        .await
+        .expect("request");
     assert_eq!(live.status(), 200);
     stopping.await.expect("join").expect("stop");
-    assert!(client.get(READINESS).await.is_err(), "the server is closed after stop");
+    assert!(
+        client.get(READINESS).await.is_err(),
+        "the server is closed after stop"
+    );
 }
 
 #[tokio::test]
@@ -584,7 +701,12 @@ async fn a_request_during_startup_gives_up_after_the_pause_timeout() {
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().expect("error JSON");
     assert_eq!(body["error"]["name"], "ServiceUnavailableError");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("sleepy")), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sleepy")),
+        "{body}"
+    );
     let handle = starting.await.expect("join").expect("start");
     let res = client.get("/api/sleepy/ping").await.expect("request");
     assert_eq!(res.status(), 200, "answers once started");
@@ -609,15 +731,25 @@ async fn stop_drains_an_in_flight_request() {
             Ok(())
         })
     });
-    let backend = TestBackend::builder().feature(plugin).start().await.expect("start");
+    let backend = TestBackend::builder()
+        .feature(plugin)
+        .start()
+        .await
+        .expect("start");
     let client = backend.client().clone();
     let in_flight = tokio::spawn(async move { client.get("/api/slowpoke/work").await });
     entered.notified().await;
     let url = backend.url(READINESS);
     backend.stop().await.expect("stop");
-    let res = in_flight.await.expect("join").expect("the in-flight request completes");
+    let res = in_flight
+        .await
+        .expect("join")
+        .expect("the in-flight request completes");
     assert_eq!((res.status(), res.text().as_str()), (200, "done"));
-    assert!(reqwest::get(url).await.is_err(), "no new connections after stop");
+    assert!(
+        reqwest::get(url).await.is_err(),
+        "no new connections after stop"
+    );
 }
 
 #[tokio::test]
@@ -654,13 +786,20 @@ async fn a_failing_startup_hook_fails_the_start_naming_the_plugin() {
             Ok(())
         })
     });
-    let err = TestBackend::builder().feature(plugin).start().await.expect_err("start fails");
+    let err = TestBackend::builder()
+        .feature(plugin)
+        .start()
+        .await
+        .expect_err("start fails");
     let backlot::backend::BackendError::Startup(errors) = &err else {
         panic!("expected a startup error, got {err}");
     };
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].plugin, "hooked");
-    assert!(err.to_string().contains("'hooked'") && err.to_string().contains("warm-up failed"), "{err}");
+    assert!(
+        err.to_string().contains("'hooked'") && err.to_string().contains("warm-up failed"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -671,10 +810,18 @@ async fn a_plugin_root_route_answers_with_and_without_trailing_slash() {
             Ok(())
         })
     });
-    let backend = TestBackend::builder().feature(plugin).start().await.expect("start");
+    let backend = TestBackend::builder()
+        .feature(plugin)
+        .start()
+        .await
+        .expect("start");
     for path in ["/api/todo", "/api/todo/"] {
         let res = backend.client().get(path).await.expect("request");
-        assert_eq!((res.status(), res.text().as_str()), (200, "index"), "{path}");
+        assert_eq!(
+            (res.status(), res.text().as_str()),
+            (200, "index"),
+            "{path}"
+        );
     }
     backend.stop().await.expect("stop");
 }
@@ -693,7 +840,12 @@ async fn a_module_can_add_routes_to_its_plugin() {
             Ok(())
         })
     });
-    let backend = TestBackend::builder().feature(plugin).feature(module).start().await.expect("start");
+    let backend = TestBackend::builder()
+        .feature(plugin)
+        .feature(module)
+        .start()
+        .await
+        .expect("start");
     for (path, body) in [("/api/todo/items", "[]"), ("/api/todo/stats", "0")] {
         let res = backend.client().get(path).await.expect("request");
         assert_eq!((res.status(), res.text().as_str()), (200, body), "{path}");

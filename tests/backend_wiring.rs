@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::routing::get;
 use backlot::backend::{
-    Backend, BackendError, ExtensionPoint, ExtensionPointHandle, Feature, ServiceFactory, ServiceRef,
-    WiringError,
+    Backend, BackendError, ExtensionPoint, ExtensionPointHandle, Feature, ServiceFactory,
+    ServiceRef, WiringError,
 };
-use backlot::services::core_services::{HTTP_ROUTER, LOGGER, PLUGIN_METADATA, PluginMetadata, ROOT_CONFIG};
+use backlot::services::core_services::{
+    HTTP_ROUTER, LOGGER, PLUGIN_METADATA, PluginMetadata, ROOT_CONFIG,
+};
 use backlot::testing::TestBackend;
 
 /// A plugin with an empty `init`.
@@ -44,7 +46,9 @@ static NO_DEFAULT: ServiceRef<Thing> = ServiceRef::plugin("test.noDefault");
 
 #[test]
 fn missing_service_names_the_service_and_the_plugin() {
-    let plugin = Feature::plugin_fn("needy", |reg| reg.init(&NO_DEFAULT, |_thing| async { Ok(()) }));
+    let plugin = Feature::plugin_fn("needy", |reg| {
+        reg.init(&NO_DEFAULT, |_thing| async { Ok(()) })
+    });
     let err = wiring_error(vec![plugin]);
     assert!(
         matches!(&err, WiringError::MissingService { dependant, service }
@@ -52,7 +56,10 @@ fn missing_service_names_the_service_and_the_plugin() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'needy'") && text.contains("'test.noDefault'"), "{text}");
+    assert!(
+        text.contains("'needy'") && text.contains("'test.noDefault'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -61,10 +68,15 @@ fn missing_service_of_a_module_names_the_module() {
         reg.init(&NO_DEFAULT, |_thing| async { Ok(()) })
     });
     let err = wiring_error(vec![plain_plugin("host"), module]);
-    assert!(matches!(&err, WiringError::MissingService { .. }), "{err:?}");
+    assert!(
+        matches!(&err, WiringError::MissingService { .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(
-        text.contains("'needy-module'") && text.contains("'host'") && text.contains("'test.noDefault'"),
+        text.contains("'needy-module'")
+            && text.contains("'host'")
+            && text.contains("'test.noDefault'"),
         "{text}"
     );
 }
@@ -100,7 +112,10 @@ fn dependency_cycle_prints_the_path() {
 #[test]
 fn duplicate_plugin_id() {
     let err = wiring_error(vec![plain_plugin("twice"), plain_plugin("twice")]);
-    assert!(matches!(&err, WiringError::DuplicatePlugin { plugin } if plugin == "twice"), "{err:?}");
+    assert!(
+        matches!(&err, WiringError::DuplicatePlugin { plugin } if plugin == "twice"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("'twice'"), "{err}");
 }
 
@@ -116,7 +131,10 @@ fn duplicate_module() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'extra'") && text.contains("'host'"), "{text}");
+    assert!(
+        text.contains("'extra'") && text.contains("'host'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -163,13 +181,19 @@ fn overriding_plugin_metadata_is_refused() {
 
 #[test]
 fn module_for_an_absent_plugin() {
-    let err = wiring_error(vec![plain_plugin("present"), plain_module("absent", "orphan")]);
+    let err = wiring_error(vec![
+        plain_plugin("present"),
+        plain_module("absent", "orphan"),
+    ]);
     assert!(
         matches!(&err, WiringError::ModuleWithoutPlugin { plugin, module } if plugin == "absent" && module == "orphan"),
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'absent'") && text.contains("'orphan'"), "{text}");
+    assert!(
+        text.contains("'absent'") && text.contains("'orphan'"),
+        "{text}"
+    );
 }
 
 /// Things modules add to a plugin.
@@ -233,12 +257,17 @@ fn extension_point_nobody_registers() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'hopeful'") && text.contains("'nobody.additions'"), "{text}");
+    assert!(
+        text.contains("'hopeful'") && text.contains("'nobody.additions'"),
+        "{text}"
+    );
 }
 
 #[test]
 fn plugin_depending_on_an_extension_point() {
-    let greedy = Feature::plugin_fn("greedy", |reg| reg.init(&ALPHA_ADDITIONS, |_points| async { Ok(()) }));
+    let greedy = Feature::plugin_fn("greedy", |reg| {
+        reg.init(&ALPHA_ADDITIONS, |_points| async { Ok(()) })
+    });
     let err = wiring_error(vec![alpha_plugin(), greedy]);
     assert!(
         matches!(&err, WiringError::PluginUsesExtensionPoint { plugin, extension_point }
@@ -246,11 +275,16 @@ fn plugin_depending_on_an_extension_point() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'greedy'") && text.contains("'alpha.additions'"), "{text}");
+    assert!(
+        text.contains("'greedy'") && text.contains("'alpha.additions'"),
+        "{text}"
+    );
 }
 
-static PLUGIN_THING: ServiceRef<Thing> = ServiceRef::plugin("test.pluginThing").with_default(plugin_thing);
-static ROOT_ON_PLUGIN: ServiceRef<Thing> = ServiceRef::root("test.rootOnPlugin").with_default(root_on_plugin);
+static PLUGIN_THING: ServiceRef<Thing> =
+    ServiceRef::plugin("test.pluginThing").with_default(plugin_thing);
+static ROOT_ON_PLUGIN: ServiceRef<Thing> =
+    ServiceRef::root("test.rootOnPlugin").with_default(root_on_plugin);
 
 fn plugin_thing() -> ServiceFactory {
     ServiceFactory::plugin(&PLUGIN_THING).build(|_, ()| async { Ok(Arc::new(Thing)) })
@@ -264,7 +298,9 @@ fn root_on_plugin() -> ServiceFactory {
 
 #[test]
 fn root_service_depending_on_a_plugin_scoped_one() {
-    let plugin = Feature::plugin_fn("user", |reg| reg.init(&ROOT_ON_PLUGIN, |_root| async { Ok(()) }));
+    let plugin = Feature::plugin_fn("user", |reg| {
+        reg.init(&ROOT_ON_PLUGIN, |_root| async { Ok(()) })
+    });
     let err = wiring_error(vec![plugin]);
     assert!(
         matches!(&err, WiringError::RootDependsOnPluginScope { service, dependency }
@@ -272,7 +308,10 @@ fn root_service_depending_on_a_plugin_scoped_one() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'test.rootOnPlugin'") && text.contains("'test.pluginThing'"), "{text}");
+    assert!(
+        text.contains("'test.rootOnPlugin'") && text.contains("'test.pluginThing'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -290,7 +329,15 @@ fn root_override_depending_on_a_plugin_scoped_one_is_refused_even_unused() {
 
 #[test]
 fn invalid_ids() {
-    for bad in ["", "9lives", "under_score", "trailing-", "double--dash", "with space", "dotted.id"] {
+    for bad in [
+        "",
+        "9lives",
+        "under_score",
+        "trailing-",
+        "double--dash",
+        "with space",
+        "dotted.id",
+    ] {
         let err = wiring_error(vec![plain_plugin(bad)]);
         assert!(
             matches!(&err, WiringError::InvalidId { what: "plugin", id } if id == bad),
@@ -298,7 +345,10 @@ fn invalid_ids() {
         );
         assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
     }
-    let err = wiring_error(vec![plain_plugin("host"), plain_module("host", "bad_module")]);
+    let err = wiring_error(vec![
+        plain_plugin("host"),
+        plain_module("host", "bad_module"),
+    ]);
     assert!(
         matches!(&err, WiringError::InvalidId { what: "module", id } if id == "bad_module"),
         "{err:?}"
@@ -347,24 +397,41 @@ async fn extension_point_used_after_its_plugin_started_is_closed() {
         .start()
         .await
         .expect("backend starts");
-    assert_eq!(*seen_by_plugin.lock().expect("lock"), vec!["during init".to_string()]);
+    assert_eq!(
+        *seen_by_plugin.lock().expect("lock"),
+        vec!["during init".to_string()]
+    );
 
-    let handle = stash.lock().expect("lock").take().expect("the module stashed its handle");
-    let err = handle.get().expect_err("the extension point is closed once the plugin started");
+    let handle = stash
+        .lock()
+        .expect("lock")
+        .take()
+        .expect("the module stashed its handle");
+    let err = handle
+        .get()
+        .expect_err("the extension point is closed once the plugin started");
     assert!(
         matches!(&err, WiringError::ExtensionPointClosed { plugin, extension_point }
             if plugin == "alpha" && extension_point == "alpha.additions"),
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'alpha'") && text.contains("'alpha.additions'"), "{text}");
+    assert!(
+        text.contains("'alpha'") && text.contains("'alpha.additions'"),
+        "{text}"
+    );
     assert_eq!(additions.items(), vec!["during init".to_string()]);
     backend.stop().await.expect("stop");
 }
 
-fn startup_errors(result: Result<TestBackend, BackendError>) -> Vec<backlot::backend::StartupError> {
+fn startup_errors(
+    result: Result<TestBackend, BackendError>,
+) -> Vec<backlot::backend::StartupError> {
     match result {
-        Ok(backend) => panic!("expected startup to fail, it started at {}", backend.url("")),
+        Ok(backend) => panic!(
+            "expected startup to fail, it started at {}",
+            backend.url("")
+        ),
         Err(BackendError::Startup(errors)) => errors,
         Err(other) => panic!("expected a startup error, got {other}"),
     }
@@ -379,15 +446,25 @@ async fn plugin_init_failure_aborts_and_names_the_plugin() {
     let fine_shutdowns = shutdowns.clone();
     let fine = Feature::plugin_fn("fine", move |reg| {
         let shutdowns = fine_shutdowns.clone();
-        reg.init(&backlot::services::core_services::LIFECYCLE, move |lifecycle| async move {
-            lifecycle.add_shutdown_hook(move || async move {
-                shutdowns.lock().map_err(|e| e.to_string())?.push("fine stopped".into());
+        reg.init(
+            &backlot::services::core_services::LIFECYCLE,
+            move |lifecycle| async move {
+                lifecycle.add_shutdown_hook(move || async move {
+                    shutdowns
+                        .lock()
+                        .map_err(|e| e.to_string())?
+                        .push("fine stopped".into());
+                    Ok(())
+                });
                 Ok(())
-            });
-            Ok(())
-        })
+            },
+        )
     });
-    let result = TestBackend::builder().feature(fine).feature(broken).start().await;
+    let result = TestBackend::builder()
+        .feature(fine)
+        .feature(broken)
+        .start()
+        .await;
     let err_text = match &result {
         Err(e) => e.to_string(),
         Ok(_) => String::new(),
@@ -399,11 +476,15 @@ async fn plugin_init_failure_aborts_and_names_the_plugin() {
     assert_eq!(errors[0].service, None);
     assert_eq!(errors[0].source.to_string(), "the database is on fire");
     assert!(
-        err_text.contains("plugin 'broken' failed to start") && err_text.contains("the database is on fire"),
+        err_text.contains("plugin 'broken' failed to start")
+            && err_text.contains("the database is on fire"),
         "{err_text}"
     );
     // The plugins that did start are shut down again.
-    assert_eq!(*shutdowns.lock().expect("lock"), vec!["fine stopped".to_string()]);
+    assert_eq!(
+        *shutdowns.lock().expect("lock"),
+        vec!["fine stopped".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -420,8 +501,16 @@ async fn module_init_failure_names_the_module_and_the_plugin() {
             Ok(())
         })
     });
-    let result = TestBackend::builder().feature(plugin).feature(module).start().await;
-    let err_text = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    let result = TestBackend::builder()
+        .feature(plugin)
+        .feature(module)
+        .start()
+        .await;
+    let err_text = result
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let errors = startup_errors(result);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].plugin, "host");
@@ -430,10 +519,14 @@ async fn module_init_failure_names_the_module_and_the_plugin() {
         err_text.contains("module 'flaky' for plugin 'host' failed to start"),
         "{err_text}"
     );
-    assert!(!*plugin_ran.lock().expect("lock"), "the plugin's init must not run after its module failed");
+    assert!(
+        !*plugin_ran.lock().expect("lock"),
+        "the plugin's init must not run after its module failed"
+    );
 }
 
-static FAILING: ServiceRef<Thing> = ServiceRef::plugin("test.failing").with_default(failing_factory);
+static FAILING: ServiceRef<Thing> =
+    ServiceRef::plugin("test.failing").with_default(failing_factory);
 
 fn failing_factory() -> ServiceFactory {
     ServiceFactory::plugin(&FAILING).build(|ctx, ()| async move {
@@ -443,9 +536,15 @@ fn failing_factory() -> ServiceFactory {
 
 #[tokio::test]
 async fn failing_service_factory_names_the_service() {
-    let plugin = Feature::plugin_fn("consumer", |reg| reg.init(&FAILING, |_thing| async { Ok(()) }));
+    let plugin = Feature::plugin_fn("consumer", |reg| {
+        reg.init(&FAILING, |_thing| async { Ok(()) })
+    });
     let result = TestBackend::builder().feature(plugin).start().await;
-    let err_text = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    let err_text = result
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let errors = startup_errors(result);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].plugin, "consumer");
@@ -464,7 +563,9 @@ async fn failing_root_service_factory_names_the_service() {
     let factory = ServiceFactory::root(&FAILING_ROOT)
         .deps(&ROOT_CONFIG)
         .build(|_config| async { Err::<Arc<Thing>, _>("pool exhausted".into()) });
-    let plugin = Feature::plugin_fn("consumer", |reg| reg.init(&FAILING_ROOT, |_thing| async { Ok(()) }));
+    let plugin = Feature::plugin_fn("consumer", |reg| {
+        reg.init(&FAILING_ROOT, |_thing| async { Ok(()) })
+    });
     let err = TestBackend::builder()
         .service(factory)
         .feature(plugin)
@@ -472,7 +573,10 @@ async fn failing_root_service_factory_names_the_service() {
         .await
         .expect_err("startup fails");
     let text = err.to_string();
-    assert!(text.contains("'test.failingRoot'") && text.contains("pool exhausted"), "{text}");
+    assert!(
+        text.contains("'test.failingRoot'") && text.contains("pool exhausted"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -506,14 +610,19 @@ async fn boot_failure_continue_keeps_the_backend_up() {
     let body: serde_json::Value = res.json().expect("error JSON");
     assert_eq!(body["error"]["name"], "ServiceUnavailableError");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| m.contains("broken")),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("broken")),
         "{body}"
     );
     assert_eq!(body["response"]["statusCode"], 503);
     assert_eq!(body["request"]["method"], "GET");
     assert_eq!(body["request"]["url"], "/api/broken/ping");
 
-    let ready = client.get("/.backstage/health/v1/readiness").await.expect("request");
+    let ready = client
+        .get("/.backstage/health/v1/readiness")
+        .await
+        .expect("request");
     assert_eq!(ready.status(), 200);
     backend.stop().await.expect("stop");
 }
@@ -521,19 +630,29 @@ async fn boot_failure_continue_keeps_the_backend_up() {
 #[tokio::test]
 async fn boot_failure_continue_per_plugin_only_covers_that_plugin() {
     let yaml = "backend:\n  startup:\n    plugins:\n      tolerated:\n        onPluginBootFailure: continue\n";
-    let tolerated = Feature::plugin_fn("tolerated", |reg| reg.init((), |()| async { Err("meh".into()) }));
+    let tolerated = Feature::plugin_fn("tolerated", |reg| {
+        reg.init((), |()| async { Err("meh".into()) })
+    });
     let backend = TestBackend::builder()
         .config_yaml(yaml)
         .feature(tolerated)
         .start()
         .await
         .expect("a tolerated failure does not abort");
-    let res = backend.client().get("/api/tolerated/anything").await.expect("request");
+    let res = backend
+        .client()
+        .get("/api/tolerated/anything")
+        .await
+        .expect("request");
     assert_eq!(res.status(), 503);
     backend.stop().await.expect("stop");
 
-    let tolerated = Feature::plugin_fn("tolerated", |reg| reg.init((), |()| async { Err("meh".into()) }));
-    let strict = Feature::plugin_fn("strict", |reg| reg.init((), |()| async { Err("boom".into()) }));
+    let tolerated = Feature::plugin_fn("tolerated", |reg| {
+        reg.init((), |()| async { Err("meh".into()) })
+    });
+    let strict = Feature::plugin_fn("strict", |reg| {
+        reg.init((), |()| async { Err("boom".into()) })
+    });
     let errors = startup_errors(
         TestBackend::builder()
             .config_yaml(yaml)
@@ -587,7 +706,9 @@ fn service_factory_needing_a_missing_service_names_the_factory() {
     let factory = ServiceFactory::plugin(&NEEDS_MISSING)
         .deps(&NO_DEFAULT)
         .build(|_, _missing| async { Ok(Arc::new(Thing)) });
-    let plugin = Feature::plugin_fn("user", |reg| reg.init(&NEEDS_MISSING, |_t| async { Ok(()) }));
+    let plugin = Feature::plugin_fn("user", |reg| {
+        reg.init(&NEEDS_MISSING, |_t| async { Ok(()) })
+    });
     let err = wiring_error(vec![Feature::Service(factory), plugin]);
     assert!(
         matches!(&err, WiringError::MissingService { dependant, service }
@@ -609,7 +730,11 @@ async fn a_panicking_init_is_a_startup_failure_naming_the_plugin() {
     let errors = startup_errors(TestBackend::builder().feature(panicky).start().await);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].plugin, "panicky");
-    assert!(errors[0].source.to_string().contains("unexpected state"), "{}", errors[0].source);
+    assert!(
+        errors[0].source.to_string().contains("unexpected state"),
+        "{}",
+        errors[0].source
+    );
 
     // With `continue`, the rest of the backend stays up.
     let panicky = Feature::module_fn("host", "panicky", |reg| {
@@ -638,8 +763,16 @@ async fn a_panicking_init_is_a_startup_failure_naming_the_plugin() {
 #[tokio::test]
 async fn per_plugin_abort_overrides_a_continue_default() {
     let yaml = "backend:\n  startup:\n    default:\n      onPluginBootFailure: continue\n    plugins:\n      catalog:\n        onPluginBootFailure: abort\n";
-    let catalog = Feature::plugin_fn("catalog", |reg| reg.init((), |()| async { Err("no db".into()) }));
-    let errors = startup_errors(TestBackend::builder().config_yaml(yaml).feature(catalog).start().await);
+    let catalog = Feature::plugin_fn("catalog", |reg| {
+        reg.init((), |()| async { Err("no db".into()) })
+    });
+    let errors = startup_errors(
+        TestBackend::builder()
+            .config_yaml(yaml)
+            .feature(catalog)
+            .start()
+            .await,
+    );
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].plugin, "catalog");
 }

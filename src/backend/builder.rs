@@ -480,8 +480,7 @@ fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
             let mut cur = start;
             // Walk backwards along "must run after" edges until a module repeats.
             let mut visited = vec![start];
-            loop {
-                let Some(prev) = (0..n).find(|&p| !done[p] && after[p].contains(&cur)) else { break };
+            while let Some(prev) = (0..n).find(|&p| !done[p] && after[p].contains(&cur)) {
                 cycle.push(plan.modules[prev].id.clone());
                 if visited.contains(&prev) {
                     break;
