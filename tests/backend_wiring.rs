@@ -776,3 +776,47 @@ async fn per_plugin_abort_overrides_a_continue_default() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].plugin, "catalog");
 }
+
+/// Not the type `alpha` registered its extension point with.
+#[derive(Debug, Default)]
+struct Impostor;
+
+static ALPHA_ADDITIONS_WRONG_TYPE: ExtensionPoint<Impostor> = ExtensionPoint::new("alpha.additions");
+
+#[test]
+fn extension_point_used_with_another_type() {
+    let confused = Feature::module_fn("alpha", "confused", |reg| {
+        reg.init(&ALPHA_ADDITIONS_WRONG_TYPE, |_points| async { Ok(()) })
+    });
+    let err = wiring_error(vec![alpha_plugin(), confused]);
+    assert!(
+        matches!(&err, WiringError::ConflictingExtensionPoint { plugin, module, extension_point }
+            if plugin == "alpha" && module == "confused" && extension_point == "alpha.additions"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("'confused'") && text.contains("'alpha.additions'"), "{text}");
+}
+
+static CONFLICT_STRING: ServiceRef<String> = ServiceRef::root("test.conflict").with_default(conflict_string);
+static CONFLICT_NUMBER: ServiceRef<u64> = ServiceRef::root("test.conflict").with_default(conflict_number);
+
+fn conflict_string() -> ServiceFactory {
+    ServiceFactory::root(&CONFLICT_STRING).build(|()| async { Ok(Arc::new(String::from("s"))) })
+}
+
+fn conflict_number() -> ServiceFactory {
+    ServiceFactory::root(&CONFLICT_NUMBER).build(|()| async { Ok(Arc::new(1u64)) })
+}
+
+#[test]
+fn two_service_refs_with_one_id_and_different_types() {
+    let a = Feature::plugin_fn("one", |reg| reg.init(&CONFLICT_STRING, |_s| async { Ok(()) }));
+    let b = Feature::plugin_fn("two", |reg| reg.init(&CONFLICT_NUMBER, |_n| async { Ok(()) }));
+    let err = wiring_error(vec![a, b]);
+    assert!(
+        matches!(&err, WiringError::ConflictingServiceRef { service } if service == "test.conflict"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("'test.conflict'"), "{err}");
+}

@@ -24,6 +24,8 @@ type Cell = Arc<OnceCell<AnyArc>>;
 pub(crate) struct PluginExtensionPoints {
     pub(crate) plugin: Arc<str>,
     pub(crate) points: HashMap<&'static str, AnyArc>,
+    /// The type each extension point was registered with.
+    pub(crate) types: HashMap<&'static str, std::any::TypeId>,
     pub(crate) closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -170,11 +172,13 @@ impl PluginExtensionPoints {
         Self {
             plugin,
             points: HashMap::new(),
+            types: HashMap::new(),
             closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
     pub(crate) fn add(&mut self, provided: &ProvidedExtensionPoint) {
         self.points.insert(provided.key.id, provided.value.clone());
+        self.types.insert(provided.key.id, provided.key.type_id);
     }
 }
