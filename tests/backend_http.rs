@@ -570,9 +570,9 @@ async fn plugin_logger_records_carry_the_plugin_id() {
     backend.stop().await.expect("stop");
 }
 
-/// Collects `backlot::http` request events.
+/// Collects `tracing` events of one target, each as `field=value` pairs.
 #[derive(Clone, Default)]
-struct RequestEvents(Arc<Mutex<Vec<String>>>);
+struct RequestEvents(Arc<Mutex<Vec<String>>>, &'static str);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestEvents {
     fn on_event(
@@ -580,7 +580,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestEvents {
         event: &tracing::Event<'_>,
         _ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if event.metadata().target() != "backlot::http" {
+        if event.metadata().target() != self.1 {
             return;
         }
         struct Fields(Vec<String>);
@@ -600,7 +600,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestEvents {
 #[tokio::test]
 async fn requests_are_logged() {
     use tracing_subscriber::layer::SubscriberExt;
-    let events = RequestEvents::default();
+    let events = RequestEvents(Arc::default(), "backlot::http");
     // The test runtime is single-threaded, so the server's tasks see this default too.
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
@@ -653,4 +653,37 @@ async fn root_http_router_serves_routes_outside_plugins() {
     let res = client.get("/static/missing.js").await.expect("request");
     assert_error_json(&res, 404, "NotFoundError", "GET", "/static/missing.js");
     backend.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn the_tracing_logger_tags_records_with_the_plugin_id() {
+    use backlot::services::logger::TracingLogger;
+    use tracing_subscriber::layer::SubscriberExt;
+    let events = RequestEvents(Arc::default(), "backlot::services::logger::tracing_logger");
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
+    let plugin = Feature::plugin_fn("scribe", |reg| {
+        reg.init(&LOGGER, |logger| async move {
+            logger.log(LogLevel::Info, "ready to write", &[("pages", "3")]);
+            Ok(())
+        })
+    });
+    let handle = Backend::builder()
+        .add_service(
+            ServiceFactory::root(&ROOT_LOGGER)
+                .build(|()| async { Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>) }),
+        )
+        .add_feature(plugin)
+        .listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .start()
+        .await
+        .expect("start");
+    handle.stop().await.expect("stop");
+    let logged = events.0.lock().expect("lock").clone();
+    assert!(
+        logged.iter().any(|e| e.contains("message=ready to write")
+            && e.contains("plugin=\"scribe\"")
+            && e.contains("pages=3")),
+        "{logged:?}"
+    );
 }

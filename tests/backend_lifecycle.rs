@@ -620,7 +620,7 @@ async fn readiness_goes_503_then_200_then_503() {
     let addr = free_addr();
     let starting = tokio::spawn(
         quiet_builder()
-            .config_yaml("backend:\n  lifecycle:\n    serverShutdownDelay: 400\n")
+            .config_yaml("backend:\n  lifecycle:\n    serverShutdownDelay: 1000\n")
             .add_feature(slow_plugin("sleepy", Duration::from_millis(400)))
             .listen_addr(addr)
             .start(),
@@ -646,7 +646,7 @@ async fn readiness_goes_503_then_200_then_503() {
     );
 
     let stopping = tokio::spawn(handle.stop());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let res = client
         .get(READINESS)
         .await
@@ -661,6 +661,9 @@ async fn readiness_goes_503_then_200_then_503() {
         .await
         .expect("request");
     assert_eq!(live.status(), 200);
+    // Plugins keep serving during the delay, so load balancers can drain this instance.
+    let res = client.get("/api/sleepy/ping").await.expect("request");
+    assert_eq!((res.status(), res.text().as_str()), (200, "pong"));
     stopping.await.expect("join").expect("stop");
     assert!(
         client.get(READINESS).await.is_err(),
@@ -673,12 +676,13 @@ async fn a_request_during_startup_waits_for_the_plugin() {
     let addr = free_addr();
     let starting = tokio::spawn(
         quiet_builder()
-            .add_feature(slow_plugin("sleepy", Duration::from_millis(300)))
+            .add_feature(slow_plugin("sleepy", Duration::from_millis(600)))
             .listen_addr(addr)
             .start(),
     );
     let client = TestClient::new(&format!("http://{addr}"));
     assert_eq!(first_readiness(&client).await, 503);
+    assert!(!starting.is_finished(), "the plugin is still starting");
     let res = client.get("/api/sleepy/ping").await.expect("request");
     assert_eq!((res.status(), res.text().as_str()), (200, "pong"));
     let handle = starting.await.expect("join").expect("start");

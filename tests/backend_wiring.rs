@@ -781,7 +781,8 @@ async fn per_plugin_abort_overrides_a_continue_default() {
 #[derive(Debug, Default)]
 struct Impostor;
 
-static ALPHA_ADDITIONS_WRONG_TYPE: ExtensionPoint<Impostor> = ExtensionPoint::new("alpha.additions");
+static ALPHA_ADDITIONS_WRONG_TYPE: ExtensionPoint<Impostor> =
+    ExtensionPoint::new("alpha.additions");
 
 #[test]
 fn extension_point_used_with_another_type() {
@@ -795,11 +796,16 @@ fn extension_point_used_with_another_type() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("'confused'") && text.contains("'alpha.additions'"), "{text}");
+    assert!(
+        text.contains("'confused'") && text.contains("'alpha.additions'"),
+        "{text}"
+    );
 }
 
-static CONFLICT_STRING: ServiceRef<String> = ServiceRef::root("test.conflict").with_default(conflict_string);
-static CONFLICT_NUMBER: ServiceRef<u64> = ServiceRef::root("test.conflict").with_default(conflict_number);
+static CONFLICT_STRING: ServiceRef<String> =
+    ServiceRef::root("test.conflict").with_default(conflict_string);
+static CONFLICT_NUMBER: ServiceRef<u64> =
+    ServiceRef::root("test.conflict").with_default(conflict_number);
 
 fn conflict_string() -> ServiceFactory {
     ServiceFactory::root(&CONFLICT_STRING).build(|()| async { Ok(Arc::new(String::from("s"))) })
@@ -811,8 +817,12 @@ fn conflict_number() -> ServiceFactory {
 
 #[test]
 fn two_service_refs_with_one_id_and_different_types() {
-    let a = Feature::plugin_fn("one", |reg| reg.init(&CONFLICT_STRING, |_s| async { Ok(()) }));
-    let b = Feature::plugin_fn("two", |reg| reg.init(&CONFLICT_NUMBER, |_n| async { Ok(()) }));
+    let a = Feature::plugin_fn("one", |reg| {
+        reg.init(&CONFLICT_STRING, |_s| async { Ok(()) })
+    });
+    let b = Feature::plugin_fn("two", |reg| {
+        reg.init(&CONFLICT_NUMBER, |_n| async { Ok(()) })
+    });
     let err = wiring_error(vec![a, b]);
     assert!(
         matches!(&err, WiringError::ConflictingServiceRef { service } if service == "test.conflict"),
