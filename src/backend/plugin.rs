@@ -18,6 +18,7 @@ use super::service_factory::BoxFut;
 /// ```
 /// use backlot::backend::{BackendPlugin, PluginRegistrar, Registration};
 /// use backlot::services::core_services::{HTTP_ROUTER, LOGGER};
+/// use backlot::services::logger::LoggerServiceExt;
 ///
 /// struct Hello;
 ///

@@ -196,12 +196,14 @@ impl Backend {
         let root_lifecycle = match root_service(&registry, &ROOT_LIFECYCLE).await {
             Ok(l) => l,
             Err(e) => {
-                let _ = handle.stop().await;
+                abort_gates(&gates, &root_gate);
+            let _ = handle.stop().await;
                 return Err(e);
             }
         };
         handle.root_lifecycle = Some(root_lifecycle.clone());
         if let Err(e) = registry.init_root_services().await {
+            abort_gates(&gates, &root_gate);
             let _ = handle.stop().await;
             return Err(BackendError::Service {
                 service: e.service.to_string(),
@@ -244,6 +246,7 @@ impl Backend {
             }
         }
         if !errors.is_empty() {
+            abort_gates(&gates, &root_gate);
             let _ = handle.stop().await;
             return Err(BackendError::Startup(errors));
         }
@@ -251,7 +254,8 @@ impl Backend {
         let root_http: Arc<RootHttpRouter> = match root_service(&registry, &ROOT_HTTP_ROUTER).await {
             Ok(r) => r,
             Err(e) => {
-                let _ = handle.stop().await;
+                abort_gates(&gates, &root_gate);
+            let _ = handle.stop().await;
                 return Err(e);
             }
         };
@@ -263,6 +267,14 @@ impl Backend {
         root_gate.open(root.fallback(not_found));
         health.set_ready();
         Ok(handle)
+    }
+}
+
+/// Answers requests held by the gates (and any that arrive while stopping) with 503 instead of
+/// letting them wait out `startupRequestPauseTimeout`, which would hold up the shutdown.
+fn abort_gates(gates: &HashMap<Arc<str>, Gate>, root: &Gate) {
+    for gate in gates.values().chain(std::iter::once(root)) {
+        gate.fail("the backend failed to start".to_string());
     }
 }
 

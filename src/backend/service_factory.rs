@@ -43,7 +43,7 @@ pub(crate) type PluginBuildFn =
 ///     .build(|ctx, ()| async move {
 ///         Ok(Arc::new(Counter {
 ///             plugin: ctx.plugin_id().to_string(),
-///             shared: ctx.root_context().as_ref().clone(),
+///             shared: ctx.root_context().clone(),
 ///         }))
 ///     });
 /// assert_eq!(factory.service_id(), "example.counter");
