@@ -629,8 +629,8 @@ async fn boot_failure_continue_keeps_the_backend_up() {
 
 #[tokio::test]
 async fn boot_failure_continue_per_plugin_only_covers_that_plugin() {
-    let yaml = "backend:\n  startup:\n    plugins:\n      tolerated:\n        onPluginBootFailure: continue\n";
-    let tolerated = Feature::plugin_fn("tolerated", |reg| {
+    let yaml = "backend:\n  startup:\n    plugins:\n      tolerated-one:\n        onPluginBootFailure: continue\n";
+    let tolerated = Feature::plugin_fn("tolerated-one", |reg| {
         reg.init((), |()| async { Err("meh".into()) })
     });
     let backend = TestBackend::builder()
@@ -641,13 +641,13 @@ async fn boot_failure_continue_per_plugin_only_covers_that_plugin() {
         .expect("a tolerated failure does not abort");
     let res = backend
         .client()
-        .get("/api/tolerated/anything")
+        .get("/api/tolerated-one/anything")
         .await
         .expect("request");
     assert_eq!(res.status(), 503);
     backend.stop().await.expect("stop");
 
-    let tolerated = Feature::plugin_fn("tolerated", |reg| {
+    let tolerated = Feature::plugin_fn("tolerated-one", |reg| {
         reg.init((), |()| async { Err("meh".into()) })
     });
     let strict = Feature::plugin_fn("strict", |reg| {
