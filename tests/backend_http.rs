@@ -264,6 +264,17 @@ async fn json_rejections_answer_400_input_error() {
         "{body}"
     );
 
+    // A JSON body sent without a JSON content type (axum says 415).
+    let untyped = client
+        .execute(
+            client
+                .request(reqwest::Method::POST, "/api/errors/echo")
+                .body(r#"{"name": "a", "count": 2}"#),
+        )
+        .await
+        .expect("request");
+    assert_error_json(&untyped, 400, "InputError", "POST", "/api/errors/echo");
+
     // A plain-text 400 from a handler becomes error JSON with its text as the message.
     let plain = client.get("/api/errors/plain-400").await.expect("request");
     let body = assert_error_json(&plain, 400, "InputError", "GET", "/api/errors/plain-400");

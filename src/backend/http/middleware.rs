@@ -52,7 +52,14 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
     let kind = ApiErrorKind::from_status(parts.status);
     let (status, message) = match kind {
         ApiErrorKind::Internal => (parts.status, "Internal Server Error".to_string()),
-        _ if parts.status == StatusCode::UNPROCESSABLE_ENTITY => (StatusCode::BAD_REQUEST, text),
+        // axum's body rejections (wrong shape, missing JSON content type) are input errors.
+        _ if matches!(
+            parts.status,
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        ) =>
+        {
+            (StatusCode::BAD_REQUEST, text)
+        }
         _ if text.is_empty() => (
             parts.status,
             parts.status.canonical_reason().unwrap_or("error").to_string(),
