@@ -904,3 +904,58 @@ async fn requests_held_during_a_failed_start_are_answered_at_once() {
         assert_eq!(body["error"]["name"], "ServiceUnavailableError");
     }
 }
+
+#[tokio::test]
+async fn a_request_outliving_the_shutdown_timeout_is_cut_off() {
+    let finished = Arc::new(AtomicUsize::new(0));
+    let entered = Arc::new(Notify::new());
+    let (handler_finished, handler_entered) = (finished.clone(), entered.clone());
+    let plugin = Feature::plugin_fn("endless", move |reg| {
+        let (finished, entered) = (handler_finished.clone(), handler_entered.clone());
+        reg.init(&HTTP_ROUTER, move |http| async move {
+            http.use_router(Router::new().route(
+                "/work",
+                get(move || async move {
+                    entered.notify_one();
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    "too late"
+                }),
+            ));
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder()
+        .config_yaml("backend:\n  lifecycle:\n    shutdownTimeout: 200\n")
+        .feature(plugin)
+        .start()
+        .await
+        .expect("start");
+    let client = backend.client().clone();
+    let in_flight = tokio::spawn(async move { client.get("/api/endless/work").await });
+    entered.notified().await;
+    let result = backend.stop().await;
+    assert!(
+        matches!(
+            result,
+            Err(backlot::backend::BackendError::ShutdownTimeout(_))
+        ),
+        "{result:?}"
+    );
+    // Once stop has returned, nothing of the backend keeps running.
+    let outcome = tokio::time::timeout(Duration::from_secs(5), in_flight)
+        .await
+        .expect("the in-flight request ends")
+        .expect("join");
+    if let Ok(res) = &outcome {
+        assert_eq!(res.status(), 503, "{}", res.text());
+        let body: serde_json::Value = res.json().expect("error JSON");
+        assert_eq!(body["error"]["name"], "ServiceUnavailableError");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "the handler ran on after stop"
+    );
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use futures::FutureExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -31,6 +31,8 @@ const DEFAULT_PORT: u16 = 7007;
 const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
 const DEFAULT_PAUSE: Duration = Duration::from_secs(5);
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server may take to close connections after in-flight requests were cut off.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(1);
 
 /// Reads `backend.listen`: `":7007"`, `"host:port"`, a port number, or `{ host, port }`.
 /// The default is port 7007 on every interface, as in Backstage.
@@ -171,7 +173,8 @@ impl Backend {
         }
         let root_gate = Gate::new("the backend", pause);
         app = app.fallback_service(root_gate.service());
-        let app = with_root_layers(app, max_body);
+        let (cut_off, cut_off_rx) = watch::channel(false);
+        let app = with_root_layers(app, max_body, cut_off_rx);
 
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server: JoinHandle<std::io::Result<()>> = tokio::spawn(async move {
@@ -189,6 +192,7 @@ impl Backend {
             root_lifecycle: None,
             shutdown: Some(shutdown_tx),
             server: Some(server),
+            cut_off,
             shutdown_delay,
             shutdown_timeout,
         };
@@ -197,7 +201,7 @@ impl Backend {
             Ok(l) => l,
             Err(e) => {
                 abort_gates(&gates, &root_gate);
-            let _ = handle.stop().await;
+                let _ = handle.stop().await;
                 return Err(e);
             }
         };
@@ -255,7 +259,7 @@ impl Backend {
             Ok(r) => r,
             Err(e) => {
                 abort_gates(&gates, &root_gate);
-            let _ = handle.stop().await;
+                let _ = handle.stop().await;
                 return Err(e);
             }
         };
@@ -367,6 +371,8 @@ pub struct BackendHandle {
     root_lifecycle: Option<Arc<RootLifecycle>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Turned true when draining in-flight requests times out: ends them.
+    cut_off: watch::Sender<bool>,
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
 }
@@ -411,7 +417,9 @@ impl BackendHandle {
     /// Stops the backend: readiness turns 503, the server waits
     /// `backend.lifecycle.serverShutdownDelay`, stops accepting connections and drains
     /// in-flight requests, then plugin shutdown hooks run newest first, then root hooks; all
-    /// within `backend.lifecycle.shutdownTimeout` (default 10 s).
+    /// within `backend.lifecycle.shutdownTimeout` (default 10 s). Requests still running at
+    /// the deadline are ended with a 503 and the call returns
+    /// [`BackendError::ShutdownTimeout`].
     pub async fn stop(mut self) -> Result<(), BackendError> {
         self.health.set_stopping();
         let deadline = Instant::now() + self.shutdown_delay + self.shutdown_timeout;
@@ -429,7 +437,12 @@ impl BackendHandle {
                 Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error while stopping"),
                 Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
                 Err(_) => {
-                    server.abort();
+                    // End the requests still running, then give the server a moment to close
+                    // their connections.
+                    self.cut_off.send_replace(true);
+                    if tokio::time::timeout(CUT_OFF_GRACE, &mut server).await.is_err() {
+                        server.abort();
+                    }
                     timed_out = true;
                 }
             }
