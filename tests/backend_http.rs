@@ -698,3 +698,30 @@ async fn the_tracing_logger_tags_records_with_the_plugin_id() {
         "{logged:?}"
     );
 }
+
+#[tokio::test]
+async fn conflicting_root_routes_fail_the_start_instead_of_panicking() {
+    use backlot::services::core_services::ROOT_HTTP_ROUTER;
+    let claimant = |id: &'static str| {
+        Feature::plugin_fn(id, |reg| {
+            reg.init(&ROOT_HTTP_ROUTER, |root| async move {
+                root.use_router(
+                    "/",
+                    Router::new().route("/robots.txt", get(|| async { "mine" })),
+                );
+                Ok(())
+            })
+        })
+    };
+    let err = TestBackend::builder()
+        .feature(claimant("first"))
+        .feature(claimant("second"))
+        .start()
+        .await
+        .expect_err("two plugins claim /robots.txt");
+    assert!(
+        matches!(&err, BackendError::Service { service, .. } if service == "core.rootHttpRouter"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/robots.txt"), "{err}");
+}

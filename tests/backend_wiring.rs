@@ -830,3 +830,33 @@ fn two_service_refs_with_one_id_and_different_types() {
     );
     assert!(err.to_string().contains("'test.conflict'"), "{err}");
 }
+
+#[tokio::test]
+async fn a_module_and_its_plugin_claiming_one_route_fail_the_start() {
+    let module = Feature::module_fn("todo", "shadow", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route("/items", get(|| async { "module" })));
+            Ok(())
+        })
+    });
+    let plugin = Feature::plugin_fn("todo", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route("/items", get(|| async { "plugin" })));
+            Ok(())
+        })
+    });
+    let errors = startup_errors(
+        TestBackend::builder()
+            .feature(plugin)
+            .feature(module)
+            .start()
+            .await,
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].plugin, "todo");
+    assert!(
+        errors[0].source.to_string().contains("/items"),
+        "{}",
+        errors[0].source
+    );
+}

@@ -263,11 +263,27 @@ impl Backend {
                 return Err(e);
             }
         };
-        let mut root = Router::new();
-        for (path, router) in root_http.take_routes() {
-            let path = path.trim_end_matches('/');
-            root = if path.is_empty() { root.merge(router) } else { root.nest(path, router) };
-        }
+        let routes = root_http.take_routes();
+        // axum panics on overlapping routes; two plugins claiming one path is a startup error.
+        let root = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let mut root = Router::new();
+            for (path, router) in routes {
+                let path = path.trim_end_matches('/');
+                root = if path.is_empty() { root.merge(router) } else { root.nest(path, router) };
+            }
+            root
+        }));
+        let root = match root {
+            Ok(root) => root,
+            Err(panic) => {
+                abort_gates(&gates, &root_gate);
+                let _ = handle.stop().await;
+                return Err(BackendError::Service {
+                    service: ROOT_HTTP_ROUTER.id().to_string(),
+                    source: format!("cannot mount root routes: {}", panic_message(&*panic)).into(),
+                });
+            }
+        };
         root_gate.open(root.fallback(not_found));
         health.set_ready();
         Ok(handle)
@@ -296,15 +312,16 @@ fn startup_error(plugin: &str, module: Option<&str>, e: ResolveError) -> Startup
 async fn guarded(init: impl std::future::Future<Output = Result<(), BoxError>>) -> Result<(), BoxError> {
     match std::panic::AssertUnwindSafe(init).catch_unwind().await {
         Ok(result) => result,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("no message");
-            Err(format!("init panicked: {message}").into())
-        }
+        Err(panic) => Err(format!("init panicked: {}", panic_message(&*panic)).into()),
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message")
 }
 
 /// Runs a plugin's modules, then the plugin; returns the plugin's router.
