@@ -444,7 +444,14 @@ fn plan_plugins(
                 let DepKind::ExtensionPoint(key) = dep.0 else {
                     continue;
                 };
-                if plan.extension_points.points.contains_key(key.id) {
+                if let Some(type_id) = plan.extension_points.types.get(key.id) {
+                    if *type_id != key.type_id {
+                        return Err(WiringError::ConflictingExtensionPoint {
+                            plugin: plan.id.to_string(),
+                            module: module.id.clone(),
+                            extension_point: key.id.into(),
+                        });
+                    }
                     continue;
                 }
                 return Err(match owners.get(key.id) {

@@ -62,6 +62,18 @@ pub enum WiringError {
         /// The module id.
         module: String,
     },
+    /// A module uses an extension point whose id its plugin registered with another type.
+    #[error(
+        "module '{module}' for plugin '{plugin}' uses extension point '{extension_point}' with a different type than the one registered"
+    )]
+    ConflictingExtensionPoint {
+        /// The module's target plugin.
+        plugin: String,
+        /// The module id.
+        module: String,
+        /// The extension point id.
+        extension_point: String,
+    },
     /// A plugin, module or service depends on a service that has no factory.
     #[error("{dependant} needs missing service '{service}'")]
     MissingService {

@@ -24,6 +24,8 @@ type Cell = Arc<OnceCell<AnyArc>>;
 pub(crate) struct PluginExtensionPoints {
     pub(crate) plugin: Arc<str>,
     pub(crate) points: HashMap<&'static str, AnyArc>,
+    /// The type each extension point was registered with.
+    pub(crate) types: HashMap<&'static str, std::any::TypeId>,
     pub(crate) closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -49,6 +51,21 @@ impl Registry {
             Ok(mut m) => m.entry(key).or_default().clone(),
             Err(poisoned) => poisoned.into_inner().entry(key).or_default().clone(),
         }
+    }
+
+    /// Builds every root-scoped service, in id order; root services are eager.
+    pub(crate) async fn init_root_services(self: &Arc<Self>) -> Result<(), ResolveError> {
+        let mut roots: Vec<ServiceKey> = self
+            .factories
+            .values()
+            .filter(|f| matches!(f.kind, FactoryKind::Root(_)))
+            .map(|f| f.service)
+            .collect();
+        roots.sort_by_key(|k| k.id);
+        for key in roots {
+            self.get(key, None).await?;
+        }
+        Ok(())
     }
 
     /// An instance already built for a plugin, without building one.
@@ -185,11 +202,13 @@ impl PluginExtensionPoints {
         Self {
             plugin,
             points: HashMap::new(),
+            types: HashMap::new(),
             closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
     pub(crate) fn add(&mut self, provided: &ProvidedExtensionPoint) {
         self.points.insert(provided.key.id, provided.value.clone());
+        self.types.insert(provided.key.id, provided.key.type_id);
     }
 }

@@ -8,14 +8,15 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use futures::FutureExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::builder::{Backend, PluginPlan};
 use super::deps::AnyArc;
-use super::error::{BackendError, StartupError};
+use super::error::{BackendError, BoxError, StartupError};
 use super::http::gate::Gate;
 use super::http::{health_router, not_found, with_root_layers};
 use super::registry::{Registry, ResolveError};
@@ -30,6 +31,8 @@ const DEFAULT_PORT: u16 = 7007;
 const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
 const DEFAULT_PAUSE: Duration = Duration::from_secs(5);
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server may take to close connections after in-flight requests were cut off.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(1);
 
 /// Reads `backend.listen`: `":7007"`, `"host:port"`, a port number, or `{ host, port }`.
 /// The default is port 7007 on every interface, as in Backstage.
@@ -125,9 +128,9 @@ fn boot_failure_continues(config: &Config, plugin: &str) -> bool {
 }
 
 impl Backend {
-    /// Starts the backend: binds the listener, serves health at once, initializes plugins
-    /// (each plugin's modules first, plugins concurrently), runs startup hooks and then
-    /// reports ready.
+    /// Starts the backend: binds the listener, serves health at once, builds every root
+    /// service, initializes plugins (each plugin's modules first, plugins concurrently), runs
+    /// startup hooks and then reports ready.
     ///
     /// A plugin whose startup fails aborts the start (the backend shuts down again) unless
     /// `backend.startup.default.onPluginBootFailure` or
@@ -181,7 +184,8 @@ impl Backend {
         }
         let root_gate = Gate::new("the backend", pause);
         app = app.fallback_service(root_gate.service());
-        let app = with_root_layers(app, max_body);
+        let (cut_off, cut_off_rx) = watch::channel(false);
+        let app = with_root_layers(app, max_body, cut_off_rx);
 
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server: JoinHandle<std::io::Result<()>> = tokio::spawn(async move {
@@ -199,6 +203,7 @@ impl Backend {
             root_lifecycle: None,
             shutdown: Some(shutdown_tx),
             server: Some(server),
+            cut_off,
             shutdown_delay,
             shutdown_timeout,
         };
@@ -206,11 +211,20 @@ impl Backend {
         let root_lifecycle = match root_service(&registry, &ROOT_LIFECYCLE).await {
             Ok(l) => l,
             Err(e) => {
+                abort_gates(&gates, &root_gate);
                 let _ = handle.stop().await;
                 return Err(e);
             }
         };
         handle.root_lifecycle = Some(root_lifecycle.clone());
+        if let Err(e) = registry.init_root_services().await {
+            abort_gates(&gates, &root_gate);
+            let _ = handle.stop().await;
+            return Err(BackendError::Service {
+                service: e.service.to_string(),
+                source: e.source,
+            });
+        }
 
         let started = self.plugins.into_iter().map(|plan| {
             let gate = gates.get(&plan.id).cloned();
@@ -249,6 +263,7 @@ impl Backend {
             }
         }
         if !errors.is_empty() {
+            abort_gates(&gates, &root_gate);
             let _ = handle.stop().await;
             return Err(BackendError::Startup(errors));
         }
@@ -257,22 +272,47 @@ impl Backend {
         {
             Ok(r) => r,
             Err(e) => {
+                abort_gates(&gates, &root_gate);
                 let _ = handle.stop().await;
                 return Err(e);
             }
         };
-        let mut root = Router::new();
-        for (path, router) in root_http.take_routes() {
-            let path = path.trim_end_matches('/');
-            root = if path.is_empty() {
-                root.merge(router)
-            } else {
-                root.nest(path, router)
-            };
-        }
+        let routes = root_http.take_routes();
+        // axum panics on overlapping routes; two plugins claiming one path is a startup error.
+        let root = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let mut root = Router::new();
+            for (path, router) in routes {
+                let path = path.trim_end_matches('/');
+                root = if path.is_empty() {
+                    root.merge(router)
+                } else {
+                    root.nest(path, router)
+                };
+            }
+            root
+        }));
+        let root = match root {
+            Ok(root) => root,
+            Err(panic) => {
+                abort_gates(&gates, &root_gate);
+                let _ = handle.stop().await;
+                return Err(BackendError::Service {
+                    service: ROOT_HTTP_ROUTER.id().to_string(),
+                    source: format!("cannot mount root routes: {}", panic_message(&*panic)).into(),
+                });
+            }
+        };
         root_gate.open(root.fallback(not_found));
         health.set_ready();
         Ok(handle)
+    }
+}
+
+/// Answers requests held by the gates (and any that arrive while stopping) with 503 instead of
+/// letting them wait out `startupRequestPauseTimeout`, which would hold up the shutdown.
+fn abort_gates(gates: &HashMap<Arc<str>, Gate>, root: &Gate) {
+    for gate in gates.values().chain(std::iter::once(root)) {
+        gate.fail("the backend failed to start".to_string());
     }
 }
 
@@ -283,6 +323,25 @@ fn startup_error(plugin: &str, module: Option<&str>, e: ResolveError) -> Startup
         service: Some(e.service.to_string()),
         source: e.source,
     }
+}
+
+/// Runs an `init`, turning a panic into an error so that one plugin's bug is a startup
+/// failure of that plugin (subject to `onPluginBootFailure`) rather than of the host.
+async fn guarded(
+    init: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> Result<(), BoxError> {
+    match std::panic::AssertUnwindSafe(init).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(format!("init panicked: {}", panic_message(&*panic)).into()),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message")
 }
 
 /// Runs a plugin's modules, then the plugin; returns the plugin's router.
@@ -299,7 +358,8 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
                 )
                 .await
                 .map_err(|e| startup_error(&plugin, Some(&module.id), e))?;
-            (module.registration.init)(resolved)
+            let init = module.registration.init;
+            guarded(async move { init(resolved).await })
                 .instrument(tracing::info_span!("module", module = %module.id))
                 .await
                 .map_err(|source| StartupError {
@@ -314,7 +374,8 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
             .resolve(&plan.registration.deps, Some(plugin.clone()), None)
             .await
             .map_err(|e| startup_error(&plugin, None, e))?;
-        (plan.registration.init)(resolved)
+        let init = plan.registration.init;
+        guarded(async move { init(resolved).await })
             .await
             .map_err(|source| StartupError {
                 plugin: plugin.to_string(),
@@ -353,6 +414,8 @@ pub struct BackendHandle {
     root_lifecycle: Option<Arc<RootLifecycle>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Turned true when draining in-flight requests times out: ends them.
+    cut_off: watch::Sender<bool>,
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
 }
@@ -397,7 +460,9 @@ impl BackendHandle {
     /// Stops the backend: readiness turns 503, the server waits
     /// `backend.lifecycle.serverShutdownDelay`, stops accepting connections and drains
     /// in-flight requests, then plugin shutdown hooks run newest first, then root hooks; all
-    /// within `backend.lifecycle.shutdownTimeout` (default 10 s).
+    /// within `backend.lifecycle.shutdownTimeout` (default 10 s). Requests still running at
+    /// the deadline are ended with a 503 and the call returns
+    /// [`BackendError::ShutdownTimeout`].
     pub async fn stop(mut self) -> Result<(), BackendError> {
         self.health.set_stopping();
         let deadline = Instant::now() + self.shutdown_delay + self.shutdown_timeout;
@@ -415,7 +480,15 @@ impl BackendHandle {
                 Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error while stopping"),
                 Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
                 Err(_) => {
-                    server.abort();
+                    // End the requests still running, then give the server a moment to close
+                    // their connections.
+                    self.cut_off.send_replace(true);
+                    if tokio::time::timeout(CUT_OFF_GRACE, &mut server)
+                        .await
+                        .is_err()
+                    {
+                        server.abort();
+                    }
                     timed_out = true;
                 }
             }

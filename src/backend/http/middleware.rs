@@ -3,13 +3,14 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use tokio::sync::watch;
 
-use super::error::{ApiErrorKind, ErrorInfo, RawErrorResponse, error_response};
+use super::error::{ApiError, ApiErrorKind, ErrorInfo, RawErrorResponse, error_response};
 
 const MAX_MESSAGE_BYTES: usize = 4096;
 
@@ -71,6 +72,14 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
                 url.split('?').next().unwrap_or_default()
             ),
         ),
+        // axum's body rejections (wrong shape, missing JSON content type) are input errors.
+        _ if matches!(
+            parts.status,
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        ) =>
+        {
+            (StatusCode::BAD_REQUEST, text)
+        }
         _ if text.is_empty() => (
             parts.status,
             parts
@@ -92,6 +101,26 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// Ends a request when the backend gives up draining in-flight requests at shutdown, so that
+/// no handler outlives `BackendHandle::stop`.
+pub(crate) async fn cut_off(
+    State(mut cut_off): State<watch::Receiver<bool>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let cut = async move {
+        // A dropped sender (the handle was dropped without `stop`) never cuts off.
+        if cut_off.wait_for(|cut| *cut).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        res = next.run(req) => res,
+        () = cut => ApiError::service_unavailable("the backend stopped before the request completed")
+            .into_response(),
+    }
 }
 
 /// Logs each request's method, path, status and duration.

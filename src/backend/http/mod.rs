@@ -61,14 +61,22 @@ fn health_response(
 }
 
 /// Applies the root layers: panics become 500s, errors become Backstage's error JSON, requests
-/// are logged, bodies are limited. Authentication layers will sit between the error layer and
-/// the routes.
-pub(crate) fn with_root_layers(router: Router, max_body: usize) -> Router {
+/// are logged, bodies are limited, and requests still running when `cut_off` turns true are
+/// ended with a 503. Authentication layers will sit between the error layer and the routes.
+pub(crate) fn with_root_layers(
+    router: Router,
+    max_body: usize,
+    cut_off: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     router.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn(middleware::log_request))
             .layer(axum::middleware::from_fn(middleware::error_json))
             .layer(CatchPanicLayer::custom(middleware::panic_response))
+            .layer(axum::middleware::from_fn_with_state(
+                cut_off,
+                middleware::cut_off,
+            ))
             .layer(RequestBodyLimitLayer::new(max_body))
             .layer(DefaultBodyLimit::max(max_body)),
     )
