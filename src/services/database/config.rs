@@ -77,6 +77,7 @@ pub(crate) struct PgInputs<'a> {
 pub(crate) struct DatabaseConfig {
     root: Map<String, Value>,
     base_client: String,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     prefix: String,
     division: DivisionMode,
     default_dir: PathBuf,

@@ -238,3 +238,34 @@ impl PluginDatabase {
         migrate::run(self.plugin_id(), &self.pool, migrations).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::database::Sql;
+
+    // These only need to compile: plugin init futures are spawned on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn for_plugin_is_send(m: DatabaseManager) {
+        tokio::spawn(async move { m.for_plugin("x").await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn migrate_is_send(db: PluginDatabase) {
+        tokio::spawn(async move { db.migrate(&[]).await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn execute_is_send(db: PluginDatabase) {
+        tokio::spawn(async move { Sql::new("x").execute(&db).await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn fetch_is_send(db: PluginDatabase) {
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            Sql::new("x").fetch_all::<(i64,)>(&mut tx).await?;
+            Sql::new("x").fetch_optional::<(i64,)>(&db).await.map(drop)
+        });
+    }
+}

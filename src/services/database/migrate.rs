@@ -111,6 +111,7 @@ fn driver_error(e: DatabaseError) -> sqlx::Error {
 }
 
 /// Begins a transaction that holds the plugin's migration lock until it ends.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
 async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, sqlx::Error> {
     match pool {
         DbPool::Sqlite(p) => Ok(DbTransaction::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
@@ -134,9 +135,9 @@ async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, s
 /// Runs a (multi-statement) script inside `tx`.
 async fn run_script(tx: &mut DbTransaction, sql: &str) -> Result<(), sqlx::Error> {
     match tx {
-        DbTransaction::Sqlite(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        DbTransaction::Sqlite(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
         #[cfg(feature = "postgres")]
-        DbTransaction::Postgres(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        DbTransaction::Postgres(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
     }
 }
 
@@ -161,6 +162,23 @@ fn validate(plugin_id: &str, migrations: &[Migration], dialect: Dialect) -> Resu
     Ok(())
 }
 
+/// Creates the migrations table when missing and reads the applied versions and checksums.
+async fn read_applied(pool: &DbPool, plugin_id: &str) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let mut tx = begin_locked(pool, plugin_id).await?;
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version BIGINT PRIMARY KEY, \
+         name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    );
+    run_script(&mut tx, &create).await?;
+    let rows: Vec<(i64, String)> =
+        Sql::new(format!("SELECT version, checksum FROM {MIGRATIONS_TABLE}"))
+            .fetch_all(&mut tx)
+            .await
+            .map_err(driver_error)?;
+    tx.commit().await.map_err(driver_error)?;
+    Ok(rows.into_iter().collect())
+}
+
 pub(crate) async fn run(
     plugin_id: &str,
     pool: &DbPool,
@@ -173,26 +191,7 @@ pub(crate) async fn run(
         source,
     };
 
-    let applied: HashMap<i64, String> = async {
-        let mut tx = begin_locked(pool, plugin_id).await?;
-        run_script(
-            &mut tx,
-            &format!(
-                "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version BIGINT PRIMARY KEY, \
-                 name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            ),
-        )
-        .await?;
-        let rows: Vec<(i64, String)> =
-            Sql::new(format!("SELECT version, checksum FROM {MIGRATIONS_TABLE}"))
-                .fetch_all(&mut tx)
-                .await
-                .map_err(driver_error)?;
-        tx.commit().await.map_err(driver_error)?;
-        Ok(rows.into_iter().collect())
-    }
-    .await
-    .map_err(table_error)?;
+    let applied = read_applied(pool, plugin_id).await.map_err(table_error)?;
 
     let mut report = MigrationReport::default();
     for m in migrations {

@@ -237,26 +237,28 @@ fn lost_create_race(e: &sqlx::Error) -> bool {
 async fn ensure_database(admin: &PgConnectOptions, name: &str) -> Result<(), sqlx::Error> {
     let _ddl = DDL.lock().await;
     let mut conn = admin.connect().await?;
-    let result = async {
-        let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(name)
-            .fetch_optional(&mut conn)
-            .await?;
-        if exists.is_none() {
-            match sqlx::raw_sql(&format!("CREATE DATABASE {}", quote(name)))
-                .execute(&mut conn)
-                .await
-            {
-                Ok(_) => tracing::info!(database = name, "created database"),
-                Err(e) if lost_create_race(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-    .await;
+    let result = create_database_on(&mut conn, name).await;
     let _ = conn.close().await;
     result
+}
+
+async fn create_database_on(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let create = format!("CREATE DATABASE {}", quote(name));
+    match sqlx::Executor::execute(&mut *conn, create.as_str()).await {
+        Ok(_) => {
+            tracing::info!(database = name, "created database");
+            Ok(())
+        }
+        Err(e) if lost_create_race(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn ensure_schema(
@@ -270,7 +272,7 @@ async fn ensure_schema(
     if let Some(role) = role {
         sql.push_str(&format!(" AUTHORIZATION {}", quote(role)));
     }
-    let result = match sqlx::raw_sql(&sql).execute(&mut conn).await {
+    let result = match sqlx::Executor::execute(&mut conn, sql.as_str()).await {
         Ok(_) => Ok(()),
         Err(e) if lost_create_race(&e) => Ok(()),
         Err(e) => Err(e),

@@ -1,6 +1,5 @@
 //! `Sql`: a portable query with bound values.
 
-use futures::TryStreamExt as _;
 use sqlx::Sqlite;
 
 #[cfg(feature = "postgres")]
@@ -134,33 +133,29 @@ impl Sql {
         let rows: Result<Vec<DbRow>, sqlx::Error> = match target {
             Target::SqlitePool(p) => {
                 sqlite_query(&text, self.args)
-                    .fetch(p)
-                    .map_ok(DbRow::Sqlite)
-                    .try_collect()
+                    .fetch_all(p)
                     .await
+                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
             }
             Target::SqliteConn(c) => {
                 sqlite_query(&text, self.args)
-                    .fetch(c)
-                    .map_ok(DbRow::Sqlite)
-                    .try_collect()
+                    .fetch_all(c)
                     .await
+                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
             }
             #[cfg(feature = "postgres")]
             Target::PgPool(p) => {
                 pg_query(&text, self.args)
-                    .fetch(p)
-                    .map_ok(DbRow::Postgres)
-                    .try_collect()
+                    .fetch_all(p)
                     .await
+                    .map(|rows| rows.into_iter().map(DbRow::Postgres).collect())
             }
             #[cfg(feature = "postgres")]
             Target::PgConn(c) => {
                 pg_query(&text, self.args)
-                    .fetch(c)
-                    .map_ok(DbRow::Postgres)
-                    .try_collect()
+                    .fetch_all(c)
                     .await
+                    .map(|rows| rows.into_iter().map(DbRow::Postgres).collect())
             }
         };
         rows.map_err(|e| DatabaseError::query(&self.text, e))?
