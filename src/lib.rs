@@ -18,4 +18,3 @@ pub mod testing;
 
 #[doc(hidden)]
 pub use inventory;
-

@@ -153,7 +153,11 @@ static ITEMS: &[Migration] = &[
         "create_items",
         "CREATE TABLE items (id ${id}, name ${text} NOT NULL UNIQUE, n ${bigint} NOT NULL DEFAULT 0);",
     ),
-    Migration::new(2, "add_flag", "ALTER TABLE items ADD COLUMN flag ${bool} NOT NULL DEFAULT FALSE;"),
+    Migration::new(
+        2,
+        "add_flag",
+        "ALTER TABLE items ADD COLUMN flag ${bool} NOT NULL DEFAULT FALSE;",
+    ),
 ];
 
 async fn insert(db: &PluginDatabase, name: &str) {
@@ -180,8 +184,18 @@ async fn two_plugins_data_stay_apart() {
         let manager = case.manager();
         let alpha = manager.for_plugin("alpha").await.unwrap();
         let beta = manager.for_plugin("beta").await.unwrap();
-        assert_eq!(alpha.migrate(ITEMS).await.unwrap().applied, vec![1, 2], "{}", case.name);
-        assert_eq!(beta.migrate(ITEMS).await.unwrap().applied, vec![1, 2], "{}", case.name);
+        assert_eq!(
+            alpha.migrate(ITEMS).await.unwrap().applied,
+            vec![1, 2],
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            beta.migrate(ITEMS).await.unwrap().applied,
+            vec![1, 2],
+            "{}",
+            case.name
+        );
         insert(&alpha, "a1").await;
         insert(&beta, "b1").await;
         insert(&beta, "b2").await;
@@ -208,7 +222,11 @@ async fn a_rebuilt_manager_keeps_the_data() {
 
         let second = case.manager();
         let db = second.for_plugin("keeper").await.unwrap();
-        assert!(db.migrate(ITEMS).await.unwrap().applied.is_empty(), "{}", case.name);
+        assert!(
+            db.migrate(ITEMS).await.unwrap().applied.is_empty(),
+            "{}",
+            case.name
+        );
         assert_eq!(names(&db).await, ["survivor"], "{}", case.name);
         second.close().await;
     }
@@ -243,7 +261,10 @@ async fn concurrent_migrators_apply_each_migration_once() {
             assert_eq!(all, vec![1, 2, 3], "{} round {round}", case.name);
 
             let db = m1.for_plugin(&plugin).await.unwrap();
-            let log: Vec<(i64,)> = Sql::new("SELECT n FROM log ORDER BY n").fetch_all(&db).await.unwrap();
+            let log: Vec<(i64,)> = Sql::new("SELECT n FROM log ORDER BY n")
+                .fetch_all(&db)
+                .await
+                .unwrap();
             assert_eq!(log, vec![(2,), (3,)], "{} round {round}", case.name);
             let (recorded,): (i64,) = Sql::new(format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}"))
                 .fetch_one(&db)
@@ -263,7 +284,11 @@ async fn a_failed_migration_names_the_plugin_and_the_migration() {
         let db = manager.for_plugin("broken").await.unwrap();
         let bad = [
             ITEMS[0],
-            Migration::new(2, "add_bogus_column", "ALTER TABLE no_such_table ADD COLUMN x ${text};"),
+            Migration::new(
+                2,
+                "add_bogus_column",
+                "ALTER TABLE no_such_table ADD COLUMN x ${text};",
+            ),
         ];
         let err = db.migrate(&bad).await.unwrap_err();
         match &err {
@@ -273,17 +298,28 @@ async fn a_failed_migration_names_the_plugin_and_the_migration() {
                 name,
                 ..
             } => {
-                assert_eq!((plugin_id.as_str(), *version, name.as_str()), ("broken", 2, "add_bogus_column"));
+                assert_eq!(
+                    (plugin_id.as_str(), *version, name.as_str()),
+                    ("broken", 2, "add_bogus_column")
+                );
             }
             other => panic!("{}: unexpected error {other:?}", case.name),
         }
         let msg = err.to_string();
-        assert!(msg.contains("'broken'") && msg.contains("'add_bogus_column'"), "{msg}");
+        assert!(
+            msg.contains("'broken'") && msg.contains("'add_bogus_column'"),
+            "{msg}"
+        );
         assert!(std::error::Error::source(&err).is_some());
 
         // Migration 1 stays applied; the fixed list applies only the rest.
         insert(&db, "kept").await;
-        assert_eq!(db.migrate(ITEMS).await.unwrap().applied, vec![2], "{}", case.name);
+        assert_eq!(
+            db.migrate(ITEMS).await.unwrap().applied,
+            vec![2],
+            "{}",
+            case.name
+        );
         assert_eq!(names(&db).await, ["kept"]);
         manager.close().await;
     }
@@ -304,8 +340,18 @@ async fn per_plugin_overrides_apply_to_that_plugin_only() {
         let plain = manager.for_plugin("plain").await.unwrap();
         let local = manager.for_plugin("local").await.unwrap();
         let frozen = manager.for_plugin("frozen").await.unwrap();
-        assert!(special.location().contains(&marker), "{}: {}", case.name, special.location());
-        assert!(!plain.location().contains(&marker), "{}: {}", case.name, plain.location());
+        assert!(
+            special.location().contains(&marker),
+            "{}: {}",
+            case.name,
+            special.location()
+        );
+        assert!(
+            !plain.location().contains(&marker),
+            "{}: {}",
+            case.name,
+            plain.location()
+        );
         assert_eq!(local.dialect(), Dialect::Sqlite);
         assert_eq!(local.location(), ":memory:");
 
@@ -319,8 +365,14 @@ async fn per_plugin_overrides_apply_to_that_plugin_only() {
 
         let report = frozen.migrate(ITEMS).await.unwrap();
         assert!(report.skipped && report.applied.is_empty());
-        let missing = Sql::new("SELECT name FROM items").fetch_all::<DbRow>(&frozen).await;
-        assert!(missing.is_err(), "{}: skipMigrations still created the table", case.name);
+        let missing = Sql::new("SELECT name FROM items")
+            .fetch_all::<DbRow>(&frozen)
+            .await;
+        assert!(
+            missing.is_err(),
+            "{}: skipMigrations still created the table",
+            case.name
+        );
         manager.close().await;
     }
 }
@@ -440,7 +492,12 @@ async fn portable_queries_behave_the_same_everywhere() {
             .fetch_all(&db)
             .await
             .unwrap();
-        assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), vec![5, 4, 3], "{}", case.name);
+        assert_eq!(
+            later.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![5, 4, 3],
+            "{}",
+            case.name
+        );
         let e = &later[2];
         assert_eq!(e.at, t0 + chrono::Duration::microseconds(3000));
         assert_eq!((e.kind.as_str(), e.done, e.score), ("Component", true, 1.0));
@@ -449,9 +506,16 @@ async fn portable_queries_behave_the_same_everywhere() {
         assert_eq!(e.uid, uuid::Uuid::from_u128(3));
 
         // `${now}` defaults decode as timestamps and sort after the fixed past instants.
-        let (created,): (DateTime<Utc>,) =
-            Sql::new("SELECT created FROM events WHERE id = ?").bind(1).fetch_one(&db).await.unwrap();
-        assert!((Utc::now() - created).num_seconds().abs() < 60, "{}: {created}", case.name);
+        let (created,): (DateTime<Utc>,) = Sql::new("SELECT created FROM events WHERE id = ?")
+            .bind(1)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert!(
+            (Utc::now() - created).num_seconds().abs() < 60,
+            "{}: {created}",
+            case.name
+        );
         let (n,): (i64,) = Sql::new("SELECT COUNT(*) FROM events WHERE created > at")
             .fetch_one(&db)
             .await
@@ -461,13 +525,12 @@ async fn portable_queries_behave_the_same_everywhere() {
         // JSON field access, case-insensitive matching, IN lists and NULLs.
         let d = db.dialect();
         let sql = format!(
-            "SELECT id FROM events WHERE {} = ? AND {} = ? AND kind {} ? AND id IN ({}) ORDER BY id",
+            "SELECT id FROM events WHERE {} = ? AND kind {} ? AND id IN ({}) ORDER BY id",
             d.json_text("payload", "i"),
-            d.json_text("payload", "missing"),
             d.like_case_insensitive(),
             placeholders(3)
         );
-        let hits: Vec<(i64,)> = Sql::new(sql.replace(" AND {} = ?", ""))
+        let hits: Vec<(i64,)> = Sql::new(sql)
             .bind("2")
             .bind("component")
             .bind_all([1_i64, 3, 5])
@@ -475,7 +538,6 @@ async fn portable_queries_behave_the_same_everywhere() {
             .await
             .unwrap();
         assert_eq!(hits, vec![(3,)], "{}", case.name);
-        let _ = sql;
         let texts: Vec<(Option<String>, Option<String>)> = Sql::new(format!(
             "SELECT {}, {} FROM events WHERE id = ?",
             d.json_text("payload", "tags"),
@@ -485,7 +547,11 @@ async fn portable_queries_behave_the_same_everywhere() {
         .fetch_all(&db)
         .await
         .unwrap();
-        assert!(texts[0].0.as_deref().is_some_and(|t| t.contains("\"x\"")), "{}", case.name);
+        assert!(
+            texts[0].0.as_deref().is_some_and(|t| t.contains("\"x\"")),
+            "{}",
+            case.name
+        );
         assert_eq!(texts[0].1, None, "{}", case.name);
         let nulls: Option<(Option<Vec<u8>>,)> = Sql::new("SELECT blob FROM events WHERE id = ?")
             .bind(1)
@@ -520,29 +586,45 @@ async fn portable_queries_behave_the_same_everywhere() {
         .execute(&db)
         .await
         .unwrap();
-        let (kind,): (String,) =
-            Sql::new("SELECT kind FROM events WHERE id = ?").bind(1).fetch_one(&db).await.unwrap();
-        assert_eq!(kind, "renamed", "{}", case.name);
-        let dup = Sql::new("INSERT INTO events (kind, payload, at, done, score, uid) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind("dup")
-            .bind(json!({}))
-            .bind(t0)
-            .bind(false)
-            .bind(0.0)
-            .bind(uuid::Uuid::from_u128(2))
-            .execute(&db)
+        let (kind,): (String,) = Sql::new("SELECT kind FROM events WHERE id = ?")
+            .bind(1)
+            .fetch_one(&db)
             .await
-            .unwrap_err();
+            .unwrap();
+        assert_eq!(kind, "renamed", "{}", case.name);
+        let dup = Sql::new(
+            "INSERT INTO events (kind, payload, at, done, score, uid) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind("dup")
+        .bind(json!({}))
+        .bind(t0)
+        .bind(false)
+        .bind(0.0)
+        .bind(uuid::Uuid::from_u128(2))
+        .execute(&db)
+        .await
+        .unwrap_err();
         assert!(dup.is_unique_violation(), "{}: {dup:?}", case.name);
 
         let mut tx = db.begin().await.unwrap();
-        let deleted = Sql::new("DELETE FROM events WHERE done = ?").bind(false).execute(&mut tx).await.unwrap();
-        assert_eq!(deleted, 3, "{}", case.name);
+        let deleted = Sql::new("DELETE FROM events WHERE done = ?")
+            .bind(false)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(deleted, 2, "{}", case.name);
         tx.rollback().await.unwrap();
         let mut tx = db.begin().await.unwrap();
-        Sql::new("DELETE FROM events WHERE id = ?").bind(5).execute(&mut tx).await.unwrap();
+        Sql::new("DELETE FROM events WHERE id = ?")
+            .bind(5)
+            .execute(&mut tx)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
-        let (count,): (i64,) = Sql::new("SELECT COUNT(*) FROM events").fetch_one(&db).await.unwrap();
+        let (count,): (i64,) = Sql::new("SELECT COUNT(*) FROM events")
+            .fetch_one(&db)
+            .await
+            .unwrap();
         assert_eq!(count, 4, "{}", case.name);
         manager.close().await;
     }
@@ -563,7 +645,9 @@ async fn default_config_uses_one_file_per_plugin_in_the_data_dir() {
 async fn bad_config_and_ids_are_rejected_with_their_names() {
     let err = DatabaseManager::from_config(Some(&json!({ "client": "mysql2" })), Path::new("."))
         .unwrap_err();
-    assert!(matches!(err, DatabaseError::UnsupportedClient { ref client, .. } if client == "mysql2"));
+    assert!(
+        matches!(err, DatabaseError::UnsupportedClient { ref client, .. } if client == "mysql2")
+    );
     let manager = DatabaseManager::in_memory();
     let err = manager.for_plugin("../etc").await.unwrap_err();
     assert!(matches!(err, DatabaseError::InvalidPluginId { .. }));
@@ -572,10 +656,16 @@ async fn bad_config_and_ids_are_rejected_with_their_names() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn unreachable_postgres_fails_naming_the_plugin() {
-    let config = json!({ "client": "pg", "connection": "postgres://postgres@127.0.0.1:1/postgres", "ensureExists": false });
+    let config = json!({ "client": "pg", "connection": "postgres://postgres@127.0.0.1:1/postgres",
+        "ensureExists": false,
+        "pool": { "acquireTimeoutMillis": 500 },
+    });
     let manager = DatabaseManager::from_config(Some(&config), Path::new(".")).unwrap();
     let err = manager.for_plugin("catalog").await.unwrap_err();
-    assert!(matches!(err, DatabaseError::Connect { ref plugin_id, .. } if plugin_id == "catalog"), "{err:?}");
+    assert!(
+        matches!(err, DatabaseError::Connect { ref plugin_id, .. } if plugin_id == "catalog"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("backstage_plugin_catalog"));
 }
 

@@ -99,9 +99,7 @@ impl DatabaseManager {
             let mut plugins = self.inner.plugins.lock();
             Arc::clone(plugins.entry(plugin_id.to_owned()).or_default())
         };
-        cell.get_or_try_init(|| self.open(plugin_id))
-            .await
-            .cloned()
+        cell.get_or_try_init(|| self.open(plugin_id)).await.cloned()
     }
 
     /// Closes the pools of every plugin opened so far (on backend shutdown).
@@ -228,7 +226,10 @@ impl PluginDatabase {
     /// skipped when another migrator applied it first. A failing migration is rolled back and
     /// returned as [`DatabaseError::Migration`] naming the plugin and the migration. Honours
     /// `backend.database.skipMigrations` (and the per-plugin key).
-    pub async fn migrate(&self, migrations: &[Migration]) -> Result<MigrationReport, DatabaseError> {
+    pub async fn migrate(
+        &self,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, DatabaseError> {
         if self.inner.skip_migrations {
             return Ok(MigrationReport {
                 applied: Vec::new(),

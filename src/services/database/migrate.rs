@@ -114,7 +114,9 @@ fn driver_error(e: DatabaseError) -> sqlx::Error {
 #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
 async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, sqlx::Error> {
     match pool {
-        DbPool::Sqlite(p) => Ok(DbTransaction::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
+        DbPool::Sqlite(p) => Ok(DbTransaction::Sqlite(
+            p.begin_with("BEGIN IMMEDIATE").await?,
+        )),
         #[cfg(feature = "postgres")]
         DbPool::Postgres(p) => {
             let mut tx = p.begin().await?;
@@ -141,7 +143,11 @@ async fn run_script(tx: &mut DbTransaction, sql: &str) -> Result<(), sqlx::Error
     }
 }
 
-fn validate(plugin_id: &str, migrations: &[Migration], dialect: Dialect) -> Result<(), DatabaseError> {
+fn validate(
+    plugin_id: &str,
+    migrations: &[Migration],
+    dialect: Dialect,
+) -> Result<(), DatabaseError> {
     let invalid = |message: String| DatabaseError::InvalidMigrations {
         plugin_id: plugin_id.to_owned(),
         message,
@@ -156,7 +162,10 @@ fn validate(plugin_id: &str, migrations: &[Migration], dialect: Dialect) -> Resu
     }
     for m in migrations {
         if let Err(e) = dialect.expand_tokens(m.sql_for(dialect)) {
-            return Err(invalid(format!("migration {} '{}': {e}", m.version, m.name)));
+            return Err(invalid(format!(
+                "migration {} '{}': {e}",
+                m.version, m.name
+            )));
         }
     }
     Ok(())
@@ -215,14 +224,17 @@ pub(crate) async fn run(
             source,
         };
         let mut tx = begin_locked(pool, plugin_id).await.map_err(table_error)?;
-        let done_elsewhere: Option<(i64,)> =
-            Sql::new(format!("SELECT version FROM {MIGRATIONS_TABLE} WHERE version = ?"))
-                .bind(m.version)
-                .fetch_optional(&mut tx)
+        let done_elsewhere: Option<(i64,)> = Sql::new(format!(
+            "SELECT version FROM {MIGRATIONS_TABLE} WHERE version = ?"
+        ))
+        .bind(m.version)
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(|e| table_error(driver_error(e)))?;
+        if done_elsewhere.is_some() {
+            tx.rollback()
                 .await
                 .map_err(|e| table_error(driver_error(e)))?;
-        if done_elsewhere.is_some() {
-            tx.rollback().await.map_err(|e| table_error(driver_error(e)))?;
             continue;
         }
         if let Err(e) = run_script(&mut tx, &sql).await {
@@ -240,7 +252,12 @@ pub(crate) async fn run(
         .await
         .map_err(|e| failed(driver_error(e)))?;
         tx.commit().await.map_err(|e| failed(driver_error(e)))?;
-        tracing::info!(plugin_id, version = m.version, name = m.name, "applied migration");
+        tracing::info!(
+            plugin_id,
+            version = m.version,
+            name = m.name,
+            "applied migration"
+        );
         report.applied.push(m.version);
     }
     Ok(report)
@@ -261,7 +278,9 @@ mod tests {
     fn versions_must_increase() {
         let ms = [Migration::new(2, "b", "x"), Migration::new(2, "c", "y")];
         let err = validate("p", &ms, Dialect::Sqlite).unwrap_err();
-        assert!(matches!(err, DatabaseError::InvalidMigrations { ref plugin_id, .. } if plugin_id == "p"));
+        assert!(
+            matches!(err, DatabaseError::InvalidMigrations { ref plugin_id, .. } if plugin_id == "p")
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ fn apply_connection(
         Value::Object(obj) => apply_object(options, obj, key, from_url),
         other => Err(DatabaseError::config(
             key,
-            format!("expected a connection string or an object, found {}", kind_of(other)),
+            format!(
+                "expected a connection string or an object, found {}",
+                kind_of(other)
+            ),
         )),
     }
 }
@@ -164,7 +167,10 @@ fn apply_object(
         Some(other) => {
             return Err(DatabaseError::config(
                 format!("{key}.ssl"),
-                format!("expected a boolean, a mode or an object, found {}", kind_of(other)),
+                format!(
+                    "expected a boolean, a mode or an object, found {}",
+                    kind_of(other)
+                ),
             ));
         }
     }
@@ -398,7 +404,10 @@ mod tests {
         assert_eq!(t.options.get_host(), "db.example");
         assert_eq!(t.options.get_port(), 6543);
         assert_eq!(t.admin_options.get_database(), Some("postgres"));
-        assert_eq!(t.options.get_application_name(), Some("backstage_plugin_catalog"));
+        assert_eq!(
+            t.options.get_application_name(),
+            Some("backstage_plugin_catalog")
+        );
     }
 
     #[test]
@@ -425,10 +434,14 @@ mod tests {
     fn bad_values_name_their_key() {
         let base = json!({"port": "eighty"});
         let err = resolve(inputs(Some(&base), None, DivisionMode::Database)).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection.port"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection.port")
+        );
         let base = json!(12);
         let err = resolve(inputs(Some(&base), None, DivisionMode::Database)).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection")
+        );
     }
 
     #[test]

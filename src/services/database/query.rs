@@ -131,32 +131,24 @@ impl Sql {
         let target = on.target();
         let text = target.dialect().render(&self.text)?;
         let rows: Result<Vec<DbRow>, sqlx::Error> = match target {
-            Target::SqlitePool(p) => {
-                sqlite_query(&text, self.args)
-                    .fetch_all(p)
-                    .await
-                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
-            }
-            Target::SqliteConn(c) => {
-                sqlite_query(&text, self.args)
-                    .fetch_all(c)
-                    .await
-                    .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect())
-            }
+            Target::SqlitePool(p) => sqlite_query(&text, self.args)
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Target::SqliteConn(c) => sqlite_query(&text, self.args)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
             #[cfg(feature = "postgres")]
-            Target::PgPool(p) => {
-                pg_query(&text, self.args)
-                    .fetch_all(p)
-                    .await
-                    .map(|rows| rows.into_iter().map(DbRow::Postgres).collect())
-            }
+            Target::PgPool(p) => pg_query(&text, self.args)
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
             #[cfg(feature = "postgres")]
-            Target::PgConn(c) => {
-                pg_query(&text, self.args)
-                    .fetch_all(c)
-                    .await
-                    .map(|rows| rows.into_iter().map(DbRow::Postgres).collect())
-            }
+            Target::PgConn(c) => pg_query(&text, self.args)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
         };
         rows.map_err(|e| DatabaseError::query(&self.text, e))?
             .into_iter()
@@ -247,4 +239,3 @@ fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
     }
     q
 }
-
