@@ -2,6 +2,8 @@
 //! PostgreSQL in `database` and `schema` division modes when `BACKLOT_TEST_POSTGRES_URL` is set
 //! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and the `postgres` feature is on.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
