@@ -710,3 +710,45 @@ async fn schema_mode_sets_the_search_path_on_every_connection() {
     drop(conns);
     manager.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_read_then_write_transactions_all_commit() {
+    for case in cases() {
+        let manager = case.manager();
+        let db = manager.for_plugin("counter").await.unwrap();
+        db.migrate(&[Migration::new(
+            1,
+            "create_counter",
+            "CREATE TABLE counter (id ${bigint} PRIMARY KEY, n ${bigint} NOT NULL);
+             INSERT INTO counter (id, n) VALUES (1, 0);",
+        )])
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                let (_n,): (i64,) = Sql::new("SELECT n FROM counter WHERE id = 1")
+                    .fetch_one(&mut tx)
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+                Sql::new("UPDATE counter SET n = n + 1 WHERE id = 1")
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (n,): (i64,) = Sql::new("SELECT n FROM counter WHERE id = 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(n, 20, "{}", case.name);
+        manager.close().await;
+    }
+}

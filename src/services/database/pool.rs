@@ -71,9 +71,16 @@ impl DbPool {
     }
 
     /// Begins a transaction on a pooled connection.
+    ///
+    /// On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`): a second
+    /// writer then waits for the first (up to the busy timeout) instead of failing when it
+    /// upgrades a read to a write.
     pub async fn begin(&self) -> Result<DbTransaction, DatabaseError> {
         let begun = match self {
-            Self::Sqlite(p) => p.begin().await.map(DbTransaction::Sqlite),
+            Self::Sqlite(p) => p
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map(DbTransaction::Sqlite),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.begin().await.map(DbTransaction::Postgres),
         };
