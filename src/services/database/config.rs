@@ -73,7 +73,7 @@ pub(crate) struct PgInputs<'a> {
 }
 
 /// The parsed `backend.database` subtree.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct DatabaseConfig {
     root: Map<String, Value>,
     base_client: String,
@@ -81,6 +81,18 @@ pub(crate) struct DatabaseConfig {
     prefix: String,
     division: DivisionMode,
     default_dir: PathBuf,
+}
+
+// The raw subtree holds passwords: Debug shows only what is safe to log.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("client", &self.base_client)
+            .field("prefix", &self.prefix)
+            .field("division", &self.division)
+            .field("default_dir", &self.default_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 fn key(rel: &str) -> String {
@@ -626,6 +638,15 @@ mod tests {
             .unwrap();
         assert!(!c.resolve("a").unwrap().skip_migrations);
         assert!(c.resolve("b").unwrap().skip_migrations);
+    }
+
+    #[test]
+    fn debug_output_hides_connection_secrets() {
+        let c = parse(
+            json!({"client": "sqlite3", "connection": {"directory": "/d", "password": "hunter2"}}),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

@@ -175,6 +175,28 @@ impl DbTransaction {
 
 /// Where a [`Sql`](super::Sql) query runs: a [`PluginDatabase`](super::PluginDatabase), a
 /// [`DbPool`] or an open [`DbTransaction`] (`&mut tx`). Sealed.
+///
+/// Store functions take `impl DbExecutor<'_>` to run inside or outside a transaction:
+///
+/// ```
+/// use backlot::services::database::{DatabaseError, DatabaseManager, DbExecutor, Sql};
+///
+/// async fn add_tag(on: impl DbExecutor<'_>, tag: &str) -> Result<u64, DatabaseError> {
+///     Sql::new("INSERT INTO tags (name) VALUES (?)").bind(tag).execute(on).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = DatabaseManager::in_memory().for_plugin("tags").await?;
+/// Sql::new("CREATE TABLE tags (name ${text} PRIMARY KEY)").execute(&db).await?;
+/// add_tag(&db, "a").await?;
+/// let mut tx = db.begin().await?;
+/// add_tag(&mut tx, "b").await?;
+/// tx.commit().await?;
+/// add_tag(db.pool(), "c").await?;
+/// # Ok(())
+/// # }
+/// ```
 pub trait DbExecutor<'c>: Send + sealed::Sealed<'c> {}
 
 impl<'c, T: Send + sealed::Sealed<'c>> DbExecutor<'c> for T {}

@@ -18,7 +18,6 @@ const MAX_IDENT: usize = 63;
 static DDL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A resolved PostgreSQL target for one plugin.
-#[derive(Debug)]
 pub(crate) struct PgTarget {
     /// Options for the plugin's pool (database already chosen).
     pub(crate) options: PgConnectOptions,
@@ -34,6 +33,13 @@ pub(crate) struct PgTarget {
     pub(crate) ensure_schema: bool,
     /// `SET ROLE` on every connection; owner of created schemas.
     pub(crate) role: Option<String>,
+}
+
+// The connect options hold the password: Debug shows the description only.
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PgTarget").field(&self.describe()).finish()
+    }
 }
 
 impl PgTarget {

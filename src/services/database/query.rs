@@ -14,7 +14,7 @@ use super::value::{DbValue, IntoDbValue, sqlite_timestamp};
 /// A portable query: text with `?` placeholders and `${token}`s, plus the values bound to the
 /// placeholders in order.
 ///
-/// The text is rewritten for the backend it runs on ([`Dialect::render`]), so the same
+/// The text is rewritten for the backend it runs on ([`Dialect::render`](super::Dialect::render)), so the same
 /// `Sql` runs on SQLite and PostgreSQL. Statements are prepared and cached per connection.
 ///
 /// ```

@@ -15,6 +15,16 @@ use super::error::DatabaseError;
 /// `INTEGER` decodes as `i32` only), `f64`, `String`, `Vec<u8>`, `serde_json::Value`,
 /// `sqlx::types::Json<T>`, `chrono::DateTime<Utc>`, `uuid::Uuid`, and `Option` of these.
 /// Build your plugin with the `postgres` feature in CI to catch types only one backend decodes.
+///
+/// ```
+/// use backlot::services::database::DbDecode;
+///
+/// fn decodable<T: DbDecode>() {}
+/// decodable::<i64>();
+/// decodable::<Option<String>>();
+/// decodable::<chrono::DateTime<chrono::Utc>>();
+/// decodable::<serde_json::Value>();
+/// ```
 #[cfg(not(feature = "postgres"))]
 pub trait DbDecode: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {}
 #[cfg(not(feature = "postgres"))]
@@ -26,6 +36,16 @@ impl<T> DbDecode for T where T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::T
 /// `i64` (use `${bigint}` columns: PostgreSQL's `INTEGER` decodes as `i32` only), `f64`,
 /// `String`, `Vec<u8>`, `serde_json::Value`, `sqlx::types::Json<T>`, `chrono::DateTime<Utc>`,
 /// `uuid::Uuid`, and `Option` of these.
+///
+/// ```
+/// use backlot::services::database::DbDecode;
+///
+/// fn decodable<T: DbDecode>() {}
+/// decodable::<i64>();
+/// decodable::<Option<String>>();
+/// decodable::<chrono::DateTime<chrono::Utc>>();
+/// decodable::<serde_json::Value>();
+/// ```
 #[cfg(feature = "postgres")]
 pub trait DbDecode:
     for<'r> sqlx::Decode<'r, sqlx::Sqlite>
