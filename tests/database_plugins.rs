@@ -752,3 +752,36 @@ async fn concurrent_read_then_write_transactions_all_commit() {
         manager.close().await;
     }
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn ensure_exists_false_leaves_missing_databases_missing() {
+    let Ok(url) = std::env::var(PG_VAR) else {
+        println!("skipped: {PG_VAR} not set");
+        return;
+    };
+    let prefix = unique("e");
+    let _cleanup = Case {
+        name: "cleanup",
+        config: Value::Null,
+        override_connection: (Value::Null, String::new()),
+        persistent: false,
+        _dir: None,
+        pg_prefix: Some((url.clone(), prefix.clone())),
+    };
+    let config =
+        json!({ "client": "pg", "connection": url, "prefix": prefix, "ensureExists": false });
+    let manager = DatabaseManager::from_config(Some(&config), Path::new(".")).unwrap();
+    let err = manager.for_plugin("absent").await.unwrap_err();
+    assert!(
+        matches!(err, DatabaseError::Connect { ref plugin_id, .. } if plugin_id == "absent"),
+        "{err:?}"
+    );
+
+    // With the default (`ensureExists: true`) the same plugin gets its database created.
+    let config = json!({ "client": "pg", "connection": url, "prefix": prefix });
+    let manager = DatabaseManager::from_config(Some(&config), Path::new(".")).unwrap();
+    let db = manager.for_plugin("absent").await.unwrap();
+    assert!(db.location().contains(&format!("{prefix}absent")));
+    manager.close().await;
+}

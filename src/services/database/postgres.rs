@@ -313,31 +313,60 @@ where
     }
 }
 
-/// Creates the plugin's database and schema when configured to, then opens its pool.
+/// Opens the plugin's pool, creating its database (when missing: the first connection attempt
+/// says so) and its schema when configured to.
 pub(crate) async fn connect(
     plugin_id: &str,
     target: &PgTarget,
     pool: &PoolSettings,
 ) -> Result<PgPool, DatabaseError> {
-    if let (Some(database), true) = (&target.database, target.ensure_database) {
-        with_retries(|| ensure_database(&target.admin_options, database))
-            .await
-            .map_err(|source| DatabaseError::EnsureDatabase {
-                plugin_id: plugin_id.to_owned(),
-                database: database.clone(),
-                source,
-            })?;
-    }
+    let options = pool_options(target, pool);
+    let connect_error = |source| DatabaseError::Connect {
+        plugin_id: plugin_id.to_owned(),
+        target: target.describe(),
+        source,
+    };
+    // Connecting first spares an admin connection on every start but the first.
+    let pg_pool = match options.clone().connect_with(target.options.clone()).await {
+        Ok(pg_pool) => pg_pool,
+        Err(sqlx::Error::Database(e))
+            if target.ensure_database && e.code().as_deref() == Some("3D000") =>
+        {
+            if let Some(database) = &target.database {
+                with_retries(|| ensure_database(&target.admin_options, database))
+                    .await
+                    .map_err(|source| DatabaseError::EnsureDatabase {
+                        plugin_id: plugin_id.to_owned(),
+                        database: database.clone(),
+                        source,
+                    })?;
+            }
+            options
+                .connect_with(target.options.clone())
+                .await
+                .map_err(connect_error)?
+        }
+        Err(e) => return Err(connect_error(e)),
+    };
     if let (Some(schema), true) = (&target.schema, target.ensure_schema) {
-        with_retries(|| ensure_schema(&target.options, schema, target.role.as_deref()))
-            .await
-            .map_err(|source| DatabaseError::EnsureSchema {
-                plugin_id: plugin_id.to_owned(),
-                schema: schema.clone(),
-                source,
-            })?;
+        let ensured =
+            with_retries(|| ensure_schema(&target.options, schema, target.role.as_deref()))
+                .await
+                .map_err(|source| DatabaseError::EnsureSchema {
+                    plugin_id: plugin_id.to_owned(),
+                    schema: schema.clone(),
+                    source,
+                });
+        if let Err(e) = ensured {
+            pg_pool.close().await;
+            return Err(e);
+        }
     }
+    Ok(pg_pool)
+}
 
+/// Pool sizing plus the per-connection setup: `SET ROLE` and, in schema mode, the search path.
+fn pool_options(target: &PgTarget, pool: &PoolSettings) -> PgPoolOptions {
     let mut setup = Vec::new();
     if let Some(role) = &target.role {
         setup.push(format!("SET ROLE {}", quote(role)));
@@ -369,13 +398,6 @@ pub(crate) async fn connect(
         );
     }
     options
-        .connect_with(target.options.clone())
-        .await
-        .map_err(|source| DatabaseError::Connect {
-            plugin_id: plugin_id.to_owned(),
-            target: target.describe(),
-            source,
-        })
 }
 
 #[cfg(test)]
