@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use crate::backend::{ServiceFactory, ServiceRef};
 use crate::services::config::Config;
+use crate::services::database::{DatabaseManager, DbPool, PluginDatabase};
 use crate::services::discovery::{DiscoveryService, HostDiscovery};
 use crate::services::health::RootHealth;
 use crate::services::http_router::{HttpRouter, RootHttpRouter};
@@ -75,6 +76,12 @@ pub static SERVER_INFO: ServiceRef<ServerInfo> = ServiceRef::root("core.serverIn
 /// `backend.reading`'s allow-lists. One reader set is shared by every plugin.
 pub static URL_READER: ServiceRef<dyn UrlReaderService> =
     ServiceRef::plugin("core.urlReader").with_default(url_reader_factory);
+
+/// A plugin's own database (`core.database`), from `backend.database`: SQLite files in
+/// `./data` by default (one per plugin), `:memory:`, or PostgreSQL (feature `postgres`) with a
+/// database or schema per plugin. See `docs/database.md`.
+pub static DATABASE: ServiceRef<PluginDatabase> =
+    ServiceRef::plugin("core.database").with_default(database_factory);
 
 /// A plugin's task scheduler (`core.scheduler`). Its tasks are listed at
 /// `/api/<pluginId>/.backstage/scheduler/v1/tasks`; it stops with the backend.
@@ -171,9 +178,16 @@ fn url_reader_factory() -> ServiceFactory {
 
 fn scheduler_factory() -> ServiceFactory {
     ServiceFactory::plugin(&SCHEDULER)
-        .deps((&LIFECYCLE, &HTTP_ROUTER))
-        .build(|ctx, (lifecycle, http)| async move {
-            let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), LeaseStore::memory()));
+        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE))
+        .build(|ctx, (lifecycle, http, database)| async move {
+            // Global tasks take their lease in the plugin's own database, so every backend
+            // sharing that database runs each global task on one instance at a time.
+            let store = match database.pool() {
+                DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
+                #[cfg(feature = "postgres")]
+                DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
+            };
+            let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
             http.use_router(crate::services::scheduler::router(scheduler.clone()));
             let stopping = scheduler.clone();
             lifecycle.add_shutdown_hook(move || async move {
@@ -181,5 +195,37 @@ fn scheduler_factory() -> ServiceFactory {
                 Ok(())
             });
             Ok(scheduler)
+        })
+}
+
+/// Where the embedded defaults keep their files: `backend.dataDir`, else `./data`.
+fn data_dir(config: &Config) -> Result<std::path::PathBuf, crate::services::config::ConfigError> {
+    Ok(config
+        .opt_string("backend.dataDir")?
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("data")))
+}
+
+fn database_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&DATABASE)
+        .root_context(
+            (&ROOT_CONFIG, &ROOT_LIFECYCLE),
+            |(config, lifecycle)| async move {
+                let manager = Arc::new(DatabaseManager::from_config(
+                    config.get("backend.database"),
+                    &data_dir(&config)?,
+                )?);
+                let closing = manager.clone();
+                lifecycle.add_shutdown_hook(move || async move {
+                    closing.close().await;
+                    Ok(())
+                });
+                Ok(manager)
+            },
+        )
+        .build(|ctx, ()| async move {
+            Ok(Arc::new(
+                ctx.root_context().for_plugin(ctx.plugin_id()).await?,
+            ))
         })
 }
