@@ -244,17 +244,17 @@ mod tests {
         assert_eq!(c.get::<u32>("n").await, Some(5));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn default_ttl_applies_and_call_ttl_wins() {
-        let c = client("p:").with_options(CacheClientOptions::default_ttl(Duration::from_secs(10)));
+        let c = client("p:").with_options(CacheClientOptions::default_ttl(Duration::from_millis(400)));
         c.set("default", &1, SetOptions::default()).await;
-        c.set("short", &1, SetOptions::ttl(Duration::from_secs(1)))
+        c.set("short", &1, SetOptions::ttl(Duration::from_millis(100)))
             .await;
         c.set("zero", &1, SetOptions::ttl(Duration::ZERO)).await;
-        tokio::time::advance(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(c.get::<i32>("short").await, None);
         assert_eq!(c.get::<i32>("default").await, Some(1));
-        tokio::time::advance(Duration::from_secs(9)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(c.get::<i32>("default").await, None);
         assert_eq!(c.get::<i32>("zero").await, Some(1), "zero ttl never expires");
     }

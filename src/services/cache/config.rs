@@ -9,6 +9,8 @@ use super::memory::MemoryStoreOptions;
 
 /// The default for `backend.cache.timeout`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+/// The default for `backend.cache.connectTimeout`.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The store named by `backend.cache.store`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,7 @@ pub(crate) struct CacheConfig {
     pub(crate) connection: Option<String>,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     pub(crate) memory: MemoryStoreOptions,
 }
 
@@ -67,6 +70,16 @@ impl CacheConfig {
         if timeout.is_zero() {
             return Err(invalid("backend.cache.timeout", "must be greater than zero"));
         }
+        let connect_timeout = match lookup(root, "connectTimeout") {
+            None => DEFAULT_CONNECT_TIMEOUT,
+            Some(v) => parse_duration("backend.cache.connectTimeout", v)?,
+        };
+        if connect_timeout.is_zero() {
+            return Err(invalid(
+                "backend.cache.connectTimeout",
+                "must be greater than zero",
+            ));
+        }
         let mut memory = MemoryStoreOptions::default();
         if let Some(n) = opt_usize(root, "memory.maxItems")? {
             memory.max_items = n;
@@ -79,6 +92,7 @@ impl CacheConfig {
             connection,
             default_ttl,
             timeout,
+            connect_timeout,
             memory,
         })
     }

@@ -196,7 +196,7 @@ mod tests {
         Reconnecting::new("test:1".into(), Duration::from_secs(1), connect)
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn connects_once_backs_off_and_recovers() {
         let fail = Arc::new(AtomicUsize::new(1));
         let calls = Arc::new(AtomicUsize::new(0));
@@ -206,7 +206,7 @@ mod tests {
         // in backoff: fails without a new attempt
         assert!(s.get().await.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        tokio::time::advance(INITIAL_BACKOFF).await;
+        tokio::time::sleep(INITIAL_BACKOFF).await;
         let (conn, generation) = s.get().await.unwrap();
         assert_eq!((conn, generation), (1, 1));
         // reuses the connection
@@ -219,12 +219,13 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn hanging_connect_times_out_in_background() {
         let connect: ConnectFn<u8> = Arc::new(|| Box::pin(futures::future::pending()));
-        let s = Reconnecting::new("test:2".into(), Duration::from_secs(2), connect);
-        let r = tokio::time::timeout(Duration::from_millis(250), s.get()).await;
+        let s = Reconnecting::new("test:2".into(), Duration::from_millis(300), connect);
+        let r = tokio::time::timeout(Duration::from_millis(50), s.get()).await;
         assert!(r.is_err(), "caller bounded by its own timeout");
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let err = s.get().await.unwrap_err();
         assert!(matches!(err, CacheError::Unavailable { source: Some(_), .. }));
     }
