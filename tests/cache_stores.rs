@@ -49,7 +49,13 @@ fn entity() -> Entity {
         annotations: [("backstage.io/techdocs-ref".to_string(), "dir:.".to_string())].into(),
         owner: None,
         score: 0.25,
-        nested: vec![Inner { id: 1, ok: true }, Inner { id: u64::MAX, ok: false }],
+        nested: vec![
+            Inner { id: 1, ok: true },
+            Inner {
+                id: u64::MAX,
+                ok: false,
+            },
+        ],
     }
 }
 
@@ -65,64 +71,152 @@ async fn suite(label: &str, manager: &CacheManager) {
     let b = manager.for_plugin(&format!("suite-{id}-b"));
 
     // get / set / delete
-    assert_eq!(a.try_get::<String>("missing").await.unwrap(), None, "{label}");
+    assert_eq!(
+        a.try_get::<String>("missing").await.unwrap(),
+        None,
+        "{label}"
+    );
     a.try_set("greeting", "hello", SetOptions::default())
         .await
         .unwrap_or_else(|e| panic!("{label}: set failed: {e:?}"));
-    assert_eq!(a.try_get::<String>("greeting").await.unwrap().as_deref(), Some("hello"), "{label}");
-    a.try_set("greeting", "bonjour", SetOptions::default()).await.unwrap();
-    assert_eq!(a.get::<String>("greeting").await.as_deref(), Some("bonjour"), "{label}: overwrite");
+    assert_eq!(
+        a.try_get::<String>("greeting").await.unwrap().as_deref(),
+        Some("hello"),
+        "{label}"
+    );
+    a.try_set("greeting", "bonjour", SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.get::<String>("greeting").await.as_deref(),
+        Some("bonjour"),
+        "{label}: overwrite"
+    );
     a.try_delete("greeting").await.unwrap();
-    assert_eq!(a.try_get::<String>("greeting").await.unwrap(), None, "{label}: delete");
+    assert_eq!(
+        a.try_get::<String>("greeting").await.unwrap(),
+        None,
+        "{label}: delete"
+    );
     a.try_delete("greeting").await.unwrap();
 
     // keys that are awkward for some servers: spaces, unicode, very long
     let long_key = "x".repeat(400);
     for key in ["with space", "ünï/cödé?&=", long_key.as_str(), ""] {
-        a.try_set(key, &key.len(), SetOptions::default()).await.unwrap();
-        assert_eq!(a.try_get::<usize>(key).await.unwrap(), Some(key.len()), "{label}: key {key:?}");
+        a.try_set(key, &key.len(), SetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            a.try_get::<usize>(key).await.unwrap(),
+            Some(key.len()),
+            "{label}: key {key:?}"
+        );
     }
-    assert_eq!(a.try_get::<usize>(&"x".repeat(401)).await.unwrap(), None, "{label}: long keys differ");
+    assert_eq!(
+        a.try_get::<usize>(&"x".repeat(401)).await.unwrap(),
+        None,
+        "{label}: long keys differ"
+    );
 
     // namespaces of two plugins never collide
-    a.try_set("shared", &1, SetOptions::default()).await.unwrap();
-    assert_eq!(b.try_get::<i32>("shared").await.unwrap(), None, "{label}: b sees a's key");
-    b.try_set("shared", &2, SetOptions::default()).await.unwrap();
-    assert_eq!(a.try_get::<i32>("shared").await.unwrap(), Some(1), "{label}");
-    assert_eq!(b.try_get::<i32>("shared").await.unwrap(), Some(2), "{label}");
+    a.try_set("shared", &1, SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.try_get::<i32>("shared").await.unwrap(),
+        None,
+        "{label}: b sees a's key"
+    );
+    b.try_set("shared", &2, SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.try_get::<i32>("shared").await.unwrap(),
+        Some(1),
+        "{label}"
+    );
+    assert_eq!(
+        b.try_get::<i32>("shared").await.unwrap(),
+        Some(2),
+        "{label}"
+    );
     b.try_delete("shared").await.unwrap();
-    assert_eq!(a.try_get::<i32>("shared").await.unwrap(), Some(1), "{label}: b's delete hit a");
+    assert_eq!(
+        a.try_get::<i32>("shared").await.unwrap(),
+        Some(1),
+        "{label}: b's delete hit a"
+    );
 
     // JSON round trip of a struct, and a value of the wrong type is a miss
     let e = entity();
-    a.try_set("entity", &e, SetOptions::default()).await.unwrap();
-    assert_eq!(a.try_get::<Entity>("entity").await.unwrap(), Some(e), "{label}");
-    assert_eq!(a.get::<Vec<u8>>("entity").await, None, "{label}: wrong type");
+    a.try_set("entity", &e, SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.try_get::<Entity>("entity").await.unwrap(),
+        Some(e),
+        "{label}"
+    );
+    assert_eq!(
+        a.get::<Vec<u8>>("entity").await,
+        None,
+        "{label}: wrong type"
+    );
     let raw: Value = a.try_get("entity").await.unwrap().unwrap();
     assert_eq!(raw["nested"][1]["id"], json!(u64::MAX), "{label}");
 
     // TTL expiry (one-second resolution on memcached and infinispan), per call and default
     let short = a.with_options(CacheClientOptions::default_ttl(Duration::from_secs(1)));
-    a.try_set("ttl", "soon gone", SetOptions::ttl(Duration::from_secs(1))).await.unwrap();
-    short.try_set("default-ttl", "soon gone", SetOptions::default()).await.unwrap();
-    short
-        .try_set("explicit", "stays", SetOptions::ttl(Duration::from_secs(60)))
+    a.try_set("ttl", "soon gone", SetOptions::ttl(Duration::from_secs(1)))
         .await
         .unwrap();
-    a.try_set("forever", "stays", SetOptions::default()).await.unwrap();
-    assert!(a.try_get::<String>("ttl").await.unwrap().is_some(), "{label}: expired early");
+    short
+        .try_set("default-ttl", "soon gone", SetOptions::default())
+        .await
+        .unwrap();
+    short
+        .try_set(
+            "explicit",
+            "stays",
+            SetOptions::ttl(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    a.try_set("forever", "stays", SetOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        a.try_get::<String>("ttl").await.unwrap().is_some(),
+        "{label}: expired early"
+    );
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    assert_eq!(a.try_get::<String>("ttl").await.unwrap(), None, "{label}: ttl");
-    assert_eq!(a.try_get::<String>("default-ttl").await.unwrap(), None, "{label}: default ttl");
-    assert!(a.try_get::<String>("explicit").await.unwrap().is_some(), "{label}");
-    assert!(a.try_get::<String>("forever").await.unwrap().is_some(), "{label}");
+    assert_eq!(
+        a.try_get::<String>("ttl").await.unwrap(),
+        None,
+        "{label}: ttl"
+    );
+    assert_eq!(
+        a.try_get::<String>("default-ttl").await.unwrap(),
+        None,
+        "{label}: default ttl"
+    );
+    assert!(
+        a.try_get::<String>("explicit").await.unwrap().is_some(),
+        "{label}"
+    );
+    assert!(
+        a.try_get::<String>("forever").await.unwrap().is_some(),
+        "{label}"
+    );
 
     // concurrent use of one client
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let a = a.clone();
             tokio::spawn(async move {
-                a.try_set(&format!("c{i}"), &i, SetOptions::default()).await.unwrap();
+                a.try_set(&format!("c{i}"), &i, SetOptions::default())
+                    .await
+                    .unwrap();
                 a.try_get::<i32>(&format!("c{i}")).await.unwrap()
             })
         })
@@ -131,8 +225,22 @@ async fn suite(label: &str, manager: &CacheManager) {
         assert_eq!(t.await.unwrap(), Some(i as i32), "{label}: concurrent");
     }
 
-    for key in ["forever", "explicit", "entity", "shared", "with space"] {
-        a.try_delete(key).await.unwrap();
+    let mut keys: Vec<String> = (0..32).map(|i| format!("c{i}")).collect();
+    keys.extend(
+        [
+            "forever",
+            "explicit",
+            "entity",
+            "shared",
+            "with space",
+            "ünï/cödé?&=",
+            "",
+        ]
+        .map(String::from),
+    );
+    keys.push(long_key);
+    for key in keys {
+        a.try_delete(&key).await.unwrap();
     }
 }
 
@@ -153,7 +261,11 @@ fn env(var: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_suite() {
     suite("memory", &manager(json!({"store": "memory"}))).await;
-    suite("memory (defaults)", &CacheManager::from_config(None).unwrap()).await;
+    suite(
+        "memory (defaults)",
+        &CacheManager::from_config(None).unwrap(),
+    )
+    .await;
 }
 
 /// Runs `fut` and fails when it takes longer than `limit` (the store must answer within its
@@ -177,7 +289,11 @@ async fn degrades_gracefully(label: &str, manager: &CacheManager) {
     let cache = manager.for_plugin("robust");
     for round in 0..3 {
         let l = format!("{label} round {round}");
-        assert_eq!(within(&l, limit(), cache.get::<String>("k")).await, None, "{l}");
+        assert_eq!(
+            within(&l, limit(), cache.get::<String>("k")).await,
+            None,
+            "{l}"
+        );
         within(&l, limit(), cache.set("k", "v", SetOptions::default())).await;
         within(&l, limit(), cache.delete("k")).await;
         let err = within(&l, limit(), cache.try_get::<String>("k")).await;
@@ -261,7 +377,10 @@ fn spawn(cmd: &str, args: &[String]) -> ServerProcess {
 
 async fn wait_for_port(port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -279,8 +398,14 @@ async fn recovers_after_restart(
     let cache = manager.for_plugin("restart");
     let server = start();
     wait_for_port(port).await;
-    cache.try_set("k", "before", SetOptions::default()).await.unwrap();
-    assert_eq!(cache.try_get::<String>("k").await.unwrap().as_deref(), Some("before"));
+    cache
+        .try_set("k", "before", SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.try_get::<String>("k").await.unwrap().as_deref(),
+        Some("before")
+    );
 
     drop(server);
     degrades_gracefully(&format!("{label} (stopped)"), manager).await;
@@ -289,13 +414,21 @@ async fn recovers_after_restart(
     wait_for_port(port).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if cache.try_set("k", "after", SetOptions::default()).await.is_ok() {
+        if cache
+            .try_set("k", "after", SetOptions::default())
+            .await
+            .is_ok()
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{label}: store did not recover");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(cache.try_get::<String>("k").await.unwrap().as_deref(), Some("after"), "{label}");
+    assert_eq!(
+        cache.try_get::<String>("k").await.unwrap().as_deref(),
+        Some("after"),
+        "{label}"
+    );
 }
 
 #[cfg(feature = "redis")]
@@ -316,7 +449,9 @@ mod redis_valkey {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_store_passes_suite() {
-        let Some(url) = env("BACKLOT_TEST_REDIS_URL") else { return };
+        let Some(url) = env("BACKLOT_TEST_REDIS_URL") else {
+            return;
+        };
         suite("redis", &redis_manager(&url, json!({}))).await;
         let namespaced = redis_manager(
             &url,
@@ -326,7 +461,10 @@ mod redis_valkey {
 
         // the key layout is Backstage's: <namespace><sep><pluginId><sep><base64 key>
         let cache = namespaced.for_plugin("layout");
-        cache.try_set("k", "v", SetOptions::default()).await.unwrap();
+        cache
+            .try_set("k", "v", SetOptions::default())
+            .await
+            .unwrap();
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let raw: Option<String> = redis::cmd("GET")
@@ -340,14 +478,19 @@ mod redis_valkey {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn valkey_store_passes_suite() {
-        let Some(url) = env("BACKLOT_TEST_VALKEY_URL") else { return };
+        let Some(url) = env("BACKLOT_TEST_VALKEY_URL") else {
+            return;
+        };
         let m = manager(json!({
             "store": "valkey", "connection": url, "timeout": TIMEOUT_MS,
             "valkey": {"keyPrefix": "backlot-test:"}
         }));
         suite("valkey", &m).await;
         let cache = m.for_plugin("layout");
-        cache.try_set("k", "v", SetOptions::default()).await.unwrap();
+        cache
+            .try_set("k", "v", SetOptions::default())
+            .await
+            .unwrap();
         let raw = m.store().get("backlot-test:layout:aw==").await.unwrap();
         assert_eq!(raw.as_deref(), Some(&b"\"v\""[..]));
         cache.try_delete("k").await.unwrap();
@@ -382,7 +525,12 @@ mod redis_valkey {
             let args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
                 .iter()
                 .map(|s| s.to_string())
-                .chain(["--save".into(), "".into(), "--appendonly".into(), "no".into()])
+                .chain([
+                    "--save".into(),
+                    "".into(),
+                    "--appendonly".into(),
+                    "no".into(),
+                ])
                 .collect();
             recovers_after_restart(
                 bin,
@@ -405,10 +553,16 @@ mod memcache {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memcache_store_passes_suite() {
-        let Some(url) = env("BACKLOT_TEST_MEMCACHE_URL") else { return };
+        let Some(url) = env("BACKLOT_TEST_MEMCACHE_URL") else {
+            return;
+        };
         suite("memcache", &memcache_manager(&url)).await;
         // several servers (the same one twice): keys spread by hash, behaviour unchanged
-        suite("memcache (2 servers)", &memcache_manager(&format!("{url},{url}"))).await;
+        suite(
+            "memcache (2 servers)",
+            &memcache_manager(&format!("{url},{url}")),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -438,7 +592,12 @@ mod memcache {
             return;
         }
         let port = free_port();
-        let mut args: Vec<String> = vec!["-l".into(), "127.0.0.1".into(), "-p".into(), port.to_string()];
+        let mut args: Vec<String> = vec![
+            "-l".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
         // memcached refuses to run as root without -u
         if std::env::var("USER").is_ok_and(|u| u == "root") || is_root() {
             args.extend(["-u".into(), "root".into()]);
@@ -525,8 +684,8 @@ mod infinispan {
             match self.auth {
                 Auth::None => true,
                 Auth::Basic => {
-                    let token = base64::engine::general_purpose::STANDARD
-                        .encode(format!("{USER}:{PASS}"));
+                    let token =
+                        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
                     given == format!("Basic {token}")
                 }
                 Auth::Digest => {
@@ -563,7 +722,11 @@ mod infinispan {
                 ),
                 _ => format!("Basic realm=\"{REALM}\""),
             };
-            (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, value)]).into_response()
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, value)],
+            )
+                .into_response()
         }
     }
 
@@ -584,17 +747,26 @@ mod infinispan {
         let now = Instant::now();
         let mut entries = fake.entries.lock();
         let id = (cache, key);
-        if entries.get(&id).is_some_and(|e| e.expires.is_some_and(|x| x <= now)) {
+        if entries
+            .get(&id)
+            .is_some_and(|e| e.expires.is_some_and(|x| x <= now))
+        {
             entries.remove(&id);
         }
         match method {
             Method::GET => match entries.get(&id) {
-                Some(e) => ([(header::CONTENT_TYPE, e.content_type.clone())], e.value.clone())
+                Some(e) => (
+                    [(header::CONTENT_TYPE, e.content_type.clone())],
+                    e.value.clone(),
+                )
                     .into_response(),
                 None => StatusCode::NOT_FOUND.into_response(),
             },
             Method::PUT => {
-                let ttl = match headers.get("timeToLiveSeconds").map(|v| v.to_str().map(str::parse::<i64>)) {
+                let ttl = match headers
+                    .get("timeToLiveSeconds")
+                    .map(|v| v.to_str().map(str::parse::<i64>))
+                {
                     None => None,
                     Some(Ok(Ok(secs))) if secs > 0 => Some(Duration::from_secs(secs as u64)),
                     Some(Ok(Ok(_))) => None,
@@ -642,7 +814,9 @@ mod infinispan {
         let app = axum::Router::new()
             .route("/rest/v2/caches/{cache}/{key}", axum::routing::any(handle))
             .with_state(fake);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
@@ -671,12 +845,20 @@ mod infinispan {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn infinispan_in_test_server_passes_suite() {
         let server = start(Fake::new(Auth::None), 0).await;
-        suite("infinispan (in-test)", &ispn_manager(server.addr, json!({}))).await;
+        suite(
+            "infinispan (in-test)",
+            &ispn_manager(server.addr, json!({})),
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn infinispan_basic_and_digest_auth() {
-        for (auth, mechanism) in [(Auth::Basic, "PLAIN"), (Auth::Digest, "DIGEST-MD5"), (Auth::Digest, "PLAIN")] {
+        for (auth, mechanism) in [
+            (Auth::Basic, "PLAIN"),
+            (Auth::Digest, "DIGEST-MD5"),
+            (Auth::Digest, "PLAIN"),
+        ] {
             let server = start(Fake::new(auth), 0).await;
             let label = format!("infinispan {auth:?} via {mechanism}");
             let m = ispn_manager(
@@ -687,8 +869,15 @@ mod infinispan {
                 }),
             );
             let cache = m.for_plugin("auth");
-            cache.try_set("k", &entity(), SetOptions::default()).await.unwrap_or_else(|e| panic!("{label}: {e:?}"));
-            assert_eq!(cache.try_get::<Entity>("k").await.unwrap(), Some(entity()), "{label}");
+            cache
+                .try_set("k", &entity(), SetOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+            assert_eq!(
+                cache.try_get::<Entity>("k").await.unwrap(),
+                Some(entity()),
+                "{label}"
+            );
             cache.try_delete("k").await.unwrap();
             assert_eq!(cache.try_get::<Entity>("k").await.unwrap(), None, "{label}");
 
@@ -696,13 +885,18 @@ mod infinispan {
                 server.addr,
                 json!({"authentication": {"enabled": true, "userName": USER, "password": "nope", "saslMechanism": mechanism}}),
             );
-            assert!(wrong.for_plugin("auth").try_get::<i32>("k").await.is_err(), "{label}: wrong password");
+            assert!(
+                wrong.for_plugin("auth").try_get::<i32>("k").await.is_err(),
+                "{label}: wrong password"
+            );
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn infinispan_real_server_passes_suite() {
-        let Some(raw) = env("BACKLOT_TEST_INFINISPAN_URL") else { return };
+        let Some(raw) = env("BACKLOT_TEST_INFINISPAN_URL") else {
+            return;
+        };
         let url = url::Url::parse(&raw).unwrap();
         let mut ispn = json!({
             "servers": [{"host": url.host_str().unwrap(), "port": url.port_or_known_default().unwrap()}],
@@ -731,19 +925,30 @@ mod infinispan {
 
     #[tokio::test]
     async fn infinispan_silent_server_degrades() {
-        degrades_gracefully("infinispan silent", &ispn_manager(silent_server().await, json!({}))).await;
+        degrades_gracefully(
+            "infinispan silent",
+            &ispn_manager(silent_server().await, json!({})),
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn infinispan_garbage_answers_are_misses() {
-        degrades_gracefully("infinispan garbage", &ispn_manager(garbage_server().await, json!({}))).await;
+        degrades_gracefully(
+            "infinispan garbage",
+            &ispn_manager(garbage_server().await, json!({})),
+        )
+        .await;
         // well-formed HTTP with a body that is not JSON: a miss as well
         let app = axum::Router::new().fallback(|| async { "<html>not json</html>" });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let cache = ispn_manager(addr, json!({})).for_plugin("robust");
-        assert_eq!(within("infinispan html", limit(), cache.get::<Entity>("k")).await, None);
+        assert_eq!(
+            within("infinispan html", limit(), cache.get::<Entity>("k")).await,
+            None
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -753,23 +958,38 @@ mod infinispan {
         let addr = server.addr;
         // a dead first server: the store moves on to the live one
         let dead = format!("127.0.0.1:{}", free_port());
-        let m = manager(json!({"store": "infinispan", "timeout": TIMEOUT_MS, "infinispan": {"servers": [
-            {"host": "127.0.0.1", "port": dead.rsplit(':').next().unwrap().parse::<u16>().unwrap()},
-            {"host": "127.0.0.1", "port": addr.port()},
-        ]}}));
+        let m = manager(
+            json!({"store": "infinispan", "timeout": TIMEOUT_MS, "infinispan": {"servers": [
+                {"host": "127.0.0.1", "port": dead.rsplit(':').next().unwrap().parse::<u16>().unwrap()},
+                {"host": "127.0.0.1", "port": addr.port()},
+            ]}}),
+        );
         let cache = m.for_plugin("restart");
-        cache.try_set("k", "before", SetOptions::default()).await.unwrap();
-        assert_eq!(cache.try_get::<String>("k").await.unwrap().as_deref(), Some("before"));
+        cache
+            .try_set("k", "before", SetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.try_get::<String>("k").await.unwrap().as_deref(),
+            Some("before")
+        );
 
         server.stop().await;
         degrades_gracefully("infinispan stopped", &m).await;
 
         let _server = start(fake, addr.port()).await;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while cache.try_set("k", "after", SetOptions::default()).await.is_err() {
+        while cache
+            .try_set("k", "after", SetOptions::default())
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "infinispan did not recover");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(cache.try_get::<String>("k").await.unwrap().as_deref(), Some("after"));
+        assert_eq!(
+            cache.try_get::<String>("k").await.unwrap().as_deref(),
+            Some("after")
+        );
     }
 }

@@ -246,7 +246,8 @@ mod tests {
 
     #[tokio::test]
     async fn default_ttl_applies_and_call_ttl_wins() {
-        let c = client("p:").with_options(CacheClientOptions::default_ttl(Duration::from_millis(400)));
+        let c =
+            client("p:").with_options(CacheClientOptions::default_ttl(Duration::from_millis(400)));
         c.set("default", &1, SetOptions::default()).await;
         c.set("short", &1, SetOptions::ttl(Duration::from_millis(100)))
             .await;
@@ -256,6 +257,10 @@ mod tests {
         assert_eq!(c.get::<i32>("default").await, Some(1));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(c.get::<i32>("default").await, None);
-        assert_eq!(c.get::<i32>("zero").await, Some(1), "zero ttl never expires");
+        assert_eq!(
+            c.get::<i32>("zero").await,
+            Some(1),
+            "zero ttl never expires"
+        );
     }
 }

@@ -68,7 +68,10 @@ impl CacheConfig {
             Some(v) => parse_duration("backend.cache.timeout", v)?,
         };
         if timeout.is_zero() {
-            return Err(invalid("backend.cache.timeout", "must be greater than zero"));
+            return Err(invalid(
+                "backend.cache.timeout",
+                "must be greater than zero",
+            ));
         }
         let connect_timeout = match lookup(root, "connectTimeout") {
             None => DEFAULT_CONNECT_TIMEOUT,
@@ -119,7 +122,10 @@ pub(crate) fn opt_str<'a>(root: &'a Value, path: &str) -> Result<Option<&'a str>
     match lookup(root, path) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(&format!("backend.cache.{path}"), "expected a string")),
+        Some(_) => Err(invalid(
+            &format!("backend.cache.{path}"),
+            "expected a string",
+        )),
     }
 }
 
@@ -132,7 +138,10 @@ pub(crate) fn opt_bool(root: &Value, path: &str) -> Result<Option<bool>, CacheEr
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-        Some(_) => Err(invalid(&format!("backend.cache.{path}"), "expected a boolean")),
+        Some(_) => Err(invalid(
+            &format!("backend.cache.{path}"),
+            "expected a boolean",
+        )),
     }
 }
 
@@ -276,7 +285,12 @@ fn parse_iso8601(s: &str) -> Option<f64> {
     };
     part(
         date,
-        &[('Y', "years"), ('M', "months"), ('W', "weeks"), ('D', "days")],
+        &[
+            ('Y', "years"),
+            ('M', "months"),
+            ('W', "weeks"),
+            ('D', "days"),
+        ],
     )?;
     if let Some(time) = time {
         if time.is_empty() {
@@ -360,7 +374,9 @@ mod tests {
         let err = CacheConfig::parse(Some(&json!({"store": "mongo"}))).unwrap_err();
         assert!(matches!(err, CacheError::UnknownStore { store } if store == "mongo"));
         let err = CacheConfig::parse(Some(&json!({"store": 3}))).unwrap_err();
-        assert!(matches!(err, CacheError::InvalidConfig { key, .. } if key == "backend.cache.store"));
+        assert!(
+            matches!(err, CacheError::InvalidConfig { key, .. } if key == "backend.cache.store")
+        );
         let err = CacheConfig::parse(Some(&json!({"timeout": 0}))).unwrap_err();
         assert!(
             matches!(err, CacheError::InvalidConfig { key, .. } if key == "backend.cache.timeout")

@@ -294,7 +294,13 @@ impl InfinispanStore {
         Some(challenge.authorization(creds, method.as_str(), uri))
     }
 
-    fn unexpected(&self, op: &'static str, key: &str, status: StatusCode, body: &[u8]) -> CacheError {
+    fn unexpected(
+        &self,
+        op: &'static str,
+        key: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> CacheError {
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         CacheError::Server {
             op,
@@ -485,7 +491,9 @@ fn parse_server(v: &Value, key: &str) -> Result<InfinispanServer, CacheError> {
     if !v.is_object() {
         return Err(invalid(key, "expected { host, port }"));
     }
-    if let Some(host) = config::opt_str(v, "host").map_err(|_| invalid(key, "host must be a string"))? {
+    if let Some(host) =
+        config::opt_str(v, "host").map_err(|_| invalid(key, "host must be a string"))?
+    {
         server.host = host.to_owned();
     }
     match lookup(v, "port") {
@@ -585,7 +593,13 @@ mod tests {
         };
         let header = c.authorization(&creds, "GET", "/dir/index.html");
         // the cnonce is random, so recompute the expected response with it
-        let cnonce = header.split("cnonce=\"").nth(1).unwrap().split('"').next().unwrap();
+        let cnonce = header
+            .split("cnonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let ha1 = c.hash("Mufasa:testrealm@host.com:Circle Of Life");
         assert_eq!(ha1, "939e7578ed9e3c518a452acee763bce9");
         let ha2 = c.hash("GET:/dir/index.html");
@@ -593,10 +607,15 @@ mod tests {
         let expected = c.hash(&format!(
             "{ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:{cnonce}:auth:{ha2}"
         ));
-        assert!(header.contains(&format!("response=\"{expected}\"")), "{header}");
+        assert!(
+            header.contains(&format!("response=\"{expected}\"")),
+            "{header}"
+        );
         assert!(header.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
         assert!(DigestChallenge::parse("Basic realm=\"x\"").is_none());
-        assert!(DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-512").is_none());
+        assert!(
+            DigestChallenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-512").is_none()
+        );
     }
 
     #[test]

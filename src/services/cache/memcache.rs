@@ -95,7 +95,11 @@ impl MemcacheStore {
     /// A store for the servers in `connection`; does not connect yet.
     pub fn new(connection: &str, options: MemcacheStoreOptions) -> Result<Self, CacheError> {
         let mut servers = Vec::new();
-        for entry in connection.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        for entry in connection
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             let (creds, addr) = match entry.rsplit_once('@') {
                 Some((creds, addr)) => {
                     let (user, pass) = creds.split_once(':').unwrap_or((creds, ""));
@@ -522,7 +526,11 @@ mod tests {
         assert_eq!(seen[0], (OP_SASL_AUTH, 0, b"PLAIN\0al\0pw".to_vec()));
         assert_eq!(seen[1].0, OP_SET);
         assert_eq!(seen[1].1, 8);
-        assert_eq!(&seen[1].2[..8], &[0, 0, 0, 0, 0, 0, 0, 2], "1.5 s rounds up to 2");
+        assert_eq!(
+            &seen[1].2[..8],
+            &[0, 0, 0, 0, 0, 0, 0, 2],
+            "1.5 s rounds up to 2"
+        );
         assert_eq!(&seen[1].2[8..], b"kval");
         assert_eq!(seen[2], (OP_GET, 0, b"k".to_vec()));
     }

@@ -362,7 +362,10 @@ mod tests {
                 tokio::spawn(async move {
                     for i in 0..500 {
                         let key = format!("{t}-{i}");
-                        store.set(&key, key.clone().into_bytes(), None).await.unwrap();
+                        store
+                            .set(&key, key.clone().into_bytes(), None)
+                            .await
+                            .unwrap();
                     }
                 })
             })

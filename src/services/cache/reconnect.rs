@@ -123,7 +123,9 @@ impl<C: Clone + Send + 'static> Reconnecting<C> {
             let result = match tokio::time::timeout(inner.connect_timeout, (inner.connect)()).await
             {
                 Ok(result) => result,
-                Err(_) => Err(format!("connect timed out after {:?}", inner.connect_timeout).into()),
+                Err(_) => {
+                    Err(format!("connect timed out after {:?}", inner.connect_timeout).into())
+                }
             };
             {
                 let mut st = inner.state.lock();
@@ -227,6 +229,12 @@ mod tests {
         assert!(r.is_err(), "caller bounded by its own timeout");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let err = s.get().await.unwrap_err();
-        assert!(matches!(err, CacheError::Unavailable { source: Some(_), .. }));
+        assert!(matches!(
+            err,
+            CacheError::Unavailable {
+                source: Some(_),
+                ..
+            }
+        ));
     }
 }

@@ -173,7 +173,8 @@ impl CacheStore for RedisStore {
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(value);
         if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(ttl.as_millis().clamp(1, i64::MAX as u128) as u64);
+            cmd.arg("PX")
+                .arg(ttl.as_millis().clamp(1, i64::MAX as u128) as u64);
         }
         self.run::<()>("set", key, cmd).await
     }
@@ -217,6 +218,14 @@ pub(crate) fn build(config: &CacheConfig, root: &Value) -> Result<BuiltStore, Ca
         };
         (prefix.unwrap_or_default().to_owned(), ":".to_owned(), false)
     };
+    for key in ["redis.cluster.rootNodes", "valkey.cluster.rootNodes"] {
+        if config::lookup(root, key).is_some() {
+            tracing::warn!(
+                key = %format!("backend.cache.{key}"),
+                "redis cluster mode is not supported; using backend.cache.connection only"
+            );
+        }
+    }
     let store = RedisStore::new(
         url,
         RedisStoreOptions {
@@ -245,7 +254,10 @@ mod tests {
             "redis": {"client": {"namespace": "my-app", "keyPrefixSeparator": "::"}}
         })))
         .unwrap();
-        assert_eq!(m.for_plugin("catalog").store_key("a"), "my-app::catalog::YQ==");
+        assert_eq!(
+            m.for_plugin("catalog").store_key("a"),
+            "my-app::catalog::YQ=="
+        );
         let m = CacheManager::from_config(Some(&json!({
             "store": "redis", "connection": "redis://127.0.0.1:1"
         })))
@@ -257,7 +269,10 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(m.store_name(), "valkey");
-        assert_eq!(m.for_plugin("catalog").store_key("a"), "my-app:catalog:YQ==");
+        assert_eq!(
+            m.for_plugin("catalog").store_key("a"),
+            "my-app:catalog:YQ=="
+        );
         let m = CacheManager::from_config(Some(&json!({
             "store": "valkey", "connection": "redis://127.0.0.1:1",
             "valkey": {"client": {"keyPrefix": "x-"}}
@@ -278,8 +293,11 @@ mod tests {
         .unwrap_err();
         assert!(!err.to_string().contains("secret"));
         assert!(
-            RedisStore::new("rediss://u:p@example.com:6380/2", RedisStoreOptions::default())
-                .is_ok()
+            RedisStore::new(
+                "rediss://u:p@example.com:6380/2",
+                RedisStoreOptions::default()
+            )
+            .is_ok()
         );
     }
 }
