@@ -7,7 +7,7 @@
 //!   one TCP stream vs `MemcacheStore` vs `CacheClient`.
 //!
 //! Run: `cargo bench --all-features --bench cache`.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

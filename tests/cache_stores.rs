@@ -15,6 +15,14 @@
 //! Restart tests start their own `redis-server` / `memcached` on a free 127.0.0.1 port when
 //! the binary is on PATH.
 
+// Helpers shared by the #[test] functions unwrap and print `skipped` like the tests do.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+// Without the store features only the memory suite runs.
+#![cfg_attr(
+    not(all(feature = "redis", feature = "memcache", feature = "infinispan")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;

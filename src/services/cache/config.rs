@@ -30,6 +30,7 @@ pub(crate) enum StoreKind {
 )]
 pub(crate) struct CacheConfig {
     pub(crate) store: StoreKind,
+    #[cfg_attr(not(any(feature = "redis", feature = "memcache")), allow(dead_code))]
     pub(crate) connection: Option<String>,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) timeout: Duration,
@@ -129,10 +130,7 @@ pub(crate) fn opt_str<'a>(root: &'a Value, path: &str) -> Result<Option<&'a str>
     }
 }
 
-#[cfg_attr(
-    not(any(feature = "redis", feature = "memcache", feature = "infinispan")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any(feature = "redis", feature = "infinispan")), allow(dead_code))]
 pub(crate) fn opt_bool(root: &Value, path: &str) -> Result<Option<bool>, CacheError> {
     match lookup(root, path) {
         None => Ok(None),
