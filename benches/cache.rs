@@ -10,7 +10,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backlot::services::cache::{
     CacheManager, CacheStore, MemoryStore, MemoryStoreOptions, SetOptions,
@@ -19,6 +19,52 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
 const VALUE: &[u8] = br#"{"kind":"Component","name":"artist-lookup","tags":["java","data"]}"#;
+
+/// Sums of paired timings: (bare, ours).
+type Totals = Arc<parking_lot::Mutex<(Duration, Duration)>>;
+
+/// Paired measurement: per iteration one bare operation and one through backlot, in
+/// alternating order, so load drifting on a shared machine hits both sides equally.
+/// Criterion reports the time of our operation; both sums go to `totals`, printed as the
+/// overhead percentage by [`report`].
+async fn paired<A, B, FA, FB>(iters: u64, totals: Totals, mut bare: A, mut ours: B) -> Duration
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: std::future::Future,
+    FB: std::future::Future,
+{
+    let (mut t_bare, mut t_ours) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..iters {
+        if i % 2 == 0 {
+            let t = Instant::now();
+            bare().await;
+            t_bare += t.elapsed();
+            let t = Instant::now();
+            ours().await;
+            t_ours += t.elapsed();
+        } else {
+            let t = Instant::now();
+            ours().await;
+            t_ours += t.elapsed();
+            let t = Instant::now();
+            bare().await;
+            t_bare += t.elapsed();
+        }
+    }
+    let mut t = totals.lock();
+    t.0 += t_bare;
+    t.1 += t_ours;
+    t_ours
+}
+
+fn report(label: &str, totals: &Totals) {
+    let (bare, ours) = *totals.lock();
+    if !bare.is_zero() {
+        let pct = (ours.as_secs_f64() / bare.as_secs_f64() - 1.0) * 100.0;
+        eprintln!("{label}: paired overhead vs bare client {pct:+.1}%");
+    }
+}
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -117,6 +163,65 @@ fn bench_redis(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { store.set("bench:bare", VALUE.to_vec(), None).await.unwrap() })
     });
+    let totals = Totals::default();
+    g.bench_function("get_overhead_paired", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (bare, store) = (bare.clone(), store.clone());
+            let totals = totals.clone();
+            async move {
+                paired(
+                    iters,
+                    totals,
+                    || {
+                        let mut conn = bare.clone();
+                        async move {
+                            redis::cmd("GET")
+                                .arg("bench:bare")
+                                .query_async::<Option<Vec<u8>>>(&mut conn)
+                                .await
+                                .unwrap()
+                        }
+                    },
+                    || {
+                        let store = store.clone();
+                        async move { store.get("bench:bare").await.unwrap() }
+                    },
+                )
+                .await
+            }
+        })
+    });
+    report("redis get", &totals);
+    let totals = Totals::default();
+    g.bench_function("set_overhead_paired", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (bare, store) = (bare.clone(), store.clone());
+            let totals = totals.clone();
+            async move {
+                paired(
+                    iters,
+                    totals,
+                    || {
+                        let mut conn = bare.clone();
+                        async move {
+                            redis::cmd("SET")
+                                .arg("bench:bare")
+                                .arg(VALUE)
+                                .query_async::<()>(&mut conn)
+                                .await
+                                .unwrap()
+                        }
+                    },
+                    || {
+                        let store = store.clone();
+                        async move { store.set("bench:bare", VALUE.to_vec(), None).await.unwrap() }
+                    },
+                )
+                .await
+            }
+        })
+    });
+    report("redis set", &totals);
     g.finish();
 }
 
@@ -135,7 +240,17 @@ fn bench_memcache(c: &mut Criterion) {
         return;
     };
     let rt = runtime();
-    let store = Arc::new(MemcacheStore::new(&addr, MemcacheStoreOptions::default()).unwrap());
+    let store = Arc::new(
+        MemcacheStore::new(
+            &addr,
+            MemcacheStoreOptions {
+                // one connection, like the bare client (more only help concurrent callers)
+                pool_size: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
     let client = CacheManager::with_store(store.clone()).for_plugin("bench");
     let value: serde_json::Value = serde_json::from_slice(VALUE).unwrap();
     rt.block_on(async {
@@ -198,6 +313,52 @@ fn bench_memcache(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { store.set("bench:bare", VALUE.to_vec(), None).await.unwrap() })
     });
+    let totals = Totals::default();
+    g.bench_function("get_overhead_paired", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (bare, store) = (bare.clone(), store.clone());
+            let totals = totals.clone();
+            async move {
+                paired(
+                    iters,
+                    totals,
+                    || {
+                        let bare = bare.clone();
+                        async move { bare_request(&bare, 0x00, &[], b"bench:bare", &[]).await }
+                    },
+                    || {
+                        let store = store.clone();
+                        async move { store.get("bench:bare").await.unwrap() }
+                    },
+                )
+                .await
+            }
+        })
+    });
+    report("memcache get", &totals);
+    let totals = Totals::default();
+    g.bench_function("set_overhead_paired", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (bare, store) = (bare.clone(), store.clone());
+            let totals = totals.clone();
+            async move {
+                paired(
+                    iters,
+                    totals,
+                    || {
+                        let bare = bare.clone();
+                        async move { bare_request(&bare, 0x01, &[0; 8], b"bench:bare", VALUE).await }
+                    },
+                    || {
+                        let store = store.clone();
+                        async move { store.set("bench:bare", VALUE.to_vec(), None).await.unwrap() }
+                    },
+                )
+                .await
+            }
+        })
+    });
+    report("memcache set", &totals);
     g.finish();
 }
 

@@ -60,7 +60,6 @@ impl std::fmt::Debug for InfinispanAuth {
 
 /// Settings of an [`InfinispanStore`].
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct InfinispanStoreOptions {
     /// Servers tried in order; the store sticks to the last one that answered.
     pub servers: Vec<InfinispanServer>,

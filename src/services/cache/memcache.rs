@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
@@ -33,7 +33,6 @@ const RELATIVE_EXPIRY_LIMIT: u64 = 60 * 60 * 24 * 30;
 
 /// Settings of a [`MemcacheStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct MemcacheStoreOptions {
     /// Bound of one operation, waiting for a connection included (`backend.cache.timeout`).
     pub timeout: Duration,
@@ -295,7 +294,7 @@ impl CacheStore for MemcacheStore {
 /// One memcached connection.
 #[derive(Debug)]
 struct Conn {
-    stream: BufStream<TcpStream>,
+    stream: TcpStream,
     /// Set while a request is in flight: if the caller gave up midway (timeout), the stream
     /// is out of step and must not be used again.
     in_flight: bool,
@@ -344,7 +343,7 @@ impl Conn {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut conn = Conn {
-            stream: BufStream::new(stream),
+            stream,
             in_flight: false,
             opaque: 0,
         };
@@ -389,19 +388,18 @@ impl Conn {
         let body_len = u32::try_from(extras.len() + key.len() + value.len())
             .map_err(|_| ConnError::Protocol("value too large".into()))?;
         self.opaque = self.opaque.wrapping_add(1);
-        let mut header = [0u8; HEADER_LEN];
-        header[0] = REQUEST_MAGIC;
-        header[1] = opcode;
-        header[2..4].copy_from_slice(&key_len.to_be_bytes());
-        header[4] = extras.len() as u8;
-        header[8..12].copy_from_slice(&body_len.to_be_bytes());
-        header[12..16].copy_from_slice(&self.opaque.to_be_bytes());
+        let mut request = Vec::with_capacity(HEADER_LEN + body_len as usize);
+        request.extend_from_slice(&[REQUEST_MAGIC, opcode]);
+        request.extend_from_slice(&key_len.to_be_bytes());
+        request.extend_from_slice(&[extras.len() as u8, 0, 0, 0]);
+        request.extend_from_slice(&body_len.to_be_bytes());
+        request.extend_from_slice(&self.opaque.to_be_bytes());
+        request.extend_from_slice(&[0; 8]); // cas
+        request.extend_from_slice(extras);
+        request.extend_from_slice(key);
+        request.extend_from_slice(value);
         self.in_flight = true;
-        self.stream.write_all(&header).await?;
-        self.stream.write_all(extras).await?;
-        self.stream.write_all(key).await?;
-        self.stream.write_all(value).await?;
-        self.stream.flush().await?;
+        self.stream.write_all(&request).await?;
 
         let mut head = [0u8; HEADER_LEN];
         self.stream.read_exact(&mut head).await?;

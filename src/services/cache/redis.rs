@@ -15,7 +15,6 @@ use super::{CacheError, CacheStore};
 
 /// Settings of a [`RedisStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RedisStoreOptions {
     /// Bound of one operation, waiting for a connection included (`backend.cache.timeout`).
     pub timeout: Duration,
