@@ -16,7 +16,8 @@ use super::{CacheClientOptions, CacheError, CacheStore, SetOptions};
 ///
 /// [`get`](Self::get), [`set`](Self::set) and [`delete`](Self::delete) never fail: a cache
 /// server that is down, slow or answers garbage turns a `get` into a miss and a `set` or
-/// `delete` into a no-op, each logged with `tracing::warn!`. Callers that care use
+/// `delete` into a no-op, each logged with `tracing::warn!` (at debug level while the store is
+/// in reconnect backoff: the store logs the outage once). Callers that care use
 /// [`try_get`](Self::try_get), [`try_set`](Self::try_set) and
 /// [`try_delete`](Self::try_delete).
 ///
@@ -134,7 +135,7 @@ impl CacheClient {
         match self.try_get(key).await {
             Ok(value) => value,
             Err(err) => {
-                tracing::warn!(plugin = %self.plugin_id, key, error = %chain(&err), "cache get failed, treating it as a miss");
+                log_failure(&self.plugin_id, "get", key, &err);
                 None
             }
         }
@@ -156,7 +157,7 @@ impl CacheClient {
     /// Stores `value` as JSON under `key`; a failure is logged and otherwise ignored.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, options: SetOptions) {
         if let Err(err) = self.try_set(key, value, options).await {
-            tracing::warn!(plugin = %self.plugin_id, key, error = %chain(&err), "cache set failed");
+            log_failure(&self.plugin_id, "set", key, &err);
         }
     }
 
@@ -181,13 +182,24 @@ impl CacheClient {
     /// Removes `key`; a failure is logged and otherwise ignored.
     pub async fn delete(&self, key: &str) {
         if let Err(err) = self.try_delete(key).await {
-            tracing::warn!(plugin = %self.plugin_id, key, error = %chain(&err), "cache delete failed");
+            log_failure(&self.plugin_id, "delete", key, &err);
         }
     }
 
     /// Removes `key`, reporting failures. Removing a missing key succeeds.
     pub async fn try_delete(&self, key: &str) -> Result<(), CacheError> {
         self.store.delete(&self.store_key(key)).await
+    }
+}
+
+/// Logs a swallowed failure. `Unavailable` (the store is in reconnect backoff, which the
+/// store itself logged once when the connection was lost) goes to debug so that a cache
+/// outage does not log a line per request; everything else is a warning.
+fn log_failure(plugin: &str, op: &str, key: &str, err: &CacheError) {
+    if matches!(err, CacheError::Unavailable { .. }) {
+        tracing::debug!(plugin, op, key, error = %chain(err), "cache unavailable, carrying on without it");
+    } else {
+        tracing::warn!(plugin, op, key, error = %chain(err), "cache operation failed, carrying on without it");
     }
 }
 

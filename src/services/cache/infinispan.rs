@@ -3,7 +3,7 @@
 //! header, HTTP Basic or Digest (MD5, SHA-256) authentication.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -112,6 +112,8 @@ pub struct InfinispanStore {
     /// `/rest/v2/caches/<cacheName>/`.
     base_path: String,
     current: AtomicUsize,
+    /// Whether the last call found every server unreachable (to log outages once).
+    down: AtomicBool,
     media_type: HeaderValue,
     auth: Option<InfinispanAuth>,
     digest: Mutex<Option<DigestChallenge>>,
@@ -158,6 +160,7 @@ impl InfinispanStore {
             origins,
             base_path,
             current: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
             media_type,
             auth: options.auth,
             digest: Mutex::new(None),
@@ -189,6 +192,9 @@ impl InfinispanStore {
                         if i > 0 {
                             self.current.store(idx, Ordering::Relaxed);
                         }
+                        if self.down.swap(false, Ordering::Relaxed) {
+                            tracing::info!(server = %self.origins[idx], "infinispan reachable again");
+                        }
                         return Ok(resp);
                     }
                     Err(err) if err.is_connect() => last_err = Some(err),
@@ -201,6 +207,9 @@ impl InfinispanStore {
                         });
                     }
                 }
+            }
+            if !self.down.swap(true, Ordering::Relaxed) {
+                tracing::warn!(servers = %self.origins.join(","), "no infinispan server reachable");
             }
             Err(CacheError::Unavailable {
                 server: self.origins.join(","),
