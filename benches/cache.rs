@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --all-features --bench cache`.
 #![allow(missing_docs, clippy::unwrap_used)]
+// Without the redis and memcache features only the memory benches exist.
+#![cfg_attr(not(all(feature = "redis", feature = "memcache")), allow(dead_code))]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
