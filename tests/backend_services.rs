@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use backlot::backend::{ApiError, Backend, Feature};
-use backlot::services::core_services::{DATABASE, HTTP_ROUTER, SCHEDULER, URL_READER};
+use backlot::services::cache::SetOptions;
+use backlot::services::core_services::{CACHE, DATABASE, HTTP_ROUTER, SCHEDULER, URL_READER};
 use backlot::services::database::{Migration, PluginDatabase, Sql};
 use backlot::services::scheduler::TaskDefinition;
 use backlot::services::url_reader::ReadUrlOptions;
@@ -203,5 +204,36 @@ async fn url_reader_reads_files_in_the_working_directory() {
         .await
         .unwrap();
     assert_eq!(&*seen.lock().unwrap(), "[package]");
+    backend.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn plugin_caches_are_namespaced() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let writer = Feature::plugin_fn("writer", |reg| {
+        reg.init(&CACHE, |cache| async move {
+            cache.set("greeting", "hello", SetOptions::default()).await;
+            Ok(())
+        })
+    });
+    let out = seen.clone();
+    let reader = Feature::plugin_fn("reader", move |reg| {
+        let out = out.clone();
+        reg.init(&CACHE, move |cache| async move {
+            let before = cache.get::<String>("greeting").await;
+            cache.set("greeting", "mine", SetOptions::default()).await;
+            let after = cache.get::<String>("greeting").await;
+            out.lock().unwrap().extend([before, after]);
+            Ok(())
+        })
+    });
+    let backend = TestBackend::builder()
+        .feature(writer)
+        .feature(reader)
+        .start()
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, vec![None, Some("mine".to_string())]);
     backend.stop().await.unwrap();
 }

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::backend::{ServiceFactory, ServiceRef};
+use crate::services::cache::{CacheClient, CacheManager};
 use crate::services::config::Config;
 use crate::services::database::{DatabaseManager, DbPool, PluginDatabase};
 use crate::services::discovery::{DiscoveryService, HostDiscovery};
@@ -82,6 +83,13 @@ pub static URL_READER: ServiceRef<dyn UrlReaderService> =
 /// database or schema per plugin. See `docs/database.md`.
 pub static DATABASE: ServiceRef<PluginDatabase> =
     ServiceRef::plugin("core.database").with_default(database_factory);
+
+/// A plugin's cache (`core.cache`): keyv-style `get`/`set`/`delete` of JSON values in the
+/// plugin's own namespace, on the store `backend.cache.store` names (`memory` by default;
+/// `redis`, `valkey`, `memcache`, `infinispan` with their cargo features). A broken cache
+/// server degrades to misses, never to errors. See `docs/cache.md`.
+pub static CACHE: ServiceRef<CacheClient> =
+    ServiceRef::plugin("core.cache").with_default(cache_factory);
 
 /// A plugin's task scheduler (`core.scheduler`). Its tasks are listed at
 /// `/api/<pluginId>/.backstage/scheduler/v1/tasks`; it stops with the backend.
@@ -228,4 +236,16 @@ fn database_factory() -> ServiceFactory {
                 ctx.root_context().for_plugin(ctx.plugin_id()).await?,
             ))
         })
+}
+
+fn cache_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&CACHE)
+        .root_context(&ROOT_CONFIG, |config| async move {
+            Ok(Arc::new(CacheManager::from_config(
+                config.get("backend.cache"),
+            )?))
+        })
+        .build(
+            |ctx, ()| async move { Ok(Arc::new(ctx.root_context().for_plugin(ctx.plugin_id()))) },
+        )
 }
