@@ -96,7 +96,6 @@ impl TestBackendBuilder {
             .listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
             .config_value(serde_json::json!({
                 "backend": {
-                    "baseUrl": "http://127.0.0.1",
                     "database": { "client": "better-sqlite3", "connection": ":memory:" },
                     "cache": { "store": "memory" },
                 }
