@@ -455,12 +455,12 @@ mod tests {
     #[test]
     fn links_between_pages_use_directory_urls() {
         let p = page(
-            "[a](a.md) [b](g/b.md#setup) [home](../index.md) [ext](https://x.test/a.md) [top](#x)",
+            "[a](../a.md) [b](index.md#setup) [home](../index.md) [ext](https://x.test/a.md) [top](#x)",
             "g/b.md",
             "g/b/",
         );
         assert!(p.html.contains(r#"href="../../a/""#), "{}", p.html);
-        assert!(p.html.contains(r#"href="../b/#setup""#), "{}", p.html);
+        assert!(p.html.contains(r#"href="../#setup""#), "{}", p.html);
         assert!(p.html.contains(r#"href="../../""#), "{}", p.html);
         assert!(p.html.contains(r#"href="https://x.test/a.md""#));
         assert!(p.html.contains(r##"href="#x""##));
@@ -500,7 +500,7 @@ mod tests {
         );
         let ids: Vec<_> = p.toc.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, ["title", "setup", "setup_1", "deep-code"]);
-        assert_eq!(p.sections[2].text, "text");
+        assert_eq!(p.sections[1].text, "text");
     }
 
     #[test]
