@@ -128,7 +128,13 @@ impl DocsBuilder {
         docs: &DocsEntity,
         entity: &Entity,
     ) -> Result<bool, TechdocsError> {
-        let mut rx = self.sync(docs, entity, true).await;
+        // A build that finished was removed from `inflight` only after publishing, so
+        // checking the running build first and the store second misses nothing.
+        let mut rx = match self.running(&docs.key()) {
+            Some(rx) => rx,
+            None if self.publisher.has_docs(docs).await.unwrap_or(false) => return Ok(false),
+            None => self.sync(docs, entity, true).await,
+        };
         let state = rx
             .wait_for(|s| s.done.is_some())
             .await
