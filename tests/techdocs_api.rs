@@ -104,11 +104,23 @@ impl Fixture {
             "mkdocs.yml",
             "site_name: Petstore\nsite_description: Pets\nnav:\n  - Home: index.md\n  - Guide: guide.md\n",
         );
-        write(&ok, "docs/index.md", "# Petstore\n\nHello pets. [Guide](guide.md)\n");
+        write(
+            &ok,
+            "docs/index.md",
+            "# Petstore\n\nHello pets. [Guide](guide.md)\n",
+        );
         write(&ok, "docs/guide.md", "# Guide\n\nVersion one.\n");
-        write(&ok, "docs/img/cat.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+        write(
+            &ok,
+            "docs/img/cat.svg",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        );
         let broken = tmp.path().join("broken");
-        write(&broken, "mkdocs.yml", "site_name: Broken\nnav:\n  - Home: index.md\n   - x: [\n");
+        write(
+            &broken,
+            "mkdocs.yml",
+            "site_name: Broken\nnav:\n  - Home: index.md\n   - x: [\n",
+        );
         write(&broken, "docs/index.md", "# Broken\n");
         let shared = tmp.path().join("shared");
         write(&shared, "mkdocs.yml", "site_name: Shared\n");
@@ -181,7 +193,10 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -200,7 +215,11 @@ async fn local_builder_builds_on_first_view_and_serves_files() {
     assert!(html.contains("<h1 id=\"petstore\">Petstore</h1>"), "{html}");
     assert!(html.contains(r#"<a href="guide/">Guide</a>"#));
     // Published per entity, lowercased.
-    assert!(fx.publish_dir().join("default/component/petstore/index.html").exists());
+    assert!(
+        fx.publish_dir()
+            .join("default/component/petstore/index.html")
+            .exists()
+    );
 
     let guide = c.get(&format!("{BASE}/guide/")).await.unwrap();
     assert_eq!(guide.status(), 200);
@@ -215,8 +234,16 @@ async fn local_builder_builds_on_first_view_and_serves_files() {
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     let svg = c.get(&format!("{BASE}/img/cat.svg")).await.unwrap();
     assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
-    let index = c.get(&format!("{BASE}/search/search_index.json")).await.unwrap();
-    assert!(index.header("content-type").unwrap().starts_with("application/json"));
+    let index = c
+        .get(&format!("{BASE}/search/search_index.json"))
+        .await
+        .unwrap();
+    assert!(
+        index
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
 
     let missing = c.get(&format!("{BASE}/nope.html")).await.unwrap();
     assert_eq!(missing.status(), 404);
@@ -235,7 +262,10 @@ async fn local_builder_builds_on_first_view_and_serves_files() {
     assert_eq!(nodocs.status(), 404);
     let body: Value = nodocs.json().unwrap();
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("techdocs-ref"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("techdocs-ref"),
         "{body}"
     );
     backend.stop().await.unwrap();
@@ -264,7 +294,12 @@ async fn metadata_endpoints() {
     assert_eq!(meta["site_description"], "Pets");
     assert!(meta["etag"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(meta["build_timestamp"].as_i64().unwrap() > 0);
-    assert!(meta["files"].as_array().unwrap().contains(&json!("guide/index.html")));
+    assert!(
+        meta["files"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("guide/index.html"))
+    );
 
     let entity: Value = c
         .get("/api/techdocs/metadata/entity/default/Component/petstore")
@@ -295,14 +330,24 @@ async fn sync_streams_logs_and_reports_updates() {
 
     let res = c.get(sync).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     assert_eq!(res.header("cache-control"), Some("no-cache"));
     let events = sse_events(&res.text());
     assert!(events.iter().any(|(e, _)| e == "log"), "{events:?}");
-    assert_eq!(events.last().unwrap(), &("finish".to_owned(), r#"{"updated":true}"#.to_owned()));
+    assert_eq!(
+        events.last().unwrap(),
+        &("finish".to_owned(), r#"{"updated":true}"#.to_owned())
+    );
     for (e, data) in &events {
         if e == "log" {
-            assert!(serde_json::from_str::<String>(data).is_ok(), "log data is a JSON string: {data}");
+            assert!(
+                serde_json::from_str::<String>(data).is_ok(),
+                "log data is a JSON string: {data}"
+            );
         }
     }
 
@@ -311,13 +356,24 @@ async fn sync_streams_logs_and_reports_updates() {
     assert_eq!(events.last().unwrap().1, r#"{"updated":false}"#);
 
     // Changed source: rebuilt and served.
-    write(&fx.path().join("ok"), "docs/guide.md", "# Guide\n\nVersion two.\n");
+    write(
+        &fx.path().join("ok"),
+        "docs/guide.md",
+        "# Guide\n\nVersion two.\n",
+    );
     let events = sse_events(&c.get(sync).await.unwrap().text());
-    assert_eq!(events.last().unwrap().1, r#"{"updated":true}"#, "{events:?}");
+    assert_eq!(
+        events.last().unwrap().1,
+        r#"{"updated":true}"#,
+        "{events:?}"
+    );
     let guide = c.get(&format!("{BASE}/guide/")).await.unwrap();
     assert!(guide.text().contains("Version two."));
 
-    let missing = c.get("/api/techdocs/sync/default/Component/ghost").await.unwrap();
+    let missing = c
+        .get("/api/techdocs/sync/default/Component/ghost")
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     backend.stop().await.unwrap();
 }
@@ -329,7 +385,15 @@ async fn traversal_attempts_are_rejected() {
     write(&fx.path().join("published"), "secret.txt", "top secret");
     assert!(secret.exists());
     let backend = fx.backend("local").await;
-    assert_eq!(backend.client().get(&format!("{BASE}/")).await.unwrap().status(), 200);
+    assert_eq!(
+        backend
+            .client()
+            .get(&format!("{BASE}/"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let addr = backend.handle().local_addr();
     for path in [
         format!("{BASE}/../../../secret.txt"),
@@ -346,7 +410,10 @@ async fn traversal_attempts_are_rejected() {
         assert!(status == 400 || status == 404, "{path}: {status} {body}");
         assert!(!body.contains("top secret"), "{path} leaked");
         assert!(!body.contains("root:"), "{path} leaked");
-        assert!(body.contains("\"error\""), "{path}: error JSON expected, got {body}");
+        assert!(
+            body.contains("\"error\""),
+            "{path}: error JSON expected, got {body}"
+        );
     }
     let (status, body) = raw_get(addr, &format!("{BASE}/../../../secret.txt")).await;
     assert_eq!(status, 400, "{body}");
@@ -362,14 +429,26 @@ async fn external_builder_serves_only_published_docs() {
     let c = backend.client();
 
     assert_eq!(c.get(&format!("{BASE}/")).await.unwrap().status(), 404);
-    let events = sse_events(&c.get("/api/techdocs/sync/default/Component/petstore").await.unwrap().text());
-    assert_eq!(events, vec![("finish".to_owned(), r#"{"updated":false}"#.to_owned())]);
+    let events = sse_events(
+        &c.get("/api/techdocs/sync/default/Component/petstore")
+            .await
+            .unwrap()
+            .text(),
+    );
+    assert_eq!(
+        events,
+        vec![("finish".to_owned(), r#"{"updated":false}"#.to_owned())]
+    );
     assert_eq!(c.get(&format!("{BASE}/")).await.unwrap().status(), 404);
 
     // What CI does: generate, then publish.
     let site = tempfile::tempdir().unwrap();
     MkDocsGenerator::new()
-        .generate(&fx.path().join("ok"), site.path(), &GenerateOptions::new().etag("ci"))
+        .generate(
+            &fx.path().join("ok"),
+            site.path(),
+            &GenerateOptions::new().etag("ci"),
+        )
         .unwrap();
     LocalPublisher::new(fx.publish_dir())
         .publish(&"default/Component/petstore".parse().unwrap(), site.path())
@@ -403,12 +482,24 @@ async fn broken_mkdocs_yml_gives_a_clear_error() {
     let body: Value = res.json().unwrap();
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("mkdocs.yml at line"), "{message}");
-    assert!(message.contains(&fx.path().join("broken").display().to_string()), "{message}");
+    assert!(
+        message.contains(&fx.path().join("broken").display().to_string()),
+        "{message}"
+    );
 
-    let events = sse_events(&c.get("/api/techdocs/sync/default/Component/broken").await.unwrap().text());
+    let events = sse_events(
+        &c.get("/api/techdocs/sync/default/Component/broken")
+            .await
+            .unwrap()
+            .text(),
+    );
     let (kind, data) = events.last().unwrap();
     assert_eq!(kind, "error");
-    assert!(serde_json::from_str::<String>(data).unwrap().contains("mkdocs.yml"));
+    assert!(
+        serde_json::from_str::<String>(data)
+            .unwrap()
+            .contains("mkdocs.yml")
+    );
 
     // The backend still serves other entities.
     assert_eq!(c.get(&format!("{BASE}/")).await.unwrap().status(), 200);

@@ -5,7 +5,9 @@ use std::fs;
 use std::path::Path;
 
 use backlot::plugins::techdocs::common::TechDocsMetadata;
-use backlot::plugins::techdocs::node::{GenerateOptions, Generator, GeneratorError, MkDocsGenerator};
+use backlot::plugins::techdocs::node::{
+    GenerateOptions, Generator, GeneratorError, MkDocsGenerator,
+};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let path = root.join(rel);
@@ -83,8 +85,16 @@ fn site(root: &Path) {
         "docs/guides/setup.md",
         "# Setup\n\n## Install\n\nRun the installer. Back [home](../index.md).\n\n![Logo](../images/logo.png)\n",
     );
-    write(root, "docs/guides/advanced.md", "# Advanced Topics\n\nSee [inner](deep/inner.md#x).\n");
-    write(root, "docs/guides/deep/inner.md", "# Inner\n\n## X\n\nDeep text.\n");
+    write(
+        root,
+        "docs/guides/advanced.md",
+        "# Advanced Topics\n\nSee [inner](deep/inner.md#x).\n",
+    );
+    write(
+        root,
+        "docs/guides/deep/inner.md",
+        "# Inner\n\n## X\n\nDeep text.\n",
+    );
     write(root, "docs/orphan.md", "# Orphan\n");
     fs::create_dir_all(root.join("docs/images")).unwrap();
     fs::write(root.join("docs/images/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
@@ -96,7 +106,11 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
     site(src.path());
     let out = tempfile::tempdir().unwrap();
     let report = MkDocsGenerator::new()
-        .generate(src.path(), out.path(), &GenerateOptions::new().etag("etag-1"))
+        .generate(
+            src.path(),
+            out.path(),
+            &GenerateOptions::new().etag("etag-1"),
+        )
         .unwrap();
     assert_eq!(report.pages, 5);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -104,7 +118,10 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
 
     let home = read(o, "index.html");
     // Site name escaped in title and nav.
-    assert!(home.contains("<title>Payments - Payments &lt;Docs&gt;</title>"), "{home}");
+    assert!(
+        home.contains("<title>Payments - Payments &lt;Docs&gt;</title>"),
+        "{home}"
+    );
     // Nested nav: section with a nested section and an external link.
     assert!(home.contains(r#"<span class="md-nav__link">Guides</span>"#));
     assert!(home.contains(r#"<span class="md-nav__link">Deep</span>"#));
@@ -114,13 +131,25 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
     assert!(home.contains(r#"href="https://example.com/payments">Source</a>"#));
     assert!(home.contains(r#"md-nav__item--active"><a class="md-nav__link" href="./">Home</a>"#));
     // Links between pages.
-    assert!(home.contains(r#"<a href="guides/setup/#install">setup guide</a>"#), "{home}");
+    assert!(
+        home.contains(r#"<a href="guides/setup/#install">setup guide</a>"#),
+        "{home}"
+    );
     assert!(home.contains(r#"<a href="guides/advanced/">advanced topics</a>"#));
     // Table, task list, footnote, strikethrough.
     assert!(home.contains("<table>"));
-    assert!(home.contains(r#"<th style="text-align: right">Fee</th>"#), "{home}");
-    assert!(home.contains(r#"<td style="text-align: right">1 &amp; co</td>"#), "{home}");
-    assert!(home.contains(r#"<input disabled="" type="checkbox" checked=""/>"#), "{home}");
+    assert!(
+        home.contains(r#"<th style="text-align: right">Fee</th>"#),
+        "{home}"
+    );
+    assert!(
+        home.contains(r#"<td style="text-align: right">1 &amp; co</td>"#),
+        "{home}"
+    );
+    assert!(
+        home.contains(r#"<input disabled="" type="checkbox" checked=""/>"#),
+        "{home}"
+    );
     assert!(home.contains(r#"<input disabled="" type="checkbox"/>"#));
     assert!(home.contains("footnote-reference"));
     assert!(home.contains("footnote-definition"));
@@ -132,13 +161,22 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
     assert!(home.contains(r#"<details class="tip">"#));
     assert!(home.contains("<summary>More</summary>"));
     // Code with language class and escaped content.
-    assert!(home.contains(r#"<pre><code class="language-rust">fn main() { println!("&lt;hi&gt;"); }"#), "{home}");
+    assert!(
+        home.contains(r#"<pre><code class="language-rust">fn main() { println!("&lt;hi&gt;"); }"#),
+        "{home}"
+    );
     // Script escaped.
     assert!(!home.contains("<script>"));
     assert!(home.contains("&lt;script&gt;"));
     // Image link and copied file.
-    assert!(home.contains(r#"<img src="images/logo.png" alt="Logo" />"#), "{home}");
-    assert_eq!(fs::read(o.join("images/logo.png")).unwrap(), [0x89, b'P', b'N', b'G']);
+    assert!(
+        home.contains(r#"<img src="images/logo.png" alt="Logo" />"#),
+        "{home}"
+    );
+    assert_eq!(
+        fs::read(o.join("images/logo.png")).unwrap(),
+        [0x89, b'P', b'N', b'G']
+    );
     // Deduplicated heading anchors and the table of contents.
     assert!(home.contains(r#"<h2 id="usage">Usage</h2>"#));
     assert!(home.contains(r#"<h2 id="usage_1">Usage</h2>"#));
@@ -150,7 +188,10 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
     assert!(setup.contains(r#"<img src="../../images/logo.png""#));
     assert!(setup.contains(r#"href="../../assets/stylesheets/techdocs.css""#));
     let advanced = read(o, "guides/advanced/index.html");
-    assert!(advanced.contains(r#"<a href="../deep/inner/#x">inner</a>"#), "{advanced}");
+    assert!(
+        advanced.contains(r#"<a href="../deep/inner/#x">inner</a>"#),
+        "{advanced}"
+    );
     // Pages outside the nav are still built.
     assert!(o.join("orphan/index.html").exists());
 
@@ -159,8 +200,17 @@ fn full_site_builds_with_nav_admonitions_tables_and_links() {
     assert_eq!(meta.site_description, "How payments work");
     assert_eq!(meta.etag, "etag-1");
     assert!(meta.build_timestamp > 1_600_000_000_000);
-    for f in ["index.html", "guides/setup/index.html", "images/logo.png", "search/search_index.json"] {
-        assert!(meta.files.contains(&f.to_owned()), "{f} missing from {:?}", meta.files);
+    for f in [
+        "index.html",
+        "guides/setup/index.html",
+        "images/logo.png",
+        "search/search_index.json",
+    ] {
+        assert!(
+            meta.files.contains(&f.to_owned()),
+            "{f} missing from {:?}",
+            meta.files
+        );
     }
 }
 
@@ -182,10 +232,20 @@ fn search_index_has_pages_and_sections() {
             .unwrap_or_else(|| panic!("no {loc} in {docs:?}"))
     };
     assert_eq!(find("guides/setup/")["title"], "Setup");
-    assert!(find("guides/setup/")["text"].as_str().unwrap().contains("Run the installer"));
+    assert!(
+        find("guides/setup/")["text"]
+            .as_str()
+            .unwrap()
+            .contains("Run the installer")
+    );
     let install = find("guides/setup/#install");
     assert_eq!(install["title"], "Install");
-    assert!(install["text"].as_str().unwrap().contains("Run the installer"));
+    assert!(
+        install["text"]
+            .as_str()
+            .unwrap()
+            .contains("Run the installer")
+    );
     assert!(find("")["text"].as_str().unwrap().contains("Fees change"));
     assert_eq!(find("guides/deep/inner/#x")["text"], "Deep text.");
 }
@@ -204,7 +264,10 @@ fn default_nav_puts_index_first_then_alphabetical_and_sections() {
         .generate(src.path(), out.path(), &GenerateOptions::new())
         .unwrap();
     let home = read(out.path(), "index.html");
-    assert!(home.contains(">Start</a>"), "README.md is the home page: {home}");
+    assert!(
+        home.contains(">Start</a>"),
+        "README.md is the home page: {home}"
+    );
     let pos = |s: &str| home.find(s).unwrap_or_else(|| panic!("{s} not in {home}"));
     assert!(pos(">Start</a>") < pos(">Alpha</a>"));
     assert!(pos(">Alpha</a>") < pos(">Zeta</a>"));
@@ -225,7 +288,11 @@ fn missing_and_broken_config_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(err, GeneratorError::MissingConfig { .. }), "{err}");
 
-    write(src.path(), "mkdocs.yml", "site_name: ok\nnav:\n  - Home: index.md\n   - bad: [\n");
+    write(
+        src.path(),
+        "mkdocs.yml",
+        "site_name: ok\nnav:\n  - Home: index.md\n   - bad: [\n",
+    );
     let err = generator
         .generate(src.path(), out.path(), &GenerateOptions::new())
         .unwrap_err();
@@ -244,18 +311,33 @@ fn missing_and_broken_config_are_typed_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("site_name"), "{err}");
 
-    write(src.path(), "mkdocs.yml", "site_name: x\ndocs_dir: nowhere\n");
+    write(
+        src.path(),
+        "mkdocs.yml",
+        "site_name: x\ndocs_dir: nowhere\n",
+    );
     let err = generator
         .generate(src.path(), out.path(), &GenerateOptions::new())
         .unwrap_err();
-    assert!(matches!(err, GeneratorError::MissingDocsDir { .. }), "{err}");
+    assert!(
+        matches!(err, GeneratorError::MissingDocsDir { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn broken_links_and_missing_nav_entries_are_warnings() {
     let src = tempfile::tempdir().unwrap();
-    write(src.path(), "mkdocs.yml", "site_name: W\nnav:\n  - index.md\n  - gone.md\n");
-    write(src.path(), "docs/index.md", "# W\n\n[x](missing.md) ![y](nope.png)\n");
+    write(
+        src.path(),
+        "mkdocs.yml",
+        "site_name: W\nnav:\n  - index.md\n  - gone.md\n",
+    );
+    write(
+        src.path(),
+        "docs/index.md",
+        "# W\n\n[x](missing.md) ![y](nope.png)\n",
+    );
     let out = tempfile::tempdir().unwrap();
     let report = MkDocsGenerator::new()
         .generate(src.path(), out.path(), &GenerateOptions::new())

@@ -180,6 +180,8 @@ impl AwsS3Publisher {
         let res = self
             .http
             .put(url)
+            .header("content-length", "0")
+            .body(Vec::new())
             .send()
             .await
             .map_err(|e| self.err("", e))?;
