@@ -1,6 +1,7 @@
 //! TechDocs build throughput: a generated site of 100 pages (10 sections × 10 pages, each
 //! with headings, a table, code, lists, an admonition and links) built by the native
 //! generator. `benches/techdocs_vs_mkdocs.sh` compares the same build with `mkdocs build`.
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // test helpers outside #[test] fns
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,7 +45,9 @@ fn write_site(dir: &Path) {
     }
     std::fs::write(
         dir.join("mkdocs.yml"),
-        format!("site_name: Bench\nmarkdown_extensions:\n  - admonition\n  - tables\n  - toc\n{nav}"),
+        format!(
+            "site_name: Bench\nmarkdown_extensions:\n  - admonition\n  - tables\n  - toc\n{nav}"
+        ),
     )
     .unwrap();
 }
@@ -55,7 +58,9 @@ fn bench(c: &mut Criterion) {
     let out = tempfile::tempdir().unwrap();
     let generator = MkDocsGenerator::new();
     let mut group = c.benchmark_group("techdocs");
-    group.throughput(Throughput::Elements((SECTIONS * PAGES_PER_SECTION + 1) as u64));
+    group.throughput(Throughput::Elements(
+        (SECTIONS * PAGES_PER_SECTION + 1) as u64,
+    ));
     group.sample_size(30);
     group.bench_function("generate_101_pages", |b| {
         b.iter(|| {
