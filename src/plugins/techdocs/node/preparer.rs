@@ -22,6 +22,16 @@ pub struct PreparedSource {
     pub location: LocationMetadata,
 }
 
+impl PreparedSource {
+    /// A prepared source with its etag and location.
+    pub fn new(etag: impl Into<String>, location: LocationMetadata) -> Self {
+        Self {
+            etag: etag.into(),
+            location,
+        }
+    }
+}
+
 /// Fetches an entity's docs source into a directory (Backstage's `PreparerBase`).
 ///
 /// ```
@@ -40,7 +50,7 @@ pub struct PreparedSource {
 ///         std::fs::create_dir_all(target.join("docs")).ok();
 ///         std::fs::write(target.join("mkdocs.yml"), "site_name: Fixed").ok();
 ///         std::fs::write(target.join("docs/index.md"), "# Fixed").ok();
-///         Ok(PreparedSource { etag: "1".into(), location: LocationMetadata::new("dir", "/fixed") })
+///         Ok(PreparedSource::new("1", LocationMetadata::new("dir", "/fixed")))
 ///     }
 /// }
 ///
