@@ -183,3 +183,71 @@ impl Preparer for UrlPreparer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::url_reader::{AllowRule, UrlReaderError, UrlReaders};
+
+    fn entity(annotations: &[(&str, &str)]) -> Entity {
+        let mut e = Entity::new("backstage.io/v1alpha1", "Component", "svc");
+        for (k, v) in annotations {
+            e.metadata
+                .annotations
+                .insert((*k).to_owned(), (*v).to_owned());
+        }
+        e
+    }
+
+    #[tokio::test]
+    async fn http_trees_are_a_clear_unsupported_error() {
+        let readers = UrlReaders::builder()
+            .allow(AllowRule::parse("example.com").unwrap())
+            .build()
+            .unwrap();
+        let preparer = UrlPreparer::new(Arc::new(readers));
+        let e = entity(&[(ANNOTATION_TECHDOCS_REF, "url:https://example.com/repo/docs")]);
+        let out = tempfile::tempdir().unwrap();
+        let err = preparer.prepare(&e, out.path(), None).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PreparerError::Read {
+                    source: UrlReaderError::Unsupported { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unchanged_sources_are_not_modified_and_missing_refs_are_named() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("mkdocs.yml"), "site_name: x").unwrap();
+        let readers = UrlReaders::builder()
+            .file_roots([src.path()])
+            .build()
+            .unwrap();
+        let preparer = UrlPreparer::new(Arc::new(readers));
+        let location = format!("file:{}", src.path().join("catalog-info.yaml").display());
+        let e = entity(&[
+            (ANNOTATION_TECHDOCS_REF, "dir:."),
+            (ANNOTATION_LOCATION, location.as_str()),
+        ]);
+        let out = tempfile::tempdir().unwrap();
+        let first = preparer.prepare(&e, out.path(), None).await.unwrap();
+        let again = preparer
+            .prepare(&e, &out.path().join("again"), Some(&first.etag))
+            .await;
+        assert!(matches!(again, Err(PreparerError::NotModified { .. })));
+
+        let err = preparer
+            .prepare(&entity(&[]), out.path(), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PreparerError::NoDocsRef { ref entity } if entity == "component:default/svc")
+        );
+    }
+}
