@@ -288,6 +288,9 @@ impl Writer<'_> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
+        // Replace rather than truncate an existing file: rewriting a truncated file makes
+        // some file systems (ext4 `auto_da_alloc`) flush it to disk synchronously.
+        let _ = std::fs::remove_file(&path);
         std::fs::write(&path, content).map_err(io_err(&path))?;
         self.files.push(rel.to_owned());
         Ok(())
@@ -298,6 +301,7 @@ impl Writer<'_> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
+        let _ = std::fs::remove_file(&path);
         std::fs::copy(from, &path).map_err(io_err(from))?;
         self.files.push(rel.to_owned());
         Ok(())
@@ -454,6 +458,7 @@ impl Generator for MkDocsGenerator {
             path: meta_path.clone(),
             source: std::io::Error::other(e),
         })?;
+        let _ = std::fs::remove_file(&meta_path);
         std::fs::write(&meta_path, meta_json).map_err(io_err(&meta_path))?;
         Ok(GenerateReport {
             metadata,
