@@ -3,6 +3,7 @@
 # 101 pages. Needs `mkdocs` on PATH (pip install mkdocs); uses hyperfine when available.
 #
 #   benches/techdocs_vs_mkdocs.sh
+#   TMPDIR=/dev/shm RUNS=20 benches/techdocs_vs_mkdocs.sh   # both on tmpfs: no disk throttling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
