@@ -463,7 +463,9 @@ impl CatalogService {
     pub(crate) async fn analyze(&self, location_type: &str, target: &str, catalog_file: Option<&str>) -> Result<Value, CatalogError> {
         let target = if location_type == "file" { absolute_file_target(target) } else { target.to_owned() };
         let mut spec = LocationSpec::new(location_type, target.clone());
-        let text = match self.engine.reader.read(&spec).await? {
+        let is_dir = location_type == "file" && std::path::Path::new(&target).is_dir();
+        let direct = if is_dir { None } else { self.engine.reader.read(&spec).await? };
+        let text = match direct {
             Some(t) => Some(t),
             None => {
                 // A folder or repository: look for the catalog file in it.
