@@ -2,6 +2,9 @@
 //! Location targets from the entry points, and checks that every entity parses, validates
 //! and yields the relations its spec declares.
 
+// Test helpers outside `#[test]` fns panic on broken fixtures on purpose.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 

@@ -77,13 +77,14 @@ impl Entity {
         }
     }
 
-    /// Parses a JSON value into an entity, reporting every problem of the envelope's shape
-    /// (missing fields, wrong JSON types, foreign root keys) and of its field formats and
-    /// kind spec at once. This is [`validate_entity_value`](super::validate_entity_value)
-    /// followed by the conversion.
+    /// Parses a JSON value into an entity, reporting every problem of its envelope at once:
+    /// missing fields, wrong JSON types (e.g. a non-string annotation value), foreign root
+    /// keys and field formats ([`validate_envelope_value`](super::validate_envelope_value)).
+    /// The kind and its spec are not checked here: follow with
+    /// [`validate_entity`](super::validate_entity) for built-in kinds.
     ///
     /// ```
-    /// use backlot::plugins::catalog::common::{Entity, ValidationError};
+    /// use backlot::plugins::catalog::common::{validate_entity, Entity, ValidationError};
     /// use serde_json::json;
     ///
     /// let err = Entity::from_value(json!({
@@ -94,13 +95,20 @@ impl Entity {
     /// }))
     /// .unwrap_err();
     /// let fields: Vec<_> = err.errors().iter().map(ValidationError::field).collect();
-    /// assert_eq!(
-    ///     fields,
-    ///     ["metadata.name", "metadata.annotations.backstage.io/orphan", "spec.owner"]
-    /// );
+    /// assert_eq!(fields, ["metadata.name", "metadata.annotations.backstage.io/orphan"]);
+    ///
+    /// let entity = Entity::from_value(json!({
+    ///     "apiVersion": "backstage.io/v1alpha1",
+    ///     "kind": "Component",
+    ///     "metadata": { "name": "artist-web" },
+    ///     "spec": { "type": "service", "lifecycle": "production" }
+    /// }))?;
+    /// let err = validate_entity(&entity).unwrap_err();
+    /// assert_eq!(err.errors()[0].field(), "spec.owner");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_value(value: Value) -> Result<Self, ValidationErrors> {
-        super::validation::validate_entity_value(&value)?;
+        super::validation::validate_envelope_value(&value)?;
         serde_json::from_value(value).map_err(|e| {
             ValidationErrors::new(
                 "<unknown>".to_owned(),

@@ -5,8 +5,9 @@
 //!   `status`), keeping unknown metadata keys and all of `spec` unchanged.
 //! - [`EntityRef`]: `[<kind>:][<namespace>/]<name>` references, compared case-insensitively
 //!   and printed in canonical lowercase form.
-//! - [`validate_entity`], [`validate_envelope`], [`validate_entity_value`]: every format rule
-//!   and kind schema, reporting all problems of an entity with their field paths.
+//! - [`Entity::from_value`] + [`validate_entity`] (or [`validate_entity_value`] on raw JSON):
+//!   every format rule and kind schema, reporting all problems of an entity with their field
+//!   paths; [`validate_envelope`] / [`validate_envelope_value`] for kinds of other plugins.
 //! - Typed spec views per built-in kind: [`ComponentSpec`], [`ApiSpec`], [`ResourceSpec`],
 //!   [`SystemSpec`], [`DomainSpec`], [`GroupSpec`], [`UserSpec`], [`LocationEntitySpec`],
 //!   [`TemplateSpec`].
@@ -69,7 +70,9 @@ pub use specs::{
     API_TYPE_MCP_SERVER, ApiRemote, ApiSpec, ComponentSpec, DomainSpec, GroupSpec,
     LocationEntitySpec, Profile, ResourceSpec, SystemSpec, TemplateSpec, TemplateStep, UserSpec,
 };
-pub use validation::{ROOT_FIELDS, validate_entity, validate_entity_value, validate_envelope};
+pub use validation::{
+    ROOT_FIELDS, validate_entity, validate_entity_value, validate_envelope, validate_envelope_value,
+};
 pub use validators::{
     is_valid_annotation_key, is_valid_api_version, is_valid_dns_label, is_valid_dns_subdomain,
     is_valid_entity_name, is_valid_kind, is_valid_label_key, is_valid_label_value,

@@ -641,8 +641,8 @@ mod tests {
             json!({ "type": "openapi", "lifecycle": "production", "owner": "t", "definition": "openapi: 3.0.0" }),
         );
         assert_eq!(
-            ApiSpec::from_entity(&ok).unwrap().definition,
-            "openapi: 3.0.0"
+            ApiSpec::from_entity(&ok).unwrap().definition.as_deref(),
+            Some("openapi: 3.0.0")
         );
         let placeholder = entity(
             "API",

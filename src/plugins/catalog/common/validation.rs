@@ -449,6 +449,27 @@ fn array_items<'a>(
 /// assert_eq!(fields, ["extra", "metadata.tags", "spec.children"]);
 /// ```
 pub fn validate_entity_value(value: &Value) -> Result<(), ValidationErrors> {
+    check_value(value, true)
+}
+
+/// Validates the envelope of an entity in its raw JSON form: its shape and field formats,
+/// like [`validate_envelope`], leaving kind and spec to other checks. Used by
+/// [`Entity::from_value`].
+///
+/// ```
+/// use backlot::plugins::catalog::common::validate_envelope_value;
+/// use serde_json::json;
+///
+/// let widget = json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" } });
+/// assert!(validate_envelope_value(&widget).is_ok());
+/// let broken = json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": 1 } });
+/// assert_eq!(validate_envelope_value(&broken).unwrap_err().errors()[0].field(), "metadata.name");
+/// ```
+pub fn validate_envelope_value(value: &Value) -> Result<(), ValidationErrors> {
+    check_value(value, false)
+}
+
+fn check_value(value: &Value, strict: bool) -> Result<(), ValidationErrors> {
     let mut c = Checker::new();
     let Value::Object(root) = value else {
         c.errors.push(ValidationError::WrongType {
@@ -582,7 +603,7 @@ pub fn validate_entity_value(value: &Value) -> Result<(), ValidationErrors> {
         .and_then(Value::as_str)
         .unwrap_or(DEFAULT_NAMESPACE);
     let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
-    if !kind.is_empty() {
+    if strict && !kind.is_empty() {
         let api_version = root.get("apiVersion").and_then(Value::as_str);
         c.kind_rules(kind, api_version, root.get("spec"), None, namespace);
     }
@@ -1030,5 +1051,16 @@ mod tests {
         let e = Entity::from_value(component()).unwrap();
         assert_eq!(e.metadata.namespace(), "music");
         assert!(Entity::from_value(with(component(), "/metadata/tags", json!([1]))).is_err());
+        // kind and spec are left to validate_entity
+        let widget = with(component(), "/kind", json!("Widget"));
+        assert!(Entity::from_value(widget.clone()).is_ok());
+        assert!(validate_envelope_value(&widget).is_ok());
+        assert_eq!(fields(&widget), ["kind"]);
+        let no_owner = without(component(), "/spec/owner");
+        let e = Entity::from_value(no_owner).unwrap();
+        assert_eq!(
+            validate_entity(&e).unwrap_err().errors()[0].field(),
+            "spec.owner"
+        );
     }
 }
