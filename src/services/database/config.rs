@@ -77,6 +77,7 @@ pub(crate) struct PgInputs<'a> {
 pub(crate) struct DatabaseConfig {
     root: Map<String, Value>,
     base_client: String,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     prefix: String,
     division: DivisionMode,
     default_dir: PathBuf,
@@ -310,7 +311,8 @@ impl DatabaseConfig {
 
         let target = match kind {
             ClientKind::Sqlite => {
-                if self.division == DivisionMode::Schema {
+                // A plugin moved to SQLite by its own `client` ignores the PostgreSQL division.
+                if self.division == DivisionMode::Schema && !client_overridden {
                     return Err(DatabaseError::config(
                         key("pluginDivisionMode"),
                         format!(
@@ -401,8 +403,7 @@ impl DatabaseConfig {
         if filename == Some(":memory:") {
             return Ok(Target::SqliteMemory);
         }
-        let directory = match get_str(&plugin, "directory", || format!("{plugin_key}.directory"))?
-        {
+        let directory = match get_str(&plugin, "directory", || format!("{plugin_key}.directory"))? {
             Some(d) => Some(d),
             None => get_str(&base, "directory", || format!("{base_key}.directory"))?,
         };
@@ -425,9 +426,9 @@ impl DatabaseConfig {
         for (obj, prefix) in &sources {
             if let Some(knex) = get_obj(obj, "knexConfig", || format!("{prefix}.knexConfig"))? {
                 let k = format!("{prefix}.knexConfig");
-                if let Some(ms) =
-                    get_u64(knex, "acquireConnectionTimeout", || format!("{k}.acquireConnectionTimeout"))?
-                {
+                if let Some(ms) = get_u64(knex, "acquireConnectionTimeout", || {
+                    format!("{k}.acquireConnectionTimeout")
+                })? {
                     settings.acquire_timeout = Some(Duration::from_millis(ms));
                 }
                 if let Some(pool) = get_obj(knex, "pool", || format!("{k}.pool"))? {
@@ -444,7 +445,9 @@ impl DatabaseConfig {
             if min > max {
                 return Err(DatabaseError::config(
                     format!("{ROOT}.pool"),
-                    format!("pool min {min} is larger than pool max {max} for plugin '{plugin_id}'"),
+                    format!(
+                        "pool min {min} is larger than pool max {max} for plugin '{plugin_id}'"
+                    ),
                 ));
             }
         }
@@ -472,10 +475,14 @@ fn apply_pool(
     if let Some(v) = get_u64(pool, "max", || format!("{k}.max"))? {
         settings.max = Some(as_u32(v, "max")?);
     }
-    if let Some(ms) = get_u64(pool, "acquireTimeoutMillis", || format!("{k}.acquireTimeoutMillis"))? {
+    if let Some(ms) = get_u64(pool, "acquireTimeoutMillis", || {
+        format!("{k}.acquireTimeoutMillis")
+    })? {
         settings.acquire_timeout = Some(Duration::from_millis(ms));
     }
-    if let Some(ms) = get_u64(pool, "idleTimeoutMillis", || format!("{k}.idleTimeoutMillis"))? {
+    if let Some(ms) = get_u64(pool, "idleTimeoutMillis", || {
+        format!("{k}.idleTimeoutMillis")
+    })? {
         settings.idle_timeout = Some(Duration::from_millis(ms));
     }
     Ok(())
@@ -494,7 +501,9 @@ mod tests {
     fn no_config_means_one_file_per_plugin_in_the_data_dir() {
         let c = DatabaseConfig::parse(None, Path::new("/data")).unwrap();
         let s = c.resolve("catalog").unwrap();
-        assert!(matches!(s.target, Target::SqliteFile(ref p) if p == Path::new("/data/catalog.sqlite")));
+        assert!(
+            matches!(s.target, Target::SqliteFile(ref p) if p == Path::new("/data/catalog.sqlite"))
+        );
         assert!(!s.skip_migrations);
     }
 
@@ -503,19 +512,27 @@ mod tests {
         let c = parse(json!({"client": "better-sqlite3", "connection": {"directory": "/var/db"}}))
             .unwrap();
         let s = c.resolve("search").unwrap();
-        assert!(matches!(s.target, Target::SqliteFile(ref p) if p == Path::new("/var/db/search.sqlite")));
+        assert!(
+            matches!(s.target, Target::SqliteFile(ref p) if p == Path::new("/var/db/search.sqlite"))
+        );
     }
 
     #[test]
     fn memory_connection_string() {
         let c = parse(json!({"client": "sqlite3", "connection": ":memory:"})).unwrap();
-        assert!(matches!(c.resolve("a").unwrap().target, Target::SqliteMemory));
+        assert!(matches!(
+            c.resolve("a").unwrap().target,
+            Target::SqliteMemory
+        ));
     }
 
     #[test]
     fn base_filename_is_rejected_naming_the_key() {
-        let err = parse(json!({"client": "sqlite3", "connection": {"filename": "x.db"}})).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection"));
+        let err =
+            parse(json!({"client": "sqlite3", "connection": {"filename": "x.db"}})).unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection")
+        );
     }
 
     #[test]
@@ -526,39 +543,65 @@ mod tests {
             "plugin": {"auth": {"connection": {"filename": "auth-data.db"}}}
         }))
         .unwrap();
-        assert!(matches!(c.resolve("auth").unwrap().target, Target::SqliteFile(ref p) if p == Path::new("/d/auth-data.db")));
-        assert!(matches!(c.resolve("other").unwrap().target, Target::SqliteFile(ref p) if p == Path::new("/d/other.sqlite")));
+        assert!(
+            matches!(c.resolve("auth").unwrap().target, Target::SqliteFile(ref p) if p == Path::new("/d/auth-data.db"))
+        );
+        assert!(
+            matches!(c.resolve("other").unwrap().target, Target::SqliteFile(ref p) if p == Path::new("/d/other.sqlite"))
+        );
     }
 
     #[test]
     fn unknown_client_names_key_and_supported_clients() {
         let err = parse(json!({"client": "oracle"})).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("'oracle'") && msg.contains("backend.database.client") && msg.contains("pg"), "{msg}");
-        let err = parse(json!({"client": "sqlite3", "plugin": {"x": {"client": "mssql"}}})).unwrap_err();
-        assert!(matches!(err, DatabaseError::UnsupportedClient { ref key, .. } if key == "backend.database.plugin.x.client"));
+        assert!(
+            msg.contains("'oracle'")
+                && msg.contains("backend.database.client")
+                && msg.contains("pg"),
+            "{msg}"
+        );
+        let err =
+            parse(json!({"client": "sqlite3", "plugin": {"x": {"client": "mssql"}}})).unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::UnsupportedClient { ref key, .. } if key == "backend.database.plugin.x.client")
+        );
     }
 
     #[cfg(not(feature = "postgres"))]
     #[test]
     fn pg_without_feature_says_to_enable_it() {
         let err = parse(json!({"client": "pg", "connection": "postgres://localhost"})).unwrap_err();
-        assert!(matches!(err, DatabaseError::FeatureDisabled { feature: "postgres", .. }));
+        assert!(matches!(
+            err,
+            DatabaseError::FeatureDisabled {
+                feature: "postgres",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn wrong_types_name_their_key() {
         let err = parse(json!({"client": "sqlite3", "skipMigrations": 3})).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.skipMigrations"));
-        let err = parse(json!({"client": "sqlite3", "plugin": {"a": {"knexConfig": {"pool": {"max": "x"}}}}}))
-            .unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.plugin.a.knexConfig.pool.max"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.skipMigrations")
+        );
+        let err = parse(
+            json!({"client": "sqlite3", "plugin": {"a": {"knexConfig": {"pool": {"max": "x"}}}}}),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.plugin.a.knexConfig.pool.max")
+        );
     }
 
     #[test]
     fn schema_mode_needs_pg() {
         let err = parse(json!({"client": "sqlite3", "pluginDivisionMode": "schema"})).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.pluginDivisionMode"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.pluginDivisionMode")
+        );
     }
 
     #[test]
@@ -579,7 +622,8 @@ mod tests {
 
     #[test]
     fn skip_migrations_plugin_overrides_base() {
-        let c = parse(json!({"skipMigrations": true, "plugin": {"a": {"skipMigrations": false}}})).unwrap();
+        let c = parse(json!({"skipMigrations": true, "plugin": {"a": {"skipMigrations": false}}}))
+            .unwrap();
         assert!(!c.resolve("a").unwrap().skip_migrations);
         assert!(c.resolve("b").unwrap().skip_migrations);
     }

@@ -158,18 +158,26 @@ impl Dialect {
         }
     }
 
-    /// An expression reading the text value at `key` of a `${json}` column.
+    /// An expression reading the value at top-level `key` of a `${json}` column as text
+    /// (PostgreSQL's `->>`): strings unquoted, numbers and `true`/`false` as their JSON text,
+    /// `NULL` when the key is missing.
     ///
     /// ```
     /// use backlot::services::database::Dialect;
     ///
-    /// assert_eq!(Dialect::Sqlite.json_text("data", "kind"), "json_extract(data, '$.\"kind\"')");
     /// assert_eq!(Dialect::Postgres.json_text("data", "kind"), "(data ->> 'kind')");
+    /// assert!(Dialect::Sqlite.json_text("data", "kind").contains("json_extract(data, '$.\"kind\"')"));
     /// ```
     pub fn json_text(self, column: &str, key: &str) -> String {
         let key = key.replace('\'', "''");
         match self {
-            Self::Sqlite => format!("json_extract({column}, '$.\"{}\"')", key.replace('"', "")),
+            Self::Sqlite => {
+                let path = format!("'$.\"{}\"'", key.replace('"', ""));
+                format!(
+                    "(CASE json_type({column}, {path}) WHEN 'true' THEN 'true' \
+                     WHEN 'false' THEN 'false' ELSE CAST(json_extract({column}, {path}) AS TEXT) END)"
+                )
+            }
             Self::Postgres => format!("({column} ->> '{key}')"),
         }
     }

@@ -99,9 +99,7 @@ impl DatabaseManager {
             let mut plugins = self.inner.plugins.lock();
             Arc::clone(plugins.entry(plugin_id.to_owned()).or_default())
         };
-        cell.get_or_try_init(|| self.open(plugin_id))
-            .await
-            .cloned()
+        cell.get_or_try_init(|| self.open(plugin_id)).await.cloned()
     }
 
     /// Closes the pools of every plugin opened so far (on backend shutdown).
@@ -228,7 +226,10 @@ impl PluginDatabase {
     /// skipped when another migrator applied it first. A failing migration is rolled back and
     /// returned as [`DatabaseError::Migration`] naming the plugin and the migration. Honours
     /// `backend.database.skipMigrations` (and the per-plugin key).
-    pub async fn migrate(&self, migrations: &[Migration]) -> Result<MigrationReport, DatabaseError> {
+    pub async fn migrate(
+        &self,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, DatabaseError> {
         if self.inner.skip_migrations {
             return Ok(MigrationReport {
                 applied: Vec::new(),
@@ -236,5 +237,36 @@ impl PluginDatabase {
             });
         }
         migrate::run(self.plugin_id(), &self.pool, migrations).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::database::Sql;
+
+    // These only need to compile: plugin init futures are spawned on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn for_plugin_is_send(m: DatabaseManager) {
+        tokio::spawn(async move { m.for_plugin("x").await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn migrate_is_send(db: PluginDatabase) {
+        tokio::spawn(async move { db.migrate(&[]).await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn execute_is_send(db: PluginDatabase) {
+        tokio::spawn(async move { Sql::new("x").execute(&db).await.map(drop) });
+    }
+
+    #[allow(dead_code)]
+    fn fetch_is_send(db: PluginDatabase) {
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            Sql::new("x").fetch_all::<(i64,)>(&mut tx).await?;
+            Sql::new("x").fetch_optional::<(i64,)>(&db).await.map(drop)
+        });
     }
 }

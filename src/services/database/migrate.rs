@@ -111,9 +111,12 @@ fn driver_error(e: DatabaseError) -> sqlx::Error {
 }
 
 /// Begins a transaction that holds the plugin's migration lock until it ends.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
 async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, sqlx::Error> {
     match pool {
-        DbPool::Sqlite(p) => Ok(DbTransaction::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
+        DbPool::Sqlite(p) => Ok(DbTransaction::Sqlite(
+            p.begin_with("BEGIN IMMEDIATE").await?,
+        )),
         #[cfg(feature = "postgres")]
         DbPool::Postgres(p) => {
             let mut tx = p.begin().await?;
@@ -134,13 +137,17 @@ async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, s
 /// Runs a (multi-statement) script inside `tx`.
 async fn run_script(tx: &mut DbTransaction, sql: &str) -> Result<(), sqlx::Error> {
     match tx {
-        DbTransaction::Sqlite(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        DbTransaction::Sqlite(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
         #[cfg(feature = "postgres")]
-        DbTransaction::Postgres(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        DbTransaction::Postgres(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
     }
 }
 
-fn validate(plugin_id: &str, migrations: &[Migration], dialect: Dialect) -> Result<(), DatabaseError> {
+fn validate(
+    plugin_id: &str,
+    migrations: &[Migration],
+    dialect: Dialect,
+) -> Result<(), DatabaseError> {
     let invalid = |message: String| DatabaseError::InvalidMigrations {
         plugin_id: plugin_id.to_owned(),
         message,
@@ -155,10 +162,30 @@ fn validate(plugin_id: &str, migrations: &[Migration], dialect: Dialect) -> Resu
     }
     for m in migrations {
         if let Err(e) = dialect.expand_tokens(m.sql_for(dialect)) {
-            return Err(invalid(format!("migration {} '{}': {e}", m.version, m.name)));
+            return Err(invalid(format!(
+                "migration {} '{}': {e}",
+                m.version, m.name
+            )));
         }
     }
     Ok(())
+}
+
+/// Creates the migrations table when missing and reads the applied versions and checksums.
+async fn read_applied(pool: &DbPool, plugin_id: &str) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let mut tx = begin_locked(pool, plugin_id).await?;
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version BIGINT PRIMARY KEY, \
+         name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    );
+    run_script(&mut tx, &create).await?;
+    let rows: Vec<(i64, String)> =
+        Sql::new(format!("SELECT version, checksum FROM {MIGRATIONS_TABLE}"))
+            .fetch_all(&mut tx)
+            .await
+            .map_err(driver_error)?;
+    tx.commit().await.map_err(driver_error)?;
+    Ok(rows.into_iter().collect())
 }
 
 pub(crate) async fn run(
@@ -173,26 +200,7 @@ pub(crate) async fn run(
         source,
     };
 
-    let applied: HashMap<i64, String> = async {
-        let mut tx = begin_locked(pool, plugin_id).await?;
-        run_script(
-            &mut tx,
-            &format!(
-                "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version BIGINT PRIMARY KEY, \
-                 name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            ),
-        )
-        .await?;
-        let rows: Vec<(i64, String)> =
-            Sql::new(format!("SELECT version, checksum FROM {MIGRATIONS_TABLE}"))
-                .fetch_all(&mut tx)
-                .await
-                .map_err(driver_error)?;
-        tx.commit().await.map_err(driver_error)?;
-        Ok(rows.into_iter().collect())
-    }
-    .await
-    .map_err(table_error)?;
+    let applied = read_applied(pool, plugin_id).await.map_err(table_error)?;
 
     let mut report = MigrationReport::default();
     for m in migrations {
@@ -216,14 +224,17 @@ pub(crate) async fn run(
             source,
         };
         let mut tx = begin_locked(pool, plugin_id).await.map_err(table_error)?;
-        let done_elsewhere: Option<(i64,)> =
-            Sql::new(format!("SELECT version FROM {MIGRATIONS_TABLE} WHERE version = ?"))
-                .bind(m.version)
-                .fetch_optional(&mut tx)
+        let done_elsewhere: Option<(i64,)> = Sql::new(format!(
+            "SELECT version FROM {MIGRATIONS_TABLE} WHERE version = ?"
+        ))
+        .bind(m.version)
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(|e| table_error(driver_error(e)))?;
+        if done_elsewhere.is_some() {
+            tx.rollback()
                 .await
                 .map_err(|e| table_error(driver_error(e)))?;
-        if done_elsewhere.is_some() {
-            tx.rollback().await.map_err(|e| table_error(driver_error(e)))?;
             continue;
         }
         if let Err(e) = run_script(&mut tx, &sql).await {
@@ -241,7 +252,12 @@ pub(crate) async fn run(
         .await
         .map_err(|e| failed(driver_error(e)))?;
         tx.commit().await.map_err(|e| failed(driver_error(e)))?;
-        tracing::info!(plugin_id, version = m.version, name = m.name, "applied migration");
+        tracing::info!(
+            plugin_id,
+            version = m.version,
+            name = m.name,
+            "applied migration"
+        );
         report.applied.push(m.version);
     }
     Ok(report)
@@ -262,7 +278,9 @@ mod tests {
     fn versions_must_increase() {
         let ms = [Migration::new(2, "b", "x"), Migration::new(2, "c", "y")];
         let err = validate("p", &ms, Dialect::Sqlite).unwrap_err();
-        assert!(matches!(err, DatabaseError::InvalidMigrations { ref plugin_id, .. } if plugin_id == "p"));
+        assert!(
+            matches!(err, DatabaseError::InvalidMigrations { ref plugin_id, .. } if plugin_id == "p")
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ fn apply_connection(
         Value::Object(obj) => apply_object(options, obj, key, from_url),
         other => Err(DatabaseError::config(
             key,
-            format!("expected a connection string or an object, found {}", kind_of(other)),
+            format!(
+                "expected a connection string or an object, found {}",
+                kind_of(other)
+            ),
         )),
     }
 }
@@ -164,7 +167,10 @@ fn apply_object(
         Some(other) => {
             return Err(DatabaseError::config(
                 format!("{key}.ssl"),
-                format!("expected a boolean, a mode or an object, found {}", kind_of(other)),
+                format!(
+                    "expected a boolean, a mode or an object, found {}",
+                    kind_of(other)
+                ),
             ));
         }
     }
@@ -237,26 +243,28 @@ fn lost_create_race(e: &sqlx::Error) -> bool {
 async fn ensure_database(admin: &PgConnectOptions, name: &str) -> Result<(), sqlx::Error> {
     let _ddl = DDL.lock().await;
     let mut conn = admin.connect().await?;
-    let result = async {
-        let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(name)
-            .fetch_optional(&mut conn)
-            .await?;
-        if exists.is_none() {
-            match sqlx::raw_sql(&format!("CREATE DATABASE {}", quote(name)))
-                .execute(&mut conn)
-                .await
-            {
-                Ok(_) => tracing::info!(database = name, "created database"),
-                Err(e) if lost_create_race(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-    .await;
+    let result = create_database_on(&mut conn, name).await;
     let _ = conn.close().await;
     result
+}
+
+async fn create_database_on(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let create = format!("CREATE DATABASE {}", quote(name));
+    match sqlx::Executor::execute(&mut *conn, create.as_str()).await {
+        Ok(_) => {
+            tracing::info!(database = name, "created database");
+            Ok(())
+        }
+        Err(e) if lost_create_race(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn ensure_schema(
@@ -270,7 +278,7 @@ async fn ensure_schema(
     if let Some(role) = role {
         sql.push_str(&format!(" AUTHORIZATION {}", quote(role)));
     }
-    let result = match sqlx::raw_sql(&sql).execute(&mut conn).await {
+    let result = match sqlx::Executor::execute(&mut conn, sql.as_str()).await {
         Ok(_) => Ok(()),
         Err(e) if lost_create_race(&e) => Ok(()),
         Err(e) => Err(e),
@@ -396,7 +404,10 @@ mod tests {
         assert_eq!(t.options.get_host(), "db.example");
         assert_eq!(t.options.get_port(), 6543);
         assert_eq!(t.admin_options.get_database(), Some("postgres"));
-        assert_eq!(t.options.get_application_name(), Some("backstage_plugin_catalog"));
+        assert_eq!(
+            t.options.get_application_name(),
+            Some("backstage_plugin_catalog")
+        );
     }
 
     #[test]
@@ -423,10 +434,14 @@ mod tests {
     fn bad_values_name_their_key() {
         let base = json!({"port": "eighty"});
         let err = resolve(inputs(Some(&base), None, DivisionMode::Database)).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection.port"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection.port")
+        );
         let base = json!(12);
         let err = resolve(inputs(Some(&base), None, DivisionMode::Database)).unwrap_err();
-        assert!(matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection"));
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.connection")
+        );
     }
 
     #[test]

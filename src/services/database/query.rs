@@ -1,6 +1,5 @@
 //! `Sql`: a portable query with bound values.
 
-use futures::TryStreamExt as _;
 use sqlx::Sqlite;
 
 #[cfg(feature = "postgres")]
@@ -132,36 +131,24 @@ impl Sql {
         let target = on.target();
         let text = target.dialect().render(&self.text)?;
         let rows: Result<Vec<DbRow>, sqlx::Error> = match target {
-            Target::SqlitePool(p) => {
-                sqlite_query(&text, self.args)
-                    .fetch(p)
-                    .map_ok(DbRow::Sqlite)
-                    .try_collect()
-                    .await
-            }
-            Target::SqliteConn(c) => {
-                sqlite_query(&text, self.args)
-                    .fetch(c)
-                    .map_ok(DbRow::Sqlite)
-                    .try_collect()
-                    .await
-            }
+            Target::SqlitePool(p) => sqlite_query(&text, self.args)
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
+            Target::SqliteConn(c) => sqlite_query(&text, self.args)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Sqlite).collect()),
             #[cfg(feature = "postgres")]
-            Target::PgPool(p) => {
-                pg_query(&text, self.args)
-                    .fetch(p)
-                    .map_ok(DbRow::Postgres)
-                    .try_collect()
-                    .await
-            }
+            Target::PgPool(p) => pg_query(&text, self.args)
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
             #[cfg(feature = "postgres")]
-            Target::PgConn(c) => {
-                pg_query(&text, self.args)
-                    .fetch(c)
-                    .map_ok(DbRow::Postgres)
-                    .try_collect()
-                    .await
-            }
+            Target::PgConn(c) => pg_query(&text, self.args)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
         };
         rows.map_err(|e| DatabaseError::query(&self.text, e))?
             .into_iter()
@@ -252,4 +239,3 @@ fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
     }
     q
 }
-

@@ -32,7 +32,9 @@ pub(crate) fn render(
                 i = sql[i..].find('\n').map_or(bytes.len(), |p| i + p + 1);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..].find("*/").map_or(bytes.len(), |p| i + 2 + p + 2);
+                i = sql[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |p| i + 2 + p + 2);
             }
             b'$' if bytes.get(i + 1) == Some(&b'{') => {
                 let Some(end) = sql[i + 2..].find('}') else {
@@ -121,7 +123,10 @@ mod tests {
 
     #[test]
     fn numbers_placeholders_in_order() {
-        assert_eq!(pg("a = ? AND b = ? OR c = ?"), "a = $1 AND b = $2 OR c = $3");
+        assert_eq!(
+            pg("a = ? AND b = ? OR c = ?"),
+            "a = $1 AND b = $2 OR c = $3"
+        );
     }
 
     #[test]

@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn nulls_keep_their_type() {
-        assert_eq!(None::<DateTime<Utc>>.into_db_value(), DbValue::Timestamp(None));
+        assert_eq!(
+            None::<DateTime<Utc>>.into_db_value(),
+            DbValue::Timestamp(None)
+        );
         assert_eq!(Some(Some(3_i64)).into_db_value(), DbValue::Int(Some(3)));
         assert!(DbValue::Json(None).is_null());
     }
