@@ -1,4 +1,5 @@
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! Ingests Backstage's own example catalog and checks every entity and relation.
 
 use std::collections::{HashMap, HashSet};
@@ -14,11 +15,17 @@ use serde_json::{Value, json};
 /// The fixtures beside the repository (`../shared`); from a worktree under `/work/wt/<name>`
 /// they are one level further up.
 fn examples_dir() -> PathBuf {
-    let near = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/backstage-examples"));
+    let near = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/backstage-examples"
+    ));
     if near.exists() {
         return near;
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/backstage-examples"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/backstage-examples"
+    ))
 }
 
 /// Every entity reachable from `root` by following Location targets: (ref, has remote placeholder).
@@ -53,7 +60,9 @@ fn database_yaml() -> String {
     match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
         Ok(url) => {
             let prefix = format!("cat{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!("backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n")
+            format!(
+                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
+            )
         }
         Err(_) => String::new(),
     }
@@ -81,7 +90,10 @@ async fn backstage_examples_are_ingested_with_relations_in_both_directions() {
         "catalog:\n  processingInterval: { minutes: 60 }\n  rules:\n    - allow: [Component, API, Location, Group, User, System, Domain, Resource, Template]\n  locations:\n",
     );
     for r in &roots {
-        yaml.push_str(&format!("    - type: file\n      target: {}\n", r.display()));
+        yaml.push_str(&format!(
+            "    - type: file\n      target: {}\n",
+            r.display()
+        ));
     }
     let b = TestBackend::builder()
         .feature(Feature::plugin(CatalogPlugin::new()))
@@ -93,7 +105,10 @@ async fn backstage_examples_are_ingested_with_relations_in_both_directions() {
     let refs: Vec<&String> = expected.keys().collect();
     let res = b
         .client()
-        .post_json("/api/catalog/entities/by-refs", &json!({ "entityRefs": refs }))
+        .post_json(
+            "/api/catalog/entities/by-refs",
+            &json!({ "entityRefs": refs }),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text());
@@ -107,7 +122,12 @@ async fn backstage_examples_are_ingested_with_relations_in_both_directions() {
         }
         by_ref.insert((*r).clone(), item.clone());
     }
-    assert!(by_ref.len() >= expected.len() - 3, "{} of {}", by_ref.len(), expected.len());
+    assert!(
+        by_ref.len() >= expected.len() - 3,
+        "{} of {}",
+        by_ref.len(),
+        expected.len()
+    );
 
     // Valid, with identity and no processing errors except remote placeholders.
     for (r, e) in &by_ref {
@@ -125,15 +145,26 @@ async fn backstage_examples_are_ingested_with_relations_in_both_directions() {
         for rel in e["relations"].as_array().unwrap() {
             let t = rel["type"].as_str().unwrap();
             let target = rel["targetRef"].as_str().unwrap();
-            let Some(target_entity) = by_ref.get(target) else { continue };
-            let inverse = inverse_relation(t).unwrap_or_else(|| panic!("unknown relation type {t}"));
+            let Some(target_entity) = by_ref.get(target) else {
+                continue;
+            };
+            let inverse =
+                inverse_relation(t).unwrap_or_else(|| panic!("unknown relation type {t}"));
             let back: HashSet<(String, String)> = target_entity["relations"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|r| (r["type"].as_str().unwrap().to_owned(), r["targetRef"].as_str().unwrap().to_owned()))
+                .map(|r| {
+                    (
+                        r["type"].as_str().unwrap().to_owned(),
+                        r["targetRef"].as_str().unwrap().to_owned(),
+                    )
+                })
                 .collect();
-            assert!(back.contains(&(inverse.to_owned(), source.clone())), "{target} lacks {inverse} -> {source}");
+            assert!(
+                back.contains(&(inverse.to_owned(), source.clone())),
+                "{target} lacks {inverse} -> {source}"
+            );
             checked += 1;
         }
     }
@@ -146,16 +177,48 @@ async fn backstage_examples_are_ingested_with_relations_in_both_directions() {
             .iter()
             .any(|x| x["type"] == t && x["targetRef"] == target)
     };
-    assert!(has("component:default/artist-lookup", "ownedBy", "group:default/team-a"));
-    assert!(has("group:default/team-a", "ownerOf", "component:default/artist-lookup"));
-    assert!(has("component:default/artist-lookup", "partOf", "system:default/artist-engagement-portal"));
-    assert!(has("system:default/artist-engagement-portal", "hasPart", "component:default/artist-lookup"));
-    let users = b.client().get("/api/catalog/entities?filter=kind=user,relations.memberOf=group:default/team-a").await.unwrap();
-    assert!(!users.json::<Value>().unwrap().as_array().unwrap().is_empty());
+    assert!(has(
+        "component:default/artist-lookup",
+        "ownedBy",
+        "group:default/team-a"
+    ));
+    assert!(has(
+        "group:default/team-a",
+        "ownerOf",
+        "component:default/artist-lookup"
+    ));
+    assert!(has(
+        "component:default/artist-lookup",
+        "partOf",
+        "system:default/artist-engagement-portal"
+    ));
+    assert!(has(
+        "system:default/artist-engagement-portal",
+        "hasPart",
+        "component:default/artist-lookup"
+    ));
+    let users = b
+        .client()
+        .get("/api/catalog/entities?filter=kind=user,relations.memberOf=group:default/team-a")
+        .await
+        .unwrap();
+    assert!(
+        !users
+            .json::<Value>()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // petstore-webhook's definition came from a relative $text file.
     let webhook = by_ref.get("api:default/petstore-webhook");
     if let Some(w) = webhook {
-        assert!(w["spec"]["definition"].as_str().unwrap().contains("openapi"));
+        assert!(
+            w["spec"]["definition"]
+                .as_str()
+                .unwrap()
+                .contains("openapi")
+        );
     }
     b.stop().await.unwrap();
 }

@@ -8,12 +8,16 @@ use std::sync::{Arc, OnceLock};
 
 use super::deps::{DepKey, DepKind};
 use super::error::{BackendError, WiringError};
-use super::plugin::{BackendModule, BackendPlugin, Feature, FeatureRegistration, PluginRegistrar, Registration};
+use super::plugin::{
+    BackendModule, BackendPlugin, Feature, FeatureRegistration, PluginRegistrar, Registration,
+};
 use super::registry::PluginExtensionPoints;
 use super::service_factory::{FactoryKind, ServiceFactory};
 use super::service_ref::{ServiceKey, ServiceScope};
 use crate::services::config::{Config, ConfigLoader};
-use crate::services::core_services::{PLUGIN_METADATA, ROOT_CONFIG, ROOT_HEALTH, SERVER_INFO, ServerInfo};
+use crate::services::core_services::{
+    PLUGIN_METADATA, ROOT_CONFIG, ROOT_HEALTH, SERVER_INFO, ServerInfo,
+};
 use crate::services::health::RootHealth;
 
 /// Services the backend provides itself; they cannot be overridden.
@@ -46,7 +50,14 @@ pub struct Backend {
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Backend")
-            .field("plugins", &self.plugins.iter().map(|p| p.id.clone()).collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self
+                    .plugins
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>(),
+            )
             .field("services", &self.factories.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -233,7 +244,9 @@ impl BackendBuilder {
                         return Err(WiringError::NotOverridable { service: id.into() }.into());
                     }
                     if overrides.insert(id, factory).is_some() {
-                        return Err(WiringError::DuplicateServiceFactory { service: id.into() }.into());
+                        return Err(
+                            WiringError::DuplicateServiceFactory { service: id.into() }.into()
+                        );
                     }
                 }
                 Feature::Plugin(p) => plugins.push(p),
@@ -250,7 +263,10 @@ impl BackendBuilder {
                 async move { Ok(Arc::new(config)) }
             }),
         );
-        builtins.insert(PLUGIN_METADATA.id(), crate::services::core_services::plugin_metadata_factory());
+        builtins.insert(
+            PLUGIN_METADATA.id(),
+            crate::services::core_services::plugin_metadata_factory(),
+        );
         let health = Arc::new(RootHealth::new());
         let health_for_factory = health.clone();
         builtins.insert(
@@ -290,7 +306,8 @@ impl BackendBuilder {
 }
 
 fn discovered_features(explicit: &[Feature]) -> Vec<Feature> {
-    let mut regs: Vec<&FeatureRegistration> = inventory::iter::<FeatureRegistration>.into_iter().collect();
+    let mut regs: Vec<&FeatureRegistration> =
+        inventory::iter::<FeatureRegistration>.into_iter().collect();
     regs.sort_by_key(|r| r.name());
     let explicit_plugins: HashSet<String> = explicit
         .iter()
@@ -424,7 +441,9 @@ fn plan_plugins(
     for plan in &plans {
         for module in &plan.modules {
             for dep in &module.registration.deps {
-                let DepKind::ExtensionPoint(key) = dep.0 else { continue };
+                let DepKind::ExtensionPoint(key) = dep.0 else {
+                    continue;
+                };
                 if plan.extension_points.points.contains_key(key.id) {
                     continue;
                 }
@@ -481,7 +500,9 @@ fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
             // Walk backwards along "must run after" edges until a module repeats.
             let mut visited = vec![start];
             loop {
-                let Some(prev) = (0..n).find(|&p| !done[p] && after[p].contains(&cur)) else { break };
+                let Some(prev) = (0..n).find(|&p| !done[p] && after[p].contains(&cur)) else {
+                    break;
+                };
                 cycle.push(plan.modules[prev].id.clone());
                 if visited.contains(&prev) {
                     break;
@@ -501,7 +522,10 @@ fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
             indegree[j] -= 1;
         }
     }
-    let mut slots: Vec<Option<ModulePlan>> = std::mem::take(&mut plan.modules).into_iter().map(Some).collect();
+    let mut slots: Vec<Option<ModulePlan>> = std::mem::take(&mut plan.modules)
+        .into_iter()
+        .map(Some)
+        .collect();
     plan.modules = order.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok(())
 }
@@ -517,12 +541,17 @@ impl FactoryResolver {
     fn visit(&mut self, key: ServiceKey, dependant: &str, root: &str) -> Result<(), WiringError> {
         if let Some(existing) = self.resolved.get(key.id) {
             if existing.service.type_id != key.type_id {
-                return Err(WiringError::ConflictingServiceRef { service: key.id.into() });
+                return Err(WiringError::ConflictingServiceRef {
+                    service: key.id.into(),
+                });
             }
             return Ok(());
         }
         if let Some(pos) = self.in_progress.iter().position(|id| *id == key.id) {
-            let mut cycle: Vec<String> = self.in_progress[pos..].iter().map(|s| s.to_string()).collect();
+            let mut cycle: Vec<String> = self.in_progress[pos..]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             cycle.push(key.id.to_string());
             return Err(WiringError::DependencyCycle {
                 dependant: root.to_string(),
@@ -539,7 +568,9 @@ impl FactoryResolver {
                 service: key.id.into(),
             })?;
         if factory.service.type_id != key.type_id {
-            return Err(WiringError::ConflictingServiceRef { service: key.id.into() });
+            return Err(WiringError::ConflictingServiceRef {
+                service: key.id.into(),
+            });
         }
         self.in_progress.push(key.id);
         let me = format!("service '{}'", key.id);
@@ -584,7 +615,10 @@ impl FactoryResolver {
             }
             DepKind::ExtensionPoint(k) => Err(WiringError::MissingService {
                 dependant: dependant.to_string(),
-                service: format!("{} (an extension point; service factories cannot use them)", k.id),
+                service: format!(
+                    "{} (an extension point; service factories cannot use them)",
+                    k.id
+                ),
             }),
         }
     }

@@ -45,7 +45,9 @@ pub enum WiringError {
         service: String,
     },
     /// An id is not of the form `[a-z][a-z0-9]*(-[a-z0-9]+)*` (any case).
-    #[error("{what} id '{id}' is not valid; expected letters and digits in words joined by '-', starting with a letter")]
+    #[error(
+        "{what} id '{id}' is not valid; expected letters and digits in words joined by '-', starting with a letter"
+    )]
     InvalidId {
         /// What kind of thing carries the id (plugin, module).
         what: &'static str,
@@ -94,7 +96,9 @@ pub enum WiringError {
         cycle: Vec<String>,
     },
     /// A module uses an extension point registered by another plugin.
-    #[error("module '{module}' for plugin '{plugin}' uses extension point '{extension_point}' of plugin '{owner}'; modules may only use their own plugin's extension points")]
+    #[error(
+        "module '{module}' for plugin '{plugin}' uses extension point '{extension_point}' of plugin '{owner}'; modules may only use their own plugin's extension points"
+    )]
     ForeignExtensionPoint {
         /// The module's target plugin.
         plugin: String,
@@ -106,7 +110,9 @@ pub enum WiringError {
         owner: String,
     },
     /// A module uses an extension point nobody registered.
-    #[error("module '{module}' for plugin '{plugin}' uses extension point '{extension_point}', which no plugin or module registers")]
+    #[error(
+        "module '{module}' for plugin '{plugin}' uses extension point '{extension_point}', which no plugin or module registers"
+    )]
     MissingExtensionPoint {
         /// The module's target plugin.
         plugin: String,
@@ -116,7 +122,9 @@ pub enum WiringError {
         extension_point: String,
     },
     /// A plugin (not a module) listed an extension point as a dependency.
-    #[error("plugin '{plugin}' depends on extension point '{extension_point}'; only modules may use extension points")]
+    #[error(
+        "plugin '{plugin}' depends on extension point '{extension_point}'; only modules may use extension points"
+    )]
     PluginUsesExtensionPoint {
         /// The plugin id.
         plugin: String,
@@ -132,7 +140,9 @@ pub enum WiringError {
         extension_point: String,
     },
     /// An extension point was used after its plugin started.
-    #[error("extension point '{extension_point}' of plugin '{plugin}' was used after the plugin started; extension points may only be used during module init")]
+    #[error(
+        "extension point '{extension_point}' of plugin '{plugin}' was used after the plugin started; extension points may only be used during module init"
+    )]
     ExtensionPointClosed {
         /// The plugin id.
         plugin: String,

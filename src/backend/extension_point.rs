@@ -82,7 +82,12 @@ pub struct ExtensionPointHandle<T: ?Sized> {
 }
 
 impl<T: ?Sized> ExtensionPointHandle<T> {
-    pub(crate) fn new(inner: Arc<T>, id: &'static str, plugin: Arc<str>, closed: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        inner: Arc<T>,
+        id: &'static str,
+        plugin: Arc<str>,
+        closed: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             inner,
             id,

@@ -52,5 +52,7 @@ pub use plugin::{
     Registration,
 };
 pub use runtime::BackendHandle;
-pub use service_factory::{FactoryContext, PluginFactoryBuilder, RootFactoryBuilder, ServiceFactory};
+pub use service_factory::{
+    FactoryContext, PluginFactoryBuilder, RootFactoryBuilder, ServiceFactory,
+};
 pub use service_ref::{ServiceRef, ServiceScope};

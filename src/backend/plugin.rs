@@ -105,7 +105,11 @@ impl fmt::Debug for PluginRegistrar {
         f.debug_struct("PluginRegistrar")
             .field(
                 "extension_points",
-                &self.extension_points.iter().map(|e| e.key.id).collect::<Vec<_>>(),
+                &self
+                    .extension_points
+                    .iter()
+                    .map(|e| e.key.id)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -144,7 +148,9 @@ impl PluginRegistrar {
         let init: InitFn = Box::new(move |resolved| match deps.extract(resolved) {
             Some(out) => Box::pin(init(out)),
             None => Box::pin(async {
-                Err::<(), BoxError>("internal error: init dependencies resolved to unexpected types".into())
+                Err::<(), BoxError>(
+                    "internal error: init dependencies resolved to unexpected types".into(),
+                )
             }),
         });
         Registration {

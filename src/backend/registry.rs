@@ -7,9 +7,9 @@ use tokio::sync::OnceCell;
 
 use super::deps::{AnyArc, DepKey, DepKind, Resolved, ResolvedKind};
 use super::error::BoxError;
+use super::plugin::ProvidedExtensionPoint;
 use super::service_factory::{BoxFut, FactoryKind, ServiceFactory};
 use super::service_ref::{ServiceKey, ServiceScope};
-use super::plugin::ProvidedExtensionPoint;
 
 /// A failure building a service.
 #[derive(Debug)]
@@ -52,20 +52,32 @@ impl Registry {
     }
 
     /// An instance already built for a plugin, without building one.
-    pub(crate) fn existing_plugin_instance(&self, id: &'static str, plugin: &Arc<str>) -> Option<AnyArc> {
+    pub(crate) fn existing_plugin_instance(
+        &self,
+        id: &'static str,
+        plugin: &Arc<str>,
+    ) -> Option<AnyArc> {
         let map = self.plugin_instances.lock().ok()?;
         map.get(&(id, plugin.clone()))?.get().cloned()
     }
 
     /// Gets (building when needed) the instance of `key` for `plugin` (ignored for root
     /// services).
-    pub(crate) fn get(self: &Arc<Self>, key: ServiceKey, plugin: Option<Arc<str>>) -> BoxFut<Result<AnyArc, ResolveError>> {
+    pub(crate) fn get(
+        self: &Arc<Self>,
+        key: ServiceKey,
+        plugin: Option<Arc<str>>,
+    ) -> BoxFut<Result<AnyArc, ResolveError>> {
         let this = self.clone();
         Box::pin(async move {
-            let factory = this.factories.get(key.id).cloned().ok_or_else(|| ResolveError {
-                service: key.id,
-                source: format!("no factory for service '{}'", key.id).into(),
-            })?;
+            let factory = this
+                .factories
+                .get(key.id)
+                .cloned()
+                .ok_or_else(|| ResolveError {
+                    service: key.id,
+                    source: format!("no factory for service '{}'", key.id).into(),
+                })?;
             match (&factory.kind, key.scope) {
                 (FactoryKind::Root(build), _) => {
                     let cell = Self::cell(&this.root_instances, key.id);
@@ -80,7 +92,14 @@ impl Registry {
                         .await?;
                     Ok(value.clone())
                 }
-                (FactoryKind::Plugin { root_deps, root_context, build }, _) => {
+                (
+                    FactoryKind::Plugin {
+                        root_deps,
+                        root_context,
+                        build,
+                    },
+                    _,
+                ) => {
                     let plugin = plugin.ok_or_else(|| ResolveError {
                         service: key.id,
                         source: "plugin-scoped service requested outside a plugin".into(),
@@ -99,11 +118,15 @@ impl Registry {
                                 })
                                 .await?
                                 .clone();
-                            let resolved = this.resolve(&factory.deps, Some(plugin.clone()), None).await?;
-                            build(ctx, plugin.clone(), resolved).await.map_err(|source| ResolveError {
-                                service: key.id,
-                                source,
-                            })
+                            let resolved = this
+                                .resolve(&factory.deps, Some(plugin.clone()), None)
+                                .await?;
+                            build(ctx, plugin.clone(), resolved)
+                                .await
+                                .map_err(|source| ResolveError {
+                                    service: key.id,
+                                    source,
+                                })
                         })
                         .await?;
                     Ok(value.clone())
@@ -127,17 +150,24 @@ impl Registry {
                         ServiceScope::Root => None,
                         ServiceScope::Plugin => plugin.clone(),
                     };
-                    out.push(Resolved(ResolvedKind::Service(self.get(key, plugin).await?)));
+                    out.push(Resolved(ResolvedKind::Service(
+                        self.get(key, plugin).await?,
+                    )));
                 }
                 DepKind::ExtensionPoint(key) => {
                     let points = extension_points.ok_or_else(|| ResolveError {
                         service: key.id,
                         source: "extension points are only available to modules".into(),
                     })?;
-                    let value = points.points.get(key.id).cloned().ok_or_else(|| ResolveError {
-                        service: key.id,
-                        source: format!("extension point '{}' is not registered", key.id).into(),
-                    })?;
+                    let value = points
+                        .points
+                        .get(key.id)
+                        .cloned()
+                        .ok_or_else(|| ResolveError {
+                            service: key.id,
+                            source: format!("extension point '{}' is not registered", key.id)
+                                .into(),
+                        })?;
                     out.push(Resolved(ResolvedKind::ExtensionPoint {
                         value,
                         plugin: points.plugin.clone(),

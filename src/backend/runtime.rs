@@ -48,15 +48,22 @@ pub(crate) fn listen_from_config(config: &Config) -> Result<SocketAddr, ConfigEr
             (host, port)
         }
         Some(serde_json::Value::Number(n)) => {
-            let port = n.as_u64().and_then(|n| u16::try_from(n).ok()).ok_or(ConfigError::WrongType {
-                path: "backend.listen".into(),
-                expected: "a port number",
-            })?;
+            let port =
+                n.as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or(ConfigError::WrongType {
+                        path: "backend.listen".into(),
+                        expected: "a port number",
+                    })?;
             (String::new(), port)
         }
         Some(serde_json::Value::Object(_)) => (
-            config.opt_string("backend.listen.host")?.unwrap_or_default(),
-            config.opt_u16("backend.listen.port")?.unwrap_or(DEFAULT_PORT),
+            config
+                .opt_string("backend.listen.host")?
+                .unwrap_or_default(),
+            config
+                .opt_u16("backend.listen.port")?
+                .unwrap_or(DEFAULT_PORT),
         ),
         Some(_) => {
             return Err(ConfigError::WrongType {
@@ -110,9 +117,11 @@ fn downcast<T: ?Sized + 'static>(any: &AnyArc) -> Option<Arc<T>> {
 
 fn boot_failure_continues(config: &Config, plugin: &str) -> bool {
     let key = |p: &str| config.opt_string(p).ok().flatten();
-    key(&format!("backend.startup.plugins.{plugin}.onPluginBootFailure"))
-        .or_else(|| key("backend.startup.default.onPluginBootFailure"))
-        .is_some_and(|v| v == "continue")
+    key(&format!(
+        "backend.startup.plugins.{plugin}.onPluginBootFailure"
+    ))
+    .or_else(|| key("backend.startup.default.onPluginBootFailure"))
+    .is_some_and(|v| v == "continue")
 }
 
 impl Backend {
@@ -130,7 +139,9 @@ impl Backend {
             Some(addr) => addr,
             None => listen_from_config(&config)?,
         };
-        let listener = TcpListener::bind(addr).await.map_err(BackendError::Server)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(BackendError::Server)?;
         let local_addr = listener.local_addr().map_err(BackendError::Server)?;
         let base_url = base_url_for(local_addr);
         let _ = self.server_info.set(Arc::new(ServerInfo {
@@ -227,7 +238,9 @@ impl Backend {
                 let owner = hook.owner.clone();
                 if let Err(source) = (hook.run)().await {
                     errors.push(StartupError {
-                        plugin: owner.map(|o| o.to_string()).unwrap_or_else(|| "root".to_string()),
+                        plugin: owner
+                            .map(|o| o.to_string())
+                            .unwrap_or_else(|| "root".to_string()),
                         module: None,
                         service: Some("core.lifecycle".to_string()),
                         source,
@@ -240,7 +253,8 @@ impl Backend {
             return Err(BackendError::Startup(errors));
         }
 
-        let root_http: Arc<RootHttpRouter> = match root_service(&registry, &ROOT_HTTP_ROUTER).await {
+        let root_http: Arc<RootHttpRouter> = match root_service(&registry, &ROOT_HTTP_ROUTER).await
+        {
             Ok(r) => r,
             Err(e) => {
                 let _ = handle.stop().await;
@@ -250,7 +264,11 @@ impl Backend {
         let mut root = Router::new();
         for (path, router) in root_http.take_routes() {
             let path = path.trim_end_matches('/');
-            root = if path.is_empty() { root.merge(router) } else { root.nest(path, router) };
+            root = if path.is_empty() {
+                root.merge(router)
+            } else {
+                root.nest(path, router)
+            };
         }
         root_gate.open(root.fallback(not_found));
         health.set_ready();
@@ -274,7 +292,11 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
     async move {
         for module in plan.modules {
             let resolved = registry
-                .resolve(&module.registration.deps, Some(plugin.clone()), Some(&plan.extension_points))
+                .resolve(
+                    &module.registration.deps,
+                    Some(plugin.clone()),
+                    Some(&plan.extension_points),
+                )
                 .await
                 .map_err(|e| startup_error(&plugin, Some(&module.id), e))?;
             (module.registration.init)(resolved)
@@ -292,12 +314,14 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
             .resolve(&plan.registration.deps, Some(plugin.clone()), None)
             .await
             .map_err(|e| startup_error(&plugin, None, e))?;
-        (plan.registration.init)(resolved).await.map_err(|source| StartupError {
-            plugin: plugin.to_string(),
-            module: None,
-            service: None,
-            source,
-        })?;
+        (plan.registration.init)(resolved)
+            .await
+            .map_err(|source| StartupError {
+                plugin: plugin.to_string(),
+                module: None,
+                service: None,
+                source,
+            })?;
         let router = registry
             .existing_plugin_instance(HTTP_ROUTER.id(), &plugin)
             .and_then(|any| downcast::<HttpRouter>(&any))
@@ -402,7 +426,9 @@ impl BackendHandle {
                 let owner = hook.owner.clone();
                 match tokio::time::timeout(remaining, (hook.run)()).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(plugin = ?owner, error = %e, "shutdown hook failed"),
+                    Ok(Err(e)) => {
+                        tracing::error!(plugin = ?owner, error = %e, "shutdown hook failed")
+                    }
                     Err(_) => {
                         timed_out = true;
                         break;

@@ -11,7 +11,8 @@ use super::error::BoxError;
 use super::service_ref::{ServiceKey, ServiceRef, ServiceScope};
 
 pub(crate) type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-pub(crate) type RootBuildFn = Arc<dyn Fn(Vec<Resolved>) -> BoxFut<Result<AnyArc, BoxError>> + Send + Sync>;
+pub(crate) type RootBuildFn =
+    Arc<dyn Fn(Vec<Resolved>) -> BoxFut<Result<AnyArc, BoxError>> + Send + Sync>;
 pub(crate) type PluginBuildFn =
     Arc<dyn Fn(AnyArc, Arc<str>, Vec<Resolved>) -> BoxFut<Result<AnyArc, BoxError>> + Send + Sync>;
 
@@ -77,10 +78,7 @@ impl ServiceFactory {
     pub fn root<T: ?Sized + Send + Sync + 'static>(
         service: &'static ServiceRef<T>,
     ) -> RootFactoryBuilder<T, ()> {
-        RootFactoryBuilder {
-            service,
-            deps: (),
-        }
+        RootFactoryBuilder { service, deps: () }
     }
 
     /// Starts a factory for a plugin-scoped service.
@@ -190,7 +188,9 @@ impl<T: ?Sized + Send + Sync + 'static, D, C> fmt::Debug for PluginFactoryBuilde
     }
 }
 
-impl<T: ?Sized + Send + Sync + 'static, D: Deps, C: Send + Sync + 'static> PluginFactoryBuilder<T, D, C> {
+impl<T: ?Sized + Send + Sync + 'static, D: Deps, C: Send + Sync + 'static>
+    PluginFactoryBuilder<T, D, C>
+{
     /// Declares the services each instance needs (root or plugin scoped).
     pub fn deps<D2: Deps>(self, deps: D2) -> PluginFactoryBuilder<T, D2, C> {
         PluginFactoryBuilder {
@@ -213,13 +213,14 @@ impl<T: ?Sized + Send + Sync + 'static, D: Deps, C: Send + Sync + 'static> Plugi
     {
         let keys = root_deps.keys();
         let service_id = self.service.id();
-        let root_context: RootBuildFn = Arc::new(move |resolved| match root_deps.extract(resolved) {
-            Some(out) => {
-                let fut = f(out);
-                Box::pin(async move { fut.await.map(|v| Arc::new(v) as AnyArc) })
-            }
-            None => Box::pin(async move { Err(resolution_mismatch(service_id)) }),
-        });
+        let root_context: RootBuildFn =
+            Arc::new(move |resolved| match root_deps.extract(resolved) {
+                Some(out) => {
+                    let fut = f(out);
+                    Box::pin(async move { fut.await.map(|v| Arc::new(v) as AnyArc) })
+                }
+                None => Box::pin(async move { Err(resolution_mismatch(service_id)) }),
+            });
         PluginFactoryBuilder {
             service: self.service,
             deps: self.deps,
@@ -267,5 +268,6 @@ impl<T: ?Sized + Send + Sync + 'static, D: Deps, C: Send + Sync + 'static> Plugi
 }
 
 fn resolution_mismatch(service_id: &str) -> BoxError {
-    format!("internal error: dependencies of service '{service_id}' resolved to unexpected types").into()
+    format!("internal error: dependencies of service '{service_id}' resolved to unexpected types")
+        .into()
 }

@@ -129,7 +129,8 @@ fn http_router_factory() -> ServiceFactory {
 }
 
 fn root_http_router_factory() -> ServiceFactory {
-    ServiceFactory::root(&ROOT_HTTP_ROUTER).build(|()| async { Ok(Arc::new(RootHttpRouter::new())) })
+    ServiceFactory::root(&ROOT_HTTP_ROUTER)
+        .build(|()| async { Ok(Arc::new(RootHttpRouter::new())) })
 }
 
 fn discovery_factory() -> ServiceFactory {

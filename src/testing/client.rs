@@ -67,7 +67,11 @@ impl TestClient {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.bytes().await?;
-        Ok(TestResponse { status, headers, body })
+        Ok(TestResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// The underlying request builder for `method` and `path`, for anything else.
@@ -76,7 +80,10 @@ impl TestClient {
     }
 
     /// Sends a prepared request.
-    pub async fn execute(&self, req: reqwest::RequestBuilder) -> Result<TestResponse, reqwest::Error> {
+    pub async fn execute(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<TestResponse, reqwest::Error> {
         self.send(req).await
     }
 
@@ -91,12 +98,22 @@ impl TestClient {
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post_json<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<TestResponse, reqwest::Error> {
-        self.send(self.request(reqwest::Method::POST, path).json(body)).await
+    pub async fn post_json<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::POST, path).json(body))
+            .await
     }
 
     /// `PUT path` with a JSON body.
-    pub async fn put_json<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<TestResponse, reqwest::Error> {
-        self.send(self.request(reqwest::Method::PUT, path).json(body)).await
+    pub async fn put_json<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::PUT, path).json(body))
+            .await
     }
 }

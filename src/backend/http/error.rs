@@ -173,7 +173,13 @@ pub(crate) struct ErrorInfo {
     pub(crate) message: String,
 }
 
-pub(crate) fn error_body(name: &str, message: &str, status: StatusCode, method: Option<&str>, url: Option<&str>) -> String {
+pub(crate) fn error_body(
+    name: &str,
+    message: &str,
+    status: StatusCode,
+    method: Option<&str>,
+    url: Option<&str>,
+) -> String {
     let mut body = json!({
         "error": { "name": name, "message": message },
         "response": { "statusCode": status.as_u16() },
@@ -184,7 +190,12 @@ pub(crate) fn error_body(name: &str, message: &str, status: StatusCode, method: 
     body.to_string()
 }
 
-pub(crate) fn error_response(status: StatusCode, info: ErrorInfo, method: Option<&str>, url: Option<&str>) -> Response {
+pub(crate) fn error_response(
+    status: StatusCode,
+    info: ErrorInfo,
+    method: Option<&str>,
+    url: Option<&str>,
+) -> Response {
     if status == StatusCode::NOT_MODIFIED {
         let mut res = status.into_response();
         res.extensions_mut().insert(info);
@@ -192,8 +203,10 @@ pub(crate) fn error_response(status: StatusCode, info: ErrorInfo, method: Option
     }
     let body = error_body(info.name, &info.message, status, method, url);
     let mut res = (status, body).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     res.extensions_mut().insert(info);
     res
 }

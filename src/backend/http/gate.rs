@@ -47,7 +47,12 @@ impl Gate {
 
     async fn dispatch(&self, req: Request) -> Response {
         let mut rx = self.state.subscribe();
-        let state = match tokio::time::timeout(self.pause, rx.wait_for(|s| !matches!(s, GateState::Pending))).await {
+        let state = match tokio::time::timeout(
+            self.pause,
+            rx.wait_for(|s| !matches!(s, GateState::Pending)),
+        )
+        .await
+        {
             Ok(Ok(state)) => state.clone(),
             _ => GateState::Pending,
         };
@@ -58,7 +63,8 @@ impl Gate {
             },
             GateState::Failed(message) => ApiError::service_unavailable(message).into_response(),
             GateState::Pending => {
-                ApiError::service_unavailable(format!("{} has not started yet", self.name)).into_response()
+                ApiError::service_unavailable(format!("{} has not started yet", self.name))
+                    .into_response()
             }
         }
     }
@@ -76,9 +82,13 @@ pub(crate) struct GateService(Gate);
 impl tower::Service<Request> for GateService {
     type Response = Response;
     type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 

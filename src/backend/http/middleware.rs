@@ -33,7 +33,9 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         }
         return out;
     }
-    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<RawErrorResponse>().is_some() {
+    if !(status.is_client_error() || status.is_server_error())
+        || res.extensions().get::<RawErrorResponse>().is_some()
+    {
         return res;
     }
     let is_json = res
@@ -45,8 +47,13 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         return res;
     }
     let (parts, body) = res.into_parts();
-    let text = match http_body_util::Limited::new(body, MAX_MESSAGE_BYTES).collect().await {
-        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_string(),
+    let text = match http_body_util::Limited::new(body, MAX_MESSAGE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_string(),
         Err(_) => String::new(),
     };
     let kind = ApiErrorKind::from_status(parts.status);
@@ -55,7 +62,11 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
         _ if parts.status == StatusCode::UNPROCESSABLE_ENTITY => (StatusCode::BAD_REQUEST, text),
         _ if text.is_empty() => (
             parts.status,
-            parts.status.canonical_reason().unwrap_or("error").to_string(),
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_string(),
         ),
         _ => (parts.status, text),
     };

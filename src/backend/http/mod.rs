@@ -43,7 +43,10 @@ pub(crate) fn health_router(health: Arc<RootHealth>, headers: Vec<(String, Strin
         )
 }
 
-fn health_response(h: crate::services::health::HealthStatus, headers: &[(String, String)]) -> axum::response::Response {
+fn health_response(
+    h: crate::services::health::HealthStatus,
+    headers: &[(String, String)],
+) -> axum::response::Response {
     let status = StatusCode::from_u16(h.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = (status, Json(h.payload)).into_response();
     for (k, v) in headers {

@@ -97,7 +97,11 @@ impl HostDiscovery {
                         expected: "a string or an object with internal and external",
                     });
                 }
-                None => return Err(ConfigError::Missing { path: path("target") }),
+                None => {
+                    return Err(ConfigError::Missing {
+                        path: path("target"),
+                    });
+                }
             };
             let plugins = endpoint.opt_string_array("plugins")?.unwrap_or_default();
             endpoints.push(Endpoint {

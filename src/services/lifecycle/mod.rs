@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::backend::BoxError;
 
-type HookFn = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send>;
+type HookFn =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send>;
 
 pub(crate) struct Hook {
     pub(crate) owner: Option<Arc<str>>,
@@ -171,7 +172,8 @@ impl Lifecycle {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.root.add_plugin_hook(self.plugin.clone(), true, boxed(hook));
+        self.root
+            .add_plugin_hook(self.plugin.clone(), true, boxed(hook));
     }
 
     /// Runs `hook` when the backend shuts down, before root shutdown hooks.
@@ -180,6 +182,7 @@ impl Lifecycle {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        self.root.add_plugin_hook(self.plugin.clone(), false, boxed(hook));
+        self.root
+            .add_plugin_hook(self.plugin.clone(), false, boxed(hook));
     }
 }

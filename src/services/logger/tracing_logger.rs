@@ -80,7 +80,11 @@ pub fn init_tracing(config: &Config) -> bool {
         .unwrap_or_else(|| "info".to_string());
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = matches!(
-        config.opt_string("backend.logging.format").ok().flatten().as_deref(),
+        config
+            .opt_string("backend.logging.format")
+            .ok()
+            .flatten()
+            .as_deref(),
         Some("json")
     );
     let builder = tracing_subscriber::fmt().with_env_filter(filter);

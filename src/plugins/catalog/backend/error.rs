@@ -83,7 +83,10 @@ impl CatalogError {
     }
 
     pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> Self {
-        Self::NotFound { what, id: id.into() }
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
     }
 
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(DatabaseError) -> Self {
@@ -94,13 +97,15 @@ impl CatalogError {
 impl From<CatalogError> for ApiError {
     fn from(err: CatalogError) -> Self {
         match &err {
-            CatalogError::Input { .. } | CatalogError::Validation { .. } | CatalogError::Read { .. } => {
-                ApiError::input(err.to_string())
-            }
+            CatalogError::Input { .. }
+            | CatalogError::Validation { .. }
+            | CatalogError::Read { .. } => ApiError::input(err.to_string()),
             CatalogError::NotFound { .. } => ApiError::not_found(err.to_string()),
             CatalogError::Conflict { .. } => ApiError::conflict(err.to_string()),
             CatalogError::ReadOnly { .. } => ApiError::not_allowed(err.to_string()),
-            CatalogError::Config { .. } | CatalogError::Database { .. } => ApiError::internal(chain(&err)),
+            CatalogError::Config { .. } | CatalogError::Database { .. } => {
+                ApiError::internal(chain(&err))
+            }
         }
     }
 }

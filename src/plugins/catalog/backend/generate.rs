@@ -108,7 +108,8 @@ mod tests {
         let docs = super::super::locations::parse_documents(&yaml);
         assert_eq!(docs.len(), 300);
         for d in docs {
-            let e: crate::plugins::catalog::common::Entity = serde_json::from_value(d.unwrap()).unwrap();
+            let e: crate::plugins::catalog::common::Entity =
+                serde_json::from_value(d.unwrap()).unwrap();
             crate::plugins::catalog::common::validate_entity(&e).unwrap();
         }
     }

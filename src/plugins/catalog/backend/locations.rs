@@ -35,8 +35,14 @@ pub(crate) fn generated_location_entity(location: &LocationSpec) -> Entity {
     )
     .with_spec(json!({ "type": location.location_type, "target": location.target }));
     entity.metadata.namespace = Some("default".into());
-    entity.metadata.annotations.insert(ANNOTATION_LOCATION.into(), key.clone());
-    entity.metadata.annotations.insert(ANNOTATION_ORIGIN_LOCATION.into(), key);
+    entity
+        .metadata
+        .annotations
+        .insert(ANNOTATION_LOCATION.into(), key.clone());
+    entity
+        .metadata
+        .annotations
+        .insert(ANNOTATION_ORIGIN_LOCATION.into(), key);
     entity
 }
 
@@ -107,7 +113,10 @@ impl LocationReader {
     }
 
     /// Reads a location's contents; `Ok(None)` when it does not exist.
-    pub(crate) async fn read(&self, location: &LocationSpec) -> Result<Option<String>, CatalogError> {
+    pub(crate) async fn read(
+        &self,
+        location: &LocationSpec,
+    ) -> Result<Option<String>, CatalogError> {
         let err = |message: String| CatalogError::Read {
             location: location.to_string(),
             message,
@@ -193,9 +202,15 @@ impl CatalogProcessor for YamlLocationProcessor {
             match doc {
                 Ok(value @ Value::Object(_)) => match serde_json::from_value::<Entity>(value) {
                     Ok(entity) => emit.entity(entity, location.clone()),
-                    Err(e) => emit.error(format!("invalid entity in {location}: {e}"), location.clone()),
+                    Err(e) => emit.error(
+                        format!("invalid entity in {location}: {e}"),
+                        location.clone(),
+                    ),
                 },
-                Ok(_) => emit.error(format!("document in {location} is not an object"), location.clone()),
+                Ok(_) => emit.error(
+                    format!("document in {location} is not an object"),
+                    location.clone(),
+                ),
                 Err(message) => emit.error(format!("{message} of {location}"), location.clone()),
             }
         }
@@ -213,12 +228,16 @@ pub(crate) async fn resolve_placeholders(
     let mut found = Vec::new();
     collect_placeholders(value, String::new(), &mut found);
     for (pointer, kind, target) in found {
-        let location_type = if url::Url::parse(&target).is_ok_and(|u| u.scheme().starts_with("http")) {
-            "url"
-        } else {
-            base.location_type.as_str()
-        };
-        let resolved = LocationSpec::new(location_type, resolve_relative(base, location_type, &target));
+        let location_type =
+            if url::Url::parse(&target).is_ok_and(|u| u.scheme().starts_with("http")) {
+                "url"
+            } else {
+                base.location_type.as_str()
+            };
+        let resolved = LocationSpec::new(
+            location_type,
+            resolve_relative(base, location_type, &target),
+        );
         let text = match reader.read(&resolved).await {
             Ok(Some(text)) => text,
             Ok(None) => return Err(format!("{kind} placeholder target {resolved} not found")),
@@ -226,8 +245,10 @@ pub(crate) async fn resolve_placeholders(
         };
         let replacement = match kind {
             "$text" => Value::String(text),
-            "$json" => serde_json::from_str(&text).map_err(|e| format!("$json placeholder {resolved}: {e}"))?,
-            _ => serde_yaml::from_str(&text).map_err(|e| format!("$yaml placeholder {resolved}: {e}"))?,
+            "$json" => serde_json::from_str(&text)
+                .map_err(|e| format!("$json placeholder {resolved}: {e}"))?,
+            _ => serde_yaml::from_str(&text)
+                .map_err(|e| format!("$yaml placeholder {resolved}: {e}"))?,
         };
         if let Some(slot) = value.pointer_mut(&pointer) {
             *slot = replacement;
@@ -236,7 +257,11 @@ pub(crate) async fn resolve_placeholders(
     Ok(())
 }
 
-fn collect_placeholders(value: &Value, pointer: String, out: &mut Vec<(String, &'static str, String)>) {
+fn collect_placeholders(
+    value: &Value,
+    pointer: String,
+    out: &mut Vec<(String, &'static str, String)>,
+) {
     match value {
         Value::Object(map) => {
             if map.len() == 1 {
@@ -261,12 +286,15 @@ fn collect_placeholders(value: &Value, pointer: String, out: &mut Vec<(String, &
     }
 }
 
+/// A rule's location matcher: `type`, exact `target`, glob `pattern`.
+type LocationMatcher = (String, Option<String>, Option<globset::GlobMatcher>);
+
 /// One `allow` rule of `catalog.rules` or of a configured location.
 #[derive(Debug, Clone)]
 struct Rule {
     allow: Vec<String>,
     /// Restricts the rule to these locations (`type` plus exact `target` or glob `pattern`).
-    locations: Option<Vec<(String, Option<String>, Option<globset::GlobMatcher>)>>,
+    locations: Option<Vec<LocationMatcher>>,
 }
 
 impl Rule {
@@ -311,7 +339,9 @@ impl Rule {
             Some(list) => list.iter().any(|(t, target, pattern)| {
                 t == &location.location_type
                     && target.as_ref().is_none_or(|x| x == &location.target)
-                    && pattern.as_ref().is_none_or(|p| p.is_match(&location.target))
+                    && pattern
+                        .as_ref()
+                        .is_none_or(|p| p.is_match(&location.target))
             }),
         }
     }
@@ -338,7 +368,10 @@ impl Default for RulesEnforcer {
 
 impl RulesEnforcer {
     /// Reads `catalog.rules` and the `rules` of `catalog.locations`.
-    pub(crate) fn from_config(config: &Config, configured: &[(LocationSpec, Option<Config>)]) -> Result<Self, CatalogError> {
+    pub(crate) fn from_config(
+        config: &Config,
+        configured: &[(LocationSpec, Option<Config>)],
+    ) -> Result<Self, CatalogError> {
         let mut rules = Self::default();
         let bad = |key: &str, e: crate::services::config::ConfigError| CatalogError::Config {
             key: key.to_owned(),
@@ -355,7 +388,9 @@ impl RulesEnforcer {
                 .collect::<Result<_, _>>()?;
         }
         for (i, (spec, location_config)) in configured.iter().enumerate() {
-            let Some(location_config) = location_config else { continue };
+            let Some(location_config) = location_config else {
+                continue;
+            };
             if let Some(list) = location_config
                 .opt_config_array("rules")
                 .map_err(|e| bad(&format!("catalog.locations[{i}].rules"), e))?
@@ -363,7 +398,9 @@ impl RulesEnforcer {
                 let parsed = list
                     .iter()
                     .enumerate()
-                    .map(|(j, c)| Rule::from_config(c, &format!("catalog.locations[{i}].rules[{j}]")))
+                    .map(|(j, c)| {
+                        Rule::from_config(c, &format!("catalog.locations[{i}].rules[{j}]"))
+                    })
                     .collect::<Result<_, _>>()?;
                 rules.per_location.push((spec.clone(), parsed));
             }
@@ -383,7 +420,9 @@ impl RulesEnforcer {
 }
 
 /// The locations of `catalog.locations`, file targets made absolute, with their config.
-pub(crate) fn configured_locations(config: &Config) -> Result<Vec<(LocationSpec, Option<Config>)>, CatalogError> {
+pub(crate) fn configured_locations(
+    config: &Config,
+) -> Result<Vec<(LocationSpec, Option<Config>)>, CatalogError> {
     let list = config
         .opt_config_array("catalog.locations")
         .map_err(|e| CatalogError::Config {
@@ -409,7 +448,9 @@ pub(crate) fn configured_locations(config: &Config) -> Result<Vec<(LocationSpec,
 }
 
 /// The targets a Location entity points to, resolved against the file it came from.
-pub(crate) fn location_entity_targets(entity: &Entity) -> Result<(Vec<LocationSpec>, bool), String> {
+pub(crate) fn location_entity_targets(
+    entity: &Entity,
+) -> Result<(Vec<LocationSpec>, bool), String> {
     let spec = entity.spec.clone().unwrap_or_default();
     let base = entity
         .metadata
@@ -420,7 +461,9 @@ pub(crate) fn location_entity_targets(entity: &Entity) -> Result<(Vec<LocationSp
         Some(t) => t.to_owned(),
         None => match &base {
             Some(b) => b.location_type.clone(),
-            None => return Err("Location entity has no spec.type and no managed-by-location".into()),
+            None => {
+                return Err("Location entity has no spec.type and no managed-by-location".into());
+            }
         },
     };
     let mut targets: Vec<String> = Vec::new();
@@ -460,7 +503,10 @@ mod tests {
     #[test]
     fn relative_targets_resolve_against_the_file_or_url() {
         let file = LocationSpec::new("file", "/srv/catalog/all.yaml");
-        assert_eq!(resolve_relative(&file, "file", "./a/b.yaml"), "/srv/catalog/a/b.yaml");
+        assert_eq!(
+            resolve_relative(&file, "file", "./a/b.yaml"),
+            "/srv/catalog/a/b.yaml"
+        );
         assert_eq!(resolve_relative(&file, "file", "../x.yaml"), "/srv/x.yaml");
         let url = LocationSpec::new("url", "https://example.com/org/repo/blob/main/all.yaml");
         assert_eq!(
@@ -472,9 +518,15 @@ mod tests {
     #[test]
     fn generated_names_use_sha1_of_the_location_ref() {
         let e = generated_location_entity(&LocationSpec::new("url", "https://x/y.yaml"));
-        assert_eq!(e.metadata.name, format!("generated-{}", sha1_hex(b"url:https://x/y.yaml")));
+        assert_eq!(
+            e.metadata.name,
+            format!("generated-{}", sha1_hex(b"url:https://x/y.yaml"))
+        );
         assert_eq!(e.metadata.name.len(), "generated-".len() + 40);
-        assert_eq!(e.metadata.annotation(ANNOTATION_ORIGIN_LOCATION), Some("url:https://x/y.yaml"));
+        assert_eq!(
+            e.metadata.annotation(ANNOTATION_ORIGIN_LOCATION),
+            Some("url:https://x/y.yaml")
+        );
     }
 
     #[test]
@@ -512,6 +564,9 @@ mod tests {
         let mut out = Vec::new();
         collect_placeholders(&v, String::new(), &mut out);
         assert_eq!(out.len(), 2);
-        assert!(out.iter().any(|(p, k, t)| p == "/spec/definition" && *k == "$text" && t == "./api.yaml"));
+        assert!(
+            out.iter()
+                .any(|(p, k, t)| p == "/spec/definition" && *k == "$text" && t == "./api.yaml")
+        );
     }
 }

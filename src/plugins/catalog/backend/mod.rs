@@ -47,8 +47,8 @@ use std::time::Duration;
 
 use crate::backend::{BackendPlugin, BoxError, PluginRegistrar, Registration};
 use crate::plugins::catalog::node::{
-    CATALOG_PROCESSING, CatalogProcessingExtension, DeferredEntity, EntityMutationSink, EntityProviderConnection,
-    EntityProviderMutation,
+    CATALOG_PROCESSING, CatalogProcessingExtension, DeferredEntity, EntityMutationSink,
+    EntityProviderConnection, EntityProviderMutation,
 };
 use crate::services::config::Config;
 use crate::services::core_services::{HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
@@ -105,24 +105,25 @@ impl BackendPlugin for CatalogPlugin {
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let extension = Arc::new(CatalogProcessingExtension::default());
         let slot = Arc::clone(&self.service);
-        reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension)).init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
-            move |(config, logger, http, lifecycle)| async move {
-                let service = boxed_start(config.clone(), Arc::clone(&extension)).await?;
-                let _ = slot.set(service.clone());
-                http.use_router(router::router(service.clone()));
-                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                let engine = Arc::clone(&service.engine);
-                let task = tokio::spawn(refresh_loop(engine, stop_rx));
-                lifecycle.add_shutdown_hook(move || async move {
-                    let _ = stop_tx.send(true);
-                    let _ = task.await;
+        reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension))
+            .init(
+                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
+                move |(config, logger, http, lifecycle)| async move {
+                    let service = boxed_start(config.clone(), Arc::clone(&extension)).await?;
+                    let _ = slot.set(service.clone());
+                    http.use_router(router::router(service.clone()));
+                    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                    let engine = Arc::clone(&service.engine);
+                    let task = tokio::spawn(refresh_loop(engine, stop_rx));
+                    lifecycle.add_shutdown_hook(move || async move {
+                        let _ = stop_tx.send(true);
+                        let _ = task.await;
+                        Ok(())
+                    });
+                    logger.info("catalog ready");
                     Ok(())
-                });
-                logger.info("catalog ready");
-                Ok(())
-            },
-        )
+                },
+            )
     }
 }
 
@@ -165,7 +166,12 @@ fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions
     {
         None | Some("delete") => OrphanStrategy::Delete,
         Some("keep") => OrphanStrategy::Keep,
-        Some(other) => return Err(bad("catalog.orphanStrategy", format!("{other} is not keep or delete"))),
+        Some(other) => {
+            return Err(bad(
+                "catalog.orphanStrategy",
+                format!("{other} is not keep or delete"),
+            ));
+        }
     };
     let interval = config
         .opt_duration("catalog.processingInterval")
@@ -182,7 +188,10 @@ type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send
 
 /// Opens the database and starts the engine, as a boxed `Send` future (a concrete type keeps
 /// the init closure's future provably `Send`).
-fn boxed_start(config: Arc<Config>, extension: Arc<CatalogProcessingExtension>) -> BoxFuture<Result<CatalogService, BoxError>> {
+fn boxed_start(
+    config: Arc<Config>,
+    extension: Arc<CatalogProcessingExtension>,
+) -> BoxFuture<Result<CatalogService, BoxError>> {
     Box::pin(async move {
         let db = open_database_off_thread(Arc::clone(&config)).await?;
         start(&config, db, extension).await
@@ -190,7 +199,11 @@ fn boxed_start(config: Arc<Config>, extension: Arc<CatalogProcessingExtension>) 
 }
 
 /// Builds the engine on `db`, connects the providers and ingests everything once.
-async fn start(config: &Config, db: PluginDatabase, extension: Arc<CatalogProcessingExtension>) -> Result<CatalogService, BoxError> {
+async fn start(
+    config: &Config,
+    db: PluginDatabase,
+    extension: Arc<CatalogProcessingExtension>,
+) -> Result<CatalogService, BoxError> {
     let configured = configured_locations(config)?;
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
@@ -202,22 +215,35 @@ async fn start(config: &Config, db: PluginDatabase, extension: Arc<CatalogProces
     };
     let config_entities = configured
         .iter()
-        .map(|(spec, _)| DeferredEntity::new(generated_location_entity(spec), Some(spec.to_string())))
+        .map(|(spec, _)| {
+            DeferredEntity::new(generated_location_entity(spec), Some(spec.to_string()))
+        })
         .collect();
     engine
-        .apply_mutation(CONFIG_PROVIDER, EntityProviderMutation::Full { entities: config_entities })
+        .apply_mutation(
+            CONFIG_PROVIDER,
+            EntityProviderMutation::Full {
+                entities: config_entities,
+            },
+        )
         .await?;
     let registered = service
         .locations()
         .await?
         .into_iter()
         .map(|row| {
-            let spec = crate::plugins::catalog::node::LocationSpec::new(row.location_type, row.target);
+            let spec =
+                crate::plugins::catalog::node::LocationSpec::new(row.location_type, row.target);
             DeferredEntity::new(generated_location_entity(&spec), Some(spec.to_string()))
         })
         .collect();
     engine
-        .apply_mutation(service::LOCATION_STORE_PROVIDER, EntityProviderMutation::Full { entities: registered })
+        .apply_mutation(
+            service::LOCATION_STORE_PROVIDER,
+            EntityProviderMutation::Full {
+                entities: registered,
+            },
+        )
         .await?;
     let sink: Arc<dyn EntityMutationSink> = engine.clone();
     for provider in extension.entity_providers() {

@@ -10,18 +10,20 @@ use serde_json::{Value, json};
 
 use crate::backend::BoxError;
 use crate::plugins::catalog::common::{
-    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, KnownKind, STATUS_TYPE_CATALOG_PROCESSING,
-    relations_from_spec, validate_entity, validate_envelope,
-};
-use crate::plugins::catalog::node::{
-    CatalogProcessor, EntityMutationSink, EntityProviderMutation, LocationSpec, ProcessingOutput, ProcessorError,
+    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, KnownKind,
+    STATUS_TYPE_CATALOG_PROCESSING, relations_from_spec, validate_entity, validate_envelope,
 };
 use crate::plugins::catalog::node::Emitter;
+use crate::plugins::catalog::node::{
+    CatalogProcessor, EntityMutationSink, EntityProviderMutation, LocationSpec, ProcessingOutput,
+    ProcessorError,
+};
 use crate::services::database::{DbTransaction, PluginDatabase};
 
 use super::error::{CatalogError, chain};
 use super::locations::{
-    LocationReader, RulesEnforcer, YamlLocationProcessor, location_entity_targets, resolve_placeholders, sha1_hex,
+    LocationReader, RulesEnforcer, YamlLocationProcessor, location_entity_targets,
+    resolve_placeholders, sha1_hex,
 };
 use super::stitching::{build_final, search_rows};
 use super::store::{self, ExistingRow, FinalWrite, StateRow, UnprocessedWrite};
@@ -86,7 +88,14 @@ pub(crate) struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("processors", &self.processors.iter().map(|p| p.name().to_owned()).collect::<Vec<_>>())
+            .field(
+                "processors",
+                &self
+                    .processors
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -119,12 +128,18 @@ fn lower_ref(r: &str) -> String {
 }
 
 impl Engine {
-    pub(crate) fn new(db: PluginDatabase, processors: Vec<Arc<dyn CatalogProcessor>>, options: EngineOptions) -> Self {
+    pub(crate) fn new(
+        db: PluginDatabase,
+        processors: Vec<Arc<dyn CatalogProcessor>>,
+        options: EngineOptions,
+    ) -> Self {
         let reader = LocationReader::new();
         Self {
             db,
             processors,
-            builtin: YamlLocationProcessor { reader: reader.clone() },
+            builtin: YamlLocationProcessor {
+                reader: reader.clone(),
+            },
             reader,
             options,
             lock: tokio::sync::Mutex::new(()),
@@ -138,14 +153,23 @@ impl Engine {
     }
 
     async fn begin(&self) -> Result<DbTransaction, CatalogError> {
-        self.db.begin().await.map_err(CatalogError::db("begin transaction"))
+        self.db
+            .begin()
+            .await
+            .map_err(CatalogError::db("begin transaction"))
     }
 
     // ---------------------------------------------------------------- processing one entity
 
     /// Processes one unprocessed entity: placeholders, processors, validation, location
     /// reading, relations.
-    pub(crate) async fn process(&self, entity_id: &str, entity_ref: &str, unprocessed: &str, old_hash: Option<String>) -> Outcome {
+    pub(crate) async fn process(
+        &self,
+        entity_id: &str,
+        entity_ref: &str,
+        unprocessed: &str,
+        old_hash: Option<String>,
+    ) -> Outcome {
         let mut out = Outcome {
             entity_id: entity_id.to_owned(),
             entity_ref: entity_ref.to_owned(),
@@ -158,7 +182,10 @@ impl Engine {
         let mut value: Value = match serde_json::from_str(unprocessed) {
             Ok(v) => v,
             Err(e) => {
-                out.errors.push(status_error("InputError", &format!("stored entity is not JSON: {e}")));
+                out.errors.push(status_error(
+                    "InputError",
+                    &format!("stored entity is not JSON: {e}"),
+                ));
                 return out;
             }
         };
@@ -176,13 +203,19 @@ impl Engine {
         let mut entity: Entity = match serde_json::from_value(value) {
             Ok(e) => e,
             Err(e) => {
-                out.errors.push(status_error("InputError", &format!("invalid entity {entity_ref}: {e}")));
+                out.errors.push(status_error(
+                    "InputError",
+                    &format!("invalid entity {entity_ref}: {e}"),
+                ));
                 return out;
             }
         };
         let mut emit = Emitter::default();
         for p in &self.processors {
-            match p.pre_process(entity.clone(), &own_location, &mut emit).await {
+            match p
+                .pre_process(entity.clone(), &own_location, &mut emit)
+                .await
+            {
                 Ok(e) => entity = e,
                 Err(err) => {
                     out.errors.push(processor_error_item(&err));
@@ -200,7 +233,8 @@ impl Engine {
             match location_entity_targets(&entity) {
                 Ok((targets, optional)) => {
                     for target in targets {
-                        self.read_location(&target, optional, &mut emit, &mut out.errors).await;
+                        self.read_location(&target, optional, &mut emit, &mut out.errors)
+                            .await;
                     }
                 }
                 Err(message) => out.errors.push(status_error("InputError", &message)),
@@ -210,8 +244,16 @@ impl Engine {
             Ok(rels) => {
                 for r in rels {
                     let target = r.target.to_string();
-                    out.relations.push((self_ref_string.clone(), r.relation_type.to_owned(), target.clone()));
-                    out.relations.push((target, r.reverse_type.to_owned(), self_ref_string.clone()));
+                    out.relations.push((
+                        self_ref_string.clone(),
+                        r.relation_type.to_owned(),
+                        target.clone(),
+                    ));
+                    out.relations.push((
+                        target,
+                        r.reverse_type.to_owned(),
+                        self_ref_string.clone(),
+                    ));
                 }
             }
             Err(e) => {
@@ -220,7 +262,10 @@ impl Engine {
             }
         }
         for p in &self.processors {
-            match p.post_process(entity.clone(), &own_location, &mut emit).await {
+            match p
+                .post_process(entity.clone(), &own_location, &mut emit)
+                .await
+            {
                 Ok(e) => entity = e,
                 Err(err) => {
                     out.errors.push(processor_error_item(&err));
@@ -237,7 +282,10 @@ impl Engine {
         let mut pending: VecDeque<ProcessingOutput> = emit.take().into();
         while let Some(output) = pending.pop_front() {
             match output {
-                ProcessingOutput::Entity { mut entity, location } => {
+                ProcessingOutput::Entity {
+                    mut entity,
+                    location,
+                } => {
                     if !self.options.rules.is_allowed(&entity.kind, &location) {
                         out.errors.push(status_error(
                             "NotAllowedError",
@@ -250,8 +298,14 @@ impl Engine {
                         continue;
                     }
                     let key = location.to_string();
-                    entity.metadata.annotations.insert(ANNOTATION_LOCATION.into(), key.clone());
-                    entity.metadata.annotations.insert(ANNOTATION_ORIGIN_LOCATION.into(), origin.clone());
+                    entity
+                        .metadata
+                        .annotations
+                        .insert(ANNOTATION_LOCATION.into(), key.clone());
+                    entity
+                        .metadata
+                        .annotations
+                        .insert(ANNOTATION_ORIGIN_LOCATION.into(), origin.clone());
                     entity.metadata.uid = None;
                     entity.metadata.etag = None;
                     entity.relations = None;
@@ -268,7 +322,8 @@ impl Engine {
                 }
                 ProcessingOutput::Location(location) => {
                     let mut more = Emitter::default();
-                    self.read_location(&location, false, &mut more, &mut out.errors).await;
+                    self.read_location(&location, false, &mut more, &mut out.errors)
+                        .await;
                     pending.extend(more.take());
                 }
                 ProcessingOutput::Relation(r) => out.relations.push((
@@ -277,7 +332,10 @@ impl Engine {
                     r.target.to_string(),
                 )),
                 ProcessingOutput::Error { message, location } => {
-                    out.errors.push(status_error("InputError", &format!("{message} (at {location})")));
+                    out.errors.push(status_error(
+                        "InputError",
+                        &format!("{message} (at {location})"),
+                    ));
                 }
             }
         }
@@ -294,7 +352,11 @@ impl Engine {
 
     async fn validate(&self, entity: &Entity, location: &LocationSpec) -> Result<(), Value> {
         let known = KnownKind::parse(&entity.kind).is_some();
-        let checked = if known { validate_entity(entity) } else { validate_envelope(entity) };
+        let checked = if known {
+            validate_entity(entity)
+        } else {
+            validate_envelope(entity)
+        };
         if let Err(e) = checked {
             return Err(status_error("InputError", &e.to_string()));
         }
@@ -321,8 +383,19 @@ impl Engine {
         }
     }
 
-    async fn read_location(&self, location: &LocationSpec, optional: bool, emit: &mut Emitter, errors: &mut Vec<Value>) {
-        for p in self.processors.iter().map(|p| p.as_ref()).chain([&self.builtin as &dyn CatalogProcessor]) {
+    async fn read_location(
+        &self,
+        location: &LocationSpec,
+        optional: bool,
+        emit: &mut Emitter,
+        errors: &mut Vec<Value>,
+    ) {
+        for p in self
+            .processors
+            .iter()
+            .map(|p| p.as_ref())
+            .chain([&self.builtin as &dyn CatalogProcessor])
+        {
             match p.read_location(location, optional, emit).await {
                 Ok(true) => return,
                 Ok(false) => {}
@@ -486,7 +559,14 @@ impl Engine {
                 Some(Value::Array(o.errors.clone()).to_string())
             };
             let processed = o.processed.as_ref().map(Value::to_string);
-            store::update_processed(tx, &o.entity_id, processed.as_deref(), &hash, errors.as_deref()).await?;
+            store::update_processed(
+                tx,
+                &o.entity_id,
+                processed.as_deref(),
+                &hash,
+                errors.as_deref(),
+            )
+            .await?;
             stitch.insert(o.entity_ref.clone());
             if o.processed.is_some() {
                 changed_ok_ids.push(o.entity_id.clone());
@@ -503,15 +583,31 @@ impl Engine {
         }
         if !changed_ok_ids.is_empty() {
             stitch.extend(store::relation_sources_of(tx, &changed_ok_ids).await?);
-            store::delete_where_in(tx, "relations", "originating_entity_id", &changed_ok_ids, "replace relations").await?;
+            store::delete_where_in(
+                tx,
+                "relations",
+                "originating_entity_id",
+                &changed_ok_ids,
+                "replace relations",
+            )
+            .await?;
             store::insert_relations(tx, new_relations).await?;
             for (source, target) in store::reference_targets(tx, &changed_ok_refs).await? {
-                if !new_targets.get(&source).is_some_and(|t| t.contains(&target)) {
+                if !new_targets
+                    .get(&source)
+                    .is_some_and(|t| t.contains(&target))
+                {
                     candidates.insert(target);
                 }
             }
-            store::delete_where_in(tx, "refresh_state_references", "source_entity_ref", &changed_ok_refs, "replace references")
-                .await?;
+            store::delete_where_in(
+                tx,
+                "refresh_state_references",
+                "source_entity_ref",
+                &changed_ok_refs,
+                "replace references",
+            )
+            .await?;
             store::insert_references(tx, new_references).await?;
         }
         let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
@@ -531,7 +627,12 @@ impl Engine {
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
         let refs: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
         stitch.extend(store::relation_sources_of(tx, &ids).await?);
-        children.extend(store::reference_targets(tx, &refs).await?.into_iter().map(|(_, t)| t));
+        children.extend(
+            store::reference_targets(tx, &refs)
+                .await?
+                .into_iter()
+                .map(|(_, t)| t),
+        );
         store::delete_entities(tx, &ids, &refs).await?;
         for r in &refs {
             stitch.remove(r);
@@ -540,7 +641,11 @@ impl Engine {
     }
 
     /// Stitches `refs` whose final form changed.
-    async fn stitch(&self, tx: &mut DbTransaction, refs: HashSet<String>) -> Result<(), CatalogError> {
+    async fn stitch(
+        &self,
+        tx: &mut DbTransaction,
+        refs: HashSet<String>,
+    ) -> Result<(), CatalogError> {
         let refs: Vec<String> = refs.into_iter().collect();
         for chunk in refs.chunks(2000) {
             let rows = store::stitch_rows(tx, chunk).await?;
@@ -559,7 +664,12 @@ impl Engine {
             for row in rows {
                 let orphan = !referenced.contains(&row.entity_ref);
                 let rels = relations.remove(&row.entity_ref).unwrap_or_default();
-                let (entity, hash) = match build_final(&row.processed, row.errors.as_deref(), rels, orphan) {
+                let (entity, hash) = match build_final(
+                    &row.processed,
+                    row.errors.as_deref(),
+                    rels,
+                    orphan,
+                ) {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(entity = %row.entity_ref, error = %e, "cannot stitch entity");
@@ -617,21 +727,28 @@ impl Engine {
             for chunk in rows.chunks(16) {
                 let mut running = futures::stream::FuturesOrdered::new();
                 for r in chunk {
-                    running.push_back(self.process(&r.entity_id, &r.entity_ref, &r.unprocessed, r.result_hash.clone()));
+                    running.push_back(self.process(
+                        &r.entity_id,
+                        &r.entity_ref,
+                        &r.unprocessed,
+                        r.result_hash.clone(),
+                    ));
                 }
                 while let Some(o) = running.next().await {
                     outcomes.push(o);
                 }
             }
             let mut tx = self.begin().await?;
-            self.write_batch(&mut tx, outcomes, &mut queue, &mut stitch, &mut candidates).await?;
+            self.write_batch(&mut tx, outcomes, &mut queue, &mut stitch, &mut candidates)
+                .await?;
             tx.commit().await.map_err(CatalogError::db("commit"))?;
         }
         let mut tx = self.begin().await?;
         if !candidates.is_empty() {
             let list: Vec<String> = candidates.into_iter().collect();
             let still = store::referenced(&mut tx, &list).await?;
-            let orphans: HashSet<String> = list.into_iter().filter(|r| !still.contains(r)).collect();
+            let orphans: HashSet<String> =
+                list.into_iter().filter(|r| !still.contains(r)).collect();
             match self.options.orphan_strategy {
                 OrphanStrategy::Delete => eager.extend(orphans),
                 OrphanStrategy::Keep => stitch.extend(orphans),
@@ -644,7 +761,8 @@ impl Engine {
             todo.retain(|r| !still.contains(r));
             let mut children = Vec::new();
             if !todo.is_empty() {
-                self.delete_now(&mut tx, &todo, &mut stitch, &mut children).await?;
+                self.delete_now(&mut tx, &todo, &mut stitch, &mut children)
+                    .await?;
             }
             todo = children;
         }
@@ -656,7 +774,8 @@ impl Engine {
     /// Processes `refs` now.
     pub(crate) async fn process_refs(&self, refs: Vec<String>) -> Result<(), CatalogError> {
         let _guard = self.lock.lock().await;
-        self.pass_locked(refs, HashSet::new(), HashSet::new(), HashSet::new()).await
+        self.pass_locked(refs, HashSet::new(), HashSet::new(), HashSet::new())
+            .await
     }
 
     /// Processes every entity whose refresh time has come.
@@ -665,13 +784,18 @@ impl Engine {
         let due = store::due_refs(&self.db, now_ms()).await?;
         let n = due.len();
         if n > 0 {
-            self.pass_locked(due, HashSet::new(), HashSet::new(), HashSet::new()).await?;
+            self.pass_locked(due, HashSet::new(), HashSet::new(), HashSet::new())
+                .await?;
         }
         Ok(n)
     }
 
     /// Applies a provider's mutation and processes what changed.
-    pub(crate) async fn apply_mutation(&self, provider: &str, mutation: EntityProviderMutation) -> Result<(), CatalogError> {
+    pub(crate) async fn apply_mutation(
+        &self,
+        provider: &str,
+        mutation: EntityProviderMutation,
+    ) -> Result<(), CatalogError> {
         let _guard = self.lock.lock().await;
         let now = now_ms();
         let (added, removed, full) = match mutation {
@@ -685,8 +809,14 @@ impl Engine {
             entity.metadata.etag = None;
             entity.relations = None;
             entity.status = None;
-            let json = serde_json::to_string(&entity).map_err(|e| CatalogError::input("entity", e.to_string()))?;
-            prepared.push((entity.ref_string(), sha1_hex(json.as_bytes()), json, d.location_key));
+            let json = serde_json::to_string(&entity)
+                .map_err(|e| CatalogError::input("entity", e.to_string()))?;
+            prepared.push((
+                entity.ref_string(),
+                sha1_hex(json.as_bytes()),
+                json,
+                d.location_key,
+            ));
         }
         let mut tx = self.begin().await?;
         let refs: Vec<String> = prepared.iter().map(|p| p.0.clone()).collect();
@@ -699,7 +829,15 @@ impl Engine {
             if !seen.insert(entity_ref.clone()) {
                 continue;
             }
-            match Self::plan_upsert(&mut existing, entity_ref, json, hash, key.as_deref(), &mut inserts, &mut updates) {
+            match Self::plan_upsert(
+                &mut existing,
+                entity_ref,
+                json,
+                hash,
+                key.as_deref(),
+                &mut inserts,
+                &mut updates,
+            ) {
                 Ok(changed) => {
                     if changed {
                         queue.push(entity_ref.clone());
@@ -730,26 +868,53 @@ impl Engine {
         }
         store::insert_references(
             &mut tx,
-            accepted.iter().map(|r| (Some(provider.to_owned()), None, r.clone())).collect(),
+            accepted
+                .iter()
+                .map(|r| (Some(provider.to_owned()), None, r.clone()))
+                .collect(),
         )
         .await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
-        self.pass_locked(queue, HashSet::new(), HashSet::new(), eager).await
+        self.pass_locked(queue, HashSet::new(), HashSet::new(), eager)
+            .await
     }
 
     /// Deletes one entity (by reference); parents that still emit it bring it back when they
     /// are processed next.
     pub(crate) async fn delete_entity(&self, entity_ref: &str) -> Result<(), CatalogError> {
         let _guard = self.lock.lock().await;
-        let parents: Vec<String> = store::parents_of(&self.db, entity_ref).await?.into_iter().flatten().collect();
+        let parents: Vec<String> = store::parents_of(&self.db, entity_ref)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let mut tx = self.begin().await?;
         store::clear_result_hash(&mut tx, &parents).await?;
         let mut stitch = HashSet::new();
         let mut children = Vec::new();
-        self.delete_now(&mut tx, &[entity_ref.to_owned()], &mut stitch, &mut children).await?;
-        store::delete_where_in(&mut tx, "refresh_state_references", "target_entity_ref", &[entity_ref.to_owned()], "delete references").await?;
+        self.delete_now(
+            &mut tx,
+            &[entity_ref.to_owned()],
+            &mut stitch,
+            &mut children,
+        )
+        .await?;
+        store::delete_where_in(
+            &mut tx,
+            "refresh_state_references",
+            "target_entity_ref",
+            &[entity_ref.to_owned()],
+            "delete references",
+        )
+        .await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
-        self.pass_locked(Vec::new(), stitch, children.into_iter().collect(), HashSet::new()).await
+        self.pass_locked(
+            Vec::new(),
+            stitch,
+            children.into_iter().collect(),
+            HashSet::new(),
+        )
+        .await
     }
 
     /// Processes an entity and its ancestors now.
@@ -767,7 +932,9 @@ impl Engine {
             chain.push(r);
         }
         let mut tx = self.begin().await?;
-        let exists = !store::ids_of(&mut tx, &[entity_ref.to_owned()]).await?.is_empty();
+        let exists = !store::ids_of(&mut tx, &[entity_ref.to_owned()])
+            .await?
+            .is_empty();
         if exists {
             store::clear_result_hash(&mut tx, &chain).await?;
         }
@@ -781,9 +948,13 @@ impl Engine {
     }
 
     /// Processes `root` and what it emits in memory, without storing anything.
-    pub(crate) async fn dry_run(&self, root: Entity) -> Result<(Vec<Value>, Vec<Value>), CatalogError> {
+    pub(crate) async fn dry_run(
+        &self,
+        root: Entity,
+    ) -> Result<(Vec<Value>, Vec<Value>), CatalogError> {
         let mut queue: VecDeque<(String, String)> = VecDeque::new();
-        let json = serde_json::to_string(&root).map_err(|e| CatalogError::input("entity", e.to_string()))?;
+        let json = serde_json::to_string(&root)
+            .map_err(|e| CatalogError::input("entity", e.to_string()))?;
         queue.push_back((root.ref_string(), json));
         let mut seen = HashSet::new();
         let (mut entities, mut errors) = (Vec::new(), Vec::new());
@@ -807,8 +978,13 @@ impl Engine {
 
 #[async_trait::async_trait]
 impl EntityMutationSink for Engine {
-    async fn apply(&self, provider: &str, mutation: EntityProviderMutation) -> Result<(), BoxError> {
-        self.apply_mutation(provider, mutation).await.map_err(Into::into)
+    async fn apply(
+        &self,
+        provider: &str,
+        mutation: EntityProviderMutation,
+    ) -> Result<(), BoxError> {
+        self.apply_mutation(provider, mutation)
+            .await
+            .map_err(Into::into)
     }
 }
-

@@ -42,7 +42,9 @@ pub(crate) fn parse_filters(params: &[String]) -> Result<Filter, CatalogError> {
             if key.is_empty() {
                 return Err(CatalogError::input(
                     "filter",
-                    format!("{statement} is not a valid statement (expected a string on the form a=b or a= or a)"),
+                    format!(
+                        "{statement} is not a valid statement (expected a string on the form a=b or a= or a)"
+                    ),
                 ));
             }
             let key = lower(key);
@@ -116,7 +118,10 @@ pub(crate) fn push_full_text(sql: &mut Sql, text: &Option<FullText>, id_column: 
     if term.is_empty() {
         return;
     }
-    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     sql.push(" AND ");
     sql.push(id_column);
     sql.push(" IN (SELECT entity_id FROM search WHERE value LIKE ");
@@ -159,7 +164,10 @@ pub(crate) fn parse_order(params: &[String]) -> Result<Vec<Order>, CatalogError>
                 }
             };
             if field.trim().is_empty() {
-                return Err(CatalogError::input("order", format!("{p} has an empty field")));
+                return Err(CatalogError::input(
+                    "order",
+                    format!("{p} has an empty field"),
+                ));
             }
             Ok(Order {
                 field: lower(field.trim()),
@@ -179,7 +187,10 @@ pub(crate) fn parse_order_fields(params: &[String]) -> Result<Vec<Order>, Catalo
                 None => (p.trim(), "asc"),
             };
             if field.is_empty() {
-                return Err(CatalogError::input("orderField", format!("{p} has an empty field")));
+                return Err(CatalogError::input(
+                    "orderField",
+                    format!("{p} has an empty field"),
+                ));
             }
             let desc = match dir {
                 "asc" => false,
@@ -203,8 +214,14 @@ pub(crate) fn parse_order_fields(params: &[String]) -> Result<Vec<Order>, Catalo
 pub(crate) fn push_order(sql: &mut Sql, order: &[Order]) {
     sql.push(" ORDER BY ");
     for o in order {
-        let (agg, dir) = if o.desc { ("MAX", "DESC") } else { ("MIN", "ASC") };
-        sql.push(&format!("(SELECT {agg}(s.value) FROM search s WHERE s.entity_id = f.entity_id AND s.key = "));
+        let (agg, dir) = if o.desc {
+            ("MAX", "DESC")
+        } else {
+            ("MIN", "ASC")
+        };
+        sql.push(&format!(
+            "(SELECT {agg}(s.value) FROM search s WHERE s.entity_id = f.entity_id AND s.key = "
+        ));
         sql.push_bind(o.field.clone());
         sql.push(&format!(") {dir} NULLS LAST, "));
     }
@@ -248,7 +265,9 @@ pub(crate) fn project(entity: &Value, fields: &[String]) -> Value {
                 map.insert((*p).to_owned(), src.clone());
                 break;
             }
-            dst = map.entry((*p).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            dst = map
+                .entry((*p).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
         }
     }
     out
@@ -277,7 +296,8 @@ impl Cursor {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(s.trim_end_matches('='))
             .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))
     }
 }
 
@@ -291,7 +311,8 @@ pub(crate) fn decode_after(s: &str) -> Result<u64, CatalogError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.trim_end_matches('='))
         .map_err(|e| CatalogError::input("after", format!("malformed cursor: {e}")))?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| CatalogError::input("after", format!("malformed cursor: {e}")))?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CatalogError::input("after", format!("malformed cursor: {e}")))?;
     v.get("offset")
         .and_then(Value::as_u64)
         .ok_or_else(|| CatalogError::input("after", "malformed cursor: no offset"))
@@ -304,10 +325,26 @@ mod tests {
 
     #[test]
     fn filters_and_within_or_across_in_for_repeated_keys() {
-        let f = parse_filters(&["kind=Component,spec.type=service".into(), "kind=api,kind=Group".into()]).unwrap();
+        let f = parse_filters(&[
+            "kind=Component,spec.type=service".into(),
+            "kind=api,kind=Group".into(),
+        ])
+        .unwrap();
         assert_eq!(f.len(), 2);
-        assert_eq!(f[0][0], Condition { key: "kind".into(), values: vec!["component".into()] });
-        assert_eq!(f[1], vec![Condition { key: "kind".into(), values: vec!["api".into(), "group".into()] }]);
+        assert_eq!(
+            f[0][0],
+            Condition {
+                key: "kind".into(),
+                values: vec!["component".into()]
+            }
+        );
+        assert_eq!(
+            f[1],
+            vec![Condition {
+                key: "kind".into(),
+                values: vec!["api".into(), "group".into()]
+            }]
+        );
         let exists = parse_filters(&["metadata.annotations.backstage.io/orphan".into()]).unwrap();
         assert!(exists[0][0].values.is_empty());
         let empty_value = parse_filters(&["spec.type=".into()]).unwrap();
@@ -316,27 +353,51 @@ mod tests {
 
     #[test]
     fn empty_key_is_an_input_error() {
-        assert!(matches!(parse_filters(&["=x".into()]), Err(CatalogError::Input { .. })));
+        assert!(matches!(
+            parse_filters(&["=x".into()]),
+            Err(CatalogError::Input { .. })
+        ));
     }
 
     #[test]
     fn order_params_parse_and_reject_garbage() {
-        assert_eq!(parse_order(&["desc:metadata.name".into()]).unwrap()[0], Order { field: "metadata.name".into(), desc: true });
+        assert_eq!(
+            parse_order(&["desc:metadata.name".into()]).unwrap()[0],
+            Order {
+                field: "metadata.name".into(),
+                desc: true
+            }
+        );
         assert!(parse_order(&["metadata.name".into()]).is_err());
-        assert_eq!(parse_order_fields(&["metadata.name,desc".into()]).unwrap()[0].desc, true);
+        assert!(parse_order_fields(&["metadata.name,desc".into()]).unwrap()[0].desc);
         assert!(parse_order_fields(&["metadata.name,up".into()]).is_err());
     }
 
     #[test]
     fn projection_keeps_subtrees() {
         let e = json!({ "kind": "Component", "metadata": { "name": "a", "namespace": "default", "tags": ["x"] }, "spec": {} });
-        let p = project(&e, &["kind".into(), "metadata.name".into(), "metadata.missing".into()]);
-        assert_eq!(p, json!({ "kind": "Component", "metadata": { "name": "a" } }));
+        let p = project(
+            &e,
+            &[
+                "kind".into(),
+                "metadata.name".into(),
+                "metadata.missing".into(),
+            ],
+        );
+        assert_eq!(
+            p,
+            json!({ "kind": "Component", "metadata": { "name": "a" } })
+        );
     }
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { filter: parse_filters(&["kind=component".into()]).unwrap(), order: vec![], full_text: None, offset: 40 };
+        let c = Cursor {
+            filter: parse_filters(&["kind=component".into()]).unwrap(),
+            order: vec![],
+            full_text: None,
+            offset: 40,
+        };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert_eq!(decode_after(&encode_after(7)).unwrap(), 7);
         assert!(Cursor::decode("!!").is_err());

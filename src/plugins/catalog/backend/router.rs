@@ -13,7 +13,10 @@ use crate::backend::ApiError;
 use crate::plugins::catalog::common::EntityRef;
 
 use super::error::CatalogError;
-use super::query::{Cursor, FullText, decode_after, encode_after, parse_fields, parse_filters, parse_order, parse_order_fields};
+use super::query::{
+    Cursor, FullText, decode_after, encode_after, parse_fields, parse_filters, parse_order,
+    parse_order_fields,
+};
 use super::service::{CatalogService, EntitiesRequest, QueryRequest};
 
 type ApiResult = Result<Response, ApiError>;
@@ -24,13 +27,25 @@ pub(crate) fn router(service: CatalogService) -> Router {
         .route("/entities", get(get_entities))
         .route("/entities/by-query", get(query_entities))
         .route("/entities/by-refs", post(entities_by_refs))
-        .route("/entities/by-uid/{uid}", get(entity_by_uid).delete(delete_entity_by_uid))
-        .route("/entities/by-name/{kind}/{namespace}/{name}", get(entity_by_name))
-        .route("/entities/by-name/{kind}/{namespace}/{name}/ancestry", get(entity_ancestry))
+        .route(
+            "/entities/by-uid/{uid}",
+            get(entity_by_uid).delete(delete_entity_by_uid),
+        )
+        .route(
+            "/entities/by-name/{kind}/{namespace}/{name}",
+            get(entity_by_name),
+        )
+        .route(
+            "/entities/by-name/{kind}/{namespace}/{name}/ancestry",
+            get(entity_ancestry),
+        )
         .route("/entity-facets", get(entity_facets))
         .route("/locations", get(list_locations).post(add_location))
         .route("/locations/{id}", get(get_location).delete(delete_location))
-        .route("/locations/by-entity/{kind}/{namespace}/{name}", get(location_by_entity))
+        .route(
+            "/locations/by-entity/{kind}/{namespace}/{name}",
+            get(location_by_entity),
+        )
         .route("/refresh", post(refresh))
         .route("/validate-entity", post(validate_entity))
         .route("/analyze-location", post(analyze_location))
@@ -50,11 +65,18 @@ impl Params {
     }
 
     fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     fn one(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn number(&self, key: &str, min: u64) -> Result<Option<u64>, CatalogError> {
@@ -62,7 +84,10 @@ impl Params {
             None => Ok(None),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n >= min => Ok(Some(n)),
-                _ => Err(CatalogError::input(key, format!("{v} is not an integer of at least {min}"))),
+                _ => Err(CatalogError::input(
+                    key,
+                    format!("{v} is not an integer of at least {min}"),
+                )),
             },
         }
     }
@@ -70,8 +95,10 @@ impl Params {
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     res
 }
 
@@ -103,7 +130,8 @@ async fn get_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) 
         request.offset = decode_after(after)?;
     }
     let (items, more) = s.entities(&request).await?;
-    let mut body = String::with_capacity(items.iter().map(String::len).sum::<usize>() + items.len() + 2);
+    let mut body =
+        String::with_capacity(items.iter().map(String::len).sum::<usize>() + items.len() + 2);
     body.push('[');
     body.push_str(&items.join(","));
     body.push(']');
@@ -111,9 +139,14 @@ async fn get_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) 
     if more {
         let next = request.offset + items.len() as u64;
         let mut query: Vec<(String, String)> =
-            p.0.iter().filter(|(k, _)| k != "after" && k != "offset").cloned().collect();
+            p.0.iter()
+                .filter(|(k, _)| k != "after" && k != "offset")
+                .cloned()
+                .collect();
         query.push(("after".into(), encode_after(next)));
-        let qs = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+        let qs = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
         if let Ok(v) = HeaderValue::from_str(&format!("</entities?{qs}>; rel=\"next\"")) {
             res.headers_mut().insert(header::LINK, v);
         }
@@ -160,12 +193,19 @@ struct ByRefsBody {
     fields: Option<Vec<String>>,
 }
 
-async fn entities_by_refs(State(s): State<CatalogService>, RawQuery(raw): RawQuery, body: Bytes) -> ApiResult {
+async fn entities_by_refs(
+    State(s): State<CatalogService>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult {
     let p = Params::new(raw);
     let body: ByRefsBody = body_json(&body)?;
     let filter = parse_filters(&p.all("filter"))?;
     let fields = body.fields.unwrap_or_default();
-    Ok(json_value(StatusCode::OK, &s.by_refs(&body.entity_refs, &fields, &filter).await?))
+    Ok(json_value(
+        StatusCode::OK,
+        &s.by_refs(&body.entity_refs, &fields, &filter).await?,
+    ))
 }
 
 async fn entity_by_uid(State(s): State<CatalogService>, Path(uid): Path<String>) -> ApiResult {
@@ -175,12 +215,18 @@ async fn entity_by_uid(State(s): State<CatalogService>, Path(uid): Path<String>)
     }
 }
 
-async fn delete_entity_by_uid(State(s): State<CatalogService>, Path(uid): Path<String>) -> ApiResult {
+async fn delete_entity_by_uid(
+    State(s): State<CatalogService>,
+    Path(uid): Path<String>,
+) -> ApiResult {
     s.delete_by_uid(&uid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn entity_by_name(State(s): State<CatalogService>, Path((kind, namespace, name)): Path<(String, String, String)>) -> ApiResult {
+async fn entity_by_name(
+    State(s): State<CatalogService>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult {
     let r = name_ref(&kind, &namespace, &name);
     match s.entity_by_name(&kind, &namespace, &name).await? {
         Some(text) => Ok(json_response(StatusCode::OK, text)),
@@ -188,7 +234,10 @@ async fn entity_by_name(State(s): State<CatalogService>, Path((kind, namespace, 
     }
 }
 
-async fn entity_ancestry(State(s): State<CatalogService>, Path((kind, namespace, name)): Path<(String, String, String)>) -> ApiResult {
+async fn entity_ancestry(
+    State(s): State<CatalogService>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult {
     let r = name_ref(&kind, &namespace, &name);
     Ok(json_value(StatusCode::OK, &s.ancestry(&r).await?))
 }
@@ -200,7 +249,10 @@ async fn entity_facets(State(s): State<CatalogService>, RawQuery(raw): RawQuery)
         return Err(CatalogError::input("facet", "at least one facet is required").into());
     }
     let filter = parse_filters(&p.all("filter"))?;
-    Ok(json_value(StatusCode::OK, &s.facets(&facets, &filter).await?))
+    Ok(json_value(
+        StatusCode::OK,
+        &s.facets(&facets, &filter).await?,
+    ))
 }
 
 fn location_value(row: &super::store::LocationRow) -> Value {
@@ -209,12 +261,18 @@ fn location_value(row: &super::store::LocationRow) -> Value {
 
 async fn list_locations(State(s): State<CatalogService>) -> ApiResult {
     let rows = s.locations().await?;
-    let items: Vec<Value> = rows.iter().map(|r| json!({ "data": location_value(r) })).collect();
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({ "data": location_value(r) }))
+        .collect();
     Ok(json_value(StatusCode::OK, &Value::Array(items)))
 }
 
 async fn get_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {
-    Ok(json_value(StatusCode::OK, &location_value(&s.location(&id).await?)))
+    Ok(json_value(
+        StatusCode::OK,
+        &location_value(&s.location(&id).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -224,16 +282,26 @@ struct LocationBody {
     target: String,
 }
 
-async fn add_location(State(s): State<CatalogService>, RawQuery(raw): RawQuery, body: Bytes) -> ApiResult {
+async fn add_location(
+    State(s): State<CatalogService>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult {
     let p = Params::new(raw);
     let dry_run = match p.one("dryRun") {
         None => false,
         Some("true") => true,
         Some("false") => false,
-        Some(other) => return Err(CatalogError::input("dryRun", format!("{other} is not true or false")).into()),
+        Some(other) => {
+            return Err(
+                CatalogError::input("dryRun", format!("{other} is not true or false")).into(),
+            );
+        }
     };
     let body: LocationBody = body_json(&body)?;
-    let (location, entities, exists) = s.add_location(&body.location_type, &body.target, dry_run).await?;
+    let (location, entities, exists) = s
+        .add_location(&body.location_type, &body.target, dry_run)
+        .await?;
     let mut out = json!({ "location": location, "entities": entities });
     if dry_run {
         out["exists"] = Value::Bool(exists);
@@ -250,7 +318,9 @@ async fn location_by_entity(
     State(s): State<CatalogService>,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let row = s.location_by_entity(&name_ref(&kind, &namespace, &name)).await?;
+    let row = s
+        .location_by_entity(&name_ref(&kind, &namespace, &name))
+        .await?;
     Ok(json_value(StatusCode::OK, &location_value(&row)))
 }
 
@@ -275,14 +345,22 @@ struct ValidateBody {
 async fn validate_entity(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
     let body: ValidateBody = body_json(&body)?;
     if !body.entity.is_object() {
-        return Err(ApiError::input("invalid request body: entity must be an object"));
+        return Err(ApiError::input(
+            "invalid request body: entity must be an object",
+        ));
     }
     let errors = s.validate(&body.entity, &body.location).await?;
     if errors.is_empty() {
         return Ok(StatusCode::OK.into_response());
     }
-    let errors: Vec<Value> = errors.into_iter().map(|m| json!({ "name": "InputError", "message": m })).collect();
-    Ok(json_value(StatusCode::BAD_REQUEST, &json!({ "errors": errors })))
+    let errors: Vec<Value> = errors
+        .into_iter()
+        .map(|m| json!({ "name": "InputError", "message": m }))
+        .collect();
+    Ok(json_value(
+        StatusCode::BAD_REQUEST,
+        &json!({ "errors": errors }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -296,7 +374,11 @@ struct AnalyzeBody {
 async fn analyze_location(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
     let body: AnalyzeBody = body_json(&body)?;
     let out = s
-        .analyze(&body.location.location_type, &body.location.target, body.catalog_file_name.as_deref())
+        .analyze(
+            &body.location.location_type,
+            &body.location.target,
+            body.catalog_file_name.as_deref(),
+        )
         .await?;
     Ok(json_value(StatusCode::OK, &out))
 }

@@ -6,16 +6,20 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::plugins::catalog::common::{
-    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, EntityRef, KnownKind, RefDefaults, validate_entity,
-    validate_entity_value, validate_envelope,
+    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, EntityRef, KnownKind, RefDefaults,
+    validate_entity, validate_entity_value, validate_envelope,
 };
 use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, LocationSpec};
 use crate::services::database::Sql;
 
 use super::error::CatalogError;
-use super::locations::{absolute_file_target, generated_location_entity, location_json, parse_documents};
+use super::locations::{
+    absolute_file_target, generated_location_entity, location_json, parse_documents,
+};
 use super::processing::Engine;
-use super::query::{Cursor, Filter, FullText, Order, project, push_filter, push_full_text, push_order};
+use super::query::{
+    Cursor, Filter, FullText, Order, project, push_filter, push_full_text, push_order,
+};
 use super::store::{self, LocationRow};
 
 /// The name of the provider that owns registered locations.
@@ -69,26 +73,36 @@ impl CatalogService {
     }
 
     /// The entity `kind:namespace/name` as JSON text, or `None`. Matching is case-insensitive.
-    pub async fn entity_by_name(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<String>, CatalogError> {
+    pub async fn entity_by_name(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<String>, CatalogError> {
         self.entity_by_ref(&ref_string(kind, namespace, name)).await
     }
 
-    pub(crate) async fn entity_by_ref(&self, entity_ref: &str) -> Result<Option<String>, CatalogError> {
-        let row: Option<(String,)> = Sql::new("SELECT final_entity FROM final_entities WHERE entity_ref = ?")
-            .bind(entity_ref)
-            .fetch_optional(self.db())
-            .await
-            .map_err(CatalogError::db("get entity by name"))?;
+    pub(crate) async fn entity_by_ref(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        let row: Option<(String,)> =
+            Sql::new("SELECT final_entity FROM final_entities WHERE entity_ref = ?")
+                .bind(entity_ref)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("get entity by name"))?;
         Ok(row.map(|(t,)| t))
     }
 
     /// The entity with `uid` as JSON text, or `None`.
     pub async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
-        let row: Option<(String,)> = Sql::new("SELECT final_entity FROM final_entities WHERE entity_id = ?")
-            .bind(uid)
-            .fetch_optional(self.db())
-            .await
-            .map_err(CatalogError::db("get entity by uid"))?;
+        let row: Option<(String,)> =
+            Sql::new("SELECT final_entity FROM final_entities WHERE entity_id = ?")
+                .bind(uid)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("get entity by uid"))?;
         Ok(row.map(|(t,)| t))
     }
 
@@ -103,7 +117,11 @@ impl CatalogService {
 
     /// Entities matching Backstage `filter` params (`kind=component,spec.type=service`; params
     /// are alternatives), ordered by reference, as JSON texts.
-    pub async fn find_entities(&self, filters: &[String], limit: Option<u64>) -> Result<Vec<String>, CatalogError> {
+    pub async fn find_entities(
+        &self,
+        filters: &[String],
+        limit: Option<u64>,
+    ) -> Result<Vec<String>, CatalogError> {
         let request = EntitiesRequest {
             filter: super::query::parse_filters(filters)?,
             limit,
@@ -113,7 +131,11 @@ impl CatalogService {
     }
 
     /// Facet counts of `facet` over the entities matching `filters`.
-    pub async fn facet_counts(&self, facet: &str, filters: &[String]) -> Result<Vec<(String, u64)>, CatalogError> {
+    pub async fn facet_counts(
+        &self,
+        facet: &str,
+        filters: &[String],
+    ) -> Result<Vec<(String, u64)>, CatalogError> {
         let filter = super::query::parse_filters(filters)?;
         let v = self.facets(&[facet.to_owned()], &filter).await?;
         Ok(v["facets"][facet]
@@ -121,7 +143,12 @@ impl CatalogService {
             .map(|items| {
                 items
                     .iter()
-                    .map(|i| (i["value"].as_str().unwrap_or_default().to_owned(), i["count"].as_u64().unwrap_or(0)))
+                    .map(|i| {
+                        (
+                            i["value"].as_str().unwrap_or_default().to_owned(),
+                            i["count"].as_u64().unwrap_or(0),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default())
@@ -135,7 +162,10 @@ impl CatalogService {
     }
 
     /// `GET /entities`: the entity texts and whether more follow.
-    pub(crate) async fn entities(&self, r: &EntitiesRequest) -> Result<(Vec<String>, bool), CatalogError> {
+    pub(crate) async fn entities(
+        &self,
+        r: &EntitiesRequest,
+    ) -> Result<(Vec<String>, bool), CatalogError> {
         let mut sql = Self::select(&r.filter, &None, "f.final_entity");
         push_order(&mut sql, &r.order);
         let fetch = r.limit.map(|l| l.saturating_add(1));
@@ -143,7 +173,10 @@ impl CatalogService {
         sql.push_bind(fetch.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
         sql.push(" OFFSET ");
         sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
-        let rows: Vec<(String,)> = sql.fetch_all(self.db()).await.map_err(CatalogError::db("query entities"))?;
+        let rows: Vec<(String,)> = sql
+            .fetch_all(self.db())
+            .await
+            .map_err(CatalogError::db("query entities"))?;
         let mut items: Vec<String> = rows.into_iter().map(|(t,)| t).collect();
         let more = r.limit.is_some_and(|l| items.len() as u64 > l);
         if let Some(l) = r.limit {
@@ -172,12 +205,21 @@ impl CatalogService {
         sql.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         sql.push(" OFFSET ");
         sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
-        let rows: Vec<(String,)> = sql.fetch_all(self.db()).await.map_err(CatalogError::db("query entities"))?;
+        let rows: Vec<(String,)> = sql
+            .fetch_all(self.db())
+            .await
+            .map_err(CatalogError::db("query entities"))?;
         let n = rows.len() as u64;
         let items: Vec<Value> = rows
             .into_iter()
             .map(|(t,)| {
-                parse_json(&t).map(|v| if r.fields.is_empty() { v } else { project(&v, &r.fields) })
+                parse_json(&t).map(|v| {
+                    if r.fields.is_empty() {
+                        v
+                    } else {
+                        project(&v, &r.fields)
+                    }
+                })
             })
             .collect::<Result<_, _>>()?;
         let cursor = |offset: u64| {
@@ -194,13 +236,21 @@ impl CatalogService {
             page_info.insert("nextCursor".into(), Value::String(cursor(r.offset + n)));
         }
         if r.offset > 0 {
-            page_info.insert("prevCursor".into(), Value::String(cursor(r.offset.saturating_sub(limit))));
+            page_info.insert(
+                "prevCursor".into(),
+                Value::String(cursor(r.offset.saturating_sub(limit))),
+            );
         }
         Ok(json!({ "items": items, "totalItems": total, "pageInfo": page_info }))
     }
 
     /// `POST /entities/by-refs`.
-    pub(crate) async fn by_refs(&self, refs: &[String], fields: &[String], filter: &Filter) -> Result<Value, CatalogError> {
+    pub(crate) async fn by_refs(
+        &self,
+        refs: &[String],
+        fields: &[String],
+        filter: &Filter,
+    ) -> Result<Value, CatalogError> {
         let mut keys = Vec::with_capacity(refs.len());
         for r in refs {
             let parsed = EntityRef::parse(r, RefDefaults::none())
@@ -218,36 +268,58 @@ impl CatalogService {
                 sql.push_bind(k.clone());
             }
             sql.push(")");
-            let rows: Vec<(String, String)> = sql.fetch_all(self.db()).await.map_err(CatalogError::db("entities by refs"))?;
+            let rows: Vec<(String, String)> = sql
+                .fetch_all(self.db())
+                .await
+                .map_err(CatalogError::db("entities by refs"))?;
             found.extend(rows);
         }
         let items: Vec<Value> = keys
             .iter()
             .map(|k| match found.get(k) {
                 None => Ok(Value::Null),
-                Some(t) => parse_json(t).map(|v| if fields.is_empty() { v } else { project(&v, fields) }),
+                Some(t) => parse_json(t).map(|v| {
+                    if fields.is_empty() {
+                        v
+                    } else {
+                        project(&v, fields)
+                    }
+                }),
             })
             .collect::<Result<_, _>>()?;
         Ok(json!({ "items": items }))
     }
 
     /// `GET /entity-facets`.
-    pub(crate) async fn facets(&self, facets: &[String], filter: &Filter) -> Result<Value, CatalogError> {
+    pub(crate) async fn facets(
+        &self,
+        facets: &[String],
+        filter: &Filter,
+    ) -> Result<Value, CatalogError> {
         let mut out = serde_json::Map::new();
         for facet in facets {
             let mut sql = Sql::new("SELECT s.original_value, COUNT(DISTINCT s.entity_id) FROM search s WHERE s.key = ?")
                 .bind(facet.to_lowercase());
             sql.push(" AND s.original_value IS NOT NULL");
             if !filter.is_empty() {
-                sql.push(" AND s.entity_id IN (SELECT f.entity_id FROM final_entities f WHERE 1 = 1");
+                sql.push(
+                    " AND s.entity_id IN (SELECT f.entity_id FROM final_entities f WHERE 1 = 1",
+                );
                 push_filter(&mut sql, filter, "f.entity_id");
                 sql.push(")");
             }
             sql.push(" GROUP BY s.original_value ORDER BY 2 DESC, 1 ASC");
-            let rows: Vec<(String, i64)> = sql.fetch_all(self.db()).await.map_err(CatalogError::db("facets"))?;
+            let rows: Vec<(String, i64)> = sql
+                .fetch_all(self.db())
+                .await
+                .map_err(CatalogError::db("facets"))?;
             out.insert(
                 facet.clone(),
-                Value::Array(rows.into_iter().map(|(value, count)| json!({ "value": value, "count": count })).collect()),
+                Value::Array(
+                    rows.into_iter()
+                        .map(|(value, count)| json!({ "value": value, "count": count }))
+                        .collect(),
+                ),
             );
         }
         Ok(json!({ "facets": out }))
@@ -268,7 +340,11 @@ impl CatalogService {
                 }
                 continue;
             };
-            let parents: Vec<String> = store::parents_of(self.db(), &r).await?.into_iter().flatten().collect();
+            let parents: Vec<String> = store::parents_of(self.db(), &r)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
             todo.extend(parents.iter().cloned());
             items.push(json!({ "entity": parse_json(&text)?, "parentEntityRefs": parents }));
         }
@@ -278,13 +354,16 @@ impl CatalogService {
     /// `DELETE /entities/by-uid/:uid`.
     pub(crate) async fn delete_by_uid(&self, uid: &str) -> Result<(), CatalogError> {
         if self.readonly {
-            return Err(CatalogError::ReadOnly { operation: "deleting entities" });
+            return Err(CatalogError::ReadOnly {
+                operation: "deleting entities",
+            });
         }
-        let row: Option<(String,)> = Sql::new("SELECT entity_ref FROM refresh_state WHERE entity_id = ?")
-            .bind(uid)
-            .fetch_optional(self.db())
-            .await
-            .map_err(CatalogError::db("find entity by uid"))?;
+        let row: Option<(String,)> =
+            Sql::new("SELECT entity_ref FROM refresh_state WHERE entity_id = ?")
+                .bind(uid)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("find entity by uid"))?;
         let Some((entity_ref,)) = row else {
             return Err(CatalogError::not_found("entity with uid", uid));
         };
@@ -322,21 +401,39 @@ impl CatalogService {
         dry_run: bool,
     ) -> Result<(Value, Vec<Value>, bool), CatalogError> {
         if location_type.trim().is_empty() {
-            return Err(CatalogError::input("type", "location type must not be empty"));
+            return Err(CatalogError::input(
+                "type",
+                "location type must not be empty",
+            ));
         }
         if target.trim().is_empty() {
-            return Err(CatalogError::input("target", "location target must not be empty"));
+            return Err(CatalogError::input(
+                "target",
+                "location target must not be empty",
+            ));
         }
         if !dry_run && self.readonly {
-            return Err(CatalogError::ReadOnly { operation: "registering locations" });
+            return Err(CatalogError::ReadOnly {
+                operation: "registering locations",
+            });
         }
-        let target = if location_type == "file" { absolute_file_target(target) } else { target.to_owned() };
+        let target = if location_type == "file" {
+            absolute_file_target(target)
+        } else {
+            target.to_owned()
+        };
         let spec = LocationSpec::new(location_type, target);
-        let existing = store::location_by_spec(self.db(), &spec.location_type, &spec.target).await?;
+        let existing =
+            store::location_by_spec(self.db(), &spec.location_type, &spec.target).await?;
         if location_type == "file" || location_type == "url" {
             match self.engine.reader.read(&spec).await {
                 Ok(Some(_)) => {}
-                Ok(None) => return Err(CatalogError::Read { location: spec.to_string(), message: "not found".into() }),
+                Ok(None) => {
+                    return Err(CatalogError::Read {
+                        location: spec.to_string(),
+                        message: "not found".into(),
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -344,14 +441,25 @@ impl CatalogService {
         if dry_run {
             let (entities, errors) = self.engine.dry_run(entity).await?;
             if let Some(first) = errors.first() {
-                let message = first["message"].as_str().unwrap_or("processing failed").to_owned();
-                return Err(CatalogError::Read { location: spec.to_string(), message });
+                let message = first["message"]
+                    .as_str()
+                    .unwrap_or("processing failed")
+                    .to_owned();
+                return Err(CatalogError::Read {
+                    location: spec.to_string(),
+                    message,
+                });
             }
-            let id = existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |l| l.id.clone());
+            let id = existing
+                .as_ref()
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), |l| l.id.clone());
             return Ok((location_json(&id, &spec), entities, existing.is_some()));
         }
         if existing.is_some() {
-            return Err(CatalogError::Conflict { what: "location", id: spec.to_string() });
+            return Err(CatalogError::Conflict {
+                what: "location",
+                id: spec.to_string(),
+            });
         }
         let row = LocationRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -359,7 +467,10 @@ impl CatalogService {
             target: spec.target.clone(),
         };
         if !store::insert_location(self.db(), &row).await? {
-            return Err(CatalogError::Conflict { what: "location", id: spec.to_string() });
+            return Err(CatalogError::Conflict {
+                what: "location",
+                id: spec.to_string(),
+            });
         }
         self.engine
             .apply_mutation(
@@ -390,7 +501,9 @@ impl CatalogService {
     /// `DELETE /locations/:id`.
     pub(crate) async fn delete_location(&self, id: &str) -> Result<(), CatalogError> {
         if self.readonly {
-            return Err(CatalogError::ReadOnly { operation: "deleting locations" });
+            return Err(CatalogError::ReadOnly {
+                operation: "deleting locations",
+            });
         }
         let row = self.location(id).await?;
         store::delete_location(self.db(), id).await?;
@@ -400,14 +513,20 @@ impl CatalogService {
                 LOCATION_STORE_PROVIDER,
                 EntityProviderMutation::Delta {
                     added: Vec::new(),
-                    removed: vec![DeferredEntity::new(generated_location_entity(&spec), Some(spec.to_string()))],
+                    removed: vec![DeferredEntity::new(
+                        generated_location_entity(&spec),
+                        Some(spec.to_string()),
+                    )],
                 },
             )
             .await
     }
 
     /// `GET /locations/by-entity/...`.
-    pub(crate) async fn location_by_entity(&self, entity_ref: &str) -> Result<LocationRow, CatalogError> {
+    pub(crate) async fn location_by_entity(
+        &self,
+        entity_ref: &str,
+    ) -> Result<LocationRow, CatalogError> {
         let text = self
             .entity_by_ref(entity_ref)
             .await?
@@ -427,12 +546,21 @@ impl CatalogService {
     }
 
     /// `POST /validate-entity`: the broken rules, empty when valid.
-    pub(crate) async fn validate(&self, entity: &Value, location: &str) -> Result<Vec<String>, CatalogError> {
+    pub(crate) async fn validate(
+        &self,
+        entity: &Value,
+        location: &str,
+    ) -> Result<Vec<String>, CatalogError> {
         let spec = location
             .split_once(':')
             .filter(|(t, target)| !t.is_empty() && !target.is_empty())
             .map(|(t, target)| LocationSpec::new(t, target))
-            .ok_or_else(|| CatalogError::input("location", format!("{location} is not on the form <type>:<target>")))?;
+            .ok_or_else(|| {
+                CatalogError::input(
+                    "location",
+                    format!("{location} is not on the form <type>:<target>"),
+                )
+            })?;
         let parsed = match serde_json::from_value::<Entity>(entity.clone()) {
             Ok(e) => e,
             Err(_) => {
@@ -444,7 +572,11 @@ impl CatalogService {
             }
         };
         let known = KnownKind::parse(&parsed.kind).is_some();
-        let checked = if known { validate_entity(&parsed) } else { validate_envelope(&parsed) };
+        let checked = if known {
+            validate_entity(&parsed)
+        } else {
+            validate_envelope(&parsed)
+        };
         if let Err(e) = checked {
             return Ok(e.errors().iter().map(ToString::to_string).collect());
         }
@@ -460,18 +592,34 @@ impl CatalogService {
     }
 
     /// `POST /analyze-location`.
-    pub(crate) async fn analyze(&self, location_type: &str, target: &str, catalog_file: Option<&str>) -> Result<Value, CatalogError> {
-        let target = if location_type == "file" { absolute_file_target(target) } else { target.to_owned() };
+    pub(crate) async fn analyze(
+        &self,
+        location_type: &str,
+        target: &str,
+        catalog_file: Option<&str>,
+    ) -> Result<Value, CatalogError> {
+        let target = if location_type == "file" {
+            absolute_file_target(target)
+        } else {
+            target.to_owned()
+        };
         let mut spec = LocationSpec::new(location_type, target.clone());
         let is_dir = location_type == "file" && std::path::Path::new(&target).is_dir();
-        let direct = if is_dir { None } else { self.engine.reader.read(&spec).await? };
+        let direct = if is_dir {
+            None
+        } else {
+            self.engine.reader.read(&spec).await?
+        };
         let text = match direct {
             Some(t) => Some(t),
             None => {
                 // A folder or repository: look for the catalog file in it.
                 let file = catalog_file.unwrap_or("catalog-info.yaml");
                 let joined = if location_type == "file" {
-                    std::path::Path::new(&target).join(file).to_string_lossy().into_owned()
+                    std::path::Path::new(&target)
+                        .join(file)
+                        .to_string_lossy()
+                        .into_owned()
                 } else {
                     format!("{}/{}", target.trim_end_matches('/'), file)
                 };
@@ -482,7 +630,9 @@ impl CatalogService {
         let mut existing = Vec::new();
         if let Some(text) = text {
             for doc in parse_documents(&text).into_iter().flatten() {
-                let Ok(mut entity) = serde_json::from_value::<Entity>(doc) else { continue };
+                let Ok(mut entity) = serde_json::from_value::<Entity>(doc) else {
+                    continue;
+                };
                 entity.metadata.annotations.remove(ANNOTATION_LOCATION);
                 let registered = self.entity_by_ref(&entity.ref_string()).await?.is_some();
                 existing.push(json!({

@@ -68,7 +68,11 @@ pub(crate) fn search_rows(entity: &Value) -> Vec<(String, Option<String>, Option
     let mut raw: Vec<(String, Option<String>)> = Vec::new();
     visit("", entity, &mut raw);
     let meta = entity.get("metadata");
-    let meta_str = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
+    let meta_str = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     raw.push(("metadata.name".into(), meta_str("name")));
     raw.push((
         "metadata.namespace".into(),
@@ -128,7 +132,11 @@ fn visit(path: &str, value: &Value, out: &mut Vec<(String, Option<String>)>) {
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 visit(&p, v, out);
             }
         }
@@ -142,11 +150,15 @@ mod tests {
     #[test]
     fn final_entity_has_sorted_relations_status_and_etag() {
         let processed = r#"{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{"name":"a","uid":"u1"},"spec":{"owner":"t"}}"#;
-        let errors = r#"[{"type":"backstage.io/catalog-processing","level":"error","message":"x"}]"#;
+        let errors =
+            r#"[{"type":"backstage.io/catalog-processing","level":"error","message":"x"}]"#;
         let (e, hash) = build_final(
             processed,
             Some(errors),
-            vec![("ownedBy".into(), "group:default/t".into()), ("dependsOn".into(), "resource:default/db".into())],
+            vec![
+                ("ownedBy".into(), "group:default/t".into()),
+                ("dependsOn".into(), "resource:default/db".into()),
+            ],
             true,
         )
         .unwrap();
@@ -154,7 +166,16 @@ mod tests {
         assert_eq!(e["status"]["items"][0]["message"], "x");
         assert_eq!(e["metadata"]["etag"], hash.as_str());
         assert_eq!(e["metadata"]["annotations"]["backstage.io/orphan"], "true");
-        let (_, again) = build_final(processed, Some(errors), vec![("ownedBy".into(), "group:default/t".into()), ("dependsOn".into(), "resource:default/db".into())], true).unwrap();
+        let (_, again) = build_final(
+            processed,
+            Some(errors),
+            vec![
+                ("ownedBy".into(), "group:default/t".into()),
+                ("dependsOn".into(), "resource:default/db".into()),
+            ],
+            true,
+        )
+        .unwrap();
         assert_eq!(hash, again);
     }
 
@@ -167,7 +188,10 @@ mod tests {
             "relations": [{ "type": "ownedBy", "targetRef": "group:default/team-a" }]
         });
         let rows = search_rows(&e);
-        let has = |k: &str, v: &str| rows.iter().any(|(key, val, _)| key == k && val.as_deref() == Some(v));
+        let has = |k: &str, v: &str| {
+            rows.iter()
+                .any(|(key, val, _)| key == k && val.as_deref() == Some(v))
+        };
         assert!(has("kind", "component"));
         assert!(has("metadata.name", "foo"));
         assert!(has("metadata.namespace", "default"));
@@ -175,6 +199,9 @@ mod tests {
         assert!(has("metadata.tags.java", "true"));
         assert!(has("metadata.annotations.backstage.io/x", "y"));
         assert!(has("relations.ownedby", "group:default/team-a"));
-        assert!(rows.iter().any(|(k, _, o)| k == "kind" && o.as_deref() == Some("Component")));
+        assert!(
+            rows.iter()
+                .any(|(k, _, o)| k == "kind" && o.as_deref() == Some("Component"))
+        );
     }
 }

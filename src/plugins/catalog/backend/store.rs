@@ -121,7 +121,11 @@ pub(crate) struct FinalWrite {
 }
 
 fn in_sql(prefix: &str, column: &str, items: &[String], suffix: &str) -> Sql {
-    Sql::new(format!("{prefix} {column} IN ({}){suffix}", placeholders(items.len()))).bind_all(items.iter())
+    Sql::new(format!(
+        "{prefix} {column} IN ({}){suffix}",
+        placeholders(items.len())
+    ))
+    .bind_all(items.iter())
 }
 
 /// Runs a multi-row insert of `rows` (each `cols` values long) in as few statements as fit.
@@ -189,7 +193,10 @@ fn location_row((id, location_type, target): (String, String, String)) -> Locati
     }
 }
 
-pub(crate) async fn location_by_id(db: &PluginDatabase, id: &str) -> Result<Option<LocationRow>, CatalogError> {
+pub(crate) async fn location_by_id(
+    db: &PluginDatabase,
+    id: &str,
+) -> Result<Option<LocationRow>, CatalogError> {
     let row: Option<(String, String, String)> =
         Sql::new("SELECT id, type, target FROM catalog_locations WHERE id = ?")
             .bind(id)
@@ -214,7 +221,10 @@ pub(crate) async fn location_by_spec(
     Ok(row.map(location_row))
 }
 
-pub(crate) async fn insert_location(db: &PluginDatabase, row: &LocationRow) -> Result<bool, CatalogError> {
+pub(crate) async fn insert_location(
+    db: &PluginDatabase,
+    row: &LocationRow,
+) -> Result<bool, CatalogError> {
     let result = Sql::new("INSERT INTO catalog_locations (id, type, target) VALUES (?, ?, ?)")
         .bind(&row.id)
         .bind(&row.location_type)
@@ -254,12 +264,16 @@ pub(crate) async fn load_state_rows(
         .fetch_all(&mut *tx)
         .await
         .map_err(CatalogError::db("load refresh state"))?;
-        out.extend(rows.into_iter().map(|(entity_id, entity_ref, unprocessed, result_hash)| StateRow {
-            entity_id,
-            entity_ref,
-            unprocessed,
-            result_hash,
-        }));
+        out.extend(
+            rows.into_iter().map(
+                |(entity_id, entity_ref, unprocessed, result_hash)| StateRow {
+                    entity_id,
+                    entity_ref,
+                    unprocessed,
+                    result_hash,
+                },
+            ),
+        );
     }
     Ok(out)
 }
@@ -384,20 +398,29 @@ pub(crate) async fn set_next_update(
 }
 
 pub(crate) async fn due_refs(db: &PluginDatabase, now: i64) -> Result<Vec<String>, CatalogError> {
-    let rows: Vec<(String,)> = Sql::new("SELECT entity_ref FROM refresh_state WHERE next_update_at <= ?")
-        .bind(now)
-        .fetch_all(db)
-        .await
-        .map_err(CatalogError::db("find due entities"))?;
+    let rows: Vec<(String,)> =
+        Sql::new("SELECT entity_ref FROM refresh_state WHERE next_update_at <= ?")
+            .bind(now)
+            .fetch_all(db)
+            .await
+            .map_err(CatalogError::db("find due entities"))?;
     Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
-pub(crate) async fn clear_result_hash(tx: &mut DbTransaction, refs: &[String]) -> Result<(), CatalogError> {
+pub(crate) async fn clear_result_hash(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<(), CatalogError> {
     for chunk in refs.chunks(CHUNK) {
-        in_sql("UPDATE refresh_state SET result_hash = NULL WHERE", "entity_ref", chunk, "")
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("reset result hash"))?;
+        in_sql(
+            "UPDATE refresh_state SET result_hash = NULL WHERE",
+            "entity_ref",
+            chunk,
+            "",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("reset result hash"))?;
     }
     Ok(())
 }
@@ -482,12 +505,16 @@ pub(crate) async fn reference_targets(
     Ok(out)
 }
 
-pub(crate) async fn provider_targets(tx: &mut DbTransaction, provider: &str) -> Result<Vec<String>, CatalogError> {
-    let rows: Vec<(String,)> = Sql::new("SELECT target_entity_ref FROM refresh_state_references WHERE source_key = ?")
-        .bind(provider)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("read provider references"))?;
+pub(crate) async fn provider_targets(
+    tx: &mut DbTransaction,
+    provider: &str,
+) -> Result<Vec<String>, CatalogError> {
+    let rows: Vec<(String,)> =
+        Sql::new("SELECT target_entity_ref FROM refresh_state_references WHERE source_key = ?")
+            .bind(provider)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(CatalogError::db("read provider references"))?;
     Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
@@ -541,7 +568,10 @@ pub(crate) async fn insert_references(
 }
 
 /// Which of `refs` still have a reference pointing at them.
-pub(crate) async fn referenced(tx: &mut DbTransaction, refs: &[String]) -> Result<HashSet<String>, CatalogError> {
+pub(crate) async fn referenced(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<HashSet<String>, CatalogError> {
     let mut out = HashSet::new();
     for chunk in refs.chunks(CHUNK) {
         let rows: Vec<(String,)> = in_sql(
@@ -559,19 +589,26 @@ pub(crate) async fn referenced(tx: &mut DbTransaction, refs: &[String]) -> Resul
 }
 
 /// The sources (entity refs, or `None` for a provider) referencing `target`.
-pub(crate) async fn parents_of(db: &PluginDatabase, target: &str) -> Result<Vec<Option<String>>, CatalogError> {
-    let rows: Vec<(Option<String>,)> =
-        Sql::new("SELECT source_entity_ref FROM refresh_state_references WHERE target_entity_ref = ?")
-            .bind(target)
-            .fetch_all(db)
-            .await
-            .map_err(CatalogError::db("read parents"))?;
+pub(crate) async fn parents_of(
+    db: &PluginDatabase,
+    target: &str,
+) -> Result<Vec<Option<String>>, CatalogError> {
+    let rows: Vec<(Option<String>,)> = Sql::new(
+        "SELECT source_entity_ref FROM refresh_state_references WHERE target_entity_ref = ?",
+    )
+    .bind(target)
+    .fetch_all(db)
+    .await
+    .map_err(CatalogError::db("read parents"))?;
     Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
 // ---- stitching ----
 
-pub(crate) async fn stitch_rows(tx: &mut DbTransaction, refs: &[String]) -> Result<Vec<StitchRow>, CatalogError> {
+pub(crate) async fn stitch_rows(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<Vec<StitchRow>, CatalogError> {
     let mut out = Vec::with_capacity(refs.len());
     for chunk in refs.chunks(CHUNK) {
         let rows: Vec<(String, String, String, Option<String>)> = in_sql(
@@ -583,12 +620,15 @@ pub(crate) async fn stitch_rows(tx: &mut DbTransaction, refs: &[String]) -> Resu
         .fetch_all(&mut *tx)
         .await
         .map_err(CatalogError::db("load processed entities"))?;
-        out.extend(rows.into_iter().map(|(entity_id, entity_ref, processed, errors)| StitchRow {
-            entity_id,
-            entity_ref,
-            processed,
-            errors,
-        }));
+        out.extend(
+            rows.into_iter()
+                .map(|(entity_id, entity_ref, processed, errors)| StitchRow {
+                    entity_id,
+                    entity_ref,
+                    processed,
+                    errors,
+                }),
+        );
     }
     Ok(out)
 }
@@ -614,34 +654,69 @@ pub(crate) async fn relations_from(
     Ok(out)
 }
 
-pub(crate) async fn final_hashes(tx: &mut DbTransaction, ids: &[String]) -> Result<HashMap<String, String>, CatalogError> {
+pub(crate) async fn final_hashes(
+    tx: &mut DbTransaction,
+    ids: &[String],
+) -> Result<HashMap<String, String>, CatalogError> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String, String)> = in_sql("SELECT entity_id, hash FROM final_entities WHERE", "entity_id", chunk, "")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(CatalogError::db("load final hashes"))?;
+        let rows: Vec<(String, String)> = in_sql(
+            "SELECT entity_id, hash FROM final_entities WHERE",
+            "entity_id",
+            chunk,
+            "",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("load final hashes"))?;
         out.extend(rows);
     }
     Ok(out)
 }
 
-pub(crate) async fn write_finals(tx: &mut DbTransaction, rows: Vec<FinalWrite>) -> Result<(), CatalogError> {
+pub(crate) async fn write_finals(
+    tx: &mut DbTransaction,
+    rows: Vec<FinalWrite>,
+) -> Result<(), CatalogError> {
     if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
-    delete_where_in(tx, "final_entities", "entity_id", &ids, "replace final entities").await?;
-    delete_where_in(tx, "final_entities", "entity_ref", &refs, "replace final entities").await?;
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_id",
+        &ids,
+        "replace final entities",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_ref",
+        &refs,
+        "replace final entities",
+    )
+    .await?;
     delete_where_in(tx, "search", "entity_id", &ids, "replace search rows").await?;
     let mut finals = Vec::with_capacity(rows.len());
     let mut search = Vec::new();
     for r in rows {
         for (key, value, original) in r.search {
-            search.push(vec![text(r.entity_id.clone()), text(key), opt_text(value), opt_text(original)]);
+            search.push(vec![
+                text(r.entity_id.clone()),
+                text(key),
+                opt_text(value),
+                opt_text(original),
+            ]);
         }
-        finals.push(vec![text(r.entity_id), text(r.entity_ref), text(r.hash), text(r.json)]);
+        finals.push(vec![
+            text(r.entity_id),
+            text(r.entity_ref),
+            text(r.hash),
+            text(r.json),
+        ]);
     }
     insert_rows(
         tx,
@@ -667,21 +742,57 @@ pub(crate) async fn delete_entities(
     ids: &[String],
     refs: &[String],
 ) -> Result<(), CatalogError> {
-    delete_where_in(tx, "relations", "originating_entity_id", ids, "delete relations").await?;
-    delete_where_in(tx, "refresh_state_references", "source_entity_ref", refs, "delete references").await?;
-    delete_where_in(tx, "refresh_state", "entity_id", ids, "delete refresh state").await?;
-    delete_where_in(tx, "final_entities", "entity_id", ids, "delete final entities").await?;
+    delete_where_in(
+        tx,
+        "relations",
+        "originating_entity_id",
+        ids,
+        "delete relations",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "refresh_state_references",
+        "source_entity_ref",
+        refs,
+        "delete references",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "refresh_state",
+        "entity_id",
+        ids,
+        "delete refresh state",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_id",
+        ids,
+        "delete final entities",
+    )
+    .await?;
     delete_where_in(tx, "search", "entity_id", ids, "delete search rows").await
 }
 
 /// `entity_id` and `entity_ref` of refresh-state rows.
-pub(crate) async fn ids_of(tx: &mut DbTransaction, refs: &[String]) -> Result<Vec<(String, String)>, CatalogError> {
+pub(crate) async fn ids_of(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<Vec<(String, String)>, CatalogError> {
     let mut out = Vec::new();
     for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String)> = in_sql("SELECT entity_id, entity_ref FROM refresh_state WHERE", "entity_ref", chunk, "")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(CatalogError::db("find entities"))?;
+        let rows: Vec<(String, String)> = in_sql(
+            "SELECT entity_id, entity_ref FROM refresh_state WHERE",
+            "entity_ref",
+            chunk,
+            "",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("find entities"))?;
         out.extend(rows);
     }
     Ok(out)

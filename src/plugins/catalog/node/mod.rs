@@ -41,7 +41,9 @@
 mod processor;
 mod provider;
 
-pub use processor::{CatalogProcessor, EmittedRelation, Emitter, LocationSpec, ProcessingOutput, ProcessorError};
+pub use processor::{
+    CatalogProcessor, EmittedRelation, Emitter, LocationSpec, ProcessingOutput, ProcessorError,
+};
 pub use provider::{
     DeferredEntity, EntityMutationSink, EntityProvider, EntityProviderConnection,
     EntityProviderMutation,
@@ -66,11 +68,21 @@ impl std::fmt::Debug for CatalogProcessingExtension {
         f.debug_struct("CatalogProcessingExtension")
             .field(
                 "processors",
-                &self.processors.lock().iter().map(|p| p.name().to_owned()).collect::<Vec<_>>(),
+                &self
+                    .processors
+                    .lock()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
             )
             .field(
                 "providers",
-                &self.providers.lock().iter().map(|p| p.name().to_owned()).collect::<Vec<_>>(),
+                &self
+                    .providers
+                    .lock()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }

@@ -56,7 +56,7 @@ pub enum ProcessingOutput {
     /// An entity read from `location`, to be stored and processed as a child.
     Entity {
         /// The entity.
-        entity: Entity,
+        entity: Box<Entity>,
         /// The location it was read from (it becomes `managed-by-location`).
         location: LocationSpec,
     },
@@ -90,7 +90,10 @@ pub struct Emitter {
 impl Emitter {
     /// Emits an entity read from `location`.
     pub fn entity(&mut self, entity: Entity, location: LocationSpec) {
-        self.outputs.push(ProcessingOutput::Entity { entity, location });
+        self.outputs.push(ProcessingOutput::Entity {
+            entity: Box::new(entity),
+            location,
+        });
     }
 
     /// Emits a location to read.
@@ -99,12 +102,18 @@ impl Emitter {
     }
 
     /// Emits a relation.
-    pub fn relation(&mut self, source: EntityRef, relation_type: impl Into<String>, target: EntityRef) {
-        self.outputs.push(ProcessingOutput::Relation(EmittedRelation {
-            source,
-            relation_type: relation_type.into(),
-            target,
-        }));
+    pub fn relation(
+        &mut self,
+        source: EntityRef,
+        relation_type: impl Into<String>,
+        target: EntityRef,
+    ) {
+        self.outputs
+            .push(ProcessingOutput::Relation(EmittedRelation {
+                source,
+                relation_type: relation_type.into(),
+                target,
+            }));
     }
 
     /// Emits an error.
@@ -212,7 +221,11 @@ pub trait CatalogProcessor: Send + Sync + 'static {
 
     /// Checks the entity; returns `true` when this processor knows the entity's kind and
     /// found it valid, `false` when it does not know the kind.
-    async fn validate(&self, _entity: &Entity, _location: &LocationSpec) -> Result<bool, ProcessorError> {
+    async fn validate(
+        &self,
+        _entity: &Entity,
+        _location: &LocationSpec,
+    ) -> Result<bool, ProcessorError> {
         Ok(false)
     }
 

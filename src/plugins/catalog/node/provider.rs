@@ -66,7 +66,8 @@ pub enum EntityProviderMutation {
 #[async_trait::async_trait]
 pub trait EntityMutationSink: Send + Sync + 'static {
     /// Applies `mutation` from the provider named `provider`.
-    async fn apply(&self, provider: &str, mutation: EntityProviderMutation) -> Result<(), BoxError>;
+    async fn apply(&self, provider: &str, mutation: EntityProviderMutation)
+    -> Result<(), BoxError>;
 }
 
 /// A provider's connection to the catalog, handed to [`EntityProvider::connect`]; keep it to
