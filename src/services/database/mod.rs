@@ -1,1 +1,71 @@
-//! The database service (being built).
+//! The database service: every plugin gets its own database.
+//!
+//! A [`DatabaseManager`] is built once from the `backend.database` config; it hands each
+//! plugin a [`PluginDatabase`] bound to that plugin's own SQLite file, in-memory SQLite
+//! database, PostgreSQL database (`backstage_plugin_<pluginId>`) or PostgreSQL schema.
+//!
+//! Plugin code is written once and runs on every backend:
+//!
+//! - queries are [`Sql`] values with `?` placeholders (rewritten to `$1, $2, ...` on
+//!   PostgreSQL) and `${token}` type names, run on a [`PluginDatabase`], [`DbPool`] or
+//!   [`DbTransaction`], their rows mapped with [`FromDbRow`];
+//! - the few constructs that are spelled differently come from [`Dialect`] helpers (upserts,
+//!   JSON field access, case-insensitive matching);
+//! - schema changes are [`Migration`]s embedded in the binary and applied once with
+//!   [`PluginDatabase::migrate`], also when several replicas start together;
+//! - hot paths match on [`DbPool`] and use the native sqlx pool directly.
+//!
+//! See `docs/database.md` for the plugin author's guide.
+//!
+//! ```
+//! use backlot::services::database::{DatabaseManager, Migration, Sql};
+//!
+//! static MIGRATIONS: &[Migration] = &[Migration::new(
+//!     1,
+//!     "create_kv",
+//!     "CREATE TABLE kv (k ${text} PRIMARY KEY, v ${json} NOT NULL, at ${timestamp} NOT NULL DEFAULT ${now})",
+//! )];
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = DatabaseManager::in_memory();
+//! let db = manager.for_plugin("settings").await?;
+//! db.migrate(MIGRATIONS).await?;
+//!
+//! let upsert = db.dialect().upsert(&["k"], &["v"]);
+//! for v in [1, 2] {
+//!     Sql::new(format!("INSERT INTO kv (k, v) VALUES (?, ?) {upsert}"))
+//!         .bind("theme")
+//!         .bind(serde_json::json!({ "version": v }))
+//!         .execute(&db)
+//!         .await?;
+//! }
+//! let (v,): (serde_json::Value,) =
+//!     Sql::new("SELECT v FROM kv WHERE k = ?").bind("theme").fetch_one(&db).await?;
+//! assert_eq!(v["version"], 2);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod dialect;
+mod error;
+mod manager;
+mod migrate;
+mod pool;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod query;
+mod render;
+mod row;
+mod sqlite;
+mod value;
+
+pub use dialect::{Dialect, placeholders};
+pub use error::DatabaseError;
+pub use manager::{DatabaseManager, PluginDatabase};
+pub use migrate::{MIGRATIONS_TABLE, Migration, MigrationReport};
+pub use pool::{DbExecutor, DbPool, DbTransaction};
+pub use query::Sql;
+pub use row::{DbDecode, DbRow, FromDbRow};
+pub use value::{DbValue, IntoDbValue};

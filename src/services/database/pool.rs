@@ -1,0 +1,231 @@
+//! Connection pools and transactions over either backend.
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+
+use super::dialect::Dialect;
+use super::error::DatabaseError;
+
+/// A plugin's connection pool: the native sqlx pool of its backend.
+///
+/// Portable code runs [`Sql`](super::Sql) queries against it; code that needs every last bit
+/// of speed (bulk loads, batching with native argument types) matches on the variant and uses
+/// sqlx directly.
+///
+/// ```
+/// use backlot::services::database::{DatabaseManager, DbPool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = DatabaseManager::in_memory().for_plugin("bulk").await?;
+/// match db.pool() {
+///     DbPool::Sqlite(pool) => {
+///         let (n,): (i64,) = sqlx::query_as("SELECT 1").fetch_one(pool).await?;
+///         assert_eq!(n, 1);
+///     }
+///     # #[allow(unreachable_patterns)]
+///     _ => unreachable!(),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum DbPool {
+    /// A SQLite pool.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
+impl DbPool {
+    /// The pool's SQL dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The SQLite pool, if this is one.
+    pub fn as_sqlite(&self) -> Option<&SqlitePool> {
+        match self {
+            Self::Sqlite(p) => Some(p),
+            #[cfg(feature = "postgres")]
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL pool, if this is one.
+    #[cfg(feature = "postgres")]
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match self {
+            Self::Postgres(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Begins a transaction on a pooled connection.
+    pub async fn begin(&self) -> Result<DbTransaction, DatabaseError> {
+        let begun = match self {
+            Self::Sqlite(p) => p.begin().await.map(DbTransaction::Sqlite),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.begin().await.map(DbTransaction::Postgres),
+        };
+        begun.map_err(|source| DatabaseError::Transaction {
+            action: "begin",
+            source,
+        })
+    }
+
+    /// Closes every connection of the pool; later queries fail.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Whether [`DbPool::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Self::Sqlite(p) => p.is_closed(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.is_closed(),
+        }
+    }
+}
+
+/// A transaction on either backend; rolled back when dropped without [`DbTransaction::commit`].
+///
+/// ```
+/// use backlot::services::database::{DatabaseManager, Sql};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = DatabaseManager::in_memory().for_plugin("tx").await?;
+/// Sql::new("CREATE TABLE t (n ${bigint})").execute(&db).await?;
+/// let mut tx = db.begin().await?;
+/// Sql::new("INSERT INTO t (n) VALUES (?)").bind(1).execute(&mut tx).await?;
+/// tx.rollback().await?;
+/// let (count,): (i64,) = Sql::new("SELECT COUNT(*) FROM t").fetch_one(&db).await?;
+/// assert_eq!(count, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DbTransaction {
+    /// A SQLite transaction.
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// A PostgreSQL transaction.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl DbTransaction {
+    /// The transaction's SQL dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DatabaseError> {
+        let done = match self {
+            Self::Sqlite(tx) => tx.commit().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(tx) => tx.commit().await,
+        };
+        done.map_err(|source| DatabaseError::Transaction {
+            action: "commit",
+            source,
+        })
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<(), DatabaseError> {
+        let done = match self {
+            Self::Sqlite(tx) => tx.rollback().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(tx) => tx.rollback().await,
+        };
+        done.map_err(|source| DatabaseError::Transaction {
+            action: "roll back",
+            source,
+        })
+    }
+}
+
+/// Where a [`Sql`](super::Sql) query runs: a [`PluginDatabase`](super::PluginDatabase), a
+/// [`DbPool`] or an open [`DbTransaction`] (`&mut tx`). Sealed.
+pub trait DbExecutor<'c>: Send + sealed::Sealed<'c> {}
+
+impl<'c, T: Send + sealed::Sealed<'c>> DbExecutor<'c> for T {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// The backend-specific handle a query runs on.
+    #[allow(unreachable_pub, missing_debug_implementations)]
+    pub enum Target<'c> {
+        SqlitePool(&'c SqlitePool),
+        SqliteConn(&'c mut SqliteConnection),
+        #[cfg(feature = "postgres")]
+        PgPool(&'c PgPool),
+        #[cfg(feature = "postgres")]
+        PgConn(&'c mut PgConnection),
+    }
+
+    impl Target<'_> {
+        pub(crate) fn dialect(&self) -> Dialect {
+            match self {
+                Self::SqlitePool(_) | Self::SqliteConn(_) => Dialect::Sqlite,
+                #[cfg(feature = "postgres")]
+                Self::PgPool(_) | Self::PgConn(_) => Dialect::Postgres,
+            }
+        }
+    }
+
+    /// Turns an executor into its target.
+    #[allow(unreachable_pub)]
+    pub trait Sealed<'c> {
+        /// The handle to run on.
+        fn target(self) -> Target<'c>;
+    }
+
+    impl<'c> Sealed<'c> for &'c DbPool {
+        fn target(self) -> Target<'c> {
+            match self {
+                DbPool::Sqlite(p) => Target::SqlitePool(p),
+                #[cfg(feature = "postgres")]
+                DbPool::Postgres(p) => Target::PgPool(p),
+            }
+        }
+    }
+
+    impl<'c> Sealed<'c> for &'c mut DbTransaction {
+        fn target(self) -> Target<'c> {
+            match self {
+                DbTransaction::Sqlite(tx) => Target::SqliteConn(tx),
+                #[cfg(feature = "postgres")]
+                DbTransaction::Postgres(tx) => Target::PgConn(tx),
+            }
+        }
+    }
+
+    impl<'c> Sealed<'c> for &'c super::super::PluginDatabase {
+        fn target(self) -> Target<'c> {
+            self.pool().target()
+        }
+    }
+}
