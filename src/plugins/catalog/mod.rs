@@ -3,6 +3,8 @@
 
 pub mod backend;
 pub mod common;
+pub mod frontend;
 pub mod node;
+pub mod react;
 
 pub use backend::{CatalogError, CatalogPlugin, CatalogService};
