@@ -1,3 +1,4 @@
 //! Reference plugins.
 
 pub mod catalog;
+pub mod search;
