@@ -14,10 +14,36 @@ use backlot::plugins::search::node::SearchEngine;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 const WORDS: &[&str] = &[
-    "payment", "order", "inventory", "shipping", "billing", "account", "customer", "catalog",
-    "search", "identity", "gateway", "ledger", "invoice", "report", "analytics", "pricing",
-    "checkout", "notification", "profile", "session", "storage", "pipeline", "metrics", "audit",
-    "export", "import", "scheduler", "mailer", "render", "router",
+    "payment",
+    "order",
+    "inventory",
+    "shipping",
+    "billing",
+    "account",
+    "customer",
+    "catalog",
+    "search",
+    "identity",
+    "gateway",
+    "ledger",
+    "invoice",
+    "report",
+    "analytics",
+    "pricing",
+    "checkout",
+    "notification",
+    "profile",
+    "session",
+    "storage",
+    "pipeline",
+    "metrics",
+    "audit",
+    "export",
+    "import",
+    "scheduler",
+    "mailer",
+    "render",
+    "router",
 ];
 const KINDS: &[&str] = &["Component", "API", "System", "Resource", "Group"];
 const LIFECYCLES: &[&str] = &["production", "experimental", "deprecated"];
@@ -54,7 +80,10 @@ fn queries() -> Vec<(&'static str, SearchQuery)> {
             "filtered",
             SearchQuery::new("billing")
                 .with_filter("kind", FilterValue::One("API".into()))
-                .with_filter("lifecycle", FilterValue::AnyOf(vec!["production".into(), "experimental".into()])),
+                .with_filter(
+                    "lifecycle",
+                    FilterValue::AnyOf(vec!["production".into(), "experimental".into()]),
+                ),
         ),
     ]
 }
@@ -72,7 +101,8 @@ fn bench_engine(
     for n in [10_000, 100_000] {
         let docs = corpus(n);
         let engine = make(&rt);
-        rt.block_on(engine.index("software-catalog", docs.clone())).unwrap();
+        rt.block_on(engine.index("software-catalog", docs.clone()))
+            .unwrap();
         let mut group = c.benchmark_group(format!("{name}/query/{n}"));
         for (label, query) in queries() {
             let q = query.with_page_limit(25);
@@ -86,7 +116,9 @@ fn bench_engine(
         }
         group.finish();
         let mut group = c.benchmark_group(format!("{name}/reindex"));
-        group.sample_size(10).measurement_time(Duration::from_secs(if n > 10_000 { 60 } else { 15 }));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(if n > 10_000 { 60 } else { 15 }));
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.to_async(&rt).iter(|| {
                 let engine = engine.clone();
@@ -99,7 +131,9 @@ fn bench_engine(
 }
 
 fn embedded(c: &mut Criterion) {
-    bench_engine(c, "embedded", &|_| Arc::new(EmbeddedEngine::in_memory().unwrap()));
+    bench_engine(c, "embedded", &|_| {
+        Arc::new(EmbeddedEngine::in_memory().unwrap())
+    });
 }
 
 #[cfg(feature = "postgres")]
@@ -114,8 +148,13 @@ fn pg(c: &mut Criterion) {
         rt.block_on(async {
             let db = "backlot_search_bench";
             let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str()).await;
-            admin.execute(format!("CREATE DATABASE {db}").as_str()).await.unwrap();
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
+                .await;
+            admin
+                .execute(format!("CREATE DATABASE {db}").as_str())
+                .await
+                .unwrap();
             let mut u = url::Url::parse(&url).unwrap();
             u.set_path(db);
             let pool = sqlx::PgPool::connect(u.as_str()).await.unwrap();

@@ -33,8 +33,14 @@ async fn by_query(
     Query(params): Query<HashMap<String, String>>,
 ) -> Json<Value> {
     let all = entities.lock().unwrap().clone();
-    let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
-    let offset: usize = params.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20);
+    let offset: usize = params
+        .get("cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     let mut page_info = json!({});
     if offset + limit < all.len() {
@@ -116,7 +122,12 @@ async fn collated_catalog_is_searchable() {
     let client = backend.client();
 
     // Nothing is indexed before the (manual) collator runs.
-    let empty: Value = client.get("/api/search/query?term=pet").await.unwrap().json().unwrap();
+    let empty: Value = client
+        .get("/api/search/query?term=pet")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(empty["results"], json!([]));
 
     trigger(client).await;
@@ -124,7 +135,10 @@ async fn collated_catalog_is_searchable() {
     let body = wait_for(client, "/api/search/query", |b| b["numberOfResults"] == 3).await;
     assert_eq!(body["results"].as_array().unwrap().len(), 3);
 
-    let body = wait_for(client, "/api/search/query?term=pet", |b| b["numberOfResults"] == 1).await;
+    let body = wait_for(client, "/api/search/query?term=pet", |b| {
+        b["numberOfResults"] == 1
+    })
+    .await;
     let result = &body["results"][0];
     assert_eq!(result["type"], "software-catalog");
     assert_eq!(result["rank"], 1);
@@ -138,9 +152,15 @@ async fn collated_catalog_is_searchable() {
     assert_eq!(doc["lifecycle"], "production");
     assert_eq!(doc["owner"], "team-a");
     assert_eq!(doc["namespace"], "default");
-    assert_eq!(doc["authorization"]["resourceRef"], "component:default/petstore");
+    assert_eq!(
+        doc["authorization"]["resourceRef"],
+        "component:default/petstore"
+    );
     let highlight = &result["highlight"];
-    let (pre, post) = (highlight["preTag"].as_str().unwrap(), highlight["postTag"].as_str().unwrap());
+    let (pre, post) = (
+        highlight["preTag"].as_str().unwrap(),
+        highlight["postTag"].as_str().unwrap(),
+    );
     assert_eq!(highlight["fields"]["title"], format!("{pre}petstore{post}"));
     assert!(body.get("nextPageCursor").is_none());
 
@@ -171,19 +191,37 @@ async fn collated_catalog_is_searchable() {
     assert_eq!(body["results"].as_array().unwrap().len(), 1);
     assert_eq!(body["results"][0]["rank"], 3);
     assert!(body["previousPageCursor"].is_string());
-    let body: Value = client.get("/api/search/query?types[0]=techdocs").await.unwrap().json().unwrap();
+    let body: Value = client
+        .get("/api/search/query?types[0]=techdocs")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(body["results"], json!([]));
 
     // A newly added entity becomes searchable after the next collator run.
-    entities
-        .lock()
+    entities.lock().unwrap().push(component(
+        "billing",
+        "Invoices customers",
+        "Component",
+        "production",
+    ));
+    let body: Value = client
+        .get("/api/search/query?term=billing")
+        .await
         .unwrap()
-        .push(component("billing", "Invoices customers", "Component", "production"));
-    let body: Value = client.get("/api/search/query?term=billing").await.unwrap().json().unwrap();
+        .json()
+        .unwrap();
     assert_eq!(body["results"], json!([]));
     trigger(client).await;
-    let body = wait_for(client, "/api/search/query?term=invoices", |b| b["numberOfResults"] == 1).await;
-    assert_eq!(body["results"][0]["document"]["location"], "/catalog/default/component/billing");
+    let body = wait_for(client, "/api/search/query?term=invoices", |b| {
+        b["numberOfResults"] == 1
+    })
+    .await;
+    assert_eq!(
+        body["results"][0]["document"]["location"],
+        "/catalog/default/component/billing"
+    );
 
     backend.stop().await.unwrap();
 }
@@ -211,7 +249,10 @@ async fn bad_parameters_are_input_errors() {
     }
     let long = format!("/api/search/query?term={}", "a".repeat(101));
     assert_eq!(client.get(&long).await.unwrap().status(), 400);
-    let ok = client.get("/api/search/query?pageLimit=50&unknown=1").await.unwrap();
+    let ok = client
+        .get("/api/search/query?pageLimit=50&unknown=1")
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     backend.stop().await.unwrap();
 }

@@ -279,29 +279,37 @@ impl CatalogClient {
         &self.base_url
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(String, String, bytes::Bytes), CatalogClientError> {
-        let built = req.build().map_err(|source| CatalogClientError::Transport {
-            method: "?".into(),
-            url: self.base_url.clone(),
-            source,
-        })?;
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(String, String, bytes::Bytes), CatalogClientError> {
+        let built = req
+            .build()
+            .map_err(|source| CatalogClientError::Transport {
+                method: "?".into(),
+                url: self.base_url.clone(),
+                source,
+            })?;
         let method = built.method().to_string();
         let url = built.url().to_string();
-        let res = self
-            .http
-            .execute(built)
+        let res =
+            self.http
+                .execute(built)
+                .await
+                .map_err(|source| CatalogClientError::Transport {
+                    method: method.clone(),
+                    url: url.clone(),
+                    source,
+                })?;
+        let status = res.status();
+        let body = res
+            .bytes()
             .await
             .map_err(|source| CatalogClientError::Transport {
                 method: method.clone(),
                 url: url.clone(),
                 source,
             })?;
-        let status = res.status();
-        let body = res.bytes().await.map_err(|source| CatalogClientError::Transport {
-            method: method.clone(),
-            url: url.clone(),
-            source,
-        })?;
         if !status.is_success() {
             let parsed: Option<Value> = serde_json::from_slice(&body).ok();
             let name = parsed
@@ -435,8 +443,7 @@ impl CatalogClient {
         struct Facets {
             facets: std::collections::BTreeMap<String, Vec<FacetValue>>,
         }
-        let mut params: Vec<(&str, String)> =
-            facets.iter().map(|f| ("facet", f.clone())).collect();
+        let mut params: Vec<(&str, String)> = facets.iter().map(|f| ("facet", f.clone())).collect();
         params.extend(filter_params(filter));
         let facets: Facets = self
             .send_json(self.http.get(self.url("/entity-facets")).query(&params))
@@ -464,7 +471,9 @@ impl CatalogClient {
     /// `DELETE /locations/{id}`.
     pub async fn remove_location(&self, id: &str) -> Result<(), CatalogClientError> {
         let path = format!("/locations/{}", encode(id));
-        self.send(self.http.delete(self.url(&path))).await.map(|_| ())
+        self.send(self.http.delete(self.url(&path)))
+            .await
+            .map(|_| ())
     }
 
     /// `POST /refresh`: schedules an entity for processing now.
@@ -510,9 +519,14 @@ mod tests {
 
     #[test]
     fn filter_from_config() {
-        let f = EntityFilter::from_json(&json!({ "kind": ["Component", "API"], "spec.type": "service" }))
-            .unwrap();
-        assert_eq!(f.to_query_value(), "kind=Component,kind=API,spec.type=service");
+        let f = EntityFilter::from_json(
+            &json!({ "kind": ["Component", "API"], "spec.type": "service" }),
+        )
+        .unwrap();
+        assert_eq!(
+            f.to_query_value(),
+            "kind=Component,kind=API,spec.type=service"
+        );
         assert!(EntityFilter::from_json(&json!({ "kind": 1 })).is_none());
     }
 

@@ -6,9 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
-use crate::plugins::catalog::common::{
-    CatalogClient, Entity, EntityFilter, QueryEntitiesRequest,
-};
+use crate::plugins::catalog::common::{CatalogClient, Entity, EntityFilter, QueryEntitiesRequest};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
 use crate::services::config::Config;
@@ -92,11 +90,16 @@ impl CatalogCollator {
         }
         if let Some(value) = config.get(&key("filter")) {
             let filters = match value {
-                serde_json::Value::Array(items) => items.iter().map(EntityFilter::from_json).collect(),
+                serde_json::Value::Array(items) => {
+                    items.iter().map(EntityFilter::from_json).collect()
+                }
                 other => EntityFilter::from_json(other).map(|f| vec![f]),
             };
             collator.filter = filters.ok_or_else(|| {
-                bad("filter", &"expected an object of strings or lists of strings")
+                bad(
+                    "filter",
+                    &"expected an object of strings or lists of strings",
+                )
             })?;
         }
         Ok(collator)
@@ -127,7 +130,10 @@ impl CatalogCollator {
         .with_field("kind", entity.kind.clone())
         .with_field("type", spec_type)
         .with_field("componentType", spec_type)
-        .with_field("lifecycle", entity.spec_str("lifecycle").unwrap_or_default())
+        .with_field(
+            "lifecycle",
+            entity.spec_str("lifecycle").unwrap_or_default(),
+        )
         .with_field("owner", entity.spec_str("owner").unwrap_or_default())
         .with_field("namespace", namespace)
         .with_resource_ref(entity.ref_string())

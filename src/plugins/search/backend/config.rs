@@ -78,7 +78,10 @@ mod tests {
         let c = Config::from_value(serde_json::json!({
             "search": { "maxPageLimit": 50, "embedded": { "directory": "/tmp/x" } }
         }));
-        assert_eq!(engine_choice(&c).unwrap(), EngineChoice::EmbeddedDirectory("/tmp/x".into()));
+        assert_eq!(
+            engine_choice(&c).unwrap(),
+            EngineChoice::EmbeddedDirectory("/tmp/x".into())
+        );
         assert_eq!(query_limits(&c).unwrap().max_page_limit, 50);
         let c = Config::from_value(serde_json::json!({ "search": { "pg": {} } }));
         assert_eq!(engine_choice(&c).unwrap(), EngineChoice::Postgres);

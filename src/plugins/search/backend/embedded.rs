@@ -167,7 +167,11 @@ impl EmbeddedEngine {
         self.location.as_deref()
     }
 
-    fn to_tantivy(&self, doc_type: &str, doc: &SearchDocument) -> Result<TantivyDocument, SearchError> {
+    fn to_tantivy(
+        &self,
+        doc_type: &str,
+        doc: &SearchDocument,
+    ) -> Result<TantivyDocument, SearchError> {
         let f = self.fields;
         let mut out = TantivyDocument::default();
         out.add_text(f.doc_type, doc_type);
@@ -223,7 +227,10 @@ impl EmbeddedEngine {
         for (key, value) in &query.filters {
             must.push((
                 Occur::Must,
-                any_of(f.filter, value.values().iter().map(|v| format!("{key}={v}"))),
+                any_of(
+                    f.filter,
+                    value.values().iter().map(|v| format!("{key}={v}")),
+                ),
             ));
         }
         if must.is_empty() {
@@ -265,7 +272,11 @@ pub(crate) fn requested_page(query: &SearchQuery) -> Result<(usize, usize), Sear
 }
 
 /// The cursors around `page` given the total number of results.
-pub(crate) fn page_cursors(page: usize, limit: usize, total: usize) -> (Option<String>, Option<String>) {
+pub(crate) fn page_cursors(
+    page: usize,
+    limit: usize,
+    total: usize,
+) -> (Option<String>, Option<String>) {
     let next = (page.saturating_add(1).saturating_mul(limit) < total)
         .then(|| PageCursor { page: page + 1 }.encode());
     let prev = (page > 0).then(|| PageCursor { page: page - 1 }.encode());
@@ -274,7 +285,11 @@ pub(crate) fn page_cursors(page: usize, limit: usize, total: usize) -> (Option<S
 
 #[async_trait]
 impl SearchEngine for EmbeddedEngine {
-    async fn index(&self, doc_type: &str, documents: Vec<SearchDocument>) -> Result<(), SearchError> {
+    async fn index(
+        &self,
+        doc_type: &str,
+        documents: Vec<SearchDocument>,
+    ) -> Result<(), SearchError> {
         let docs = documents
             .iter()
             .map(|d| self.to_tantivy(doc_type, d))
@@ -318,7 +333,9 @@ impl SearchEngine for EmbeddedEngine {
             .map_err(err("query failed"))?;
         let mut results = Vec::with_capacity(top.len());
         for (i, (_score, address)) in top.into_iter().enumerate() {
-            let stored: TantivyDocument = searcher.doc(address).map_err(err("cannot read a document"))?;
+            let stored: TantivyDocument = searcher
+                .doc(address)
+                .map_err(err("cannot read a document"))?;
             let doc_type = stored
                 .get_first(self.fields.doc_type)
                 .and_then(|v| v.as_str())

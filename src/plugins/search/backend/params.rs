@@ -38,7 +38,9 @@ pub(crate) fn parse_query(raw: &str, limits: QueryLimits) -> Result<SearchQuery,
                     let index = rest
                         .strip_suffix(']')
                         .and_then(|i| i.parse::<usize>().ok())
-                        .ok_or_else(|| SearchError::invalid_query(format!("invalid parameter '{key}'")))?;
+                        .ok_or_else(|| {
+                            SearchError::invalid_query(format!("invalid parameter '{key}'"))
+                        })?;
                     indexed_types.insert(index, value);
                 } else if let Some(rest) = key.strip_prefix("filters[") {
                     add_filter(&mut filters, &key, rest, value)?;
@@ -112,8 +114,13 @@ fn add_filter(
         filters.insert(field.to_string(), next);
         return Ok(());
     }
-    let inner = tail.strip_prefix('[').and_then(|t| t.strip_suffix(']')).ok_or_else(bad)?;
-    let acc = filters.entry(field.to_string()).or_insert_with(|| FilterAcc::Many(BTreeMap::new(), Vec::new()));
+    let inner = tail
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .ok_or_else(bad)?;
+    let acc = filters
+        .entry(field.to_string())
+        .or_insert_with(|| FilterAcc::Many(BTreeMap::new(), Vec::new()));
     if let FilterAcc::One(prev) = acc {
         *acc = FilterAcc::Many(BTreeMap::new(), vec![std::mem::take(prev)]);
     }
@@ -158,20 +165,35 @@ mod tests {
     #[test]
     fn repeated_plain_filter_becomes_any_of() {
         let q = parse_query("filters[kind]=A&filters[kind]=B&types[]=x&types=y", LIMITS).unwrap();
-        assert_eq!(q.filters["kind"], FilterValue::AnyOf(vec!["A".into(), "B".into()]));
+        assert_eq!(
+            q.filters["kind"],
+            FilterValue::AnyOf(vec!["A".into(), "B".into()])
+        );
         assert_eq!(q.types, vec!["x", "y"]);
         assert_eq!(q.page_limit, Some(25));
     }
 
     #[test]
     fn bad_limits_are_input_errors() {
-        for raw in ["pageLimit=101", "pageLimit=abc", "pageLimit=0", "types[x]=a", "filters[]=a"] {
+        for raw in [
+            "pageLimit=101",
+            "pageLimit=abc",
+            "pageLimit=0",
+            "types[x]=a",
+            "filters[]=a",
+        ] {
             assert!(
-                matches!(parse_query(raw, LIMITS), Err(SearchError::InvalidQuery { .. })),
+                matches!(
+                    parse_query(raw, LIMITS),
+                    Err(SearchError::InvalidQuery { .. })
+                ),
                 "{raw}"
             );
         }
         let long = format!("term={}", "a".repeat(101));
-        assert!(matches!(parse_query(&long, LIMITS), Err(SearchError::InvalidQuery { .. })));
+        assert!(matches!(
+            parse_query(&long, LIMITS),
+            Err(SearchError::InvalidQuery { .. })
+        ));
     }
 }

@@ -116,9 +116,16 @@ async fn ensure_database(server: &PgConnectOptions, database: &str) -> Result<()
         let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
         if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
             // Another replica may have created it meanwhile.
-            let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+            let code = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .map(|c| c.into_owned());
             if code.as_deref() != Some("42P04") && code.as_deref() != Some("23505") {
-                return Err(SearchError::engine(ENGINE, format!("cannot create database '{database}'"), e));
+                return Err(SearchError::engine(
+                    ENGINE,
+                    format!("cannot create database '{database}'"),
+                    e,
+                ));
             }
         }
     }
@@ -204,7 +211,11 @@ impl PgEngine {
         self.fuzzy
     }
 
-    async fn typo_variants(&self, token: &str, types: &[String]) -> Result<Vec<String>, SearchError> {
+    async fn typo_variants(
+        &self,
+        token: &str,
+        types: &[String],
+    ) -> Result<Vec<String>, SearchError> {
         if !self.fuzzy || token.chars().count() < FUZZY_MIN_LEN {
             return Ok(Vec::new());
         }
@@ -257,8 +268,16 @@ fn bind_all<'q>(
 
 #[async_trait]
 impl SearchEngine for PgEngine {
-    async fn index(&self, doc_type: &str, documents: Vec<SearchDocument>) -> Result<(), SearchError> {
-        let mut tx = self.pool.begin().await.map_err(db_err("cannot begin a transaction"))?;
+    async fn index(
+        &self,
+        doc_type: &str,
+        documents: Vec<SearchDocument>,
+    ) -> Result<(), SearchError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("cannot begin a transaction"))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('backlot_search:' || $1))")
             .bind(doc_type)
             .execute(&mut *tx)
@@ -282,11 +301,19 @@ impl SearchEngine for PgEngine {
                 let ord = i32::try_from(chunk_no * BATCH + i)
                     .map_err(|e| SearchError::engine(ENGINE, "too many documents", e))?;
                 ords.push(ord);
-                docs.push(serde_json::to_value(doc).map_err(|e| {
-                    SearchError::engine(ENGINE, "cannot serialize a document", e)
-                })?);
+                docs.push(
+                    serde_json::to_value(doc).map_err(|e| {
+                        SearchError::engine(ENGINE, "cannot serialize a document", e)
+                    })?,
+                );
                 let (title, text) = (token_text(&doc.title), token_text(&doc.text));
-                vocabulary.extend(title.split(' ').chain(text.split(' ')).filter(|w| !w.is_empty()).map(str::to_string));
+                vocabulary.extend(
+                    title
+                        .split(' ')
+                        .chain(text.split(' '))
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_string),
+                );
                 titles.push(title);
                 texts.push(text);
                 let mut f = Vec::new();
@@ -323,7 +350,9 @@ impl SearchEngine for PgEngine {
                 .await
                 .map_err(db_err("cannot insert the vocabulary"))?;
         }
-        tx.commit().await.map_err(db_err("cannot commit the new documents"))
+        tx.commit()
+            .await
+            .map_err(db_err("cannot commit the new documents"))
     }
 
     async fn query(&self, query: &SearchQuery) -> Result<SearchResultSet, SearchError> {
@@ -338,7 +367,13 @@ impl SearchEngine for PgEngine {
         let tsquery = groups.join(" & ");
         let mut filter_sets: Vec<Vec<String>> = Vec::new();
         for (key, value) in &query.filters {
-            filter_sets.push(value.values().iter().map(|v| format!("{key}={v}")).collect());
+            filter_sets.push(
+                value
+                    .values()
+                    .iter()
+                    .map(|v| format!("{key}={v}"))
+                    .collect(),
+            );
         }
         let mut sql = String::from(" WHERE TRUE");
         let mut n = 0;
@@ -390,7 +425,9 @@ impl SearchEngine for PgEngine {
         let mut results = Vec::with_capacity(rows.len());
         for (i, row) in rows.into_iter().enumerate() {
             let doc_type: String = row.try_get("type").map_err(db_err("cannot read a row"))?;
-            let json: Value = row.try_get("document").map_err(db_err("cannot read a row"))?;
+            let json: Value = row
+                .try_get("document")
+                .map_err(db_err("cannot read a row"))?;
             let document: SearchDocument = serde_json::from_value(json)
                 .map_err(|e| SearchError::engine(ENGINE, "cannot read a stored document", e))?;
             let highlight =
@@ -405,11 +442,18 @@ impl SearchEngine for PgEngine {
         if total.is_none() && page > 0 {
             // A page past the end: count separately.
             let count_sql = format!("SELECT count(*) AS total FROM search_documents{where_sql}");
-            let row = bind_all(sqlx::query(&count_sql), &term_bind, &types_bind, &filter_sets)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err("count failed"))?;
-            let n: i64 = row.try_get("total").map_err(db_err("cannot read the result count"))?;
+            let row = bind_all(
+                sqlx::query(&count_sql),
+                &term_bind,
+                &types_bind,
+                &filter_sets,
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("count failed"))?;
+            let n: i64 = row
+                .try_get("total")
+                .map_err(db_err("cannot read the result count"))?;
             total = usize::try_from(n).ok();
         }
         let total = total.unwrap_or(0);

@@ -122,8 +122,7 @@ impl BackendPlugin for SearchPlugin {
                     };
                     logger.info(&format!("search engine: {engine:?}"));
                     let scheduler = Arc::new(PluginScheduler::new("search", lease_store));
-                    let builder =
-                        IndexBuilder::new(engine.clone(), index_registry.decorators());
+                    let builder = IndexBuilder::new(engine.clone(), index_registry.decorators());
                     builder
                         .schedule(&scheduler, index_registry.collators(), logger.clone())
                         .await?;

@@ -53,7 +53,9 @@ mod tests {
             .await
             .unwrap();
         let status = res.status().as_u16();
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         (status, serde_json::from_slice(&body).unwrap())
     }
 
@@ -63,16 +65,25 @@ mod tests {
         engine
             .index(
                 "software-catalog",
-                vec![SearchDocument::new("petstore", "pets", "/catalog/default/component/petstore")
-                    .with_field("kind", "Component")],
+                vec![
+                    SearchDocument::new("petstore", "pets", "/catalog/default/component/petstore")
+                        .with_field("kind", "Component"),
+                ],
             )
             .await
             .unwrap();
         let router = build(engine, LIMITS);
-        let (status, body) = call(router.clone(), "/query?term=pet&filters%5Bkind%5D=Component").await;
+        let (status, body) = call(
+            router.clone(),
+            "/query?term=pet&filters%5Bkind%5D=Component",
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(body["results"][0]["type"], "software-catalog");
-        assert_eq!(body["results"][0]["document"]["location"], "/catalog/default/component/petstore");
+        assert_eq!(
+            body["results"][0]["document"]["location"],
+            "/catalog/default/component/petstore"
+        );
         assert_eq!(body["results"][0]["rank"], 1);
         assert_eq!(body["numberOfResults"], 1);
         assert!(body.get("nextPageCursor").is_none());

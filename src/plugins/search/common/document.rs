@@ -89,7 +89,11 @@ impl SearchDocument {
     pub fn filter_values(&self, key: &str) -> Vec<String> {
         let value = match key {
             "title" | "text" | "location" => {
-                return self.field_str(key).map(str::to_string).into_iter().collect();
+                return self
+                    .field_str(key)
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect();
             }
             _ => match self.fields.get(key) {
                 Some(v) => v,
@@ -123,7 +127,10 @@ mod tests {
         let doc: SearchDocument = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(doc.fields["kind"], "Component");
         assert_eq!(doc.filter_values("tags"), vec!["x", "y"]);
-        assert_eq!(doc.authorization.as_ref().unwrap().resource_ref, "component:default/a");
+        assert_eq!(
+            doc.authorization.as_ref().unwrap().resource_ref,
+            "component:default/a"
+        );
         assert_eq!(serde_json::to_value(&doc).unwrap(), json);
     }
 }

@@ -70,6 +70,8 @@ pub trait DocumentDecorator: Send + Sync + std::fmt::Debug + 'static {
         Vec::new()
     }
     /// The decorated documents.
-    async fn decorate(&self, documents: Vec<SearchDocument>)
-    -> Result<Vec<SearchDocument>, BoxError>;
+    async fn decorate(
+        &self,
+        documents: Vec<SearchDocument>,
+    ) -> Result<Vec<SearchDocument>, BoxError>;
 }

@@ -74,7 +74,9 @@ impl fmt::Debug for SearchIndexRegistry {
 impl SearchIndexRegistry {
     /// Adds a collator, run on `schedule`.
     pub fn add_collator(&self, schedule: TaskSchedule, collator: Arc<dyn DocumentCollator>) {
-        self.collators.lock().push(CollatorRegistration { schedule, collator });
+        self.collators
+            .lock()
+            .push(CollatorRegistration { schedule, collator });
     }
 
     /// Adds a decorator.
