@@ -37,7 +37,9 @@ catalog:
     let backend = Backend::builder()
         .config_yaml(config)
         .add_feature(Feature::plugin(CatalogPlugin::new()))
-        .add_feature(app_plugin(App::builder().feature(catalog_frontend_plugin())))
+        .add_feature(app_plugin(
+            App::builder().feature(catalog_frontend_plugin()),
+        ))
         .listen_addr("127.0.0.1:7007".parse()?)
         .start()
         .await?;

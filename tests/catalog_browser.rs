@@ -97,9 +97,7 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.session));
+        let mut req = self.http.request(method, format!("{}{path}", self.session));
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -250,13 +248,18 @@ async fn a_person_browses_the_catalog() {
     // The index: components by default, 20 rows, a total.
     browser.goto(&backend.url("/catalog")).await;
     assert_eq!(browser.text_of("h1").await, "Catalog");
-    assert_eq!(browser.title().await, "Catalog · Components · Northwind Portal");
+    assert_eq!(
+        browser.title().await,
+        "Catalog · Components · Northwind Portal"
+    );
     assert_eq!(browser.find_all("table.bl-table tbody tr").await.len(), 20);
     assert_eq!(browser.text_of("caption").await, "All Components (25)");
     browser.screenshot(&shots.join("catalog.png")).await;
 
     // Pick the System kind (the optional script submits the form; else press Apply).
-    browser.click(&browser.find("select[name=kind]").await).await;
+    browser
+        .click(&browser.find("select[name=kind]").await)
+        .await;
     browser
         .click(&browser.find("select[name=kind] option[value=system]").await)
         .await;
@@ -275,18 +278,33 @@ async fn a_person_browses_the_catalog() {
         out
     };
     assert_eq!(names.len(), 7);
-    assert!(names.contains(&"Shipment Tracking".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"Shipment Tracking".to_string()),
+        "{names:?}"
+    );
 
     // Open a system, then follow its owner link.
     browser
-        .click(&browser.find("a.cat-name[href$='/system/shipment-tracking']").await)
+        .click(
+            &browser
+                .find("a.cat-name[href$='/system/shipment-tracking']")
+                .await,
+        )
         .await;
-    assert!(browser.wait_for_url("/catalog/default/system/shipment-tracking").await);
+    assert!(
+        browser
+            .wait_for_url("/catalog/default/system/shipment-tracking")
+            .await
+    );
     assert_eq!(browser.text_of("h1").await, "Shipment Tracking");
     let owner = browser.find(".cat-about a[href*='/group/']").await;
     assert_eq!(browser.text(&owner).await, "tracking-team");
     browser.click(&owner).await;
-    assert!(browser.wait_for_url("/catalog/default/group/tracking-team").await);
+    assert!(
+        browser
+            .wait_for_url("/catalog/default/group/tracking-team")
+            .await
+    );
     assert_eq!(browser.text_of("h1").await, "Tracking");
     let relations = browser.text_of("#card-relations + .bl-card-body").await;
     assert!(relations.contains("ada.okafor"), "{relations}");
@@ -297,7 +315,12 @@ async fn a_person_browses_the_catalog() {
         .goto(&backend.url("/catalog/default/component/tracking-service"))
         .await;
     assert_eq!(browser.text_of("h1").await, "tracking-service");
-    assert!(browser.text_of(".cat-about").await.contains("shipment-tracking"));
+    assert!(
+        browser
+            .text_of(".cat-about")
+            .await
+            .contains("shipment-tracking")
+    );
     browser.screenshot(&shots.join("entity.png")).await;
 
     // A missing entity is a page a person can read.

@@ -80,8 +80,8 @@ fn demo_catalog_is_valid_and_covers_every_kind() {
         let text = std::fs::read_to_string(&path).unwrap();
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let value = serde_yaml::Value::deserialize(doc).unwrap();
-            let entity: Entity = serde_yaml::from_value(value)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let entity: Entity =
+                serde_yaml::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             validate_entity(&entity).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             *kinds.entry(entity.kind.clone()).or_insert(0) += 1;
         }
@@ -89,7 +89,14 @@ fn demo_catalog_is_valid_and_covers_every_kind() {
     let total: usize = kinds.values().sum();
     assert!((60..=90).contains(&total), "{total} entities: {kinds:?}");
     for kind in [
-        "Domain", "System", "Component", "API", "Resource", "Group", "User", "Location",
+        "Domain",
+        "System",
+        "Component",
+        "API",
+        "Resource",
+        "Group",
+        "User",
+        "Location",
         "Template",
     ] {
         assert!(kinds.contains_key(kind), "no {kind} in {kinds:?}");
@@ -104,14 +111,29 @@ async fn index_lists_components_with_filters_sorting_and_paging() {
     let res = backend.client().get("/catalog").await.unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text();
-    assert!(body.contains("<title>Catalog · Components · Northwind Portal</title>"), "{body}");
+    assert!(
+        body.contains("<title>Catalog · Components · Northwind Portal</title>"),
+        "{body}"
+    );
     assert!(body.contains("All Components (25)"), "{body}");
     // The kind picker lists every kind with its count, Component selected.
-    assert!(body.contains("<option value=\"component\" selected>Component (25)</option>"), "{body}");
-    assert!(body.contains("<option value=\"group\">Group (14)</option>"), "{body}");
+    assert!(
+        body.contains("<option value=\"component\" selected>Component (25)</option>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<option value=\"group\">Group (14)</option>"),
+        "{body}"
+    );
     // Facet filters for the kind.
-    assert!(body.contains("name=\"lifecycle\" value=\"deprecated\""), "{body}");
-    assert!(body.contains("<option value=\"group:default/tracking-team\">tracking-team"), "{body}");
+    assert!(
+        body.contains("name=\"lifecycle\" value=\"deprecated\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("<option value=\"group:default/tracking-team\">tracking-team"),
+        "{body}"
+    );
     // 20 rows on the first page, then a next link carrying a cursor.
     assert_eq!(body.matches("class=\"bl-link cat-name\"").count(), 20);
     let next = body
@@ -143,7 +165,10 @@ async fn index_lists_components_with_filters_sorting_and_paging() {
         .await
         .unwrap()
         .text();
-    assert!(res.contains("All Components (1)") && res.contains("legacy-billing-batch"), "{res}");
+    assert!(
+        res.contains("All Components (1)") && res.contains("legacy-billing-batch"),
+        "{res}"
+    );
     let res = backend
         .client()
         .get("/catalog?kind=api&q=invoices")
@@ -158,7 +183,10 @@ async fn index_lists_components_with_filters_sorting_and_paging() {
         .await
         .unwrap()
         .text();
-    assert!(res.contains("All Systems (1)") && res.contains(">Billing<"), "{res}");
+    assert!(
+        res.contains("All Systems (1)") && res.contains(">Billing<"),
+        "{res}"
+    );
     backend.stop().await.unwrap();
 }
 
@@ -172,17 +200,32 @@ async fn entity_pages_show_cards_tabs_and_404() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text();
-    assert!(body.contains("<h1 class=\"bl-header-title\">tracking-service</h1>"), "{body}");
+    assert!(
+        body.contains("<h1 class=\"bl-header-title\">tracking-service</h1>"),
+        "{body}"
+    );
     // About: owner and system links resolved through relations.
-    assert!(body.contains("href=\"/catalog/default/group/tracking-team\">tracking-team</a>"), "{body}");
-    assert!(body.contains("href=\"/catalog/default/system/shipment-tracking\">shipment-tracking</a>"), "{body}");
+    assert!(
+        body.contains("href=\"/catalog/default/group/tracking-team\">tracking-team</a>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("href=\"/catalog/default/system/shipment-tracking\">shipment-tracking</a>"),
+        "{body}"
+    );
     // APIs card, subcomponents (has part), relations and the other plugin's card, escaped.
     assert!(body.contains("Provides</dt>"), "{body}");
-    assert!(body.contains("Subcomponents") && body.contains("tracking-search-indexer"), "{body}");
+    assert!(
+        body.contains("Subcomponents") && body.contains("tracking-search-indexer"),
+        "{body}"
+    );
     assert!(body.contains("Depends on</dt>"), "{body}");
     assert!(body.contains("Pager &lt;duty&gt;"), "{body}");
     // Tabs: Overview and the attached Runbook tab.
-    assert!(body.contains("href=\"/catalog/default/component/tracking-service/runbook\">Runbook</a>"), "{body}");
+    assert!(
+        body.contains("href=\"/catalog/default/component/tracking-service/runbook\">Runbook</a>"),
+        "{body}"
+    );
     let tab = backend
         .client()
         .get("/catalog/default/component/tracking-service/runbook")
@@ -199,8 +242,14 @@ async fn entity_pages_show_cards_tabs_and_404() {
         .unwrap()
         .text();
     assert!(!system.contains("/runbook"), "{system}");
-    assert!(system.contains("Has part") && system.contains("Stores every scan event"), "{system}");
-    assert!(system.contains("href=\"/catalog/default/domain/shipping\">shipping</a>"), "{system}");
+    assert!(
+        system.contains("Has part") && system.contains("Stores every scan event"),
+        "{system}"
+    );
+    assert!(
+        system.contains("href=\"/catalog/default/domain/shipping\">shipping</a>"),
+        "{system}"
+    );
     let missing_tab = backend
         .client()
         .get("/catalog/default/system/shipment-tracking/runbook")
@@ -215,7 +264,10 @@ async fn entity_pages_show_cards_tabs_and_404() {
         .await
         .unwrap()
         .text();
-    assert!(user.contains("Ada Okafor") && user.contains("mailto:ada.okafor@northwind.example"), "{user}");
+    assert!(
+        user.contains("Ada Okafor") && user.contains("mailto:ada.okafor@northwind.example"),
+        "{user}"
+    );
 
     let missing = backend
         .client()
@@ -223,8 +275,19 @@ async fn entity_pages_show_cards_tabs_and_404() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        missing.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(missing.text().contains("no-such-thing"));
-    assert_eq!(backend.client().get("/catalog/nope").await.unwrap().status(), 404);
+    assert_eq!(
+        backend
+            .client()
+            .get("/catalog/nope")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     backend.stop().await.unwrap();
 }

@@ -173,7 +173,11 @@ pub(crate) fn apis_card() -> Extension {
         };
         let kind = if is_api { "component" } else { "api" };
         Ok(ui::card(
-            if is_api { "Providers and consumers" } else { "APIs" },
+            if is_api {
+                "Providers and consumers"
+            } else {
+                "APIs"
+            },
             html! {
                 dl class="cat-rel" {
                     dt { (a.0) } dd { (ref_links(routes, targets(e, a.1, None), Some(kind))) }

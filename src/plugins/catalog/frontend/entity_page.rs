@@ -68,17 +68,9 @@ async fn render(
     let current = if rest.is_empty() {
         None
     } else {
-        Some(
-            visible
-                .iter()
-                .find(|c| c.path == rest)
-                .ok_or_else(|| {
-                    PageError::not_found(format!(
-                        "{} has no tab at '{rest}'.",
-                        entity_title(&entity)
-                    ))
-                })?,
-        )
+        Some(visible.iter().find(|c| c.path == rest).ok_or_else(|| {
+            PageError::not_found(format!("{} has no tab at '{rest}'.", entity_title(&entity)))
+        })?)
     };
     let mut tabs = vec![Tab::new("Overview", base.clone(), current.is_none())];
     for c in &visible {

@@ -11,8 +11,7 @@ use crate::frontend::ui::{self, Column, Table, TableState};
 use crate::frontend::{PageContent, PageError, PageRequest};
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::react::{
-    CATALOG_API, EntityFilter, FacetValue, QueryEntitiesRequest, QueryEntitiesResponse,
-    entity_href,
+    CATALOG_API, EntityFilter, FacetValue, QueryEntitiesRequest, QueryEntitiesResponse, entity_href,
 };
 
 /// Rows per page.

@@ -74,5 +74,9 @@ pub fn catalog_frontend_plugin() -> FrontendPlugin {
         .extension(cards::relations_card())
         .extension(cards::apis_card())
         .extension(cards::has_part_card())
-        .extension(NavItemBlueprint::new("Catalog", &CATALOG_INDEX_ROUTE).icon("☰").build())
+        .extension(
+            NavItemBlueprint::new("Catalog", &CATALOG_INDEX_ROUTE)
+                .icon("☰")
+                .build(),
+        )
 }

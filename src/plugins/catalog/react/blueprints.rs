@@ -40,10 +40,9 @@ impl EntityRequest {
     }
 }
 
-type RenderFn =
-    dyn Fn(EntityRequest) -> Pin<Box<dyn Future<Output = Result<Markup, PageError>> + Send>>
-        + Send
-        + Sync;
+type RenderFn = dyn Fn(EntityRequest) -> Pin<Box<dyn Future<Output = Result<Markup, PageError>> + Send>>
+    + Send
+    + Sync;
 
 /// An async render function of a tab or card.
 #[derive(Clone)]
@@ -220,10 +219,10 @@ impl EntityContentBlueprint {
                 Ok(Outputs::new().with(
                     &ENTITY_CONTENT,
                     EntityContent {
-                        path: config.path.as_deref().map_or_else(
-                            || self.path.clone(),
-                            |p| p.trim_matches('/').to_string(),
-                        ),
+                        path: config
+                            .path
+                            .as_deref()
+                            .map_or_else(|| self.path.clone(), |p| p.trim_matches('/').to_string()),
                         title: config.title.clone().unwrap_or_else(|| self.title.clone()),
                         filter: self.filter.clone(),
                         render: self.render.clone(),

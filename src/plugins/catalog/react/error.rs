@@ -1,52 +1,26 @@
 //! Errors of the catalog utility API.
 
 use crate::frontend::PageError;
+use crate::plugins::catalog::common::CatalogClientError;
 
 /// A catalog API call that failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogApiError {
-    /// The request could not be sent or its answer not read.
-    #[error("catalog request to {url} failed")]
-    Transport {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The catalog answered with an error status (Backstage's error JSON where it sent one).
-    #[error("catalog request to {url} answered {status} {name}: {message}")]
-    Response {
-        /// The URL.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// Backstage's error name, e.g. `NotFoundError`, `InputError`.
-        name: String,
-        /// The error message.
-        message: String,
-    },
-    /// The answer was not the JSON expected.
-    #[error("catalog request to {url} answered unreadable JSON")]
-    Decode {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// The HTTP call to the catalog failed or was answered with an error.
+    #[error(transparent)]
+    Client(#[from] CatalogClientError),
     /// Any other failure of an implementation.
     #[error("catalog api failed: {0}")]
     Other(String),
 }
 
 impl CatalogApiError {
-    /// The HTTP status of a [`Response`](Self::Response) error.
+    /// The HTTP status the catalog answered with, if it answered with an error.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Response { status, .. } => Some(*status),
-            _ => None,
+            Self::Client(e) => e.status(),
+            Self::Other(_) => None,
         }
     }
 }
@@ -55,16 +29,38 @@ impl From<CatalogApiError> for PageError {
     /// A 400 from the catalog (a bad filter or cursor) is the visitor's bad request; anything
     /// else is an internal error (logged, not shown).
     fn from(error: CatalogApiError) -> Self {
-        match &error {
-            CatalogApiError::Response {
-                status: 400,
-                message,
-                ..
-            } => PageError::bad_request(message.clone()),
-            _ => PageError::internal(std::error::Error::source(&error).map_or_else(
-                || error.to_string(),
-                |source| format!("{error}: {source}"),
-            )),
+        if let CatalogApiError::Client(CatalogClientError::Response {
+            status: 400,
+            message,
+            ..
+        }) = &error
+        {
+            return PageError::bad_request(message.clone());
         }
+        PageError::internal(
+            std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), |source| format!("{error}: {source}")),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_requests_stay_bad_requests() {
+        let e = CatalogApiError::Client(CatalogClientError::Response {
+            method: "GET".into(),
+            url: "http://x/api/catalog/entities/by-query".into(),
+            status: 400,
+            name: "InputError".into(),
+            message: "malformed cursor".into(),
+        });
+        let page = PageError::from(e);
+        assert_eq!(page.status_code(), 400);
+        assert_eq!(page.message(), "malformed cursor");
+        let e = CatalogApiError::Other("down".into());
+        assert_eq!(PageError::from(e).status_code(), 500);
     }
 }

@@ -2,7 +2,8 @@
 //! `@backstage/plugin-catalog-react`).
 //!
 //! - [`CATALOG_API`]: the [`CatalogApi`] utility API, implemented over HTTP by
-//!   [`HttpCatalogApi`] (base URL from the `core.discovery` API).
+//!   [`HttpCatalogApi`] (the catalog's [`CatalogClient`](crate::plugins::catalog::common::CatalogClient),
+//!   base URL from the `core.discovery` API).
 //! - Routes: [`CATALOG_INDEX_ROUTE`], [`ENTITY_ROUTE`] with [`EntityParams`], and
 //!   [`entity_href`] to link to an entity.
 //! - Entity page slots: [`EntityContentBlueprint`] (a tab, data [`ENTITY_CONTENT`]) and
@@ -35,15 +36,15 @@ mod api;
 mod blueprints;
 mod error;
 mod routes;
-mod types;
 
+/// The request and response types of [`CatalogApi`], from the catalog's typed client.
+pub use crate::plugins::catalog::common::{
+    EntityFilter, FacetValue, PageInfo, QueryEntitiesRequest, QueryEntitiesResponse,
+};
 pub use api::{CATALOG_API, CatalogApi, HttpCatalogApi};
 pub use blueprints::{
     ENTITY_CARD, ENTITY_CONTENT, ENTITY_PAGE_ID, EntityCard, EntityCardBlueprint, EntityContent,
     EntityContentBlueprint, EntityContentConfig, EntityPredicate, EntityRenderer, EntityRequest,
 };
 pub use error::CatalogApiError;
-pub use routes::{
-    CATALOG_INDEX_ROUTE, ENTITY_ROUTE, EntityParams, entity_href, humanize_ref,
-};
-pub use types::{EntityFilter, FacetValue, PageInfo, QueryEntitiesRequest, QueryEntitiesResponse};
+pub use routes::{CATALOG_INDEX_ROUTE, ENTITY_ROUTE, EntityParams, entity_href, humanize_ref};
