@@ -136,3 +136,77 @@ impl IndexBuilder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::backend::BoxError;
+    use crate::plugins::search::backend::EmbeddedEngine;
+    use crate::plugins::search::common::{SearchDocument, SearchQuery};
+
+    #[derive(Debug, Default)]
+    struct Flaky {
+        fail: AtomicBool,
+    }
+
+    #[async_trait]
+    impl DocumentCollator for Flaky {
+        fn doc_type(&self) -> &str {
+            "flaky"
+        }
+        async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err("catalog unreachable".into());
+            }
+            Ok(vec![
+                SearchDocument::new("alpha", "first", "/a").with_field("lifecycle", "production"),
+                SearchDocument::new("beta", "second", "/b").with_field("lifecycle", "experimental"),
+            ])
+        }
+    }
+
+    #[derive(Debug)]
+    struct DropExperimental(Vec<String>);
+
+    #[async_trait]
+    impl DocumentDecorator for DropExperimental {
+        fn types(&self) -> Vec<String> {
+            self.0.clone()
+        }
+        async fn decorate(
+            &self,
+            docs: Vec<SearchDocument>,
+        ) -> Result<Vec<SearchDocument>, BoxError> {
+            Ok(docs
+                .into_iter()
+                .filter(|d| d.field_str("lifecycle") != Some("experimental"))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn decorators_apply_to_their_types_and_failures_keep_old_documents() {
+        let engine = Arc::new(EmbeddedEngine::in_memory().unwrap());
+        let collator = Flaky::default();
+        let other = IndexBuilder::new(
+            engine.clone(),
+            vec![Arc::new(DropExperimental(vec!["techdocs".into()]))],
+        );
+        assert_eq!(other.build_type(&collator).await.unwrap(), 2);
+        let builder = IndexBuilder::new(
+            engine.clone(),
+            vec![Arc::new(DropExperimental(vec!["flaky".into()]))],
+        );
+        assert_eq!(builder.build_type(&collator).await.unwrap(), 1);
+        collator.fail.store(true, Ordering::SeqCst);
+        let err = builder.build_type(&collator).await.unwrap_err();
+        assert!(matches!(err, SearchError::Collator { ref doc_type, .. } if doc_type == "flaky"));
+        let page = engine.query(&SearchQuery::new("")).await.unwrap();
+        assert_eq!(page.number_of_results, Some(1));
+        assert_eq!(page.results[0].document.title, "alpha");
+    }
+}
