@@ -1,4 +1,5 @@
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 //! The catalog UI in headless Chromium, driven over the W3C WebDriver protocol: a backend with
 //! the catalog (the demo catalog) and the app, `chromedriver` from PATH. Without chromedriver
 //! the test prints `skipped: chromedriver not found` (Debian: `apt-get install -y chromium

@@ -1,4 +1,5 @@
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)]
 //! The catalog UI over HTTP: the demo catalog served by the catalog backend, rendered by the
 //! catalog frontend plugin through the `app` plugin.
 
