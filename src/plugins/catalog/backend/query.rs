@@ -211,6 +211,9 @@ pub(crate) fn parse_order_fields(params: &[String]) -> Result<Vec<Order>, Catalo
 }
 
 /// Appends `ORDER BY` for `order`, entity ref last as the tie-breaker.
+///
+/// The sort value comes from the entity's own search rows; `key || ''` keeps SQLite's planner
+/// on the `(entity_id, key)` index instead of scanning every row of that key.
 pub(crate) fn push_order(sql: &mut Sql, order: &[Order]) {
     sql.push(" ORDER BY ");
     for o in order {
@@ -220,7 +223,7 @@ pub(crate) fn push_order(sql: &mut Sql, order: &[Order]) {
             ("MIN", "ASC")
         };
         sql.push(&format!(
-            "(SELECT {agg}(s.value) FROM search s WHERE s.entity_id = f.entity_id AND s.key = "
+            "(SELECT {agg}(s.value) FROM search s WHERE s.entity_id = f.entity_id AND s.key || '' = "
         ));
         sql.push_bind(o.field.clone());
         sql.push(&format!(") {dir} NULLS LAST, "));

@@ -63,7 +63,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
         original_value ${text}
     );
     CREATE INDEX search_key_value ON search (key, value);
-    CREATE INDEX search_entity ON search (entity_id);",
+    CREATE INDEX search_entity_key ON search (entity_id, key);",
 )];
 
 /// A registered location.
