@@ -31,6 +31,7 @@ struct Fields {
     doc_type: Field,
     title: Field,
     text: Field,
+    all: Field,
     filter: Field,
     stored: Field,
 }
@@ -88,7 +89,8 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         doc_type: builder.add_text_field("type", STRING | STORED),
         title: builder.add_text_field("title", analyzed.clone()),
-        text: builder.add_text_field("text", analyzed),
+        text: builder.add_text_field("text", analyzed.clone()),
+        all: builder.add_text_field("all", analyzed),
         filter: builder.add_text_field("filter", STRING),
         stored: builder.add_text_field("document", STORED),
     };
@@ -177,6 +179,8 @@ impl EmbeddedEngine {
         out.add_text(f.doc_type, doc_type);
         out.add_text(f.title, &doc.title);
         out.add_text(f.text, &doc.text);
+        out.add_text(f.all, &doc.title);
+        out.add_text(f.all, &doc.text);
         for key in doc.fields.keys() {
             for value in doc.filter_values(key) {
                 out.add_text(f.filter, format!("{key}={value}"));
@@ -192,32 +196,34 @@ impl EmbeddedEngine {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for token in tokens {
+            // Exact words score with BM25 (title above text); prefixes and typos match once,
+            // on the combined field, with a constant score below an exact word.
             let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (field, weight) in [(f.title, 2.0_f32), (f.text, 1.0)] {
-                let term = Term::from_field_text(field, token);
+            for (field, boost) in [(f.title, 4.0_f32), (f.text, 2.0)] {
                 should.push((
                     Occur::Should,
                     Box::new(BoostQuery::new(
-                        Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                        2.0 * weight,
-                    )),
-                ));
-                should.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(
-                        Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)),
-                        weight,
-                    )),
-                ));
-                if token.chars().count() >= FUZZY_MIN_LEN {
-                    should.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(FuzzyTermQuery::new(term, 1, true)),
-                            0.5 * weight,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(field, token),
+                            IndexRecordOption::WithFreqs,
                         )),
-                    ));
-                }
+                        boost,
+                    )),
+                ));
+            }
+            let all = Term::from_field_text(f.all, token);
+            should.push((
+                Occur::Should,
+                Box::new(FuzzyTermQuery::new_prefix(all.clone(), 0, true)),
+            ));
+            if token.chars().count() >= FUZZY_MIN_LEN {
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(FuzzyTermQuery::new(all, 1, true)),
+                        0.5,
+                    )),
+                ));
             }
             must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
         }
