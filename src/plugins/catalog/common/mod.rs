@@ -43,6 +43,7 @@
 //! ```
 
 mod annotations;
+mod client;
 mod entity;
 mod entity_ref;
 mod error;
@@ -56,6 +57,10 @@ mod validation;
 mod validators;
 
 pub use annotations::*;
+pub use client::{
+    AddLocationResponse, CatalogClient, CatalogClientError, EntityFilter, FacetValue,
+    GetEntitiesRequest, Location, PageInfo, QueryEntitiesRequest, QueryEntitiesResponse,
+};
 pub use entity::{
     DEFAULT_NAMESPACE, Entity, EntityLink, EntityMeta, EntityStatus, EntityStatusItem,
     STATUS_TYPE_CATALOG_PROCESSING,

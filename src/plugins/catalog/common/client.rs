@@ -1,0 +1,544 @@
+//! A typed HTTP client for the catalog's REST API (`/api/catalog`), like Backstage's
+//! `CatalogClient`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Entity, EntityRef};
+
+/// Errors of [`CatalogClient`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogClientError {
+    /// The request could not be sent or its answer not read.
+    #[error("catalog request {method} {url} failed")]
+    Transport {
+        /// The method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The catalog answered with an error (Backstage's error JSON where it sent one).
+    #[error("catalog request {method} {url} answered {status} {name}: {message}")]
+    Response {
+        /// The method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Backstage's error name, e.g. `NotFoundError`, `InputError`, `ConflictError`.
+        name: String,
+        /// The error message.
+        message: String,
+    },
+    /// The answer was not the JSON expected.
+    #[error("catalog request {method} {url} answered unreadable JSON")]
+    Decode {
+        /// The method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl CatalogClientError {
+    /// The HTTP status of a [`Response`](Self::Response) error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Response { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Backstage's error name of a [`Response`](Self::Response) error.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Response { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// One filter set: conditions that must all hold. A key repeated means any of its values;
+/// a key with `None` means the key exists. Several sets in a request are OR-ed.
+///
+/// ```
+/// use backlot::plugins::catalog::common::EntityFilter;
+///
+/// let filter = EntityFilter::new().with("kind", "component").with("kind", "api").exists("spec.owner");
+/// assert_eq!(filter.to_query_value(), "kind=component,kind=api,spec.owner");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntityFilter {
+    conditions: Vec<(String, Option<String>)>,
+}
+
+impl EntityFilter {
+    /// An empty filter set (matches everything).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `key=value`.
+    #[must_use]
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.conditions.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Adds "`key` exists".
+    #[must_use]
+    pub fn exists(mut self, key: impl Into<String>) -> Self {
+        self.conditions.push((key.into(), None));
+        self
+    }
+
+    /// Whether it has no condition.
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
+    /// The `filter` query parameter value.
+    pub fn to_query_value(&self) -> String {
+        self.conditions
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads Backstage's config form: an object of key → string or list of strings
+    /// (`{ kind: ['Component', 'API'] }`).
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let mut filter = Self::new();
+        for (key, v) in value.as_object()? {
+            match v {
+                Value::String(s) => filter = filter.with(key.clone(), s.clone()),
+                Value::Array(items) => {
+                    for item in items {
+                        filter = filter.with(key.clone(), item.as_str()?.to_string());
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(filter)
+    }
+}
+
+/// A request to `GET /entities` (offset paging).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetEntitiesRequest {
+    /// Filter sets, OR-ed.
+    pub filter: Vec<EntityFilter>,
+    /// Field paths to return (`metadata.name`, `spec.owner`, ...); empty means all.
+    pub fields: Vec<String>,
+    /// Page size.
+    pub limit: Option<usize>,
+    /// Entities to skip.
+    pub offset: Option<usize>,
+}
+
+/// A request to `GET /entities/by-query` (cursor paging).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryEntitiesRequest {
+    /// Filter sets, OR-ed.
+    pub filter: Vec<EntityFilter>,
+    /// Field paths to return; empty means all.
+    pub fields: Vec<String>,
+    /// Page size.
+    pub limit: Option<usize>,
+    /// Sort fields with `asc`/`desc` (`("metadata.name", "asc")`).
+    pub order_fields: Vec<(String, String)>,
+    /// Full-text filter term.
+    pub full_text_filter_term: Option<String>,
+    /// The cursor of the page to fetch (then filter and order come from the cursor).
+    pub cursor: Option<String>,
+}
+
+/// Paging information of a by-query page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    /// The cursor of the next page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// The cursor of the previous page.
+    #[serde(default)]
+    pub prev_cursor: Option<String>,
+}
+
+/// A page of `GET /entities/by-query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryEntitiesResponse {
+    /// The entities of the page.
+    pub items: Vec<Entity>,
+    /// The number of entities matching, across pages.
+    #[serde(default)]
+    pub total_items: usize,
+    /// Cursors.
+    #[serde(default)]
+    pub page_info: PageInfo,
+}
+
+/// A facet value and its count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    /// The value.
+    pub value: String,
+    /// How many entities have it.
+    pub count: usize,
+}
+
+/// A registered location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The location id.
+    pub id: String,
+    /// The type, e.g. `url`.
+    #[serde(rename = "type")]
+    pub location_type: String,
+    /// The target URL or path.
+    pub target: String,
+}
+
+/// The answer to `POST /locations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddLocationResponse {
+    /// The location.
+    pub location: Location,
+    /// The entities read from it.
+    #[serde(default)]
+    pub entities: Vec<Entity>,
+    /// Whether it was already registered (dry runs).
+    #[serde(default)]
+    pub exists: Option<bool>,
+}
+
+/// A client for the catalog's REST API.
+///
+/// Entities are parsed into [`Entity`]; when `fields` narrows them, include `apiVersion`,
+/// `kind` and `metadata.name`.
+///
+/// ```no_run
+/// use backlot::plugins::catalog::common::{CatalogClient, EntityFilter, QueryEntitiesRequest};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = CatalogClient::new("http://localhost:7007/api/catalog");
+/// let mut request = QueryEntitiesRequest {
+///     filter: vec![EntityFilter::new().with("kind", "component")],
+///     limit: Some(100),
+///     ..Default::default()
+/// };
+/// loop {
+///     let page = client.query_entities(&request).await?;
+///     for entity in &page.items {
+///         println!("{}", entity.ref_string());
+///     }
+///     match page.page_info.next_cursor {
+///         Some(cursor) => request.cursor = Some(cursor),
+///         None => break,
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CatalogClient {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl CatalogClient {
+    /// A client for the catalog at `base_url` (e.g. `discovery.base_url("catalog")`).
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_client(base_url, reqwest::Client::new())
+    }
+
+    /// A client sending through `http`.
+    pub fn with_client(base_url: impl Into<String>, http: reqwest::Client) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    /// The catalog's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(String, String, bytes::Bytes), CatalogClientError> {
+        let built = req
+            .build()
+            .map_err(|source| CatalogClientError::Transport {
+                method: "?".into(),
+                url: self.base_url.clone(),
+                source,
+            })?;
+        let method = built.method().to_string();
+        let url = built.url().to_string();
+        let res =
+            self.http
+                .execute(built)
+                .await
+                .map_err(|source| CatalogClientError::Transport {
+                    method: method.clone(),
+                    url: url.clone(),
+                    source,
+                })?;
+        let status = res.status();
+        let body = res
+            .bytes()
+            .await
+            .map_err(|source| CatalogClientError::Transport {
+                method: method.clone(),
+                url: url.clone(),
+                source,
+            })?;
+        if !status.is_success() {
+            let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+            let name = parsed
+                .as_ref()
+                .and_then(|v| v["error"]["name"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| default_error_name(status.as_u16()).to_string());
+            let message = parsed
+                .as_ref()
+                .and_then(|v| v["error"]["message"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+            return Err(CatalogClientError::Response {
+                method,
+                url,
+                status: status.as_u16(),
+                name,
+                message,
+            });
+        }
+        Ok((method, url, body))
+    }
+
+    async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CatalogClientError> {
+        let (method, url, body) = self.send(req).await?;
+        serde_json::from_slice(&body).map_err(|source| CatalogClientError::Decode {
+            method,
+            url,
+            source,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// `GET /entities`: entities matching the filter, with offset paging.
+    pub async fn get_entities(
+        &self,
+        request: &GetEntitiesRequest,
+    ) -> Result<Vec<Entity>, CatalogClientError> {
+        let mut params: Vec<(&str, String)> = filter_params(&request.filter);
+        if !request.fields.is_empty() {
+            params.push(("fields", request.fields.join(",")));
+        }
+        if let Some(limit) = request.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        if let Some(offset) = request.offset {
+            params.push(("offset", offset.to_string()));
+        }
+        self.send_json(self.http.get(self.url("/entities")).query(&params))
+            .await
+    }
+
+    /// `GET /entities/by-query`: one page of entities; follow `page_info.next_cursor`.
+    pub async fn query_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+    ) -> Result<QueryEntitiesResponse, CatalogClientError> {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(cursor) = &request.cursor {
+            params.push(("cursor", cursor.clone()));
+        } else {
+            params.extend(filter_params(&request.filter));
+            for (field, order) in &request.order_fields {
+                params.push(("orderField", format!("{field},{order}")));
+            }
+            if let Some(term) = &request.full_text_filter_term {
+                params.push(("fullTextFilterTerm", term.clone()));
+            }
+        }
+        if !request.fields.is_empty() {
+            params.push(("fields", request.fields.join(",")));
+        }
+        if let Some(limit) = request.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        self.send_json(self.http.get(self.url("/entities/by-query")).query(&params))
+            .await
+    }
+
+    /// `GET /entities/by-name/{kind}/{namespace}/{name}`; `None` when it does not exist.
+    pub async fn get_entity_by_ref(
+        &self,
+        entity_ref: &EntityRef,
+    ) -> Result<Option<Entity>, CatalogClientError> {
+        let path = format!(
+            "/entities/by-name/{}/{}/{}",
+            encode(entity_ref.kind()),
+            encode(entity_ref.namespace()),
+            encode(entity_ref.name())
+        );
+        match self.send_json(self.http.get(self.url(&path))).await {
+            Ok(entity) => Ok(Some(entity)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /entities/by-refs`: entities in the order of `refs`, `None` for missing ones.
+    pub async fn get_entities_by_refs(
+        &self,
+        refs: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Option<Entity>>, CatalogClientError> {
+        #[derive(Deserialize)]
+        struct Items {
+            items: Vec<Option<Entity>>,
+        }
+        let mut body = json!({ "entityRefs": refs });
+        if !fields.is_empty() {
+            body["fields"] = json!(fields);
+        }
+        let items: Items = self
+            .send_json(self.http.post(self.url("/entities/by-refs")).json(&body))
+            .await?;
+        Ok(items.items)
+    }
+
+    /// `GET /entity-facets`: facet → values with counts.
+    pub async fn get_entity_facets(
+        &self,
+        facets: &[String],
+        filter: &[EntityFilter],
+    ) -> Result<std::collections::BTreeMap<String, Vec<FacetValue>>, CatalogClientError> {
+        #[derive(Deserialize)]
+        struct Facets {
+            facets: std::collections::BTreeMap<String, Vec<FacetValue>>,
+        }
+        let mut params: Vec<(&str, String)> = facets.iter().map(|f| ("facet", f.clone())).collect();
+        params.extend(filter_params(filter));
+        let facets: Facets = self
+            .send_json(self.http.get(self.url("/entity-facets")).query(&params))
+            .await?;
+        Ok(facets.facets)
+    }
+
+    /// `POST /locations`: registers a location (or, with `dry_run`, only reads it).
+    pub async fn add_location(
+        &self,
+        location_type: &str,
+        target: &str,
+        dry_run: bool,
+    ) -> Result<AddLocationResponse, CatalogClientError> {
+        let mut req = self
+            .http
+            .post(self.url("/locations"))
+            .json(&json!({ "type": location_type, "target": target }));
+        if dry_run {
+            req = req.query(&[("dryRun", "true")]);
+        }
+        self.send_json(req).await
+    }
+
+    /// `DELETE /locations/{id}`.
+    pub async fn remove_location(&self, id: &str) -> Result<(), CatalogClientError> {
+        let path = format!("/locations/{}", encode(id));
+        self.send(self.http.delete(self.url(&path)))
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /refresh`: schedules an entity for processing now.
+    pub async fn refresh_entity(&self, entity_ref: &str) -> Result<(), CatalogClientError> {
+        self.send(
+            self.http
+                .post(self.url("/refresh"))
+                .json(&json!({ "entityRef": entity_ref })),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn filter_params(filter: &[EntityFilter]) -> Vec<(&'static str, String)> {
+    filter
+        .iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| ("filter", f.to_query_value()))
+        .collect()
+}
+
+fn encode(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn default_error_name(status: u16) -> &'static str {
+    match status {
+        400 => "InputError",
+        401 => "AuthenticationError",
+        403 => "NotAllowedError",
+        404 => "NotFoundError",
+        409 => "ConflictError",
+        501 => "NotImplementedError",
+        503 => "ServiceUnavailableError",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_from_config() {
+        let f = EntityFilter::from_json(
+            &json!({ "kind": ["Component", "API"], "spec.type": "service" }),
+        )
+        .unwrap();
+        assert_eq!(
+            f.to_query_value(),
+            "kind=Component,kind=API,spec.type=service"
+        );
+        assert!(EntityFilter::from_json(&json!({ "kind": 1 })).is_none());
+    }
+
+    #[test]
+    fn page_parses() {
+        let page: QueryEntitiesResponse = serde_json::from_value(json!({
+            "items": [{ "apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": { "name": "a" } }],
+            "totalItems": 3,
+            "pageInfo": { "nextCursor": "abc" }
+        }))
+        .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.page_info.next_cursor.as_deref(), Some("abc"));
+    }
+}

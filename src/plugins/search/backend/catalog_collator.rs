@@ -1,0 +1,229 @@
+//! The catalog collator: every catalog entity as a `software-catalog` document.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
+use crate::plugins::catalog::common::{CatalogClient, Entity, EntityFilter, QueryEntitiesRequest};
+use crate::plugins::search::common::SearchDocument;
+use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
+use crate::services::config::Config;
+use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
+use crate::services::scheduler::{TaskFrequency, TaskSchedule};
+
+/// The document type the catalog collator writes.
+pub const CATALOG_DOCUMENT_TYPE: &str = "software-catalog";
+const DEFAULT_LOCATION_TEMPLATE: &str = "/catalog/:namespace/:kind/:name";
+const DEFAULT_BATCH_SIZE: usize = 500;
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.title",
+    "metadata.description",
+    "spec.type",
+    "spec.lifecycle",
+    "spec.owner",
+];
+
+/// Reads every entity from the catalog's `/entities/by-query`, page by page, and turns it
+/// into a `software-catalog` document: `title` (`metadata.title` or name), `text`
+/// (description), `location` (from the template), `kind`, `type`, `componentType`,
+/// `lifecycle`, `owner`, `namespace`, and `authorization.resourceRef` (the entity ref).
+///
+/// ```
+/// use backlot::plugins::catalog::common::{CatalogClient, Entity};
+/// use backlot::plugins::search::backend::CatalogCollator;
+///
+/// let collator = CatalogCollator::new(CatalogClient::new("http://localhost:7007/api/catalog"));
+/// let entity: Entity = serde_json::from_value(serde_json::json!({
+///     "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+///     "metadata": { "name": "petstore", "description": "Sells pets" },
+///     "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" }
+/// }))?;
+/// let doc = collator.document(&entity);
+/// assert_eq!(doc.location, "/catalog/default/component/petstore");
+/// assert_eq!(doc.field_str("owner"), Some("team-a"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CatalogCollator {
+    client: CatalogClient,
+    location_template: String,
+    filter: Vec<EntityFilter>,
+    batch_size: usize,
+}
+
+impl CatalogCollator {
+    /// A collator reading through `client`, with the defaults.
+    pub fn new(client: CatalogClient) -> Self {
+        Self {
+            client,
+            location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
+            filter: Vec::new(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+
+    /// Reads `search.collators.catalog.{locationTemplate, filter, batchSize}`.
+    pub fn from_config(client: CatalogClient, config: &Config) -> Result<Self, SearchError> {
+        let mut collator = Self::new(client);
+        let key = |k: &str| format!("search.collators.catalog.{k}");
+        let bad = |k: &str, e: &dyn std::fmt::Display| SearchError::Config {
+            key: key(k),
+            message: e.to_string(),
+        };
+        if let Some(t) = config
+            .opt_string(&key("locationTemplate"))
+            .map_err(|e| bad("locationTemplate", &e))?
+        {
+            collator.location_template = t;
+        }
+        if let Some(n) = config
+            .opt_u64(&key("batchSize"))
+            .map_err(|e| bad("batchSize", &e))?
+        {
+            collator.batch_size = usize::try_from(n.max(1)).unwrap_or(DEFAULT_BATCH_SIZE);
+        }
+        if let Some(value) = config.get(&key("filter")) {
+            let filters = match value {
+                serde_json::Value::Array(items) => {
+                    items.iter().map(EntityFilter::from_json).collect()
+                }
+                other => EntityFilter::from_json(other).map(|f| vec![f]),
+            };
+            collator.filter = filters.ok_or_else(|| {
+                bad(
+                    "filter",
+                    &"expected an object of strings or lists of strings",
+                )
+            })?;
+        }
+        Ok(collator)
+    }
+
+    /// Uses `template` for locations (`:namespace`, `:kind`, `:name` are replaced).
+    #[must_use]
+    pub fn with_location_template(mut self, template: impl Into<String>) -> Self {
+        self.location_template = template.into();
+        self
+    }
+
+    /// The document of one entity.
+    pub fn document(&self, entity: &Entity) -> SearchDocument {
+        let meta = &entity.metadata;
+        let namespace = meta.namespace();
+        let location = self
+            .location_template
+            .replace(":namespace", namespace)
+            .replace(":kind", &entity.kind.to_lowercase())
+            .replace(":name", &meta.name);
+        let spec_type = entity.spec_str("type").unwrap_or("other");
+        SearchDocument::new(
+            meta.title.clone().unwrap_or_else(|| meta.name.clone()),
+            meta.description.clone().unwrap_or_default(),
+            location,
+        )
+        .with_field("kind", entity.kind.clone())
+        .with_field("type", spec_type)
+        .with_field("componentType", spec_type)
+        .with_field(
+            "lifecycle",
+            entity.spec_str("lifecycle").unwrap_or_default(),
+        )
+        .with_field("owner", entity.spec_str("owner").unwrap_or_default())
+        .with_field("namespace", namespace)
+        .with_resource_ref(entity.ref_string())
+    }
+}
+
+#[async_trait]
+impl DocumentCollator for CatalogCollator {
+    fn doc_type(&self) -> &str {
+        CATALOG_DOCUMENT_TYPE
+    }
+
+    async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
+        let mut request = QueryEntitiesRequest {
+            filter: self.filter.clone(),
+            fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+            limit: Some(self.batch_size),
+            ..Default::default()
+        };
+        let mut docs = Vec::new();
+        loop {
+            let page = self.client.query_entities(&request).await?;
+            docs.extend(page.items.iter().map(|e| self.document(e)));
+            match page.page_info.next_cursor {
+                Some(cursor) if !page.items.is_empty() => request.cursor = Some(cursor),
+                _ => break,
+            }
+        }
+        Ok(docs)
+    }
+}
+
+/// The default collator schedule: every 10 minutes, 15 minutes timeout, 3 seconds initial
+/// delay.
+pub(crate) fn default_schedule() -> TaskSchedule {
+    TaskSchedule::new(
+        TaskFrequency::Every(Duration::from_secs(600)),
+        Duration::from_secs(900),
+    )
+    .with_initial_delay(Duration::from_secs(3))
+}
+
+/// Reads `search.collators.<type>.schedule`, or the default schedule.
+pub(crate) fn schedule_from_config(
+    config: &Config,
+    collator: &str,
+) -> Result<TaskSchedule, SearchError> {
+    let key = format!("search.collators.{collator}.schedule");
+    match config.get(&key) {
+        None => Ok(default_schedule()),
+        Some(value) => TaskSchedule::from_config_value(value).map_err(|e| SearchError::Config {
+            key,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The module adding the [`CatalogCollator`] to the `search` plugin (Backstage's
+/// `search-backend-module-catalog`). It finds the catalog through discovery and runs on
+/// `search.collators.catalog.schedule`.
+///
+/// ```
+/// use backlot::backend::Feature;
+/// use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
+///
+/// let features = [Feature::plugin(SearchPlugin::new()), Feature::module(SearchCatalogCollatorModule)];
+/// # let _ = features;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchCatalogCollatorModule;
+
+impl BackendModule for SearchCatalogCollatorModule {
+    fn plugin_id(&self) -> &str {
+        "search"
+    }
+
+    fn module_id(&self) -> &str {
+        "catalog-collator"
+    }
+
+    fn register(&self, reg: ModuleRegistrar) -> Registration {
+        reg.init(
+            (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
+            |(config, discovery, registry)| async move {
+                let client = CatalogClient::new(discovery.base_url("catalog"));
+                let collator = CatalogCollator::from_config(client, &config)?;
+                let schedule = schedule_from_config(&config, "catalog")?;
+                registry.get()?.add_collator(schedule, Arc::new(collator));
+                Ok(())
+            },
+        )
+    }
+}

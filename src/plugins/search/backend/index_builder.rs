@@ -1,0 +1,138 @@
+//! Runs collators and decorators into the engine, on the scheduler.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::plugins::search::node::{
+    CollatorRegistration, DocumentCollator, DocumentDecorator, SearchEngine, SearchError,
+};
+use crate::services::logger::{LoggerService, LoggerServiceExt};
+use crate::services::scheduler::{PluginScheduler, SchedulerError, TaskDefinition, TaskError};
+
+/// Builds the index of each document type: collates, decorates and hands the full set to the
+/// engine, which swaps it in atomically. A failing collator or decorator leaves the type's
+/// previous documents in place.
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use backlot::backend::BoxError;
+/// use backlot::plugins::search::backend::{EmbeddedEngine, IndexBuilder};
+/// use backlot::plugins::search::common::{SearchDocument, SearchQuery};
+/// use backlot::plugins::search::node::{DocumentCollator, SearchEngine};
+///
+/// #[derive(Debug)]
+/// struct Faq;
+///
+/// #[async_trait]
+/// impl DocumentCollator for Faq {
+///     fn doc_type(&self) -> &str { "faq" }
+///     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
+///         Ok(vec![SearchDocument::new("Deploying", "Run the pipeline", "/faq/deploy")])
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let engine = Arc::new(EmbeddedEngine::in_memory()?);
+/// let builder = IndexBuilder::new(engine.clone(), vec![]);
+/// assert_eq!(builder.build_type(&Faq).await?, 1);
+/// assert_eq!(engine.query(&SearchQuery::new("pipeline")).await?.results.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IndexBuilder {
+    engine: Arc<dyn SearchEngine>,
+    decorators: Vec<Arc<dyn DocumentDecorator>>,
+}
+
+impl fmt::Debug for IndexBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IndexBuilder")
+            .field("engine", &self.engine)
+            .field("decorators", &self.decorators)
+            .finish()
+    }
+}
+
+/// The scheduler task id of a collator: `search_index_<type>` with `-` as `_`, as Backstage
+/// names it.
+///
+/// ```
+/// assert_eq!(
+///     backlot::plugins::search::backend::collator_task_id("software-catalog"),
+///     "search_index_software_catalog"
+/// );
+/// ```
+pub fn collator_task_id(doc_type: &str) -> String {
+    format!("search_index_{}", doc_type.replace('-', "_"))
+}
+
+impl IndexBuilder {
+    /// A builder feeding `engine`, applying `decorators` to the types they name.
+    pub fn new(engine: Arc<dyn SearchEngine>, decorators: Vec<Arc<dyn DocumentDecorator>>) -> Self {
+        Self { engine, decorators }
+    }
+
+    /// Collates, decorates and indexes one type; returns the number of documents indexed.
+    pub async fn build_type(&self, collator: &dyn DocumentCollator) -> Result<usize, SearchError> {
+        let doc_type = collator.doc_type().to_string();
+        let mut docs = collator
+            .collate()
+            .await
+            .map_err(|source| SearchError::Collator {
+                doc_type: doc_type.clone(),
+                source,
+            })?;
+        for decorator in &self.decorators {
+            let types = decorator.types();
+            if types.is_empty() || types.iter().any(|t| *t == doc_type) {
+                docs = decorator
+                    .decorate(docs)
+                    .await
+                    .map_err(|source| SearchError::Decorator {
+                        doc_type: doc_type.clone(),
+                        source,
+                    })?;
+            }
+        }
+        let count = docs.len();
+        self.engine.index(&doc_type, docs).await?;
+        Ok(count)
+    }
+
+    /// Schedules one task per collator on `scheduler` (ids from [`collator_task_id`]).
+    pub async fn schedule(
+        &self,
+        scheduler: &PluginScheduler,
+        collators: Vec<CollatorRegistration>,
+        logger: Arc<dyn LoggerService>,
+    ) -> Result<(), SchedulerError> {
+        for registration in collators {
+            let builder = self.clone();
+            let collator = registration.collator;
+            let logger = logger.clone();
+            let id = collator_task_id(collator.doc_type());
+            let task = TaskDefinition::new(id, registration.schedule, move |_cancel| {
+                let builder = builder.clone();
+                let collator = collator.clone();
+                let logger = logger.clone();
+                async move {
+                    match builder.build_type(collator.as_ref()).await {
+                        Ok(count) => {
+                            logger.info(&format!(
+                                "indexed {count} documents of type '{}'",
+                                collator.doc_type()
+                            ));
+                            Ok(())
+                        }
+                        Err(e) => Err(Box::new(e) as TaskError),
+                    }
+                }
+            })?;
+            scheduler.schedule_task(task).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! The `search` backend plugin: [`SearchPlugin`], its engines and the catalog collator.
+
+mod catalog_collator;
+mod config;
+mod embedded;
+mod index_builder;
+mod matching;
+mod params;
+#[cfg(feature = "postgres")]
+mod pg;
+mod plugin;
+mod router;
+
+pub use catalog_collator::{CATALOG_DOCUMENT_TYPE, CatalogCollator, SearchCatalogCollatorModule};
+pub use embedded::EmbeddedEngine;
+pub use index_builder::{IndexBuilder, collator_task_id};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use pg::{PgEngine, search_pool};
+pub use plugin::SearchPlugin;
