@@ -3,3 +3,4 @@
 pub mod app;
 pub mod catalog;
 pub mod search;
+pub mod techdocs;

@@ -1,0 +1,187 @@
+//! The TechDocs backend plugin, mounted at `/api/techdocs` (Backstage
+//! `@backstage/plugin-techdocs-backend`).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /static/docs/:namespace/:kind/:name/*path` | a file of the published site (directories serve `index.html`); with `techdocs.builder: local` a site that was never built is built first |
+//! | `GET /metadata/techdocs/:namespace/:kind/:name` | `techdocs_metadata.json` |
+//! | `GET /metadata/entity/:namespace/:kind/:name` | the catalog entity plus `locationMetadata` |
+//! | `GET /sync/:namespace/:kind/:name` | `text/event-stream`: `log` events while building, then `finish {"updated": bool}` or `error` |
+//!
+//! Entities are read from the catalog plugin over HTTP (found through discovery).
+//! See `docs/techdocs.md` for the configuration.
+
+mod build;
+mod catalog;
+mod config;
+mod error;
+mod router;
+
+pub use config::{BuilderMode, TechdocsConfig};
+pub use error::TechdocsError;
+
+use std::sync::Arc;
+
+use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
+use crate::plugins::techdocs::node::{
+    Generator, LocalPublisher, MkDocsGenerator, Preparer, Publisher, UrlPreparer,
+};
+use crate::services::config::Config;
+use crate::services::core_services::{DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG};
+use crate::services::logger::LoggerServiceExt;
+use crate::services::url_reader::{UrlReaderService, UrlReaders};
+
+/// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a default —
+/// [`UrlPreparer`] over a URL reader built from `backend.reading`, [`MkDocsGenerator`], and
+/// the publisher named by `techdocs.publisher.type` — and can be replaced.
+///
+/// ```
+/// use backlot::backend::Backend;
+/// use backlot::backend::Feature;
+/// use backlot::plugins::techdocs::backend::TechdocsPlugin;
+/// use backlot::plugins::techdocs::node::LocalPublisher;
+/// use std::sync::Arc;
+///
+/// let plugin = TechdocsPlugin::new().with_publisher(Arc::new(LocalPublisher::new("/srv/docs")));
+/// let _backend = Backend::builder().add_feature(Feature::plugin(plugin));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TechdocsPlugin {
+    preparer: Option<Arc<dyn Preparer>>,
+    generator: Option<Arc<dyn Generator>>,
+    publisher: Option<Arc<dyn Publisher>>,
+    url_reader: Option<Arc<dyn UrlReaderService>>,
+}
+
+impl TechdocsPlugin {
+    /// The plugin with its defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the preparer.
+    #[must_use]
+    pub fn with_preparer(mut self, preparer: Arc<dyn Preparer>) -> Self {
+        self.preparer = Some(preparer);
+        self
+    }
+
+    /// Replaces the generator.
+    #[must_use]
+    pub fn with_generator(mut self, generator: Arc<dyn Generator>) -> Self {
+        self.generator = Some(generator);
+        self
+    }
+
+    /// Replaces the publisher.
+    #[must_use]
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    /// Replaces the URL reader the default preparer uses.
+    #[must_use]
+    pub fn with_url_reader(mut self, reader: Arc<dyn UrlReaderService>) -> Self {
+        self.url_reader = Some(reader);
+        self
+    }
+}
+
+/// The publisher `techdocs.publisher.type` names.
+///
+/// # Errors
+///
+/// [`TechdocsError::Config`] for an unknown or unavailable type.
+pub fn publisher_from_config(
+    config: &Config,
+    td: &TechdocsConfig,
+) -> Result<Arc<dyn Publisher>, TechdocsError> {
+    match td.publisher_type.as_str() {
+        "local" => Ok(Arc::new(
+            LocalPublisher::new(td.publish_directory.clone())
+                .case_sensitive(td.case_sensitive_paths),
+        )),
+        #[cfg(feature = "s3")]
+        "awsS3" => {
+            let s3 = crate::plugins::techdocs::node::AwsS3PublisherConfig::from_config(config)
+                .map_err(|e| TechdocsError::Config {
+                    key: "techdocs.publisher.awsS3".to_owned(),
+                    reason: e.to_string(),
+                })?;
+            Ok(Arc::new(
+                crate::plugins::techdocs::node::AwsS3Publisher::new(s3)
+                    .map_err(|e| TechdocsError::Config {
+                        key: "techdocs.publisher.awsS3".to_owned(),
+                        reason: e.to_string(),
+                    })?
+                    .case_sensitive(td.case_sensitive_paths),
+            ))
+        }
+        other => {
+            let _ = config;
+            Err(TechdocsError::Config {
+                key: "techdocs.publisher.type".to_owned(),
+                reason: format!(
+                    "unsupported publisher '{other}' (supported: local{})",
+                    if cfg!(feature = "s3") {
+                        ", awsS3"
+                    } else {
+                        "; awsS3 needs the cargo feature 's3'"
+                    }
+                ),
+            })
+        }
+    }
+}
+
+impl BackendPlugin for TechdocsPlugin {
+    fn id(&self) -> &str {
+        "techdocs"
+    }
+
+    fn register(&self, reg: PluginRegistrar) -> Registration {
+        let this = self.clone();
+        reg.init(
+            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DISCOVERY),
+            move |(config, logger, http, discovery)| async move {
+                let td = TechdocsConfig::from_config(&config)?;
+                if td.run_in.as_deref() == Some("docker") {
+                    logger.info(
+                        "techdocs.generator.runIn 'docker' is ignored: docs are built natively",
+                    );
+                }
+                let publisher = match this.publisher {
+                    Some(p) => p,
+                    None => publisher_from_config(&config, &td)?,
+                };
+                let reader = match this.url_reader {
+                    Some(r) => r,
+                    None => Arc::new(UrlReaders::from_config(config.get("backend.reading"))?)
+                        as Arc<dyn UrlReaderService>,
+                };
+                let preparer = this
+                    .preparer
+                    .unwrap_or_else(|| Arc::new(UrlPreparer::new(reader)));
+                let generator = this
+                    .generator
+                    .unwrap_or_else(|| Arc::new(MkDocsGenerator::new()));
+                let builder = Arc::new(build::DocsBuilder::new(
+                    preparer,
+                    generator,
+                    Arc::clone(&publisher),
+                    Arc::clone(&logger),
+                    td.check_interval,
+                ));
+                let state = Arc::new(router::AppState {
+                    config: td,
+                    catalog: catalog::CatalogClient::new(discovery),
+                    builder,
+                    publisher,
+                });
+                http.use_router(router::router(state));
+                Ok(())
+            },
+        )
+    }
+}
