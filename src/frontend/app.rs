@@ -696,7 +696,17 @@ impl App {
                     serve_page(state, index, uri, params)
                 };
             router = router.route(pattern, get(handler));
-            let rest = if pattern == "/" {
+            // A page with other pages mounted below it (`/catalog` and
+            // `/catalog/:namespace/:kind/:name`) gets no catch-all: the router cannot hold
+            // both, and the paths below belong to those pages.
+            let below = format!("{pattern}/");
+            let rest = if pattern == "/"
+                || self
+                    .state
+                    .pages
+                    .iter()
+                    .any(|(other, _)| other.starts_with(&below))
+            {
                 None
             } else {
                 Some(format!("{pattern}/{{*{REST_PARAM}}}"))
@@ -732,6 +742,25 @@ mod tests {
         for bad in ["catalog", "/a/{b}", "/a/*", "/a/:", "/a?b"] {
             assert!(axum_pattern(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pages_below_other_pages_are_routable() {
+        use crate::frontend::{FrontendPlugin, PageBlueprint};
+        let page = |path: &str, name: &str| {
+            PageBlueprint::new(path, |_| async { Ok(html! { "x" }.into()) })
+                .name(name)
+                .build()
+        };
+        let app = App::builder()
+            .feature(
+                FrontendPlugin::new("p")
+                    .extension(page("/a", "index"))
+                    .extension(page("/a/:x/:y", "item")),
+            )
+            .build()
+            .unwrap();
+        let _router = app.router();
     }
 
     #[test]

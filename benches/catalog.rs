@@ -1,0 +1,149 @@
+//! Catalog benchmarks: ingestion of a synthetic catalog (10,000 and 100,000 entities) into
+//! SQLite, by-name lookups, by-query pages and facets.
+//!
+//! Run with `cargo bench --features testing --bench catalog`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use backlot::backend::Feature;
+use backlot::plugins::catalog::CatalogPlugin;
+use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
+use backlot::testing::TestBackend;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn config(catalog_file: &Path, db_dir: &Path) -> String {
+    format!(
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n\
+         catalog:\n  processingInterval: {{ hours: 1 }}\n  rules:\n    - allow: [Component, API, Location, Group, User, System, Domain, Resource]\n  locations:\n    - type: file\n      target: {}\n",
+        db_dir.display(),
+        catalog_file.display()
+    )
+}
+
+/// Starts a backend on a fresh database; returns when the catalog is ingested.
+async fn ingest(catalog_file: &Path) -> (TestBackend, CatalogPlugin, tempfile::TempDir) {
+    let db_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let plugin = CatalogPlugin::new();
+    let backend = TestBackend::builder()
+        .feature(Feature::plugin(plugin.clone()))
+        .config_yaml(config(catalog_file, db_dir.path()))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("backend start: {e}"));
+    (backend, plugin, db_dir)
+}
+
+fn bench_ingestion(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut group = c.benchmark_group("catalog_ingest");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    for n in [10_000usize, 100_000] {
+        let file = dir.path().join(format!("catalog-{n}.yaml"));
+        std::fs::write(&file, synthetic_catalog_yaml(n)).unwrap_or_else(|e| panic!("write: {e}"));
+        if n == 100_000 {
+            group.sample_size(10);
+            group.measurement_time(Duration::from_secs(120));
+        }
+        group.bench_function(format!("ingest_{n}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let (backend, plugin, _db) = rt.block_on(ingest(&file));
+                    total += start.elapsed();
+                    let service = plugin
+                        .service()
+                        .unwrap_or_else(|| panic!("catalog started"));
+                    let count = rt
+                        .block_on(service.entity_count())
+                        .unwrap_or_else(|e| panic!("count: {e}"));
+                    assert_eq!(count, n as u64 + 1, "every entity plus the config Location");
+                    rt.block_on(backend.stop())
+                        .unwrap_or_else(|e| panic!("stop: {e}"));
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+}
+
+fn bench_queries(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let file = dir.path().join("catalog.yaml");
+    std::fs::write(&file, synthetic_catalog_yaml(10_000)).unwrap_or_else(|e| panic!("write: {e}"));
+    let (backend, plugin, _db) = rt.block_on(ingest(&file));
+    let service = plugin
+        .service()
+        .unwrap_or_else(|| panic!("catalog started"));
+    let mut group = c.benchmark_group("catalog_query_10k");
+    let mut i = 0usize;
+    group.bench_function("by_name_service", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 5000;
+            let name = format!("component-{i}");
+            let found = rt
+                .block_on(service.entity_by_name("Component", "default", &name))
+                .unwrap_or_else(|e| panic!("by name: {e}"));
+            assert!(found.is_some());
+        });
+    });
+    group.bench_function("by_name_http", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 5000;
+            let res = rt
+                .block_on(backend.client().get(&format!(
+                    "/api/catalog/entities/by-name/component/default/component-{i}"
+                )))
+                .unwrap_or_else(|e| panic!("http: {e}"));
+            assert_eq!(res.status(), 200);
+        });
+    });
+    group.bench_function("by_query_page_http", |b| {
+        b.iter(|| {
+            let res = rt
+                .block_on(backend.client().get(
+                    "/api/catalog/entities/by-query?filter=kind=component,spec.type=service&limit=20&orderField=metadata.name,asc",
+                ))
+                .unwrap_or_else(|e| panic!("http: {e}"));
+            assert_eq!(res.status(), 200);
+        });
+    });
+    group.bench_function("filter_relations_service", |b| {
+        b.iter(|| {
+            let found = rt
+                .block_on(service.find_entities(
+                    &["kind=component,relations.ownedBy=group:default/group-3".into()],
+                    Some(50),
+                ))
+                .unwrap_or_else(|e| panic!("filter: {e}"));
+            assert!(!found.is_empty());
+        });
+    });
+    group.bench_function("facets_kind_service", |b| {
+        b.iter(|| {
+            let facets = rt
+                .block_on(service.facet_counts("kind", &[]))
+                .unwrap_or_else(|e| panic!("facets: {e}"));
+            assert_eq!(facets.len(), 8);
+        });
+    });
+    group.bench_function("facets_tags_filtered_service", |b| {
+        b.iter(|| {
+            let facets = rt
+                .block_on(service.facet_counts("metadata.tags", &["kind=component".into()]))
+                .unwrap_or_else(|e| panic!("facets: {e}"));
+            assert!(!facets.is_empty());
+        });
+    });
+    group.finish();
+    rt.block_on(backend.stop())
+        .unwrap_or_else(|e| panic!("stop: {e}"));
+}
+
+criterion_group!(benches, bench_ingestion, bench_queries);
+criterion_main!(benches);

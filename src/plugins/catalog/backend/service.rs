@@ -1,0 +1,672 @@
+//! The catalog's operations, behind the HTTP router.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::plugins::catalog::common::{
+    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, EntityRef, KnownKind, RefDefaults,
+    validate_entity, validate_entity_value, validate_envelope,
+};
+use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, LocationSpec};
+use crate::services::database::Sql;
+
+use super::error::CatalogError;
+use super::locations::{
+    absolute_file_target, generated_location_entity, location_json, parse_documents,
+};
+use super::processing::Engine;
+use super::query::{
+    Cursor, Filter, FullText, Order, project, push_filter, push_full_text, push_order,
+};
+use super::store::{self, LocationRow};
+
+/// The name of the provider that owns registered locations.
+pub(crate) const LOCATION_STORE_PROVIDER: &str = "DefaultLocationStore";
+/// Default page size of `by-query`.
+const DEFAULT_QUERY_LIMIT: u64 = 20;
+
+/// A `GET /entities` request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntitiesRequest {
+    pub(crate) filter: Filter,
+    pub(crate) fields: Vec<String>,
+    pub(crate) order: Vec<Order>,
+    pub(crate) offset: u64,
+    pub(crate) limit: Option<u64>,
+}
+
+/// A `by-query` request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryRequest {
+    pub(crate) filter: Filter,
+    pub(crate) fields: Vec<String>,
+    pub(crate) order: Vec<Order>,
+    pub(crate) full_text: Option<FullText>,
+    pub(crate) offset: u64,
+    pub(crate) limit: Option<u64>,
+}
+
+/// The software catalog's operations: entity queries, locations, refresh and validation.
+///
+/// The HTTP router is a thin layer over this; embedders and benchmarks may call it directly.
+/// Obtain one from [`CatalogPlugin::service`](super::CatalogPlugin::service) once the plugin
+/// has started.
+#[derive(Clone, Debug)]
+pub struct CatalogService {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) readonly: bool,
+}
+
+fn parse_json(text: &str) -> Result<Value, CatalogError> {
+    serde_json::from_str(text).map_err(|e| CatalogError::input("stored entity", e.to_string()))
+}
+
+fn ref_string(kind: &str, namespace: &str, name: &str) -> String {
+    EntityRef::new(kind, namespace, name).to_string()
+}
+
+impl CatalogService {
+    fn db(&self) -> &crate::services::database::PluginDatabase {
+        &self.engine.db
+    }
+
+    /// The entity `kind:namespace/name` as JSON text, or `None`. Matching is case-insensitive.
+    pub async fn entity_by_name(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        self.entity_by_ref(&ref_string(kind, namespace, name)).await
+    }
+
+    pub(crate) async fn entity_by_ref(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        let row: Option<(String,)> =
+            Sql::new("SELECT final_entity FROM final_entities WHERE entity_ref = ?")
+                .bind(entity_ref)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("get entity by name"))?;
+        Ok(row.map(|(t,)| t))
+    }
+
+    /// The entity with `uid` as JSON text, or `None`.
+    pub async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
+        let row: Option<(String,)> =
+            Sql::new("SELECT final_entity FROM final_entities WHERE entity_id = ?")
+                .bind(uid)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("get entity by uid"))?;
+        Ok(row.map(|(t,)| t))
+    }
+
+    /// How many entities the catalog serves.
+    pub async fn entity_count(&self) -> Result<u64, CatalogError> {
+        let (n,): (i64,) = Sql::new("SELECT COUNT(*) FROM final_entities")
+            .fetch_one(self.db())
+            .await
+            .map_err(CatalogError::db("count entities"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Entities matching Backstage `filter` params (`kind=component,spec.type=service`; params
+    /// are alternatives), ordered by reference, as JSON texts.
+    pub async fn find_entities(
+        &self,
+        filters: &[String],
+        limit: Option<u64>,
+    ) -> Result<Vec<String>, CatalogError> {
+        let request = EntitiesRequest {
+            filter: super::query::parse_filters(filters)?,
+            limit,
+            ..EntitiesRequest::default()
+        };
+        Ok(self.entities(&request).await?.0)
+    }
+
+    /// Facet counts of `facet` over the entities matching `filters`.
+    pub async fn facet_counts(
+        &self,
+        facet: &str,
+        filters: &[String],
+    ) -> Result<Vec<(String, u64)>, CatalogError> {
+        let filter = super::query::parse_filters(filters)?;
+        let v = self.facets(&[facet.to_owned()], &filter).await?;
+        Ok(v["facets"][facet]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i["value"].as_str().unwrap_or_default().to_owned(),
+                            i["count"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn select(filter: &Filter, full_text: &Option<FullText>, what: &str) -> Sql {
+        let mut sql = Sql::new(format!("SELECT {what} FROM final_entities f WHERE 1 = 1"));
+        push_filter(&mut sql, filter, "f.entity_id");
+        push_full_text(&mut sql, full_text, "f.entity_id");
+        sql
+    }
+
+    /// `GET /entities`: the entity texts and whether more follow.
+    pub(crate) async fn entities(
+        &self,
+        r: &EntitiesRequest,
+    ) -> Result<(Vec<String>, bool), CatalogError> {
+        let mut sql = Self::select(&r.filter, &None, "f.final_entity");
+        push_order(&mut sql, &r.order);
+        let fetch = r.limit.map(|l| l.saturating_add(1));
+        sql.push(" LIMIT ");
+        sql.push_bind(fetch.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+        sql.push(" OFFSET ");
+        sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
+        let rows: Vec<(String,)> = sql
+            .fetch_all(self.db())
+            .await
+            .map_err(CatalogError::db("query entities"))?;
+        let mut items: Vec<String> = rows.into_iter().map(|(t,)| t).collect();
+        let more = r.limit.is_some_and(|l| items.len() as u64 > l);
+        if let Some(l) = r.limit {
+            items.truncate(usize::try_from(l).unwrap_or(usize::MAX));
+        }
+        if !r.fields.is_empty() {
+            items = items
+                .into_iter()
+                .map(|t| parse_json(&t).map(|v| project(&v, &r.fields).to_string()))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok((items, more))
+    }
+
+    /// `by-query`: `{items, totalItems, pageInfo}`.
+    pub(crate) async fn query(&self, r: &QueryRequest) -> Result<Value, CatalogError> {
+        let limit = r.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
+        let (total,): (i64,) = Self::select(&r.filter, &r.full_text, "COUNT(*)")
+            .fetch_one(self.db())
+            .await
+            .map_err(CatalogError::db("count entities"))?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let mut sql = Self::select(&r.filter, &r.full_text, "f.final_entity");
+        push_order(&mut sql, &r.order);
+        sql.push(" LIMIT ");
+        sql.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
+        let rows: Vec<(String,)> = sql
+            .fetch_all(self.db())
+            .await
+            .map_err(CatalogError::db("query entities"))?;
+        let n = rows.len() as u64;
+        let items: Vec<Value> = rows
+            .into_iter()
+            .map(|(t,)| {
+                parse_json(&t).map(|v| {
+                    if r.fields.is_empty() {
+                        v
+                    } else {
+                        project(&v, &r.fields)
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let cursor = |offset: u64| {
+            Cursor {
+                filter: r.filter.clone(),
+                order: r.order.clone(),
+                full_text: r.full_text.clone(),
+                offset,
+            }
+            .encode()
+        };
+        let mut page_info = serde_json::Map::new();
+        if r.offset + n < total && n > 0 {
+            page_info.insert("nextCursor".into(), Value::String(cursor(r.offset + n)));
+        }
+        if r.offset > 0 {
+            page_info.insert(
+                "prevCursor".into(),
+                Value::String(cursor(r.offset.saturating_sub(limit))),
+            );
+        }
+        Ok(json!({ "items": items, "totalItems": total, "pageInfo": page_info }))
+    }
+
+    /// `POST /entities/by-refs`.
+    pub(crate) async fn by_refs(
+        &self,
+        refs: &[String],
+        fields: &[String],
+        filter: &Filter,
+    ) -> Result<Value, CatalogError> {
+        let mut keys = Vec::with_capacity(refs.len());
+        for r in refs {
+            let parsed = EntityRef::parse(r, RefDefaults::none())
+                .map_err(|e| CatalogError::input("entityRefs", e.to_string()))?;
+            keys.push(parsed.to_string());
+        }
+        let mut found: HashMap<String, String> = HashMap::new();
+        for chunk in keys.chunks(500) {
+            let mut sql = Self::select(filter, &None, "f.entity_ref, f.final_entity");
+            sql.push(" AND f.entity_ref IN (");
+            for (i, k) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push_bind(k.clone());
+            }
+            sql.push(")");
+            let rows: Vec<(String, String)> = sql
+                .fetch_all(self.db())
+                .await
+                .map_err(CatalogError::db("entities by refs"))?;
+            found.extend(rows);
+        }
+        let items: Vec<Value> = keys
+            .iter()
+            .map(|k| match found.get(k) {
+                None => Ok(Value::Null),
+                Some(t) => parse_json(t).map(|v| {
+                    if fields.is_empty() {
+                        v
+                    } else {
+                        project(&v, fields)
+                    }
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(json!({ "items": items }))
+    }
+
+    /// `GET /entity-facets`.
+    pub(crate) async fn facets(
+        &self,
+        facets: &[String],
+        filter: &Filter,
+    ) -> Result<Value, CatalogError> {
+        let mut out = serde_json::Map::new();
+        for facet in facets {
+            let mut sql = Sql::new("SELECT s.original_value, COUNT(DISTINCT s.entity_id) FROM search s WHERE s.key = ?")
+                .bind(facet.to_lowercase());
+            sql.push(" AND s.original_value IS NOT NULL");
+            if !filter.is_empty() {
+                sql.push(
+                    " AND s.entity_id IN (SELECT f.entity_id FROM final_entities f WHERE 1 = 1",
+                );
+                push_filter(&mut sql, filter, "f.entity_id");
+                sql.push(")");
+            }
+            sql.push(" GROUP BY s.original_value ORDER BY 2 DESC, 1 ASC");
+            let rows: Vec<(String, i64)> = sql
+                .fetch_all(self.db())
+                .await
+                .map_err(CatalogError::db("facets"))?;
+            out.insert(
+                facet.clone(),
+                Value::Array(
+                    rows.into_iter()
+                        .map(|(value, count)| json!({ "value": value, "count": count }))
+                        .collect(),
+                ),
+            );
+        }
+        Ok(json!({ "facets": out }))
+    }
+
+    /// `GET /entities/by-name/.../ancestry`.
+    pub(crate) async fn ancestry(&self, entity_ref: &str) -> Result<Value, CatalogError> {
+        let mut items = Vec::new();
+        let mut todo = vec![entity_ref.to_owned()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(r) = todo.pop() {
+            if !seen.insert(r.clone()) {
+                continue;
+            }
+            let Some(text) = self.entity_by_ref(&r).await? else {
+                if r == entity_ref {
+                    return Err(CatalogError::not_found("entity", entity_ref));
+                }
+                continue;
+            };
+            let parents: Vec<String> = store::parents_of(self.db(), &r)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            todo.extend(parents.iter().cloned());
+            items.push(json!({ "entity": parse_json(&text)?, "parentEntityRefs": parents }));
+        }
+        Ok(json!({ "rootEntityRef": entity_ref, "items": items }))
+    }
+
+    /// `DELETE /entities/by-uid/:uid`.
+    pub(crate) async fn delete_by_uid(&self, uid: &str) -> Result<(), CatalogError> {
+        if self.readonly {
+            return Err(CatalogError::ReadOnly {
+                operation: "deleting entities",
+            });
+        }
+        let row: Option<(String,)> =
+            Sql::new("SELECT entity_ref FROM refresh_state WHERE entity_id = ?")
+                .bind(uid)
+                .fetch_optional(self.db())
+                .await
+                .map_err(CatalogError::db("find entity by uid"))?;
+        let Some((entity_ref,)) = row else {
+            return Err(CatalogError::not_found("entity with uid", uid));
+        };
+        self.engine.delete_entity(&entity_ref).await
+    }
+
+    /// `POST /refresh`.
+    pub(crate) async fn refresh(&self, entity_ref: &str) -> Result<(), CatalogError> {
+        let parsed = EntityRef::parse(entity_ref, RefDefaults::none())
+            .map_err(|e| CatalogError::input("entityRef", e.to_string()))?;
+        if self.engine.refresh(&parsed.to_string()).await? {
+            Ok(())
+        } else {
+            Err(CatalogError::not_found("entity", parsed.to_string()))
+        }
+    }
+
+    // ------------------------------------------------------------------ locations
+
+    pub(crate) async fn locations(&self) -> Result<Vec<LocationRow>, CatalogError> {
+        store::list_locations(self.db()).await
+    }
+
+    pub(crate) async fn location(&self, id: &str) -> Result<LocationRow, CatalogError> {
+        store::location_by_id(self.db(), id)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("location", id))
+    }
+
+    /// `POST /locations`: `(location json, entities, exists)`.
+    pub(crate) async fn add_location(
+        &self,
+        location_type: &str,
+        target: &str,
+        dry_run: bool,
+    ) -> Result<(Value, Vec<Value>, bool), CatalogError> {
+        if location_type.trim().is_empty() {
+            return Err(CatalogError::input(
+                "type",
+                "location type must not be empty",
+            ));
+        }
+        if target.trim().is_empty() {
+            return Err(CatalogError::input(
+                "target",
+                "location target must not be empty",
+            ));
+        }
+        if !dry_run && self.readonly {
+            return Err(CatalogError::ReadOnly {
+                operation: "registering locations",
+            });
+        }
+        let target = if location_type == "file" {
+            absolute_file_target(target)
+        } else {
+            target.to_owned()
+        };
+        let spec = LocationSpec::new(location_type, target);
+        let existing =
+            store::location_by_spec(self.db(), &spec.location_type, &spec.target).await?;
+        if location_type == "file" || location_type == "url" {
+            match self.engine.reader.read(&spec).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(CatalogError::Read {
+                        location: spec.to_string(),
+                        message: "not found".into(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let entity = generated_location_entity(&spec);
+        if dry_run {
+            let (entities, errors) = self.engine.dry_run(entity).await?;
+            if let Some(first) = errors.first() {
+                let message = first["message"]
+                    .as_str()
+                    .unwrap_or("processing failed")
+                    .to_owned();
+                return Err(CatalogError::Read {
+                    location: spec.to_string(),
+                    message,
+                });
+            }
+            let id = existing
+                .as_ref()
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), |l| l.id.clone());
+            return Ok((location_json(&id, &spec), entities, existing.is_some()));
+        }
+        if existing.is_some() {
+            return Err(CatalogError::Conflict {
+                what: "location",
+                id: spec.to_string(),
+            });
+        }
+        let row = LocationRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            location_type: spec.location_type.clone(),
+            target: spec.target.clone(),
+        };
+        if !store::insert_location(self.db(), &row).await? {
+            return Err(CatalogError::Conflict {
+                what: "location",
+                id: spec.to_string(),
+            });
+        }
+        self.engine
+            .apply_mutation(
+                LOCATION_STORE_PROVIDER,
+                EntityProviderMutation::Delta {
+                    added: vec![DeferredEntity::new(entity, Some(spec.to_string()))],
+                    removed: Vec::new(),
+                },
+            )
+            .await?;
+        let entities = self.entities_of_origin(&spec.to_string()).await?;
+        Ok((location_json(&row.id, &spec), entities, false))
+    }
+
+    async fn entities_of_origin(&self, origin: &str) -> Result<Vec<Value>, CatalogError> {
+        let key = format!("metadata.annotations.{ANNOTATION_ORIGIN_LOCATION}");
+        let rows: Vec<(String,)> = Sql::new(
+            "SELECT f.final_entity FROM final_entities f WHERE f.entity_id IN (SELECT entity_id FROM search WHERE key = ? AND value = ?) ORDER BY f.entity_ref",
+        )
+        .bind(key)
+        .bind(origin.to_lowercase())
+        .fetch_all(self.db())
+        .await
+        .map_err(CatalogError::db("entities of location"))?;
+        rows.into_iter().map(|(t,)| parse_json(&t)).collect()
+    }
+
+    /// `DELETE /locations/:id`.
+    pub(crate) async fn delete_location(&self, id: &str) -> Result<(), CatalogError> {
+        if self.readonly {
+            return Err(CatalogError::ReadOnly {
+                operation: "deleting locations",
+            });
+        }
+        let row = self.location(id).await?;
+        store::delete_location(self.db(), id).await?;
+        let spec = LocationSpec::new(row.location_type, row.target);
+        self.engine
+            .apply_mutation(
+                LOCATION_STORE_PROVIDER,
+                EntityProviderMutation::Delta {
+                    added: Vec::new(),
+                    removed: vec![DeferredEntity::new(
+                        generated_location_entity(&spec),
+                        Some(spec.to_string()),
+                    )],
+                },
+            )
+            .await
+    }
+
+    /// `GET /locations/by-entity/...`.
+    pub(crate) async fn location_by_entity(
+        &self,
+        entity_ref: &str,
+    ) -> Result<LocationRow, CatalogError> {
+        let text = self
+            .entity_by_ref(entity_ref)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("entity", entity_ref))?;
+        let entity = parse_json(&text)?;
+        let origin = entity
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(ANNOTATION_ORIGIN_LOCATION))
+            .and_then(Value::as_str)
+            .ok_or_else(|| CatalogError::not_found("location of entity", entity_ref))?;
+        let (t, target) = origin
+            .split_once(':')
+            .ok_or_else(|| CatalogError::not_found("location of entity", entity_ref))?;
+        store::location_by_spec(self.db(), t, target)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("location", origin))
+    }
+
+    /// `POST /validate-entity`: the broken rules, empty when valid.
+    pub(crate) async fn validate(
+        &self,
+        entity: &Value,
+        location: &str,
+    ) -> Result<Vec<String>, CatalogError> {
+        let spec = location
+            .split_once(':')
+            .filter(|(t, target)| !t.is_empty() && !target.is_empty())
+            .map(|(t, target)| LocationSpec::new(t, target))
+            .ok_or_else(|| {
+                CatalogError::input(
+                    "location",
+                    format!("{location} is not on the form <type>:<target>"),
+                )
+            })?;
+        let parsed = match serde_json::from_value::<Entity>(entity.clone()) {
+            Ok(e) => e,
+            Err(_) => {
+                let errors = match validate_entity_value(entity) {
+                    Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+                    Ok(()) => vec!["entity is not a valid catalog entity".to_owned()],
+                };
+                return Ok(errors);
+            }
+        };
+        let known = KnownKind::parse(&parsed.kind).is_some();
+        let checked = if known {
+            validate_entity(&parsed)
+        } else {
+            validate_envelope(&parsed)
+        };
+        if let Err(e) = checked {
+            return Ok(e.errors().iter().map(ToString::to_string).collect());
+        }
+        let _ = spec;
+        if !known {
+            return Ok(vec![format!(
+                "no processor recognized entity {} of kind {}",
+                parsed.ref_string(),
+                parsed.kind
+            )]);
+        }
+        Ok(Vec::new())
+    }
+
+    /// `POST /analyze-location`.
+    pub(crate) async fn analyze(
+        &self,
+        location_type: &str,
+        target: &str,
+        catalog_file: Option<&str>,
+    ) -> Result<Value, CatalogError> {
+        let target = if location_type == "file" {
+            absolute_file_target(target)
+        } else {
+            target.to_owned()
+        };
+        let mut spec = LocationSpec::new(location_type, target.clone());
+        let is_dir = location_type == "file" && std::path::Path::new(&target).is_dir();
+        let direct = if is_dir {
+            None
+        } else {
+            self.engine.reader.read(&spec).await?
+        };
+        let text = match direct {
+            Some(t) => Some(t),
+            None => {
+                // A folder or repository: look for the catalog file in it.
+                let file = catalog_file.unwrap_or("catalog-info.yaml");
+                let joined = if location_type == "file" {
+                    std::path::Path::new(&target)
+                        .join(file)
+                        .to_string_lossy()
+                        .into_owned()
+                } else {
+                    format!("{}/{}", target.trim_end_matches('/'), file)
+                };
+                spec = LocationSpec::new(location_type, joined);
+                self.engine.reader.read(&spec).await.ok().flatten()
+            }
+        };
+        let mut existing = Vec::new();
+        if let Some(text) = text {
+            for doc in parse_documents(&text).into_iter().flatten() {
+                let Ok(mut entity) = serde_json::from_value::<Entity>(doc) else {
+                    continue;
+                };
+                entity.metadata.annotations.remove(ANNOTATION_LOCATION);
+                let registered = self.entity_by_ref(&entity.ref_string()).await?.is_some();
+                existing.push(json!({
+                    "entity": entity,
+                    "isRegistered": registered,
+                    "location": { "type": spec.location_type, "target": spec.target },
+                }));
+            }
+        }
+        let generate = if existing.is_empty() {
+            let name = target
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("component")
+                .trim_end_matches(".git")
+                .to_lowercase();
+            vec![json!({
+                "entity": {
+                    "apiVersion": "backstage.io/v1alpha1",
+                    "kind": "Component",
+                    "metadata": { "name": name },
+                    "spec": { "type": "service", "lifecycle": "experimental" },
+                },
+                "fields": [{
+                    "field": "spec.owner",
+                    "state": "needsUserInput",
+                    "value": null,
+                    "description": "Entity owner (a group or user reference)",
+                }],
+            })]
+        } else {
+            Vec::new()
+        };
+        Ok(json!({ "existingEntityFiles": existing, "generateEntities": generate }))
+    }
+}

@@ -1,0 +1,117 @@
+//! What other backend code may use to extend the catalog (Backstage's `catalog-node`):
+//! the [`CATALOG_PROCESSING`] extension point, [`CatalogProcessor`]s and [`EntityProvider`]s.
+//!
+//! A module adds processors and providers to the catalog plugin before it starts:
+//!
+//! ```
+//! use backlot::backend::Feature;
+//! use backlot::plugins::catalog::node::{
+//!     CATALOG_PROCESSING, CatalogProcessor, Emitter, LocationSpec, ProcessorError,
+//! };
+//! use backlot::plugins::catalog::common::Entity;
+//!
+//! /// Tags every entity with `managed`.
+//! struct Tagger;
+//!
+//! #[async_trait::async_trait]
+//! impl CatalogProcessor for Tagger {
+//!     fn name(&self) -> &str {
+//!         "tagger"
+//!     }
+//!     async fn pre_process(
+//!         &self,
+//!         mut entity: Entity,
+//!         _location: &LocationSpec,
+//!         _emit: &mut Emitter,
+//!     ) -> Result<Entity, ProcessorError> {
+//!         entity.metadata.tags.push("managed".into());
+//!         Ok(entity)
+//!     }
+//! }
+//!
+//! let module = Feature::module_fn("catalog", "tagger", |reg| {
+//!     reg.init(&CATALOG_PROCESSING, |processing| async move {
+//!         processing.get()?.add_processor(Tagger);
+//!         Ok(())
+//!     })
+//! });
+//! # let _ = module;
+//! ```
+
+mod processor;
+mod provider;
+
+pub use processor::{
+    CatalogProcessor, EmittedRelation, Emitter, LocationSpec, ProcessingOutput, ProcessorError,
+};
+pub use provider::{
+    DeferredEntity, EntityMutationSink, EntityProvider, EntityProviderConnection,
+    EntityProviderMutation,
+};
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::backend::ExtensionPoint;
+
+/// The catalog's processing extension point: processors and entity providers added by
+/// modules, in registration order.
+#[derive(Default)]
+pub struct CatalogProcessingExtension {
+    processors: Mutex<Vec<Arc<dyn CatalogProcessor>>>,
+    providers: Mutex<Vec<Arc<dyn EntityProvider>>>,
+}
+
+impl std::fmt::Debug for CatalogProcessingExtension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogProcessingExtension")
+            .field(
+                "processors",
+                &self
+                    .processors
+                    .lock()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "providers",
+                &self
+                    .providers
+                    .lock()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl CatalogProcessingExtension {
+    /// Adds a processor; processors run in the order they were added, before the built-in
+    /// ones.
+    pub fn add_processor(&self, processor: impl CatalogProcessor) {
+        self.processors.lock().push(Arc::new(processor));
+    }
+
+    /// Adds an entity provider; it is connected when the catalog starts.
+    pub fn add_entity_provider(&self, provider: impl EntityProvider) {
+        self.providers.lock().push(Arc::new(provider));
+    }
+
+    /// The processors added so far.
+    pub fn processors(&self) -> Vec<Arc<dyn CatalogProcessor>> {
+        self.processors.lock().clone()
+    }
+
+    /// The entity providers added so far.
+    pub fn entity_providers(&self) -> Vec<Arc<dyn EntityProvider>> {
+        self.providers.lock().clone()
+    }
+}
+
+/// The extension point through which modules add processors and entity providers to the
+/// catalog (Backstage's `catalogProcessingExtensionPoint`).
+pub static CATALOG_PROCESSING: ExtensionPoint<CatalogProcessingExtension> =
+    ExtensionPoint::new("catalog.processing");

@@ -1,0 +1,1048 @@
+#![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+//! The catalog REST API over a real backend, on SQLite (and PostgreSQL when
+//! `BACKLOT_TEST_POSTGRES_URL` is set).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use backlot::backend::Feature;
+use backlot::plugins::catalog::CatalogPlugin;
+use backlot::testing::{TestBackend, TestResponse};
+use serde_json::{Value, json};
+
+const ALL_KINDS: &str =
+    "[Component, API, Location, Group, User, System, Domain, Resource, Template]";
+
+fn database_yaml() -> String {
+    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            let prefix = format!("cat{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+            format!(
+                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
+            )
+        }
+        Err(_) => String::new(),
+    }
+}
+
+async fn start(catalog_yaml: &str) -> TestBackend {
+    TestBackend::builder()
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .config_yaml(database_yaml())
+        .config_yaml(catalog_yaml.to_owned())
+        .start()
+        .await
+        .expect("backend starts")
+}
+
+fn config(locations: &[&Path], rules: &str, extra: &str) -> String {
+    let mut s =
+        format!("catalog:\n  processingInterval: {{ minutes: 60 }}\n{rules}{extra}  locations:\n");
+    for l in locations {
+        s.push_str(&format!(
+            "    - type: file\n      target: {}\n",
+            l.display()
+        ));
+    }
+    if locations.is_empty() {
+        s.push_str("    []\n");
+    }
+    s
+}
+
+fn all_kinds() -> String {
+    format!("  rules:\n    - allow: {ALL_KINDS}\n")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn component(name: &str, extra_spec: &str) -> String {
+    format!(
+        "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  tags: [java]\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n{extra_spec}"
+    )
+}
+
+const ORG: &str = "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: jane\nspec:\n  memberOf: [team-a]\n";
+
+async fn get(b: &TestBackend, path: &str) -> TestResponse {
+    b.client()
+        .get(&format!("/api/catalog{path}"))
+        .await
+        .unwrap()
+}
+
+async fn post(b: &TestBackend, path: &str, body: &Value) -> TestResponse {
+    b.client()
+        .post_json(&format!("/api/catalog{path}"), body)
+        .await
+        .unwrap()
+}
+
+async fn delete(b: &TestBackend, path: &str) -> TestResponse {
+    b.client()
+        .delete(&format!("/api/catalog{path}"))
+        .await
+        .unwrap()
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn assert_error(res: &TestResponse, status: u16, name: &str) {
+    assert_eq!(res.status(), status, "{}", res.text());
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"]["name"], name, "{body}");
+    assert_eq!(body["response"]["statusCode"], status);
+}
+
+fn has_relation(e: &Value, t: &str, target: &str) -> bool {
+    e["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["type"] == t && r["targetRef"] == target)
+}
+
+#[tokio::test]
+async fn config_locations_are_ingested_with_relations_annotations_and_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!("{}{ORG}", component("svc-a", "  system: sys\n")),
+    );
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+
+    let res = get(&b, "/entities/by-name/component/default/svc-a").await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let c: Value = res.json().unwrap();
+    assert!(has_relation(&c, "ownedBy", "group:default/team-a"), "{c}");
+    assert!(has_relation(&c, "partOf", "system:default/sys"));
+    let location = format!("file:{}", file.display());
+    assert_eq!(
+        c["metadata"]["annotations"]["backstage.io/managed-by-location"],
+        location.as_str()
+    );
+    assert_eq!(
+        c["metadata"]["annotations"]["backstage.io/managed-by-origin-location"],
+        location.as_str()
+    );
+    assert_eq!(c["metadata"]["uid"].as_str().unwrap().len(), 36);
+    assert!(!c["metadata"]["etag"].as_str().unwrap().is_empty());
+    assert!(c.get("status").is_none(), "{c}");
+
+    // Case-insensitive lookups, reverse relations.
+    let g: Value = get(&b, "/entities/by-name/Group/Default/TEAM-A")
+        .await
+        .json()
+        .unwrap();
+    assert!(
+        has_relation(&g, "ownerOf", "component:default/svc-a"),
+        "{g}"
+    );
+    assert!(has_relation(&g, "hasMember", "user:default/jane"));
+    let u: Value = get(&b, "/entities/by-name/user/default/jane")
+        .await
+        .json()
+        .unwrap();
+    assert!(has_relation(&u, "memberOf", "group:default/team-a"));
+
+    // The config location is itself a Location entity.
+    let locations: Value = get(&b, "/entities?filter=kind=location")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(locations.as_array().unwrap().len(), 1);
+    assert!(
+        locations[0]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("generated-")
+    );
+
+    assert_error(
+        &get(&b, "/entities/by-name/component/default/nope").await,
+        404,
+        "NotFoundError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn get_entities_filters_combine_like_backstage() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}{}{}{ORG}---\napiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: api-x\nspec:\n  type: openapi\n  lifecycle: production\n  owner: user:jane\n  definition: x\n",
+        component("svc-a", ""),
+        component("web-b", "").replace("type: service", "type: website"),
+        component("lib-c", "")
+            .replace("tags: [java]", "tags: [rust]")
+            .replace("type: service", "type: library"),
+    );
+    let file = write(dir.path(), "catalog.yaml", &text);
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+
+    let q = |f: &'static str| {
+        let b = &b;
+        async move {
+            let res = get(b, f).await;
+            assert_eq!(res.status(), 200, "{f}: {}", res.text());
+            let mut n = names(&res.json().unwrap());
+            n.sort();
+            n
+        }
+    };
+    assert_eq!(
+        q("/entities?filter=kind=component").await,
+        ["lib-c", "svc-a", "web-b"]
+    );
+    assert_eq!(
+        q("/entities?filter=KIND=Component,spec.type=SERVICE").await,
+        ["svc-a"]
+    );
+    assert_eq!(
+        q("/entities?filter=kind=component,spec.type=service&filter=kind=api").await,
+        ["api-x", "svc-a"]
+    );
+    assert_eq!(
+        q("/entities?filter=kind=component,kind=api,spec.type=website").await,
+        ["web-b"]
+    );
+    assert_eq!(q("/entities?filter=metadata.tags=rust").await, ["lib-c"]);
+    assert_eq!(
+        q("/entities?filter=metadata.tags.java").await,
+        ["svc-a", "web-b"]
+    );
+    assert_eq!(q("/entities?filter=spec.definition").await, ["api-x"]);
+    assert_eq!(
+        q("/entities?filter=relations.ownedBy=user:default/jane").await,
+        ["api-x"]
+    );
+    assert_eq!(
+        q("/entities?filter=relations.ownedby=GROUP:default/team-a").await,
+        ["lib-c", "svc-a", "web-b"]
+    );
+    assert_eq!(
+        q("/entities?filter=kind=user,relations.memberOf=group:default/team-a").await,
+        ["jane"]
+    );
+    assert!(q("/entities?filter=kind=nothing").await.is_empty());
+
+    // fields
+    let v: Value = get(&b, "/entities?filter=kind=api&fields=kind,metadata.name")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(
+        v,
+        json!([{ "kind": "API", "metadata": { "name": "api-x" } }])
+    );
+
+    // order
+    let v: Value = get(
+        &b,
+        "/entities?filter=kind=component&order=desc:metadata.name",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(names(&v), ["web-b", "svc-a", "lib-c"]);
+
+    // offset/limit walk every entity once
+    let all: Value = get(&b, "/entities").await.json().unwrap();
+    let total = all.as_array().unwrap().len();
+    assert_eq!(total, 7); // 3 components, group, user, api, location
+    let mut seen = Vec::new();
+    for offset in (0..total + 2).step_by(2) {
+        let page: Value = get(
+            &b,
+            &format!("/entities?limit=2&offset={offset}&order=asc:metadata.name"),
+        )
+        .await
+        .json()
+        .unwrap();
+        seen.extend(names(&page));
+    }
+    assert_eq!(seen.len(), total);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total);
+
+    // Link-header paging with `after`
+    let mut seen = Vec::new();
+    let mut next = Some("/entities?limit=3".to_owned());
+    while let Some(path) = next.take() {
+        let res = get(&b, &path).await;
+        assert_eq!(res.status(), 200, "{}", res.text());
+        seen.extend(names(&res.json().unwrap()));
+        if let Some(link) = res.header("link") {
+            let url = link.trim_start_matches('<').split('>').next().unwrap();
+            next = Some(url.to_owned());
+        }
+    }
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total);
+    assert_eq!(seen.len(), total);
+
+    assert_error(&get(&b, "/entities?filter==x").await, 400, "InputError");
+    assert_error(&get(&b, "/entities?limit=0").await, 400, "InputError");
+    assert_error(&get(&b, "/entities?offset=-1").await, 400, "InputError");
+    assert_error(
+        &get(&b, "/entities?order=up:metadata.name").await,
+        400,
+        "InputError",
+    );
+    assert_error(&get(&b, "/entities?after=").await, 400, "InputError");
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn by_query_cursors_walk_every_page_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..25 {
+        text.push_str(&component(&format!("svc-{i:02}"), ""));
+    }
+    let file = write(dir.path(), "catalog.yaml", &text);
+    let b = start(&config(&[&file], "", "")).await;
+
+    let first: Value = get(
+        &b,
+        "/entities/by-query?filter=kind=component&limit=7&orderField=metadata.name,desc",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(first["totalItems"], 25);
+    assert!(first["pageInfo"].get("prevCursor").is_none());
+    let mut seen: Vec<String> = names(&first["items"]);
+    assert_eq!(seen[0], "svc-24");
+    let mut cursor = first["pageInfo"]["nextCursor"].as_str().map(str::to_owned);
+    let mut pages = 1;
+    while let Some(c) = cursor.take() {
+        let page: Value = get(&b, &format!("/entities/by-query?cursor={c}&limit=7"))
+            .await
+            .json()
+            .unwrap();
+        assert!(page["pageInfo"]["prevCursor"].is_string());
+        assert_eq!(page["totalItems"], 25);
+        seen.extend(names(&page["items"]));
+        cursor = page["pageInfo"]["nextCursor"].as_str().map(str::to_owned);
+        pages += 1;
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen, sorted, "descending order kept across pages");
+
+    // full text
+    let v: Value = get(
+        &b,
+        "/entities/by-query?fullTextFilterTerm=SVC-1&fullTextFilterFields=metadata.name&limit=100",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(v["totalItems"], 10);
+    let v: Value = get(
+        &b,
+        "/entities/by-query?fullTextFilterTerm=svc-07&fields=metadata.name",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(v["items"], json!([{ "metadata": { "name": "svc-07" } }]));
+
+    assert_error(
+        &get(&b, "/entities/by-query?cursor=not-a-cursor").await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &get(&b, "/entities/by-query?orderField=metadata.name,sideways").await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &get(&b, "/entities/by-query?limit=x").await,
+        400,
+        "InputError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn by_refs_uid_ancestry_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &component("svc-a", ""));
+    let b = start(&config(&[&file], "", "")).await;
+
+    let v: Value = post(
+        &b,
+        "/entities/by-refs",
+        &json!({ "entityRefs": ["component:default/nope", "Component:svc-a"], "fields": ["metadata.name"] }),
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({ "items": [null, { "metadata": { "name": "svc-a" } }] })
+    );
+    let v: Value = post(
+        &b,
+        "/entities/by-refs?filter=kind=api",
+        &json!({ "entityRefs": ["component:svc-a"] }),
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(v, json!({ "items": [null] }));
+    assert_error(
+        &post(&b, "/entities/by-refs", &json!({ "entityRefs": ["svc-a"] })).await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &post(&b, "/entities/by-refs", &json!({ "refs": [] })).await,
+        400,
+        "InputError",
+    );
+
+    let c: Value = get(&b, "/entities/by-name/component/default/svc-a")
+        .await
+        .json()
+        .unwrap();
+    let uid = c["metadata"]["uid"].as_str().unwrap().to_owned();
+    let by_uid: Value = get(&b, &format!("/entities/by-uid/{uid}"))
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(by_uid, c);
+    assert_error(
+        &get(&b, "/entities/by-uid/00000000-0000-0000-0000-000000000000").await,
+        404,
+        "NotFoundError",
+    );
+
+    let a: Value = get(&b, "/entities/by-name/component/default/svc-a/ancestry")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(a["rootEntityRef"], "component:default/svc-a");
+    let items = a["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["entity"]["metadata"]["name"], "svc-a");
+    let parent = items[0]["parentEntityRefs"][0].as_str().unwrap();
+    assert!(
+        parent.starts_with("location:default/generated-"),
+        "{parent}"
+    );
+    assert_eq!(items[1]["parentEntityRefs"], json!([]));
+    assert_error(
+        &get(&b, "/entities/by-name/component/default/x/ancestry").await,
+        404,
+        "NotFoundError",
+    );
+
+    // Delete: gone now, back after its parent is refreshed.
+    assert_eq!(
+        delete(&b, &format!("/entities/by-uid/{uid}"))
+            .await
+            .status(),
+        204
+    );
+    assert_error(
+        &get(&b, "/entities/by-name/component/default/svc-a").await,
+        404,
+        "NotFoundError",
+    );
+    assert_error(
+        &delete(&b, &format!("/entities/by-uid/{uid}")).await,
+        404,
+        "NotFoundError",
+    );
+    assert_eq!(
+        post(&b, "/refresh", &json!({ "entityRef": parent }))
+            .await
+            .status(),
+        200
+    );
+    let back = get(&b, "/entities/by-name/component/default/svc-a").await;
+    assert_eq!(back.status(), 200);
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn facets_count_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}{}{}",
+        component("a", ""),
+        component("b", ""),
+        component("c", "")
+            .replace("type: service", "type: website")
+            .replace("tags: [java]", "tags: [java, go]")
+    );
+    let file = write(dir.path(), "catalog.yaml", &text);
+    let b = start(&config(&[&file], "", "")).await;
+    let v: Value = get(
+        &b,
+        "/entity-facets?facet=kind&facet=spec.type&facet=metadata.tags",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(
+        v["facets"]["kind"],
+        json!([{ "value": "Component", "count": 3 }, { "value": "Location", "count": 1 }])
+    );
+    // the config location's Location entity has spec.type file
+    assert_eq!(
+        v["facets"]["spec.type"],
+        json!([{ "value": "service", "count": 2 }, { "value": "file", "count": 1 }, { "value": "website", "count": 1 }])
+    );
+    assert_eq!(
+        v["facets"]["metadata.tags"],
+        json!([{ "value": "java", "count": 3 }, { "value": "go", "count": 1 }])
+    );
+    let v: Value = get(
+        &b,
+        "/entity-facets?facet=metadata.tags&filter=spec.type=website",
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(
+        v["facets"]["metadata.tags"],
+        json!([{ "value": "go", "count": 1 }, { "value": "java", "count": 1 }])
+    );
+    assert_error(&get(&b, "/entity-facets").await, 400, "InputError");
+    assert_error(
+        &get(&b, "/entity-facets?facet=kind&filter=,=").await,
+        400,
+        "InputError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn registered_locations_add_list_get_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "team/catalog-info.yaml",
+        &format!("{}{}", component("svc-a", ""), component("svc-b", "")),
+    );
+    let b = start(&config(&[], "", "")).await;
+    let body = json!({ "type": "file", "target": file.display().to_string() });
+
+    // dry run: nothing stored
+    let res = post(&b, "/locations?dryRun=true", &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+    let v: Value = res.json().unwrap();
+    assert_eq!(v["exists"], false);
+    assert_eq!(v["entities"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        get(&b, "/locations").await.json::<Value>().unwrap(),
+        json!([])
+    );
+
+    let res = post(&b, "/locations", &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+    let v: Value = res.json().unwrap();
+    let id = v["location"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["location"]["type"], "file");
+    assert_eq!(v["location"]["target"], file.display().to_string());
+    assert_eq!(v["entities"].as_array().unwrap().len(), 3);
+    // visible at once
+    assert_eq!(
+        get(&b, "/entities/by-name/component/default/svc-b")
+            .await
+            .status(),
+        200
+    );
+
+    let list: Value = get(&b, "/locations").await.json().unwrap();
+    assert_eq!(
+        list,
+        json!([{ "data": { "id": id, "type": "file", "target": file.display().to_string() } }])
+    );
+    let one: Value = get(&b, &format!("/locations/{id}")).await.json().unwrap();
+    assert_eq!(one["id"], id.as_str());
+    let by_entity: Value = get(&b, "/locations/by-entity/component/default/svc-a")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(by_entity["id"], id.as_str());
+    assert_error(
+        &get(&b, "/locations/by-entity/component/default/nope").await,
+        404,
+        "NotFoundError",
+    );
+
+    assert_error(&post(&b, "/locations", &body).await, 409, "ConflictError");
+    let v: Value = post(&b, "/locations?dryRun=true", &body)
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(v["exists"], true);
+    assert_error(
+        &post(&b, "/locations", &json!({ "type": "file", "target": dir.path().join("missing.yaml").display().to_string() })).await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &post(&b, "/locations", &json!({ "type": "file" })).await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &post(&b, "/locations", &json!({ "type": "", "target": "x" })).await,
+        400,
+        "InputError",
+    );
+    assert_error(&get(&b, "/locations/nope").await, 404, "NotFoundError");
+
+    assert_eq!(delete(&b, &format!("/locations/{id}")).await.status(), 204);
+    assert_error(
+        &get(&b, "/entities/by-name/component/default/svc-a").await,
+        404,
+        "NotFoundError",
+    );
+    let all: Value = get(&b, "/entities").await.json().unwrap();
+    assert_eq!(all, json!([]));
+    assert_error(
+        &delete(&b, &format!("/locations/{id}")).await,
+        404,
+        "NotFoundError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn orphans_are_deleted_by_default_and_marked_with_keep() {
+    for strategy in ["delete", "keep"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "catalog.yaml",
+            &format!("{}{}", component("stay", ""), component("go", "")),
+        );
+        let b = start(&config(
+            &[&file],
+            "",
+            &format!("  orphanStrategy: {strategy}\n"),
+        ))
+        .await;
+        assert_eq!(
+            get(&b, "/entities/by-name/component/default/go")
+                .await
+                .status(),
+            200
+        );
+        write(dir.path(), "catalog.yaml", &component("stay", ""));
+        let stay: Value = get(&b, "/entities/by-name/component/default/stay")
+            .await
+            .json()
+            .unwrap();
+        let location = stay["metadata"]["annotations"]["backstage.io/managed-by-origin-location"]
+            .as_str()
+            .unwrap();
+        let locations: Value = get(&b, "/entities?filter=kind=location")
+            .await
+            .json()
+            .unwrap();
+        let loc_name = locations[0]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(location.starts_with("file:"));
+        assert_eq!(
+            post(
+                &b,
+                "/refresh",
+                &json!({ "entityRef": format!("location:default/{loc_name}") })
+            )
+            .await
+            .status(),
+            200
+        );
+        let res = get(&b, "/entities/by-name/component/default/go").await;
+        if strategy == "delete" {
+            assert_error(&res, 404, "NotFoundError");
+        } else {
+            let v: Value = res.json().unwrap();
+            assert_eq!(v["metadata"]["annotations"]["backstage.io/orphan"], "true");
+            let orphans: Value = get(
+                &b,
+                "/entities?filter=metadata.annotations.backstage.io/orphan=true",
+            )
+            .await
+            .json()
+            .unwrap();
+            assert_eq!(names(&orphans), ["go"]);
+        }
+        let stay: Value = get(&b, "/entities/by-name/component/default/stay")
+            .await
+            .json()
+            .unwrap();
+        assert!(
+            stay["metadata"]["annotations"]
+                .get("backstage.io/orphan")
+                .is_none()
+        );
+        b.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn conflicting_entity_keeps_the_first_and_reports_on_the_second_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(
+        dir.path(),
+        "first.yaml",
+        &component("dup", "  system: from-first\n"),
+    );
+    let second = write(
+        dir.path(),
+        "second.yaml",
+        &format!(
+            "{}{}",
+            component("dup", "  system: from-second\n"),
+            component("other", "")
+        ),
+    );
+    let b = start(&config(&[&first, &second], "", "")).await;
+    let dup: Value = get(&b, "/entities/by-name/component/default/dup")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(dup["spec"]["system"], "from-first");
+    assert_eq!(
+        get(&b, "/entities/by-name/component/default/other")
+            .await
+            .status(),
+        200
+    );
+    let locations: Value = get(&b, "/entities?filter=kind=location")
+        .await
+        .json()
+        .unwrap();
+    let target = |l: &Value| l["spec"]["target"].as_str().unwrap().to_owned();
+    let second_loc = locations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| target(l) == second.display().to_string())
+        .unwrap();
+    let items = second_loc["status"]["items"]
+        .as_array()
+        .expect("conflict recorded");
+    assert!(items.iter().any(|i| {
+        i["error"]["name"] == "ConflictError"
+            && i["message"]
+                .as_str()
+                .unwrap()
+                .contains("component:default/dup")
+    }));
+    let first_loc = locations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| target(l) == first.display().to_string())
+        .unwrap();
+    assert!(first_loc.get("status").is_none());
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn broken_files_and_entities_do_not_block_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.yaml", "kind: [unclosed\n");
+    let mixed = write(
+        dir.path(),
+        "mixed.yaml",
+        &format!(
+            "{}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: Bad Name!\nspec:\n  type: service\n  lifecycle: x\n  owner: t\n---\n- not an object\n---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: not-allowed\nspec:\n  type: team\n  children: []\n",
+            component("good", "")
+        ),
+    );
+    let missing = dir.path().join("missing.yaml");
+    let b = start(&config(&[&broken, &mixed, &missing], "", "")).await;
+    assert_eq!(
+        get(&b, "/entities/by-name/component/default/good")
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        &get(&b, "/entities/by-name/group/default/not-allowed").await,
+        404,
+        "NotFoundError",
+    );
+    let locations: Value = get(&b, "/entities?filter=kind=location")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(locations.as_array().unwrap().len(), 3);
+    let status_of = |p: &Path| {
+        let l = locations
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["spec"]["target"] == p.display().to_string())
+            .unwrap();
+        l["status"]["items"].as_array().cloned().unwrap_or_default()
+    };
+    assert!(!status_of(&broken).is_empty());
+    let mixed_errors = status_of(&mixed);
+    assert!(
+        mixed_errors
+            .iter()
+            .any(|i| i["message"].as_str().unwrap().contains("not an object")),
+        "{mixed_errors:?}"
+    );
+    assert!(
+        mixed_errors
+            .iter()
+            .any(|i| i["error"]["name"] == "NotAllowedError")
+    );
+    assert!(
+        status_of(&missing)
+            .iter()
+            .any(|i| i["error"]["name"] == "NotFoundError")
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn placeholders_resolve_relative_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "apis/openapi.yaml", "openapi: 3.0.0\n");
+    write(dir.path(), "apis/meta.json", "{\"team\": \"a\", \"n\": 1}");
+    write(dir.path(), "apis/extra.yaml", "list: [1, 2]\n");
+    let file = write(
+        dir.path(),
+        "apis/api.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: petstore\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: ./openapi.yaml\n  meta:\n    $json: meta.json\n  extra:\n    $yaml: ./extra.yaml\n",
+    );
+    let b = start(&config(&[&file], "", "")).await;
+    let api: Value = get(&b, "/entities/by-name/api/default/petstore")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(api["spec"]["definition"], "openapi: 3.0.0\n");
+    assert_eq!(api["spec"]["meta"], json!({ "team": "a", "n": 1 }));
+    assert_eq!(api["spec"]["extra"], json!({ "list": [1, 2] }));
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_picks_up_changes_and_rejects_bad_refs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
+    let b = start(&config(&[&file], "", "")).await;
+    let before: Value = get(&b, "/entities/by-name/component/default/svc")
+        .await
+        .json()
+        .unwrap();
+    write(
+        dir.path(),
+        "catalog.yaml",
+        &component("svc", "").replace("lifecycle: production", "lifecycle: deprecated"),
+    );
+    assert_eq!(
+        post(
+            &b,
+            "/refresh",
+            &json!({ "entityRef": "component:default/svc" })
+        )
+        .await
+        .status(),
+        200
+    );
+    let after: Value = get(&b, "/entities/by-name/component/default/svc")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(after["spec"]["lifecycle"], "deprecated");
+    assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_ne!(after["metadata"]["etag"], before["metadata"]["etag"]);
+    assert_error(
+        &post(
+            &b,
+            "/refresh",
+            &json!({ "entityRef": "component:default/nope" }),
+        )
+        .await,
+        404,
+        "NotFoundError",
+    );
+    assert_error(
+        &post(&b, "/refresh", &json!({ "entityRef": "nokind" })).await,
+        400,
+        "InputError",
+    );
+    assert_error(&post(&b, "/refresh", &json!({})).await, 400, "InputError");
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_refresh_loop_reprocesses_on_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
+    let yaml = config(&[&file], "", "").replace(
+        "processingInterval: { minutes: 60 }",
+        "processingInterval: 300",
+    );
+    let b = start(&yaml).await;
+    write(
+        dir.path(),
+        "catalog.yaml",
+        &format!("{}{}", component("svc", ""), component("later", "")),
+    );
+    let mut found = false;
+    for _ in 0..50 {
+        if get(&b, "/entities/by-name/component/default/later")
+            .await
+            .status()
+            == 200
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "the loop ingested the new entity");
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn validate_entity_names_the_broken_fields() {
+    let b = start(&config(&[], "", "")).await;
+    let good = json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "x" }, "spec": { "type": "service", "lifecycle": "production", "owner": "t" }
+    });
+    let res = post(
+        &b,
+        "/validate-entity",
+        &json!({ "entity": good, "location": "url:https://example.com/x.yaml" }),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let bad = json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "Not Valid!" }, "spec": { "type": "service", "lifecycle": "production" }
+    });
+    let res = post(
+        &b,
+        "/validate-entity",
+        &json!({ "entity": bad, "location": "url:https://example.com/x.yaml" }),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let v: Value = res.json().unwrap();
+    let messages: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("metadata.name")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("spec.owner")),
+        "{messages:?}"
+    );
+    assert_error(
+        &post(
+            &b,
+            "/validate-entity",
+            &json!({ "entity": good, "location": "nocolon" }),
+        )
+        .await,
+        400,
+        "InputError",
+    );
+    assert_error(
+        &post(&b, "/validate-entity", &json!({ "entity": good })).await,
+        400,
+        "InputError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn analyze_location_lists_existing_entity_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "repo/catalog-info.yaml", &component("svc", ""));
+    let b = start(&config(&[], "", "")).await;
+    let target = dir.path().join("repo").display().to_string();
+    let res = post(
+        &b,
+        "/analyze-location",
+        &json!({ "location": { "type": "file", "target": target } }),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let v: Value = res.json().unwrap();
+    let files = v["existingEntityFiles"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["entity"]["metadata"]["name"], "svc");
+    assert_eq!(files[0]["isRegistered"], false);
+    assert_eq!(v["generateEntities"], json!([]));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let v: Value = post(
+        &b,
+        "/analyze-location",
+        &json!({ "location": { "type": "file", "target": empty.display().to_string() } }),
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(
+        v["generateEntities"][0]["entity"]["metadata"]["name"],
+        "empty"
+    );
+    assert_error(
+        &post(&b, "/analyze-location", &json!({})).await,
+        400,
+        "InputError",
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn readonly_catalog_refuses_location_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
+    let b = start(&config(&[], "", "  readonly: true\n")).await;
+    assert_error(
+        &post(
+            &b,
+            "/locations",
+            &json!({ "type": "file", "target": file.display().to_string() }),
+        )
+        .await,
+        403,
+        "NotAllowedError",
+    );
+    b.stop().await.unwrap();
+}
