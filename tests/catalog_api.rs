@@ -1046,3 +1046,181 @@ async fn readonly_catalog_refuses_location_changes() {
     );
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn missing_files_set_errors_but_do_not_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
+    let b = start(&config(&[&file], "", "")).await;
+    std::fs::remove_file(&file).unwrap();
+    let locations: Value = get(&b, "/entities?filter=kind=location")
+        .await
+        .json()
+        .unwrap();
+    let loc = format!(
+        "location:default/{}",
+        locations[0]["metadata"]["name"].as_str().unwrap()
+    );
+    assert_eq!(
+        post(&b, "/refresh", &json!({ "entityRef": loc }))
+            .await
+            .status(),
+        200
+    );
+    let svc = get(&b, "/entities/by-name/component/default/svc").await;
+    assert_eq!(
+        svc.status(),
+        200,
+        "the entity stays while its file is unreadable"
+    );
+    let location: Value = get(
+        &b,
+        &format!(
+            "/entities/by-name/location/default/{}",
+            &loc["location:default/".len()..]
+        ),
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(
+        location["status"]["items"][0]["error"]["name"], "NotFoundError",
+        "{location}"
+    );
+    b.stop().await.unwrap();
+}
+
+mod extension {
+    use std::sync::{Arc, Mutex};
+
+    use backlot::backend::{BoxError, Feature};
+    use backlot::plugins::catalog::common::{Entity, EntityRef};
+    use backlot::plugins::catalog::node::{
+        CATALOG_PROCESSING, CatalogProcessor, DeferredEntity, Emitter, EntityProvider,
+        EntityProviderConnection, EntityProviderMutation, LocationSpec, ProcessorError,
+    };
+
+    pub(super) type Slot = Arc<Mutex<Option<EntityProviderConnection>>>;
+
+    struct Teams(Slot);
+
+    pub(super) fn team(name: &str) -> DeferredEntity {
+        let e = Entity::new("backstage.io/v1alpha1", "Group", name)
+            .with_spec(serde_json::json!({ "type": "team", "children": [] }));
+        DeferredEntity::new(e, Some(format!("teams:{name}")))
+    }
+
+    #[async_trait::async_trait]
+    impl EntityProvider for Teams {
+        fn name(&self) -> &str {
+            "teams"
+        }
+        async fn connect(&self, connection: EntityProviderConnection) -> Result<(), BoxError> {
+            connection
+                .apply_mutation(EntityProviderMutation::Full {
+                    entities: vec![team("red"), team("blue")],
+                })
+                .await?;
+            *self.0.lock().unwrap() = Some(connection);
+            Ok(())
+        }
+    }
+
+    /// Widgets are a custom kind; every entity named `*-pager` depends on resource:pager.
+    struct Widgets;
+
+    #[async_trait::async_trait]
+    impl CatalogProcessor for Widgets {
+        fn name(&self) -> &str {
+            "widgets"
+        }
+        async fn validate(
+            &self,
+            entity: &Entity,
+            _l: &LocationSpec,
+        ) -> Result<bool, ProcessorError> {
+            Ok(entity.kind == "Widget")
+        }
+        async fn post_process(
+            &self,
+            entity: Entity,
+            _l: &LocationSpec,
+            emit: &mut Emitter,
+        ) -> Result<Entity, ProcessorError> {
+            if entity.metadata.name.ends_with("-pager") {
+                let pager = EntityRef::new("resource", "default", "pager");
+                emit.relation(entity.to_ref(), "dependsOn", pager.clone());
+                emit.relation(pager, "dependencyOf", entity.to_ref());
+            }
+            Ok(entity)
+        }
+    }
+
+    pub(super) fn module(slot: Slot) -> Feature {
+        Feature::module_fn("catalog", "test-extensions", move |reg| {
+            let slot = slot.clone();
+            reg.init(&CATALOG_PROCESSING, move |p| async move {
+                let p = p.get()?;
+                p.add_entity_provider(Teams(slot));
+                p.add_processor(Widgets);
+                Ok(())
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn modules_add_entity_providers_and_processors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: app-pager\nspec: {}\n---\napiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: unknown-kind\nspec: {}\n",
+    );
+    let slot: extension::Slot = Default::default();
+    let b = TestBackend::builder()
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(extension::module(slot.clone()))
+        .config_yaml(database_yaml())
+        .config_yaml(config(
+            &[&file],
+            "  rules:\n    - allow: [Location, Widget, Gadget]\n",
+            "",
+        ))
+        .start()
+        .await
+        .unwrap();
+    let mut teams: Vec<String> =
+        names(&get(&b, "/entities?filter=kind=group").await.json().unwrap());
+    teams.sort();
+    assert_eq!(teams, ["blue", "red"]);
+    let w: Value = get(&b, "/entities/by-name/widget/default/app-pager")
+        .await
+        .json()
+        .unwrap();
+    assert!(
+        has_relation(&w, "dependsOn", "resource:default/pager"),
+        "{w}"
+    );
+    assert_error(
+        &get(&b, "/entities/by-name/gadget/default/unknown-kind").await,
+        404,
+        "NotFoundError",
+    );
+
+    let connection = slot.lock().unwrap().clone().unwrap();
+    connection
+        .apply_mutation(
+            backlot::plugins::catalog::node::EntityProviderMutation::Delta {
+                added: vec![extension::team("green")],
+                removed: vec![extension::team("red")],
+            },
+        )
+        .await
+        .unwrap();
+    let mut teams: Vec<String> =
+        names(&get(&b, "/entities?filter=kind=group").await.json().unwrap());
+    teams.sort();
+    assert_eq!(teams, ["blue", "green"]);
+    b.stop().await.unwrap();
+}

@@ -73,6 +73,8 @@ pub(crate) struct Outcome {
     errors: Vec<Value>,
     relations: Vec<(String, String, String)>,
     children: Vec<Child>,
+    /// A location could not be read completely: earlier children are kept, not orphaned.
+    read_failed: bool,
 }
 
 /// The processing engine shared by the router, providers and the refresh loop.
@@ -178,6 +180,7 @@ impl Engine {
             errors: Vec::new(),
             relations: Vec::new(),
             children: Vec::new(),
+            read_failed: false,
         };
         let mut value: Value = match serde_json::from_str(unprocessed) {
             Ok(v) => v,
@@ -232,10 +235,12 @@ impl Engine {
         if entity.kind.eq_ignore_ascii_case("location") {
             match location_entity_targets(&entity) {
                 Ok((targets, optional)) => {
+                    let before = out.errors.len();
                     for target in targets {
                         self.read_location(&target, optional, &mut emit, &mut out.errors)
                             .await;
                     }
+                    out.read_failed |= out.errors.len() > before;
                 }
                 Err(message) => out.errors.push(status_error("InputError", &message)),
             }
@@ -322,8 +327,10 @@ impl Engine {
                 }
                 ProcessingOutput::Location(location) => {
                     let mut more = Emitter::default();
+                    let before = out.errors.len();
                     self.read_location(&location, false, &mut more, &mut out.errors)
                         .await;
+                    out.read_failed |= out.errors.len() > before;
                     pending.extend(more.take());
                 }
                 ProcessingOutput::Relation(r) => out.relations.push((
@@ -332,6 +339,7 @@ impl Engine {
                     r.target.to_string(),
                 )),
                 ProcessingOutput::Error { message, location } => {
+                    out.read_failed = true;
                     out.errors.push(status_error(
                         "InputError",
                         &format!("{message} (at {location})"),
@@ -548,6 +556,7 @@ impl Engine {
         let mut new_relations = Vec::new();
         let mut new_references = Vec::new();
         let mut new_targets: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut keep_old: HashSet<String> = HashSet::new();
         for (o, refs) in outcomes.iter().zip(accepted) {
             let hash = Self::result_hash(o);
             if o.old_hash.as_deref() == Some(hash.as_str()) {
@@ -575,10 +584,10 @@ impl Engine {
                     stitch.insert(s.clone());
                     new_relations.push((o.entity_id.clone(), s.clone(), t.clone(), g.clone()));
                 }
-                new_targets.insert(o.entity_ref.clone(), refs.iter().cloned().collect());
-                for r in refs {
-                    new_references.push((None, Some(o.entity_ref.clone()), r));
+                if o.read_failed {
+                    keep_old.insert(o.entity_ref.clone());
                 }
+                new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
             }
         }
         if !changed_ok_ids.is_empty() {
@@ -593,11 +602,18 @@ impl Engine {
             .await?;
             store::insert_relations(tx, new_relations).await?;
             for (source, target) in store::reference_targets(tx, &changed_ok_refs).await? {
-                if !new_targets
-                    .get(&source)
-                    .is_some_and(|t| t.contains(&target))
-                {
+                let Some(targets) = new_targets.get_mut(&source) else {
+                    continue;
+                };
+                if keep_old.contains(&source) {
+                    targets.insert(target);
+                } else if !targets.contains(&target) {
                     candidates.insert(target);
+                }
+            }
+            for (source, targets) in new_targets {
+                for target in targets {
+                    new_references.push((None, Some(source.clone()), target));
                 }
             }
             store::delete_where_in(
