@@ -50,8 +50,23 @@ pub trait TechDocsApi: Send + Sync + std::fmt::Debug {
 /// The TechDocs utility API (`plugin.techdocs.storageservice`).
 pub static TECHDOCS_API: ApiRef<dyn TechDocsApi> = ApiRef::new("plugin.techdocs.storageservice");
 
+/// What a path segment must not carry as is.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
 fn encode(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 /// [`TechDocsApi`] over HTTP against the techdocs backend. Requests wait at most the timeout
