@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A running chromedriver with one browser session; both end on drop.
 pub struct Browser {
@@ -134,6 +134,7 @@ impl Browser {
 
     /// The first element matching a CSS selector, waiting up to 5 s for it.
     pub async fn find(&self, css: &str) -> String {
+        let mut last = Value::Null;
         for _ in 0..50 {
             let url = format!("{}{}", self.base, self.session_path("/element"));
             let res: Value = self
@@ -149,9 +150,10 @@ impl Browser {
             if let Some(id) = res["value"][ELEMENT_KEY].as_str() {
                 return id.to_string();
             }
+            last = res;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no element matches {css}: {}", self.source().await);
+        panic!("no element matches {css} ({last}): {}", self.source().await);
     }
 
     /// Clicks an element.
