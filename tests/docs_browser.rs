@@ -2,6 +2,7 @@
 //! result, open the entity's Docs tab and follow links inside the docs. Skips without
 //! chromedriver.
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)] // helpers below only run inside tests
 
 mod support;
 
@@ -52,7 +53,10 @@ async fn portal(tmp: &std::path::Path) -> TestBackend {
     let client = backend.client();
     let trigger = "/api/search/.backstage/scheduler/v1/tasks/search_index_software_catalog/trigger";
     for _ in 0..100 {
-        let res = client.execute(client.request(reqwest::Method::POST, trigger)).await.unwrap();
+        let res = client
+            .execute(client.request(reqwest::Method::POST, trigger))
+            .await
+            .unwrap();
         if res.status() == 200 {
             break;
         }
@@ -84,11 +88,15 @@ async fn search_then_read_the_docs() {
 
     // Search from the sidebar box on the catalog page.
     browser.goto(&backend.url("/catalog")).await;
-    let input = browser.find("aside form[role=search] input[name=term]").await;
+    let input = browser
+        .find("aside form[role=search] input[name=term]")
+        .await;
     browser.type_text(&input, "tracking").await;
     let go = browser.find("aside form[role=search] button").await;
     browser.click(&go).await;
-    browser.wait_for_url(|u| u.contains("/search?term=tracking")).await;
+    browser
+        .wait_for_url(|u| u.contains("/search?term=tracking"))
+        .await;
     let count = browser.find(".bl-search-count").await;
     assert!(browser.text(&count).await.contains("for “tracking”"));
 
@@ -106,7 +114,9 @@ async fn search_then_read_the_docs() {
         .find("a[href=\"/catalog/default/component/tracking-service/docs\"]")
         .await;
     browser.click(&tab).await;
-    browser.wait_for_url(|u| u.ends_with("/tracking-service/docs")).await;
+    browser
+        .wait_for_url(|u| u.ends_with("/tracking-service/docs"))
+        .await;
     let architecture = browser
         .find(&format!(".bl-docs-nav a[href=\"{reader}/architecture/\"]"))
         .await;

@@ -1,6 +1,7 @@
 //! The search page over HTTP: a test backend with the search plugin (embedded engine) fed by
 //! a fake catalog, and the app serving the search frontend plugin.
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)] // helpers below only run inside tests
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,8 +32,14 @@ async fn by_query(
     State(entities): State<Arc<Vec<Value>>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Json<Value> {
-    let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
-    let offset: usize = params.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20);
+    let offset: usize = params
+        .get("cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let items: Vec<Value> = entities.iter().skip(offset).take(limit).cloned().collect();
     let mut page_info = json!({});
     if offset + limit < entities.len() {
@@ -82,9 +89,9 @@ async fn backend() -> TestBackend {
         .feature(fake_catalog(entities))
         .feature(Feature::plugin(SearchPlugin::new()))
         .feature(Feature::module(SearchCatalogCollatorModule))
-        .feature(app_plugin(
-            App::builder().feature(search_plugin(SearchUiOptions::default().page_limit(2))),
-        ))
+        .feature(app_plugin(App::builder().feature(search_plugin(
+            SearchUiOptions::default().page_limit(2),
+        ))))
         .start()
         .await
         .unwrap();
@@ -92,7 +99,10 @@ async fn backend() -> TestBackend {
     let trigger = "/api/search/.backstage/scheduler/v1/tasks/search_index_software_catalog/trigger";
     let mut triggered = false;
     for _ in 0..100 {
-        let res = client.execute(client.request(reqwest::Method::POST, trigger)).await.unwrap();
+        let res = client
+            .execute(client.request(reqwest::Method::POST, trigger))
+            .await
+            .unwrap();
         if res.status() == 200 {
             triggered = true;
             break;
@@ -101,7 +111,12 @@ async fn backend() -> TestBackend {
     }
     assert!(triggered, "collator never triggered");
     for _ in 0..200 {
-        let body: Value = client.get("/api/search/query").await.unwrap().json().unwrap();
+        let body: Value = client
+            .get("/api/search/query")
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
         if body["numberOfResults"] == 6 {
             return backend;
         }
@@ -169,8 +184,14 @@ async fn results_are_escaped_highlighted_counted_and_paged() {
 
     // The document with a script tag: escaped, with the match still marked.
     let (_, html) = page(client, "/search?term=depots").await;
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-    assert!(html.contains("<mark>depots</mark>") || html.contains("<mark>Depots</mark>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<mark>depots</mark>") || html.contains("<mark>Depots</mark>"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert"), "{html}");
 
     // Filtering by type keeps the type in paging links and marks the picker.

@@ -2,6 +2,7 @@
 //! backend, the techdocs backend building on first view, and the app serving the catalog and
 //! techdocs frontend plugins.
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)] // helpers below only run inside tests
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +37,11 @@ fn broken_location(root: &Path) -> PathBuf {
         "catalog-info.yaml",
         &format!("{}{}", component("broken-docs"), component("no-mkdocs")),
     );
-    write(root, "broken-docs/mkdocs.yml", "site_name: Broken\nnav:\n  - Home: index.md\n   - x: [\n");
+    write(
+        root,
+        "broken-docs/mkdocs.yml",
+        "site_name: Broken\nnav:\n  - Home: index.md\n   - x: [\n",
+    );
     write(root, "broken-docs/docs/index.md", "# Broken\n");
     write(root, "no-mkdocs/docs/index.md", "# Nothing\n");
     root.join("catalog-info.yaml")
@@ -72,7 +77,9 @@ async fn page(client: &TestClient, path: &str) -> (u16, String) {
 }
 
 fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let s = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}"));
+    let s = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {html}"));
     let e = html[s..].find(end).map_or(html.len(), |e| s + e);
     &html[s..e]
 }
@@ -94,7 +101,10 @@ async fn index_lists_entities_with_docs() {
     let (status, html) = page(backend.client(), "/docs").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains(&format!("href=\"{READER}\"")), "{html}");
-    assert!(html.contains("href=\"/docs/default/component/broken-docs\""), "{html}");
+    assert!(
+        html.contains("href=\"/docs/default/component/broken-docs\""),
+        "{html}"
+    );
     // Groups and users carry no techdocs-ref and are not listed.
     assert!(!html.contains("/docs/default/group/"), "{html}");
     backend.stop().await.unwrap();
@@ -110,11 +120,22 @@ async fn reader_shows_the_site_with_its_nav_and_rewritten_links() {
     assert_eq!(status, 200, "{html}");
     // Inside the portal layout.
     assert!(html.contains("<aside class=\"bl-sidebar\""), "{html}");
-    assert!(html.contains("<title>Tracking Service · Northwind Portal</title>"), "{html}");
+    assert!(
+        html.contains("<title>Tracking Service · Northwind Portal</title>"),
+        "{html}"
+    );
     let nav = section(&html, "<nav class=\"bl-docs-nav\"", "</nav>");
     let nav_links = hrefs(nav);
-    for target in ["/", "/architecture/", "/operations/runbook/", "/operations/alerts/"] {
-        assert!(nav_links.contains(&format!("{READER}{target}")), "{target} not in {nav_links:?}");
+    for target in [
+        "/",
+        "/architecture/",
+        "/operations/runbook/",
+        "/operations/alerts/",
+    ] {
+        assert!(
+            nav_links.contains(&format!("{READER}{target}")),
+            "{target} not in {nav_links:?}"
+        );
     }
     assert!(nav.contains("Operations"), "{nav}");
     let article = section(&html, "<article class=\"bl-docs-article\"", "</article>");
@@ -123,14 +144,23 @@ async fn reader_shows_the_site_with_its_nav_and_rewritten_links() {
     assert!(!article.contains("<script"), "{article}");
     // Links in the article stay in the reader; images come from the techdocs backend.
     let links = hrefs(article);
-    assert!(links.contains(&format!("{READER}/architecture/")), "{links:?}");
-    assert!(links.contains(&format!("{READER}/operations/runbook/")), "{links:?}");
+    assert!(
+        links.contains(&format!("{READER}/architecture/")),
+        "{links:?}"
+    );
+    assert!(
+        links.contains(&format!("{READER}/operations/runbook/")),
+        "{links:?}"
+    );
     let img = article
         .split("src=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .unwrap();
-    assert!(img.ends_with("/api/techdocs/static/docs/default/component/tracking-service/flow.svg"), "{img}");
+    assert!(
+        img.ends_with("/api/techdocs/static/docs/default/component/tracking-service/flow.svg"),
+        "{img}"
+    );
     let path = &img[img.find("/api/").unwrap()..];
     let res = client.get(path).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -186,17 +216,26 @@ async fn entity_page_has_a_docs_tab() {
 
     let (status, html) = page(client, "/catalog/default/component/tracking-service").await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("href=\"/catalog/default/component/tracking-service/docs\""), "{html}");
+    assert!(
+        html.contains("href=\"/catalog/default/component/tracking-service/docs\""),
+        "{html}"
+    );
 
     let (status, html) = page(client, "/catalog/default/component/tracking-service/docs").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains(&format!("href=\"{READER}\"")), "{html}");
     let nav = section(&html, "<nav class=\"bl-docs-nav\"", "</nav>");
-    assert!(hrefs(nav).contains(&format!("{READER}/architecture/")), "{nav}");
+    assert!(
+        hrefs(nav).contains(&format!("{READER}/architecture/")),
+        "{nav}"
+    );
 
     // The tab is only there for entities with docs.
     let (_, html) = page(client, "/catalog/default/group/tracking-team").await;
-    assert!(!html.contains("/catalog/default/group/tracking-team/docs\""), "{html}");
+    assert!(
+        !html.contains("/catalog/default/group/tracking-team/docs\""),
+        "{html}"
+    );
 
     backend.stop().await.unwrap();
 }

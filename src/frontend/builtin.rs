@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::api::{ApiFactory, ApiRef};
 use super::blueprints::{ApiBlueprint, ThemeBlueprint};
 use super::core_data::{
-    API_FACTORY, LAYOUT, Layout, NAV, NAV_CONTENT, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH, ROUTE_REF,
-    ROUTES, THEME, TITLE,
+    API_FACTORY, LAYOUT, Layout, NAV, NAV_CONTENT, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH,
+    ROUTE_REF, ROUTES, THEME, TITLE,
 };
 use super::data_ref::{ExtensionDataRef, Outputs};
 use super::extension::Extension;
@@ -93,6 +93,8 @@ fn layout() -> Extension {
         })
 }
 
+type NavRender = dyn Fn(&[super::core_data::NavLink]) -> maud::Markup + Send + Sync;
+
 fn nav() -> Extension {
     Extension::builder("", "nav")
         .namespace("app")
@@ -113,17 +115,16 @@ fn nav() -> Extension {
                 .iter()
                 .filter_map(|i| i.get(&NAV_CONTENT).cloned())
                 .collect();
-            let render: Arc<dyn Fn(&[super::core_data::NavLink]) -> maud::Markup + Send + Sync> =
-                if content.is_empty() {
-                    Arc::new(ui::default_nav)
-                } else {
-                    Arc::new(move |links| {
-                        maud::html! {
-                            div class="bl-nav-content" { @for c in &content { (c) } }
-                            (ui::default_nav(links))
-                        }
-                    })
-                };
+            let render: Arc<NavRender> = if content.is_empty() {
+                Arc::new(ui::default_nav)
+            } else {
+                Arc::new(move |links| {
+                    maud::html! {
+                        div class="bl-nav-content" { @for c in &content { (c) } }
+                        (ui::default_nav(links))
+                    }
+                })
+            };
             Ok(Outputs::new().with(&NAV, Nav { items, render }))
         })
 }
@@ -228,7 +229,9 @@ mod nav_content_tests {
             .oneshot(Request::get("/nowhere").body(Body::empty()).unwrap())
             .await
             .unwrap();
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let html = String::from_utf8(body.to_vec()).unwrap();
         let start = html.find("<aside").unwrap();
         let end = html.find("</aside>").unwrap();
@@ -253,7 +256,10 @@ mod nav_content_tests {
         let nav = app.tree().get("app/nav").unwrap();
         assert_eq!(nav.children("content").len(), 1);
         let html = sidebar(&app).await;
-        assert!(html.contains("<form role=\"search\" action=\"/find\">"), "{html}");
+        assert!(
+            html.contains("<form role=\"search\" action=\"/find\">"),
+            "{html}"
+        );
         assert!(html.contains("bl-nav-content"), "{html}");
     }
 

@@ -96,7 +96,10 @@ impl Browser {
             "DELETE" => self.http.delete(&url),
             _ => self.http.post(&url).json(&body),
         };
-        let res = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let res = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let value: Value = res.json().await.unwrap();
         if value["value"]["error"].is_string() {
             panic!("{method} {path}: {}", value["value"]);
@@ -204,7 +207,11 @@ impl Browser {
     /// Ends the session and stops chromedriver.
     pub async fn close(mut self) {
         let path = self.session_path("");
-        let _ = self.http.delete(format!("{}{}", self.base, path)).send().await;
+        let _ = self
+            .http
+            .delete(format!("{}{}", self.base, path))
+            .send()
+            .await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -44,7 +44,10 @@ impl Default for SearchUiOptions {
     fn default() -> Self {
         Self {
             types: vec![
-                ("software-catalog".to_string(), "Software Catalog".to_string()),
+                (
+                    "software-catalog".to_string(),
+                    "Software Catalog".to_string(),
+                ),
                 ("techdocs".to_string(), "Documentation".to_string()),
             ],
             page_limit: 25,
@@ -106,6 +109,10 @@ pub fn search_plugin(options: SearchUiOptions) -> FrontendPlugin {
             .title("Search")
             .build(),
         )
-        .extension(NavItemBlueprint::new("Search", &SEARCH_ROUTE).icon("⌕").build())
+        .extension(
+            NavItemBlueprint::new("Search", &SEARCH_ROUTE)
+                .icon("⌕")
+                .build(),
+        )
         .extension(box_ext)
 }

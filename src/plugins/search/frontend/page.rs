@@ -96,10 +96,8 @@ pub(crate) async fn render(
             let api = api.clone();
             async move { api.query(&q).await.ok().and_then(|r| r.number_of_results) }
         });
-    let (result, counts) = futures::join!(
-        api.query(&query),
-        futures::future::join_all(count_queries)
-    );
+    let (result, counts) =
+        futures::join!(api.query(&query), futures::future::join_all(count_queries));
 
     let form = html! {
         form class="bl-search-form" role="search" method="get" action=(base) {
@@ -137,7 +135,10 @@ pub(crate) async fn render(
         ));
     }
     for r in &results.results {
-        if !picker.iter().any(|(id, _, _)| id.as_deref() == Some(&r.doc_type)) {
+        if !picker
+            .iter()
+            .any(|(id, _, _)| id.as_deref() == Some(&r.doc_type))
+        {
             picker.push((Some(r.doc_type.clone()), r.doc_type.clone(), None));
         }
     }
@@ -214,7 +215,10 @@ mod tests {
 
     #[test]
     fn unsafe_locations_are_not_links() {
-        assert_eq!(safe_location("/catalog/default/component/a"), Some("/catalog/default/component/a"));
+        assert_eq!(
+            safe_location("/catalog/default/component/a"),
+            Some("/catalog/default/component/a")
+        );
         assert_eq!(safe_location("https://x.test/a"), Some("https://x.test/a"));
         assert_eq!(safe_location("javascript:alert(1)"), None);
         assert_eq!(safe_location("//evil.test"), None);

@@ -67,10 +67,7 @@ mod tests {
 
     #[test]
     fn unmatched_pre_tag_stays_text() {
-        assert_eq!(
-            highlight("a [[ b", "[[", "]]").into_string(),
-            "a [[ b"
-        );
+        assert_eq!(highlight("a [[ b", "[[", "]]").into_string(), "a [[ b");
         assert_eq!(
             highlight("[[a]] [[b", "[[", "]]").into_string(),
             "<mark>a</mark> [[b"

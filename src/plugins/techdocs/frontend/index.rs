@@ -6,16 +6,23 @@ use maud::html;
 use super::TECHDOCS_REF_ANNOTATION;
 use crate::frontend::ui::{self, Column, Table};
 use crate::frontend::{PageContent, PageError, PageRequest};
-use crate::plugins::catalog::react::{CATALOG_API, EntityFilter, QueryEntitiesRequest, entity_href};
+use crate::plugins::catalog::react::{
+    CATALOG_API, EntityFilter, QueryEntitiesRequest, entity_href,
+};
 use crate::plugins::techdocs::react::reader_href;
 
 pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
     let catalog = req.api(&CATALOG_API)?;
     let request = QueryEntitiesRequest {
-        filter: vec![EntityFilter::new().exists(format!("metadata.annotations.{TECHDOCS_REF_ANNOTATION}"))],
+        filter: vec![
+            EntityFilter::new().exists(format!("metadata.annotations.{TECHDOCS_REF_ANNOTATION}")),
+        ],
         limit: Some(50),
         order_fields: vec![("metadata.name".to_string(), "asc".to_string())],
-        cursor: req.query("cursor").filter(|c| !c.is_empty()).map(str::to_string),
+        cursor: req
+            .query("cursor")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         ..QueryEntitiesRequest::default()
     };
     let header = ui::header("Documentation", Some("Docs of the software in the catalog"));
@@ -35,7 +42,11 @@ pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
         format!("{here}?{q}")
     };
     let rows = page.items.iter().map(|e| {
-        let title = e.metadata.title.clone().unwrap_or_else(|| e.metadata.name.clone());
+        let title = e
+            .metadata
+            .title
+            .clone()
+            .unwrap_or_else(|| e.metadata.name.clone());
         let owner = e
             .spec
             .as_ref()

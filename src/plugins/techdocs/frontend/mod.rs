@@ -19,7 +19,9 @@ mod reader;
 mod tab;
 
 use crate::frontend::{ApiBlueprint, FrontendPlugin, NavItemBlueprint, PageBlueprint};
-use crate::plugins::techdocs::react::{HttpTechDocsApi, TECHDOCS_INDEX_ROUTE, TECHDOCS_READER_ROUTE};
+use crate::plugins::techdocs::react::{
+    HttpTechDocsApi, TECHDOCS_INDEX_ROUTE, TECHDOCS_READER_ROUTE,
+};
 
 /// The annotation naming where an entity's docs source is.
 pub const TECHDOCS_REF_ANNOTATION: &str = "backstage.io/techdocs-ref";
@@ -47,6 +49,10 @@ pub fn techdocs_plugin() -> FrontendPlugin {
                 .title("Documentation")
                 .build(),
         )
-        .extension(NavItemBlueprint::new("Docs", &TECHDOCS_INDEX_ROUTE).icon("📄").build())
+        .extension(
+            NavItemBlueprint::new("Docs", &TECHDOCS_INDEX_ROUTE)
+                .icon("📄")
+                .build(),
+        )
         .extension(tab::docs_tab())
 }

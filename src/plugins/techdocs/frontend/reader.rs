@@ -54,7 +54,11 @@ pub(crate) fn error_content(error: &TechDocsApiError, retry_href: &str) -> (Stat
                 }
             },
         ),
-        TechDocsApiError::Response { status: 404, message, .. } => (
+        TechDocsApiError::Response {
+            status: 404,
+            message,
+            ..
+        } => (
             StatusCode::NOT_FOUND,
             html! {
                 (ui::error_state("Documentation not available", message))

@@ -32,7 +32,9 @@ pub(crate) fn docs_tab() -> Extension {
                 Ok(html! { (open) (docs_layout(&page)) })
             }
             Err(e) => {
-                let retry = reader.clone().unwrap_or_else(|| page_req.path().to_string());
+                let retry = reader
+                    .clone()
+                    .unwrap_or_else(|| page_req.path().to_string());
                 let (_, content) = error_content(&e, &retry);
                 Ok(html! { (content) (open) })
             }

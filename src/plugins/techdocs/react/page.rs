@@ -81,7 +81,8 @@ fn between<'a>(html: &'a str, start_marker: &str, end_marker: &str) -> Option<&'
     Some(&html[open_end..end])
 }
 
-static TAGS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").unwrap_or_else(|_| unreachable!()));
+static TAGS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<[^>]*>").unwrap_or_else(|_| unreachable!()));
 static LINKS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\b(href|src)\s*=\s*"([^"]*)""#).unwrap_or_else(|_| unreachable!())
 });
@@ -156,7 +157,10 @@ fn rewrite_url(url: &str, page_path: &str, loc: &DocsLocation) -> String {
         .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
         .collect::<String>()
         .to_ascii_lowercase();
-    if lower.starts_with("javascript:") || lower.starts_with("vbscript:") || lower.starts_with("data:text") {
+    if lower.starts_with("javascript:")
+        || lower.starts_with("vbscript:")
+        || lower.starts_with("data:text")
+    {
         return "#".to_string();
     }
     if url.is_empty()
@@ -196,7 +200,8 @@ impl DocsPage {
     /// [`page_file`]); relative links to pages become reader links under `loc`, links to
     /// other files become backend URLs, fragments and absolute URLs are kept.
     pub fn parse(html: &str, page_path: &str, loc: &DocsLocation) -> Self {
-        let primary = between(html, "<nav class=\"md-nav md-nav--primary\"", "</nav>").unwrap_or("");
+        let primary =
+            between(html, "<nav class=\"md-nav md-nav--primary\"", "</nav>").unwrap_or("");
         let secondary =
             between(html, "<nav class=\"md-nav md-nav--secondary\"", "</nav>").unwrap_or("");
         let strip_label = |nav: &str| TITLE_LABEL.replace(nav, "").into_owned();
@@ -231,22 +236,46 @@ mod tests {
     use super::*;
 
     fn loc() -> DocsLocation {
-        DocsLocation::new("/docs/default/component/a", "http://b/api/techdocs/static/docs/default/component/a")
+        DocsLocation::new(
+            "/docs/default/component/a",
+            "http://b/api/techdocs/static/docs/default/component/a",
+        )
     }
 
     #[test]
     fn urls_are_rewritten_by_kind() {
         let l = loc();
-        assert_eq!(rewrite_url("../guide/", "intro/", &l), "/docs/default/component/a/guide/");
+        assert_eq!(
+            rewrite_url("../guide/", "intro/", &l),
+            "/docs/default/component/a/guide/"
+        );
         assert_eq!(rewrite_url("./", "", &l), "/docs/default/component/a/");
-        assert_eq!(rewrite_url("../", "guide/", &l), "/docs/default/component/a/");
-        assert_eq!(rewrite_url("setup/#install", "guide/", &l), "/docs/default/component/a/guide/setup/#install");
+        assert_eq!(
+            rewrite_url("../", "guide/", &l),
+            "/docs/default/component/a/"
+        );
+        assert_eq!(
+            rewrite_url("setup/#install", "guide/", &l),
+            "/docs/default/component/a/guide/setup/#install"
+        );
         assert_eq!(rewrite_url("#top", "guide/", &l), "#top");
-        assert_eq!(rewrite_url("https://x.test/", "guide/", &l), "https://x.test/");
+        assert_eq!(
+            rewrite_url("https://x.test/", "guide/", &l),
+            "https://x.test/"
+        );
         assert_eq!(rewrite_url("/catalog", "guide/", &l), "/catalog");
-        assert_eq!(rewrite_url("img/a.png", "", &l), "http://b/api/techdocs/static/docs/default/component/a/img/a.png");
-        assert_eq!(rewrite_url("../../../../etc/passwd", "guide/", &l), "/docs/default/component/a/");
-        assert_eq!(rewrite_url("b/index.html", "", &l), "/docs/default/component/a/b/");
+        assert_eq!(
+            rewrite_url("img/a.png", "", &l),
+            "http://b/api/techdocs/static/docs/default/component/a/img/a.png"
+        );
+        assert_eq!(
+            rewrite_url("../../../../etc/passwd", "guide/", &l),
+            "/docs/default/component/a/"
+        );
+        assert_eq!(
+            rewrite_url("b/index.html", "", &l),
+            "/docs/default/component/a/b/"
+        );
     }
 
     #[test]
@@ -254,16 +283,31 @@ mod tests {
         let html = r#"<p onclick="x()">a</p><script>alert(1)</script><SCRIPT src=x></SCRIPT><a href="javascript:alert(1)">j</a><a href=" JavaScript:x">k</a><iframe src="x"></iframe><img src="i.png" onerror='y()'>"#;
         let out = rewrite_links(html, "", &loc());
         assert!(!out.to_ascii_lowercase().contains("script"), "{out}");
-        assert!(!out.contains("onclick") && !out.contains("onerror") && !out.contains("iframe"), "{out}");
+        assert!(
+            !out.contains("onclick") && !out.contains("onerror") && !out.contains("iframe"),
+            "{out}"
+        );
         assert!(out.contains("<p>a</p>"), "{out}");
-        assert!(out.contains(r##"<a href="#">j</a><a href="#">k</a>"##), "{out}");
-        assert!(out.contains("static/docs/default/component/a/i.png"), "{out}");
+        assert!(
+            out.contains(r##"<a href="#">j</a><a href="#">k</a>"##),
+            "{out}"
+        );
+        assert!(
+            out.contains("static/docs/default/component/a/i.png"),
+            "{out}"
+        );
     }
 
     #[test]
     fn page_files_of_reader_paths() {
-        assert_eq!(page_file("/a/b/"), Some(("a/b/index.html".into(), "a/b/".into())));
-        assert_eq!(page_file("/404.html"), Some(("404.html".into(), "404.html".into())));
+        assert_eq!(
+            page_file("/a/b/"),
+            Some(("a/b/index.html".into(), "a/b/".into()))
+        );
+        assert_eq!(
+            page_file("/404.html"),
+            Some(("404.html".into(), "404.html".into()))
+        );
         assert_eq!(page_file("/a/./b"), None);
     }
 
