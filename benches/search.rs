@@ -104,6 +104,7 @@ fn bench_engine(
         rt.block_on(engine.index("software-catalog", docs.clone()))
             .unwrap();
         let mut group = c.benchmark_group(format!("{name}/query/{n}"));
+        group.measurement_time(Duration::from_secs(3));
         for (label, query) in queries() {
             let q = query.with_page_limit(25);
             group.bench_function(BenchmarkId::from_parameter(label), |b| {

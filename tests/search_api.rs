@@ -2,6 +2,7 @@
 //! `/api/catalog/entities/by-query`: collator runs through the scheduler, then
 //! `/api/search/query` answers in Backstage's shape.
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
 //! One query suite run against every search engine: the embedded engine always, the
 //! PostgreSQL engine when `BACKLOT_TEST_POSTGRES_URL` is set (cargo feature `postgres`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 use std::sync::Arc;

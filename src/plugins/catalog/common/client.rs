@@ -516,6 +516,7 @@ fn default_error_name(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::catalog::common::RefDefaults;
 
     #[test]
     fn filter_from_config() {
@@ -528,6 +529,117 @@ mod tests {
             "kind=Component,kind=API,spec.type=service"
         );
         assert!(EntityFilter::from_json(&json!({ "kind": 1 })).is_none());
+    }
+
+    async fn serve() -> String {
+        use axum::Router;
+        use axum::http::StatusCode;
+        use axum::routing::{delete, get, post};
+        let entity = json!({ "apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": { "name": "a" } });
+        let e1 = entity.clone();
+        let e2 = entity.clone();
+        let app = Router::new()
+            .route(
+                "/api/catalog/entities",
+                get(move |q: axum::extract::RawQuery| {
+                    let e = e1.clone();
+                    async move {
+                        assert_eq!(q.0.as_deref(), Some("filter=kind%3Dcomponent&fields=kind%2Cmetadata.name&limit=5&offset=10"));
+                        axum::Json(json!([e]))
+                    }
+                }),
+            )
+            .route(
+                "/api/catalog/entities/by-name/component/default/a",
+                get(move || async move { axum::Json(e2.clone()) }),
+            )
+            .route(
+                "/api/catalog/entities/by-name/component/default/missing",
+                get(|| async {
+                    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "name": "NotFoundError", "message": "no entity" }, "response": { "statusCode": 404 } })))
+                }),
+            )
+            .route(
+                "/api/catalog/entities/by-refs",
+                post(move |body: axum::Json<Value>| {
+                    let e = entity.clone();
+                    async move {
+                        assert_eq!(body.0["entityRefs"], json!(["component:default/a", "component:default/x"]));
+                        axum::Json(json!({ "items": [e, null] }))
+                    }
+                }),
+            )
+            .route(
+                "/api/catalog/entity-facets",
+                get(|| async { axum::Json(json!({ "facets": { "kind": [{ "value": "Component", "count": 2 }] } })) }),
+            )
+            .route(
+                "/api/catalog/locations",
+                post(|| async {
+                    (StatusCode::CONFLICT, axum::Json(json!({ "error": { "name": "ConflictError", "message": "already registered" }, "response": { "statusCode": 409 } })))
+                }),
+            )
+            .route("/api/catalog/locations/{id}", delete(|| async { StatusCode::NO_CONTENT }))
+            .route("/api/catalog/refresh", post(|| async { StatusCode::OK }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/api/catalog")
+    }
+
+    #[tokio::test]
+    async fn calls_the_catalog_api_and_maps_errors() {
+        let client = CatalogClient::new(serve().await);
+        let got = client
+            .get_entities(&GetEntitiesRequest {
+                filter: vec![EntityFilter::new().with("kind", "component")],
+                fields: vec!["kind".into(), "metadata.name".into()],
+                limit: Some(5),
+                offset: Some(10),
+            })
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        let a = EntityRef::parse("component:a", RefDefaults::default()).unwrap();
+        assert_eq!(
+            client
+                .get_entity_by_ref(&a)
+                .await
+                .unwrap()
+                .unwrap()
+                .metadata
+                .name,
+            "a"
+        );
+        let missing = EntityRef::parse("component:missing", RefDefaults::default()).unwrap();
+        assert!(client.get_entity_by_ref(&missing).await.unwrap().is_none());
+        let refs = client
+            .get_entities_by_refs(
+                &["component:default/a".into(), "component:default/x".into()],
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(refs[0].is_some() && refs[1].is_none());
+        let facets = client
+            .get_entity_facets(&["kind".into()], &[])
+            .await
+            .unwrap();
+        assert_eq!(facets["kind"][0].count, 2);
+        let err = client
+            .add_location("url", "https://x/y.yaml", false)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(409));
+        assert_eq!(err.name(), Some("ConflictError"));
+        assert!(matches!(err, CatalogClientError::Response { .. }));
+        client.remove_location("abc").await.unwrap();
+        client.refresh_entity("component:default/a").await.unwrap();
+        let down = CatalogClient::new("http://127.0.0.1:1/api/catalog");
+        assert!(matches!(
+            down.refresh_entity("x").await,
+            Err(CatalogClientError::Transport { .. })
+        ));
     }
 
     #[test]

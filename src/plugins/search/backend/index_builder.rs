@@ -87,7 +87,7 @@ impl IndexBuilder {
             })?;
         for decorator in &self.decorators {
             let types = decorator.types();
-            if types.is_empty() || types.iter().any(|t| *t == doc_type) {
+            if types.is_empty() || types.contains(&doc_type) {
                 docs = decorator
                     .decorate(docs)
                     .await
