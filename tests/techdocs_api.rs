@@ -1,5 +1,6 @@
 //! The TechDocs backend over HTTP, with a small fake catalog plugin serving entities by name.
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // test helpers outside #[test] fns
 
 use std::collections::BTreeMap;
 use std::fs;

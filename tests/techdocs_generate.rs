@@ -1,5 +1,6 @@
 //! Builds docs sites with the native generator and checks the HTML, nav, metadata and
 //! search index.
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // test helpers outside #[test] fns
 
 use std::fs;
 use std::path::Path;

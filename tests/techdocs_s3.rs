@@ -1,6 +1,7 @@
 //! The S3-compatible publisher against a real server (`BACKLOT_TEST_S3_URL`, e.g. a local
 //! `moto_server -H 127.0.0.1 -p 9000`).
 #![cfg(feature = "s3")]
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // test helpers outside #[test] fns
 
 use std::fs;
 

@@ -113,3 +113,26 @@ impl TechdocsConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_invalid_values() {
+        let td = TechdocsConfig::from_config(&Config::from_value(serde_json::json!({}))).unwrap();
+        assert_eq!(td.builder, BuilderMode::Local);
+        assert_eq!(td.publisher_type, "local");
+        assert!(td.publish_directory.ends_with("data/techdocs"));
+        assert!(!td.case_sensitive_paths);
+        assert_eq!(td.check_interval, Duration::from_secs(60));
+
+        let bad = Config::from_value(serde_json::json!({"techdocs": {"builder": "docker"}}));
+        assert!(matches!(
+            TechdocsConfig::from_config(&bad),
+            Err(TechdocsError::Config { ref key, .. }) if key == "techdocs.builder"
+        ));
+        let bad = Config::from_value(serde_json::json!({"techdocs": {"cache": {"ttl": "soon"}}}));
+        assert!(TechdocsConfig::from_config(&bad).is_err());
+    }
+}

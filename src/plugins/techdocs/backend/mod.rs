@@ -185,3 +185,8 @@ impl BackendPlugin for TechdocsPlugin {
         )
     }
 }
+
+/// Compiles the examples of the guide `docs/techdocs.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/techdocs.md")]
+pub struct TechdocsGuide;

@@ -22,6 +22,16 @@ pub struct PreparedSource {
     pub location: LocationMetadata,
 }
 
+impl PreparedSource {
+    /// A prepared source with its etag and location.
+    pub fn new(etag: impl Into<String>, location: LocationMetadata) -> Self {
+        Self {
+            etag: etag.into(),
+            location,
+        }
+    }
+}
+
 /// Fetches an entity's docs source into a directory (Backstage's `PreparerBase`).
 ///
 /// ```
@@ -40,7 +50,7 @@ pub struct PreparedSource {
 ///         std::fs::create_dir_all(target.join("docs")).ok();
 ///         std::fs::write(target.join("mkdocs.yml"), "site_name: Fixed").ok();
 ///         std::fs::write(target.join("docs/index.md"), "# Fixed").ok();
-///         Ok(PreparedSource { etag: "1".into(), location: LocationMetadata::new("dir", "/fixed") })
+///         Ok(PreparedSource::new("1", LocationMetadata::new("dir", "/fixed")))
 ///     }
 /// }
 ///
@@ -171,5 +181,73 @@ impl Preparer for UrlPreparer {
             etag: tree.etag,
             location,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::url_reader::{AllowRule, UrlReaderError, UrlReaders};
+
+    fn entity(annotations: &[(&str, &str)]) -> Entity {
+        let mut e = Entity::new("backstage.io/v1alpha1", "Component", "svc");
+        for (k, v) in annotations {
+            e.metadata
+                .annotations
+                .insert((*k).to_owned(), (*v).to_owned());
+        }
+        e
+    }
+
+    #[tokio::test]
+    async fn http_trees_are_a_clear_unsupported_error() {
+        let readers = UrlReaders::builder()
+            .allow(AllowRule::parse("example.com").unwrap())
+            .build()
+            .unwrap();
+        let preparer = UrlPreparer::new(Arc::new(readers));
+        let e = entity(&[(ANNOTATION_TECHDOCS_REF, "url:https://example.com/repo/docs")]);
+        let out = tempfile::tempdir().unwrap();
+        let err = preparer.prepare(&e, out.path(), None).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PreparerError::Read {
+                    source: UrlReaderError::Unsupported { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unchanged_sources_are_not_modified_and_missing_refs_are_named() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("mkdocs.yml"), "site_name: x").unwrap();
+        let readers = UrlReaders::builder()
+            .file_roots([src.path()])
+            .build()
+            .unwrap();
+        let preparer = UrlPreparer::new(Arc::new(readers));
+        let location = format!("file:{}", src.path().join("catalog-info.yaml").display());
+        let e = entity(&[
+            (ANNOTATION_TECHDOCS_REF, "dir:."),
+            (ANNOTATION_LOCATION, location.as_str()),
+        ]);
+        let out = tempfile::tempdir().unwrap();
+        let first = preparer.prepare(&e, out.path(), None).await.unwrap();
+        let again = preparer
+            .prepare(&e, &out.path().join("again"), Some(&first.etag))
+            .await;
+        assert!(matches!(again, Err(PreparerError::NotModified { .. })));
+
+        let err = preparer
+            .prepare(&entity(&[]), out.path(), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PreparerError::NoDocsRef { ref entity } if entity == "component:default/svc")
+        );
     }
 }

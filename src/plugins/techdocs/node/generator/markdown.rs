@@ -173,6 +173,14 @@ fn encode_path(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
+/// A heading being collected: level, requested id, classes and its inner events.
+type OpenHeading<'e> = (
+    HeadingLevel,
+    Option<CowStr<'e>>,
+    Vec<CowStr<'e>>,
+    Vec<Event<'e>>,
+);
+
 struct Renderer<'a, 'b> {
     links: &'a PageLinks<'b>,
     slugger: Slugger,
@@ -245,12 +253,7 @@ impl Renderer<'_, '_> {
 
     fn markdown(&mut self, text: &str) -> String {
         let mut events: Vec<Event<'_>> = Vec::new();
-        let mut heading: Option<(
-            HeadingLevel,
-            Option<CowStr<'_>>,
-            Vec<CowStr<'_>>,
-            Vec<Event<'_>>,
-        )> = None;
+        let mut heading: Option<OpenHeading<'_>> = None;
         let mut heading_attrs = Vec::new();
         for event in Parser::new_ext(text, options()) {
             let event = self.transform(event);

@@ -61,6 +61,17 @@ pub struct GenerateReport {
     pub warnings: Vec<String>,
 }
 
+impl GenerateReport {
+    /// A report for a build of `pages` pages without warnings.
+    pub fn new(metadata: TechDocsMetadata, pages: usize) -> Self {
+        Self {
+            metadata,
+            pages,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Builds a static site from a docs source directory (Backstage's `GeneratorBase`).
 ///
 /// ```

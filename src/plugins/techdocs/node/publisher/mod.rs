@@ -24,6 +24,13 @@ pub struct PublishResponse {
     pub objects: Vec<String>,
 }
 
+impl PublishResponse {
+    /// A response listing the stored paths.
+    pub fn new(objects: Vec<String>) -> Self {
+        Self { objects }
+    }
+}
+
 /// One file of a published site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -34,6 +41,25 @@ pub struct StaticFile {
     pub content: Bytes,
     /// The content type, from the file extension.
     pub content_type: &'static str,
+}
+
+impl StaticFile {
+    /// A file; the content type comes from the path's extension.
+    ///
+    /// ```
+    /// use backlot::plugins::techdocs::node::StaticFile;
+    ///
+    /// let file = StaticFile::new("guide/index.html", "<h1>Guide</h1>");
+    /// assert_eq!(file.content_type, "text/html; charset=utf-8");
+    /// ```
+    pub fn new(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
+        let path = path.into();
+        Self {
+            content_type: content_type_for(&path),
+            path,
+            content: content.into(),
+        }
+    }
 }
 
 /// Stores generated sites and serves their files (Backstage's `PublisherBase`).

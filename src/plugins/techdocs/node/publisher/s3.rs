@@ -254,12 +254,14 @@ impl AwsS3Publisher {
             .send()
             .await
             .map_err(|e| self.err(key, e))?;
+        let status = res.status().as_u16();
         if res.status().is_success() {
             Ok(())
         } else {
+            let body = res.text().await.unwrap_or_default();
             Err(PublisherError::Storage {
                 key: key.to_owned(),
-                reason: format!("http status {}", res.status().as_u16()),
+                reason: format!("http status {status}{}", s3_error_code(&body)),
             })
         }
     }
@@ -276,6 +278,14 @@ impl AwsS3Publisher {
             .map_err(|e| self.err(key, e))?;
         Ok(())
     }
+}
+
+/// `: <Code>` from an S3 error body such as `<Error><Code>NoSuchBucket</Code>…`.
+fn s3_error_code(body: &str) -> String {
+    body.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| format!(": {code}"))
+        .unwrap_or_default()
 }
 
 #[async_trait::async_trait]
