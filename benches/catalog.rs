@@ -1,7 +1,8 @@
 //! Catalog benchmarks: ingestion of a synthetic catalog (10,000 and 100,000 entities) into
 //! SQLite, by-name lookups, by-query pages and facets.
 //!
-//! Run with `cargo bench --features testing --bench catalog`.
+//! Run with `cargo bench --features testing --bench catalog`; set `BACKLOT_BENCH_100K=1` to
+//! include the 100,000-entity ingestion.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,7 +41,13 @@ fn bench_ingestion(c: &mut Criterion) {
     let mut group = c.benchmark_group("catalog_ingest");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    for n in [10_000usize, 100_000] {
+    // 100,000 entities take a while; opt in with BACKLOT_BENCH_100K=1.
+    let sizes: &[usize] = if std::env::var_os("BACKLOT_BENCH_100K").is_some() {
+        &[10_000, 100_000]
+    } else {
+        &[10_000]
+    };
+    for &n in sizes {
         let file = dir.path().join(format!("catalog-{n}.yaml"));
         std::fs::write(&file, synthetic_catalog_yaml(n)).unwrap_or_else(|e| panic!("write: {e}"));
         if n == 100_000 {

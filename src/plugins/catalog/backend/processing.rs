@@ -155,10 +155,13 @@ impl Engine {
     }
 
     async fn begin(&self) -> Result<DbTransaction, CatalogError> {
-        self.db
+        let mut tx = self
+            .db
             .begin()
             .await
-            .map_err(CatalogError::db("begin transaction"))
+            .map_err(CatalogError::db("begin transaction"))?;
+        store::tune(&mut tx).await?;
+        Ok(tx)
     }
 
     // ---------------------------------------------------------------- processing one entity
@@ -557,6 +560,7 @@ impl Engine {
         let mut new_references = Vec::new();
         let mut new_targets: HashMap<String, HashSet<String>> = HashMap::new();
         let mut keep_old: HashSet<String> = HashSet::new();
+        let mut processed_rows = Vec::new();
         for (o, refs) in outcomes.iter().zip(accepted) {
             let hash = Self::result_hash(o);
             if o.old_hash.as_deref() == Some(hash.as_str()) {
@@ -568,14 +572,7 @@ impl Engine {
                 Some(Value::Array(o.errors.clone()).to_string())
             };
             let processed = o.processed.as_ref().map(Value::to_string);
-            store::update_processed(
-                tx,
-                &o.entity_id,
-                processed.as_deref(),
-                &hash,
-                errors.as_deref(),
-            )
-            .await?;
+            processed_rows.push((o.entity_id.clone(), processed, hash, errors));
             stitch.insert(o.entity_ref.clone());
             if o.processed.is_some() {
                 changed_ok_ids.push(o.entity_id.clone());
@@ -590,6 +587,7 @@ impl Engine {
                 new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
             }
         }
+        store::update_processed_many(tx, processed_rows).await?;
         if !changed_ok_ids.is_empty() {
             stitch.extend(store::relation_sources_of(tx, &changed_ok_ids).await?);
             store::delete_where_in(
@@ -703,7 +701,7 @@ impl Engine {
                     hash,
                 });
             }
-            store::write_finals(tx, writes).await?;
+            store::write_finals(tx, writes, &hashes).await?;
         }
         Ok(())
     }
@@ -719,6 +717,9 @@ impl Engine {
         mut candidates: HashSet<String>,
         mut eager: HashSet<String>,
     ) -> Result<(), CatalogError> {
+        let started = std::time::Instant::now();
+        let (mut process_time, mut write_time, mut processed) =
+            (Duration::ZERO, Duration::ZERO, 0usize);
         let mut queue: VecDeque<String> = initial.into();
         let mut visits: HashMap<String, u32> = HashMap::new();
         while !queue.is_empty() {
@@ -737,8 +738,14 @@ impl Engine {
                 continue;
             }
             let mut tx = self.begin().await?;
-            let rows: Vec<StateRow> = store::load_state_rows(&mut tx, &batch).await?;
+            let mut rows: Vec<StateRow> = store::load_state_rows(&mut tx, &batch).await?;
+            // Keep queue order: earlier emitters win conflicts.
+            let position: HashMap<&String, usize> =
+                batch.iter().enumerate().map(|(i, r)| (r, i)).collect();
+            rows.sort_by_key(|r| position.get(&r.entity_ref).copied().unwrap_or(usize::MAX));
             tx.commit().await.map_err(CatalogError::db("commit"))?;
+            let t = std::time::Instant::now();
+            processed += rows.len();
             let mut outcomes: Vec<Outcome> = Vec::with_capacity(rows.len());
             for chunk in rows.chunks(16) {
                 let mut running = futures::stream::FuturesOrdered::new();
@@ -754,10 +761,13 @@ impl Engine {
                     outcomes.push(o);
                 }
             }
+            process_time += t.elapsed();
+            let t = std::time::Instant::now();
             let mut tx = self.begin().await?;
             self.write_batch(&mut tx, outcomes, &mut queue, &mut stitch, &mut candidates)
                 .await?;
             tx.commit().await.map_err(CatalogError::db("commit"))?;
+            write_time += t.elapsed();
         }
         let mut tx = self.begin().await?;
         if !candidates.is_empty() {
@@ -782,8 +792,21 @@ impl Engine {
             }
             todo = children;
         }
+        let t = std::time::Instant::now();
+        let stitched = stitch.len();
         self.stitch(&mut tx, stitch).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
+        if processed > 0 || stitched > 0 {
+            tracing::debug!(
+                processed,
+                stitched,
+                process_ms = process_time.as_millis() as u64,
+                write_ms = write_time.as_millis() as u64,
+                stitch_ms = t.elapsed().as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "catalog processing pass finished"
+            );
+        }
         Ok(())
     }
 

@@ -170,7 +170,7 @@ impl CatalogService {
         push_order(&mut sql, &r.order);
         let fetch = r.limit.map(|l| l.saturating_add(1));
         sql.push(" LIMIT ");
-        sql.push_bind(fetch.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+        sql.push_bind(fetch.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX)));
         sql.push(" OFFSET ");
         sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
         let rows: Vec<(String,)> = sql

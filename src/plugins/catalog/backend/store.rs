@@ -167,6 +167,17 @@ fn opt_text(s: Option<String>) -> crate::services::database::DbValue {
     crate::services::database::DbValue::Text(s)
 }
 
+/// Gives SQLite connections a page cache big enough for bulk writes to the search index.
+pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
+    if tx.dialect() == crate::services::database::Dialect::Sqlite {
+        Sql::new("PRAGMA cache_size = -131072")
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("tune connection"))?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn migrate(db: &PluginDatabase) -> Result<(), CatalogError> {
     db.migrate(MIGRATIONS)
         .await
@@ -356,25 +367,46 @@ pub(crate) async fn update_unprocessed(
     Ok(())
 }
 
-pub(crate) async fn update_processed(
+/// Writes processing results as `(entity_id, processed entity or None when it failed,
+/// result hash, errors)`, many rows per statement.
+pub(crate) async fn update_processed_many(
     tx: &mut DbTransaction,
-    entity_id: &str,
-    processed: Option<&str>,
-    result_hash: &str,
-    errors: Option<&str>,
+    rows: Vec<(String, Option<String>, String, Option<String>)>,
 ) -> Result<(), CatalogError> {
-    let sql = if processed.is_some() {
-        Sql::new("UPDATE refresh_state SET processed_entity = ?, result_hash = ?, errors = ? WHERE entity_id = ?")
-            .bind(processed)
-    } else {
-        Sql::new("UPDATE refresh_state SET result_hash = ?, errors = ? WHERE entity_id = ?")
-    };
-    sql.bind(result_hash)
-        .bind(errors)
-        .bind(entity_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(CatalogError::db("update processed entity"))?;
+    let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
+    for batch in ok.chunks(MAX_PARAMS / 4) {
+        let mut sql = Sql::new("WITH v(id, p, h, e) AS (VALUES ");
+        for (i, (id, p, h, e)) in batch.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(id.clone()).push(", ");
+            sql.push_bind(p.clone()).push(", ");
+            sql.push_bind(h.clone()).push(", ");
+            sql.push_bind(e.clone()).push(")");
+        }
+        sql.push(
+            ") UPDATE refresh_state SET processed_entity = v.p, result_hash = v.h, errors = v.e \
+             FROM v WHERE refresh_state.entity_id = v.id",
+        );
+        sql.execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("update processed entities"))?;
+    }
+    for batch in failed.chunks(MAX_PARAMS / 3) {
+        let mut sql = Sql::new("WITH v(id, h, e) AS (VALUES ");
+        for (i, (id, _, h, e)) in batch.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(id.clone()).push(", ");
+            sql.push_bind(h.clone()).push(", ");
+            sql.push_bind(e.clone()).push(")");
+        }
+        sql.push(
+            ") UPDATE refresh_state SET result_hash = v.h, errors = v.e \
+             FROM v WHERE refresh_state.entity_id = v.id",
+        );
+        sql.execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("update processing errors"))?;
+    }
     Ok(())
 }
 
@@ -674,14 +706,21 @@ pub(crate) async fn final_hashes(
     Ok(out)
 }
 
+/// Replaces final entities and their search rows; `existing` holds the ids that have a final
+/// row already (only those have search rows to delete).
 pub(crate) async fn write_finals(
     tx: &mut DbTransaction,
     rows: Vec<FinalWrite>,
+    existing: &HashMap<String, String>,
 ) -> Result<(), CatalogError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|r| existing.contains_key(&r.entity_id))
+        .map(|r| r.entity_id.clone())
+        .collect();
     let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     delete_where_in(
         tx,
