@@ -107,7 +107,7 @@ async fn render(
                     }
                 }
             }
-            ui::grid(&out)
+            html! { div class="cat-overview" { (ui::grid(&out)) } }
         }
     };
     let title = entity_title(&entity).to_string();

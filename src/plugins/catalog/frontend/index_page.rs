@@ -228,7 +228,7 @@ pub(crate) fn render_index(
                         }
                     }
                 }
-                label class="cat-field" {
+                label class="cat-field cat-search" {
                     span { "Search" }
                     input type="search" name="q" value=[filters.text.as_deref()] placeholder="Name, description, tag…";
                 }
@@ -237,22 +237,22 @@ pub(crate) fn render_index(
                     v.parse().map(|r| crate::plugins::catalog::react::humanize_ref(&r, Some("group"))).unwrap_or_else(|_| v.to_string())
                 }))
                 (checkbox_filter("Lifecycle", "lifecycle", facet("spec.lifecycle"), &filters.lifecycles))
-                (checkbox_filter("Tags", "tag", facet("metadata.tags"), &filters.tags))
-                @for (k, v) in req.query_pairs().iter().filter(|(k, _)| k == "sort" || k == "order") {
-                    input type="hidden" name=(k) value=(v);
-                }
                 div class="cat-actions" {
                     button class="bl-button" type="submit" { "Apply" }
                     @if has_filters {
-                        a class="bl-link" href=(format!("{path}?kind={}", filters.kind.to_ascii_lowercase())) { "Clear filters" }
+                        a class="bl-link" href=(format!("{path}?kind={}", url::form_urlencoded::byte_serialize(filters.kind.to_ascii_lowercase().as_bytes()).collect::<String>())) { "Clear filters" }
                     }
+                }
+                (tag_filter(facet("metadata.tags"), &filters.tags))
+                @for (k, v) in req.query_pairs().iter().filter(|(k, _)| k == "sort" || k == "order") {
+                    input type="hidden" name=(k) value=(v);
                 }
             }
             div class="cat-results" {
                 @if page.items.is_empty() {
                     (ui::empty_state(&format!("No {plural} found"), if has_filters { "Nothing matches these filters; try fewer." } else { "The catalog has none of this kind yet." }))
                 } @else {
-                    (table.render())
+                    div class="cat-table" { (table.render()) }
                 }
                 @let info = &page.page_info;
                 @if info.prev_cursor.is_some() || info.next_cursor.is_some() {
@@ -322,18 +322,39 @@ fn select_filter(
     }
 }
 
+fn checkboxes(name: &str, values: &[FacetValue], selected: &[String]) -> Markup {
+    html! {
+        @for v in values {
+            label {
+                input type="checkbox" name=(name) value=(v.value) checked[selected.iter().any(|s| s.eq_ignore_ascii_case(&v.value))];
+                (v.value)
+                span class="cat-count" { (v.count) }
+            }
+        }
+    }
+}
+
 fn checkbox_filter(label: &str, name: &str, values: &[FacetValue], selected: &[String]) -> Markup {
     html! {
         @if !values.is_empty() {
             fieldset class="cat-field cat-checks" {
                 legend { (label) }
-                @for v in values.iter().take(24) {
-                    label {
-                        input type="checkbox" name=(name) value=(v.value) checked[selected.iter().any(|s| s.eq_ignore_ascii_case(&v.value))];
-                        " " (v.value) " "
-                        span class="bl-muted" { (v.count) }
-                    }
+                div { (checkboxes(name, values, selected)) }
+            }
+        }
+    }
+}
+
+/// Tags fold away (a `<details>`, open while any is selected): there may be many.
+fn tag_filter(values: &[FacetValue], selected: &[String]) -> Markup {
+    html! {
+        @if !values.is_empty() {
+            details class="cat-tags" open[!selected.is_empty()] {
+                summary {
+                    "Tags"
+                    @if !selected.is_empty() { " (" (selected.len()) " selected)" }
                 }
+                div { (checkboxes("tag", values, selected)) }
             }
         }
     }

@@ -60,12 +60,21 @@ pub(crate) fn ref_links<'a>(
     }
 }
 
-/// The display title of an entity: `metadata.title`, else its name.
+/// The display title of an entity: `metadata.title`, else a user's or group's
+/// `spec.profile.displayName`, else its name.
 pub(crate) fn entity_title(entity: &Entity) -> &str {
     entity
         .metadata
         .title
         .as_deref()
+        .or_else(|| {
+            entity
+                .spec
+                .as_ref()?
+                .get("profile")?
+                .get("displayName")?
+                .as_str()
+        })
         .filter(|t| !t.is_empty())
         .unwrap_or(&entity.metadata.name)
 }

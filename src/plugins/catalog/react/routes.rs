@@ -3,15 +3,16 @@
 use crate::frontend::{RouteParams, RouteRef, Routes};
 use crate::plugins::catalog::common::{Entity, EntityRef};
 
-/// The params of an entity page, `/catalog/:namespace/:kind/:name`; values are kept as
-/// written (links lowercase nothing, the catalog matches case-insensitively).
+/// The params of an entity page, `/catalog/:namespace/:kind/:name`. Made from a ref or an
+/// entity, kind and namespace are lowercased and the name kept, as Backstage's links do (the
+/// catalog matches all three case-insensitively).
 ///
 /// ```
 /// use backlot::plugins::catalog::react::EntityParams;
 /// use backlot::plugins::catalog::common::EntityRef;
 ///
-/// let params = EntityParams::from_ref(&"component:default/artist-web".parse::<EntityRef>()?);
-/// assert_eq!((params.namespace.as_str(), params.kind.as_str(), params.name.as_str()), ("default", "component", "artist-web"));
+/// let params = EntityParams::from_ref(&"Component:Default/Artist-Web".parse::<EntityRef>()?);
+/// assert_eq!((params.namespace.as_str(), params.kind.as_str(), params.name.as_str()), ("default", "component", "Artist-Web"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,19 +29,15 @@ impl EntityParams {
     /// The params of an entity ref.
     pub fn from_ref(entity_ref: &EntityRef) -> Self {
         Self {
-            namespace: entity_ref.namespace().to_string(),
-            kind: entity_ref.kind().to_string(),
+            namespace: entity_ref.namespace().to_ascii_lowercase(),
+            kind: entity_ref.kind().to_ascii_lowercase(),
             name: entity_ref.name().to_string(),
         }
     }
 
-    /// The params of an entity (kind lowercased, as Backstage's links do).
+    /// The params of an entity.
     pub fn from_entity(entity: &Entity) -> Self {
-        Self {
-            namespace: entity.metadata.namespace().to_string(),
-            kind: entity.kind.to_ascii_lowercase(),
-            name: entity.metadata.name.clone(),
-        }
+        Self::from_ref(&entity.to_ref())
     }
 }
 
