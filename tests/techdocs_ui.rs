@@ -239,3 +239,54 @@ async fn entity_page_has_a_docs_tab() {
 
     backend.stop().await.unwrap();
 }
+
+/// A techdocs backend that takes 3 s per request, as during a first build.
+async fn slow_techdocs() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        "<article><h1>Late</h1></article>"
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_build_shows_progress_and_reloads() {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use backlot::frontend::{ApiBlueprint, ApiFactory};
+    use backlot::plugins::techdocs::react::{HttpTechDocsApi, TECHDOCS_API, TechDocsApi};
+    use tower::ServiceExt;
+
+    let (url, server) = slow_techdocs().await;
+    let api = HttpTechDocsApi::new(&url, &url).timeout(std::time::Duration::from_millis(200));
+    let app = App::builder()
+        .feature(techdocs_plugin())
+        .extensions([ApiBlueprint::make(ApiFactory::instance(
+            &TECHDOCS_API,
+            Arc::new(api) as Arc<dyn TechDocsApi>,
+        ))])
+        .build()
+        .unwrap();
+    let res = app
+        .router()
+        .oneshot(Request::get(READER).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8(body.to_vec()).unwrap();
+    assert!(html.contains("Building documentation"), "{html}");
+    assert!(html.contains("<progress"), "{html}");
+    assert!(html.contains("http-equiv=\"refresh\""), "{html}");
+    assert!(html.contains(&format!("href=\"{READER}\"")), "{html}");
+    server.abort();
+}
