@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::api::{ApiFactory, ApiRef};
 use super::blueprints::{ApiBlueprint, ThemeBlueprint};
 use super::core_data::{
-    API_FACTORY, LAYOUT, Layout, NAV, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH, ROUTE_REF,
-    ROUTES, THEME, TITLE,
+    API_FACTORY, LAYOUT, Layout, NAV, NAV_CONTENT, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH,
+    ROUTE_REF, ROUTES, THEME, TITLE,
 };
 use super::data_ref::{ExtensionDataRef, Outputs};
 use super::extension::Extension;
@@ -93,11 +93,14 @@ fn layout() -> Extension {
         })
 }
 
+type NavRender = dyn Fn(&[super::core_data::NavLink]) -> maud::Markup + Send + Sync;
+
 fn nav() -> Extension {
     Extension::builder("", "nav")
         .namespace("app")
         .attach_to("app/layout", "nav")
         .input("items", ExtensionInput::many(&[NAV_ITEM.any()]))
+        .input("content", ExtensionInput::many(&[NAV_CONTENT.any()]))
         .output(&[NAV.any()])
         .factory(|ctx| {
             let items = ctx
@@ -106,13 +109,23 @@ fn nav() -> Extension {
                 .iter()
                 .filter_map(|i| i.get(&NAV_ITEM).cloned())
                 .collect();
-            Ok(Outputs::new().with(
-                &NAV,
-                Nav {
-                    items,
-                    render: Arc::new(ui::default_nav),
-                },
-            ))
+            let content: Vec<maud::Markup> = ctx
+                .inputs()
+                .many("content")?
+                .iter()
+                .filter_map(|i| i.get(&NAV_CONTENT).cloned())
+                .collect();
+            let render: Arc<NavRender> = if content.is_empty() {
+                Arc::new(ui::default_nav)
+            } else {
+                Arc::new(move |links| {
+                    maud::html! {
+                        div class="bl-nav-content" { @for c in &content { (c) } }
+                        (ui::default_nav(links))
+                    }
+                })
+            };
+            Ok(Outputs::new().with(&NAV, Nav { items, render }))
         })
 }
 
@@ -198,4 +211,63 @@ pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -
         config_api(),
         discovery,
     ]
+}
+
+#[cfg(test)]
+mod nav_content_tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use maud::html;
+    use tower::ServiceExt;
+
+    use super::NAV_CONTENT;
+    use crate::frontend::{App, Extension, FrontendPlugin, Outputs};
+
+    async fn sidebar(app: &App) -> String {
+        let res = app
+            .router()
+            .oneshot(Request::get("/nowhere").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        let start = html.find("<aside").unwrap();
+        let end = html.find("</aside>").unwrap();
+        html[start..end].to_string()
+    }
+
+    #[tokio::test]
+    async fn nav_content_is_rendered_in_the_sidebar() {
+        let box_ext = Extension::builder("nav-content", "")
+            .attach_to("app/nav", "content")
+            .output(&[NAV_CONTENT.any()])
+            .factory(|_| {
+                Ok(Outputs::new().with(
+                    &NAV_CONTENT,
+                    html! { form role="search" action="/find" { input name="q"; } },
+                ))
+            });
+        let app = App::builder()
+            .feature(FrontendPlugin::new("finder").extension(box_ext))
+            .build()
+            .unwrap();
+        let nav = app.tree().get("app/nav").unwrap();
+        assert_eq!(nav.children("content").len(), 1);
+        let html = sidebar(&app).await;
+        assert!(
+            html.contains("<form role=\"search\" action=\"/find\">"),
+            "{html}"
+        );
+        assert!(html.contains("bl-nav-content"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn without_content_the_nav_is_the_default() {
+        let app = App::builder().build().unwrap();
+        let html = sidebar(&app).await;
+        assert!(html.contains("aria-label=\"Main\""), "{html}");
+        assert!(!html.contains("bl-nav-content"), "{html}");
+    }
 }

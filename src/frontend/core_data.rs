@@ -24,6 +24,9 @@ pub static TITLE: ExtensionDataRef<String> = ExtensionDataRef::new("core.title")
 pub static PAGE: ExtensionDataRef<PageRenderer> = ExtensionDataRef::new("core.page.render");
 /// A sidebar entry.
 pub static NAV_ITEM: ExtensionDataRef<NavItem> = ExtensionDataRef::new("core.nav-item.target");
+/// Markup shown in the sidebar below the nav links (a search box, a status line), from
+/// extensions attached to `app/nav` input `content`.
+pub static NAV_CONTENT: ExtensionDataRef<Markup> = ExtensionDataRef::new("core.nav.content");
 /// A utility API factory.
 pub static API_FACTORY: ExtensionDataRef<ApiFactory> = ExtensionDataRef::new("core.api.factory");
 /// A theme.

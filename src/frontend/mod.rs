@@ -15,7 +15,7 @@
 //! - [`ui`] is the rendering kit (maud components) pages are made of.
 //!
 //! The built-in tree is `app` (inputs `root`, `apis`, `themes`) → `app/layout` (inputs `nav`,
-//! `content`) → `app/nav` (input `items`) and `app/routes` (input `routes`); the default themes
+//! `content`) → `app/nav` (inputs `items` and `content`, sidebar markup such as a search box) and `app/routes` (input `routes`); the default themes
 //! are `theme:app/light` and `theme:app/dark`; the core APIs are `api:core.config` and
 //! `api:core.discovery`. All of them can be overridden like any extension.
 //!

@@ -2,5 +2,5 @@
 
 pub mod app;
 pub mod catalog;
-pub mod techdocs;
 pub mod search;
+pub mod techdocs;

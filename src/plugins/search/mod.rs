@@ -8,8 +8,13 @@
 //!   `/api/search/query`, index builder on the scheduler), the embedded tantivy engine, the
 //!   PostgreSQL engine (cargo feature `postgres`) and the catalog collator.
 //!
+//! - [`react`]: the [`SearchApi`](react::SearchApi) utility API and safe highlighting;
+//! - [`frontend`]: the `/search` page and the sidebar search box.
+//!
 //! See `docs/search.md` for the config keys.
 
 pub mod backend;
 pub mod common;
+pub mod frontend;
 pub mod node;
+pub mod react;

@@ -7,7 +7,12 @@
 //!   [`Publisher`](node::Publisher) — and its built-in implementations.
 //! - [`backend`]: the backend plugin [`TechdocsPlugin`](backend::TechdocsPlugin), mounted at
 //!   `/api/techdocs`.
+//! - [`react`]: the [`TechDocsApi`](react::TechDocsApi) utility API, the reader's route refs
+//!   and the parsing of generated pages.
+//! - [`frontend`]: the docs index, the reader and the Docs tab on entity pages.
 
 pub mod backend;
 pub mod common;
+pub mod frontend;
 pub mod node;
+pub mod react;
