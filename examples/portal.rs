@@ -1,7 +1,9 @@
-//! The portal: the host program that composes backlot's plugins into one backend.
+//! The portal: the host program that composes backlot's reference plugins into one backend —
+//! the software catalog, search, TechDocs, the example `hello` plugin — and the app (catalog,
+//! search and docs pages) at `/`.
 //!
 //! ```sh
-//! cargo run --release --example portal                       # reads ./app-config.yaml when present
+//! cargo run --release --example portal        # reads ./app-config.yaml: demo catalog, embedded SQLite in ./data
 //! cargo run --release --example portal -- --config app-config.yaml --config app-config.local.yaml
 //! ```
 //!
@@ -14,8 +16,18 @@ mod hello;
 
 use std::path::PathBuf;
 
-use backlot::backend::Backend;
+use backlot::backend::{Backend, Feature};
+use backlot::frontend::App;
+use backlot::plugins::app::app_plugin;
+use backlot::plugins::catalog::CatalogPlugin;
+use backlot::plugins::catalog::frontend::catalog_frontend_plugin;
+use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
+use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
+use backlot::plugins::techdocs::backend::TechdocsPlugin;
+use backlot::plugins::techdocs::frontend::techdocs_plugin;
 use backlot::services::config::ConfigLoader;
+
+const USAGE: &str = "usage: portal [--config FILE]...";
 
 fn config_files() -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
@@ -27,11 +39,9 @@ fn config_files() -> Result<Vec<PathBuf>, String> {
         } else if let Some(file) = arg.strip_prefix("--config=") {
             files.push(PathBuf::from(file));
         } else if arg == "--help" || arg == "-h" {
-            return Err("usage: portal [--config FILE]...".into());
+            return Err(USAGE.into());
         } else {
-            return Err(format!(
-                "unknown argument '{arg}'; usage: portal [--config FILE]..."
-            ));
+            return Err(format!("unknown argument '{arg}'; {USAGE}"));
         }
     }
     if files.is_empty() {
@@ -52,15 +62,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         loader = loader.file(file);
     }
     let config = loader.load()?;
+    let app = App::builder()
+        .feature(catalog_frontend_plugin())
+        .feature(search_plugin(
+            SearchUiOptions::default().result_types(&[("software-catalog", "Software Catalog")]),
+        ))
+        .feature(techdocs_plugin());
     let backend = Backend::builder()
         .config(config)
+        .add_feature(Feature::plugin(CatalogPlugin::new()))
+        .add_feature(Feature::plugin(SearchPlugin::new()))
+        .add_feature(Feature::module(SearchCatalogCollatorModule))
+        .add_feature(Feature::plugin(TechdocsPlugin::new()))
         .add_plugin(hello::HelloPlugin)
         .add_module(hello::HelloModuleEurope)
+        .add_feature(app_plugin(app))
         .build()?;
     let handle = backend.start().await?;
     tracing::info!(
         config = ?files,
-        "backlot portal listening on {} (open {})",
+        "backlot portal listening on {} — open {}",
         handle.local_addr(),
         handle.base_url()
     );

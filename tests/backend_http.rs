@@ -3,7 +3,7 @@
 //! discovery, listen config and logging.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
@@ -582,63 +582,6 @@ async fn plugin_logger_records_carry_the_plugin_id() {
 }
 
 /// Collects `tracing` events of one target, each as `field=value` pairs.
-#[derive(Clone, Default)]
-struct RequestEvents(Arc<Mutex<Vec<String>>>, &'static str);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestEvents {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        if event.metadata().target() != self.1 {
-            return;
-        }
-        struct Fields(Vec<String>);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push(format!("{}={value:?}", field.name()));
-            }
-        }
-        let mut fields = Fields(Vec::new());
-        event.record(&mut fields);
-        if let Ok(mut events) = self.0.lock() {
-            events.push(fields.0.join(" "));
-        }
-    }
-}
-
-#[tokio::test]
-async fn requests_are_logged() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let events = RequestEvents(Arc::default(), "backlot::http");
-    // The test runtime is single-threaded, so the server's tasks see this default too.
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
-    let backend = start(vec![failing_routes()], "").await;
-    let client = backend.client();
-    assert_eq!(
-        client
-            .get("/api/errors/ok")
-            .await
-            .expect("request")
-            .status(),
-        200
-    );
-    assert_eq!(client.get("/nowhere").await.expect("request").status(), 404);
-    backend.stop().await.expect("stop");
-    let logged = events.0.lock().expect("lock").clone();
-    let find = |path: &str, status: u16| {
-        logged.iter().any(|e| {
-            e.contains("method=GET")
-                && e.contains(&format!("path={path}"))
-                && e.contains(&format!("status={status}"))
-        })
-    };
-    assert!(find("/api/errors/ok", 200), "{logged:?}");
-    assert!(find("/nowhere", 404), "{logged:?}");
-}
-
 #[tokio::test]
 async fn root_http_router_serves_routes_outside_plugins() {
     use backlot::services::core_services::ROOT_HTTP_ROUTER;
@@ -664,39 +607,6 @@ async fn root_http_router_serves_routes_outside_plugins() {
     let res = client.get("/static/missing.js").await.expect("request");
     assert_error_json(&res, 404, "NotFoundError", "GET", "/static/missing.js");
     backend.stop().await.expect("stop");
-}
-
-#[tokio::test]
-async fn the_tracing_logger_tags_records_with_the_plugin_id() {
-    use backlot::services::logger::TracingLogger;
-    use tracing_subscriber::layer::SubscriberExt;
-    let events = RequestEvents(Arc::default(), "backlot::services::logger::tracing_logger");
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
-    let plugin = Feature::plugin_fn("scribe", |reg| {
-        reg.init(&LOGGER, |logger| async move {
-            logger.log(LogLevel::Info, "ready to write", &[("pages", "3")]);
-            Ok(())
-        })
-    });
-    let handle = Backend::builder()
-        .add_service(
-            ServiceFactory::root(&ROOT_LOGGER)
-                .build(|()| async { Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>) }),
-        )
-        .add_feature(plugin)
-        .listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .start()
-        .await
-        .expect("start");
-    handle.stop().await.expect("stop");
-    let logged = events.0.lock().expect("lock").clone();
-    assert!(
-        logged.iter().any(|e| e.contains("message=ready to write")
-            && e.contains("plugin=\"scribe\"")
-            && e.contains("pages=3")),
-        "{logged:?}"
-    );
 }
 
 #[tokio::test]

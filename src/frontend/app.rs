@@ -715,6 +715,20 @@ impl App {
                 router = router.route(&rest, get(handler));
             }
         }
+        // Without a page of its own at `/`, the app's home is its first page without path
+        // parameters (the catalog in the portal), as Backstage's default app redirects there.
+        if !self.state.pages.iter().any(|(pattern, _)| pattern == "/") {
+            if let Some((home, _)) = self.state.pages.iter().find(|(p, _)| !p.contains('{')) {
+                let home = home.clone();
+                router = router.route(
+                    "/",
+                    get(move || {
+                        let home = home.clone();
+                        async move { axum::response::Redirect::to(&home) }
+                    }),
+                );
+            }
+        }
         router
     }
 

@@ -801,6 +801,13 @@ async fn serves_pages_nav_404_and_stylesheet() {
     assert!(body.contains("aria-current=\"page\""));
     assert!(body.contains(app.stylesheet_path()));
 
+    let (status, _) = get(&app, "/").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the app's home redirects to its first page"
+    );
+
     let (status, body) = get(&app, "/nope/%3Cb%3E").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Page not found"));
