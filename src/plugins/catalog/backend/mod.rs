@@ -41,7 +41,6 @@ mod store;
 pub use error::CatalogError;
 pub use service::CatalogService;
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -51,8 +50,8 @@ use crate::plugins::catalog::node::{
     EntityProviderConnection, EntityProviderMutation,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
-use crate::services::database::{DatabaseManager, PluginDatabase};
+use crate::services::core_services::{DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
+use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
@@ -107,9 +106,11 @@ impl BackendPlugin for CatalogPlugin {
         let slot = Arc::clone(&self.service);
         reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension))
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
-                move |(config, logger, http, lifecycle)| async move {
-                    let service = boxed_start(config.clone(), Arc::clone(&extension)).await?;
+                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE, &DATABASE),
+                move |(config, logger, http, lifecycle, database)| async move {
+                    let service =
+                        boxed_start(config.clone(), (*database).clone(), Arc::clone(&extension))
+                            .await?;
                     let _ = slot.set(service.clone());
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -127,31 +128,18 @@ impl BackendPlugin for CatalogPlugin {
     }
 }
 
-/// Opens and migrates the database on a blocking thread: the database service's `for_plugin`
-/// and `migrate` futures are not provably `Send` for every lifetime (a compiler limitation),
-/// which the init future must be. LEAD: drop this once the database futures are fixed.
-async fn open_database_off_thread(config: Arc<Config>) -> Result<PluginDatabase, BoxError> {
+/// Runs the catalog's migrations on a blocking thread: the migration future is not provably
+/// `Send` for every lifetime (a compiler limitation), which the init future must be.
+async fn migrate_off_thread(db: PluginDatabase) -> Result<PluginDatabase, BoxError> {
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         handle.block_on(async move {
-            let db = open_database(&config).await?;
             store::migrate(&db).await?;
             Ok::<_, BoxError>(db)
         })
     })
     .await
     .map_err(|e| -> BoxError { format!("catalog database setup panicked: {e}").into() })?
-}
-
-/// Opens the catalog's database from `backend.database`.
-///
-/// LEAD: swap this for `deps.get(&DATABASE)` once core services offer a database ref.
-async fn open_database(config: &Config) -> Result<PluginDatabase, BoxError> {
-    let data_dir = config
-        .opt_string("backend.dataDir")?
-        .map_or_else(|| PathBuf::from("data"), PathBuf::from);
-    let manager = DatabaseManager::from_config(config.get("backend.database"), &data_dir)?;
-    Ok(manager.for_plugin("catalog").await?)
 }
 
 fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions, CatalogError> {
@@ -190,10 +178,11 @@ type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send
 /// the init closure's future provably `Send`).
 fn boxed_start(
     config: Arc<Config>,
+    db: PluginDatabase,
     extension: Arc<CatalogProcessingExtension>,
 ) -> BoxFuture<Result<CatalogService, BoxError>> {
     Box::pin(async move {
-        let db = open_database_off_thread(Arc::clone(&config)).await?;
+        let db = migrate_off_thread(db).await?;
         start(&config, db, extension).await
     })
 }
