@@ -114,9 +114,9 @@ async fn docs_pages_are_searchable_and_broken_sites_are_skipped() {
         .map(|r| r["document"]["location"].as_str().unwrap())
         .collect();
     assert!(
-        locations.iter().all(|l| l.starts_with(
-            "/docs/default/component/tracking-service/operations/runbook/"
-        )),
+        locations
+            .iter()
+            .all(|l| l.starts_with("/docs/default/component/tracking-service/operations/runbook/")),
         "{locations:?}"
     );
     let doc = &results[0]["document"];
@@ -133,7 +133,8 @@ async fn docs_pages_are_searchable_and_broken_sites_are_skipped() {
     );
 
     // The shared demo docs are indexed for every entity pointing at them.
-    let results = wait_for_results(client, "/api/search/query?term=weekday&types[0]=techdocs").await;
+    let results =
+        wait_for_results(client, "/api/search/query?term=weekday&types[0]=techdocs").await;
     assert!(
         results.iter().any(|r| {
             let l = r["document"]["location"].as_str().unwrap();

@@ -186,9 +186,10 @@ impl TechDocsCollator {
 
     async fn entities(&self) -> Result<Vec<Entity>, BoxError> {
         let mut request = QueryEntitiesRequest {
-            filter: vec![EntityFilter::new().exists(format!(
-                "metadata.annotations.{TECHDOCS_REF_ANNOTATION}"
-            ))],
+            filter: vec![
+                EntityFilter::new()
+                    .exists(format!("metadata.annotations.{TECHDOCS_REF_ANNOTATION}")),
+            ],
             fields: FIELDS.iter().map(|f| f.to_string()).collect(),
             limit: Some(BATCH_SIZE),
             ..Default::default()
@@ -286,8 +287,11 @@ impl BackendModule for SearchTechdocsCollatorModule {
             (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
             |(config, discovery, registry)| async move {
                 let catalog = CatalogClient::new(discovery.base_url("catalog"));
-                let collator =
-                    TechDocsCollator::from_config(catalog, discovery.base_url("techdocs"), &config)?;
+                let collator = TechDocsCollator::from_config(
+                    catalog,
+                    discovery.base_url("techdocs"),
+                    &config,
+                )?;
                 let schedule = schedule_from_config(&config, "techdocs")?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));
                 Ok(())
