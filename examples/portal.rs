@@ -21,7 +21,9 @@ use backlot::frontend::App;
 use backlot::plugins::app::app_plugin;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::frontend::catalog_frontend_plugin;
-use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
+use backlot::plugins::search::backend::{
+    SearchCatalogCollatorModule, SearchPlugin, SearchTechdocsCollatorModule,
+};
 use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
 use backlot::plugins::techdocs::backend::TechdocsPlugin;
 use backlot::plugins::techdocs::frontend::techdocs_plugin;
@@ -64,9 +66,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = loader.load()?;
     let app = App::builder()
         .feature(catalog_frontend_plugin())
-        .feature(search_plugin(
-            SearchUiOptions::default().result_types(&[("software-catalog", "Software Catalog")]),
-        ))
+        .feature(search_plugin(SearchUiOptions::default().result_types(&[
+            ("software-catalog", "Software Catalog"),
+            ("techdocs", "Documentation"),
+        ])))
         .feature(techdocs_plugin());
     let backend = Backend::builder()
         .config(config)
@@ -74,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_feature(Feature::plugin(SearchPlugin::new()))
         .add_feature(Feature::module(SearchCatalogCollatorModule))
         .add_feature(Feature::plugin(TechdocsPlugin::new()))
+        .add_feature(Feature::module(SearchTechdocsCollatorModule))
         .add_plugin(hello::HelloPlugin)
         .add_module(hello::HelloModuleEurope)
         .add_feature(app_plugin(app))

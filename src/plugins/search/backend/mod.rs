@@ -1,4 +1,4 @@
-//! The `search` backend plugin: [`SearchPlugin`], its engines and the catalog collator.
+//! The `search` backend plugin: [`SearchPlugin`], its engines and the catalog and TechDocs collators.
 
 mod catalog_collator;
 mod config;
@@ -10,6 +10,7 @@ mod params;
 mod pg;
 mod plugin;
 mod router;
+mod techdocs_collator;
 
 pub use catalog_collator::{CATALOG_DOCUMENT_TYPE, CatalogCollator, SearchCatalogCollatorModule};
 pub use embedded::EmbeddedEngine;
@@ -18,3 +19,6 @@ pub use index_builder::{IndexBuilder, collator_task_id};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use pg::{PgEngine, search_pool};
 pub use plugin::SearchPlugin;
+pub use techdocs_collator::{
+    SearchIndexEntry, SearchTechdocsCollatorModule, TECHDOCS_DOCUMENT_TYPE, TechDocsCollator,
+};
