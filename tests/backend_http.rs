@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! The backend over HTTP: Backstage's error JSON on every error path, health endpoints,
 //! discovery, listen config and logging.

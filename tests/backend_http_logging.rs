@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! Request logging. In a test binary of its own: `tracing`'s scoped subscribers and its
 //! process-wide interest cache do not mix with other tests emitting events on other threads.

@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! The backend's lifecycle as a host program sees it: the order of inits, hooks and factories,
 //! service scopes, feature discovery, readiness across start and stop, requests held while a

@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! The data services reached through the backend's DI: a plugin's own database, its scheduler
 //! (with the task listing under its mount point) and the URL reader.

@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! Wiring the backend: every mistake `build()` or `start()` reports, with the ids involved in
 //! the message, and plugins that fail to boot.

@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! The catalog REST API over a real backend, on SQLite (and PostgreSQL when

@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 //! The catalog UI in headless Chromium, driven over the W3C WebDriver protocol: a backend with

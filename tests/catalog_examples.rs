@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! Ingests Backstage's own example catalog and checks every entity and relation.

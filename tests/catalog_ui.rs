@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used)]
 //! The catalog UI over HTTP: the demo catalog served by the catalog backend, rendered by the

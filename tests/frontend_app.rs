@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 #![cfg(feature = "testing")]
 //! The `app` backend plugin serving a frontend plugin's pages over HTTP.
 
