@@ -27,9 +27,9 @@ use crate::plugins::techdocs::node::{
     Generator, LocalPublisher, MkDocsGenerator, Preparer, Publisher, UrlPreparer,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG};
+use crate::services::core_services::{DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
 use crate::services::logger::LoggerServiceExt;
-use crate::services::url_reader::{UrlReaderService, UrlReaders};
+use crate::services::url_reader::UrlReaderService;
 
 /// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a default —
 /// [`UrlPreparer`] over a URL reader built from `backend.reading`, [`MkDocsGenerator`], and
@@ -143,8 +143,8 @@ impl BackendPlugin for TechdocsPlugin {
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let this = self.clone();
         reg.init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DISCOVERY),
-            move |(config, logger, http, discovery)| async move {
+            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DISCOVERY, &URL_READER),
+            move |(config, logger, http, discovery, core_reader)| async move {
                 let td = TechdocsConfig::from_config(&config)?;
                 if td.run_in.as_deref() == Some("docker") {
                     logger.info(
@@ -155,11 +155,8 @@ impl BackendPlugin for TechdocsPlugin {
                     Some(p) => p,
                     None => publisher_from_config(&config, &td)?,
                 };
-                let reader = match this.url_reader {
-                    Some(r) => r,
-                    None => Arc::new(UrlReaders::from_config(config.get("backend.reading"))?)
-                        as Arc<dyn UrlReaderService>,
-                };
+                // The backend's URL reader (`backend.reading`) unless one was given.
+                let reader = this.url_reader.unwrap_or(core_reader);
                 let preparer = this
                     .preparer
                     .unwrap_or_else(|| Arc::new(UrlPreparer::new(reader)));
