@@ -31,6 +31,7 @@
 mod error;
 pub mod generate;
 mod locations;
+mod predicate;
 mod processing;
 mod query;
 mod router;
