@@ -30,6 +30,7 @@
 
 mod error;
 pub mod generate;
+mod index;
 mod locations;
 mod predicate;
 mod processing;
@@ -199,6 +200,7 @@ async fn start(
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
     let engine = Arc::new(Engine::new(db, extension.processors(), options));
+    engine.index.load(&engine.db).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),
         readonly,

@@ -8,8 +8,6 @@
 //! operators `$all`, `$any` (arrays of predicates) and `$not` (one predicate) nest freely.
 //! Field names and values compare case-insensitively, as the `filter` parameter does.
 
-#![allow(dead_code)] // TODO(index): removed once every predicate form is wired
-
 use serde_json::Value;
 
 use super::error::CatalogError;
@@ -27,7 +25,7 @@ fn lower(s: &str) -> String {
 }
 
 /// A parsed predicate, with keys and values lowercased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Predicate {
     /// Every predicate holds (`true` when empty).
     All(Vec<Predicate>),
@@ -108,18 +106,8 @@ impl Predicate {
         }
     }
 
-    /// Both must hold.
-    pub(crate) fn and(self, other: Self) -> Self {
-        if self.is_everything() {
-            return other;
-        }
-        if other.is_everything() {
-            return self;
-        }
-        Self::All(vec![self, other])
-    }
-
     /// Evaluates against a record whose field values (lowercased) `values_of` returns.
+    #[cfg_attr(not(test), allow(dead_code))] // until the locations query uses it
     pub(crate) fn matches<'a, F, I>(&self, values_of: &F) -> bool
     where
         F: Fn(&str) -> I,

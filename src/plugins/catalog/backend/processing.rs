@@ -21,6 +21,7 @@ use crate::plugins::catalog::node::{
 use crate::services::database::{DbTransaction, PluginDatabase};
 
 use super::error::{CatalogError, chain};
+use super::index::{EntityIndex, IndexedEntity};
 use super::locations::{
     LocationReader, RulesEnforcer, YamlLocationProcessor, location_entity_targets,
     resolve_placeholders, sha1_hex,
@@ -85,6 +86,8 @@ pub(crate) struct Engine {
     pub(crate) reader: LocationReader,
     options: EngineOptions,
     lock: tokio::sync::Mutex<()>,
+    /// The in-memory read model every query is answered from.
+    pub(crate) index: Arc<EntityIndex>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -145,6 +148,7 @@ impl Engine {
             reader,
             options,
             lock: tokio::sync::Mutex::new(()),
+            index: Arc::new(EntityIndex::default()),
         }
     }
 
@@ -636,9 +640,11 @@ impl Engine {
         refs: &[String],
         stitch: &mut HashSet<String>,
         children: &mut Vec<String>,
+        removed: &mut Vec<String>,
     ) -> Result<(), CatalogError> {
         let rows = store::ids_of(tx, refs).await?;
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+        removed.extend(ids.iter().cloned());
         let refs: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
         stitch.extend(store::relation_sources_of(tx, &ids).await?);
         children.extend(
@@ -654,12 +660,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Stitches `refs` whose final form changed.
+    /// Stitches `refs` whose final form changed; returns what changed for the index.
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
         refs: HashSet<String>,
-    ) -> Result<(), CatalogError> {
+    ) -> Result<Vec<IndexedEntity>, CatalogError> {
+        let mut changed = Vec::new();
         let refs: Vec<String> = refs.into_iter().collect();
         for chunk in refs.chunks(2000) {
             let rows = store::stitch_rows(tx, chunk).await?;
@@ -675,6 +682,7 @@ impl Engine {
             let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
             let hashes = store::final_hashes(tx, &ids).await?;
             let mut writes = Vec::new();
+            let mut rows_for_index = Vec::new();
             for row in rows {
                 let orphan = !referenced.contains(&row.entity_ref);
                 let rels = relations.remove(&row.entity_ref).unwrap_or_default();
@@ -693,17 +701,29 @@ impl Engine {
                 if hashes.get(&row.entity_id) == Some(&hash) {
                     continue;
                 }
+                rows_for_index.push(search_rows(&entity));
                 writes.push(FinalWrite {
-                    search: search_rows(&entity),
                     json: entity.to_string(),
                     entity_id: row.entity_id,
                     entity_ref: row.entity_ref,
                     hash,
                 });
             }
-            store::write_finals(tx, writes, &hashes).await?;
+            store::write_finals(tx, &writes, &hashes).await?;
+            changed.extend(
+                writes
+                    .into_iter()
+                    .zip(rows_for_index)
+                    .map(|(w, rows)| IndexedEntity {
+                        entity_id: w.entity_id,
+                        entity_ref: w.entity_ref,
+                        hash: w.hash,
+                        json: w.json,
+                        rows,
+                    }),
+            );
         }
-        Ok(())
+        Ok(changed)
     }
 
     // ---------------------------------------------------------------- passes
@@ -782,20 +802,29 @@ impl Engine {
         }
         // Eager deletion of unreferenced entities and their unreferenced subtrees.
         let mut todo: Vec<String> = eager.into_iter().collect();
+        let mut removed = Vec::new();
         while !todo.is_empty() {
             let still = store::referenced(&mut tx, &todo).await?;
             todo.retain(|r| !still.contains(r));
             let mut children = Vec::new();
             if !todo.is_empty() {
-                self.delete_now(&mut tx, &todo, &mut stitch, &mut children)
+                self.delete_now(&mut tx, &todo, &mut stitch, &mut children, &mut removed)
                     .await?;
             }
             todo = children;
         }
         let t = std::time::Instant::now();
         let stitched = stitch.len();
-        self.stitch(&mut tx, stitch).await?;
+        let changed = self.stitch(&mut tx, stitch).await?;
+        let generation = if changed.is_empty() && removed.is_empty() {
+            None
+        } else {
+            Some(store::bump_generation(&mut tx).await?)
+        };
         tx.commit().await.map_err(CatalogError::db("commit"))?;
+        if generation.is_some() {
+            self.index.apply(changed, &removed, generation);
+        }
         if processed > 0 || stitched > 0 {
             tracing::debug!(
                 processed,
@@ -820,6 +849,8 @@ impl Engine {
     /// Processes every entity whose refresh time has come.
     pub(crate) async fn process_due(&self) -> Result<usize, CatalogError> {
         let _guard = self.lock.lock().await;
+        // Catch up with what other processes sharing the database wrote.
+        self.index.sync(&self.db).await?;
         let due = store::due_refs(&self.db, now_ms()).await?;
         let n = due.len();
         if n > 0 {
@@ -931,11 +962,13 @@ impl Engine {
         store::clear_result_hash(&mut tx, &parents).await?;
         let mut stitch = HashSet::new();
         let mut children = Vec::new();
+        let mut removed = Vec::new();
         self.delete_now(
             &mut tx,
             &[entity_ref.to_owned()],
             &mut stitch,
             &mut children,
+            &mut removed,
         )
         .await?;
         store::delete_where_in(
@@ -946,7 +979,9 @@ impl Engine {
             "delete references",
         )
         .await?;
+        let generation = store::bump_generation(&mut tx).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
+        self.index.apply(Vec::new(), &removed, Some(generation));
         self.pass_locked(
             Vec::new(),
             stitch,

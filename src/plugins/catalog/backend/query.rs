@@ -5,9 +5,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::services::database::Sql;
-
 use super::error::CatalogError;
+use super::index::{Position, SortKey};
+use super::predicate::Predicate;
 
 fn lower(s: &str) -> String {
     if s.is_ascii() {
@@ -69,75 +69,11 @@ pub(crate) fn parse_filters(params: &[String]) -> Result<Filter, CatalogError> {
     Ok(out)
 }
 
-/// Appends `AND (<filter>)` on `id_column` to `sql`.
-pub(crate) fn push_filter(sql: &mut Sql, filter: &Filter, id_column: &str) {
-    if filter.is_empty() {
-        return;
-    }
-    sql.push(" AND (");
-    for (i, alternative) in filter.iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(");
-        for (j, c) in alternative.iter().enumerate() {
-            if j > 0 {
-                sql.push(" AND ");
-            }
-            sql.push(id_column);
-            sql.push(" IN (SELECT entity_id FROM search WHERE key = ");
-            sql.push_bind(c.key.clone());
-            if !c.values.is_empty() {
-                sql.push(" AND value IN (");
-                for (k, v) in c.values.iter().enumerate() {
-                    if k > 0 {
-                        sql.push(", ");
-                    }
-                    sql.push_bind(v.clone());
-                }
-                sql.push(")");
-            }
-            sql.push(")");
-        }
-        sql.push(")");
-    }
-    sql.push(")");
-}
-
 /// A full-text filter: `term` in any value of `fields` (all keys when empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FullText {
     pub(crate) term: String,
     pub(crate) fields: Vec<String>,
-}
-
-/// Appends the full-text condition.
-pub(crate) fn push_full_text(sql: &mut Sql, text: &Option<FullText>, id_column: &str) {
-    let Some(t) = text else { return };
-    let term = lower(t.term.trim());
-    if term.is_empty() {
-        return;
-    }
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    sql.push(" AND ");
-    sql.push(id_column);
-    sql.push(" IN (SELECT entity_id FROM search WHERE value LIKE ");
-    sql.push_bind(format!("%{escaped}%"));
-    sql.push(" ESCAPE '\\'");
-    if !t.fields.is_empty() {
-        sql.push(" AND key IN (");
-        for (i, f) in t.fields.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push_bind(lower(f));
-        }
-        sql.push(")");
-    }
-    sql.push(")");
 }
 
 /// A sort field.
@@ -210,27 +146,6 @@ pub(crate) fn parse_order_fields(params: &[String]) -> Result<Vec<Order>, Catalo
         .collect()
 }
 
-/// Appends `ORDER BY` for `order`, entity ref last as the tie-breaker.
-///
-/// The sort value comes from the entity's own search rows; `key || ''` keeps SQLite's planner
-/// on the `(entity_id, key)` index instead of scanning every row of that key.
-pub(crate) fn push_order(sql: &mut Sql, order: &[Order]) {
-    sql.push(" ORDER BY ");
-    for o in order {
-        let (agg, dir) = if o.desc {
-            ("MAX", "DESC")
-        } else {
-            ("MIN", "ASC")
-        };
-        sql.push(&format!(
-            "(SELECT {agg}(s.value) FROM search s WHERE s.entity_id = f.entity_id AND s.key || '' = "
-        ));
-        sql.push_bind(o.field.clone());
-        sql.push(&format!(") {dir} NULLS LAST, "));
-    }
-    sql.push("f.entity_ref ASC");
-}
-
 /// Parses `fields` params: comma lists, possibly repeated.
 pub(crate) fn parse_fields(params: &[String]) -> Vec<String> {
     params
@@ -276,17 +191,21 @@ pub(crate) fn project(entity: &Value, fields: &[String]) -> Value {
     out
 }
 
-/// The state a `by-query` cursor carries.
+/// The state a `by-query` cursor carries: the query, and the sort key of the item the next
+/// page starts after (or the previous page ends before), so pages neither repeat nor skip
+/// items when the catalog changes between calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Cursor {
-    #[serde(rename = "f")]
-    pub(crate) filter: Filter,
+    #[serde(rename = "q")]
+    pub(crate) query: Predicate,
     #[serde(rename = "o")]
     pub(crate) order: Vec<Order>,
     #[serde(rename = "t", default)]
     pub(crate) full_text: Option<FullText>,
-    #[serde(rename = "n")]
-    pub(crate) offset: u64,
+    #[serde(rename = "a", default)]
+    pub(crate) after: Option<SortKey>,
+    #[serde(rename = "b", default)]
+    pub(crate) before: Option<SortKey>,
 }
 
 impl Cursor {
@@ -301,6 +220,15 @@ impl Cursor {
             .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))
+    }
+
+    /// Where the page this cursor points at starts.
+    pub(crate) fn position(&self) -> Position {
+        match (&self.after, &self.before) {
+            (Some(a), _) => Position::After(a.clone()),
+            (None, Some(b)) => Position::Before(b.clone()),
+            (None, None) => Position::Start,
+        }
     }
 }
 
@@ -396,10 +324,14 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let c = Cursor {
-            filter: parse_filters(&["kind=component".into()]).unwrap(),
+            query: Predicate::from_filter(&parse_filters(&["kind=component".into()]).unwrap()),
             order: vec![],
             full_text: None,
-            offset: 40,
+            after: Some(SortKey {
+                values: vec![None, Some("x".into())],
+                entity_ref: "component:default/a".into(),
+            }),
+            before: None,
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert_eq!(decode_after(&encode_after(7)).unwrap(), 7);

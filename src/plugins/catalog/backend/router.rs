@@ -13,8 +13,10 @@ use crate::backend::ApiError;
 use crate::plugins::catalog::common::EntityRef;
 
 use super::error::CatalogError;
+use super::index::Position;
+use super::predicate::Predicate;
 use super::query::{
-    Cursor, FullText, decode_after, encode_after, parse_fields, parse_filters, parse_order,
+    Cursor, FullText, Order, decode_after, encode_after, parse_fields, parse_filters, parse_order,
     parse_order_fields,
 };
 use super::service::{CatalogService, EntitiesRequest, QueryRequest};
@@ -25,7 +27,10 @@ type ApiResult = Result<Response, ApiError>;
 pub(crate) fn router(service: CatalogService) -> Router {
     Router::new()
         .route("/entities", get(get_entities))
-        .route("/entities/by-query", get(query_entities))
+        .route(
+            "/entities/by-query",
+            get(query_entities).post(query_entities_by_predicate),
+        )
         .route("/entities/by-refs", post(entities_by_refs))
         .route(
             "/entities/by-uid/{uid}",
@@ -39,7 +44,10 @@ pub(crate) fn router(service: CatalogService) -> Router {
             "/entities/by-name/{kind}/{namespace}/{name}/ancestry",
             get(entity_ancestry),
         )
-        .route("/entity-facets", get(entity_facets))
+        .route(
+            "/entity-facets",
+            get(entity_facets).post(entity_facets_by_predicate),
+        )
         .route("/locations", get(list_locations).post(add_location))
         .route("/locations/{id}", get(get_location).delete(delete_location))
         .route(
@@ -161,28 +169,128 @@ async fn query_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery
     let request = if let Some(cursor) = p.one("cursor") {
         let c = Cursor::decode(cursor)?;
         QueryRequest {
-            filter: c.filter,
+            position: c.position(),
+            query: c.query,
             fields,
             order: c.order,
             full_text: c.full_text,
-            offset: c.offset,
             limit,
         }
     } else {
         let term = p.one("fullTextFilterTerm").map(str::to_owned);
+        let offset = p.number("offset", 0)?.unwrap_or(0);
         QueryRequest {
-            filter: parse_filters(&p.all("filter"))?,
+            query: Predicate::from_filter(&parse_filters(&p.all("filter"))?),
             fields,
             order: parse_order_fields(&p.all("orderField"))?,
             full_text: term.map(|term| FullText {
                 term,
                 fields: parse_fields(&p.all("fullTextFilterFields")),
             }),
-            offset: p.number("offset", 0)?.unwrap_or(0),
+            position: if offset > 0 {
+                Position::Offset(offset)
+            } else {
+                Position::Start
+            },
             limit,
         }
     };
-    Ok(json_value(StatusCode::OK, &s.query(&request).await?))
+    Ok(json_response(StatusCode::OK, s.query(&request).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderByBody {
+    field: String,
+    #[serde(default)]
+    order: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FullTextBody {
+    term: String,
+    #[serde(default)]
+    fields: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct QueryBody {
+    #[serde(default)]
+    query: Option<Value>,
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default, alias = "orderFields")]
+    order_by: Option<Vec<OrderByBody>>,
+    #[serde(default)]
+    full_text_filter: Option<FullTextBody>,
+    #[serde(default)]
+    fields: Option<Vec<String>>,
+}
+
+/// `POST /entities/by-query`: the same query with a predicate body.
+async fn query_entities_by_predicate(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+    let body: QueryBody = body_json(&body)?;
+    let fields = body.fields.unwrap_or_default();
+    let request = if let Some(cursor) = body.cursor.as_deref() {
+        let c = Cursor::decode(cursor)?;
+        QueryRequest {
+            position: c.position(),
+            query: c.query,
+            fields,
+            order: c.order,
+            full_text: c.full_text,
+            limit: body.limit,
+        }
+    } else {
+        let query = match &body.query {
+            Some(q) => Predicate::parse(q, "query")?,
+            None => Predicate::everything(),
+        };
+        let mut order = Vec::new();
+        for o in body.order_by.unwrap_or_default() {
+            let desc = match o.order.as_deref().unwrap_or("asc") {
+                "asc" => false,
+                "desc" => true,
+                other => {
+                    return Err(CatalogError::input(
+                        "orderBy",
+                        format!("order {other} of {} is not asc or desc", o.field),
+                    )
+                    .into());
+                }
+            };
+            if o.field.trim().is_empty() {
+                return Err(CatalogError::input("orderBy", "field must not be empty").into());
+            }
+            order.push(Order {
+                field: o.field.trim().to_lowercase(),
+                desc,
+            });
+        }
+        let offset = body.offset.unwrap_or(0);
+        QueryRequest {
+            query,
+            fields,
+            order,
+            full_text: body.full_text_filter.map(|t| FullText {
+                term: t.term,
+                fields: t.fields.unwrap_or_default(),
+            }),
+            position: if offset > 0 {
+                Position::Offset(offset)
+            } else {
+                Position::Start
+            },
+            limit: body.limit,
+        }
+    };
+    Ok(json_response(StatusCode::OK, s.query(&request).await?))
 }
 
 #[derive(Deserialize)]
@@ -200,7 +308,7 @@ async fn entities_by_refs(
 ) -> ApiResult {
     let p = Params::new(raw);
     let body: ByRefsBody = body_json(&body)?;
-    let filter = parse_filters(&p.all("filter"))?;
+    let filter = Predicate::from_filter(&parse_filters(&p.all("filter"))?);
     let fields = body.fields.unwrap_or_default();
     Ok(json_value(
         StatusCode::OK,
@@ -248,10 +356,34 @@ async fn entity_facets(State(s): State<CatalogService>, RawQuery(raw): RawQuery)
     if facets.is_empty() {
         return Err(CatalogError::input("facet", "at least one facet is required").into());
     }
-    let filter = parse_filters(&p.all("filter"))?;
+    let filter = Predicate::from_filter(&parse_filters(&p.all("filter"))?);
     Ok(json_value(
         StatusCode::OK,
         &s.facets(&facets, &filter).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FacetsBody {
+    facets: Vec<String>,
+    #[serde(default)]
+    query: Option<Value>,
+}
+
+/// `POST /entity-facets`: facets over the entities a predicate matches.
+async fn entity_facets_by_predicate(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+    let body: FacetsBody = body_json(&body)?;
+    if body.facets.is_empty() {
+        return Err(CatalogError::input("facets", "at least one facet is required").into());
+    }
+    let query = match &body.query {
+        Some(q) => Predicate::parse(q, "query")?,
+        None => Predicate::everything(),
+    };
+    Ok(json_value(
+        StatusCode::OK,
+        &s.facets(&body.facets, &query).await?,
     ))
 }
 

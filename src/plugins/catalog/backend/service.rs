@@ -1,6 +1,5 @@
 //! The catalog's operations, behind the HTTP router.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -13,13 +12,13 @@ use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, Loca
 use crate::services::database::Sql;
 
 use super::error::CatalogError;
+use super::index::{Position, SortKey};
 use super::locations::{
     absolute_file_target, generated_location_entity, location_json, parse_documents,
 };
+use super::predicate::Predicate;
 use super::processing::Engine;
-use super::query::{
-    Cursor, Filter, FullText, Order, project, push_filter, push_full_text, push_order,
-};
+use super::query::{Cursor, Filter, FullText, Order, project};
 use super::store::{self, LocationRow};
 
 /// The name of the provider that owns registered locations.
@@ -38,13 +37,13 @@ pub(crate) struct EntitiesRequest {
 }
 
 /// A `by-query` request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct QueryRequest {
-    pub(crate) filter: Filter,
+    pub(crate) query: Predicate,
     pub(crate) fields: Vec<String>,
     pub(crate) order: Vec<Order>,
     pub(crate) full_text: Option<FullText>,
-    pub(crate) offset: u64,
+    pub(crate) position: Position,
     pub(crate) limit: Option<u64>,
 }
 
@@ -86,33 +85,17 @@ impl CatalogService {
         &self,
         entity_ref: &str,
     ) -> Result<Option<String>, CatalogError> {
-        let row: Option<(String,)> =
-            Sql::new("SELECT final_entity FROM final_entities WHERE entity_ref = ?")
-                .bind(entity_ref)
-                .fetch_optional(self.db())
-                .await
-                .map_err(CatalogError::db("get entity by name"))?;
-        Ok(row.map(|(t,)| t))
+        Ok(self.engine.index.by_ref(entity_ref))
     }
 
     /// The entity with `uid` as JSON text, or `None`.
     pub async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
-        let row: Option<(String,)> =
-            Sql::new("SELECT final_entity FROM final_entities WHERE entity_id = ?")
-                .bind(uid)
-                .fetch_optional(self.db())
-                .await
-                .map_err(CatalogError::db("get entity by uid"))?;
-        Ok(row.map(|(t,)| t))
+        Ok(self.engine.index.by_uid(uid))
     }
 
     /// How many entities the catalog serves.
     pub async fn entity_count(&self) -> Result<u64, CatalogError> {
-        let (n,): (i64,) = Sql::new("SELECT COUNT(*) FROM final_entities")
-            .fetch_one(self.db())
-            .await
-            .map_err(CatalogError::db("count entities"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(self.engine.index.len() as u64)
     }
 
     /// Entities matching Backstage `filter` params (`kind=component,spec.type=service`; params
@@ -136,7 +119,7 @@ impl CatalogService {
         facet: &str,
         filters: &[String],
     ) -> Result<Vec<(String, u64)>, CatalogError> {
-        let filter = super::query::parse_filters(filters)?;
+        let filter = Predicate::from_filter(&super::query::parse_filters(filters)?);
         let v = self.facets(&[facet.to_owned()], &filter).await?;
         Ok(v["facets"][facet]
             .as_array()
@@ -154,94 +137,88 @@ impl CatalogService {
             .unwrap_or_default())
     }
 
-    fn select(filter: &Filter, full_text: &Option<FullText>, what: &str) -> Sql {
-        let mut sql = Sql::new(format!("SELECT {what} FROM final_entities f WHERE 1 = 1"));
-        push_filter(&mut sql, filter, "f.entity_id");
-        push_full_text(&mut sql, full_text, "f.entity_id");
-        sql
-    }
-
     /// `GET /entities`: the entity texts and whether more follow.
     pub(crate) async fn entities(
         &self,
         r: &EntitiesRequest,
     ) -> Result<(Vec<String>, bool), CatalogError> {
-        let mut sql = Self::select(&r.filter, &None, "f.final_entity");
-        push_order(&mut sql, &r.order);
-        let fetch = r.limit.map(|l| l.saturating_add(1));
-        sql.push(" LIMIT ");
-        sql.push_bind(fetch.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX)));
-        sql.push(" OFFSET ");
-        sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
-        let rows: Vec<(String,)> = sql
-            .fetch_all(self.db())
-            .await
-            .map_err(CatalogError::db("query entities"))?;
-        let mut items: Vec<String> = rows.into_iter().map(|(t,)| t).collect();
-        let more = r.limit.is_some_and(|l| items.len() as u64 > l);
-        if let Some(l) = r.limit {
-            items.truncate(usize::try_from(l).unwrap_or(usize::MAX));
-        }
+        let page = self.engine.index.page(
+            &Predicate::from_filter(&r.filter),
+            None,
+            &r.order,
+            &Position::Offset(r.offset),
+            r.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        );
+        let mut items = page.items;
         if !r.fields.is_empty() {
             items = items
                 .into_iter()
                 .map(|t| parse_json(&t).map(|v| project(&v, &r.fields).to_string()))
                 .collect::<Result<_, _>>()?;
         }
-        Ok((items, more))
+        Ok((items, page.more))
     }
 
-    /// `by-query`: `{items, totalItems, pageInfo}`.
-    pub(crate) async fn query(&self, r: &QueryRequest) -> Result<Value, CatalogError> {
+    /// `by-query`: `{items, totalItems, pageInfo}` as JSON text.
+    pub(crate) async fn query(&self, r: &QueryRequest) -> Result<String, CatalogError> {
         let limit = r.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
-        let (total,): (i64,) = Self::select(&r.filter, &r.full_text, "COUNT(*)")
-            .fetch_one(self.db())
-            .await
-            .map_err(CatalogError::db("count entities"))?;
-        let total = u64::try_from(total).unwrap_or(0);
-        let mut sql = Self::select(&r.filter, &r.full_text, "f.final_entity");
-        push_order(&mut sql, &r.order);
-        sql.push(" LIMIT ");
-        sql.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        sql.push(" OFFSET ");
-        sql.push_bind(i64::try_from(r.offset).unwrap_or(i64::MAX));
-        let rows: Vec<(String,)> = sql
-            .fetch_all(self.db())
-            .await
-            .map_err(CatalogError::db("query entities"))?;
-        let n = rows.len() as u64;
-        let items: Vec<Value> = rows
-            .into_iter()
-            .map(|(t,)| {
-                parse_json(&t).map(|v| {
-                    if r.fields.is_empty() {
-                        v
-                    } else {
-                        project(&v, &r.fields)
-                    }
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let cursor = |offset: u64| {
+        let page = self.engine.index.page(
+            &r.query,
+            r.full_text.as_ref(),
+            &r.order,
+            &r.position,
+            Some(usize::try_from(limit).unwrap_or(usize::MAX)),
+        );
+        let cursor = |after: Option<SortKey>, before: Option<SortKey>| {
             Cursor {
-                filter: r.filter.clone(),
+                query: r.query.clone(),
                 order: r.order.clone(),
                 full_text: r.full_text.clone(),
-                offset,
+                after,
+                before,
             }
             .encode()
         };
+        let backwards = matches!(r.position, Position::Before(_));
+        let not_first = match &r.position {
+            Position::Start => false,
+            Position::Offset(n) => *n > 0,
+            Position::After(_) => true,
+            Position::Before(_) => page.more,
+        };
+        let has_next = if backwards { true } else { page.more };
         let mut page_info = serde_json::Map::new();
-        if r.offset + n < total && n > 0 {
-            page_info.insert("nextCursor".into(), Value::String(cursor(r.offset + n)));
-        }
-        if r.offset > 0 {
+        if has_next && let Some(last) = &page.last {
             page_info.insert(
-                "prevCursor".into(),
-                Value::String(cursor(r.offset.saturating_sub(limit))),
+                "nextCursor".into(),
+                Value::String(cursor(Some(last.clone()), None)),
             );
         }
-        Ok(json!({ "items": items, "totalItems": total, "pageInfo": page_info }))
+        if not_first && let Some(first) = &page.first {
+            page_info.insert(
+                "prevCursor".into(),
+                Value::String(cursor(None, Some(first.clone()))),
+            );
+        }
+        let mut body =
+            String::with_capacity(page.items.iter().map(String::len).sum::<usize>() + 256);
+        body.push_str("{\"items\":[");
+        for (i, text) in page.items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            if r.fields.is_empty() {
+                body.push_str(text);
+            } else {
+                body.push_str(&project(&parse_json(text)?, &r.fields).to_string());
+            }
+        }
+        body.push_str("],\"totalItems\":");
+        body.push_str(&page.total.to_string());
+        body.push_str(",\"pageInfo\":");
+        body.push_str(&Value::Object(page_info).to_string());
+        body.push('}');
+        Ok(body)
     }
 
     /// `POST /entities/by-refs`.
@@ -249,7 +226,7 @@ impl CatalogService {
         &self,
         refs: &[String],
         fields: &[String],
-        filter: &Filter,
+        filter: &Predicate,
     ) -> Result<Value, CatalogError> {
         let mut keys = Vec::with_capacity(refs.len());
         for r in refs {
@@ -257,28 +234,14 @@ impl CatalogService {
                 .map_err(|e| CatalogError::input("entityRefs", e.to_string()))?;
             keys.push(parsed.to_string());
         }
-        let mut found: HashMap<String, String> = HashMap::new();
-        for chunk in keys.chunks(500) {
-            let mut sql = Self::select(filter, &None, "f.entity_ref, f.final_entity");
-            sql.push(" AND f.entity_ref IN (");
-            for (i, k) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push_bind(k.clone());
-            }
-            sql.push(")");
-            let rows: Vec<(String, String)> = sql
-                .fetch_all(self.db())
-                .await
-                .map_err(CatalogError::db("entities by refs"))?;
-            found.extend(rows);
-        }
-        let items: Vec<Value> = keys
-            .iter()
-            .map(|k| match found.get(k) {
+        let items: Vec<Value> = self
+            .engine
+            .index
+            .by_refs(&keys, filter)
+            .into_iter()
+            .map(|found| match found {
                 None => Ok(Value::Null),
-                Some(t) => parse_json(t).map(|v| {
+                Some(t) => parse_json(&t).map(|v| {
                     if fields.is_empty() {
                         v
                     } else {
@@ -294,29 +257,16 @@ impl CatalogService {
     pub(crate) async fn facets(
         &self,
         facets: &[String],
-        filter: &Filter,
+        filter: &Predicate,
     ) -> Result<Value, CatalogError> {
         let mut out = serde_json::Map::new();
         for facet in facets {
-            let mut sql = Sql::new("SELECT s.original_value, COUNT(DISTINCT s.entity_id) FROM search s WHERE s.key = ?")
-                .bind(facet.to_lowercase());
-            sql.push(" AND s.original_value IS NOT NULL");
-            if !filter.is_empty() {
-                sql.push(
-                    " AND s.entity_id IN (SELECT f.entity_id FROM final_entities f WHERE 1 = 1",
-                );
-                push_filter(&mut sql, filter, "f.entity_id");
-                sql.push(")");
-            }
-            sql.push(" GROUP BY s.original_value ORDER BY 2 DESC, 1 ASC");
-            let rows: Vec<(String, i64)> = sql
-                .fetch_all(self.db())
-                .await
-                .map_err(CatalogError::db("facets"))?;
+            let counts = self.engine.index.facet(facet, filter);
             out.insert(
                 facet.clone(),
                 Value::Array(
-                    rows.into_iter()
+                    counts
+                        .into_iter()
                         .map(|(value, count)| json!({ "value": value, "count": count }))
                         .collect(),
                 ),
@@ -486,16 +436,15 @@ impl CatalogService {
     }
 
     async fn entities_of_origin(&self, origin: &str) -> Result<Vec<Value>, CatalogError> {
-        let key = format!("metadata.annotations.{ANNOTATION_ORIGIN_LOCATION}");
-        let rows: Vec<(String,)> = Sql::new(
-            "SELECT f.final_entity FROM final_entities f WHERE f.entity_id IN (SELECT entity_id FROM search WHERE key = ? AND value = ?) ORDER BY f.entity_ref",
-        )
-        .bind(key)
-        .bind(origin.to_lowercase())
-        .fetch_all(self.db())
-        .await
-        .map_err(CatalogError::db("entities of location"))?;
-        rows.into_iter().map(|(t,)| parse_json(&t)).collect()
+        let query = Predicate::In {
+            key: format!("metadata.annotations.{ANNOTATION_ORIGIN_LOCATION}"),
+            values: vec![origin.to_lowercase()],
+        };
+        let page = self
+            .engine
+            .index
+            .page(&query, None, &[], &Position::Start, None);
+        page.items.iter().map(|t| parse_json(t)).collect()
     }
 
     /// `DELETE /locations/:id`.

@@ -11,10 +11,11 @@ const CHUNK: usize = 500;
 /// Bound values per multi-row insert.
 const MAX_PARAMS: usize = 8000;
 
-pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "catalog_init",
-    "CREATE TABLE catalog_locations (
+pub(crate) static MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "catalog_init",
+        "CREATE TABLE catalog_locations (
         id ${text} PRIMARY KEY,
         type ${text} NOT NULL,
         target ${text} NOT NULL
@@ -64,7 +65,20 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     );
     CREATE INDEX search_key_value ON search (key, value);
     CREATE INDEX search_entity_key ON search (entity_id, key);",
-)];
+    ),
+    // Queries are answered by the in-memory index (see `index.rs`); the generation counter
+    // tells processes sharing the database that another one wrote.
+    Migration::new(
+        2,
+        "catalog_index_generation",
+        "DROP TABLE search;
+    CREATE TABLE catalog_generation (
+        id ${bigint} PRIMARY KEY,
+        generation ${bigint} NOT NULL
+    );
+    INSERT INTO catalog_generation (id, generation) VALUES (1, 0);",
+    ),
+];
 
 /// A registered location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,14 +124,13 @@ pub(crate) struct StitchRow {
     pub(crate) errors: Option<String>,
 }
 
-/// A finished entity for `final_entities` plus its search rows.
+/// A finished entity for `final_entities`.
 #[derive(Debug, Clone)]
 pub(crate) struct FinalWrite {
     pub(crate) entity_id: String,
     pub(crate) entity_ref: String,
     pub(crate) hash: String,
     pub(crate) json: String,
-    pub(crate) search: Vec<(String, Option<String>, Option<String>)>,
 }
 
 fn in_sql(prefix: &str, column: &str, items: &[String], suffix: &str) -> Sql {
@@ -167,10 +180,10 @@ fn opt_text(s: Option<String>) -> crate::services::database::DbValue {
     crate::services::database::DbValue::Text(s)
 }
 
-/// Gives SQLite connections a page cache big enough for bulk writes to the search index.
+/// Gives SQLite connections a page cache big enough for bulk writes (32 MiB).
 pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     if tx.dialect() == crate::services::database::Dialect::Sqlite {
-        Sql::new("PRAGMA cache_size = -131072")
+        Sql::new("PRAGMA cache_size = -32768")
             .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("tune connection"))?;
@@ -706,11 +719,10 @@ pub(crate) async fn final_hashes(
     Ok(out)
 }
 
-/// Replaces final entities and their search rows; `existing` holds the ids that have a final
-/// row already (only those have search rows to delete).
+/// Replaces final entities; `existing` holds the ids that have a final row already.
 pub(crate) async fn write_finals(
     tx: &mut DbTransaction,
-    rows: Vec<FinalWrite>,
+    rows: &[FinalWrite],
     existing: &HashMap<String, String>,
 ) -> Result<(), CatalogError> {
     if rows.is_empty() {
@@ -738,25 +750,17 @@ pub(crate) async fn write_finals(
         "replace final entities",
     )
     .await?;
-    delete_where_in(tx, "search", "entity_id", &ids, "replace search rows").await?;
-    let mut finals = Vec::with_capacity(rows.len());
-    let mut search = Vec::new();
-    for r in rows {
-        for (key, value, original) in r.search {
-            search.push(vec![
+    let finals = rows
+        .iter()
+        .map(|r| {
+            vec![
                 text(r.entity_id.clone()),
-                text(key),
-                opt_text(value),
-                opt_text(original),
-            ]);
-        }
-        finals.push(vec![
-            text(r.entity_id),
-            text(r.entity_ref),
-            text(r.hash),
-            text(r.json),
-        ]);
-    }
+                text(r.entity_ref.clone()),
+                text(r.hash.clone()),
+                text(r.json.clone()),
+            ]
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity)",
@@ -764,15 +768,20 @@ pub(crate) async fn write_finals(
         finals,
         "insert final entities",
     )
-    .await?;
-    insert_rows(
-        tx,
-        "INSERT INTO search (entity_id, key, value, original_value)",
-        4,
-        search,
-        "insert search rows",
-    )
     .await
+}
+
+/// Bumps the generation counter inside a writing transaction: `(before, after)`.
+pub(crate) async fn bump_generation(tx: &mut DbTransaction) -> Result<(i64, i64), CatalogError> {
+    Sql::new("UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("bump catalog generation"))?;
+    let (after,): (i64,) = Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(CatalogError::db("read catalog generation"))?;
+    Ok((after - 1, after))
 }
 
 /// Deletes entities by id from every table; returns nothing about their children.
@@ -812,8 +821,7 @@ pub(crate) async fn delete_entities(
         ids,
         "delete final entities",
     )
-    .await?;
-    delete_where_in(tx, "search", "entity_id", ids, "delete search rows").await
+    .await
 }
 
 /// `entity_id` and `entity_ref` of refresh-state rows.

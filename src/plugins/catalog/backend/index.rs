@@ -1,0 +1,946 @@
+//! The in-memory read model of the catalog: every final entity, compressed, with an inverted
+//! index of its search keys, so that queries, facets and lookups never touch the database.
+//!
+//! The database stays the source of truth. The stitcher applies its changes here right after
+//! its transaction commits; a `catalog_generation` counter that every writing transaction
+//! bumps lets other processes sharing the database notice changes and reconcile (see
+//! [`EntityIndex::sync`]).
+//!
+//! Postings are roaring bitmaps of slot numbers (a plain slot for values held by one entity),
+//! so a filter is a few bitmap operations and `totalItems` is a bitmap's length.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use roaring::RoaringBitmap;
+use serde_json::Value;
+
+use crate::services::database::{PluginDatabase, Sql};
+
+use super::error::CatalogError;
+use super::predicate::Predicate;
+use super::query::{FullText, Order};
+use super::stitching::search_rows;
+
+/// No value (the key exists with a null or over-long value).
+const NONE: u32 = u32::MAX;
+
+/// A refcounted string interner: keys and values are stored once.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Arc<str>, u32>,
+    items: Vec<(Option<Arc<str>>, u32)>,
+    free: Vec<u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            self.items[id as usize].1 += 1;
+            return id;
+        }
+        let arc: Arc<str> = Arc::from(s);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.items[id as usize] = (Some(arc.clone()), 1);
+                id
+            }
+            None => {
+                self.items.push((Some(arc.clone()), 1));
+                (self.items.len() - 1) as u32
+            }
+        };
+        self.ids.insert(arc, id);
+        id
+    }
+
+    fn release(&mut self, id: u32) {
+        let Some(item) = self.items.get_mut(id as usize) else {
+            return;
+        };
+        item.1 = item.1.saturating_sub(1);
+        if item.1 == 0 {
+            if let Some(s) = item.0.take() {
+                self.ids.remove(&s);
+            }
+            self.free.push(id);
+        }
+    }
+
+    fn lookup(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.items
+            .get(id as usize)
+            .and_then(|(s, _)| s.as_deref())
+            .unwrap_or("")
+    }
+}
+
+/// The slots holding one value of one key.
+enum Posting {
+    One(u32),
+    Many(RoaringBitmap),
+}
+
+impl Posting {
+    fn insert(&mut self, slot: u32) {
+        match self {
+            Self::One(s) if *s == slot => {}
+            Self::One(s) => {
+                let mut b = RoaringBitmap::new();
+                b.insert(*s);
+                b.insert(slot);
+                *self = Self::Many(b);
+            }
+            Self::Many(b) => {
+                b.insert(slot);
+            }
+        }
+    }
+
+    /// Removes `slot`; `true` when the posting is now empty.
+    fn remove(&mut self, slot: u32) -> bool {
+        match self {
+            Self::One(s) => *s == slot,
+            Self::Many(b) => {
+                b.remove(slot);
+                b.is_empty()
+            }
+        }
+    }
+
+    fn union_into(&self, out: &mut RoaringBitmap) {
+        match self {
+            Self::One(s) => {
+                out.insert(*s);
+            }
+            Self::Many(b) => *out |= b,
+        }
+    }
+}
+
+#[derive(Default)]
+struct KeyIndex {
+    /// Slots that have the key at all.
+    present: RoaringBitmap,
+    /// Lowercased value id → slots.
+    values: HashMap<u32, Posting>,
+}
+
+#[derive(Clone, Copy)]
+struct Field {
+    key: u32,
+    value: u32,
+    original: u32,
+}
+
+struct Slot {
+    entity_id: Box<str>,
+    entity_ref: Box<str>,
+    hash: Box<str>,
+    /// The entity's JSON text, lz4-compressed.
+    json: Box<[u8]>,
+    /// Sorted by key.
+    fields: Box<[Field]>,
+}
+
+#[derive(Default)]
+struct State {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    by_ref: HashMap<Box<str>, u32>,
+    by_id: HashMap<Box<str>, u32>,
+    strings: Interner,
+    keys: HashMap<u32, KeyIndex>,
+    live: RoaringBitmap,
+}
+
+/// A final entity as the stitcher wrote it.
+pub(crate) struct IndexedEntity {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) hash: String,
+    pub(crate) json: String,
+    /// `(key, lowercased value, original value)`.
+    pub(crate) rows: Vec<(String, Option<String>, Option<String>)>,
+}
+
+impl IndexedEntity {
+    /// Builds the entry of a stored final entity.
+    pub(crate) fn from_stored(
+        entity_id: String,
+        entity_ref: String,
+        hash: String,
+        json: String,
+    ) -> Result<Self, serde_json::Error> {
+        let value: Value = serde_json::from_str(&json)?;
+        Ok(Self {
+            rows: search_rows(&value),
+            entity_id,
+            entity_ref,
+            hash,
+            json,
+        })
+    }
+}
+
+/// A page of entities in query order, plus what is needed to continue.
+pub(crate) struct Page {
+    /// Entity JSON texts.
+    pub(crate) items: Vec<String>,
+    /// Sort key of the first and last item.
+    pub(crate) first: Option<SortKey>,
+    pub(crate) last: Option<SortKey>,
+    /// Matches of the query, ignoring the cursor position.
+    pub(crate) total: u64,
+    /// Whether more items follow in the paging direction.
+    pub(crate) more: bool,
+}
+
+/// The sort position of an entity: its order-field values, then its ref.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SortKey {
+    #[serde(rename = "v")]
+    pub(crate) values: Vec<Option<String>>,
+    #[serde(rename = "r")]
+    pub(crate) entity_ref: String,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Position {
+    /// Skip this many items from the start.
+    Offset(u64),
+    /// The items after this key.
+    After(SortKey),
+    /// The items before this key (a previous page).
+    Before(SortKey),
+    /// The first page.
+    #[default]
+    Start,
+}
+
+/// The in-memory catalog index. Cheap to share.
+#[derive(Default)]
+pub(crate) struct EntityIndex {
+    state: RwLock<State>,
+    /// The `catalog_generation` this index reflects.
+    generation: parking_lot::Mutex<i64>,
+}
+
+impl std::fmt::Debug for EntityIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntityIndex")
+            .field("entities", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn compress(json: &str) -> Box<[u8]> {
+    lz4_flex::compress_prepend_size(json.as_bytes()).into_boxed_slice()
+}
+
+fn decompress(bytes: &[u8]) -> String {
+    lz4_flex::decompress_size_prepended(bytes)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| "{}".to_owned())
+}
+
+impl State {
+    fn remove_slot(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.by_ref.remove(&s.entity_ref);
+        self.by_id.remove(&s.entity_id);
+        self.live.remove(slot);
+        for f in s.fields.iter() {
+            if let Some(k) = self.keys.get_mut(&f.key) {
+                k.present.remove(slot);
+                if f.value != NONE && k.values.get_mut(&f.value).is_some_and(|p| p.remove(slot)) {
+                    k.values.remove(&f.value);
+                }
+                if k.present.is_empty() {
+                    self.keys.remove(&f.key);
+                }
+            }
+            self.strings.release(f.key);
+            if f.value != NONE {
+                self.strings.release(f.value);
+            }
+            if f.original != NONE {
+                self.strings.release(f.original);
+            }
+        }
+        self.free.push(slot);
+    }
+
+    fn insert(&mut self, e: IndexedEntity) {
+        if let Some(&old) = self.by_id.get(e.entity_id.as_str()) {
+            self.remove_slot(old);
+        }
+        if let Some(&old) = self.by_ref.get(e.entity_ref.as_str()) {
+            self.remove_slot(old);
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let mut fields = Vec::with_capacity(e.rows.len());
+        for (key, value, original) in e.rows {
+            let key = self.strings.intern(&key);
+            let value = value.map_or(NONE, |v| self.strings.intern(&v));
+            let original = original.map_or(NONE, |v| self.strings.intern(&v));
+            let k = self.keys.entry(key).or_default();
+            k.present.insert(slot);
+            if value != NONE {
+                k.values
+                    .entry(value)
+                    .and_modify(|p| p.insert(slot))
+                    .or_insert(Posting::One(slot));
+            }
+            fields.push(Field {
+                key,
+                value,
+                original,
+            });
+        }
+        fields.sort_by_key(|f| f.key);
+        self.by_ref
+            .insert(e.entity_ref.clone().into_boxed_str(), slot);
+        self.by_id
+            .insert(e.entity_id.clone().into_boxed_str(), slot);
+        self.live.insert(slot);
+        self.slots[slot as usize] = Some(Slot {
+            entity_id: e.entity_id.into_boxed_str(),
+            entity_ref: e.entity_ref.into_boxed_str(),
+            hash: e.hash.into_boxed_str(),
+            json: compress(&e.json),
+            fields: fields.into_boxed_slice(),
+        });
+    }
+
+    fn slot(&self, slot: u32) -> Option<&Slot> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// The fields of `slot` with key id `key`.
+    fn fields_of(&self, slot: u32, key: u32) -> &[Field] {
+        let Some(s) = self.slot(slot) else { return &[] };
+        let start = s.fields.partition_point(|f| f.key < key);
+        let end = s.fields.partition_point(|f| f.key <= key);
+        &s.fields[start..end]
+    }
+
+    fn eval(&self, p: &Predicate) -> RoaringBitmap {
+        match p {
+            Predicate::All(ps) => {
+                let mut out = self.live.clone();
+                for p in ps {
+                    if out.is_empty() {
+                        break;
+                    }
+                    out &= self.eval(p);
+                }
+                out
+            }
+            Predicate::Any(ps) => {
+                let mut out = RoaringBitmap::new();
+                for p in ps {
+                    out |= self.eval(p);
+                }
+                out
+            }
+            Predicate::Not(p) => &self.live - &self.eval(p),
+            Predicate::Exists { key, exists } => {
+                let present = self
+                    .strings
+                    .lookup(key)
+                    .and_then(|k| self.keys.get(&k))
+                    .map(|k| k.present.clone())
+                    .unwrap_or_default();
+                if *exists {
+                    present
+                } else {
+                    &self.live - &present
+                }
+            }
+            Predicate::In { key, values } => {
+                let mut out = RoaringBitmap::new();
+                let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
+                    return out;
+                };
+                for v in values {
+                    if let Some(p) = self.strings.lookup(v).and_then(|v| k.values.get(&v)) {
+                        p.union_into(&mut out);
+                    }
+                }
+                out
+            }
+            Predicate::HasPrefix { key, prefix } => {
+                let mut out = RoaringBitmap::new();
+                let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
+                    return out;
+                };
+                for (v, p) in &k.values {
+                    if self.strings.get(*v).starts_with(prefix.as_str()) {
+                        p.union_into(&mut out);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn full_text(&self, t: &FullText) -> RoaringBitmap {
+        let term = t.term.trim().to_lowercase();
+        let mut out = RoaringBitmap::new();
+        if term.is_empty() {
+            return self.live.clone();
+        }
+        let mut scan = |k: &KeyIndex| {
+            for (v, p) in &k.values {
+                if self.strings.get(*v).contains(term.as_str()) {
+                    p.union_into(&mut out);
+                }
+            }
+        };
+        if t.fields.is_empty() {
+            for k in self.keys.values() {
+                scan(k);
+            }
+        } else {
+            for f in &t.fields {
+                if let Some(k) = self
+                    .strings
+                    .lookup(&f.to_lowercase())
+                    .and_then(|k| self.keys.get(&k))
+                {
+                    scan(k);
+                }
+            }
+        }
+        out
+    }
+
+    /// The sort value of `slot` for an order field: the least (ascending) or greatest
+    /// (descending) of its values.
+    fn sort_value(&self, slot: u32, key: Option<u32>, desc: bool) -> Option<&str> {
+        let key = key?;
+        let values = self
+            .fields_of(slot, key)
+            .iter()
+            .filter(|f| f.value != NONE)
+            .map(|f| self.strings.get(f.value));
+        if desc { values.max() } else { values.min() }
+    }
+}
+
+/// Compares sort values: missing values sort last in either direction.
+fn cmp_values(a: Option<&str>, b: Option<&str>, desc: bool) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) if desc => y.cmp(x),
+        (Some(x), Some(y)) => x.cmp(y),
+    }
+}
+
+struct Keyed<'a> {
+    slot: u32,
+    values: Vec<Option<&'a str>>,
+    entity_ref: &'a str,
+}
+
+fn cmp_keyed(a: &Keyed<'_>, b: &Keyed<'_>, order: &[Order]) -> Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let c = cmp_values(a.values[i], b.values[i], o.desc);
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    a.entity_ref.cmp(b.entity_ref)
+}
+
+fn cmp_to_key(a: &Keyed<'_>, key: &SortKey, order: &[Order]) -> Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let c = cmp_values(
+            a.values[i],
+            key.values.get(i).and_then(Option::as_deref),
+            o.desc,
+        );
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    a.entity_ref.cmp(key.entity_ref.as_str())
+}
+
+impl EntityIndex {
+    /// How many entities the index holds.
+    pub(crate) fn len(&self) -> usize {
+        self.state.read().live.len() as usize
+    }
+
+    /// Replaces the whole index with what `db` holds.
+    pub(crate) async fn load(&self, db: &PluginDatabase) -> Result<(), CatalogError> {
+        let generation = read_generation(db).await?;
+        let rows: Vec<(String, String, String, String)> =
+            Sql::new("SELECT entity_id, entity_ref, hash, final_entity FROM final_entities")
+                .fetch_all(db)
+                .await
+                .map_err(CatalogError::db("load entities"))?;
+        let entries = to_entries(rows);
+        let mut fresh = State::default();
+        for e in entries {
+            fresh.insert(e);
+        }
+        *self.state.write() = fresh;
+        *self.generation.lock() = generation;
+        Ok(())
+    }
+
+    /// Applies changes a writer of this process committed in the transaction that moved the
+    /// generation from `before` to `after`.
+    pub(crate) fn apply(
+        &self,
+        upserts: Vec<IndexedEntity>,
+        removed_ids: &[String],
+        generation: Option<(i64, i64)>,
+    ) {
+        {
+            let mut s = self.state.write();
+            for id in removed_ids {
+                if let Some(&slot) = s.by_id.get(id.as_str()) {
+                    s.remove_slot(slot);
+                }
+            }
+            for e in upserts {
+                s.insert(e);
+            }
+        }
+        if let Some((before, after)) = generation {
+            let mut g = self.generation.lock();
+            // Only move on when no other process wrote in between; otherwise `sync` will
+            // notice the difference and reconcile.
+            if *g == before {
+                *g = after;
+            }
+        }
+    }
+
+    /// Catches up with changes other processes made to the shared database: compares the
+    /// stored generation, and when it moved, reloads the entities whose hash differs.
+    pub(crate) async fn sync(&self, db: &PluginDatabase) -> Result<bool, CatalogError> {
+        let generation = read_generation(db).await?;
+        if generation == *self.generation.lock() {
+            return Ok(false);
+        }
+        let stored: Vec<(String, String)> = Sql::new("SELECT entity_id, hash FROM final_entities")
+            .fetch_all(db)
+            .await
+            .map_err(CatalogError::db("list entity hashes"))?;
+        let (changed, removed) = {
+            let s = self.state.read();
+            let mut changed = Vec::new();
+            let mut seen = std::collections::HashSet::with_capacity(stored.len());
+            for (id, hash) in &stored {
+                seen.insert(id.as_str());
+                let same = s
+                    .by_id
+                    .get(id.as_str())
+                    .and_then(|&slot| s.slot(slot))
+                    .is_some_and(|slot| &*slot.hash == hash.as_str());
+                if !same {
+                    changed.push(id.clone());
+                }
+            }
+            let removed: Vec<String> = s
+                .by_id
+                .keys()
+                .filter(|id| !seen.contains(&id[..]))
+                .map(|id| id.to_string())
+                .collect();
+            (changed, removed)
+        };
+        let mut upserts = Vec::with_capacity(changed.len());
+        for chunk in changed.chunks(500) {
+            let mut sql = Sql::new(
+                "SELECT entity_id, entity_ref, hash, final_entity FROM final_entities WHERE entity_id IN (",
+            );
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push_bind(id.clone());
+            }
+            sql.push(")");
+            let rows: Vec<(String, String, String, String)> = sql
+                .fetch_all(db)
+                .await
+                .map_err(CatalogError::db("load changed entities"))?;
+            upserts.extend(to_entries(rows));
+        }
+        self.apply(upserts, &removed, None);
+        *self.generation.lock() = generation;
+        Ok(true)
+    }
+
+    /// The JSON text of the entity with canonical ref `entity_ref`.
+    pub(crate) fn by_ref(&self, entity_ref: &str) -> Option<String> {
+        let s = self.state.read();
+        let slot = *s.by_ref.get(entity_ref)?;
+        s.slot(slot).map(|e| decompress(&e.json))
+    }
+
+    /// The JSON text of the entity with uid `uid`.
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<String> {
+        let s = self.state.read();
+        let slot = *s.by_id.get(uid)?;
+        s.slot(slot).map(|e| decompress(&e.json))
+    }
+
+    /// The JSON texts of `refs` (canonical) in request order, `None` for missing ones or
+    /// ones the predicate rejects.
+    pub(crate) fn by_refs(&self, refs: &[String], predicate: &Predicate) -> Vec<Option<String>> {
+        let s = self.state.read();
+        let allowed = (!predicate.is_everything()).then(|| s.eval(predicate));
+        refs.iter()
+            .map(|r| {
+                let slot = *s.by_ref.get(r.as_str())?;
+                if allowed.as_ref().is_some_and(|a| !a.contains(slot)) {
+                    return None;
+                }
+                s.slot(slot).map(|e| decompress(&e.json))
+            })
+            .collect()
+    }
+
+    /// How many entities match.
+    #[cfg(test)]
+    pub(crate) fn count(&self, predicate: &Predicate) -> u64 {
+        self.state.read().eval(predicate).len()
+    }
+
+    /// One page of the entities matching `predicate` (and `full_text`), in `order` then ref
+    /// order, starting at `position`; `limit` `None` means all.
+    pub(crate) fn page(
+        &self,
+        predicate: &Predicate,
+        full_text: Option<&FullText>,
+        order: &[Order],
+        position: &Position,
+        limit: Option<usize>,
+    ) -> Page {
+        let s = self.state.read();
+        let mut matched = s.eval(predicate);
+        if let Some(t) = full_text {
+            matched &= s.full_text(t);
+        }
+        let total = matched.len();
+        let key_ids: Vec<Option<u32>> = order.iter().map(|o| s.strings.lookup(&o.field)).collect();
+        let backwards = matches!(position, Position::Before(_));
+        let mut keyed: Vec<Keyed<'_>> = Vec::with_capacity(matched.len() as usize);
+        for slot in &matched {
+            let Some(e) = s.slot(slot) else { continue };
+            let k = Keyed {
+                slot,
+                values: order
+                    .iter()
+                    .zip(&key_ids)
+                    .map(|(o, k)| s.sort_value(slot, *k, o.desc))
+                    .collect(),
+                entity_ref: &e.entity_ref,
+            };
+            let keep = match position {
+                Position::After(key) => cmp_to_key(&k, key, order) == Ordering::Greater,
+                Position::Before(key) => cmp_to_key(&k, key, order) == Ordering::Less,
+                Position::Offset(_) | Position::Start => true,
+            };
+            if keep {
+                keyed.push(k);
+            }
+        }
+        let cmp = |a: &Keyed<'_>, b: &Keyed<'_>| {
+            let c = cmp_keyed(a, b, order);
+            if backwards { c.reverse() } else { c }
+        };
+        let skip = match position {
+            Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let want = limit.map(|l| skip.saturating_add(l));
+        let more;
+        match want {
+            Some(w) if w < keyed.len() => {
+                more = true;
+                if w > 0 {
+                    keyed.select_nth_unstable_by(w - 1, cmp);
+                }
+                keyed.truncate(w);
+            }
+            _ => more = false,
+        }
+        keyed.sort_unstable_by(cmp);
+        let mut window: Vec<&Keyed<'_>> = keyed.iter().skip(skip).collect();
+        if backwards {
+            window.reverse();
+        }
+        let key_of = |k: &Keyed<'_>| SortKey {
+            values: k.values.iter().map(|v| v.map(str::to_owned)).collect(),
+            entity_ref: k.entity_ref.to_owned(),
+        };
+        let items = window
+            .iter()
+            .filter_map(|k| s.slot(k.slot).map(|e| decompress(&e.json)))
+            .collect();
+        Page {
+            first: window.first().map(|k| key_of(k)),
+            last: window.last().map(|k| key_of(k)),
+            items,
+            total,
+            more,
+        }
+    }
+
+    /// Facet counts of `facet` (a search key) over the entities matching `predicate`:
+    /// `(original value, count)`, most frequent first.
+    pub(crate) fn facet(&self, facet: &str, predicate: &Predicate) -> Vec<(String, u64)> {
+        let s = self.state.read();
+        let Some(key) = s.strings.lookup(&facet.to_lowercase()) else {
+            return Vec::new();
+        };
+        let Some(k) = s.keys.get(&key) else {
+            return Vec::new();
+        };
+        let mut scope = k.present.clone();
+        if !predicate.is_everything() {
+            scope &= s.eval(predicate);
+        }
+        let mut counts: HashMap<u32, u64> = HashMap::new();
+        for slot in &scope {
+            // An entity counts once per distinct value.
+            let fields = s.fields_of(slot, key);
+            for (i, f) in fields.iter().enumerate() {
+                if f.original == NONE || fields[..i].iter().any(|g| g.original == f.original) {
+                    continue;
+                }
+                *counts.entry(f.original).or_default() += 1;
+            }
+        }
+        let mut out: Vec<(String, u64)> = counts
+            .into_iter()
+            .map(|(v, n)| (s.strings.get(v).to_owned(), n))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+}
+
+fn to_entries(rows: Vec<(String, String, String, String)>) -> Vec<IndexedEntity> {
+    rows.into_iter()
+        .filter_map(|(id, r, hash, json)| {
+            IndexedEntity::from_stored(id, r.clone(), hash, json)
+                .map_err(|e| tracing::warn!(entity = %r, error = %e, "stored entity is not valid JSON; skipped"))
+                .ok()
+        })
+        .collect()
+}
+
+/// The generation counter of the shared database.
+pub(crate) async fn read_generation(db: &PluginDatabase) -> Result<i64, CatalogError> {
+    let row: Option<(i64,)> = Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")
+        .fetch_optional(db)
+        .await
+        .map_err(CatalogError::db("read catalog generation"))?;
+    Ok(row.map_or(0, |(g,)| g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEntity {
+        let v = json!({
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": kind,
+            "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"), "tags": tags },
+            "spec": { "type": spec_type },
+        });
+        IndexedEntity {
+            entity_id: format!("uid-{name}"),
+            entity_ref: format!("{}:default/{}", kind.to_lowercase(), name),
+            hash: format!("h-{name}"),
+            rows: search_rows(&v),
+            json: v.to_string(),
+        }
+    }
+
+    fn index(n: usize) -> EntityIndex {
+        let idx = EntityIndex::default();
+        let mut all = Vec::new();
+        for i in 0..n {
+            let (kind, t) = if i % 3 == 0 {
+                ("API", "openapi")
+            } else {
+                ("Component", if i % 2 == 0 { "service" } else { "Website" })
+            };
+            let tags: &[&str] = if i % 5 == 0 {
+                &["java", "web"]
+            } else {
+                &["go"]
+            };
+            all.push(entity(kind, &format!("e{i:03}"), t, tags));
+        }
+        idx.apply(all, &[], None);
+        idx
+    }
+
+    fn names(page: &Page) -> Vec<String> {
+        page.items
+            .iter()
+            .map(|t| {
+                serde_json::from_str::<Value>(t).unwrap()["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn pred(v: Value) -> Predicate {
+        Predicate::parse(&v, "query").unwrap()
+    }
+
+    #[test]
+    fn filters_count_and_lookup() {
+        let idx = index(30);
+        assert_eq!(idx.len(), 30);
+        assert_eq!(idx.count(&pred(json!({ "kind": "api" }))), 10);
+        assert_eq!(
+            idx.count(&pred(
+                json!({ "kind": "component", "spec.type": "website" })
+            )),
+            10
+        );
+        assert_eq!(idx.count(&pred(json!({ "metadata.tags": "java" }))), 6);
+        assert_eq!(idx.count(&pred(json!({ "$not": { "kind": "api" } }))), 20);
+        assert_eq!(
+            idx.count(&pred(json!({ "metadata.name": { "$hasPrefix": "e00" } }))),
+            10
+        );
+        assert!(idx.by_ref("api:default/e000").is_some());
+        assert!(idx.by_uid("uid-e001").is_some());
+        assert!(idx.by_ref("api:default/nope").is_none());
+        let got = idx.by_refs(
+            &[
+                "component:default/e001".into(),
+                "api:default/e000".into(),
+                "x:y/z".into(),
+            ],
+            &pred(json!({ "kind": "component" })),
+        );
+        assert!(got[0].is_some() && got[1].is_none() && got[2].is_none());
+    }
+
+    #[test]
+    fn updates_and_removals_keep_postings_exact() {
+        let idx = index(30);
+        // e001 becomes an API; e002 goes away.
+        idx.apply(
+            vec![entity("Component", "e001", "library", &[])],
+            &["uid-e002".into()],
+            None,
+        );
+        assert_eq!(idx.len(), 29);
+        assert_eq!(idx.count(&pred(json!({ "spec.type": "library" }))), 1);
+        assert_eq!(idx.count(&pred(json!({ "spec.type": "website" }))), 9);
+        assert_eq!(idx.count(&pred(json!({ "spec.type": "service" }))), 9);
+        assert!(idx.by_uid("uid-e002").is_none());
+        // Removing everything leaves no keys behind.
+        let ids: Vec<String> = (0..30).map(|i| format!("uid-e{i:03}")).collect();
+        idx.apply(Vec::new(), &ids, None);
+        let s = idx.state.read();
+        assert!(s.keys.is_empty() && s.strings.ids.is_empty() && s.by_ref.is_empty());
+    }
+
+    #[test]
+    fn keyset_pages_walk_everything_once_both_ways() {
+        let idx = index(47);
+        let order = vec![Order {
+            field: "spec.type".into(),
+            desc: true,
+        }];
+        let everything = Predicate::everything();
+        let mut seen = Vec::new();
+        let mut pos = Position::Start;
+        let mut pages = Vec::new();
+        loop {
+            let page = idx.page(&everything, None, &order, &pos, Some(10));
+            assert_eq!(page.total, 47);
+            seen.extend(names(&page));
+            pages.push(names(&page));
+            if !page.more {
+                break;
+            }
+            pos = Position::After(page.last.clone().unwrap());
+            // Walk back one page and find the previous one again.
+            if pages.len() == 2 {
+                let back = idx.page(
+                    &everything,
+                    None,
+                    &order,
+                    &Position::Before(page.first.clone().unwrap()),
+                    Some(10),
+                );
+                assert_eq!(names(&back), pages[0]);
+            }
+        }
+        assert_eq!(seen.len(), 47);
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 47);
+        // Descending by type: website, service, openapi.
+        let first = idx.page(&everything, None, &order, &Position::Start, Some(1));
+        assert!(first.items[0].contains("Website"));
+        let off = idx.page(&everything, None, &[], &Position::Offset(45), Some(10));
+        assert_eq!(off.items.len(), 2);
+        assert!(!off.more);
+    }
+
+    #[test]
+    fn full_text_and_facets() {
+        let idx = index(30);
+        let t = FullText {
+            term: "E01".into(),
+            fields: vec!["metadata.name".into()],
+        };
+        let page = idx.page(
+            &Predicate::everything(),
+            Some(&t),
+            &[],
+            &Position::Start,
+            None,
+        );
+        assert_eq!(page.total, 10);
+        let facets = idx.facet("spec.type", &pred(json!({ "kind": "component" })));
+        assert_eq!(
+            facets,
+            vec![("Website".to_owned(), 10), ("service".to_owned(), 10)]
+        );
+        let tags = idx.facet("metadata.tags", &Predicate::everything());
+        assert_eq!(tags[0], ("go".to_owned(), 24));
+    }
+}
