@@ -8,3 +8,8 @@ pub mod node;
 pub mod react;
 
 pub use backend::{CatalogError, CatalogPlugin, CatalogService};
+
+/// Compiles the examples of the guide `docs/catalog.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/catalog.md")]
+pub struct CatalogGuide;

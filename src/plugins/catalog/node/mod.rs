@@ -42,7 +42,8 @@ mod processor;
 mod provider;
 
 pub use processor::{
-    CatalogProcessor, EmittedRelation, Emitter, LocationSpec, ProcessingOutput, ProcessorError,
+    CatalogProcessor, DEFAULT_PROCESSOR_PRIORITY, EmittedRelation, Emitter, LocationSpec,
+    ProcessingOutput, ProcessorError,
 };
 pub use provider::{
     DeferredEntity, EntityMutationSink, EntityProvider, EntityProviderConnection,
@@ -56,7 +57,7 @@ use parking_lot::Mutex;
 use crate::backend::ExtensionPoint;
 
 /// The catalog's processing extension point: processors and entity providers added by
-/// modules, in registration order.
+/// modules, kept in registration order (the catalog sorts processors by priority).
 #[derive(Default)]
 pub struct CatalogProcessingExtension {
     processors: Mutex<Vec<Arc<dyn CatalogProcessor>>>,
@@ -89,8 +90,9 @@ impl std::fmt::Debug for CatalogProcessingExtension {
 }
 
 impl CatalogProcessingExtension {
-    /// Adds a processor; processors run in the order they were added, before the built-in
-    /// ones.
+    /// Adds a processor. The catalog runs processors by
+    /// [`priority`](CatalogProcessor::priority), lowest first; processors of equal priority run
+    /// in the order they were added, after the built-in ones of that priority.
     pub fn add_processor(&self, processor: impl CatalogProcessor) {
         self.processors.lock().push(Arc::new(processor));
     }

@@ -167,6 +167,9 @@ pub enum ProcessorError {
     },
 }
 
+/// The priority of a processor that does not choose one (Backstage's default, 20).
+pub const DEFAULT_PROCESSOR_PRIORITY: i32 = 20;
+
 /// A step of catalog processing (Backstage's `CatalogProcessor`). Every method has a default
 /// that does nothing, so a processor implements only the steps it needs.
 ///
@@ -176,9 +179,19 @@ pub enum ProcessorError {
 /// to read each location a Location entity points to; the first processor that returns
 /// `true` has handled it.
 ///
+/// # Order
+///
+/// Processors are sorted by [`priority`](CatalogProcessor::priority), lowest first (default
+/// [`DEFAULT_PROCESSOR_PRIORITY`], 20, as in Backstage's `getPriority()`); processors with the
+/// same priority keep the order they were added in. The built-in reader of `file` and `url`
+/// locations has priority 20 and comes before the processors modules add, so a module that
+/// reads those location types itself returns a priority below 20.
+///
 /// ```
 /// use backlot::plugins::catalog::common::Entity;
-/// use backlot::plugins::catalog::node::{CatalogProcessor, Emitter, LocationSpec, ProcessorError};
+/// use backlot::plugins::catalog::node::{
+///     CatalogProcessor, DEFAULT_PROCESSOR_PRIORITY, Emitter, LocationSpec, ProcessorError,
+/// };
 ///
 /// /// Accepts entities of kind `Widget`.
 /// struct Widgets;
@@ -192,11 +205,45 @@ pub enum ProcessorError {
 ///         Ok(entity.kind == "Widget")
 ///     }
 /// }
+///
+/// /// Fills in a default lifecycle before the other processors see the entity.
+/// struct DefaultLifecycle;
+///
+/// #[async_trait::async_trait]
+/// impl CatalogProcessor for DefaultLifecycle {
+///     fn name(&self) -> &str {
+///         "default-lifecycle"
+///     }
+///     fn priority(&self) -> i32 {
+///         10 // runs before processors with the default priority
+///     }
+///     async fn pre_process(
+///         &self,
+///         mut entity: Entity,
+///         _location: &LocationSpec,
+///         _emit: &mut Emitter,
+///     ) -> Result<Entity, ProcessorError> {
+///         if let Some(spec) = entity.spec.as_mut() {
+///             spec.entry("lifecycle").or_insert_with(|| "experimental".into());
+///         }
+///         Ok(entity)
+///     }
+/// }
+///
+/// assert_eq!(Widgets.priority(), DEFAULT_PROCESSOR_PRIORITY);
+/// assert!(DefaultLifecycle.priority() < Widgets.priority());
 /// ```
 #[async_trait::async_trait]
 pub trait CatalogProcessor: Send + Sync + 'static {
     /// A name, unique among processors, used in logs and errors.
     fn name(&self) -> &str;
+
+    /// Where this processor runs among the others: lower runs first (Backstage's
+    /// `getPriority()`). The default is [`DEFAULT_PROCESSOR_PRIORITY`] (20); processors with
+    /// equal priorities run in the order they were added.
+    fn priority(&self) -> i32 {
+        DEFAULT_PROCESSOR_PRIORITY
+    }
 
     /// Reads a location, emitting entities (and errors); returns `false` when this processor
     /// does not handle the location's type. `optional` locations may be absent silently.
