@@ -51,9 +51,12 @@ use crate::plugins::catalog::node::{
     EntityProviderConnection, EntityProviderMutation,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
+use crate::services::core_services::{
+    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, URL_READER,
+};
 use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
+use crate::services::url_reader::UrlReaderService;
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
 use processing::{Engine, EngineOptions, OrphanStrategy};
@@ -107,11 +110,22 @@ impl BackendPlugin for CatalogPlugin {
         let slot = Arc::clone(&self.service);
         reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension))
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE, &DATABASE),
-                move |(config, logger, http, lifecycle, database)| async move {
-                    let service =
-                        boxed_start(config.clone(), (*database).clone(), Arc::clone(&extension))
-                            .await?;
+                (
+                    &ROOT_CONFIG,
+                    &LOGGER,
+                    &HTTP_ROUTER,
+                    &LIFECYCLE,
+                    &DATABASE,
+                    &URL_READER,
+                ),
+                move |(config, logger, http, lifecycle, database, url_reader)| async move {
+                    let service = boxed_start(
+                        config.clone(),
+                        (*database).clone(),
+                        Arc::clone(&extension),
+                        url_reader,
+                    )
+                    .await?;
                     let _ = slot.set(service.clone());
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -181,10 +195,11 @@ fn boxed_start(
     config: Arc<Config>,
     db: PluginDatabase,
     extension: Arc<CatalogProcessingExtension>,
+    url_reader: Arc<dyn UrlReaderService>,
 ) -> BoxFuture<Result<CatalogService, BoxError>> {
     Box::pin(async move {
         let db = migrate_off_thread(db).await?;
-        start(&config, db, extension).await
+        start(&config, db, extension, url_reader).await
     })
 }
 
@@ -193,12 +208,13 @@ async fn start(
     config: &Config,
     db: PluginDatabase,
     extension: Arc<CatalogProcessingExtension>,
+    url_reader: Arc<dyn UrlReaderService>,
 ) -> Result<CatalogService, BoxError> {
     let configured = configured_locations(config)?;
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
-    let engine = Arc::new(Engine::new(db, extension.processors(), options));
+    let engine = Arc::new(Engine::new(db, extension.processors(), options, url_reader));
     let service = CatalogService {
         engine: Arc::clone(&engine),
         readonly,

@@ -19,6 +19,7 @@ use crate::plugins::catalog::node::{
     ProcessorError,
 };
 use crate::services::database::{DbTransaction, PluginDatabase};
+use crate::services::url_reader::UrlReaderService;
 
 use super::error::{CatalogError, chain};
 use super::locations::{
@@ -134,8 +135,9 @@ impl Engine {
         db: PluginDatabase,
         processors: Vec<Arc<dyn CatalogProcessor>>,
         options: EngineOptions,
+        url_reader: Arc<dyn UrlReaderService>,
     ) -> Self {
-        let reader = LocationReader::new();
+        let reader = LocationReader::new(url_reader);
         Self {
             db,
             processors,
