@@ -30,6 +30,7 @@
 
 mod error;
 pub mod generate;
+mod location_api;
 mod locations;
 mod predicate;
 mod processing;
