@@ -628,3 +628,84 @@ async fn url_locations_are_read_through_backend_reading_allow() {
     assert_eq!(by_entity["id"], id.as_str());
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn catalog_client_queries_and_updates_locations() {
+    use backlot::plugins::catalog::common::{CatalogClient, Location, QueryLocationsRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.yaml", &component("svc-a"));
+    let b_file = write(dir.path(), "b.yaml", &component("svc-b"));
+    let c = write(dir.path(), "c.yaml", &component("svc-c"));
+    let b = start("  locations: []\n").await;
+    let client = CatalogClient::new(b.url("/api/catalog"));
+    let id = client
+        .add_location("file", &a.display().to_string(), false)
+        .await
+        .unwrap()
+        .location
+        .id;
+    client
+        .add_location("file", &b_file.display().to_string(), false)
+        .await
+        .unwrap();
+
+    let mut request = QueryLocationsRequest {
+        query: Some(json!({ "type": "file" })),
+        limit: Some(1),
+        cursor: None,
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = client.query_locations(&request).await.unwrap();
+        assert_eq!(page.total_items, 2);
+        seen.extend(page.items.into_iter().map(|l| l.target));
+        match page.page_info.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [a.display().to_string(), b_file.display().to_string()]
+    );
+
+    let updated = client
+        .update_location(&id, "file", &c.display().to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        updated,
+        Location {
+            id: id.clone(),
+            location_type: "file".into(),
+            target: c.display().to_string(),
+        }
+    );
+    let page = client
+        .query_locations(&QueryLocationsRequest {
+            query: Some(json!({ "target": c.display().to_string() })),
+            ..QueryLocationsRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items, [updated]);
+    let err = client
+        .update_location("nope", "file", &c.display().to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    let err = client
+        .update_location(&id, "file", &b_file.display().to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), Some("ConflictError"));
+    let err = client
+        .query_locations(&QueryLocationsRequest {
+            limit: Some(0),
+            ..QueryLocationsRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), Some("InputError"));
+    b.stop().await.unwrap();
+}
