@@ -23,6 +23,9 @@
 //! # }
 //! ```
 //!
+//! `url` targets are read through the backend's URL reader service, so `backend.reading.allow`
+//! decides which hosts may be fetched; `file` targets are read from disk.
+//!
 //! Config keys: `catalog.locations[]` (`type: file|url`, `target`, `rules: [{allow: [Kind]}]`),
 //! `catalog.rules` (default: Component, API and Location only), `catalog.orphanStrategy`
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100
