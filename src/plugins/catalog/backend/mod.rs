@@ -123,8 +123,9 @@ impl BackendPlugin for CatalogPlugin {
                     &URL_READER,
                 ),
                 move |(config, logger, http, lifecycle, database, url_reader)| async move {
-                    let service = boxed_start(
-                        config.clone(),
+                    store::migrate(&database).await?;
+                    let service = start(
+                        &config,
                         (*database).clone(),
                         Arc::clone(&extension),
                         url_reader,
@@ -145,20 +146,6 @@ impl BackendPlugin for CatalogPlugin {
                 },
             )
     }
-}
-
-/// Runs the catalog's migrations on a blocking thread: the migration future is not provably
-/// `Send` for every lifetime (a compiler limitation), which the init future must be.
-async fn migrate_off_thread(db: PluginDatabase) -> Result<PluginDatabase, BoxError> {
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            store::migrate(&db).await?;
-            Ok::<_, BoxError>(db)
-        })
-    })
-    .await
-    .map_err(|e| -> BoxError { format!("catalog database setup panicked: {e}").into() })?
 }
 
 fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions, CatalogError> {
@@ -188,22 +175,6 @@ fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions
         orphan_strategy,
         interval,
         rules,
-    })
-}
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-
-/// Opens the database and starts the engine, as a boxed `Send` future (a concrete type keeps
-/// the init closure's future provably `Send`).
-fn boxed_start(
-    config: Arc<Config>,
-    db: PluginDatabase,
-    extension: Arc<CatalogProcessingExtension>,
-    url_reader: Arc<dyn UrlReaderService>,
-) -> BoxFuture<Result<CatalogService, BoxError>> {
-    Box::pin(async move {
-        let db = migrate_off_thread(db).await?;
-        start(&config, db, extension, url_reader).await
     })
 }
 
