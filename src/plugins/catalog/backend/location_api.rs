@@ -241,13 +241,13 @@ impl CatalogService {
                 });
             }
         }
-        if spec.location_type == "file" || spec.location_type == "url" {
-            if self.engine.reader.read(&spec).await?.is_none() {
-                return Err(CatalogError::Read {
-                    location: spec.to_string(),
-                    message: "not found".into(),
-                });
-            }
+        // Other types belong to processors of modules; the catalog reads file and url ones.
+        let built_in = matches!(spec.location_type.as_str(), "file" | "url");
+        if built_in && self.engine.reader.read(&spec).await?.is_none() {
+            return Err(CatalogError::Read {
+                location: spec.to_string(),
+                message: "not found".into(),
+            });
         }
         if !store::update_location(&self.engine.db, &row).await? {
             return Err(CatalogError::not_found("location", id));
