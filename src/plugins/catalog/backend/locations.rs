@@ -2,7 +2,7 @@
 //! kind allow-rules and the generated Location entities of registered locations.
 
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -11,8 +11,9 @@ use sha1::{Digest, Sha1};
 use crate::plugins::catalog::common::{ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity};
 use crate::plugins::catalog::node::{CatalogProcessor, Emitter, LocationSpec, ProcessorError};
 use crate::services::config::Config;
+use crate::services::url_reader::{ReadUrlOptions, UrlReaderService};
 
-use super::error::CatalogError;
+use super::error::{CatalogError, chain};
 
 /// Hex SHA-1 of `input`.
 pub(crate) fn sha1_hex(input: &[u8]) -> String {
@@ -97,19 +98,17 @@ pub(crate) fn resolve_relative(base: &LocationSpec, location_type: &str, target:
     target.to_owned()
 }
 
-/// Reads `file` and `url` locations.
+/// Reads `file` and `url` locations: files straight from disk (absolute paths, as configured
+/// and registered targets are made absolute), URLs through the backend's URL reader service,
+/// so `backend.reading.allow` decides which hosts may be read.
 #[derive(Debug, Clone)]
 pub(crate) struct LocationReader {
-    client: reqwest::Client,
+    urls: Arc<dyn UrlReaderService>,
 }
 
 impl LocationReader {
-    pub(crate) fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Self { client }
+    pub(crate) fn new(urls: Arc<dyn UrlReaderService>) -> Self {
+        Self { urls }
     }
 
     /// Reads a location's contents; `Ok(None)` when it does not exist.
@@ -127,21 +126,17 @@ impl LocationReader {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(err(e.to_string())),
             },
-            "url" => {
-                let res = self
-                    .client
-                    .get(&location.target)
-                    .send()
-                    .await
-                    .map_err(|e| err(e.to_string()))?;
-                if res.status() == reqwest::StatusCode::NOT_FOUND {
-                    return Ok(None);
-                }
-                if !res.status().is_success() {
-                    return Err(err(format!("server answered {}", res.status())));
-                }
-                res.text().await.map(Some).map_err(|e| err(e.to_string()))
-            }
+            "url" => match self
+                .urls
+                .read_url(&location.target, &ReadUrlOptions::new())
+                .await
+            {
+                Ok(res) => String::from_utf8(res.bytes.to_vec())
+                    .map(Some)
+                    .map_err(|e| err(format!("content is not UTF-8 text: {e}"))),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(err(chain(&e))),
+            },
             other => Err(err(format!("unsupported location type {other}"))),
         }
     }

@@ -23,6 +23,9 @@
 //! # }
 //! ```
 //!
+//! `url` targets are read through the backend's URL reader service, so `backend.reading.allow`
+//! decides which hosts may be fetched; `file` targets are read from disk.
+//!
 //! Config keys: `catalog.locations[]` (`type: file|url`, `target`, `rules: [{allow: [Kind]}]`),
 //! `catalog.rules` (default: Component, API and Location only), `catalog.orphanStrategy`
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100
@@ -31,6 +34,7 @@
 mod error;
 pub mod generate;
 mod index;
+mod location_api;
 mod locations;
 mod predicate;
 mod processing;
@@ -52,9 +56,12 @@ use crate::plugins::catalog::node::{
     EntityProviderConnection, EntityProviderMutation,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
+use crate::services::core_services::{
+    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, URL_READER,
+};
 use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
+use crate::services::url_reader::UrlReaderService;
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
 use processing::{Engine, EngineOptions, OrphanStrategy};
@@ -108,11 +115,23 @@ impl BackendPlugin for CatalogPlugin {
         let slot = Arc::clone(&self.service);
         reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension))
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE, &DATABASE),
-                move |(config, logger, http, lifecycle, database)| async move {
-                    let service =
-                        boxed_start(config.clone(), (*database).clone(), Arc::clone(&extension))
-                            .await?;
+                (
+                    &ROOT_CONFIG,
+                    &LOGGER,
+                    &HTTP_ROUTER,
+                    &LIFECYCLE,
+                    &DATABASE,
+                    &URL_READER,
+                ),
+                move |(config, logger, http, lifecycle, database, url_reader)| async move {
+                    store::migrate(&database).await?;
+                    let service = start(
+                        &config,
+                        (*database).clone(),
+                        Arc::clone(&extension),
+                        url_reader,
+                    )
+                    .await?;
                     let _ = slot.set(service.clone());
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -128,20 +147,6 @@ impl BackendPlugin for CatalogPlugin {
                 },
             )
     }
-}
-
-/// Runs the catalog's migrations on a blocking thread: the migration future is not provably
-/// `Send` for every lifetime (a compiler limitation), which the init future must be.
-async fn migrate_off_thread(db: PluginDatabase) -> Result<PluginDatabase, BoxError> {
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            store::migrate(&db).await?;
-            Ok::<_, BoxError>(db)
-        })
-    })
-    .await
-    .map_err(|e| -> BoxError { format!("catalog database setup panicked: {e}").into() })?
 }
 
 fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions, CatalogError> {
@@ -174,32 +179,18 @@ fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions
     })
 }
 
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-
-/// Opens the database and starts the engine, as a boxed `Send` future (a concrete type keeps
-/// the init closure's future provably `Send`).
-fn boxed_start(
-    config: Arc<Config>,
-    db: PluginDatabase,
-    extension: Arc<CatalogProcessingExtension>,
-) -> BoxFuture<Result<CatalogService, BoxError>> {
-    Box::pin(async move {
-        let db = migrate_off_thread(db).await?;
-        start(&config, db, extension).await
-    })
-}
-
 /// Builds the engine on `db`, connects the providers and ingests everything once.
 async fn start(
     config: &Config,
     db: PluginDatabase,
     extension: Arc<CatalogProcessingExtension>,
+    url_reader: Arc<dyn UrlReaderService>,
 ) -> Result<CatalogService, BoxError> {
     let configured = configured_locations(config)?;
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
-    let engine = Arc::new(Engine::new(db, extension.processors(), options));
+    let engine = Arc::new(Engine::new(db, extension.processors(), options, url_reader));
     engine.index.load(&engine.db).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),

@@ -19,6 +19,7 @@ use crate::plugins::catalog::node::{
     ProcessorError,
 };
 use crate::services::database::{DbTransaction, PluginDatabase};
+use crate::services::url_reader::UrlReaderService;
 
 use super::error::{CatalogError, chain};
 use super::index::{EntityIndex, IndexedEntity};
@@ -149,8 +150,9 @@ impl Engine {
         db: PluginDatabase,
         processors: Vec<Arc<dyn CatalogProcessor>>,
         options: EngineOptions,
+        url_reader: Arc<dyn UrlReaderService>,
     ) -> Self {
-        let reader = LocationReader::new();
+        let reader = LocationReader::new(url_reader);
         let builtin: Arc<dyn CatalogProcessor> = Arc::new(YamlLocationProcessor {
             reader: reader.clone(),
         });
@@ -1171,6 +1173,11 @@ mod tests {
                     interval: Duration::from_secs(100),
                     rules: RulesEnforcer::default(),
                 },
+                Arc::new(
+                    crate::services::url_reader::UrlReaders::builder()
+                        .build()
+                        .expect("url readers"),
+                ),
             );
             let mut emit = Emitter::default();
             let mut errors = Vec::new();

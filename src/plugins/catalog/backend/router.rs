@@ -49,7 +49,13 @@ pub(crate) fn router(service: CatalogService) -> Router {
             get(entity_facets).post(entity_facets_by_predicate),
         )
         .route("/locations", get(list_locations).post(add_location))
-        .route("/locations/{id}", get(get_location).delete(delete_location))
+        .route("/locations/by-query", post(query_locations))
+        .route(
+            "/locations/{id}",
+            get(get_location)
+                .put(update_location)
+                .delete(delete_location),
+        )
         .route(
             "/locations/by-entity/{kind}/{namespace}/{name}",
             get(location_by_entity),
@@ -439,6 +445,28 @@ async fn add_location(
         out["exists"] = Value::Bool(exists);
     }
     Ok(json_value(StatusCode::CREATED, &out))
+}
+
+async fn query_locations(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+    // An empty body is an empty query, as Backstage's JSON body parser has it.
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        body_json(&body)?
+    };
+    Ok(json_value(StatusCode::OK, &s.query_locations(&body).await?))
+}
+
+async fn update_location(
+    State(s): State<CatalogService>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let body: LocationBody = body_json(&body)?;
+    let row = s
+        .update_location(&id, &body.location_type, &body.target)
+        .await?;
+    Ok(json_value(StatusCode::OK, &location_value(&row)))
 }
 
 async fn delete_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {

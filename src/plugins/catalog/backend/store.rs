@@ -271,6 +271,28 @@ pub(crate) async fn delete_location(db: &PluginDatabase, id: &str) -> Result<boo
     Ok(n > 0)
 }
 
+/// Replaces the type and target of location `row.id`: `Ok(false)` when no such location
+/// exists, [`CatalogError::Conflict`] when another location already has that type and target.
+pub(crate) async fn update_location(
+    db: &PluginDatabase,
+    row: &LocationRow,
+) -> Result<bool, CatalogError> {
+    let result = Sql::new("UPDATE catalog_locations SET type = ?, target = ? WHERE id = ?")
+        .bind(&row.location_type)
+        .bind(&row.target)
+        .bind(&row.id)
+        .execute(db)
+        .await;
+    match result {
+        Ok(n) => Ok(n > 0),
+        Err(e) if e.is_unique_violation() => Err(CatalogError::Conflict {
+            what: "location",
+            id: format!("{}:{}", row.location_type, row.target),
+        }),
+        Err(e) => Err(CatalogError::db("update location")(e)),
+    }
+}
+
 // ---- refresh state ----
 
 pub(crate) async fn load_state_rows(

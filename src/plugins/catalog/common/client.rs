@@ -213,6 +213,37 @@ pub struct Location {
     pub target: String,
 }
 
+/// A request to `POST /locations/by-query` (cursor paging over registered locations).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryLocationsRequest {
+    /// A filter predicate over the fields `id`, `type` and `target` (`{"type": "url"}`,
+    /// `{"target": {"$hasPrefix": "https://example.com/"}}`, `$all`/`$any`/`$not`); `None`
+    /// matches every location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Value>,
+    /// Page size (the catalog's default is 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The cursor of the page to fetch; the query then comes from the cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of `POST /locations/by-query`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryLocationsResponse {
+    /// The locations of the page, ordered by type, target and id.
+    pub items: Vec<Location>,
+    /// The number of locations matching, across pages.
+    #[serde(default)]
+    pub total_items: usize,
+    /// The cursor of the next page, while there is one.
+    #[serde(default)]
+    pub page_info: PageInfo,
+}
+
 /// The answer to `POST /locations`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddLocationResponse {
@@ -468,6 +499,62 @@ impl CatalogClient {
         self.send_json(req).await
     }
 
+    /// `POST /locations/by-query`: one page of registered locations matching
+    /// `request.query`; follow `page_info.next_cursor` for the rest.
+    ///
+    /// ```no_run
+    /// use backlot::plugins::catalog::common::{CatalogClient, QueryLocationsRequest};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = CatalogClient::new("http://localhost:7007/api/catalog");
+    /// let mut request = QueryLocationsRequest {
+    ///     query: Some(serde_json::json!({ "type": "url" })),
+    ///     limit: Some(50),
+    ///     ..Default::default()
+    /// };
+    /// loop {
+    ///     let page = client.query_locations(&request).await?;
+    ///     for location in &page.items {
+    ///         println!("{} {}:{}", location.id, location.location_type, location.target);
+    ///     }
+    ///     match page.page_info.next_cursor {
+    ///         Some(cursor) => request.cursor = Some(cursor),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn query_locations(
+        &self,
+        request: &QueryLocationsRequest,
+    ) -> Result<QueryLocationsResponse, CatalogClientError> {
+        self.send_json(
+            self.http
+                .post(self.url("/locations/by-query"))
+                .json(request),
+        )
+        .await
+    }
+
+    /// `PUT /locations/{id}`: points a registered location at a new type and target (the
+    /// old target's entities are removed, the new target's ingested); answers the updated
+    /// location.
+    pub async fn update_location(
+        &self,
+        id: &str,
+        location_type: &str,
+        target: &str,
+    ) -> Result<Location, CatalogClientError> {
+        let path = format!("/locations/{}", encode(id));
+        self.send_json(
+            self.http
+                .put(self.url(&path))
+                .json(&json!({ "type": location_type, "target": target })),
+        )
+        .await
+    }
+
     /// `DELETE /locations/{id}`.
     pub async fn remove_location(&self, id: &str) -> Result<(), CatalogClientError> {
         let path = format!("/locations/{}", encode(id));
@@ -579,7 +666,40 @@ mod tests {
                     (StatusCode::CONFLICT, axum::Json(json!({ "error": { "name": "ConflictError", "message": "already registered" }, "response": { "statusCode": 409 } })))
                 }),
             )
-            .route("/api/catalog/locations/{id}", delete(|| async { StatusCode::NO_CONTENT }))
+            .route(
+                "/api/catalog/locations/by-query",
+                post(|body: axum::Json<Value>| async move {
+                    if body.0.get("cursor").is_some() {
+                        assert_eq!(body.0, json!({ "cursor": "next" }));
+                        return axum::Json(json!({
+                            "items": [{ "id": "2", "type": "url", "target": "https://x/b.yaml" }],
+                            "totalItems": 2,
+                            "pageInfo": {},
+                        }));
+                    }
+                    assert_eq!(body.0, json!({ "query": { "type": "url" }, "limit": 1 }));
+                    axum::Json(json!({
+                        "items": [{ "id": "1", "type": "url", "target": "https://x/a.yaml" }],
+                        "totalItems": 2,
+                        "pageInfo": { "nextCursor": "next" },
+                    }))
+                }),
+            )
+            .route(
+                "/api/catalog/locations/{id}",
+                delete(|| async { StatusCode::NO_CONTENT }).put(
+                    |axum::extract::Path(id): axum::extract::Path<String>,
+                     body: axum::Json<Value>| async move {
+                        if id != "a b" {
+                            return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "name": "NotFoundError", "message": "no location" }, "response": { "statusCode": 404 } })));
+                        }
+                        (
+                            StatusCode::OK,
+                            axum::Json(json!({ "id": id, "type": body.0["type"], "target": body.0["target"] })),
+                        )
+                    },
+                ),
+            )
             .route("/api/catalog/refresh", post(|| async { StatusCode::OK }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -634,6 +754,38 @@ mod tests {
         assert_eq!(err.name(), Some("ConflictError"));
         assert!(matches!(err, CatalogClientError::Response { .. }));
         client.remove_location("abc").await.unwrap();
+        let mut request = QueryLocationsRequest {
+            query: Some(json!({ "type": "url" })),
+            limit: Some(1),
+            cursor: None,
+        };
+        let page = client.query_locations(&request).await.unwrap();
+        assert_eq!(page.total_items, 2);
+        assert_eq!(page.items[0].target, "https://x/a.yaml");
+        request = QueryLocationsRequest {
+            cursor: page.page_info.next_cursor,
+            ..QueryLocationsRequest::default()
+        };
+        let page = client.query_locations(&request).await.unwrap();
+        assert_eq!(page.items[0].id, "2");
+        assert!(page.page_info.next_cursor.is_none());
+        let updated = client
+            .update_location("a b", "url", "https://x/c.yaml")
+            .await
+            .unwrap();
+        assert_eq!(
+            updated,
+            Location {
+                id: "a b".into(),
+                location_type: "url".into(),
+                target: "https://x/c.yaml".into(),
+            }
+        );
+        let err = client
+            .update_location("nope", "url", "https://x/c.yaml")
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), Some("NotFoundError"));
         client.refresh_entity("component:default/a").await.unwrap();
         let down = CatalogClient::new("http://127.0.0.1:1/api/catalog");
         assert!(matches!(

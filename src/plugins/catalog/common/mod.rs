@@ -60,6 +60,7 @@ pub use annotations::*;
 pub use client::{
     AddLocationResponse, CatalogClient, CatalogClientError, EntityFilter, FacetValue,
     GetEntitiesRequest, Location, PageInfo, QueryEntitiesRequest, QueryEntitiesResponse,
+    QueryLocationsRequest, QueryLocationsResponse,
 };
 pub use entity::{
     DEFAULT_NAMESPACE, Entity, EntityLink, EntityMeta, EntityStatus, EntityStatusItem,
