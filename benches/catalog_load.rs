@@ -228,10 +228,10 @@ fn print_tables(results: &[CaseResult]) {
                     move |c: &CaseResult| c.endpoints.iter().find(|x| x.name == name).map(field)
                 };
                 println!(
-                    "| {name} | {} | {} | {:.0} | {:.3}{} | {:.3}{} |",
+                    "| {name} | {} | {} | {} | {:.3}{} | {:.3}{} |",
                     r.database,
                     e.requests,
-                    e.per_sec,
+                    rate(e.per_sec),
                     e.median_ms,
                     ratio(r, &pick(|e| e.median_ms)),
                     e.p99_ms,
@@ -290,8 +290,12 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
     for endpoint in Endpoint::ALL {
         let r = measure(endpoint, &base, &facts, Duration::from_secs(secs), cap).await?;
         eprintln!(
-            "  {:<28} {:>7} requests {:>8.0} req/s  median {:.3} ms  p99 {:.3} ms",
-            r.name, r.requests, r.per_sec, r.median_ms, r.p99_ms
+            "  {:<28} {:>7} requests {:>8} req/s  median {:.3} ms  p99 {:.3} ms",
+            r.name,
+            r.requests,
+            rate(r.per_sec),
+            r.median_ms,
+            r.p99_ms
         );
         endpoints.push(r);
     }
@@ -351,6 +355,15 @@ fn backend_config(
         ));
     }
     Ok(config)
+}
+
+/// Requests per second, with a decimal below 100.
+fn rate(per_sec: f64) -> String {
+    if per_sec < 100.0 {
+        format!("{per_sec:.1}")
+    } else {
+        format!("{per_sec:.0}")
+    }
 }
 
 /// Peak resident set size of this process (VmHWM), in MB.
