@@ -21,8 +21,10 @@
 //! times start-up until every entity is visible and stitched through the HTTP API. Then, for
 //! each endpoint, exactly 2 keep-alive connections send requests back to back for
 //! `CATALOG_LOAD_SECS`; every response must be 200 with the expected content, or the run fails.
-//! Peak RSS (VmHWM) is read after ingestion and at the end; it includes the load generator and
-//! the catalog facts it checks against, but not the generated YAML nor a PostgreSQL server. Refresh is set to one hour
+//! The backend runs in a child process of its own (this program, started again with
+//! `CATALOG_LOAD_SERVER_CONFIG`), so its peak RSS (VmHWM) is the backend's alone: it is read
+//! after ingestion and at the end, and excludes the load generator and a PostgreSQL server.
+//! Refresh is set to one hour
 //! so that no reprocessing runs during the load. Prints markdown tables; exits non-zero on any
 //! failure.
 
@@ -55,11 +57,14 @@ const CASE_ENV: &str = "CATALOG_LOAD_CASE";
 /// The PostgreSQL database prefix the parent chose for a case.
 const PG_PREFIX_ENV: &str = "CATALOG_LOAD_PG_PREFIX";
 const PG_URL_ENV: &str = "BACKLOT_TEST_POSTGRES_URL";
+/// Set in the backend child process: the path of its config file.
+const SERVER_ENV: &str = "CATALOG_LOAD_SERVER_CONFIG";
 
 fn main() -> ExitCode {
-    let outcome = match std::env::var(CASE_ENV) {
-        Ok(case) => run_case_process(&case),
-        Err(_) => run_all(),
+    let outcome = match (std::env::var(SERVER_ENV), std::env::var(CASE_ENV)) {
+        (Ok(config), _) => run_server(&config),
+        (_, Ok(case)) => run_case_process(&case),
+        _ => run_all(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -266,23 +271,42 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
         let files = write_location_files(&yaml, dir.path())?;
         (Arc::new(facts), files)
     };
-    // Peak RSS from here on: the backend, the load generator and the facts, not the YAML.
-    if std::fs::write("/proc/self/clear_refs", "5").is_err() {
-        eprintln!("  note: cannot reset VmHWM; peak RSS includes generating the catalog");
-    }
     let config = backend_config(database, dir.path(), &files)?;
+    let config_path = dir.path().join("app-config.yaml");
+    std::fs::write(&config_path, config)?;
 
+    // The backend runs in a child process of its own, so its memory is measured alone.
     let started = Instant::now();
-    let backend = TestBackend::builder()
-        .feature(Feature::plugin(CatalogPlugin::new()))
-        .config_yaml(config)
-        .start()
-        .await?;
-    let base = backend.url("/api/catalog");
+    let mut server = Command::new(std::env::current_exe()?)
+        .env(SERVER_ENV, &config_path)
+        .env_remove(CASE_ENV)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = server.id();
+    let base = {
+        let stdout = server
+            .stdout
+            .take()
+            .ok_or("no stdout of the backend process")?;
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .map(|_| line)
+        })
+        .await??
+        .strip_prefix("LISTEN ")
+        .map(|u| u.trim().to_owned())
+        .ok_or("the backend process did not start")?
+    };
     wait_until_stitched(&base, &facts, files.len()).await?;
     let ingest_secs = started.elapsed().as_secs_f64();
-    let rss_after_ingest_mb = vm_hwm_mb()?;
-    eprintln!("  ingested {n} entities in {ingest_secs:.2} s, VmHWM {rss_after_ingest_mb:.0} MB");
+    let rss_after_ingest_mb = vm_status_mb(pid, "VmHWM:")?;
+    eprintln!(
+        "  ingested {n} entities in {ingest_secs:.2} s; backend VmHWM {rss_after_ingest_mb:.0} MB, VmRSS {:.0} MB",
+        vm_status_mb(pid, "VmRSS:")?
+    );
 
     let secs = env_number("CATALOG_LOAD_SECS", 5)?;
     let cap = env_number("CATALOG_LOAD_MAX_REQUESTS", 200_000)?;
@@ -299,8 +323,10 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
         );
         endpoints.push(r);
     }
-    let rss_peak_mb = vm_hwm_mb()?;
-    backend.stop().await?;
+    let rss_peak_mb = vm_status_mb(pid, "VmHWM:")?;
+    // Closing its stdin stops the backend.
+    drop(server.stdin.take());
+    tokio::task::spawn_blocking(move || server.wait()).await??;
     Ok(CaseResult {
         n,
         database: database.to_owned(),
@@ -366,14 +392,38 @@ fn rate(per_sec: f64) -> String {
     }
 }
 
-/// Peak resident set size of this process (VmHWM), in MB.
-fn vm_hwm_mb() -> Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+/// The backend process: starts the catalog from `config`, prints `LISTEN <catalog url>` once
+/// everything is ingested, and serves until its stdin closes.
+fn run_server(config: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let backend = TestBackend::builder()
+            .feature(Feature::plugin(CatalogPlugin::new()))
+            .config_yaml(std::fs::read_to_string(config)?)
+            .start()
+            .await?;
+        println!("LISTEN {}", backend.url("/api/catalog"));
+        std::io::Write::flush(&mut std::io::stdout())?;
+        tokio::task::spawn_blocking(|| {
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest)
+        })
+        .await??;
+        backend.stop().await?;
+        Ok(())
+    })
+}
+
+/// A size line (`VmHWM:`, `VmRSS:`) of a process's /proc status, in MB.
+fn vm_status_mb(pid: u32, field: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or("no VmHWM in /proc/self/status")?;
+        .ok_or_else(|| format!("no {field} in /proc/self/status"))?;
     Ok(kb / 1024.0)
 }
 

@@ -82,22 +82,41 @@ impl Interner {
 }
 
 /// The slots holding one value of one key.
-enum Posting {
+enum Ids {
     One(u32),
     Many(RoaringBitmap),
 }
 
+/// One value of one key: its slots, and the original (case-preserved) spelling when every
+/// slot spells it the same way, so facets can count without visiting entities.
+struct Posting {
+    ids: Ids,
+    original: u32,
+    mixed: bool,
+}
+
 impl Posting {
-    fn insert(&mut self, slot: u32) {
-        match self {
-            Self::One(s) if *s == slot => {}
-            Self::One(s) => {
+    fn new(slot: u32, original: u32) -> Self {
+        Self {
+            ids: Ids::One(slot),
+            original,
+            mixed: false,
+        }
+    }
+
+    fn insert(&mut self, slot: u32, original: u32) {
+        if original != self.original {
+            self.mixed = true;
+        }
+        match &mut self.ids {
+            Ids::One(s) if *s == slot => {}
+            Ids::One(s) => {
                 let mut b = RoaringBitmap::new();
                 b.insert(*s);
                 b.insert(slot);
-                *self = Self::Many(b);
+                self.ids = Ids::Many(b);
             }
-            Self::Many(b) => {
+            Ids::Many(b) => {
                 b.insert(slot);
             }
         }
@@ -105,9 +124,9 @@ impl Posting {
 
     /// Removes `slot`; `true` when the posting is now empty.
     fn remove(&mut self, slot: u32) -> bool {
-        match self {
-            Self::One(s) => *s == slot,
-            Self::Many(b) => {
+        match &mut self.ids {
+            Ids::One(s) => *s == slot,
+            Ids::Many(b) => {
                 b.remove(slot);
                 b.is_empty()
             }
@@ -115,11 +134,33 @@ impl Posting {
     }
 
     fn union_into(&self, out: &mut RoaringBitmap) {
-        match self {
-            Self::One(s) => {
+        match &self.ids {
+            Ids::One(s) => {
                 out.insert(*s);
             }
-            Self::Many(b) => *out |= b,
+            Ids::Many(b) => *out |= b,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match &self.ids {
+            Ids::One(_) => 1,
+            Ids::Many(b) => b.len(),
+        }
+    }
+
+    fn count_in(&self, scope: &RoaringBitmap) -> u64 {
+        match &self.ids {
+            Ids::One(s) => u64::from(scope.contains(*s)),
+            Ids::Many(b) => b.intersection_len(scope),
+        }
+    }
+
+    fn slots_in(&self, scope: &RoaringBitmap) -> RoaringBitmap {
+        match &self.ids {
+            Ids::One(s) if scope.contains(*s) => std::iter::once(*s).collect(),
+            Ids::One(_) => RoaringBitmap::new(),
+            Ids::Many(b) => b & scope,
         }
     }
 }
@@ -140,8 +181,8 @@ struct Field {
 }
 
 struct Slot {
-    entity_id: Box<str>,
-    entity_ref: Box<str>,
+    entity_id: Arc<str>,
+    entity_ref: Arc<str>,
     hash: Box<str>,
     /// The entity's JSON text, lz4-compressed.
     json: Box<[u8]>,
@@ -153,8 +194,8 @@ struct Slot {
 struct State {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_ref: HashMap<Box<str>, u32>,
-    by_id: HashMap<Box<str>, u32>,
+    by_ref: HashMap<Arc<str>, u32>,
+    by_id: HashMap<Arc<str>, u32>,
     strings: Interner,
     keys: HashMap<u32, KeyIndex>,
     live: RoaringBitmap,
@@ -241,12 +282,36 @@ impl std::fmt::Debug for EntityIndex {
     }
 }
 
+/// A preset dictionary of what entity JSON is made of (keys, kinds, annotations, relation
+/// types), so that even a small entity compresses well on its own. Most frequent last.
+const DICTIONARY: &str = concat!(
+    r#"{"apiVersion":"backstage.io/v1beta3","kind":"Template","spec":{"parameters":[{"properties":{},"required":[],"title":""}],"steps":[{"action":"fetch:template","id":"","input":{},"name":""}],"output":{"links":[]}}"#,
+    r#"{"kind":"Location","spec":{"targets":["./"],"type":"url","target":"https://"}}"#,
+    r#"{"status":{"items":[{"error":{"message":"","name":"InputError"},"level":"error","message":"InputError: ","type":"backstage.io/catalog-processing"}]}"#,
+    r#"{"kind":"Group","spec":{"children":[],"members":[],"parent":"","profile":{"displayName":"","email":"","picture":"https://"},"type":"team"}}"#,
+    r#"{"kind":"User","spec":{"memberOf":[],"profile":{"displayName":"","email":"@example.com","picture":"https://"}}}"#,
+    r#"{"kind":"Domain","spec":{"owner":"","subdomainOf":""}}{"kind":"System","spec":{"domain":"","owner":""}}"#,
+    r#"{"kind":"Resource","spec":{"dependencyOf":[],"dependsOn":[],"owner":"","system":"","type":"database"}}"#,
+    r#"{"kind":"API","spec":{"definition":"openapi: 3.0.0
+info:
+  title: ","lifecycle":"production","owner":"","system":"","type":"openapi"}}"#,
+    r#""links":[{"icon":"","title":"","url":"https://"}],"description":"","labels":{},"title":"","#,
+    r#""annotations":{"backstage.io/source-location":"url:https://github.com/","backstage.io/techdocs-ref":"dir:.","github.com/project-slug":"","backstage.io/view-url":"https://","backstage.io/edit-url":"https://"},"#,
+    r#"{"targetRef":"domain:default/","type":"hasPart"},{"targetRef":"user:default/","type":"hasMember"},{"targetRef":"group:default/","type":"memberOf"},{"targetRef":"group:default/","type":"childOf"},{"targetRef":"group:default/","type":"parentOf"},"#,
+    r#"{"targetRef":"api:default/","type":"apiProvidedBy"},{"targetRef":"api:default/","type":"apiConsumedBy"},{"targetRef":"api:default/","type":"providesApi"},{"targetRef":"api:default/","type":"consumesApi"},"#,
+    r#"{"targetRef":"resource:default/","type":"dependsOn"},{"targetRef":"component:default/","type":"dependencyOf"},{"targetRef":"system:default/","type":"partOf"},{"targetRef":"component:default/","type":"ownerOf"},"#,
+    r#""spec":{"dependsOn":[],"consumesApis":[],"providesApis":[],"lifecycle":"experimental","owner":"","system":"","type":"website"}}"#,
+    r#"{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{"annotations":{"backstage.io/managed-by-location":"file:/","backstage.io/managed-by-origin-location":"file:/"},"etag":"","name":"","namespace":"default","tags":[],"uid":""},"#,
+    r#""relations":[{"targetRef":"group:default/","type":"ownedBy"}],"spec":{"lifecycle":"production","owner":"","type":"service"}}"#,
+);
+
 fn compress(json: &str) -> Box<[u8]> {
-    lz4_flex::compress_prepend_size(json.as_bytes()).into_boxed_slice()
+    lz4_flex::block::compress_prepend_size_with_dict(json.as_bytes(), DICTIONARY.as_bytes())
+        .into_boxed_slice()
 }
 
 fn decompress(bytes: &[u8]) -> String {
-    lz4_flex::decompress_size_prepended(bytes)
+    lz4_flex::block::decompress_size_prepended_with_dict(bytes, DICTIONARY.as_bytes())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .unwrap_or_else(|| "{}".to_owned())
@@ -305,8 +370,8 @@ impl State {
             if value != NONE {
                 k.values
                     .entry(value)
-                    .and_modify(|p| p.insert(slot))
-                    .or_insert(Posting::One(slot));
+                    .and_modify(|p| p.insert(slot, original))
+                    .or_insert_with(|| Posting::new(slot, original));
             }
             fields.push(Field {
                 key,
@@ -315,14 +380,14 @@ impl State {
             });
         }
         fields.sort_by_key(|f| f.key);
-        self.by_ref
-            .insert(e.entity_ref.clone().into_boxed_str(), slot);
-        self.by_id
-            .insert(e.entity_id.clone().into_boxed_str(), slot);
+        let entity_id: Arc<str> = Arc::from(e.entity_id);
+        let entity_ref: Arc<str> = Arc::from(e.entity_ref);
+        self.by_ref.insert(Arc::clone(&entity_ref), slot);
+        self.by_id.insert(Arc::clone(&entity_id), slot);
         self.live.insert(slot);
         self.slots[slot as usize] = Some(Slot {
-            entity_id: e.entity_id.into_boxed_str(),
-            entity_ref: e.entity_ref.into_boxed_str(),
+            entity_id,
+            entity_ref,
             hash: e.hash.into_boxed_str(),
             json: compress(&e.json),
             fields: fields.into_boxed_slice(),
@@ -723,20 +788,43 @@ impl EntityIndex {
         let Some(k) = s.keys.get(&key) else {
             return Vec::new();
         };
-        let mut scope = k.present.clone();
-        if !predicate.is_everything() {
-            scope &= s.eval(predicate);
-        }
+        let everything = predicate.is_everything();
+        let scope = if everything {
+            k.present.clone()
+        } else {
+            &k.present & &s.eval(predicate)
+        };
         let mut counts: HashMap<u32, u64> = HashMap::new();
-        for slot in &scope {
-            // An entity counts once per distinct value.
-            let fields = s.fields_of(slot, key);
-            for (i, f) in fields.iter().enumerate() {
-                if f.original == NONE || fields[..i].iter().any(|g| g.original == f.original) {
+        // Counts the distinct originals of each entity in `slots`.
+        let visit = |slots: &mut dyn Iterator<Item = u32>, counts: &mut HashMap<u32, u64>| {
+            for slot in slots {
+                let fields = s.fields_of(slot, key);
+                for (i, f) in fields.iter().enumerate() {
+                    if f.original == NONE || fields[..i].iter().any(|g| g.original == f.original) {
+                        continue;
+                    }
+                    *counts.entry(f.original).or_default() += 1;
+                }
+            }
+        };
+        if (k.values.len() as u64) <= scope.len() {
+            // Few values: count each value's posting inside the scope.
+            for p in k.values.values() {
+                if p.mixed {
+                    visit(&mut p.slots_in(&scope).iter(), &mut counts);
                     continue;
                 }
-                *counts.entry(f.original).or_default() += 1;
+                let n = if everything {
+                    p.len()
+                } else {
+                    p.count_in(&scope)
+                };
+                if n > 0 {
+                    *counts.entry(p.original).or_default() += n;
+                }
             }
+        } else {
+            visit(&mut scope.iter(), &mut counts);
         }
         let mut out: Vec<(String, u64)> = counts
             .into_iter()
@@ -942,5 +1030,136 @@ mod tests {
         );
         let tags = idx.facet("metadata.tags", &Predicate::everything());
         assert_eq!(tags[0], ("go".to_owned(), 24));
+        // Two spellings of one value are counted apart, with and without a filter, and both
+        // counting strategies (per value, per entity) agree.
+        idx.apply(vec![entity("Component", "zz", "website", &[])], &[], None);
+        let expected = vec![
+            ("Website".to_owned(), 10),
+            ("service".to_owned(), 10),
+            ("website".to_owned(), 1),
+        ];
+        assert_eq!(
+            idx.facet("spec.type", &pred(json!({ "kind": "component" }))),
+            expected
+        );
+        let mut all = idx.facet("spec.type", &Predicate::everything());
+        all.retain(|(v, _)| v != "openapi");
+        assert_eq!(all, expected);
+        let names = idx.facet(
+            "metadata.name",
+            &pred(json!({ "metadata.name": { "$in": ["zz", "e001"] } })),
+        );
+        assert_eq!(names, vec![("e001".to_owned(), 1), ("zz".to_owned(), 1)]);
+    }
+}
+
+#[cfg(test)]
+mod memory {
+    use super::*;
+
+    fn rss_mb() -> f64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+
+    /// Prints what the index of a synthetic catalog costs:
+    /// `cargo test --features testing --lib index::memory -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn index_memory_per_entity() {
+        let n = 100_000;
+        let yaml = super::super::generate::synthetic_catalog_yaml(n);
+        let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&yaml)
+            .map(|d| {
+                serde_yaml::with::singleton_map_recursive::deserialize(d).unwrap_or(Value::Null)
+            })
+            .collect();
+        drop(yaml);
+        let mut entries = Vec::with_capacity(docs.len());
+        for (i, mut v) in docs.into_iter().enumerate() {
+            let kind = v["kind"].as_str().unwrap_or("x").to_lowercase();
+            let name = v["metadata"]["name"].as_str().unwrap_or("x").to_owned();
+            let uid = format!("{:08x}-1111-2222-3333-{:012x}", i, i);
+            v["metadata"]["uid"] = Value::String(uid.clone());
+            v["metadata"]["namespace"] = Value::String("default".into());
+            v["metadata"]["etag"] = Value::String(format!("{:040x}", i));
+            v["metadata"]["annotations"] = serde_json::json!({
+                "backstage.io/managed-by-location": format!("file:/tmp/catalog/part-{}.yaml", i / 10_000),
+                "backstage.io/managed-by-origin-location": format!("file:/tmp/catalog/part-{}.yaml", i / 10_000),
+            });
+            v["relations"] = serde_json::json!([
+                { "type": "ownedBy", "targetRef": format!("group:default/group-{}", i % 500) },
+                { "type": "partOf", "targetRef": format!("system:default/system-{}", i % 2000) },
+                { "type": "dependsOn", "targetRef": format!("resource:default/resource-{}", i % 10_000) },
+            ]);
+            let json = v.to_string();
+            entries.push(IndexedEntity {
+                rows: search_rows(&v),
+                entity_id: uid,
+                entity_ref: format!("{kind}:default/{name}"),
+                hash: format!("{:040x}", i),
+                json,
+            });
+        }
+        let json_bytes: usize = entries.iter().map(|e| e.json.len()).sum();
+        let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
+        let before = rss_mb();
+        let idx = EntityIndex::default();
+        for chunk in entries.chunks(2000) {
+            idx.apply(
+                chunk
+                    .iter()
+                    .map(|e| IndexedEntity {
+                        entity_id: e.entity_id.clone(),
+                        entity_ref: e.entity_ref.clone(),
+                        hash: e.hash.clone(),
+                        json: e.json.clone(),
+                        rows: e.rows.clone(),
+                    })
+                    .collect(),
+                &[],
+                None,
+            );
+        }
+        let after = rss_mb();
+        let compressed: usize = idx
+            .state
+            .read()
+            .slots
+            .iter()
+            .flatten()
+            .map(|s| s.json.len())
+            .sum();
+        println!(
+            "{n} entities: JSON {:.0} MB ({:.0} B each), compressed {:.0} MB, {rows} search rows; index grew RSS by {:.0} MB ({:.0} B per entity)",
+            json_bytes as f64 / 1e6,
+            json_bytes as f64 / n as f64,
+            compressed as f64 / 1e6,
+            after - before,
+            (after - before) * 1024.0 * 1024.0 / n as f64
+        );
+        {
+            let s = idx.state.read();
+            let postings: usize = s.keys.values().map(|k| k.values.len()).sum();
+            let many = s
+                .keys
+                .values()
+                .flat_map(|k| k.values.values())
+                .filter(|p| matches!(p.ids, Ids::Many(_)))
+                .count();
+            let string_bytes: usize = s.strings.ids.keys().map(|k| k.len()).sum();
+            println!(
+                "strings {} ({:.0} MB of text), keys {}, postings {postings} ({many} bitmaps)",
+                s.strings.ids.len(),
+                string_bytes as f64 / 1e6,
+                s.keys.len(),
+            );
+        }
+        assert_eq!(idx.len(), n);
     }
 }

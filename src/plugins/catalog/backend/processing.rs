@@ -32,6 +32,8 @@ use super::store::{self, ExistingRow, FinalWrite, StateRow, UnprocessedWrite};
 
 /// Entities processed per batch (one transaction each).
 const BATCH: usize = 1000;
+/// Entities stitched per transaction.
+const STITCH_CHUNK: usize = 2000;
 /// How many times one entity may be processed in one pass (guards against emit loops).
 const MAX_VISITS: u32 = 3;
 /// Most entities a dry run reads.
@@ -673,11 +675,10 @@ impl Engine {
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
-        refs: HashSet<String>,
+        refs: &[String],
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let mut changed = Vec::new();
-        let refs: Vec<String> = refs.into_iter().collect();
-        for chunk in refs.chunks(2000) {
+        for chunk in refs.chunks(STITCH_CHUNK) {
             let rows = store::stitch_rows(tx, chunk).await?;
             if rows.is_empty() {
                 continue;
@@ -824,15 +825,28 @@ impl Engine {
         }
         let t = std::time::Instant::now();
         let stitched = stitch.len();
-        let changed = self.stitch(&mut tx, stitch).await?;
-        let generation = if changed.is_empty() && removed.is_empty() {
-            None
-        } else {
-            Some(store::bump_generation(&mut tx).await?)
-        };
-        tx.commit().await.map_err(CatalogError::db("commit"))?;
-        if generation.is_some() {
-            self.index.apply(changed, &removed, generation);
+        // Stitch in chunks, each committed and handed to the index on its own, so that memory
+        // stays bounded by a chunk however many entities a pass touches. The first commit
+        // also carries the deletions above.
+        let refs: Vec<String> = stitch.into_iter().collect();
+        let mut chunks = refs.chunks(STITCH_CHUNK);
+        loop {
+            let chunk = chunks.next().unwrap_or_default();
+            let changed = self.stitch(&mut tx, chunk).await?;
+            let generation = if changed.is_empty() && removed.is_empty() {
+                None
+            } else {
+                Some(store::bump_generation(&mut tx).await?)
+            };
+            tx.commit().await.map_err(CatalogError::db("commit"))?;
+            if generation.is_some() {
+                self.index.apply(changed, &removed, generation);
+                removed.clear();
+            }
+            if chunks.len() == 0 {
+                break;
+            }
+            tx = self.begin().await?;
         }
         if processed > 0 || stitched > 0 {
             tracing::debug!(
