@@ -200,10 +200,15 @@ impl Sql {
     }
 }
 
+/// Statements with more bound values than this (bulk inserts, long `IN` lists) are not kept in
+/// the connection's prepared-statement cache: their text varies with their size, so caching
+/// them would fill every connection's cache with large one-off statements.
+const MAX_CACHED_BINDS: usize = 64;
+
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 fn sqlite_query(text: &str, args: Vec<DbValue>) -> SqliteQuery<'_> {
-    let mut q = sqlx::query::<Sqlite>(text);
+    let mut q = sqlx::query::<Sqlite>(text).persistent(args.len() <= MAX_CACHED_BINDS);
     for arg in args {
         q = match arg {
             DbValue::Bool(v) => q.bind(v),
@@ -224,7 +229,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 
 #[cfg(feature = "postgres")]
 fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
-    let mut q = sqlx::query::<Postgres>(text);
+    let mut q = sqlx::query::<Postgres>(text).persistent(args.len() <= MAX_CACHED_BINDS);
     for arg in args {
         q = match arg {
             DbValue::Bool(v) => q.bind(v),

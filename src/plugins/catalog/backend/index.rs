@@ -183,7 +183,8 @@ struct Field {
 struct Slot {
     entity_id: Arc<str>,
     entity_ref: Arc<str>,
-    hash: Box<str>,
+    /// A fingerprint of the stored hash, to notice changes made by other processes.
+    hash: u64,
     /// The entity's JSON text, lz4-compressed.
     json: Box<[u8]>,
     /// Sorted by key.
@@ -388,7 +389,7 @@ impl State {
         self.slots[slot as usize] = Some(Slot {
             entity_id,
             entity_ref,
-            hash: e.hash.into_boxed_str(),
+            hash: fingerprint(&e.hash),
             json: compress(&e.json),
             fields: fields.into_boxed_slice(),
         });
@@ -510,6 +511,13 @@ impl State {
     }
 }
 
+fn fingerprint(hash: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    hash.hash(&mut h);
+    h.finish()
+}
+
 /// Compares sort values: missing values sort last in either direction.
 fn cmp_values(a: Option<&str>, b: Option<&str>, desc: bool) -> Ordering {
     match (a, b) {
@@ -625,7 +633,7 @@ impl EntityIndex {
                     .by_id
                     .get(id.as_str())
                     .and_then(|&slot| s.slot(slot))
-                    .is_some_and(|slot| &*slot.hash == hash.as_str());
+                    .is_some_and(|slot| slot.hash == fingerprint(hash));
                 if !same {
                     changed.push(id.clone());
                 }
