@@ -107,7 +107,6 @@ impl Predicate {
     }
 
     /// Evaluates against a record whose field values (lowercased) `values_of` returns.
-    #[cfg_attr(not(test), allow(dead_code))] // until the locations query uses it
     pub(crate) fn matches<'a, F, I>(&self, values_of: &F) -> bool
     where
         F: Fn(&str) -> I,
