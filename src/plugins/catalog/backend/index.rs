@@ -165,12 +165,85 @@ impl Posting {
     }
 }
 
+/// Lowercased value id → posting. Most keys have one or a few values (`metadata.tags.java`
+/// only ever has `true`), so small maps are a plain vector.
+enum ValueMap {
+    Few(Vec<(u32, Posting)>),
+    Many(HashMap<u32, Posting>),
+}
+
+/// Above this many values a key's map becomes a hash map.
+const FEW_VALUES: usize = 8;
+
+impl Default for ValueMap {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+impl ValueMap {
+    fn get(&self, value: &u32) -> Option<&Posting> {
+        match self {
+            Self::Few(v) => v.iter().find(|(k, _)| k == value).map(|(_, p)| p),
+            Self::Many(m) => m.get(value),
+        }
+    }
+
+    fn get_mut(&mut self, value: &u32) -> Option<&mut Posting> {
+        match self {
+            Self::Few(v) => v.iter_mut().find(|(k, _)| k == value).map(|(_, p)| p),
+            Self::Many(m) => m.get_mut(value),
+        }
+    }
+
+    fn insert(&mut self, value: u32, slot: u32, original: u32) {
+        if let Some(p) = self.get_mut(&value) {
+            p.insert(slot, original);
+            return;
+        }
+        match self {
+            Self::Few(v) if v.len() < FEW_VALUES => v.push((value, Posting::new(slot, original))),
+            Self::Few(v) => {
+                let mut m: HashMap<u32, Posting> = std::mem::take(v).into_iter().collect();
+                m.insert(value, Posting::new(slot, original));
+                *self = Self::Many(m);
+            }
+            Self::Many(m) => {
+                m.insert(value, Posting::new(slot, original));
+            }
+        }
+    }
+
+    fn remove(&mut self, value: &u32) {
+        match self {
+            Self::Few(v) => v.retain(|(k, _)| k != value),
+            Self::Many(m) => {
+                m.remove(value);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Few(v) => v.len(),
+            Self::Many(m) => m.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (u32, &Posting)> + '_> {
+        match self {
+            Self::Few(v) => Box::new(v.iter().map(|(k, p)| (*k, p))),
+            Self::Many(m) => Box::new(m.iter().map(|(k, p)| (*k, p))),
+        }
+    }
+}
+
 #[derive(Default)]
 struct KeyIndex {
     /// Slots that have the key at all.
     present: RoaringBitmap,
     /// Lowercased value id → slots.
-    values: HashMap<u32, Posting>,
+    values: ValueMap,
 }
 
 #[derive(Clone, Copy)]
@@ -181,8 +254,9 @@ struct Field {
 }
 
 struct Slot {
-    entity_id: Arc<str>,
-    entity_ref: Arc<str>,
+    /// Interned entity id and canonical ref.
+    entity_id: u32,
+    entity_ref: u32,
     /// A fingerprint of the stored hash, to notice changes made by other processes.
     hash: u64,
     /// The entity's JSON text, lz4-compressed.
@@ -195,8 +269,9 @@ struct Slot {
 struct State {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_ref: HashMap<Arc<str>, u32>,
-    by_id: HashMap<Arc<str>, u32>,
+    /// Interned ref / id → slot.
+    by_ref: HashMap<u32, u32>,
+    by_id: HashMap<u32, u32>,
     strings: Interner,
     keys: HashMap<u32, KeyIndex>,
     live: RoaringBitmap,
@@ -325,6 +400,8 @@ impl State {
         };
         self.by_ref.remove(&s.entity_ref);
         self.by_id.remove(&s.entity_id);
+        self.strings.release(s.entity_ref);
+        self.strings.release(s.entity_id);
         self.live.remove(slot);
         for f in s.fields.iter() {
             if let Some(k) = self.keys.get_mut(&f.key) {
@@ -348,10 +425,10 @@ impl State {
     }
 
     fn insert(&mut self, e: IndexedEntity) {
-        if let Some(&old) = self.by_id.get(e.entity_id.as_str()) {
+        if let Some(old) = self.slot_by_id(&e.entity_id) {
             self.remove_slot(old);
         }
-        if let Some(&old) = self.by_ref.get(e.entity_ref.as_str()) {
+        if let Some(old) = self.slot_by_ref(&e.entity_ref) {
             self.remove_slot(old);
         }
         let slot = match self.free.pop() {
@@ -369,10 +446,7 @@ impl State {
             let k = self.keys.entry(key).or_default();
             k.present.insert(slot);
             if value != NONE {
-                k.values
-                    .entry(value)
-                    .and_modify(|p| p.insert(slot, original))
-                    .or_insert_with(|| Posting::new(slot, original));
+                k.values.insert(value, slot, original);
             }
             fields.push(Field {
                 key,
@@ -381,10 +455,10 @@ impl State {
             });
         }
         fields.sort_by_key(|f| f.key);
-        let entity_id: Arc<str> = Arc::from(e.entity_id);
-        let entity_ref: Arc<str> = Arc::from(e.entity_ref);
-        self.by_ref.insert(Arc::clone(&entity_ref), slot);
-        self.by_id.insert(Arc::clone(&entity_id), slot);
+        let entity_id = self.strings.intern(&e.entity_id);
+        let entity_ref = self.strings.intern(&e.entity_ref);
+        self.by_ref.insert(entity_ref, slot);
+        self.by_id.insert(entity_id, slot);
         self.live.insert(slot);
         self.slots[slot as usize] = Some(Slot {
             entity_id,
@@ -393,6 +467,14 @@ impl State {
             json: compress(&e.json),
             fields: fields.into_boxed_slice(),
         });
+    }
+
+    fn slot_by_id(&self, id: &str) -> Option<u32> {
+        self.by_id.get(&self.strings.lookup(id)?).copied()
+    }
+
+    fn slot_by_ref(&self, entity_ref: &str) -> Option<u32> {
+        self.by_ref.get(&self.strings.lookup(entity_ref)?).copied()
     }
 
     fn slot(&self, slot: u32) -> Option<&Slot> {
@@ -457,8 +539,8 @@ impl State {
                 let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
                     return out;
                 };
-                for (v, p) in &k.values {
-                    if self.strings.get(*v).starts_with(prefix.as_str()) {
+                for (v, p) in k.values.iter() {
+                    if self.strings.get(v).starts_with(prefix.as_str()) {
                         p.union_into(&mut out);
                     }
                 }
@@ -474,8 +556,8 @@ impl State {
             return self.live.clone();
         }
         let mut scan = |k: &KeyIndex| {
-            for (v, p) in &k.values {
-                if self.strings.get(*v).contains(term.as_str()) {
+            for (v, p) in k.values.iter() {
+                if self.strings.get(v).contains(term.as_str()) {
                     p.union_into(&mut out);
                 }
             }
@@ -594,7 +676,7 @@ impl EntityIndex {
         {
             let mut s = self.state.write();
             for id in removed_ids {
-                if let Some(&slot) = s.by_id.get(id.as_str()) {
+                if let Some(slot) = s.slot_by_id(id) {
                     s.remove_slot(slot);
                 }
             }
@@ -630,9 +712,8 @@ impl EntityIndex {
             for (id, hash) in &stored {
                 seen.insert(id.as_str());
                 let same = s
-                    .by_id
-                    .get(id.as_str())
-                    .and_then(|&slot| s.slot(slot))
+                    .slot_by_id(id)
+                    .and_then(|slot| s.slot(slot))
                     .is_some_and(|slot| slot.hash == fingerprint(hash));
                 if !same {
                     changed.push(id.clone());
@@ -641,8 +722,9 @@ impl EntityIndex {
             let removed: Vec<String> = s
                 .by_id
                 .keys()
-                .filter(|id| !seen.contains(&id[..]))
-                .map(|id| id.to_string())
+                .map(|&id| s.strings.get(id))
+                .filter(|id| !seen.contains(id))
+                .map(str::to_owned)
                 .collect();
             (changed, removed)
         };
@@ -672,14 +754,14 @@ impl EntityIndex {
     /// The JSON text of the entity with canonical ref `entity_ref`.
     pub(crate) fn by_ref(&self, entity_ref: &str) -> Option<String> {
         let s = self.state.read();
-        let slot = *s.by_ref.get(entity_ref)?;
+        let slot = s.slot_by_ref(entity_ref)?;
         s.slot(slot).map(|e| decompress(&e.json))
     }
 
     /// The JSON text of the entity with uid `uid`.
     pub(crate) fn by_uid(&self, uid: &str) -> Option<String> {
         let s = self.state.read();
-        let slot = *s.by_id.get(uid)?;
+        let slot = s.slot_by_id(uid)?;
         s.slot(slot).map(|e| decompress(&e.json))
     }
 
@@ -690,7 +772,7 @@ impl EntityIndex {
         let allowed = (!predicate.is_everything()).then(|| s.eval(predicate));
         refs.iter()
             .map(|r| {
-                let slot = *s.by_ref.get(r.as_str())?;
+                let slot = s.slot_by_ref(r)?;
                 if allowed.as_ref().is_some_and(|a| !a.contains(slot)) {
                     return None;
                 }
@@ -733,7 +815,7 @@ impl EntityIndex {
                     .zip(&key_ids)
                     .map(|(o, k)| s.sort_value(slot, *k, o.desc))
                     .collect(),
-                entity_ref: &e.entity_ref,
+                entity_ref: s.strings.get(e.entity_ref),
             };
             let keep = match position {
                 Position::After(key) => cmp_to_key(&k, key, order) == Ordering::Greater,
@@ -817,7 +899,7 @@ impl EntityIndex {
         };
         if (k.values.len() as u64) <= scope.len() {
             // Few values: count each value's posting inside the scope.
-            for p in k.values.values() {
+            for (_, p) in k.values.iter() {
                 if p.mixed {
                     visit(&mut p.slots_in(&scope).iter(), &mut counts);
                     continue;
@@ -1157,8 +1239,8 @@ mod memory {
             let many = s
                 .keys
                 .values()
-                .flat_map(|k| k.values.values())
-                .filter(|p| matches!(p.ids, Ids::Many(_)))
+                .flat_map(|k| k.values.iter())
+                .filter(|(_, p)| matches!(p.ids, Ids::Many(_)))
                 .count();
             let string_bytes: usize = s.strings.ids.keys().map(|k| k.len()).sum();
             println!(
