@@ -182,6 +182,22 @@ async fn predicates_select_order_and_project_like_filters() {
     assert_eq!(get["items"], posted["items"]);
     assert_eq!(get["totalItems"], 7);
 
+    // Backstage's item keys: `metadata.tags.java` holds where `java` is a tag.
+    let tagged: Value = b
+        .client()
+        .get("/api/catalog/entities?filter=metadata.tags.java&fields=metadata.name")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(tagged.as_array().unwrap().len(), 7);
+    let v = query(
+        &b,
+        json!({ "query": { "metadata.tags.java": "true", "spec.type": "website" }, "limit": 100 }),
+    )
+    .await;
+    assert_eq!(v["totalItems"], 3);
+
     // Facets with a predicate.
     let res = post(
         &b,

@@ -200,9 +200,10 @@ impl Sql {
     }
 }
 
-/// Statements with more bound values than this (bulk inserts, long `IN` lists) are not kept in
-/// the connection's prepared-statement cache: their text varies with their size, so caching
-/// them would fill every connection's cache with large one-off statements.
+/// SQLite statements with more bound values than this (bulk inserts, long `IN` lists) are not
+/// kept in the connection's prepared-statement cache: their text varies with their size, so
+/// caching them would fill every connection's cache (in this process) with large one-off
+/// statements. PostgreSQL keeps its prepared statements on the server, so it caches them all.
 const MAX_CACHED_BINDS: usize = 64;
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -229,7 +230,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 
 #[cfg(feature = "postgres")]
 fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
-    let mut q = sqlx::query::<Postgres>(text).persistent(args.len() <= MAX_CACHED_BINDS);
+    let mut q = sqlx::query::<Postgres>(text);
     for arg in args {
         q = match arg {
             DbValue::Bool(v) => q.bind(v),

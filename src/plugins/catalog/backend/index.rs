@@ -11,7 +11,6 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use parking_lot::RwLock;
 use roaring::RoaringBitmap;
@@ -22,37 +21,48 @@ use crate::services::database::{PluginDatabase, Sql};
 use super::error::CatalogError;
 use super::predicate::Predicate;
 use super::query::{FullText, Order};
-use super::stitching::search_rows;
+use super::stitching::{SearchRow, search_rows};
 
 /// No value (the key exists with a null or over-long value).
 const NONE: u32 = u32::MAX;
 
-/// A refcounted string interner: keys and values are stored once.
+/// A refcounted string interner: keys and values are stored once. The table holds only ids
+/// (4 bytes per string) and hashes the strings they point at.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Arc<str>, u32>,
-    items: Vec<(Option<Arc<str>>, u32)>,
+    table: hashbrown::HashTable<u32>,
+    items: Vec<(Box<str>, u32)>,
     free: Vec<u32>,
+    hasher: std::hash::RandomState,
 }
 
 impl Interner {
+    fn hash(&self, s: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, s)
+    }
+
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
+        let hash = self.hash(s);
+        let items = &self.items;
+        if let Some(&id) = self.table.find(hash, |&id| &*items[id as usize].0 == s) {
             self.items[id as usize].1 += 1;
             return id;
         }
-        let arc: Arc<str> = Arc::from(s);
+        let boxed: Box<str> = Box::from(s);
         let id = match self.free.pop() {
             Some(id) => {
-                self.items[id as usize] = (Some(arc.clone()), 1);
+                self.items[id as usize] = (boxed, 1);
                 id
             }
             None => {
-                self.items.push((Some(arc.clone()), 1));
+                self.items.push((boxed, 1));
                 (self.items.len() - 1) as u32
             }
         };
-        self.ids.insert(arc, id);
+        let (items, hasher) = (&self.items, &self.hasher);
+        self.table.insert_unique(hash, id, |&id| {
+            std::hash::BuildHasher::hash_one(hasher, &*items[id as usize].0)
+        });
         id
     }
 
@@ -60,24 +70,34 @@ impl Interner {
         let Some(item) = self.items.get_mut(id as usize) else {
             return;
         };
-        item.1 = item.1.saturating_sub(1);
         if item.1 == 0 {
-            if let Some(s) = item.0.take() {
-                self.ids.remove(&s);
+            return;
+        }
+        item.1 -= 1;
+        if item.1 == 0 {
+            let text = std::mem::take(&mut item.0);
+            let hash = self.hash(&text);
+            if let Ok(entry) = self.table.find_entry(hash, |&other| other == id) {
+                entry.remove();
             }
             self.free.push(id);
         }
     }
 
     fn lookup(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
+        let items = &self.items;
+        self.table
+            .find(self.hash(s), |&id| &*items[id as usize].0 == s)
+            .copied()
     }
 
     fn get(&self, id: u32) -> &str {
-        self.items
-            .get(id as usize)
-            .and_then(|(s, _)| s.as_deref())
-            .unwrap_or("")
+        self.items.get(id as usize).map_or("", |(s, _)| s)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.len()
     }
 }
 
@@ -242,12 +262,19 @@ impl ValueMap {
 struct KeyIndex {
     /// Slots that have the key at all.
     present: RoaringBitmap,
+    /// Slots whose values of this key are string items of an array: for them, Backstage's
+    /// item keys `<key>.<item>` (value `true`) hold.
+    items: RoaringBitmap,
     /// Lowercased value id → slots.
     values: ValueMap,
 }
 
+/// Marks, in [`Field::key`], a value that is a string item of an array.
+const ITEM: u32 = 1 << 31;
+
 #[derive(Clone, Copy)]
 struct Field {
+    /// The key id, with [`ITEM`] set for array items.
     key: u32,
     value: u32,
     original: u32,
@@ -283,8 +310,8 @@ pub(crate) struct IndexedEntity {
     pub(crate) entity_ref: String,
     pub(crate) hash: String,
     pub(crate) json: String,
-    /// `(key, lowercased value, original value)`.
-    pub(crate) rows: Vec<(String, Option<String>, Option<String>)>,
+    /// The search rows.
+    pub(crate) rows: Vec<SearchRow>,
 }
 
 impl IndexedEntity {
@@ -404,16 +431,20 @@ impl State {
         self.strings.release(s.entity_id);
         self.live.remove(slot);
         for f in s.fields.iter() {
-            if let Some(k) = self.keys.get_mut(&f.key) {
+            let key = f.key & !ITEM;
+            if let Some(k) = self.keys.get_mut(&key) {
                 k.present.remove(slot);
+                if f.key & ITEM != 0 {
+                    k.items.remove(slot);
+                }
                 if f.value != NONE && k.values.get_mut(&f.value).is_some_and(|p| p.remove(slot)) {
                     k.values.remove(&f.value);
                 }
                 if k.present.is_empty() {
-                    self.keys.remove(&f.key);
+                    self.keys.remove(&key);
                 }
             }
-            self.strings.release(f.key);
+            self.strings.release(key);
             if f.value != NONE {
                 self.strings.release(f.value);
             }
@@ -439,22 +470,25 @@ impl State {
             }
         };
         let mut fields = Vec::with_capacity(e.rows.len());
-        for (key, value, original) in e.rows {
+        for (key, value, original, item) in e.rows {
             let key = self.strings.intern(&key);
             let value = value.map_or(NONE, |v| self.strings.intern(&v));
             let original = original.map_or(NONE, |v| self.strings.intern(&v));
             let k = self.keys.entry(key).or_default();
             k.present.insert(slot);
+            if item {
+                k.items.insert(slot);
+            }
             if value != NONE {
                 k.values.insert(value, slot, original);
             }
             fields.push(Field {
-                key,
+                key: if item { key | ITEM } else { key },
                 value,
                 original,
             });
         }
-        fields.sort_by_key(|f| f.key);
+        fields.sort_by_key(|f| f.key & !ITEM);
         let entity_id = self.strings.intern(&e.entity_id);
         let entity_ref = self.strings.intern(&e.entity_ref);
         self.by_ref.insert(entity_ref, slot);
@@ -484,8 +518,8 @@ impl State {
     /// The fields of `slot` with key id `key`.
     fn fields_of(&self, slot: u32, key: u32) -> &[Field] {
         let Some(s) = self.slot(slot) else { return &[] };
-        let start = s.fields.partition_point(|f| f.key < key);
-        let end = s.fields.partition_point(|f| f.key <= key);
+        let start = s.fields.partition_point(|f| f.key & !ITEM < key);
+        let end = s.fields.partition_point(|f| f.key & !ITEM <= key);
         &s.fields[start..end]
     }
 
@@ -510,12 +544,13 @@ impl State {
             }
             Predicate::Not(p) => &self.live - &self.eval(p),
             Predicate::Exists { key, exists } => {
-                let present = self
+                let mut present = self
                     .strings
                     .lookup(key)
                     .and_then(|k| self.keys.get(&k))
                     .map(|k| k.present.clone())
                     .unwrap_or_default();
+                present |= self.item_key(key);
                 if *exists {
                     present
                 } else {
@@ -523,7 +558,11 @@ impl State {
                 }
             }
             Predicate::In { key, values } => {
-                let mut out = RoaringBitmap::new();
+                let mut out = if values.iter().any(|v| v == "true") {
+                    self.item_key(key)
+                } else {
+                    RoaringBitmap::new()
+                };
                 let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
                     return out;
                 };
@@ -535,7 +574,11 @@ impl State {
                 out
             }
             Predicate::HasPrefix { key, prefix } => {
-                let mut out = RoaringBitmap::new();
+                let mut out = if "true".starts_with(prefix.as_str()) {
+                    self.item_key(key)
+                } else {
+                    RoaringBitmap::new()
+                };
                 let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
                     return out;
                 };
@@ -549,31 +592,56 @@ impl State {
         }
     }
 
+    /// The entities for which Backstage's item key `key` (`<array key>.<item>`, value `true`)
+    /// holds: those with `<item>` among the string items of the array at `<array key>`.
+    fn item_key(&self, key: &str) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (i, _) in key.match_indices('.') {
+            let (array_key, item) = (&key[..i], &key[i + 1..]);
+            let Some(k) = self
+                .strings
+                .lookup(array_key)
+                .and_then(|k| self.keys.get(&k))
+                .filter(|k| !k.items.is_empty())
+            else {
+                continue;
+            };
+            if let Some(p) = self.strings.lookup(item).and_then(|v| k.values.get(&v)) {
+                out |= p.slots_in(&k.items);
+            }
+        }
+        out
+    }
+
     fn full_text(&self, t: &FullText) -> RoaringBitmap {
         let term = t.term.trim().to_lowercase();
         let mut out = RoaringBitmap::new();
         if term.is_empty() {
             return self.live.clone();
         }
-        let mut scan = |k: &KeyIndex| {
+        let scan = |k: &KeyIndex, out: &mut RoaringBitmap| {
             for (v, p) in k.values.iter() {
                 if self.strings.get(v).contains(term.as_str()) {
-                    p.union_into(&mut out);
+                    p.union_into(out);
                 }
             }
         };
+        let true_matches = "true".contains(term.as_str());
         if t.fields.is_empty() {
             for k in self.keys.values() {
-                scan(k);
+                scan(k, &mut out);
+                if true_matches {
+                    out |= &k.items;
+                }
             }
         } else {
             for f in &t.fields {
-                if let Some(k) = self
-                    .strings
-                    .lookup(&f.to_lowercase())
-                    .and_then(|k| self.keys.get(&k))
-                {
-                    scan(k);
+                let f = f.to_lowercase();
+                if let Some(k) = self.strings.lookup(&f).and_then(|k| self.keys.get(&k)) {
+                    scan(k, &mut out);
+                }
+                if true_matches {
+                    out |= self.item_key(&f);
                 }
             }
         }
@@ -872,11 +940,22 @@ impl EntityIndex {
     /// `(original value, count)`, most frequent first.
     pub(crate) fn facet(&self, facet: &str, predicate: &Predicate) -> Vec<(String, u64)> {
         let s = self.state.read();
-        let Some(key) = s.strings.lookup(&facet.to_lowercase()) else {
-            return Vec::new();
-        };
-        let Some(k) = s.keys.get(&key) else {
-            return Vec::new();
+        let facet = facet.to_lowercase();
+        let Some((key, k)) = s
+            .strings
+            .lookup(&facet)
+            .and_then(|key| s.keys.get(&key).map(|k| (key, k)))
+        else {
+            // An item key (`metadata.tags.java`) has the one value `true`.
+            let mut holders = s.item_key(&facet);
+            if !predicate.is_everything() {
+                holders &= s.eval(predicate);
+            }
+            return if holders.is_empty() {
+                Vec::new()
+            } else {
+                vec![("true".to_owned(), holders.len())]
+            };
         };
         let everything = predicate.is_everything();
         let scope = if everything {
@@ -1018,6 +1097,42 @@ mod tests {
             idx.count(&pred(json!({ "metadata.name": { "$hasPrefix": "e00" } }))),
             10
         );
+        // Backstage's item keys: `metadata.tags.java` holds (as `true`) where `java` is a tag.
+        assert_eq!(idx.count(&pred(json!({ "metadata.tags.java": "true" }))), 6);
+        assert_eq!(idx.count(&pred(json!({ "metadata.tags.JAVA": true }))), 6);
+        assert_eq!(
+            idx.count(&pred(json!({ "metadata.tags.java": { "$exists": true } }))),
+            6
+        );
+        assert_eq!(
+            idx.count(&pred(json!({ "metadata.tags.java": { "$exists": false } }))),
+            24
+        );
+        assert_eq!(
+            idx.count(&pred(json!({ "metadata.tags.java": "false" }))),
+            0
+        );
+        // A plain string field has no item keys.
+        assert_eq!(idx.count(&pred(json!({ "spec.type.service": "true" }))), 0);
+        assert_eq!(
+            idx.facet("metadata.tags.web", &pred(json!({ "kind": "api" }))),
+            vec![("true".to_owned(), 2)]
+        );
+        let t = FullText {
+            term: "tru".into(),
+            fields: vec!["metadata.tags.go".into()],
+        };
+        assert_eq!(
+            idx.page(
+                &Predicate::everything(),
+                Some(&t),
+                &[],
+                &Position::Start,
+                None
+            )
+            .total,
+            24
+        );
         assert!(idx.by_ref("api:default/e000").is_some());
         assert!(idx.by_uid("uid-e001").is_some());
         assert!(idx.by_ref("api:default/nope").is_none());
@@ -1050,7 +1165,7 @@ mod tests {
         let ids: Vec<String> = (0..30).map(|i| format!("uid-e{i:03}")).collect();
         idx.apply(Vec::new(), &ids, None);
         let s = idx.state.read();
-        assert!(s.keys.is_empty() && s.strings.ids.is_empty() && s.by_ref.is_empty());
+        assert!(s.keys.is_empty() && s.strings.len() == 0 && s.by_ref.is_empty());
     }
 
     #[test]
@@ -1242,10 +1357,10 @@ mod memory {
                 .flat_map(|k| k.values.iter())
                 .filter(|(_, p)| matches!(p.ids, Ids::Many(_)))
                 .count();
-            let string_bytes: usize = s.strings.ids.keys().map(|k| k.len()).sum();
+            let string_bytes: usize = s.strings.items.iter().map(|(k, _)| k.len()).sum();
             println!(
                 "strings {} ({:.0} MB of text), keys {}, postings {postings} ({many} bitmaps)",
-                s.strings.ids.len(),
+                s.strings.len(),
                 string_bytes as f64 / 1e6,
                 s.keys.len(),
             );

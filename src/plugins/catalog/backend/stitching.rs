@@ -62,10 +62,16 @@ fn lower(s: &str) -> String {
     }
 }
 
-/// The search rows of a final entity: `(key, lowercased value, original value)`, as
-/// Backstage's `buildEntitySearch` makes them.
-pub(crate) fn search_rows(entity: &Value) -> Vec<(String, Option<String>, Option<String>)> {
-    let mut raw: Vec<(String, Option<String>)> = Vec::new();
+/// A search row: `(key, lowercased value, original value, whether the value is a string item
+/// of an array)`.
+pub(crate) type SearchRow = (String, Option<String>, Option<String>, bool);
+
+/// The search rows of a final entity, as Backstage's `buildEntitySearch` makes them, except
+/// one kind: for each string item `s` of an array at `path`, Backstage also adds the key
+/// `path.s` with the value `true`. Those rows are not made here; the row of the item itself
+/// is marked instead, and the index answers `path.s` from it (see `index.rs`).
+pub(crate) fn search_rows(entity: &Value) -> Vec<SearchRow> {
+    let mut raw: Vec<(String, Option<String>, bool)> = Vec::new();
     visit("", entity, &mut raw);
     let meta = entity.get("metadata");
     let meta_str = |k: &str| {
@@ -73,31 +79,34 @@ pub(crate) fn search_rows(entity: &Value) -> Vec<(String, Option<String>, Option
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    raw.push(("metadata.name".into(), meta_str("name")));
+    raw.push(("metadata.name".into(), meta_str("name"), false));
     raw.push((
         "metadata.namespace".into(),
         Some(meta_str("namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())),
+        false,
     ));
-    raw.push(("metadata.uid".into(), meta_str("uid")));
+    raw.push(("metadata.uid".into(), meta_str("uid"), false));
     if let Some(Value::Array(relations)) = entity.get("relations") {
         for r in relations {
             if let (Some(t), Some(target)) = (
                 r.get("type").and_then(Value::as_str),
                 r.get("targetRef").and_then(Value::as_str),
             ) {
-                raw.push((format!("relations.{t}"), Some(target.to_owned())));
+                raw.push((format!("relations.{t}"), Some(target.to_owned()), false));
             }
         }
     }
     let mut out = Vec::with_capacity(raw.len());
-    for (key, value) in raw {
+    for (key, value, item) in raw {
         let key = lower(&key);
         if key.len() > MAX_SEARCH_LEN {
             continue;
         }
         match value {
-            Some(v) if v.len() <= MAX_SEARCH_LEN => out.push((key, Some(lower(&v)), Some(v))),
-            _ => out.push((key, None, None)),
+            Some(v) if v.len() <= MAX_SEARCH_LEN => {
+                out.push((key, Some(lower(&v)), Some(v), item));
+            }
+            _ => out.push((key, None, None, false)),
         }
     }
     out
@@ -113,20 +122,20 @@ const SPECIAL_KEYS: [&str; 7] = [
     "metadata.etag",
 ];
 
-fn visit(path: &str, value: &Value, out: &mut Vec<(String, Option<String>)>) {
+fn visit(path: &str, value: &Value, out: &mut Vec<(String, Option<String>, bool)>) {
     if SPECIAL_KEYS.contains(&path) {
         return;
     }
     match value {
-        Value::Null => out.push((path.to_owned(), None)),
-        Value::String(s) => out.push((path.to_owned(), Some(s.clone()))),
-        Value::Bool(b) => out.push((path.to_owned(), Some(b.to_string()))),
-        Value::Number(n) => out.push((path.to_owned(), Some(n.to_string()))),
+        Value::Null => out.push((path.to_owned(), None, false)),
+        Value::String(s) => out.push((path.to_owned(), Some(s.clone()), false)),
+        Value::Bool(b) => out.push((path.to_owned(), Some(b.to_string()), false)),
+        Value::Number(n) => out.push((path.to_owned(), Some(n.to_string()), false)),
         Value::Array(items) => {
             for item in items {
-                visit(path, item, out);
-                if let Value::String(s) = item {
-                    out.push((format!("{path}.{s}"), Some("true".into())));
+                match item {
+                    Value::String(s) => out.push((path.to_owned(), Some(s.clone()), true)),
+                    other => visit(path, other, out),
                 }
             }
         }
@@ -190,18 +199,24 @@ mod tests {
         let rows = search_rows(&e);
         let has = |k: &str, v: &str| {
             rows.iter()
-                .any(|(key, val, _)| key == k && val.as_deref() == Some(v))
+                .any(|(key, val, _, _)| key == k && val.as_deref() == Some(v))
         };
         assert!(has("kind", "component"));
         assert!(has("metadata.name", "foo"));
         assert!(has("metadata.namespace", "default"));
         assert!(has("metadata.tags", "java"));
-        assert!(has("metadata.tags.java", "true"));
+        // The item key `metadata.tags.java` is answered by the index from the marked item.
+        assert!(!has("metadata.tags.java", "true"));
+        assert!(
+            rows.iter()
+                .any(|(k, _, _, item)| k == "metadata.tags" && *item)
+        );
+        assert!(rows.iter().any(|(k, _, _, item)| k == "kind" && !*item));
         assert!(has("metadata.annotations.backstage.io/x", "y"));
         assert!(has("relations.ownedby", "group:default/team-a"));
         assert!(
             rows.iter()
-                .any(|(k, _, o)| k == "kind" && o.as_deref() == Some("Component"))
+                .any(|(k, _, o, _)| k == "kind" && o.as_deref() == Some("Component"))
         );
     }
 }
