@@ -104,7 +104,8 @@ impl Interner {
 /// The slots holding one value of one key.
 enum Ids {
     One(u32),
-    Many(RoaringBitmap),
+    /// Boxed: most postings hold one slot, and the box keeps every posting small.
+    Many(Box<RoaringBitmap>),
 }
 
 /// One value of one key: its slots, and the original (case-preserved) spelling when every
@@ -134,7 +135,7 @@ impl Posting {
                 let mut b = RoaringBitmap::new();
                 b.insert(*s);
                 b.insert(slot);
-                self.ids = Ids::Many(b);
+                self.ids = Ids::Many(Box::new(b));
             }
             Ids::Many(b) => {
                 b.insert(slot);
@@ -158,7 +159,7 @@ impl Posting {
             Ids::One(s) => {
                 out.insert(*s);
             }
-            Ids::Many(b) => *out |= b,
+            Ids::Many(b) => *out |= &**b,
         }
     }
 
@@ -180,7 +181,7 @@ impl Posting {
         match &self.ids {
             Ids::One(s) if scope.contains(*s) => std::iter::once(*s).collect(),
             Ids::One(_) => RoaringBitmap::new(),
-            Ids::Many(b) => b & scope,
+            Ids::Many(b) => &**b & scope,
         }
     }
 }
