@@ -204,18 +204,7 @@ impl CatalogService {
                 operation: "updating locations",
             });
         }
-        if location_type.trim().is_empty() {
-            return Err(CatalogError::input(
-                "type",
-                "location type must not be empty",
-            ));
-        }
-        if target.trim().is_empty() {
-            return Err(CatalogError::input(
-                "target",
-                "location target must not be empty",
-            ));
-        }
+        super::service::check_location_spec(location_type, target)?;
         let old = self.location(id).await?;
         let target = if location_type == "file" {
             absolute_file_target(target)

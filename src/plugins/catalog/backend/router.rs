@@ -173,15 +173,7 @@ async fn query_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery
     let fields = parse_fields(&p.all("fields"));
     let limit = p.number("limit", 0)?;
     let request = if let Some(cursor) = p.one("cursor") {
-        let c = Cursor::decode(cursor)?;
-        QueryRequest {
-            position: c.position(),
-            query: c.query,
-            fields,
-            order: c.order,
-            full_text: c.full_text,
-            limit,
-        }
+        QueryRequest::from_cursor(Cursor::decode(cursor)?, fields, limit)
     } else {
         let term = p.one("fullTextFilterTerm").map(str::to_owned);
         let offset = p.number("offset", 0)?.unwrap_or(0);
@@ -244,15 +236,7 @@ async fn query_entities_by_predicate(State(s): State<CatalogService>, body: Byte
     let body: QueryBody = body_json(&body)?;
     let fields = body.fields.unwrap_or_default();
     let request = if let Some(cursor) = body.cursor.as_deref() {
-        let c = Cursor::decode(cursor)?;
-        QueryRequest {
-            position: c.position(),
-            query: c.query,
-            fields,
-            order: c.order,
-            full_text: c.full_text,
-            limit: body.limit,
-        }
+        QueryRequest::from_cursor(Cursor::decode(cursor)?, fields, body.limit)
     } else {
         let query = match &body.query {
             Some(q) => Predicate::parse(q, "query")?,

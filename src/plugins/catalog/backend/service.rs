@@ -47,6 +47,20 @@ pub(crate) struct QueryRequest {
     pub(crate) limit: Option<u64>,
 }
 
+impl QueryRequest {
+    /// The request that continues at `cursor` (its query, order and position).
+    pub(crate) fn from_cursor(cursor: Cursor, fields: Vec<String>, limit: Option<u64>) -> Self {
+        Self {
+            position: cursor.position(),
+            query: cursor.query,
+            fields,
+            order: cursor.order,
+            full_text: cursor.full_text,
+            limit,
+        }
+    }
+}
+
 /// The software catalog's operations: entity queries, locations, refresh and validation.
 ///
 /// The HTTP router is a thin layer over this; embedders and benchmarks may call it directly.
@@ -60,6 +74,23 @@ pub struct CatalogService {
 
 fn parse_json(text: &str) -> Result<Value, CatalogError> {
     serde_json::from_str(text).map_err(|e| CatalogError::input("stored entity", e.to_string()))
+}
+
+/// Rejects an empty location type or target.
+pub(crate) fn check_location_spec(location_type: &str, target: &str) -> Result<(), CatalogError> {
+    if location_type.trim().is_empty() {
+        return Err(CatalogError::input(
+            "type",
+            "location type must not be empty",
+        ));
+    }
+    if target.trim().is_empty() {
+        return Err(CatalogError::input(
+            "target",
+            "location target must not be empty",
+        ));
+    }
+    Ok(())
 }
 
 fn ref_string(kind: &str, namespace: &str, name: &str) -> String {
@@ -350,18 +381,7 @@ impl CatalogService {
         target: &str,
         dry_run: bool,
     ) -> Result<(Value, Vec<Value>, bool), CatalogError> {
-        if location_type.trim().is_empty() {
-            return Err(CatalogError::input(
-                "type",
-                "location type must not be empty",
-            ));
-        }
-        if target.trim().is_empty() {
-            return Err(CatalogError::input(
-                "target",
-                "location target must not be empty",
-            ));
-        }
+        check_location_spec(location_type, target)?;
         if !dry_run && self.readonly {
             return Err(CatalogError::ReadOnly {
                 operation: "registering locations",
