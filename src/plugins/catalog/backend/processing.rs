@@ -799,6 +799,9 @@ impl Engine {
             tx.commit().await.map_err(CatalogError::db("commit"))?;
             write_time += t.elapsed();
         }
+        // Free the per-pass bookkeeping before stitching grows the index.
+        drop(visits);
+        drop(queue);
         let mut tx = self.begin().await?;
         if !candidates.is_empty() {
             let list: Vec<String> = candidates.into_iter().collect();
