@@ -104,9 +104,17 @@ impl Interner {
 /// The slots holding one value of one key.
 enum Ids {
     One(u32),
-    /// Boxed: most postings hold one slot, and the box keeps every posting small.
+    /// Up to [`FEW_SLOTS`] slots, sorted: a roaring bitmap costs a few hundred bytes even for
+    /// two slots, and most values are held by a handful of entities. Boxed (a thin pointer)
+    /// so that `Ids`, and every posting in the value maps, stays 16 bytes.
+    #[allow(clippy::box_collection)]
+    Few(Box<Vec<u32>>),
+    /// Boxed so that every posting stays small.
     Many(Box<RoaringBitmap>),
 }
+
+/// Most slots a [`Ids::Few`] posting holds before it becomes a bitmap.
+const FEW_SLOTS: usize = 24;
 
 /// One value of one key: its slots, and the original (case-preserved) spelling when every
 /// slot spells it the same way, so facets can count without visiting entities.
@@ -132,10 +140,20 @@ impl Posting {
         match &mut self.ids {
             Ids::One(s) if *s == slot => {}
             Ids::One(s) => {
-                let mut b = RoaringBitmap::new();
-                b.insert(*s);
-                b.insert(slot);
-                self.ids = Ids::Many(Box::new(b));
+                let mut v = vec![*s, slot];
+                v.sort_unstable();
+                self.ids = Ids::Few(Box::new(v));
+            }
+            Ids::Few(v) => {
+                if let Err(at) = v.binary_search(&slot) {
+                    if v.len() < FEW_SLOTS {
+                        v.insert(at, slot);
+                    } else {
+                        let mut b: RoaringBitmap = v.iter().copied().collect();
+                        b.insert(slot);
+                        self.ids = Ids::Many(Box::new(b));
+                    }
+                }
             }
             Ids::Many(b) => {
                 b.insert(slot);
@@ -147,6 +165,12 @@ impl Posting {
     fn remove(&mut self, slot: u32) -> bool {
         match &mut self.ids {
             Ids::One(s) => *s == slot,
+            Ids::Few(v) => {
+                if let Ok(at) = v.binary_search(&slot) {
+                    v.remove(at);
+                }
+                v.is_empty()
+            }
             Ids::Many(b) => {
                 b.remove(slot);
                 b.is_empty()
@@ -159,6 +183,9 @@ impl Posting {
             Ids::One(s) => {
                 out.insert(*s);
             }
+            Ids::Few(v) => {
+                out.extend(v.iter().copied());
+            }
             Ids::Many(b) => *out |= &**b,
         }
     }
@@ -166,6 +193,7 @@ impl Posting {
     fn len(&self) -> u64 {
         match &self.ids {
             Ids::One(_) => 1,
+            Ids::Few(v) => v.len() as u64,
             Ids::Many(b) => b.len(),
         }
     }
@@ -173,6 +201,7 @@ impl Posting {
     fn count_in(&self, scope: &RoaringBitmap) -> u64 {
         match &self.ids {
             Ids::One(s) => u64::from(scope.contains(*s)),
+            Ids::Few(v) => v.iter().filter(|s| scope.contains(**s)).count() as u64,
             Ids::Many(b) => b.intersection_len(scope),
         }
     }
@@ -181,6 +210,7 @@ impl Posting {
         match &self.ids {
             Ids::One(s) if scope.contains(*s) => std::iter::once(*s).collect(),
             Ids::One(_) => RoaringBitmap::new(),
+            Ids::Few(v) => v.iter().copied().filter(|s| scope.contains(*s)).collect(),
             Ids::Many(b) => &**b & scope,
         }
     }
@@ -1167,6 +1197,38 @@ mod tests {
         idx.apply(Vec::new(), &ids, None);
         let s = idx.state.read();
         assert!(s.keys.is_empty() && s.strings.len() == 0 && s.by_ref.is_empty());
+    }
+
+    #[test]
+    fn postings_grow_into_bitmaps_and_shrink_back_exactly() {
+        let idx = EntityIndex::default();
+        let n = FEW_SLOTS * 3;
+        let all: Vec<IndexedEntity> = (0..n)
+            .map(|i| entity("Component", &format!("p{i:03}"), "service", &["shared"]))
+            .collect();
+        idx.apply(all, &[], None);
+        let shared = pred(json!({ "metadata.tags": "shared" }));
+        assert_eq!(idx.count(&shared) as usize, n);
+        // Remove all but a few: the posting goes from bitmap back to a handful of slots.
+        let gone: Vec<String> = (3..n).map(|i| format!("uid-p{i:03}")).collect();
+        idx.apply(Vec::new(), &gone, None);
+        assert_eq!(idx.count(&shared), 3);
+        assert_eq!(
+            idx.facet(
+                "metadata.tags",
+                &pred(json!({ "metadata.name": { "$in": ["p000", "p002"] } }))
+            ),
+            vec![("shared".to_owned(), 2)]
+        );
+        // And across the small/large boundary again.
+        let back: Vec<IndexedEntity> = (3..FEW_SLOTS + 5)
+            .map(|i| entity("Component", &format!("p{i:03}"), "service", &["shared"]))
+            .collect();
+        idx.apply(back, &[], None);
+        assert_eq!(idx.count(&shared) as usize, FEW_SLOTS + 5);
+        let page = idx.page(&shared, None, &[], &Position::Start, Some(5));
+        assert_eq!(page.total as usize, FEW_SLOTS + 5);
+        assert!(page.items[0].contains("p000"));
     }
 
     #[test]
