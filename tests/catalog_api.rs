@@ -4,6 +4,8 @@
 //! The catalog REST API over a real backend, on SQLite (and PostgreSQL when
 //! `BACKLOT_TEST_POSTGRES_URL` is set).
 
+mod support;
+
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -16,15 +18,7 @@ const ALL_KINDS: &str =
     "[Component, API, Location, Group, User, System, Domain, Resource, Template]";
 
 fn database_yaml() -> String {
-    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let prefix = format!("cat{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!(
-                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
-            )
-        }
-        Err(_) => String::new(),
-    }
+    support::postgres_database_yaml("cat").unwrap_or_default()
 }
 
 async fn start(catalog_yaml: &str) -> TestBackend {

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! Ingests Backstage's own example catalog and checks every entity and relation.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -58,15 +60,7 @@ fn expected_entities(root: &Path, out: &mut HashMap<String, bool>) {
 }
 
 fn database_yaml() -> String {
-    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let prefix = format!("cat{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!(
-                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
-            )
-        }
-        Err(_) => String::new(),
-    }
+    support::postgres_database_yaml("cat").unwrap_or_default()
 }
 
 #[tokio::test]

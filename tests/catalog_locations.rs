@@ -5,6 +5,8 @@
 //! and URL locations read through the backend's URL reader, over a real backend on SQLite
 //! (and PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set).
 
+mod support;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,15 +18,7 @@ use backlot::testing::{TestBackend, TestResponse};
 use serde_json::{Value, json};
 
 fn database_yaml() -> String {
-    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let prefix = format!("loc{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!(
-                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
-            )
-        }
-        Err(_) => String::new(),
-    }
+    support::postgres_database_yaml("loc").unwrap_or_default()
 }
 
 async fn start(extra_yaml: &str) -> TestBackend {

@@ -6,6 +6,8 @@
 //! HTTP. Runs on SQLite, and on PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set and the
 //! `postgres` feature is on.
 
+mod support;
+
 #[path = "../examples/support/catalog_modules.rs"]
 mod catalog_modules;
 
@@ -23,15 +25,10 @@ use catalog_modules::{
 use serde_json::Value;
 
 fn database_yaml() -> String {
-    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
-        Ok(url) if cfg!(feature = "postgres") => {
-            let prefix = format!("mod{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!(
-                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
-            )
-        }
-        _ => String::new(),
+    if !cfg!(feature = "postgres") {
+        return String::new();
     }
+    support::postgres_database_yaml("mod").unwrap_or_default()
 }
 
 /// A copy of the example's org chart in a temporary directory, to edit.

@@ -6,6 +6,8 @@
 //! catalog changes, and two backends sharing one database seeing each other's writes. On
 //! SQLite, and on PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set.
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,18 +22,12 @@ const RULES: &str =
 /// The database section: PostgreSQL with a fresh prefix when configured, else a SQLite file
 /// in `dir` (so that two backends can share it).
 fn database_yaml(dir: &Path) -> String {
-    match std::env::var("BACKLOT_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let prefix = format!("q{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-            format!(
-                "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
-            )
-        }
-        Err(_) => format!(
+    support::postgres_database_yaml("q").unwrap_or_else(|| {
+        format!(
             "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
             dir.display()
-        ),
-    }
+        )
+    })
 }
 
 async fn start(database: &str, catalog: &str) -> TestBackend {

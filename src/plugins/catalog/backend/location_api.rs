@@ -2,7 +2,6 @@
 //! `POST /locations/by-query` (predicate query with keyset cursors) and
 //! `PUT /locations/{id}` (replace a location's type and target).
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -11,6 +10,7 @@ use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, Loca
 use super::error::CatalogError;
 use super::locations::{absolute_file_target, generated_location_entity};
 use super::predicate::Predicate;
+use super::query::{decode_token, encode_token};
 use super::service::{CatalogService, LOCATION_STORE_PROVIDER};
 use super::store::{self, LocationRow};
 
@@ -44,19 +44,14 @@ struct LocationCursor {
 
 impl LocationCursor {
     fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        encode_token(self)
     }
 
     fn decode(s: &str) -> Result<Self, CatalogError> {
         if s.is_empty() {
             return Err(CatalogError::input("cursor", "cursor must not be empty"));
         }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim_end_matches('='))
-            .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))?;
-        let cursor: Self = serde_json::from_slice(&bytes)
-            .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))?;
+        let cursor: Self = decode_token(s, "cursor")?;
         if cursor.limit == 0 {
             return Err(CatalogError::input(
                 "cursor",
@@ -173,10 +168,7 @@ impl LocationQuery {
                 page_info.insert("nextCursor".into(), Value::String(cursor.encode()));
             }
         }
-        let items: Vec<Value> = page
-            .iter()
-            .map(|(_, r)| json!({ "id": r.id, "type": r.location_type, "target": r.target }))
-            .collect();
+        let items: Vec<Value> = page.iter().map(|(_, r)| r.to_json()).collect();
         json!({ "items": items, "totalItems": total, "pageInfo": page_info })
     }
 }

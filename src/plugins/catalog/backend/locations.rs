@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
 use crate::plugins::catalog::common::{ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity};
@@ -480,15 +480,6 @@ pub(crate) fn location_entity_targets(
         })
         .collect();
     Ok((specs, optional))
-}
-
-/// A JSON object from a map (for building responses).
-pub(crate) fn location_json(id: &str, spec: &LocationSpec) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(id.to_owned()));
-    m.insert("type".into(), Value::String(spec.location_type.clone()));
-    m.insert("target".into(), Value::String(spec.target.clone()));
-    Value::Object(m)
 }
 
 #[cfg(test)]

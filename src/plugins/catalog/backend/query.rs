@@ -208,18 +208,32 @@ pub(crate) struct Cursor {
     pub(crate) before: Option<SortKey>,
 }
 
+/// Encodes an opaque paging token: URL-safe base64 of its JSON.
+pub(crate) fn encode_token<T: Serialize>(token: &T) -> String {
+    let json = serde_json::to_vec(token).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+/// Decodes a token of [`encode_token`]; errors are input errors naming `param`.
+pub(crate) fn decode_token<T: serde::de::DeserializeOwned>(
+    s: &str,
+    param: &str,
+) -> Result<T, CatalogError> {
+    let malformed =
+        |e: &dyn std::fmt::Display| CatalogError::input(param, format!("malformed cursor: {e}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .map_err(|e| malformed(&e))?;
+    serde_json::from_slice(&bytes).map_err(|e| malformed(&e))
+}
+
 impl Cursor {
     pub(crate) fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        encode_token(self)
     }
 
     pub(crate) fn decode(s: &str) -> Result<Self, CatalogError> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim_end_matches('='))
-            .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| CatalogError::input("cursor", format!("malformed cursor: {e}")))
+        decode_token(s, "cursor")
     }
 
     /// Where the page this cursor points at starts.
@@ -232,21 +246,20 @@ impl Cursor {
     }
 }
 
+/// The legacy `after` cursor of GET `/entities`.
+#[derive(Serialize, Deserialize)]
+struct AfterToken {
+    offset: u64,
+}
+
 /// Encodes the legacy `after` cursor of GET `/entities`.
 pub(crate) fn encode_after(offset: u64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"offset\":{offset}}}"))
+    encode_token(&AfterToken { offset })
 }
 
 /// Decodes the legacy `after` cursor.
 pub(crate) fn decode_after(s: &str) -> Result<u64, CatalogError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|e| CatalogError::input("after", format!("malformed cursor: {e}")))?;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| CatalogError::input("after", format!("malformed cursor: {e}")))?;
-    v.get("offset")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| CatalogError::input("after", "malformed cursor: no offset"))
+    decode_token::<AfterToken>(s, "after").map(|t| t.offset)
 }
 
 #[cfg(test)]

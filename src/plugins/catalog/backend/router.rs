@@ -377,15 +377,11 @@ async fn entity_facets_by_predicate(State(s): State<CatalogService>, body: Bytes
     ))
 }
 
-fn location_value(row: &super::store::LocationRow) -> Value {
-    json!({ "id": row.id, "type": row.location_type, "target": row.target })
-}
-
 async fn list_locations(State(s): State<CatalogService>) -> ApiResult {
     let rows = s.locations().await?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|r| json!({ "data": location_value(r) }))
+        .map(|r| json!({ "data": r.to_json() }))
         .collect();
     Ok(json_value(StatusCode::OK, &Value::Array(items)))
 }
@@ -393,7 +389,7 @@ async fn list_locations(State(s): State<CatalogService>) -> ApiResult {
 async fn get_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {
     Ok(json_value(
         StatusCode::OK,
-        &location_value(&s.location(&id).await?),
+        &s.location(&id).await?.to_json(),
     ))
 }
 
@@ -450,7 +446,7 @@ async fn update_location(
     let row = s
         .update_location(&id, &body.location_type, &body.target)
         .await?;
-    Ok(json_value(StatusCode::OK, &location_value(&row)))
+    Ok(json_value(StatusCode::OK, &row.to_json()))
 }
 
 async fn delete_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {
@@ -465,7 +461,7 @@ async fn location_by_entity(
     let row = s
         .location_by_entity(&name_ref(&kind, &namespace, &name))
         .await?;
-    Ok(json_value(StatusCode::OK, &location_value(&row)))
+    Ok(json_value(StatusCode::OK, &row.to_json()))
 }
 
 #[derive(Deserialize)]

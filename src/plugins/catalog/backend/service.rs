@@ -13,9 +13,7 @@ use crate::services::database::Sql;
 
 use super::error::CatalogError;
 use super::index::{Position, SortKey};
-use super::locations::{
-    absolute_file_target, generated_location_entity, location_json, parse_documents,
-};
+use super::locations::{absolute_file_target, generated_location_entity, parse_documents};
 use super::predicate::Predicate;
 use super::processing::Engine;
 use super::query::{Cursor, Filter, FullText, Order, project};
@@ -423,7 +421,12 @@ impl CatalogService {
             let id = existing
                 .as_ref()
                 .map_or_else(|| uuid::Uuid::new_v4().to_string(), |l| l.id.clone());
-            return Ok((location_json(&id, &spec), entities, existing.is_some()));
+            let location = LocationRow {
+                id,
+                location_type: spec.location_type.clone(),
+                target: spec.target.clone(),
+            };
+            return Ok((location.to_json(), entities, existing.is_some()));
         }
         if existing.is_some() {
             return Err(CatalogError::Conflict {
@@ -452,7 +455,7 @@ impl CatalogService {
             )
             .await?;
         let entities = self.entities_of_origin(&spec.to_string()).await?;
-        Ok((location_json(&row.id, &spec), entities, false))
+        Ok((row.to_json(), entities, false))
     }
 
     async fn entities_of_origin(&self, origin: &str) -> Result<Vec<Value>, CatalogError> {

@@ -88,6 +88,13 @@ pub(crate) struct LocationRow {
     pub(crate) target: String,
 }
 
+impl LocationRow {
+    /// The location as the API shows it: `{id, type, target}`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "id": self.id, "type": self.location_type, "target": self.target })
+    }
+}
+
 /// An entity waiting to be processed.
 #[derive(Debug, Clone)]
 pub(crate) struct StateRow {
