@@ -23,6 +23,9 @@ use super::predicate::Predicate;
 use super::query::{FullText, Order};
 use super::stitching::{SearchRow, search_rows};
 
+/// Entities read per query when the index is loaded at start.
+const LOAD_PAGE: i64 = 2000;
+
 /// No value (the key exists with a null or over-long value).
 const NONE: u32 = u32::MAX;
 
@@ -749,15 +752,29 @@ impl EntityIndex {
     /// Replaces the whole index with what `db` holds.
     pub(crate) async fn load(&self, db: &PluginDatabase) -> Result<(), CatalogError> {
         let generation = read_generation(db).await?;
-        let rows: Vec<(String, String, String, String)> =
-            Sql::new("SELECT entity_id, entity_ref, hash, final_entity FROM final_entities")
-                .fetch_all(db)
-                .await
-                .map_err(CatalogError::db("load entities"))?;
-        let entries = to_entries(rows);
+        // Page through the table, so that start-up never holds every entity's JSON and
+        // search rows at once on top of the index being built.
         let mut fresh = State::default();
-        for e in entries {
-            fresh.insert(e);
+        let mut after = String::new();
+        loop {
+            let rows: Vec<(String, String, String, String)> = Sql::new(
+                "SELECT entity_id, entity_ref, hash, final_entity FROM final_entities \
+                 WHERE entity_id > ? ORDER BY entity_id LIMIT ?",
+            )
+            .bind(after.clone())
+            .bind(LOAD_PAGE)
+            .fetch_all(db)
+            .await
+            .map_err(CatalogError::db("load entities"))?;
+            let Some((last, ..)) = rows.last() else { break };
+            after = last.clone();
+            let full = rows.len() as i64 == LOAD_PAGE;
+            for e in to_entries(rows) {
+                fresh.insert(e);
+            }
+            if !full {
+                break;
+            }
         }
         *self.state.write() = fresh;
         *self.generation.lock() = generation;
@@ -1229,6 +1246,44 @@ mod tests {
         let page = idx.page(&shared, None, &[], &Position::Start, Some(5));
         assert_eq!(page.total as usize, FEW_SLOTS + 5);
         assert!(page.items[0].contains("p000"));
+    }
+
+    #[tokio::test]
+    async fn load_reads_every_stored_entity_page_by_page() {
+        let db = crate::services::database::DatabaseManager::in_memory()
+            .for_plugin("catalog")
+            .await
+            .unwrap();
+        super::super::store::migrate(&db).await.unwrap();
+        let n = LOAD_PAGE as usize * 2 + 7;
+        let rows: Vec<super::super::store::FinalWrite> = (0..n)
+            .map(|i| {
+                let e = entity("Component", &format!("l{i:05}"), "service", &[]);
+                super::super::store::FinalWrite {
+                    entity_id: e.entity_id,
+                    entity_ref: e.entity_ref,
+                    hash: e.hash,
+                    json: e.json,
+                }
+            })
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        super::super::store::write_finals(&mut tx, &rows, &HashMap::new())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let idx = EntityIndex::default();
+        idx.load(&db).await.unwrap();
+        assert_eq!(idx.len(), n);
+        assert!(idx.by_uid("uid-l00000").is_some());
+        assert!(
+            idx.by_ref(&format!("component:default/l{:05}", n - 1))
+                .is_some()
+        );
+        assert_eq!(
+            idx.count(&pred(json!({ "spec.type": "service" }))) as usize,
+            n
+        );
     }
 
     #[test]
