@@ -70,7 +70,9 @@ pub use entity_ref::{EntityRef, RefDefaults};
 pub use error::{EntityRefError, SpecError, ValidationError, ValidationErrors};
 pub use identity::{entity_has_changes, generate_entity_etag, generate_entity_uid};
 pub use kinds::{BACKSTAGE_API_VERSIONS, KnownKind, TEMPLATE_API_VERSION};
-pub use relation_rules::{RELATION_RULES, RelationRule, SpecRelation, relations_from_spec};
+pub use relation_rules::{
+    RELATION_RULES, RelationRule, SpecRelation, relations_from_spec, sort_spec_ref_lists,
+};
 pub use relations::*;
 pub use specs::{
     API_TYPE_MCP_SERVER, ApiRemote, ApiSpec, ComponentSpec, DomainSpec, GroupSpec,

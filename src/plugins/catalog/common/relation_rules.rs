@@ -291,6 +291,40 @@ pub fn relations_from_spec(entity: &Entity) -> Result<Vec<SpecRelation>, Validat
     }
 }
 
+/// Sorts the reference lists of a built-in kind's `spec` (`providesApis`, `consumesApis`,
+/// `dependsOn`, `dependencyOf`, `memberOf`, `children`, `members`, ...), as Backstage's
+/// processing does, so the served `spec` is the same whatever order the file lists them in.
+/// Lists holding anything but strings are left for validation to report.
+///
+/// ```
+/// use backlot::plugins::catalog::common::{Entity, sort_spec_ref_lists};
+///
+/// let mut entity: Entity = serde_json::from_value(serde_json::json!({
+///     "apiVersion": "backstage.io/v1alpha1",
+///     "kind": "Component",
+///     "metadata": { "name": "web" },
+///     "spec": { "type": "service", "lifecycle": "production", "owner": "team-a",
+///               "dependsOn": ["resource:db", "component:auth"], "tags": ["z", "a"] }
+/// }))?;
+/// sort_spec_ref_lists(&mut entity);
+/// let spec = entity.spec.unwrap_or_default();
+/// assert_eq!(spec["dependsOn"], serde_json::json!(["component:auth", "resource:db"]));
+/// assert_eq!(spec["tags"], serde_json::json!(["z", "a"])); // not a reference list
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn sort_spec_ref_lists(entity: &mut Entity) {
+    let (Some(kind), Some(spec)) = (KnownKind::parse(&entity.kind), entity.spec.as_mut()) else {
+        return;
+    };
+    for rule in RELATION_RULES.iter().filter(|r| r.kinds.contains(&kind)) {
+        if let Some(Value::Array(items)) = spec.get_mut(rule.field) {
+            if items.iter().all(Value::is_string) {
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
