@@ -63,6 +63,10 @@ pub enum CatalogError {
         /// Why.
         message: String,
     },
+    /// The engine stopped (the backend is shutting down) before the work finished; what it
+    /// committed is finished by the next processing pass.
+    #[error("catalog processing was interrupted; it resumes with the next processing pass")]
+    Interrupted,
     /// A database operation failed.
     #[error("catalog database operation {operation} failed")]
     Database {
@@ -103,9 +107,9 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound { .. } => ApiError::not_found(err.to_string()),
             CatalogError::Conflict { .. } => ApiError::conflict(err.to_string()),
             CatalogError::ReadOnly { .. } => ApiError::not_allowed(err.to_string()),
-            CatalogError::Config { .. } | CatalogError::Database { .. } => {
-                ApiError::internal(chain(&err))
-            }
+            CatalogError::Config { .. }
+            | CatalogError::Database { .. }
+            | CatalogError::Interrupted => ApiError::internal(chain(&err)),
         }
     }
 }

@@ -41,6 +41,7 @@ mod processing;
 mod query;
 mod router;
 mod service;
+mod stitch_queue;
 mod stitching;
 mod store;
 
@@ -190,7 +191,7 @@ async fn start(
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
-    let engine = Arc::new(Engine::new(db, extension.processors(), options, url_reader));
+    let engine = Engine::new(db, extension.processors(), options, url_reader);
     engine.index.load(&engine.db).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),

@@ -2,7 +2,7 @@
 //! hand-over to stitching.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::backend::BoxError;
 use crate::plugins::catalog::common::{
     ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, KnownKind,
-    STATUS_TYPE_CATALOG_PROCESSING, relations_from_spec, validate_entity, validate_envelope,
+    STATUS_TYPE_CATALOG_PROCESSING, relations_from_spec, sort_spec_ref_lists, validate_entity,
+    validate_envelope,
 };
 use crate::plugins::catalog::node::Emitter;
 use crate::plugins::catalog::node::{
@@ -22,18 +23,16 @@ use crate::services::database::{DbTransaction, PluginDatabase};
 use crate::services::url_reader::UrlReaderService;
 
 use super::error::{CatalogError, chain};
-use super::index::{EntityIndex, IndexedEntity};
+use super::index::EntityIndex;
 use super::locations::{
     LocationReader, RulesEnforcer, YamlLocationProcessor, location_entity_targets,
     resolve_placeholders, sha1_hex,
 };
-use super::stitching::{build_final, search_rows};
-use super::store::{self, ExistingRow, FinalWrite, StateRow, UnprocessedWrite};
+use super::stitch_queue::StitchMarks;
+use super::store::{self, ExistingRow, StateRow, UnprocessedWrite};
 
 /// Entities processed per batch (one transaction each).
 const BATCH: usize = 1000;
-/// Entities stitched per transaction.
-const STITCH_CHUNK: usize = 2000;
 /// How many times one entity may be processed in one pass (guards against emit loops).
 const MAX_VISITS: u32 = 3;
 /// Most entities a dry run reads.
@@ -87,8 +86,10 @@ pub(crate) struct Engine {
     /// The built-in and the added processors, in the order they run.
     processors: Vec<Arc<dyn CatalogProcessor>>,
     pub(crate) reader: LocationReader,
-    options: EngineOptions,
+    pub(super) options: EngineOptions,
     lock: tokio::sync::Mutex<()>,
+    /// The engine itself, for work that must outlive the caller's future.
+    me: Weak<Engine>,
     /// The in-memory read model every query is answered from.
     pub(crate) index: Arc<EntityIndex>,
 }
@@ -153,19 +154,35 @@ impl Engine {
         processors: Vec<Arc<dyn CatalogProcessor>>,
         options: EngineOptions,
         url_reader: Arc<dyn UrlReaderService>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let reader = LocationReader::new(url_reader);
         let builtin: Arc<dyn CatalogProcessor> = Arc::new(YamlLocationProcessor {
             reader: reader.clone(),
         });
-        Self {
+        Arc::new_cyclic(|me| Self {
             db,
             processors: ordered_processors(vec![builtin], processors),
             reader,
             options,
             lock: tokio::sync::Mutex::new(()),
             index: Arc::new(EntityIndex::default()),
-        }
+            me: me.clone(),
+        })
+    }
+
+    /// Runs `work` on a task of its own and waits for it: a caller that goes away (a client
+    /// that disconnects, a provider's task that times out) cancels nothing, and whatever the
+    /// work committed is finished by the stitch queue even if the process dies.
+    async fn detached<T, F, Fut>(&self, work: F) -> Result<T, CatalogError>
+    where
+        F: FnOnce(Arc<Engine>) -> Fut,
+        Fut: Future<Output = Result<T, CatalogError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let engine = self.me.upgrade().ok_or(CatalogError::Interrupted)?;
+        tokio::spawn(work(engine))
+            .await
+            .map_err(|_| CatalogError::Interrupted)?
     }
 
     fn next_update(&self) -> i64 {
@@ -174,7 +191,7 @@ impl Engine {
         now_ms() + base + base * jitter / 2000
     }
 
-    async fn begin(&self) -> Result<DbTransaction, CatalogError> {
+    pub(super) async fn begin(&self) -> Result<DbTransaction, CatalogError> {
         let mut tx = self
             .db
             .begin()
@@ -270,6 +287,7 @@ impl Engine {
         }
         match relations_from_spec(&entity) {
             Ok(rels) => {
+                sort_spec_ref_lists(&mut entity);
                 for r in rels {
                     let target = r.target.to_string();
                     out.relations.push((
@@ -515,10 +533,10 @@ impl Engine {
         tx: &mut DbTransaction,
         mut outcomes: Vec<Outcome>,
         queue: &mut VecDeque<String>,
-        stitch: &mut HashSet<String>,
-        candidates: &mut HashSet<String>,
     ) -> Result<(), CatalogError> {
         let now = now_ms();
+        // What this batch changes for stitching, queued in the same transaction.
+        let mut marks = StitchMarks::default();
         let child_refs: Vec<String> = outcomes
             .iter()
             .flat_map(|o| o.children.iter().map(|c| c.entity_ref.clone()))
@@ -588,12 +606,12 @@ impl Engine {
             };
             let processed = o.processed.as_ref().map(Value::to_string);
             processed_rows.push((o.entity_id.clone(), processed, hash, errors));
-            stitch.insert(o.entity_ref.clone());
+            marks.stitch(o.entity_ref.clone());
             if o.processed.is_some() {
                 changed_ok_ids.push(o.entity_id.clone());
                 changed_ok_refs.push(o.entity_ref.clone());
                 for (s, t, g) in &o.relations {
-                    stitch.insert(s.clone());
+                    marks.stitch(s.clone());
                     new_relations.push((o.entity_id.clone(), s.clone(), t.clone(), g.clone()));
                 }
                 if o.read_failed {
@@ -604,7 +622,7 @@ impl Engine {
         }
         store::update_processed_many(tx, processed_rows).await?;
         if !changed_ok_ids.is_empty() {
-            stitch.extend(store::relation_sources_of(tx, &changed_ok_ids).await?);
+            marks.stitch_all(store::relation_sources_of(tx, &changed_ok_ids).await?);
             store::delete_where_in(
                 tx,
                 "relations",
@@ -621,7 +639,8 @@ impl Engine {
                 if keep_old.contains(&source) {
                     targets.insert(target);
                 } else if !targets.contains(&target) {
-                    candidates.insert(target);
+                    // No longer emitted: an orphan unless another parent emits it.
+                    marks.stitch(target);
                 }
             }
             for (source, targets) in new_targets {
@@ -641,112 +660,18 @@ impl Engine {
         }
         let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
         store::set_next_update(tx, &ids, self.next_update()).await?;
-        Ok(())
-    }
-
-    /// Deletes entities right away; their children are returned in `children`.
-    async fn delete_now(
-        &self,
-        tx: &mut DbTransaction,
-        refs: &[String],
-        stitch: &mut HashSet<String>,
-        children: &mut Vec<String>,
-        removed: &mut Vec<String>,
-    ) -> Result<(), CatalogError> {
-        let rows = store::ids_of(tx, refs).await?;
-        let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        removed.extend(ids.iter().cloned());
-        let refs: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
-        stitch.extend(store::relation_sources_of(tx, &ids).await?);
-        children.extend(
-            store::reference_targets(tx, &refs)
-                .await?
-                .into_iter()
-                .map(|(_, t)| t),
-        );
-        store::delete_entities(tx, &ids, &refs).await?;
-        for r in &refs {
-            stitch.remove(r);
-        }
-        Ok(())
-    }
-
-    /// Stitches `refs` whose final form changed; returns what changed for the index.
-    async fn stitch(
-        &self,
-        tx: &mut DbTransaction,
-        refs: &[String],
-    ) -> Result<Vec<IndexedEntity>, CatalogError> {
-        let mut changed = Vec::new();
-        for chunk in refs.chunks(STITCH_CHUNK) {
-            let rows = store::stitch_rows(tx, chunk).await?;
-            if rows.is_empty() {
-                continue;
-            }
-            let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
-            let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
-            for (s, t, g) in store::relations_from(tx, &present).await? {
-                relations.entry(s).or_default().push((t, g));
-            }
-            let referenced = store::referenced(tx, &present).await?;
-            let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
-            let hashes = store::final_hashes(tx, &ids).await?;
-            let mut writes = Vec::new();
-            let mut rows_for_index = Vec::new();
-            for row in rows {
-                let orphan = !referenced.contains(&row.entity_ref);
-                let rels = relations.remove(&row.entity_ref).unwrap_or_default();
-                let (entity, hash) = match build_final(
-                    &row.processed,
-                    row.errors.as_deref(),
-                    rels,
-                    orphan,
-                ) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(entity = %row.entity_ref, error = %e, "cannot stitch entity");
-                        continue;
-                    }
-                };
-                if hashes.get(&row.entity_id) == Some(&hash) {
-                    continue;
-                }
-                rows_for_index.push(search_rows(&entity));
-                writes.push(FinalWrite {
-                    json: entity.to_string(),
-                    entity_id: row.entity_id,
-                    entity_ref: row.entity_ref,
-                    hash,
-                });
-            }
-            store::write_finals(tx, &writes, &hashes).await?;
-            changed.extend(
-                writes
-                    .into_iter()
-                    .zip(rows_for_index)
-                    .map(|(w, rows)| IndexedEntity {
-                        entity_id: w.entity_id,
-                        entity_ref: w.entity_ref,
-                        hash: w.hash,
-                        json: w.json,
-                        rows,
-                    }),
-            );
-        }
-        Ok(changed)
+        marks.write(tx).await
     }
 
     // ---------------------------------------------------------------- passes
 
-    /// Processes `initial` and everything that changes because of it, then handles orphans
-    /// and stitches. Callers hold the lock.
-    async fn pass_locked(
-        &self,
-        initial: Vec<String>,
-        mut stitch: HashSet<String>,
-        mut candidates: HashSet<String>,
-        mut eager: HashSet<String>,
-    ) -> Result<(), CatalogError> {
+    /// Processes `initial` and everything that changes because of it, then drains the stitch
+    /// queue (orphans, deletions, final entities). Callers hold the lock.
+    ///
+    /// Nothing of a pass lives only in memory: each batch commits its results together with
+    /// the stitch marks they call for and the children it found (due at once), so a pass cut
+    /// short anywhere is finished by the next one.
+    async fn pass_locked(&self, initial: Vec<String>) -> Result<(), CatalogError> {
         let started = std::time::Instant::now();
         let (mut process_time, mut write_time, mut processed) =
             (Duration::ZERO, Duration::ZERO, 0usize);
@@ -794,63 +719,15 @@ impl Engine {
             process_time += t.elapsed();
             let t = std::time::Instant::now();
             let mut tx = self.begin().await?;
-            self.write_batch(&mut tx, outcomes, &mut queue, &mut stitch, &mut candidates)
-                .await?;
+            self.write_batch(&mut tx, outcomes, &mut queue).await?;
             tx.commit().await.map_err(CatalogError::db("commit"))?;
             write_time += t.elapsed();
         }
         // Free the per-pass bookkeeping before stitching grows the index.
         drop(visits);
         drop(queue);
-        let mut tx = self.begin().await?;
-        if !candidates.is_empty() {
-            let list: Vec<String> = candidates.into_iter().collect();
-            let still = store::referenced(&mut tx, &list).await?;
-            let orphans: HashSet<String> =
-                list.into_iter().filter(|r| !still.contains(r)).collect();
-            match self.options.orphan_strategy {
-                OrphanStrategy::Delete => eager.extend(orphans),
-                OrphanStrategy::Keep => stitch.extend(orphans),
-            }
-        }
-        // Eager deletion of unreferenced entities and their unreferenced subtrees.
-        let mut todo: Vec<String> = eager.into_iter().collect();
-        let mut removed = Vec::new();
-        while !todo.is_empty() {
-            let still = store::referenced(&mut tx, &todo).await?;
-            todo.retain(|r| !still.contains(r));
-            let mut children = Vec::new();
-            if !todo.is_empty() {
-                self.delete_now(&mut tx, &todo, &mut stitch, &mut children, &mut removed)
-                    .await?;
-            }
-            todo = children;
-        }
         let t = std::time::Instant::now();
-        let stitched = stitch.len();
-        // Stitch in chunks, each committed and handed to the index on its own, so that memory
-        // stays bounded by a chunk however many entities a pass touches. The first commit
-        // also carries the deletions above.
-        let refs: Vec<String> = stitch.into_iter().collect();
-        let mut chunks = refs.chunks(STITCH_CHUNK);
-        loop {
-            let chunk = chunks.next().unwrap_or_default();
-            let changed = self.stitch(&mut tx, chunk).await?;
-            let generation = if changed.is_empty() && removed.is_empty() {
-                None
-            } else {
-                Some(store::bump_generation(&mut tx).await?)
-            };
-            tx.commit().await.map_err(CatalogError::db("commit"))?;
-            if generation.is_some() {
-                self.index.apply(changed, &removed, generation);
-                removed.clear();
-            }
-            if chunks.len() == 0 {
-                break;
-            }
-            tx = self.begin().await?;
-        }
+        let stitched = self.drain_stitch_queue().await?;
         if processed > 0 || stitched > 0 {
             tracing::debug!(
                 processed,
@@ -865,29 +742,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Processes `refs` now.
-    pub(crate) async fn process_refs(&self, refs: Vec<String>) -> Result<(), CatalogError> {
-        let _guard = self.lock.lock().await;
-        self.pass_locked(refs, HashSet::new(), HashSet::new(), HashSet::new())
-            .await
-    }
-
-    /// Processes every entity whose refresh time has come.
+    /// Processes every entity whose refresh time has come, and finishes the stitching of any
+    /// pass that was cut short (here or in another process sharing the database).
     pub(crate) async fn process_due(&self) -> Result<usize, CatalogError> {
         let _guard = self.lock.lock().await;
         // Catch up with what other processes sharing the database wrote.
         self.index.sync(&self.db).await?;
         let due = store::due_refs(&self.db, now_ms()).await?;
         let n = due.len();
-        if n > 0 {
-            self.pass_locked(due, HashSet::new(), HashSet::new(), HashSet::new())
-                .await?;
-        }
+        self.pass_locked(due).await?;
         Ok(n)
     }
 
-    /// Applies a provider's mutation and processes what changed.
+    /// Applies a provider's mutation and processes what changed, on a task of its own.
     pub(crate) async fn apply_mutation(
+        &self,
+        provider: &str,
+        mutation: EntityProviderMutation,
+    ) -> Result<(), CatalogError> {
+        let provider = provider.to_owned();
+        self.detached(
+            move |engine| async move { engine.apply_mutation_now(&provider, mutation).await },
+        )
+        .await
+    }
+
+    async fn apply_mutation_now(
         &self,
         provider: &str,
         mutation: EntityProviderMutation,
@@ -950,18 +830,24 @@ impl Engine {
         }
         store::insert_unprocessed(&mut tx, inserts, now).await?;
         store::update_unprocessed(&mut tx, updates, now).await?;
-        let mut eager = HashSet::new();
+        // What the provider no longer emits goes, with its unreferenced subtree.
+        let mut marks = StitchMarks::default();
         if full {
             let old = store::provider_targets(&mut tx, provider).await?;
             let keep: HashSet<&String> = accepted.iter().collect();
-            eager.extend(old.into_iter().filter(|r| !keep.contains(r)));
+            for r in old.into_iter().filter(|r| !keep.contains(r)) {
+                marks.delete_if_unreferenced(r);
+            }
             store::delete_provider_refs(&mut tx, provider, None).await?;
         } else {
             let removed_refs: Vec<String> = removed.iter().map(|d| d.entity.ref_string()).collect();
             store::delete_provider_refs(&mut tx, provider, Some(&removed_refs)).await?;
             store::delete_provider_refs(&mut tx, provider, Some(&accepted)).await?;
-            eager.extend(removed_refs);
+            for r in removed_refs {
+                marks.delete_if_unreferenced(r);
+            }
         }
+        marks.write(&mut tx).await?;
         store::insert_references(
             &mut tx,
             accepted
@@ -971,13 +857,19 @@ impl Engine {
         )
         .await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
-        self.pass_locked(queue, HashSet::new(), HashSet::new(), eager)
+        self.pass_locked(queue).await
+    }
+
+    /// Deletes one entity (by reference), on a task of its own. Its parents are due for
+    /// processing at once, so one that still emits it brings it back (with a new uid) within
+    /// a refresh tick, as Backstage does; its children become orphan candidates.
+    pub(crate) async fn delete_entity(&self, entity_ref: &str) -> Result<(), CatalogError> {
+        let entity_ref = entity_ref.to_owned();
+        self.detached(move |engine| async move { engine.delete_entity_now(&entity_ref).await })
             .await
     }
 
-    /// Deletes one entity (by reference); parents that still emit it bring it back when they
-    /// are processed next.
-    pub(crate) async fn delete_entity(&self, entity_ref: &str) -> Result<(), CatalogError> {
+    async fn delete_entity_now(&self, entity_ref: &str) -> Result<(), CatalogError> {
         let _guard = self.lock.lock().await;
         let parents: Vec<String> = store::parents_of(&self.db, entity_ref)
             .await?
@@ -985,40 +877,36 @@ impl Engine {
             .flatten()
             .collect();
         let mut tx = self.begin().await?;
-        store::clear_result_hash(&mut tx, &parents).await?;
-        let mut stitch = HashSet::new();
-        let mut children = Vec::new();
+        store::reprocess_now(&mut tx, &parents, now_ms()).await?;
+        let mut marks = StitchMarks::default();
         let mut removed = Vec::new();
-        self.delete_now(
-            &mut tx,
-            &[entity_ref.to_owned()],
-            &mut stitch,
-            &mut children,
-            &mut removed,
-        )
-        .await?;
+        let target = [entity_ref.to_owned()];
+        self.delete_now(&mut tx, &target, false, &mut marks, &mut removed)
+            .await?;
         store::delete_where_in(
             &mut tx,
             "refresh_state_references",
             "target_entity_ref",
-            &[entity_ref.to_owned()],
+            &target,
             "delete references",
         )
         .await?;
+        marks.write(&mut tx).await?;
         let generation = store::bump_generation(&mut tx).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         self.index.apply(Vec::new(), &removed, Some(generation));
-        self.pass_locked(
-            Vec::new(),
-            stitch,
-            children.into_iter().collect(),
-            HashSet::new(),
-        )
-        .await
+        self.drain_stitch_queue().await.map(drop)
     }
 
-    /// Processes an entity and its ancestors now.
+    /// Processes an entity and its ancestors now, on a task of its own; `false` when there is
+    /// no such entity.
     pub(crate) async fn refresh(&self, entity_ref: &str) -> Result<bool, CatalogError> {
+        let entity_ref = entity_ref.to_owned();
+        self.detached(move |engine| async move { engine.refresh_now(&entity_ref).await })
+            .await
+    }
+
+    async fn refresh_now(&self, entity_ref: &str) -> Result<bool, CatalogError> {
         let mut chain = Vec::new();
         let mut todo = vec![entity_ref.to_owned()];
         let mut seen = HashSet::new();
@@ -1036,14 +924,16 @@ impl Engine {
             .await?
             .is_empty();
         if exists {
-            store::clear_result_hash(&mut tx, &chain).await?;
+            // Due now: should this pass be cut short, the next tick does it.
+            store::reprocess_now(&mut tx, &chain, now_ms()).await?;
         }
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         if !exists {
             return Ok(false);
         }
         chain.reverse();
-        self.process_refs(chain).await?;
+        let _guard = self.lock.lock().await;
+        self.pass_locked(chain).await?;
         Ok(true)
     }
 

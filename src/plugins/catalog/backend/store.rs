@@ -78,6 +78,17 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     );
     INSERT INTO catalog_generation (id, generation) VALUES (1, 0);",
     ),
+    // Durable stitching (see `stitch_queue.rs`): what a pass still has to stitch survives a
+    // crash, a cancelled request or an error, and is finished by the next drain.
+    Migration::new(
+        3,
+        "catalog_stitch_queue",
+        "CREATE TABLE stitch_queue (
+        entity_ref ${text} PRIMARY KEY,
+        ticket ${text} NOT NULL,
+        eager ${bigint} NOT NULL
+    );",
+    ),
 ];
 
 /// A registered location.
@@ -483,17 +494,19 @@ pub(crate) async fn due_refs(db: &PluginDatabase, now: i64) -> Result<Vec<String
     Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
-pub(crate) async fn clear_result_hash(
+/// Makes `refs` due at `now` with no result hash, so the next pass reprocesses them fully.
+pub(crate) async fn reprocess_now(
     tx: &mut DbTransaction,
     refs: &[String],
+    now: i64,
 ) -> Result<(), CatalogError> {
     for chunk in refs.chunks(CHUNK) {
-        in_sql(
-            "UPDATE refresh_state SET result_hash = NULL WHERE",
-            "entity_ref",
-            chunk,
-            "",
-        )
+        Sql::new(format!(
+            "UPDATE refresh_state SET result_hash = NULL, next_update_at = ? WHERE entity_ref IN ({})",
+            placeholders(chunk.len())
+        ))
+        .bind(now)
+        .bind_all(chunk.iter())
         .execute(&mut *tx)
         .await
         .map_err(CatalogError::db("reset result hash"))?;

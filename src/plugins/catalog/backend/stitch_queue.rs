@@ -1,0 +1,267 @@
+//! Durable stitching: the `stitch_queue` table of entities whose final form must be rebuilt,
+//! and the drain that rebuilds them.
+//!
+//! Every transaction that changes what an entity's final form depends on (its processed
+//! entity, its relations, whether anything still references it) queues the entity in the same
+//! transaction. The queue is drained after each processing pass and on every refresh tick, so
+//! a pass interrupted at any line (a crash, a cancelled request, a database error, a shutdown)
+//! is finished by the next drain, in this process or another one sharing the database.
+//!
+//! Each queued row carries a ticket, written anew whenever the entity is queued again; the
+//! drain removes only the rows whose ticket it read, so a mark set while a chunk is being
+//! stitched is never lost. A row marked `eager` is deleted (with its unreferenced subtree)
+//! when nothing references it any more, whatever `catalog.orphanStrategy` says: that is how
+//! entities a provider removed go away.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::services::database::{DbTransaction, Sql, placeholders};
+
+use super::error::CatalogError;
+use super::index::IndexedEntity;
+use super::processing::{Engine, OrphanStrategy};
+use super::stitching::{build_final, search_rows};
+use super::store::{self, FinalWrite};
+
+/// Entities stitched per transaction.
+pub(crate) const STITCH_CHUNK: usize = 2000;
+/// Rows per multi-row insert into the queue (three binds each).
+const ROWS_PER_INSERT: usize = 2000;
+
+/// Entities to queue, each with whether it is to be deleted once unreferenced.
+#[derive(Debug, Default)]
+pub(crate) struct StitchMarks(HashMap<String, bool>);
+
+impl StitchMarks {
+    /// Queues `entity_ref` for stitching (an earlier eager mark stays eager).
+    pub(crate) fn stitch(&mut self, entity_ref: impl Into<String>) {
+        self.0.entry(entity_ref.into()).or_insert(false);
+    }
+
+    /// Queues `entity_ref` for deletion once nothing references it.
+    pub(crate) fn delete_if_unreferenced(&mut self, entity_ref: impl Into<String>) {
+        self.0.insert(entity_ref.into(), true);
+    }
+
+    /// Queues every ref of `refs` for stitching.
+    pub(crate) fn stitch_all(&mut self, refs: impl IntoIterator<Item = String>) {
+        for r in refs {
+            self.stitch(r);
+        }
+    }
+
+    /// Writes the marks in `tx`.
+    pub(crate) async fn write(self, tx: &mut DbTransaction) -> Result<(), CatalogError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let ticket = uuid::Uuid::new_v4().simple().to_string();
+        let rows: Vec<(String, bool)> = self.0.into_iter().collect();
+        for batch in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES ");
+            for (i, (entity_ref, eager)) in batch.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.push_bind(entity_ref.clone())
+                    .push(", ")
+                    .push_bind(ticket.clone())
+                    .push(", ")
+                    .push_bind(i64::from(*eager))
+                    .push(")");
+            }
+            sql.push(
+                " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
+                 eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END",
+            );
+            sql.execute(&mut *tx)
+                .await
+                .map_err(CatalogError::db("queue stitching"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A queued row: `(entity ref, ticket, eager)`.
+type Queued = (String, String, i64);
+
+async fn next_chunk(tx: &mut DbTransaction) -> Result<Vec<Queued>, CatalogError> {
+    Sql::new("SELECT entity_ref, ticket, eager FROM stitch_queue ORDER BY entity_ref LIMIT ?")
+        .bind(STITCH_CHUNK as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("read stitch queue"))
+}
+
+/// Removes the rows read in `rows`, unless they were queued again since (a new ticket).
+async fn dequeue(tx: &mut DbTransaction, rows: &[Queued]) -> Result<(), CatalogError> {
+    let tickets: Vec<&String> = rows
+        .iter()
+        .map(|r| &r.1)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in rows.chunks(500) {
+        Sql::new(format!(
+            "DELETE FROM stitch_queue WHERE entity_ref IN ({}) AND ticket IN ({})",
+            placeholders(chunk.len()),
+            placeholders(tickets.len())
+        ))
+        .bind_all(chunk.iter().map(|r| r.0.clone()))
+        .bind_all(tickets.iter().map(|t| (*t).clone()))
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("dequeue stitched entities"))?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Stitches everything queued, a chunk per transaction, each chunk handed to the index
+    /// right after its commit; deletes the queued entities nothing references where they
+    /// are eager or the orphan strategy is `delete`. Returns how many rows were drained.
+    /// Callers hold the engine lock.
+    pub(crate) async fn drain_stitch_queue(&self) -> Result<usize, CatalogError> {
+        let mut drained = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let rows = next_chunk(&mut tx).await?;
+            if rows.is_empty() {
+                tx.commit().await.map_err(CatalogError::db("commit"))?;
+                return Ok(drained);
+            }
+            drained += rows.len();
+            let refs: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+            let referenced = store::referenced(&mut tx, &refs).await?;
+            let delete_orphans = self.options.orphan_strategy == OrphanStrategy::Delete;
+            let mut marks = StitchMarks::default();
+            let mut removed = Vec::new();
+            // Eager rows take their unreferenced subtree with them; orphans under the `delete`
+            // strategy leave their children to the same rule in their own turn.
+            let (eager, orphans): (Vec<&Queued>, Vec<&Queued>) = rows
+                .iter()
+                .filter(|(r, _, _)| !referenced.contains(r))
+                .partition(|(_, _, eager)| *eager != 0);
+            let orphans: Vec<&Queued> = if delete_orphans { orphans } else { Vec::new() };
+            let mut doomed = HashSet::new();
+            for (group, prune) in [(eager, true), (orphans, false)] {
+                let refs: Vec<String> = group.iter().map(|r| r.0.clone()).collect();
+                self.delete_now(&mut tx, &refs, prune, &mut marks, &mut removed)
+                    .await?;
+                doomed.extend(refs);
+            }
+            let live: Vec<String> = refs.into_iter().filter(|r| !doomed.contains(r)).collect();
+            let changed = self.stitch(&mut tx, &live).await?;
+            dequeue(&mut tx, &rows).await?;
+            marks.write(&mut tx).await?;
+            let generation = if changed.is_empty() && removed.is_empty() {
+                None
+            } else {
+                Some(store::bump_generation(&mut tx).await?)
+            };
+            tx.commit().await.map_err(CatalogError::db("commit"))?;
+            if generation.is_some() {
+                self.index.apply(changed, &removed, generation);
+            }
+        }
+    }
+
+    /// Deletes entities right away (their ids go to `removed`); the entities whose relations
+    /// pointed at them are queued for stitching, and so are their children: for deletion
+    /// once unreferenced when `prune_children` (Backstage's eager pruning of a provider's
+    /// removals), as orphan candidates otherwise.
+    pub(crate) async fn delete_now(
+        &self,
+        tx: &mut DbTransaction,
+        refs: &[String],
+        prune_children: bool,
+        marks: &mut StitchMarks,
+        removed: &mut Vec<String>,
+    ) -> Result<(), CatalogError> {
+        let rows = store::ids_of(tx, refs).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+        let refs: Vec<String> = rows.into_iter().map(|(_, r)| r).collect();
+        let gone: HashSet<&String> = refs.iter().collect();
+        for source in store::relation_sources_of(tx, &ids).await? {
+            if !gone.contains(&source) {
+                marks.stitch(source);
+            }
+        }
+        for (_, child) in store::reference_targets(tx, &refs).await? {
+            if prune_children {
+                marks.delete_if_unreferenced(child);
+            } else {
+                marks.stitch(child);
+            }
+        }
+        store::delete_entities(tx, &ids, &refs).await?;
+        removed.extend(ids);
+        Ok(())
+    }
+
+    /// Stitches `refs` whose final form changed; returns what changed for the index.
+    async fn stitch(
+        &self,
+        tx: &mut DbTransaction,
+        refs: &[String],
+    ) -> Result<Vec<IndexedEntity>, CatalogError> {
+        let mut changed = Vec::new();
+        for chunk in refs.chunks(STITCH_CHUNK) {
+            let rows = store::stitch_rows(tx, chunk).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
+            let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            for (s, t, g) in store::relations_from(tx, &present).await? {
+                relations.entry(s).or_default().push((t, g));
+            }
+            let referenced = store::referenced(tx, &present).await?;
+            let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
+            let hashes = store::final_hashes(tx, &ids).await?;
+            let mut writes = Vec::new();
+            let mut rows_for_index = Vec::new();
+            for row in rows {
+                let orphan = !referenced.contains(&row.entity_ref);
+                let rels = relations.remove(&row.entity_ref).unwrap_or_default();
+                let (entity, hash) = match build_final(
+                    &row.processed,
+                    row.errors.as_deref(),
+                    rels,
+                    orphan,
+                ) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(entity = %row.entity_ref, error = %e, "cannot stitch entity");
+                        continue;
+                    }
+                };
+                if hashes.get(&row.entity_id) == Some(&hash) {
+                    continue;
+                }
+                rows_for_index.push(search_rows(&entity));
+                writes.push(FinalWrite {
+                    json: entity.to_string(),
+                    entity_id: row.entity_id,
+                    entity_ref: row.entity_ref,
+                    hash,
+                });
+            }
+            store::write_finals(tx, &writes, &hashes).await?;
+            changed.extend(
+                writes
+                    .into_iter()
+                    .zip(rows_for_index)
+                    .map(|(w, rows)| IndexedEntity {
+                        entity_id: w.entity_id,
+                        entity_ref: w.entity_ref,
+                        hash: w.hash,
+                        json: w.json,
+                        rows,
+                    }),
+            );
+        }
+        Ok(changed)
+    }
+}
