@@ -98,7 +98,10 @@ fn assert_error(res: &TestResponse, status: u16, name: &str) -> String {
 async fn all_entities(b: &TestBackend) -> Vec<Value> {
     let res = get(b, "/entities").await;
     assert_eq!(res.status(), 200);
-    assert!(!res.text().contains(SECRET), "secret leaked into the catalog");
+    assert!(
+        !res.text().contains(SECRET),
+        "secret leaked into the catalog"
+    );
     res.json().unwrap()
 }
 
@@ -120,7 +123,12 @@ async fn refused_everywhere(b: &TestBackend, target: &str) -> String {
         "InputError",
     );
     assert_error(
-        &post(b, "/analyze-location", &json!({ "location": file_body(target) })).await,
+        &post(
+            b,
+            "/analyze-location",
+            &json!({ "location": file_body(target) }),
+        )
+        .await,
         400,
         "InputError",
     );
@@ -142,7 +150,10 @@ async fn dev_zero_as_file_target_is_refused() {
     std::os::unix::fs::symlink("/dev/zero", d.root.join("zero.yaml")).unwrap();
     let b = start(&d.root, FILES_ALLOWED).await;
     let before = all_entities(&b).await.len();
-    for target in ["/dev/zero".to_owned(), d.root.join("zero.yaml").display().to_string()] {
+    for target in [
+        "/dev/zero".to_owned(),
+        d.root.join("zero.yaml").display().to_string(),
+    ] {
         let message = promptly(Duration::from_secs(10), refused_everywhere(&b, &target)).await;
         assert!(message.contains("is not allowed"), "{message}");
     }
@@ -353,9 +364,7 @@ async fn remote_yaml_cannot_pull_in_local_files() {
     let host = base.trim_start_matches("http://").to_owned();
     let b = start(
         &d.root,
-        &format!(
-            "{FILES_ALLOWED}backend:\n  reading:\n    allow:\n      - host: '{host}'\n"
-        ),
+        &format!("{FILES_ALLOWED}backend:\n  reading:\n    allow:\n      - host: '{host}'\n"),
     )
     .await;
     let before = all_entities(&b).await.len();
@@ -366,7 +375,10 @@ async fn remote_yaml_cannot_pull_in_local_files() {
         400,
         "InputError",
     );
-    assert!(message.contains("may not refer to local files"), "{message}");
+    assert!(
+        message.contains("may not refer to local files"),
+        "{message}"
+    );
     // Registering records the refusals on the Location entities; nothing local is read.
     for file in ["text.yaml", "location.yaml", "url-location.yaml"] {
         let body = json!({ "type": "url", "target": format!("{base}/{file}") });
@@ -375,13 +387,24 @@ async fn remote_yaml_cannot_pull_in_local_files() {
         assert!(!res.text().contains(SECRET));
     }
     let entities = all_entities(&b).await;
-    assert!(!entities.iter().any(|e| e["metadata"]["name"] == "local-leak"));
-    assert!(!entities.iter().any(|e| e["metadata"]["name"] == "with-text"));
+    assert!(
+        !entities
+            .iter()
+            .any(|e| e["metadata"]["name"] == "local-leak")
+    );
+    assert!(
+        !entities
+            .iter()
+            .any(|e| e["metadata"]["name"] == "with-text")
+    );
     for name in ["remote-loc", "remote-url-loc"] {
         let res = get(&b, &format!("/entities/by-name/location/default/{name}")).await;
         assert_eq!(res.status(), 200, "{name}: {}", res.text());
         let entity: Value = res.json().unwrap();
-        let items = entity["status"]["items"].as_array().cloned().unwrap_or_default();
+        let items = entity["status"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert!(
             items.iter().any(|i| i["error"]["name"] == "NotAllowedError"
                 && i["error"]["message"]
@@ -403,12 +426,7 @@ fn rss_bytes() -> u64 {
         .find(|l| l.starts_with("VmRSS:"))
         .unwrap()
         .to_owned();
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb * 1024
 }
 
@@ -417,7 +435,9 @@ async fn quadratic_alias_bomb_is_refused_with_little_memory() {
     let _serial = SERIAL.lock().await;
     let d = dirs();
     // One list of 9,000 items, aliased 9,000 times: 81 million nodes from about 45 KB.
-    let mut bomb = String::from("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bomb\nspec:\n  a: &a [");
+    let mut bomb = String::from(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bomb\nspec:\n  a: &a [",
+    );
     bomb.push_str(&vec!["1"; 9000].join(","));
     bomb.push_str("]\n  b: [");
     bomb.push_str(&vec!["*a"; 9000].join(","));
@@ -436,7 +456,12 @@ async fn quadratic_alias_bomb_is_refused_with_little_memory() {
         "InputError",
     );
     assert!(message.contains("maxExpandedSize"), "{message}");
-    let res = post(&b, "/analyze-location", &json!({ "location": file_body(&target) })).await;
+    let res = post(
+        &b,
+        "/analyze-location",
+        &json!({ "location": file_body(&target) }),
+    )
+    .await;
     assert_eq!(res.status(), 200, "{}", res.text());
     let res = post(&b, "/locations", &file_body(&target)).await;
     assert_eq!(res.status(), 201, "{}", res.text());
@@ -447,10 +472,7 @@ async fn quadratic_alias_bomb_is_refused_with_little_memory() {
     // Only the generated Location entity was added, carrying the error.
     let entities = all_entities(&b).await;
     assert_eq!(entities.len(), before + 1);
-    let location = &entities
-        .iter()
-        .find(|e| e["kind"] == "Location")
-        .unwrap();
+    let location = &entities.iter().find(|e| e["kind"] == "Location").unwrap();
     assert!(
         location["status"].to_string().contains("maxExpandedSize"),
         "{location}"
@@ -482,7 +504,10 @@ async fn one_broken_document_keeps_the_others() {
         .filter_map(|e| e["metadata"]["name"].as_str())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names.contains(&"first") && names.contains(&"third"), "{names:?}");
+    assert!(
+        names.contains(&"first") && names.contains(&"third"),
+        "{names:?}"
+    );
     let location = entities.iter().find(|e| e["kind"] == "Location").unwrap();
     let status = location["status"].to_string();
     println!("broken document: {status}");
@@ -507,7 +532,12 @@ async fn file_over_max_size_is_refused_before_being_read() {
     for res in [
         post(&b, "/locations", &file_body(&target)).await,
         post(&b, "/locations?dryRun=true", &file_body(&target)).await,
-        post(&b, "/analyze-location", &json!({ "location": file_body(&target) })).await,
+        post(
+            &b,
+            "/analyze-location",
+            &json!({ "location": file_body(&target) }),
+        )
+        .await,
     ] {
         assert!(res.text().len() < 4096, "{} bytes", res.text().len());
         let message = assert_error(&res, 400, "InputError");

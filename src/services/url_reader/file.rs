@@ -486,7 +486,10 @@ impl UrlReader for FileUrlReader {
         opts: &ReadTreeOptions,
     ) -> Result<ReadTreeResponse, UrlReaderError> {
         let (this, target, opts) = (self.clone(), url.clone(), opts.clone());
-        blocking(url, self.timeout, move || this.read_dir_tree(&target, &opts)).await
+        blocking(url, self.timeout, move || {
+            this.read_dir_tree(&target, &opts)
+        })
+        .await
     }
 
     async fn search(

@@ -105,7 +105,11 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        for path in [fifo.as_path(), Path::new("/dev/zero"), Path::new("/proc/self/status")] {
+        for path in [
+            fifo.as_path(),
+            Path::new("/dev/zero"),
+            Path::new("/proc/self/status"),
+        ] {
             let url = Url::from_file_path(path).unwrap();
             let err = regular_metadata(path, &url).unwrap_err();
             assert!(

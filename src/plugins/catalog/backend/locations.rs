@@ -1,9 +1,9 @@
 //! Locations: resolving targets, kind allow-rules and the generated Location entities of
 //! registered locations. Reading them is in `read.rs`.
 
-use std::path::{Component, Path, PathBuf};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
+use std::path::{Component, Path, PathBuf};
 
 use crate::plugins::catalog::common::{ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity};
 use crate::plugins::catalog::node::LocationSpec;

@@ -43,8 +43,8 @@ mod read;
 mod router;
 mod service;
 mod stitching;
-mod yaml;
 mod store;
+mod yaml;
 
 pub use error::CatalogError;
 pub use service::CatalogService;
@@ -54,6 +54,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::{BackendPlugin, BoxError, PluginRegistrar, Registration};
+use crate::plugins::catalog::node::LocationSpec;
 use crate::plugins::catalog::node::{
     CATALOG_PROCESSING, CatalogProcessingExtension, DeferredEntity, EntityMutationSink,
     EntityProviderConnection, EntityProviderMutation,
@@ -64,12 +65,11 @@ use crate::services::core_services::{
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
-use crate::plugins::catalog::node::LocationSpec;
 use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
-use read::LocationReader;
 use processing::{Engine, EngineOptions, OrphanStrategy};
+use read::LocationReader;
 
 /// The provider that owns the Location entities of `catalog.locations`.
 const CONFIG_PROVIDER: &str = "ConfigLocationProvider";

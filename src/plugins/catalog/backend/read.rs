@@ -87,9 +87,8 @@ impl LocationReader {
         };
         let result = match location.location_type.as_str() {
             "file" => {
-                let url = Url::from_file_path(&location.target).map_err(|()| {
-                    err("a file location target must be an absolute path".into())
-                })?;
+                let url = Url::from_file_path(&location.target)
+                    .map_err(|()| err("a file location target must be an absolute path".into()))?;
                 self.files.read_url(&url, &ReadUrlOptions::new()).await
             }
             "url" => {
@@ -202,9 +201,8 @@ pub(crate) async fn resolve_placeholders(
         };
         let replacement = match kind {
             "$text" => Value::String(text),
-            "$json" => serde_json::from_str(&text).map_err(|e| {
-                format!("$json placeholder {resolved}: {}", redact(&e.to_string()))
-            })?,
+            "$json" => serde_json::from_str(&text)
+                .map_err(|e| format!("$json placeholder {resolved}: {}", redact(&e.to_string())))?,
             _ => parse_single(&text, reader.yaml_budget())
                 .map_err(|e| format!("$yaml placeholder {resolved}: {e}"))?,
         };
@@ -269,11 +267,7 @@ mod tests {
         let urls = crate::services::url_reader::UrlReaders::builder()
             .build()
             .unwrap();
-        let reader = LocationReader::new(
-            Arc::new(urls),
-            FileUrlReader::new([tmp.path()]),
-            1 << 20,
-        );
+        let reader = LocationReader::new(Arc::new(urls), FileUrlReader::new([tmp.path()]), 1 << 20);
         let base = LocationSpec::new("url", "https://example.com/all.yaml");
         let file_url = Url::from_file_path(&secret).unwrap().to_string();
         let mut value = json!({ "spec": { "x": { "$text": file_url } } });

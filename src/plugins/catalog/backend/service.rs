@@ -14,12 +14,12 @@ use crate::services::database::Sql;
 use super::error::CatalogError;
 use super::index::{Position, SortKey};
 use super::locations::{absolute_file_target, generated_location_entity};
-use super::read::ReadOutcome;
-use super::yaml::parse_documents;
 use super::predicate::Predicate;
 use super::processing::Engine;
 use super::query::{Cursor, Filter, FullText, Order, project};
+use super::read::ReadOutcome;
 use super::store::{self, LocationRow};
+use super::yaml::parse_documents;
 
 /// The name of the provider that owns registered locations.
 pub(crate) const LOCATION_STORE_PROVIDER: &str = "DefaultLocationStore";
@@ -102,7 +102,11 @@ fn ref_string(kind: &str, namespace: &str, name: &str) -> String {
 impl CatalogService {
     /// Refuses a location type the API may not register (Backstage's message).
     pub(crate) fn check_location_type(&self, location_type: &str) -> Result<(), CatalogError> {
-        if self.allowed_location_types.iter().any(|t| t == location_type) {
+        if self
+            .allowed_location_types
+            .iter()
+            .any(|t| t == location_type)
+        {
             return Ok(());
         }
         Err(CatalogError::input(
