@@ -24,12 +24,16 @@
 //! ```
 //!
 //! `url` targets are read through the backend's URL reader service, so `backend.reading.allow`
-//! decides which hosts may be fetched; `file` targets are read from disk.
+//! decides which hosts may be fetched; `file` targets only below `backend.reading.fileAllow`
+//! and the directories of configured file locations, regular files only, and never on behalf
+//! of content read from a URL (see `docs/catalog.md`).
 //!
 //! Config keys: `catalog.locations[]` (`type: file|url`, `target`, `rules: [{allow: [Kind]}]`),
 //! `catalog.rules` (default: Component, API and Location only), `catalog.orphanStrategy`
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100
-//! seconds, each entity refreshed after 1 to 1.5 times it), `catalog.readonly`.
+//! seconds, each entity refreshed after 1 to 1.5 times it), `catalog.readonly`,
+//! `catalog.allowedLocationTypes` (default `[url]`), `catalog.yaml.maxExpandedSize` (default
+//! 32 MiB per YAML document, aliases included).
 
 mod error;
 pub mod generate;
