@@ -183,6 +183,8 @@ pub(crate) async fn resolve_placeholders(
 ) -> Result<(), String> {
     let mut found = Vec::new();
     collect_placeholders(value, String::new(), &mut found);
+    // Many placeholders naming one large file must not multiply it in memory.
+    let mut total = 0u64;
     for (pointer, kind, target) in found {
         let location_type = if Url::parse(&target).is_ok_and(|u| u.scheme().starts_with("http")) {
             "url"
@@ -199,6 +201,14 @@ pub(crate) async fn resolve_placeholders(
             Ok(None) => return Err(format!("{kind} placeholder target {resolved} not found")),
             Err(e) => return Err(format!("{kind} placeholder: {e}")),
         };
+        total = total.saturating_add(text.len() as u64);
+        if total > reader.yaml_budget() {
+            return Err(format!(
+                "{kind} placeholder {resolved}: the placeholders of this entity read more than \
+                 catalog.yaml.maxExpandedSize ({} bytes)",
+                reader.yaml_budget()
+            ));
+        }
         let replacement = match kind {
             "$text" => Value::String(text),
             "$json" => serde_json::from_str(&text)
@@ -282,5 +292,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value["spec"]["x"], "secret");
+        // Placeholders together may not read more than the budget.
+        let small = LocationReader::new(
+            Arc::new(
+                crate::services::url_reader::UrlReaders::builder()
+                    .build()
+                    .unwrap(),
+            ),
+            FileUrlReader::new([tmp.path()]),
+            10,
+        );
+        let mut value =
+            json!({ "a": { "$text": "./secret.txt" }, "b": { "$text": "./secret.txt" } });
+        let err = resolve_placeholders(&mut value, &base, &small)
+            .await
+            .unwrap_err();
+        assert!(err.contains("maxExpandedSize"), "{err}");
     }
 }

@@ -259,7 +259,10 @@ mod tests {
                     "{value} from {origin:?}"
                 );
             }
-            assert!(r.resolve(Some("file:/repo/catalog-info.yaml"), None).is_ok());
+            assert!(
+                r.resolve(Some("file:/repo/catalog-info.yaml"), None)
+                    .is_ok()
+            );
         }
         let remote = DocsRef::parse("url:https://example.com/repo/tree/main").unwrap();
         assert!(remote.resolve(None, None).is_ok());
