@@ -83,7 +83,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(100);
 /// The catalog backend plugin (id `catalog`).
 ///
 /// Modules add processors and entity providers through
-/// [`CATALOG_PROCESSING`](crate::plugins::catalog::node::CATALOG_PROCESSING). Startup waits
+/// [`CATALOG_PROCESSING`]. Startup waits
 /// until the configured locations are ingested, so the API answers with a full catalog as
 /// soon as the backend is ready.
 ///
