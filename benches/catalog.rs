@@ -15,7 +15,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn config(catalog_file: &Path, db_dir: &Path) -> String {
     format!(
-        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n\
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n  \
+         reading:\n    maxSize: 256MiB\n\
          catalog:\n  processingInterval: {{ hours: 1 }}\n  rules:\n    - allow: [Component, API, Location, Group, User, System, Domain, Resource]\n  locations:\n    - type: file\n      target: {}\n",
         db_dir.display(),
         catalog_file.display()

@@ -23,6 +23,7 @@ fn database_yaml() -> String {
 
 async fn start(catalog_yaml: &str) -> TestBackend {
     TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(database_yaml())
         .config_yaml(catalog_yaml.to_owned())
@@ -1174,6 +1175,7 @@ async fn modules_add_entity_providers_and_processors() {
     );
     let slot: extension::Slot = Default::default();
     let b = TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
         .feature(extension::module(slot.clone()))
         .config_yaml(database_yaml())

@@ -26,6 +26,7 @@ async fn start(extra_yaml: &str) -> TestBackend {
         println!("PostgreSQL variant skipped: BACKLOT_TEST_POSTGRES_URL is unset (SQLite only)");
     }
     TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(database_yaml())
         .config_yaml(format!(
@@ -489,6 +490,7 @@ async fn url_locations_are_read_through_backend_reading_allow() {
     let allowed_all = format!("{}/all.yaml", allowed.base);
     let denied_all = format!("{}/all.yaml", denied.base);
     let b = TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(database_yaml())
         .config_yaml(format!(

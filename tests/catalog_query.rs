@@ -32,6 +32,7 @@ fn database_yaml(dir: &Path) -> String {
 
 async fn start(database: &str, catalog: &str) -> TestBackend {
     TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(database.to_owned())
         .config_yaml(catalog.to_owned())

@@ -12,3 +12,15 @@ pub fn postgres_database_yaml(tag: &str) -> Option<String> {
         "backend:\n  database:\n    client: pg\n    connection: '{url}'\n    prefix: {prefix}\n"
     ))
 }
+
+/// Config letting the catalog API register `file` locations (`catalog.allowedLocationTypes`)
+/// and read files below the system temp directory and the working directory
+/// (`backend.reading.fileAllow`), for tests that register files they write to temp dirs.
+pub fn file_locations_yaml() -> String {
+    let tmp = std::env::temp_dir();
+    let tmp = std::fs::canonicalize(&tmp).unwrap_or(tmp);
+    format!(
+        "backend:\n  reading:\n    fileAllow: ['.', '{}']\ncatalog:\n  allowedLocationTypes: [url, file]\n",
+        tmp.display()
+    )
+}

@@ -4,12 +4,14 @@ use std::fs;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::etag::{SetEtag, content_etag};
+use super::file_open::{io_error, open_regular, regular_metadata};
 use super::options::compile_glob;
 use super::path::{normalize, split_glob};
 use super::{
@@ -29,7 +31,12 @@ use super::{
 ///   file, or none when it does not exist.
 ///
 /// Files are read only below the allowed root directories (after resolving `..` and
-/// symlinks); [`FileUrlReader::unrestricted`] allows every file the process can read.
+/// symlinks); [`FileUrlReader::unrestricted`] allows every file the process can read. Only
+/// regular files are read: FIFOs, devices, sockets and the files of `/proc`, `/sys` and `/dev`
+/// are refused without being opened (and files are opened with `O_NONBLOCK`), at most
+/// `max_size` bytes are read, and a call that takes longer than the timeout fails with
+/// [`UrlReaderError::Timeout`]. A path outside the roots is [`UrlReaderError::NotAllowed`]
+/// whether it exists or not.
 ///
 /// ```
 /// use backlot::services::url_reader::{FileUrlReader, ReadUrlOptions, UrlReader, UrlReaderError};
@@ -60,6 +67,7 @@ use super::{
 pub struct FileUrlReader {
     roots: Option<Arc<[Root]>>,
     max_size: u64,
+    timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +96,7 @@ impl FileUrlReader {
         Self {
             roots: Some(roots),
             max_size: UrlReaderLimits::default().max_size,
+            timeout: UrlReaderLimits::default().timeout,
         }
     }
 
@@ -97,6 +106,7 @@ impl FileUrlReader {
         Self {
             roots: None,
             max_size: UrlReaderLimits::default().max_size,
+            timeout: UrlReaderLimits::default().timeout,
         }
     }
 
@@ -104,6 +114,13 @@ impl FileUrlReader {
     #[must_use]
     pub fn with_max_size(mut self, max_size: u64) -> Self {
         self.max_size = max_size;
+        self
+    }
+
+    /// Sets the longest one call may take (default 60 seconds, `backend.reading.timeout`).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -129,7 +146,13 @@ impl FileUrlReader {
         if !self.lexically_allowed(&path) {
             return Err(not_allowed());
         }
-        let canonical = fs::canonicalize(&path).map_err(io_error(url))?;
+        let canonical = match fs::canonicalize(&path) {
+            Ok(canonical) => canonical,
+            // A dangling symlink: where it points is not known to be allowed, and saying
+            // "not found" would tell whether a file outside the roots exists.
+            Err(_) if fs::symlink_metadata(&path).is_ok() => return Err(not_allowed()),
+            Err(e) => return Err(io_error(url)(e)),
+        };
         if !self.allowed_canonical(&canonical) {
             return Err(not_allowed());
         }
@@ -163,23 +186,11 @@ impl FileUrlReader {
     ) -> Result<ReadUrlResponse, UrlReaderError> {
         let path = self.check(url)?;
         // Look before opening: opening a FIFO would block.
-        let meta = fs::metadata(&path).map_err(io_error(url))?;
-        if meta.is_dir() {
-            return Err(UrlReaderError::Io {
-                url: url.to_string(),
-                source: io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
-            });
-        }
-        if !meta.is_file() {
-            return Err(UrlReaderError::Io {
-                url: url.to_string(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            });
-        }
-        let file = fs::File::open(&path).map_err(io_error(url))?;
+        let meta = regular_metadata(&path, url)?;
         if meta.len() > self.max_size {
             return Err(self.too_large(url));
         }
+        let file = open_regular(&path, &meta, url)?;
         let modified = modified_at(&meta);
         if let (Some(after), Some(modified)) = (opts.last_modified_after, modified) {
             if modified <= after {
@@ -338,8 +349,9 @@ impl FileUrlReader {
         if entry.size > remaining {
             return Err(self.too_large(url));
         }
-        let file = fs::File::open(&entry.path).map_err(io_error(url))?;
-        let modified = file.metadata().ok().as_ref().and_then(modified_at);
+        let meta = regular_metadata(&entry.path, url)?;
+        let file = open_regular(&entry.path, &meta, url)?;
+        let modified = modified_at(&meta);
         let mut buf = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         file.take(remaining.saturating_add(1))
             .read_to_end(&mut buf)
@@ -430,33 +442,22 @@ fn modified_at(meta: &fs::Metadata) -> Option<DateTime<Utc>> {
     meta.modified().ok().map(DateTime::<Utc>::from)
 }
 
-fn io_error(url: &Url) -> impl Fn(io::Error) -> UrlReaderError + '_ {
-    move |source| {
-        if source.kind() == io::ErrorKind::NotFound {
-            UrlReaderError::NotFound {
-                url: url.to_string(),
-            }
-        } else {
-            UrlReaderError::Io {
-                url: url.to_string(),
-                source,
-            }
-        }
-    }
-}
-
-/// Runs blocking file work off the async runtime.
-async fn blocking<T, F>(url: &Url, work: F) -> Result<T, UrlReaderError>
+/// Runs blocking file work off the async runtime, for at most `timeout` (the thread may
+/// finish later; files are opened without blocking, so it does not hang).
+async fn blocking<T, F>(url: &Url, timeout: Duration, work: F) -> Result<T, UrlReaderError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, UrlReaderError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| UrlReaderError::Io {
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(work)).await {
+        Err(_) => Err(UrlReaderError::Timeout {
+            url: url.to_string(),
+        }),
+        Ok(joined) => joined.map_err(|e| UrlReaderError::Io {
             url: url.to_string(),
             source: io::Error::other(e),
-        })?
+        })?,
+    }
 }
 
 #[async_trait::async_trait]
@@ -476,7 +477,7 @@ impl UrlReader for FileUrlReader {
         opts: &ReadUrlOptions,
     ) -> Result<ReadUrlResponse, UrlReaderError> {
         let (this, target, opts) = (self.clone(), url.clone(), opts.clone());
-        blocking(url, move || this.read_file(&target, &opts)).await
+        blocking(url, self.timeout, move || this.read_file(&target, &opts)).await
     }
 
     async fn read_tree(
@@ -485,7 +486,10 @@ impl UrlReader for FileUrlReader {
         opts: &ReadTreeOptions,
     ) -> Result<ReadTreeResponse, UrlReaderError> {
         let (this, target, opts) = (self.clone(), url.clone(), opts.clone());
-        blocking(url, move || this.read_dir_tree(&target, &opts)).await
+        blocking(url, self.timeout, move || {
+            this.read_dir_tree(&target, &opts)
+        })
+        .await
     }
 
     async fn search(
@@ -494,7 +498,7 @@ impl UrlReader for FileUrlReader {
         opts: &SearchOptions,
     ) -> Result<SearchResponse, UrlReaderError> {
         let (this, target, opts) = (self.clone(), url.clone(), opts.clone());
-        blocking(url, move || this.search_files(&target, &opts)).await
+        blocking(url, self.timeout, move || this.search_files(&target, &opts)).await
     }
 }
 

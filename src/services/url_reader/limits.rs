@@ -86,7 +86,8 @@ impl UrlReaderLimits {
     }
 }
 
-fn parse_size(v: &Value) -> Option<u64> {
+/// Parses a size: a number of bytes or a string with a unit (`"32MiB"`).
+pub(crate) fn parse_size(v: &Value) -> Option<u64> {
     let size = match v {
         Value::Number(n) => n.as_u64()?,
         Value::String(s) => {

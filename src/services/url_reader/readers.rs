@@ -393,14 +393,9 @@ impl UrlReadersBuilder {
         self
     }
 
-    /// Builds the service.
-    ///
-    /// # Errors
-    ///
-    /// [`UrlReaderError::Io`] when the working directory cannot be determined,
-    /// [`UrlReaderError::Client`] when the HTTP client cannot be built.
-    pub fn build(self) -> Result<UrlReaders, UrlReaderError> {
-        let base_dir = match self.base_dir {
+    /// The base directory and the file reader `build` makes, with `extra` roots.
+    fn files(&mut self, extra: &[PathBuf]) -> Result<(PathBuf, FileUrlReader), UrlReaderError> {
+        let base_dir = match self.base_dir.take() {
             Some(dir) if dir.is_absolute() => dir,
             other => {
                 let cwd = std::env::current_dir().map_err(|source| UrlReaderError::Io {
@@ -414,10 +409,34 @@ impl UrlReadersBuilder {
         let files = if self.unrestricted_files {
             FileUrlReader::unrestricted()
         } else {
-            let roots = self.file_roots.unwrap_or_else(|| vec![PathBuf::new()]);
-            FileUrlReader::new(roots.iter().map(|r| base_dir.join(r)))
+            let roots = self
+                .file_roots
+                .clone()
+                .unwrap_or_else(|| vec![PathBuf::new()]);
+            FileUrlReader::new(roots.iter().chain(extra).map(|r| base_dir.join(r)))
         }
-        .with_max_size(self.limits.max_size);
+        .with_max_size(self.limits.max_size)
+        .with_timeout(self.limits.timeout);
+        Ok((base_dir, files))
+    }
+
+    /// Only the file reader `build` would make, with `extra` roots (absolute, or relative to
+    /// the base directory) besides `fileAllow`: the catalog reads its file locations with it.
+    pub(crate) fn build_file_reader(
+        mut self,
+        extra: &[PathBuf],
+    ) -> Result<FileUrlReader, UrlReaderError> {
+        self.files(extra).map(|(_, files)| files)
+    }
+
+    /// Builds the service.
+    ///
+    /// # Errors
+    ///
+    /// [`UrlReaderError::Io`] when the working directory cannot be determined,
+    /// [`UrlReaderError::Client`] when the HTTP client cannot be built.
+    pub fn build(mut self) -> Result<UrlReaders, UrlReaderError> {
+        let (base_dir, files) = self.files(&[])?;
         let fetch = FetchUrlReader::with_resolved(self.allow, self.limits, &self.resolved)?;
         let added = self.readers.len();
         let mut readers = self.readers;

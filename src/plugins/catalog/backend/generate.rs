@@ -105,7 +105,7 @@ mod tests {
             assert_eq!(counts(n).iter().sum::<usize>(), n);
         }
         let yaml = synthetic_catalog_yaml(300);
-        let docs = super::super::locations::parse_documents(&yaml);
+        let docs = super::super::yaml::parse_documents(&yaml, 1 << 30);
         assert_eq!(docs.len(), 300);
         for d in docs {
             let e: crate::plugins::catalog::common::Entity =

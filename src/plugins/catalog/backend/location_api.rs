@@ -197,6 +197,7 @@ impl CatalogService {
             });
         }
         super::service::check_location_spec(location_type, target)?;
+        self.check_location_type(location_type)?;
         let old = self.location(id).await?;
         let target = if location_type == "file" {
             absolute_file_target(target)

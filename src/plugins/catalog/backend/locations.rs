@@ -1,19 +1,15 @@
-//! Locations: reading targets, YAML documents, `$text`/`$json`/`$yaml` placeholders,
-//! kind allow-rules and the generated Location entities of registered locations.
+//! Locations: resolving targets, kind allow-rules and the generated Location entities of
+//! registered locations. Reading them is in `read.rs`.
 
-use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
-
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
+use std::path::{Component, Path, PathBuf};
 
 use crate::plugins::catalog::common::{ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity};
-use crate::plugins::catalog::node::{CatalogProcessor, Emitter, LocationSpec, ProcessorError};
+use crate::plugins::catalog::node::LocationSpec;
 use crate::services::config::Config;
-use crate::services::url_reader::{ReadUrlOptions, UrlReaderService};
 
-use super::error::{CatalogError, chain};
+use super::error::CatalogError;
 
 /// Hex SHA-1 of `input`.
 pub(crate) fn sha1_hex(input: &[u8]) -> String {
@@ -78,6 +74,7 @@ pub(crate) fn absolute_file_target(target: &str) -> String {
 /// Resolves `target` relative to the location `base` (a file's folder or a URL).
 pub(crate) fn resolve_relative(base: &LocationSpec, location_type: &str, target: &str) -> String {
     if location_type == "file" && base.location_type == "file" {
+        let target = target.strip_prefix("file://").unwrap_or(target);
         let t = Path::new(target);
         if t.is_absolute() {
             return normalize(t).to_string_lossy().into_owned();
@@ -96,189 +93,6 @@ pub(crate) fn resolve_relative(base: &LocationSpec, location_type: &str, target:
         }
     }
     target.to_owned()
-}
-
-/// Reads `file` and `url` locations: files straight from disk (absolute paths, as configured
-/// and registered targets are made absolute), URLs through the backend's URL reader service,
-/// so `backend.reading.allow` decides which hosts may be read.
-#[derive(Debug, Clone)]
-pub(crate) struct LocationReader {
-    urls: Arc<dyn UrlReaderService>,
-}
-
-impl LocationReader {
-    pub(crate) fn new(urls: Arc<dyn UrlReaderService>) -> Self {
-        Self { urls }
-    }
-
-    /// Reads a location's contents; `Ok(None)` when it does not exist.
-    pub(crate) async fn read(
-        &self,
-        location: &LocationSpec,
-    ) -> Result<Option<String>, CatalogError> {
-        let err = |message: String| CatalogError::Read {
-            location: location.to_string(),
-            message,
-        };
-        match location.location_type.as_str() {
-            "file" => match tokio::fs::read_to_string(&location.target).await {
-                Ok(text) => Ok(Some(text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(err(e.to_string())),
-            },
-            "url" => match self
-                .urls
-                .read_url(&location.target, &ReadUrlOptions::new())
-                .await
-            {
-                Ok(res) => String::from_utf8(res.bytes.to_vec())
-                    .map(Some)
-                    .map_err(|e| err(format!("content is not UTF-8 text: {e}"))),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(err(chain(&e))),
-            },
-            other => Err(err(format!("unsupported location type {other}"))),
-        }
-    }
-}
-
-/// Splits YAML text into documents as JSON; empty documents are skipped.
-pub(crate) fn parse_documents(text: &str) -> Vec<Result<Value, String>> {
-    let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(doc) {
-            Ok(Value::Null) => {}
-            Ok(v) => out.push(Ok(v)),
-            Err(e) => {
-                out.push(Err(format!("YAML error in document {}: {e}", i + 1)));
-                // A syntax error stops the parser; later documents cannot be read.
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// The built-in reader of `file` and `url` locations holding YAML entities.
-#[derive(Debug)]
-pub(crate) struct YamlLocationProcessor {
-    pub(crate) reader: LocationReader,
-}
-
-#[async_trait::async_trait]
-impl CatalogProcessor for YamlLocationProcessor {
-    fn name(&self) -> &str {
-        "builtin-yaml-reader"
-    }
-
-    async fn read_location(
-        &self,
-        location: &LocationSpec,
-        optional: bool,
-        emit: &mut Emitter,
-    ) -> Result<bool, ProcessorError> {
-        if location.location_type != "file" && location.location_type != "url" {
-            return Ok(false);
-        }
-        let text = match self.reader.read(location).await {
-            Ok(Some(text)) => text,
-            Ok(None) if optional => return Ok(true),
-            Ok(None) => {
-                return Err(ProcessorError::NotFound {
-                    location: location.to_string(),
-                });
-            }
-            Err(e) => {
-                emit.error(e.to_string(), location.clone());
-                return Ok(true);
-            }
-        };
-        for doc in parse_documents(&text) {
-            match doc {
-                Ok(value @ Value::Object(_)) => match serde_json::from_value::<Entity>(value) {
-                    Ok(entity) => emit.entity(entity, location.clone()),
-                    Err(e) => emit.error(
-                        format!("invalid entity in {location}: {e}"),
-                        location.clone(),
-                    ),
-                },
-                Ok(_) => emit.error(
-                    format!("document in {location} is not an object"),
-                    location.clone(),
-                ),
-                Err(message) => emit.error(format!("{message} of {location}"), location.clone()),
-            }
-        }
-        Ok(true)
-    }
-}
-
-/// Finds `{ "$text" | "$json" | "$yaml": target }` objects and replaces them with what the
-/// target holds, read relative to `base`.
-pub(crate) async fn resolve_placeholders(
-    value: &mut Value,
-    base: &LocationSpec,
-    reader: &LocationReader,
-) -> Result<(), String> {
-    let mut found = Vec::new();
-    collect_placeholders(value, String::new(), &mut found);
-    for (pointer, kind, target) in found {
-        let location_type =
-            if url::Url::parse(&target).is_ok_and(|u| u.scheme().starts_with("http")) {
-                "url"
-            } else {
-                base.location_type.as_str()
-            };
-        let resolved = LocationSpec::new(
-            location_type,
-            resolve_relative(base, location_type, &target),
-        );
-        let text = match reader.read(&resolved).await {
-            Ok(Some(text)) => text,
-            Ok(None) => return Err(format!("{kind} placeholder target {resolved} not found")),
-            Err(e) => return Err(format!("{kind} placeholder: {e}")),
-        };
-        let replacement = match kind {
-            "$text" => Value::String(text),
-            "$json" => serde_json::from_str(&text)
-                .map_err(|e| format!("$json placeholder {resolved}: {e}"))?,
-            _ => serde_yaml::from_str(&text)
-                .map_err(|e| format!("$yaml placeholder {resolved}: {e}"))?,
-        };
-        if let Some(slot) = value.pointer_mut(&pointer) {
-            *slot = replacement;
-        }
-    }
-    Ok(())
-}
-
-fn collect_placeholders(
-    value: &Value,
-    pointer: String,
-    out: &mut Vec<(String, &'static str, String)>,
-) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 1 {
-                for kind in ["$text", "$json", "$yaml"] {
-                    if let Some(Value::String(target)) = map.get(kind) {
-                        out.push((pointer, kind, target.clone()));
-                        return;
-                    }
-                }
-            }
-            for (k, v) in map {
-                let escaped = k.replace('~', "~0").replace('/', "~1");
-                collect_placeholders(v, format!("{pointer}/{escaped}"), out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                collect_placeholders(v, format!("{pointer}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// A rule's location matcher: `type`, exact `target`, glob `pattern`.
@@ -442,10 +256,29 @@ pub(crate) fn configured_locations(
     Ok(out)
 }
 
-/// The targets a Location entity points to, resolved against the file it came from.
+/// Refuses a target found in the content of `base` that would read a local file when
+/// `base` is not itself a local file: a `file` location, a `file:` URL, or a plain path given
+/// as a URL. Content read from a URL (or from anywhere but a configured or registered file)
+/// can never make the catalog read local files.
+pub(crate) fn check_origin(base: &LocationSpec, target: &LocationSpec) -> Result<(), String> {
+    if base.location_type == "file" {
+        return Ok(());
+    }
+    let local = target.location_type == "file"
+        || url::Url::parse(&target.target).map_or(true, |u| u.scheme() == "file");
+    if local {
+        return Err(format!(
+            "{target} is not allowed: content read from {base} may not refer to local files"
+        ));
+    }
+    Ok(())
+}
+
+/// The targets a Location entity points to, resolved against the file it came from; targets
+/// its origin may not refer to (see [`check_origin`]) are errors.
 pub(crate) fn location_entity_targets(
     entity: &Entity,
-) -> Result<(Vec<LocationSpec>, bool), String> {
+) -> Result<(Vec<Result<LocationSpec, String>>, bool), String> {
     let spec = entity.spec.clone().unwrap_or_default();
     let base = entity
         .metadata
@@ -471,12 +304,15 @@ pub(crate) fn location_entity_targets(
     let optional = spec.get("presence").and_then(Value::as_str) == Some("optional");
     let specs = targets
         .into_iter()
-        .map(|t| {
-            let resolved = match &base {
-                Some(b) => resolve_relative(b, &location_type, &t),
-                None => t,
-            };
-            LocationSpec::new(location_type.clone(), resolved)
+        .map(|t| match &base {
+            Some(b) => {
+                let resolved = LocationSpec::new(
+                    location_type.clone(),
+                    resolve_relative(b, &location_type, &t),
+                );
+                check_origin(b, &resolved).map(|()| resolved)
+            }
+            None => Ok(LocationSpec::new(location_type.clone(), t)),
         })
         .collect();
     Ok((specs, optional))
@@ -499,6 +335,29 @@ mod tests {
             resolve_relative(&url, "url", "./apis/x.yaml"),
             "https://example.com/org/repo/blob/main/apis/x.yaml"
         );
+    }
+
+    #[test]
+    fn content_of_urls_may_not_name_local_files() {
+        let url = LocationSpec::new("url", "https://example.com/all.yaml");
+        let file = LocationSpec::new("file", "/srv/all.yaml");
+        for bad in [
+            LocationSpec::new("file", "/etc/passwd"),
+            LocationSpec::new("url", "file:///etc/passwd"),
+            LocationSpec::new("url", "/etc/passwd"),
+        ] {
+            assert!(check_origin(&url, &bad).is_err(), "{bad}");
+            assert!(check_origin(&file, &bad).is_ok(), "{bad}");
+        }
+        assert!(check_origin(&url, &LocationSpec::new("url", "https://example.com/x")).is_ok());
+        let mut entity = Entity::new("backstage.io/v1alpha1", "Location", "l")
+            .with_spec(json!({ "type": "file", "targets": ["/etc/passwd", "./x.yaml"] }));
+        entity
+            .metadata
+            .annotations
+            .insert(ANNOTATION_LOCATION.into(), url.to_string());
+        let (targets, _) = location_entity_targets(&entity).unwrap();
+        assert!(targets.iter().all(Result::is_err), "{targets:?}");
     }
 
     #[test]
@@ -535,24 +394,5 @@ mod tests {
         let rules = RulesEnforcer::from_config(&config, &configured).unwrap();
         assert!(rules.is_allowed("Group", &LocationSpec::new("file", "/org.yaml")));
         assert!(!rules.is_allowed("Group", &LocationSpec::new("file", "/other.yaml")));
-    }
-
-    #[test]
-    fn multi_document_yaml_keeps_good_documents() {
-        let docs = parse_documents("a: 1\n---\n---\nb: 2\n");
-        assert_eq!(docs.len(), 2);
-        assert!(docs.iter().all(Result::is_ok));
-    }
-
-    #[test]
-    fn placeholders_are_found_at_any_depth() {
-        let v = json!({ "spec": { "definition": { "$text": "./api.yaml" }, "x": [ { "$json": "a.json" } ] } });
-        let mut out = Vec::new();
-        collect_placeholders(&v, String::new(), &mut out);
-        assert_eq!(out.len(), 2);
-        assert!(
-            out.iter()
-                .any(|(p, k, t)| p == "/spec/definition" && *k == "$text" && t == "./api.yaml")
-        );
     }
 }

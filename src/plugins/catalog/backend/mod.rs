@@ -24,12 +24,16 @@
 //! ```
 //!
 //! `url` targets are read through the backend's URL reader service, so `backend.reading.allow`
-//! decides which hosts may be fetched; `file` targets are read from disk.
+//! decides which hosts may be fetched; `file` targets only below `backend.reading.fileAllow`
+//! and the directories of configured file locations, regular files only, and never on behalf
+//! of content read from a URL (see `docs/catalog.md`).
 //!
 //! Config keys: `catalog.locations[]` (`type: file|url`, `target`, `rules: [{allow: [Kind]}]`),
 //! `catalog.rules` (default: Component, API and Location only), `catalog.orphanStrategy`
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100
-//! seconds, each entity refreshed after 1 to 1.5 times it), `catalog.readonly`.
+//! seconds, each entity refreshed after 1 to 1.5 times it), `catalog.readonly`,
+//! `catalog.allowedLocationTypes` (default `[url]`), `catalog.yaml.maxExpandedSize` (default
+//! 32 MiB per YAML document, aliases included).
 
 mod error;
 pub mod generate;
@@ -39,19 +43,23 @@ mod locations;
 mod predicate;
 mod processing;
 mod query;
+mod read;
 mod router;
 mod service;
 mod stitch_queue;
 mod stitching;
 mod store;
+mod yaml;
 
 pub use error::CatalogError;
 pub use service::CatalogService;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::{BackendPlugin, BoxError, PluginRegistrar, Registration};
+use crate::plugins::catalog::node::LocationSpec;
 use crate::plugins::catalog::node::{
     CATALOG_PROCESSING, CatalogProcessingExtension, DeferredEntity, EntityMutationSink,
     EntityProviderConnection, EntityProviderMutation,
@@ -62,10 +70,11 @@ use crate::services::core_services::{
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
-use crate::services::url_reader::UrlReaderService;
+use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
 use processing::{Engine, EngineOptions, OrphanStrategy};
+use read::LocationReader;
 
 /// The provider that owns the Location entities of `catalog.locations`.
 const CONFIG_PROVIDER: &str = "ConfigLocationProvider";
@@ -75,7 +84,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(100);
 /// The catalog backend plugin (id `catalog`).
 ///
 /// Modules add processors and entity providers through
-/// [`CATALOG_PROCESSING`](crate::plugins::catalog::node::CATALOG_PROCESSING). Startup waits
+/// [`CATALOG_PROCESSING`]. Startup waits
 /// until the configured locations are ingested, so the API answers with a full catalog as
 /// soon as the backend is ready.
 ///
@@ -180,6 +189,58 @@ fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions
     })
 }
 
+/// The location types the API may register: `catalog.allowedLocationTypes`, else what a
+/// module set on the extension point, else `[url]` (Backstage's default).
+fn allowed_location_types(
+    config: &Config,
+    extension: &CatalogProcessingExtension,
+) -> Result<Vec<String>, CatalogError> {
+    const KEY: &str = "catalog.allowedLocationTypes";
+    let configured = config
+        .opt_string_array(KEY)
+        .map_err(|e| CatalogError::Config {
+            key: KEY.into(),
+            message: e.to_string(),
+        })?;
+    Ok(configured
+        .or_else(|| extension.allowed_location_types())
+        .unwrap_or_else(|| vec!["url".to_owned()]))
+}
+
+/// The reader of locations: files below `backend.reading.fileAllow` and the directories of
+/// the configured file locations, URLs through the URL reader service, YAML documents within
+/// `catalog.yaml.maxExpandedSize`.
+fn location_reader(
+    config: &Config,
+    configured: &[(LocationSpec, Option<Config>)],
+    url_reader: Arc<dyn UrlReaderService>,
+) -> Result<LocationReader, CatalogError> {
+    let bad = |key: &str, message: String| CatalogError::Config {
+        key: key.to_owned(),
+        message,
+    };
+    let config_dirs: Vec<PathBuf> = configured
+        .iter()
+        .filter(|(spec, _)| spec.location_type == "file")
+        .filter_map(|(spec, _)| Path::new(&spec.target).parent().map(Path::to_path_buf))
+        .collect();
+    let files = UrlReaders::builder()
+        .config(config.get("backend.reading"))
+        .and_then(|b| b.build_file_reader(&config_dirs))
+        .map_err(|e| bad("backend.reading", e.to_string()))?;
+    const BUDGET_KEY: &str = "catalog.yaml.maxExpandedSize";
+    let budget = match config.get(BUDGET_KEY).filter(|v| !v.is_null()) {
+        None => yaml::DEFAULT_MAX_EXPANDED_SIZE,
+        Some(v) => parse_size(v).ok_or_else(|| {
+            bad(
+                BUDGET_KEY,
+                format!("expected a positive size such as 33554432 or \"32MiB\", got {v}"),
+            )
+        })?,
+    };
+    Ok(LocationReader::new(url_reader, files, budget))
+}
+
 /// Builds the engine on `db`, connects the providers and ingests everything once.
 async fn start(
     config: &Config,
@@ -191,11 +252,14 @@ async fn start(
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
-    let engine = Engine::new(db, extension.processors(), options, url_reader);
+    let reader = location_reader(config, &configured, url_reader)?;
+    let allowed_location_types = allowed_location_types(config, &extension)?;
+    let engine = Engine::new(db, extension.processors(), options, reader);
     engine.index.load(&engine.db).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),
         readonly,
+        allowed_location_types: allowed_location_types.into(),
     };
     let config_entities = configured
         .iter()
@@ -216,8 +280,7 @@ async fn start(
         .await?
         .into_iter()
         .map(|row| {
-            let spec =
-                crate::plugins::catalog::node::LocationSpec::new(row.location_type, row.target);
+            let spec = LocationSpec::new(row.location_type, row.target);
             DeferredEntity::new(generated_location_entity(&spec), Some(spec.to_string()))
         })
         .collect();

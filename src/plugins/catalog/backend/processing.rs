@@ -20,14 +20,11 @@ use crate::plugins::catalog::node::{
     ProcessorError,
 };
 use crate::services::database::{DbTransaction, PluginDatabase};
-use crate::services::url_reader::UrlReaderService;
 
 use super::error::{CatalogError, chain};
 use super::index::EntityIndex;
-use super::locations::{
-    LocationReader, RulesEnforcer, YamlLocationProcessor, location_entity_targets,
-    resolve_placeholders, sha1_hex,
-};
+use super::locations::{RulesEnforcer, location_entity_targets, sha1_hex};
+use super::read::{LocationReader, YamlLocationProcessor, resolve_placeholders};
 use super::stitch_queue::StitchMarks;
 use super::store::{self, ExistingRow, StateRow, UnprocessedWrite};
 
@@ -153,9 +150,8 @@ impl Engine {
         db: PluginDatabase,
         processors: Vec<Arc<dyn CatalogProcessor>>,
         options: EngineOptions,
-        url_reader: Arc<dyn UrlReaderService>,
+        reader: LocationReader,
     ) -> Arc<Self> {
-        let reader = LocationReader::new(url_reader);
         let builtin: Arc<dyn CatalogProcessor> = Arc::new(YamlLocationProcessor {
             reader: reader.clone(),
         });
@@ -248,7 +244,10 @@ impl Engine {
             Err(e) => {
                 out.errors.push(status_error(
                     "InputError",
-                    &format!("invalid entity {entity_ref}: {e}"),
+                    &format!(
+                        "invalid entity {entity_ref}: {}",
+                        super::yaml::redact(&e.to_string())
+                    ),
                 ));
                 return out;
             }
@@ -277,8 +276,15 @@ impl Engine {
                 Ok((targets, optional)) => {
                     let before = out.errors.len();
                     for target in targets {
-                        self.read_location(&target, optional, &mut emit, &mut out.errors)
-                            .await;
+                        match target {
+                            Ok(target) => {
+                                self.read_location(&target, optional, &mut emit, &mut out.errors)
+                                    .await;
+                            }
+                            Err(message) => {
+                                out.errors.push(status_error("NotAllowedError", &message));
+                            }
+                        }
                     }
                     out.read_failed |= out.errors.len() > before;
                 }
@@ -1080,10 +1086,14 @@ mod tests {
                     interval: Duration::from_secs(100),
                     rules: RulesEnforcer::default(),
                 },
-                Arc::new(
-                    crate::services::url_reader::UrlReaders::builder()
-                        .build()
-                        .expect("url readers"),
+                LocationReader::new(
+                    Arc::new(
+                        crate::services::url_reader::UrlReaders::builder()
+                            .build()
+                            .expect("url readers"),
+                    ),
+                    crate::services::url_reader::FileUrlReader::new([dir.path()]),
+                    1 << 20,
                 ),
             );
             let mut emit = Emitter::default();

@@ -13,11 +13,13 @@ use crate::services::database::Sql;
 
 use super::error::CatalogError;
 use super::index::{Position, SortKey};
-use super::locations::{absolute_file_target, generated_location_entity, parse_documents};
+use super::locations::{absolute_file_target, generated_location_entity};
 use super::predicate::Predicate;
 use super::processing::Engine;
 use super::query::{Cursor, Filter, FullText, Order, project};
+use super::read::ReadOutcome;
 use super::store::{self, LocationRow};
+use super::yaml::parse_documents;
 
 /// The name of the provider that owns registered locations.
 pub(crate) const LOCATION_STORE_PROVIDER: &str = "DefaultLocationStore";
@@ -68,6 +70,8 @@ impl QueryRequest {
 pub struct CatalogService {
     pub(crate) engine: Arc<Engine>,
     pub(crate) readonly: bool,
+    /// The location types the API may register (`catalog.allowedLocationTypes`).
+    pub(crate) allowed_location_types: Arc<[String]>,
 }
 
 fn parse_json(text: &str) -> Result<Value, CatalogError> {
@@ -96,6 +100,25 @@ fn ref_string(kind: &str, namespace: &str, name: &str) -> String {
 }
 
 impl CatalogService {
+    /// Refuses a location type the API may not register (Backstage's message).
+    pub(crate) fn check_location_type(&self, location_type: &str) -> Result<(), CatalogError> {
+        if self
+            .allowed_location_types
+            .iter()
+            .any(|t| t == location_type)
+        {
+            return Ok(());
+        }
+        Err(CatalogError::input(
+            "type",
+            format!(
+                "registered locations must be of an allowed type {:?}; '{location_type}' is not \
+                 (see catalog.allowedLocationTypes)",
+                self.allowed_location_types
+            ),
+        ))
+    }
+
     fn db(&self) -> &crate::services::database::PluginDatabase {
         &self.engine.db
     }
@@ -385,6 +408,7 @@ impl CatalogService {
                 operation: "registering locations",
             });
         }
+        self.check_location_type(location_type)?;
         let target = if location_type == "file" {
             absolute_file_target(target)
         } else {
@@ -570,17 +594,19 @@ impl CatalogService {
         target: &str,
         catalog_file: Option<&str>,
     ) -> Result<Value, CatalogError> {
+        check_location_spec(location_type, target)?;
+        self.check_location_type(location_type)?;
         let target = if location_type == "file" {
             absolute_file_target(target)
         } else {
             target.to_owned()
         };
         let mut spec = LocationSpec::new(location_type, target.clone());
-        let is_dir = location_type == "file" && std::path::Path::new(&target).is_dir();
-        let direct = if is_dir {
-            None
-        } else {
-            self.engine.reader.read(&spec).await?
+        // Whether a file target is a directory is known only once it is found allowed, so
+        // the answer never tells what exists outside the allowed roots.
+        let direct = match self.engine.reader.read_outcome(&spec).await? {
+            ReadOutcome::Text(text) => Some(text),
+            ReadOutcome::NotFound | ReadOutcome::Directory => None,
         };
         let text = match direct {
             Some(t) => Some(t),
@@ -601,7 +627,8 @@ impl CatalogService {
         };
         let mut existing = Vec::new();
         if let Some(text) = text {
-            for doc in parse_documents(&text).into_iter().flatten() {
+            let budget = self.engine.reader.yaml_budget();
+            for doc in parse_documents(&text, budget).into_iter().flatten() {
                 let Ok(mut entity) = serde_json::from_value::<Entity>(doc) else {
                     continue;
                 };

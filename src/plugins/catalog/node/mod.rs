@@ -62,6 +62,7 @@ use crate::backend::ExtensionPoint;
 pub struct CatalogProcessingExtension {
     processors: Mutex<Vec<Arc<dyn CatalogProcessor>>>,
     providers: Mutex<Vec<Arc<dyn EntityProvider>>>,
+    allowed_location_types: Mutex<Option<Vec<String>>>,
 }
 
 impl std::fmt::Debug for CatalogProcessingExtension {
@@ -84,6 +85,10 @@ impl std::fmt::Debug for CatalogProcessingExtension {
                     .iter()
                     .map(|p| p.name().to_owned())
                     .collect::<Vec<_>>(),
+            )
+            .field(
+                "allowed_location_types",
+                &*self.allowed_location_types.lock(),
             )
             .finish()
     }
@@ -110,6 +115,44 @@ impl CatalogProcessingExtension {
     /// The entity providers added so far.
     pub fn entity_providers(&self) -> Vec<Arc<dyn EntityProvider>> {
         self.providers.lock().clone()
+    }
+
+    /// Sets the location types that may be registered through the API (`POST /locations`,
+    /// `PUT /locations/{id}`, `POST /analyze-location`); Backstage's `setAllowedLocationTypes`.
+    /// The default is `["url"]`. The config key `catalog.allowedLocationTypes`, when set, wins
+    /// over this: the operator has the last word. Configured `catalog.locations` are read
+    /// whatever the list says. The last call wins.
+    ///
+    /// ```
+    /// use backlot::backend::Feature;
+    /// use backlot::plugins::catalog::node::{CATALOG_PROCESSING, CatalogProcessingExtension};
+    ///
+    /// // Allow registering local files (only where the API callers are trusted).
+    /// let module = Feature::module_fn("catalog", "local-files", |reg| {
+    ///     reg.init(&CATALOG_PROCESSING, |processing| async move {
+    ///         processing.get()?.set_allowed_location_types(["url", "file"]);
+    ///         Ok(())
+    ///     })
+    /// });
+    /// # let _ = module;
+    ///
+    /// let extension = CatalogProcessingExtension::default();
+    /// assert_eq!(extension.allowed_location_types(), None);
+    /// extension.set_allowed_location_types(["url", "file"]);
+    /// assert_eq!(extension.allowed_location_types(), Some(vec!["url".to_owned(), "file".to_owned()]));
+    /// ```
+    pub fn set_allowed_location_types<I, S>(&self, types: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        *self.allowed_location_types.lock() = Some(types.into_iter().map(Into::into).collect());
+    }
+
+    /// The location types a module set with
+    /// [`set_allowed_location_types`](Self::set_allowed_location_types), if any.
+    pub fn allowed_location_types(&self) -> Option<Vec<String>> {
+        self.allowed_location_types.lock().clone()
     }
 }
 

@@ -38,6 +38,17 @@ pub enum DocsRefError {
         /// The techdocs-ref value.
         value: String,
     },
+    /// A `url:` reference naming a local file (a `file:` URL or a path) on an entity that did
+    /// not come from a local file: content read from a URL may not refer to local files.
+    #[error(
+        "techdocs-ref '{value}' is not allowed: an entity from '{location}' may not refer to local files"
+    )]
+    LocalFromRemote {
+        /// The location annotation value (empty when the entity has none).
+        location: String,
+        /// The techdocs-ref value.
+        value: String,
+    },
 }
 
 /// A parsed `backstage.io/techdocs-ref` value.
@@ -109,7 +120,17 @@ impl DocsRef {
         source: Option<&str>,
     ) -> Result<LocationMetadata, DocsRefError> {
         let rel = match self {
-            Self::Url(url) => return Ok(LocationMetadata::new("url", url.clone())),
+            Self::Url(url) => {
+                let local = url::Url::parse(url).map_or(true, |u| u.scheme() == "file");
+                let origin = managed_by.or(source).unwrap_or_default();
+                if local && !origin.starts_with("file:") {
+                    return Err(DocsRefError::LocalFromRemote {
+                        location: origin.to_owned(),
+                        value: format!("url:{url}"),
+                    });
+                }
+                return Ok(LocationMetadata::new("url", url.clone()));
+            }
             Self::Dir(rel) => rel,
         };
         let value = format!("dir:{rel}");
@@ -224,6 +245,28 @@ impl LocationMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_entities_from_local_files_may_name_local_urls() {
+        for value in ["url:file:///etc", "url:/etc"] {
+            let r = DocsRef::parse(value).unwrap();
+            for origin in [Some("url:https://example.com/catalog-info.yaml"), None] {
+                assert!(
+                    matches!(
+                        r.resolve(origin, None),
+                        Err(DocsRefError::LocalFromRemote { .. })
+                    ),
+                    "{value} from {origin:?}"
+                );
+            }
+            assert!(
+                r.resolve(Some("file:/repo/catalog-info.yaml"), None)
+                    .is_ok()
+            );
+        }
+        let remote = DocsRef::parse("url:https://example.com/repo/tree/main").unwrap();
+        assert!(remote.resolve(None, None).is_ok());
+    }
 
     #[test]
     fn dir_refs_resolve_against_file_and_url_locations() {
