@@ -190,11 +190,17 @@ async fn start(
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
+    let max_page_limit = match config.opt_u64("catalog.maxPageLimit")? {
+        Some(0) => return Err("catalog.maxPageLimit must be at least 1".into()),
+        Some(n) => n,
+        None => service::DEFAULT_MAX_PAGE_LIMIT,
+    };
     let engine = Arc::new(Engine::new(db, extension.processors(), options, url_reader));
     engine.index.load(&engine.db).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),
         readonly,
+        max_page_limit,
     };
     let config_entities = configured
         .iter()
