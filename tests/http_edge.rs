@@ -457,3 +457,104 @@ async fn a_crafted_cursor_with_a_40_deep_predicate_is_refused_with_400() {
     assert_error(&res, 400, "InputError");
     b.stop().await.unwrap();
 }
+
+async fn wait_ok(b: &TestBackend, path: &str, what: &str) -> TestResponse {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let res = b.client().get(path).await.unwrap();
+        if res.status() == 200 && !res.text().contains("\"results\":[]") && res.text() != "[]" {
+            return res;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} {}",
+            res.status(),
+            res.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_techdocs_write_under_backend_data_dir() {
+    use backlot::plugins::search::backend::{
+        SearchCatalogCollatorModule, SearchPlugin, collator_task_id,
+    };
+    use backlot::plugins::techdocs::backend::TechdocsPlugin;
+
+    let cwd_data = std::env::current_dir().unwrap().join("data");
+    let cwd_data_before = cwd_data.exists();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("portal-data");
+    std::fs::create_dir_all(tmp.path().join("site/docs")).unwrap();
+    std::fs::write(tmp.path().join("site/mkdocs.yml"), "site_name: Edge\n").unwrap();
+    std::fs::write(tmp.path().join("site/docs/index.md"), "# Edge docs\n").unwrap();
+    std::fs::write(
+        tmp.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: edgedocs\n  annotations:\n    backstage.io/techdocs-ref: dir:./site\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+    )
+    .unwrap();
+    let config = format!(
+        "backend:\n  dataDir: '{data}'\n  reading:\n    fileAllow: ['{tmp}']\n\
+         catalog:\n  processingInterval: {{ minutes: 60 }}\n  locations:\n    - type: file\n      target: {target}\n\
+         techdocs:\n  builder: local\n\
+         search:\n  collators:\n    catalog:\n      schedule:\n        frequency: {{ trigger: manual }}\n        timeout: {{ minutes: 1 }}\n",
+        data = data.display(),
+        tmp = tmp.path().display(),
+        target = tmp.path().join("catalog-info.yaml").display(),
+    );
+    let b = TestBackend::builder()
+        .config_yaml(config)
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(TechdocsPlugin::new()))
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .feature(Feature::module(SearchCatalogCollatorModule))
+        .start()
+        .await
+        .expect("backend starts");
+    wait_ok(
+        &b,
+        "/api/catalog/entities?filter=metadata.name=edgedocs",
+        "catalog",
+    )
+    .await;
+
+    // TechDocs builds on first fetch and publishes under <dataDir>/techdocs.
+    wait_ok(
+        &b,
+        "/api/techdocs/static/docs/default/Component/edgedocs/index.html",
+        "techdocs",
+    )
+    .await;
+    let published = data.join("techdocs");
+    assert!(
+        published.is_dir(),
+        "nothing published under {}",
+        published.display()
+    );
+
+    // The embedded search index lives under <dataDir>/search.
+    let trigger = format!(
+        "/api/search/.backstage/scheduler/v1/tasks/{}/trigger",
+        collator_task_id("software-catalog")
+    );
+    let res = b
+        .client()
+        .execute(b.client().request(reqwest::Method::POST, &trigger))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text());
+    wait_ok(&b, "/api/search/query?term=edgedocs", "search").await;
+    let index = data.join("search");
+    assert!(
+        std::fs::read_dir(&index).is_ok_and(|mut d| d.next().is_some()),
+        "no search index under {}",
+        index.display()
+    );
+    b.stop().await.unwrap();
+    assert_eq!(
+        cwd_data.exists(),
+        cwd_data_before,
+        "nothing is written under ./data"
+    );
+}
