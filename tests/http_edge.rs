@@ -558,3 +558,52 @@ async fn search_and_techdocs_write_under_backend_data_dir() {
         "nothing is written under ./data"
     );
 }
+
+#[tokio::test]
+async fn search_and_docs_pages_take_query_and_answer_bad_requests_with_400() {
+    use backlot::frontend::App;
+    use backlot::plugins::app::app_plugin;
+    use backlot::plugins::catalog::frontend::catalog_frontend_plugin;
+    use backlot::plugins::search::backend::SearchPlugin;
+    use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
+    use backlot::plugins::techdocs::frontend::techdocs_plugin;
+
+    let b = TestBackend::builder()
+        .config_yaml(
+            "catalog:\n  processingInterval: { minutes: 60 }\n\
+             search:\n  maxTermLength: 20\n  embedded:\n    inMemory: true\n",
+        )
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .feature(app_plugin(App::builder().features([
+            catalog_frontend_plugin(),
+            search_plugin(SearchUiOptions::default()),
+            techdocs_plugin(),
+        ])))
+        .start()
+        .await
+        .expect("backend starts");
+
+    // Backstage's search page parameter.
+    let res = b.client().get("/search?query=parcels").await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text());
+    assert!(res.text().contains("value=\"parcels\""), "{}", res.text());
+
+    // A term the backend refuses (400): the page says why, with a 400, not a 502.
+    let long = "x".repeat(40);
+    for path in [
+        format!("/search?query={long}"),
+        format!("/search?term={long}"),
+    ] {
+        let res = b.client().get(&path).await.unwrap();
+        assert_eq!(res.status(), 400, "{path}: {}", res.text());
+        assert!(res.text().contains("Invalid search"), "{}", res.text());
+        assert!(res.text().contains("role=\"alert\""), "{}", res.text());
+    }
+
+    // The docs index with a cursor the catalog refuses.
+    let res = b.client().get("/docs?cursor=not-a-cursor").await.unwrap();
+    assert_eq!(res.status(), 400, "{}", res.text());
+    assert!(res.text().contains("Invalid request"), "{}", res.text());
+    b.stop().await.unwrap();
+}
