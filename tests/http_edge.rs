@@ -607,3 +607,45 @@ async fn search_and_docs_pages_take_query_and_answer_bad_requests_with_400() {
     assert!(res.text().contains("Invalid request"), "{}", res.text());
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn app_pages_give_up_on_a_silent_backend_after_the_client_request_timeout() {
+    use axum::Router;
+    use axum::routing::get;
+    use backlot::frontend::App;
+    use backlot::plugins::app::app_plugin;
+    use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
+    use backlot::services::core_services::HTTP_ROUTER;
+
+    // A "search" backend that never answers.
+    let silent = Feature::plugin_fn("search", |reg| {
+        reg.init(&HTTP_ROUTER, |http| async move {
+            http.use_router(Router::new().route(
+                "/query",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "{}"
+                }),
+            ));
+            Ok(())
+        })
+    });
+    let b = TestBackend::builder()
+        .config_yaml("backend:\n  httpClient:\n    requestTimeout: 300ms\n")
+        .feature(silent)
+        .feature(app_plugin(
+            App::builder().feature(search_plugin(SearchUiOptions::default())),
+        ))
+        .start()
+        .await
+        .expect("backend starts");
+    let started = Instant::now();
+    let res = b.client().get("/search?query=x").await.unwrap();
+    assert_eq!(res.status(), 502, "{}", res.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    b.stop().await.unwrap();
+}
