@@ -15,6 +15,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default of `backend.httpClient.requestTimeout`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// The timeouts of outgoing HTTP clients.
 ///
 /// ```
@@ -86,6 +88,9 @@ impl HttpClientTimeouts {
         reqwest::Client::builder()
             .connect_timeout(self.connect)
             .timeout(self.request)
+            // Below the server's default keep-alive timeout (5 s), so that a pooled connection
+            // is not reused just as the backend closes it.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             // Building fails only if the TLS backend cannot start, which `Client::new` would
             // turn into a panic; keep serving with the default client's behaviour instead.
