@@ -265,7 +265,7 @@ async fn json_rejections_answer_400_input_error() {
         "{body}"
     );
 
-    // A JSON body sent without a JSON content type (axum says 415).
+    // A JSON body sent without a JSON content type: plugin APIs take JSON only (CSRF).
     let untyped = client
         .execute(
             client
@@ -274,7 +274,13 @@ async fn json_rejections_answer_400_input_error() {
         )
         .await
         .expect("request");
-    assert_error_json(&untyped, 400, "InputError", "POST", "/api/errors/echo");
+    assert_error_json(
+        &untyped,
+        415,
+        "UnsupportedMediaTypeError",
+        "POST",
+        "/api/errors/echo",
+    );
 
     // A plain-text 400 from a handler becomes error JSON with its text as the message.
     let plain = client.get("/api/errors/plain-400").await.expect("request");
@@ -300,6 +306,7 @@ async fn bodies_over_max_body_size_answer_413() {
         .execute(
             client
                 .request(reqwest::Method::POST, "/api/errors/bytes")
+                .header("content-type", "application/json")
                 .body(vec![b'x'; 1000]),
         )
         .await
@@ -311,6 +318,7 @@ async fn bodies_over_max_body_size_answer_413() {
         .execute(
             client
                 .request(reqwest::Method::POST, "/api/errors/bytes")
+                .header("content-type", "application/json")
                 .body(vec![b'x'; 4096]),
         )
         .await
@@ -330,6 +338,7 @@ async fn bodies_over_max_body_size_answer_413() {
         .execute(
             client
                 .request(reqwest::Method::POST, "/api/errors/bytes")
+                .header("content-type", "application/json")
                 .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks))),
         )
         .await

@@ -28,6 +28,8 @@ fn notes_plugin(id: &'static str) -> Feature {
     Feature::plugin_fn(id, move |reg| {
         reg.init((&DATABASE, &HTTP_ROUTER), |(db, http)| async move {
             db.migrate(&MIGRATIONS).await?;
+            // Notes are posted as plain text.
+            http.allow_any_body_type();
             http.use_router(
                 Router::new()
                     .route("/notes", get(list).post(add))

@@ -17,7 +17,9 @@ use tracing::Instrument;
 use super::builder::{Backend, PluginPlan};
 use super::deps::AnyArc;
 use super::error::{BackendError, BoxError, StartupError};
+use super::http::edge::require_json_body;
 use super::http::gate::Gate;
+use super::http::server::{ServerLimits, serve};
 use super::http::{health_router, not_found, with_root_layers};
 use super::registry::{Registry, ResolveError};
 use super::service_ref::ServiceRef;
@@ -164,6 +166,7 @@ impl Backend {
             .opt_u64("backend.http.maxBodySize")?
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .unwrap_or(DEFAULT_MAX_BODY);
+        let limits = ServerLimits::from_config(&config)?;
         let health_headers: Vec<(String, String)> = match config.get("backend.health.headers") {
             Some(serde_json::Value::Object(map)) => map
                 .iter()
@@ -185,16 +188,13 @@ impl Backend {
         let root_gate = Gate::new("the backend", pause);
         app = app.fallback_service(root_gate.service());
         let (cut_off, cut_off_rx) = watch::channel(false);
-        let app = with_root_layers(app, max_body, cut_off_rx);
+        let app = with_root_layers(app, max_body, limits.request_limits(), cut_off_rx);
 
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let server: JoinHandle<std::io::Result<()>> = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.await;
-                })
-                .await
-        });
+        let server: JoinHandle<std::io::Result<()>> =
+            tokio::spawn(serve(listener, app, limits, async move {
+                let _ = shutdown_rx.await;
+            }));
 
         let mut handle = BackendHandle {
             local_addr,
@@ -239,7 +239,7 @@ impl Backend {
         for (id, gate, result) in futures::future::join_all(started).await {
             let Some(gate) = gate else { continue };
             match result {
-                Ok(router) => gate.open(router.fallback(not_found)),
+                Ok(router) => gate.open(router),
                 Err(e) if boot_failure_continues(&config, &id) => {
                     tracing::error!(plugin = %id, error = %e, "plugin failed to start; continuing without it");
                     gate.fail(format!("plugin '{id}' failed to start"));
@@ -383,12 +383,18 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
                 service: None,
                 source,
             })?;
-        let router = registry
+        let http = registry
             .existing_plugin_instance(HTTP_ROUTER.id(), &plugin)
-            .and_then(|any| downcast::<HttpRouter>(&any))
+            .and_then(|any| downcast::<HttpRouter>(&any));
+        let router = http
+            .as_ref()
             .and_then(|http| http.take_router())
-            .unwrap_or_default();
-        Ok(router)
+            .unwrap_or_default()
+            .fallback(not_found);
+        Ok(match http {
+            Some(http) if !http.json_bodies_only() => router,
+            _ => router.layer(axum::middleware::from_fn(require_json_body)),
+        })
     }
     .instrument(span)
     .await

@@ -206,8 +206,21 @@ fn scheduler_factory() -> ServiceFactory {
         })
 }
 
-/// Where the embedded defaults keep their files: `backend.dataDir`, else `./data`.
-fn data_dir(config: &Config) -> Result<std::path::PathBuf, crate::services::config::ConfigError> {
+/// Where the backend and its plugins keep their files (SQLite databases, the search index,
+/// generated TechDocs): `backend.dataDir`, else `./data`.
+///
+/// ```
+/// use backlot::services::config::Config;
+/// use backlot::services::core_services::data_dir;
+///
+/// let config = Config::from_value(serde_json::json!({"backend": {"dataDir": "/var/lib/portal"}}));
+/// assert_eq!(data_dir(&config)?, std::path::PathBuf::from("/var/lib/portal"));
+/// assert_eq!(data_dir(&Config::default())?, std::path::PathBuf::from("data"));
+/// # Ok::<(), backlot::services::config::ConfigError>(())
+/// ```
+pub fn data_dir(
+    config: &Config,
+) -> Result<std::path::PathBuf, crate::services::config::ConfigError> {
     Ok(config
         .opt_string("backend.dataDir")?
         .map(std::path::PathBuf::from)

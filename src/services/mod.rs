@@ -10,6 +10,7 @@ pub mod core_services;
 pub mod database;
 pub mod discovery;
 pub mod health;
+pub mod http_client;
 pub mod http_router;
 pub mod lifecycle;
 pub mod logger;

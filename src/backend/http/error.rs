@@ -20,6 +20,13 @@ pub enum ApiErrorKind {
     Conflict,
     /// `PayloadTooLargeError`, 413.
     PayloadTooLarge,
+    /// `UriTooLongError`, 414: the request URL is longer than `backend.server.maxUrlLength`.
+    UriTooLong,
+    /// `UnsupportedMediaTypeError`, 415: a body that is not JSON sent to a JSON endpoint.
+    UnsupportedMediaType,
+    /// `HeadersTooLargeError`, 431: the request head is larger than
+    /// `backend.server.maxHeaderSize`.
+    HeadersTooLarge,
     /// `NotModifiedError`, 304.
     NotModified,
     /// `NotImplementedError`, 501.
@@ -40,6 +47,9 @@ impl ApiErrorKind {
             Self::NotFound => "NotFoundError",
             Self::Conflict => "ConflictError",
             Self::PayloadTooLarge => "PayloadTooLargeError",
+            Self::UriTooLong => "UriTooLongError",
+            Self::UnsupportedMediaType => "UnsupportedMediaTypeError",
+            Self::HeadersTooLarge => "HeadersTooLargeError",
             Self::NotModified => "NotModifiedError",
             Self::NotImplemented => "NotImplementedError",
             Self::ServiceUnavailable => "ServiceUnavailableError",
@@ -56,6 +66,9 @@ impl ApiErrorKind {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::NotModified => StatusCode::NOT_MODIFIED,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -67,7 +80,10 @@ impl ApiErrorKind {
     pub fn from_status(status: StatusCode) -> Self {
         match status.as_u16() {
             304 => Self::NotModified,
-            400 | 411 | 415 | 422 => Self::Input,
+            400 | 411 | 422 => Self::Input,
+            414 => Self::UriTooLong,
+            415 => Self::UnsupportedMediaType,
+            431 => Self::HeadersTooLarge,
             405 => Self::NotFound,
             401 => Self::Authentication,
             403 => Self::NotAllowed,
@@ -138,6 +154,11 @@ impl ApiError {
     /// 304 `NotModifiedError`.
     pub fn not_modified(message: impl Into<String>) -> Self {
         Self::new(ApiErrorKind::NotModified, message)
+    }
+
+    /// 415 `UnsupportedMediaTypeError`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::UnsupportedMediaType, message)
     }
 
     /// 501 `NotImplementedError`.

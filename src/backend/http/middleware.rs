@@ -72,14 +72,6 @@ pub(crate) async fn error_json(req: Request, next: Next) -> Response {
                 url.split('?').next().unwrap_or_default()
             ),
         ),
-        // axum's body rejections (wrong shape, missing JSON content type) are input errors.
-        _ if matches!(
-            parts.status,
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE
-        ) =>
-        {
-            (StatusCode::BAD_REQUEST, text)
-        }
         _ if text.is_empty() => (
             parts.status,
             parts

@@ -1,8 +1,10 @@
 //! The backend's HTTP layer: error JSON, root layers and the top-level router.
 
+pub(crate) mod edge;
 mod error;
 pub(crate) mod gate;
 pub(crate) mod middleware;
+pub(crate) mod server;
 
 pub use error::{ApiError, ApiErrorKind, RawErrorResponse};
 
@@ -61,11 +63,13 @@ fn health_response(
 }
 
 /// Applies the root layers: panics become 500s, errors become Backstage's error JSON, requests
-/// are logged, bodies are limited, and requests still running when `cut_off` turns true are
-/// ended with a 503. Authentication layers will sit between the error layer and the routes.
+/// are logged, URLs, headers and bodies are limited, requests time out, and requests still
+/// running when `cut_off` turns true are ended with a 503. Authentication layers will sit
+/// between the error layer and the routes.
 pub(crate) fn with_root_layers(
     router: Router,
     max_body: usize,
+    limits: edge::RequestLimits,
     cut_off: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     router.layer(
@@ -73,6 +77,10 @@ pub(crate) fn with_root_layers(
             .layer(axum::middleware::from_fn(middleware::log_request))
             .layer(axum::middleware::from_fn(middleware::error_json))
             .layer(CatchPanicLayer::custom(middleware::panic_response))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(limits),
+                edge::request_limits,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 cut_off,
                 middleware::cut_off,

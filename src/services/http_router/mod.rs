@@ -40,6 +40,7 @@ pub struct HttpRouter {
     plugin: String,
     router: Mutex<Option<Router>>,
     policies: Mutex<Vec<AuthPolicy>>,
+    any_body: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for HttpRouter {
@@ -57,6 +58,7 @@ impl HttpRouter {
             plugin: plugin_id.to_string(),
             router: Mutex::new(None),
             policies: Mutex::new(Vec::new()),
+            any_body: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -85,6 +87,32 @@ impl HttpRouter {
     /// The auth policies recorded so far.
     pub fn auth_policies(&self) -> Vec<AuthPolicy> {
         self.policies.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Lets this plugin's routes take request bodies of any content type.
+    ///
+    /// By default a request with a body that is not JSON (`application/json` or
+    /// `application/*+json`) is answered 415 before it reaches the plugin: browsers send
+    /// `text/plain`, form and untyped bodies across origins without a CORS preflight, so a
+    /// route parsing them could be called by any web page a portal user visits (CSRF). A
+    /// plugin calling this must protect such routes itself.
+    ///
+    /// ```
+    /// use backlot::services::http_router::HttpRouter;
+    ///
+    /// let http = HttpRouter::new("uploads");
+    /// assert!(http.json_bodies_only());
+    /// http.allow_any_body_type();
+    /// assert!(!http.json_bodies_only());
+    /// ```
+    pub fn allow_any_body_type(&self) {
+        self.any_body
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether requests with a non-JSON body are refused (the default).
+    pub fn json_bodies_only(&self) -> bool {
+        !self.any_body.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn take_router(&self) -> Option<Router> {

@@ -123,6 +123,7 @@ impl FetchUrlReader {
         let client = builder
             .redirect(policy)
             .timeout(limits.timeout)
+            .connect_timeout(limits.connect_timeout)
             .user_agent(concat!("backlot-url-reader/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| UrlReaderError::Client { source })?;

@@ -18,6 +18,7 @@ use super::UrlReaderError;
 /// })))?;
 /// assert_eq!(limits.max_size, 8 * 1024 * 1024);
 /// assert_eq!(limits.timeout, Duration::from_secs(20));
+/// assert_eq!(limits.connect_timeout, Duration::from_secs(10));
 /// assert_eq!(UrlReaderLimits::default().max_size, 32 * 1024 * 1024);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -29,6 +30,9 @@ pub struct UrlReaderLimits {
     pub max_size: u64,
     /// The longest one HTTP request may take, body included. Default 60 seconds.
     pub timeout: Duration,
+    /// The longest establishing a connection may take (`backend.reading.connectTimeout`).
+    /// Default 10 seconds.
+    pub connect_timeout: Duration,
 }
 
 impl Default for UrlReaderLimits {
@@ -36,6 +40,7 @@ impl Default for UrlReaderLimits {
         Self {
             max_size: 32 * 1024 * 1024,
             timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +86,13 @@ impl UrlReaderLimits {
                 key: "backend.reading.timeout".to_owned(),
                 reason: format!("expected a positive duration such as \"30s\", got {v}"),
             })?;
+        }
+        if let Some(v) = reading.get("connectTimeout").filter(|v| !v.is_null()) {
+            limits.connect_timeout =
+                parse_duration(v).ok_or_else(|| UrlReaderError::InvalidConfig {
+                    key: "backend.reading.connectTimeout".to_owned(),
+                    reason: format!("expected a positive duration such as \"10s\", got {v}"),
+                })?;
         }
         Ok(limits)
     }

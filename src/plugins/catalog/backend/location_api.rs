@@ -177,7 +177,8 @@ impl CatalogService {
     /// `POST /locations/by-query`: registered locations matching a predicate over `id`, `type`
     /// and `target`, ordered by type, target and id, one page at a time.
     pub(crate) async fn query_locations(&self, body: &Value) -> Result<Value, CatalogError> {
-        let query = LocationQuery::parse(body)?;
+        let mut query = LocationQuery::parse(body)?;
+        query.limit = query.limit.min(self.max_page_limit);
         let rows = store::list_locations(&self.engine.db).await?;
         Ok(query.page(rows))
     }

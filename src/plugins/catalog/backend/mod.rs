@@ -252,6 +252,11 @@ async fn start(
     let rules = RulesEnforcer::from_config(config, &configured)?;
     let options = engine_options(config, rules)?;
     let readonly = config.opt_bool("catalog.readonly")?.unwrap_or(false);
+    let max_page_limit = match config.opt_u64("catalog.maxPageLimit")? {
+        Some(0) => return Err("catalog.maxPageLimit must be at least 1".into()),
+        Some(n) => n,
+        None => service::DEFAULT_MAX_PAGE_LIMIT,
+    };
     let reader = location_reader(config, &configured, url_reader)?;
     let allowed_location_types = allowed_location_types(config, &extension)?;
     let engine = Engine::new(db, extension.processors(), options, reader);
@@ -260,6 +265,7 @@ async fn start(
         engine: Arc::clone(&engine),
         readonly,
         allowed_location_types: allowed_location_types.into(),
+        max_page_limit,
     };
     let config_entities = configured
         .iter()

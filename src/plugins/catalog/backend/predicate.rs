@@ -69,7 +69,31 @@ impl Predicate {
 
     /// Parses a JSON predicate; errors name the `param` and the path of the broken part.
     pub(crate) fn parse(value: &Value, param: &str) -> Result<Self, CatalogError> {
-        parse_node(value, param, 0)
+        let predicate = parse_node(value, param, 0)?;
+        predicate.check_depth(param)?;
+        Ok(predicate)
+    }
+
+    /// How deeply `$all`, `$any` and `$not` nest (each adds a level).
+    pub(crate) fn depth(&self) -> usize {
+        match self {
+            Self::All(ps) | Self::Any(ps) => 1 + ps.iter().map(Self::depth).max().unwrap_or(0),
+            Self::Not(p) => 1 + p.depth(),
+            Self::Exists { .. } | Self::In { .. } | Self::HasPrefix { .. } => 0,
+        }
+    }
+
+    /// Rejects predicates nested deeper than a request may nest them: applied to parsed
+    /// requests and to predicates decoded from cursors, which a client can craft.
+    pub(crate) fn check_depth(&self, param: &str) -> Result<(), CatalogError> {
+        if self.depth() > MAX_DEPTH {
+            return Err(err(
+                param,
+                "",
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
     }
 
     /// The predicate equal to the `filter` params (alternatives of conditions).

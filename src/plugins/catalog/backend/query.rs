@@ -233,7 +233,9 @@ impl Cursor {
     }
 
     pub(crate) fn decode(s: &str) -> Result<Self, CatalogError> {
-        decode_token(s, "cursor")
+        let cursor: Self = decode_token(s, "cursor")?;
+        cursor.query.check_depth("cursor")?;
+        Ok(cursor)
     }
 
     /// Where the page this cursor points at starts.
@@ -266,6 +268,30 @@ pub(crate) fn decode_after(s: &str) -> Result<u64, CatalogError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_cursor_predicate_deeper_than_a_request_may_nest_is_refused() {
+        let nested = |depth: usize| {
+            let mut p = Predicate::In {
+                key: "kind".into(),
+                values: vec!["component".into()],
+            };
+            for _ in 0..depth {
+                p = Predicate::Not(Box::new(p));
+            }
+            Cursor {
+                query: p,
+                order: Vec::new(),
+                full_text: None,
+                after: None,
+                before: None,
+            }
+            .encode()
+        };
+        assert!(Cursor::decode(&nested(32)).is_ok());
+        let err = Cursor::decode(&nested(40)).unwrap_err().to_string();
+        assert!(err.contains("nested deeper than 32"), "{err}");
+    }
 
     #[test]
     fn filters_and_within_or_across_in_for_repeated_keys() {

@@ -25,6 +25,8 @@ use super::yaml::parse_documents;
 pub(crate) const LOCATION_STORE_PROVIDER: &str = "DefaultLocationStore";
 /// Default page size of `by-query`.
 const DEFAULT_QUERY_LIMIT: u64 = 20;
+/// The default of `catalog.maxPageLimit`.
+pub(crate) const DEFAULT_MAX_PAGE_LIMIT: u64 = 10_000;
 
 /// A `GET /entities` request.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +74,9 @@ pub struct CatalogService {
     pub(crate) readonly: bool,
     /// The location types the API may register (`catalog.allowedLocationTypes`).
     pub(crate) allowed_location_types: Arc<[String]>,
+    /// The largest page a `limit` may ask for (`catalog.maxPageLimit`); larger limits are
+    /// lowered to it.
+    pub(crate) max_page_limit: u64,
 }
 
 fn parse_json(text: &str) -> Result<Value, CatalogError> {
@@ -199,7 +204,8 @@ impl CatalogService {
             None,
             &r.order,
             &Position::Offset(r.offset),
-            r.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+            r.limit
+                .map(|l| usize::try_from(l.min(self.max_page_limit)).unwrap_or(usize::MAX)),
         );
         let mut items = page.items;
         if !r.fields.is_empty() {
@@ -213,7 +219,10 @@ impl CatalogService {
 
     /// `by-query`: `{items, totalItems, pageInfo}` as JSON text.
     pub(crate) async fn query(&self, r: &QueryRequest) -> Result<String, CatalogError> {
-        let limit = r.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
+        let limit = r
+            .limit
+            .unwrap_or(DEFAULT_QUERY_LIMIT)
+            .min(self.max_page_limit);
         let page = self.engine.index.page(
             &r.query,
             r.full_text.as_ref(),

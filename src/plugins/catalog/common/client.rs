@@ -294,7 +294,10 @@ pub struct CatalogClient {
 impl CatalogClient {
     /// A client for the catalog at `base_url` (e.g. `discovery.base_url("catalog")`).
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self::with_client(base_url, reqwest::Client::new())
+        Self::with_client(
+            base_url,
+            crate::services::http_client::default_http_client(),
+        )
     }
 
     /// A client sending through `http`.

@@ -10,6 +10,7 @@ use crate::plugins::catalog::common::{
     QueryEntitiesResponse,
 };
 use crate::services::discovery::DiscoveryService;
+use crate::services::http_client::http_client;
 
 /// Reads the catalog, like Backstage's `CatalogApi`. Pages get it with
 /// `req.api(&CATALOG_API)?`; an app can install another implementation (a fake in tests) with
@@ -96,12 +97,20 @@ impl HttpCatalogApi {
         }
     }
 
+    /// A client for the catalog at `base_url` sending through `http` (for its timeouts).
+    pub fn with_client(base_url: impl Into<String>, http: reqwest::Client) -> Self {
+        Self {
+            client: CatalogClient::with_client(base_url, http),
+        }
+    }
+
     /// The underlying client.
     pub fn client(&self) -> &CatalogClient {
         &self.client
     }
 
-    /// The API factory: base URL from the `core.discovery` API (`base_url("catalog")`).
+    /// The API factory: base URL from the `core.discovery` API (`base_url("catalog")`),
+    /// timeouts from `backend.httpClient.*` of the `core.config` API.
     ///
     /// ```
     /// use backlot::frontend::{ApiBlueprint, App, FrontendPlugin};
@@ -116,9 +125,14 @@ impl HttpCatalogApi {
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&CATALOG_API)
             .dep(&core_apis::DISCOVERY)
+            .dep(&core_apis::CONFIG)
             .build(|deps| {
                 let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                Ok(Arc::new(Self::new(discovery.base_url("catalog"))) as Arc<dyn CatalogApi>)
+                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
+                Ok(
+                    Arc::new(Self::with_client(discovery.base_url("catalog"), http))
+                        as Arc<dyn CatalogApi>,
+                )
             })
     }
 }

@@ -218,7 +218,10 @@ impl BackendModule for SearchCatalogCollatorModule {
         reg.init(
             (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
             |(config, discovery, registry)| async move {
-                let client = CatalogClient::new(discovery.base_url("catalog"));
+                let client = CatalogClient::with_client(
+                    discovery.base_url("catalog"),
+                    crate::services::http_client::http_client(&config)?,
+                );
                 let collator = CatalogCollator::from_config(client, &config)?;
                 let schedule = schedule_from_config(&config, "catalog")?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::params::QueryLimits;
 use crate::plugins::search::node::SearchError;
 use crate::services::config::Config;
+use crate::services::core_services::data_dir;
 
 const DEFAULT_PAGE_LIMIT: usize = 25;
 const DEFAULT_MAX_PAGE_LIMIT: usize = 100;
@@ -63,7 +64,7 @@ pub(crate) fn engine_choice(config: &Config) -> Result<EngineChoice, SearchError
         Some(d) => PathBuf::from(d),
         None => std::env::current_dir()
             .map_err(|e| config_err("search.embedded.directory", e))?
-            .join("data")
+            .join(data_dir(config).map_err(|e| config_err("backend.dataDir", e))?)
             .join("search"),
     };
     Ok(EngineChoice::EmbeddedDirectory(dir))

@@ -105,7 +105,7 @@ impl TechDocsCollator {
         Self {
             catalog,
             techdocs_base_url: techdocs_base_url.into().trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            http: crate::services::http_client::default_http_client(),
             location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
             parallelism: DEFAULT_PARALLELISM,
         }
@@ -136,6 +136,13 @@ impl TechDocsCollator {
             collator.parallelism = usize::try_from(n.max(1)).unwrap_or(DEFAULT_PARALLELISM);
         }
         Ok(collator)
+    }
+
+    /// Fetches search indexes through `http` (for its timeouts).
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
     }
 
     /// Uses `template` for locations (`:namespace`, `:kind`, `:name`, `:path` are replaced).
@@ -286,12 +293,15 @@ impl BackendModule for SearchTechdocsCollatorModule {
         reg.init(
             (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
             |(config, discovery, registry)| async move {
-                let catalog = CatalogClient::new(discovery.base_url("catalog"));
+                let http = crate::services::http_client::http_client(&config)?;
+                let catalog =
+                    CatalogClient::with_client(discovery.base_url("catalog"), http.clone());
                 let collator = TechDocsCollator::from_config(
                     catalog,
                     discovery.base_url("techdocs"),
                     &config,
-                )?;
+                )?
+                .http_client(http);
                 let schedule = schedule_from_config(&config, "techdocs")?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));
                 Ok(())

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use super::SearchUiOptions;
 use crate::frontend::{PageContent, PageError, PageRequest, ui};
 use crate::plugins::search::common::{SearchQuery, SearchResult};
-use crate::plugins::search::react::{SEARCH_API, highlight};
+use crate::plugins::search::react::{SEARCH_API, SearchApiError, highlight};
 
 /// A link target that is safe to put in `href`: a path or an http(s) URL.
 fn safe_location(location: &str) -> Option<&str> {
@@ -68,7 +68,13 @@ pub(crate) async fn render(
     options: &SearchUiOptions,
 ) -> Result<PageContent, PageError> {
     let api = req.api(&SEARCH_API)?;
-    let term = req.query("term").unwrap_or("").trim().to_string();
+    // `query` is the parameter of Backstage's search page; `term` is ours.
+    let term = req
+        .query("term")
+        .or_else(|| req.query("query"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let selected = req
         .query("types")
         .filter(|t| !t.is_empty())
@@ -113,6 +119,21 @@ pub(crate) async fn render(
     };
     let results = match result {
         Ok(r) => r,
+        // A 4xx from the backend (a term too long, a bad cursor or type) is the visitor's
+        // request: the page says what is wrong, with that status, instead of a 502.
+        Err(SearchApiError::Response {
+            status: status @ 400..=499,
+            message,
+            ..
+        }) => {
+            let body = html! {
+                (ui::header("Search", None))
+                (form)
+                (ui::error_state("Invalid search", &message))
+            };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return Ok(PageContent::new(body).status(status));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "search query failed");
             let body = html! {

@@ -8,6 +8,7 @@ use super::error::SearchApiError;
 use crate::frontend::{ApiFactory, ApiRef, RouteRef, core_apis};
 use crate::plugins::search::common::{FilterValue, SearchQuery, SearchResultSet};
 use crate::services::discovery::DiscoveryService;
+use crate::services::http_client::{default_http_client, http_client};
 
 /// The search page (`/search` by default), bindable as `search.root`.
 pub static SEARCH_ROUTE: RouteRef = RouteRef::new("search.root");
@@ -67,11 +68,21 @@ impl HttpSearchApi {
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            http: default_http_client(),
         }
     }
 
-    /// The API factory: base URL from the `core.discovery` API (`base_url("search")`).
+    /// A client for the search backend at `base_url` sending through `http` (for its
+    /// timeouts).
+    pub fn with_client(base_url: impl Into<String>, http: reqwest::Client) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    /// The API factory: base URL from the `core.discovery` API (`base_url("search")`),
+    /// timeouts from `backend.httpClient.*` of the `core.config` API.
     ///
     /// ```
     /// use backlot::frontend::{ApiBlueprint, App, FrontendPlugin};
@@ -86,9 +97,14 @@ impl HttpSearchApi {
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&SEARCH_API)
             .dep(&core_apis::DISCOVERY)
+            .dep(&core_apis::CONFIG)
             .build(|deps| {
                 let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                Ok(Arc::new(Self::new(discovery.base_url("search"))) as Arc<dyn SearchApi>)
+                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
+                Ok(
+                    Arc::new(Self::with_client(discovery.base_url("search"), http))
+                        as Arc<dyn SearchApi>,
+                )
             })
     }
 

@@ -24,11 +24,8 @@ pub(crate) struct CatalogClient {
 }
 
 impl CatalogClient {
-    pub(crate) fn new(discovery: Arc<dyn DiscoveryService>) -> Self {
-        Self {
-            discovery,
-            http: reqwest::Client::new(),
-        }
+    pub(crate) fn new(discovery: Arc<dyn DiscoveryService>, http: reqwest::Client) -> Self {
+        Self { discovery, http }
     }
 
     /// `GET <catalog>/entities/by-name/:kind/:namespace/:name`.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::TechdocsError;
 use crate::services::config::Config;
+use crate::services::core_services::data_dir;
 
 /// Who builds the docs (`techdocs.builder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,7 +90,8 @@ impl TechdocsConfig {
             Some(dir) => PathBuf::from(dir),
             None => std::env::current_dir()
                 .map_err(|e| bad(key, &e))?
-                .join("data/techdocs"),
+                .join(data_dir(config).map_err(|e| bad("backend.dataDir", &e))?)
+                .join("techdocs"),
         };
         let key = "techdocs.legacyUseCaseSensitiveTripletPaths";
         let case_sensitive_paths = config

@@ -115,7 +115,13 @@ pub fn publisher_from_config(
                         key: "techdocs.publisher.awsS3".to_owned(),
                         reason: e.to_string(),
                     })?
-                    .case_sensitive(td.case_sensitive_paths),
+                    .case_sensitive(td.case_sensitive_paths)
+                    .http_client(crate::services::http_client::http_client(config).map_err(
+                        |e| TechdocsError::Config {
+                            key: "backend.httpClient".to_owned(),
+                            reason: e.to_string(),
+                        },
+                    )?),
             ))
         }
         other => {
@@ -172,7 +178,10 @@ impl BackendPlugin for TechdocsPlugin {
                 ));
                 let state = Arc::new(router::AppState {
                     config: td,
-                    catalog: catalog::CatalogClient::new(discovery),
+                    catalog: catalog::CatalogClient::new(
+                        discovery,
+                        crate::services::http_client::http_client(&config)?,
+                    ),
                     builder,
                     publisher,
                 });

@@ -6,8 +6,9 @@ use maud::html;
 use super::TECHDOCS_REF_ANNOTATION;
 use crate::frontend::ui::{self, Column, Table};
 use crate::frontend::{PageContent, PageError, PageRequest};
+use crate::plugins::catalog::common::CatalogClientError;
 use crate::plugins::catalog::react::{
-    CATALOG_API, EntityFilter, QueryEntitiesRequest, entity_href,
+    CATALOG_API, CatalogApiError, EntityFilter, QueryEntitiesRequest, entity_href,
 };
 use crate::plugins::techdocs::react::reader_href;
 
@@ -28,6 +29,17 @@ pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
     let header = ui::header("Documentation", Some("Docs of the software in the catalog"));
     let page = match catalog.query_entities(&request).await {
         Ok(page) => page,
+        // A 4xx from the catalog (a bad or stale cursor) is the visitor's request: shown with
+        // its status and message, not as a failing upstream.
+        Err(CatalogApiError::Client(CatalogClientError::Response {
+            status: status @ 400..=499,
+            message,
+            ..
+        })) => {
+            let body = html! { (header) (ui::error_state("Invalid request", &message)) };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return Ok(PageContent::new(body).status(status));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "docs index: catalog query failed");
             let body = html! { (header) (ui::error_state("Could not load the docs index", &e.to_string())) };

@@ -67,6 +67,15 @@ pub(crate) fn error_content(error: &TechDocsApiError, retry_href: &str) -> (Stat
                 }
             },
         ),
+        // Any other 4xx (a malformed path or request) is the visitor's: its status and message.
+        TechDocsApiError::Response {
+            status: status @ 400..=499,
+            message,
+            ..
+        } => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            html! { (ui::error_state("Invalid request", message)) },
+        ),
         other => (
             StatusCode::BAD_GATEWAY,
             html! { (ui::error_state("Could not load the documentation", &other.user_message())) },

@@ -9,6 +9,7 @@ use super::error::TechDocsApiError;
 use crate::frontend::{ApiFactory, ApiRef, core_apis};
 use crate::plugins::catalog::react::EntityParams;
 use crate::services::discovery::DiscoveryService;
+use crate::services::http_client::{default_http_client, http_client};
 
 /// Reads published TechDocs sites, like Backstage's `TechDocsStorageApi`. An app can install
 /// another implementation with an `api:plugin.techdocs.storageservice` override.
@@ -96,7 +97,7 @@ impl HttpTechDocsApi {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             external_base_url: external_base_url.into().trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(20),
-            http: reqwest::Client::new(),
+            http: default_http_client(),
         }
     }
 
@@ -107,7 +108,15 @@ impl HttpTechDocsApi {
         self
     }
 
-    /// The API factory: URLs from the `core.discovery` API (`techdocs`).
+    /// Sends through `http` (for its connect timeout and other settings).
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The API factory: URLs from the `core.discovery` API (`techdocs`), the connect timeout
+    /// from `backend.httpClient.connectTimeout` of the `core.config` API.
     ///
     /// ```
     /// use backlot::frontend::{ApiBlueprint, App, FrontendPlugin};
@@ -122,12 +131,17 @@ impl HttpTechDocsApi {
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&TECHDOCS_API)
             .dep(&core_apis::DISCOVERY)
+            .dep(&core_apis::CONFIG)
             .build(|deps| {
                 let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                Ok(Arc::new(Self::new(
-                    discovery.base_url("techdocs"),
-                    discovery.external_base_url("techdocs"),
-                )) as Arc<dyn TechDocsApi>)
+                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
+                Ok(Arc::new(
+                    Self::new(
+                        discovery.base_url("techdocs"),
+                        discovery.external_base_url("techdocs"),
+                    )
+                    .http_client(http),
+                ) as Arc<dyn TechDocsApi>)
             })
     }
 

@@ -159,8 +159,15 @@ impl AwsS3Publisher {
             credentials,
             root: config.bucket_root_path,
             case_sensitive: false,
-            http: reqwest::Client::new(),
+            http: crate::services::http_client::default_http_client(),
         })
+    }
+
+    /// Talks to S3 through `http` (for its timeouts).
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
     }
 
     /// Keeps the letter case of namespace, kind and name in keys.
