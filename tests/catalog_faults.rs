@@ -88,7 +88,8 @@ impl ChildBackend {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("LISTEN ") {
+                // The test harness prints `test fault_backend_child ... ` before it.
+                if let Some((_, url)) = line.split_once("LISTEN ") {
                     let _ = tx.send(url.trim().to_owned());
                 }
             }
@@ -134,10 +135,12 @@ struct Expected {
 impl Expected {
     fn from_yaml(yaml: &str) -> Self {
         let mut relations: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        let mut known = BTreeSet::new();
         for doc in serde_yaml::Deserializer::from_str(yaml) {
             let value: Value = serde::Deserialize::deserialize(doc).unwrap();
             let entity: Entity = serde_json::from_value(value).unwrap();
             let me = entity.ref_string().to_lowercase();
+            known.insert(me.clone());
             relations.entry(me.clone()).or_default();
             for r in relations_from_spec(&entity).unwrap() {
                 let target = r.target.to_string().to_lowercase();
@@ -152,19 +155,9 @@ impl Expected {
             }
         }
         // Relations to entities that do not exist are kept on the source only.
-        let known: BTreeSet<String> = relations
-            .keys()
-            .filter(|k| yaml_has(yaml, k))
-            .cloned()
-            .collect();
         relations.retain(|k, _| known.contains(k));
         Self { relations }
     }
-}
-
-fn yaml_has(yaml: &str, entity_ref: &str) -> bool {
-    let name = entity_ref.rsplit('/').next().unwrap_or_default();
-    yaml.contains(&format!("\n  name: {name}\n"))
 }
 
 fn entity_ref(e: &Value) -> String {
@@ -304,9 +297,15 @@ async fn wait_for(backend: &ChildBackend, file: &Path, sql: &str, at_least: i64)
 
 fn sqlite_config(dir: &Path, extra: &str) -> String {
     format!(
-        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\ncatalog:\n  processingInterval: {{ hours: 1 }}\n  allowedLocationTypes: [url, file]\n{RULES}{extra}",
-        dir.join("db").display()
+        "backend:\n  reading:\n    fileAllow: ['{dir}']\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{dir}/db'\n{}{extra}",
+        catalog_config(),
+        dir = dir.display()
     )
+}
+
+/// The catalog config of every test: files registrable, every kind allowed.
+fn catalog_config() -> String {
+    format!("catalog:\n  processingInterval: {{ hours: 1 }}\n  allowedLocationTypes: [url, file]\n{RULES}")
 }
 
 // ------------------------------------------------------------------ the tests
@@ -388,11 +387,13 @@ async fn a_registering_client_that_disconnects_cancels_nothing() {
     let config2 = dir2.path().join("app-config.yaml");
     std::fs::write(&config2, sqlite_config(dir2.path(), "")).unwrap();
     let db2 = dir2.path().join("db").join("catalog.sqlite");
+    let catalog2 = dir2.path().join("catalog.yaml");
+    std::fs::copy(&catalog, &catalog2).unwrap();
     let backend = ChildBackend::start(&config2);
     let base = backend.ready();
     let _ = impatient
         .post(format!("{base}/api/catalog/locations"))
-        .json(&json!({ "type": "file", "target": catalog.display().to_string() }))
+        .json(&json!({ "type": "file", "target": catalog2.display().to_string() }))
         .send()
         .await;
     let hit = wait_for(&backend, &db2, PROCESSED, 5_000).await;
@@ -410,6 +411,8 @@ async fn a_registering_client_that_disconnects_cancels_nothing() {
 /// the next passes finish the job without anybody asking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full_mid_pass_is_finished_once_there_is_room() {
+    // The refresh loop's warnings show what the full disk did.
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
     let dir = tempfile::tempdir().unwrap();
     let (catalog, expected) = write_catalog(dir.path());
     let mount = dir.path().join("db");
@@ -564,16 +567,18 @@ impl OwnPostgres {
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
         let data = self.data();
-        let _ = Command::new(self.bin.join("pg_ctl"))
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+            c
+        } else {
+            Command::new(pg_ctl)
+        };
+        let _ = cmd
             .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
             .status();
-        if is_root() {
-            let _ = Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"))
-                .args(["-D", &data, "-m", "immediate", "stop"])
-                .status();
-        }
     }
 }
 
@@ -597,8 +602,10 @@ async fn postgres_restarted_mid_pass_loses_nothing() {
     let backend = TestBackend::builder()
         .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(format!(
-            "backend:\n  database:\n    client: pg\n    connection: '{}'\ncatalog:\n  processingInterval: {{ hours: 1 }}\n  allowedLocationTypes: [url, file]\n{RULES}",
-            pg.url()
+            "backend:\n  reading:\n    fileAllow: ['{}']\n  database:\n    client: pg\n    connection: '{}'\n{}",
+            dir.path().display(),
+            pg.url(),
+            catalog_config()
         ))
         .start()
         .await

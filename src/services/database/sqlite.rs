@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::{Connection as _, SqlitePool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::config::PoolSettings;
@@ -18,7 +18,11 @@ fn pool_options(pool: &PoolSettings, default_max: u32, min_floor: u32) -> Sqlite
     let min = pool.min.unwrap_or(0).max(min_floor).min(max);
     let mut options = SqlitePoolOptions::new()
         .max_connections(max)
-        .min_connections(min);
+        .min_connections(min)
+        // A COMMIT that SQLite refused (disk full, I/O error) rolls the transaction back on
+        // SQLite's side but leaves sqlx's transaction depth at 1, so every later BEGIN on that
+        // connection fails. Such a connection is closed instead of being handed out again.
+        .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }));
     if let Some(t) = pool.acquire_timeout {
         options = options.acquire_timeout(t);
     }
