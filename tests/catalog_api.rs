@@ -453,7 +453,8 @@ async fn by_refs_uid_ancestry_and_delete() {
         "NotFoundError",
     );
 
-    // Delete: gone now, back after its parent is refreshed.
+    // Delete: that entity is gone at once; its parent, which still emits it, is reprocessed
+    // right away (as in Backstage), so it comes back with a new uid within a refresh tick.
     assert_eq!(
         delete(&b, &format!("/entities/by-uid/{uid}"))
             .await
@@ -461,7 +462,7 @@ async fn by_refs_uid_ancestry_and_delete() {
         204
     );
     assert_error(
-        &get(&b, "/entities/by-name/component/default/svc-a").await,
+        &get(&b, &format!("/entities/by-uid/{uid}")).await,
         404,
         "NotFoundError",
     );
@@ -470,14 +471,75 @@ async fn by_refs_uid_ancestry_and_delete() {
         404,
         "NotFoundError",
     );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let back = loop {
+        let res = get(&b, "/entities/by-name/component/default/svc-a").await;
+        if res.status() == 200 || std::time::Instant::now() > deadline {
+            break res;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(back.status(), 200, "the parent brings it back by itself");
+    let back: Value = back.json().unwrap();
+    assert_ne!(
+        back["metadata"]["uid"].as_str(),
+        Some(uid.as_str()),
+        "a new uid"
+    );
     assert_eq!(
         post(&b, "/refresh", &json!({ "entityRef": parent }))
             .await
             .status(),
         200
     );
-    let back = get(&b, "/entities/by-name/component/default/svc-a").await;
-    assert_eq!(back.status(), 200);
+    b.stop().await.unwrap();
+}
+
+/// Backstage sorts the reference lists of the built-in kinds' `spec` while processing, so
+/// clients see the same `spec` whatever order the file lists them in; other lists keep theirs.
+#[tokio::test]
+async fn spec_reference_lists_are_served_sorted_like_backstage() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: [team-z, team-b]\n  members: [zoe, adam]\n";
+    let user = "---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: zoe\nspec:\n  memberOf: [team-z, team-a]\n";
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!(
+            "{}{group}{user}",
+            component(
+                "svc-a",
+                "  providesApis: [zeta, alpha]\n  consumesApis: [mu, beta]\n  dependsOn: ['resource:db', 'component:auth']\n  dependencyOf: ['component:web', 'component:app']\n"
+            )
+        ),
+    );
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+    let c: Value = get(&b, "/entities/by-name/component/default/svc-a")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(c["spec"]["providesApis"], json!(["alpha", "zeta"]), "{c}");
+    assert_eq!(c["spec"]["consumesApis"], json!(["beta", "mu"]));
+    assert_eq!(
+        c["spec"]["dependsOn"],
+        json!(["component:auth", "resource:db"])
+    );
+    assert_eq!(
+        c["spec"]["dependencyOf"],
+        json!(["component:app", "component:web"])
+    );
+    assert_eq!(c["metadata"]["tags"], json!(["java"]));
+    let g: Value = get(&b, "/entities/by-name/group/default/team-a")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(g["spec"]["children"], json!(["team-b", "team-z"]));
+    assert_eq!(g["spec"]["members"], json!(["adam", "zoe"]));
+    let u: Value = get(&b, "/entities/by-name/user/default/zoe")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(u["spec"]["memberOf"], json!(["team-a", "team-z"]));
     b.stop().await.unwrap();
 }
 

@@ -305,7 +305,9 @@ fn sqlite_config(dir: &Path, extra: &str) -> String {
 
 /// The catalog config of every test: files registrable, every kind allowed.
 fn catalog_config() -> String {
-    format!("catalog:\n  processingInterval: {{ hours: 1 }}\n  allowedLocationTypes: [url, file]\n{RULES}")
+    format!(
+        "catalog:\n  processingInterval: {{ hours: 1 }}\n  allowedLocationTypes: [url, file]\n{RULES}"
+    )
 }
 
 // ------------------------------------------------------------------ the tests
