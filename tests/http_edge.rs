@@ -5,6 +5,8 @@
 //! slow and numerous clients, URL and header sizes, catalog limits and cursors, `dataDir`,
 //! and the search and docs pages' answers.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use backlot::backend::Feature;
@@ -17,6 +19,7 @@ use tokio::net::TcpStream;
 async fn catalog(extra_yaml: &str) -> TestBackend {
     TestBackend::builder()
         .feature(Feature::plugin(CatalogPlugin::new()))
+        .config_yaml(support::file_locations_yaml())
         .config_yaml(format!(
             "catalog:\n  processingInterval: {{ minutes: 60 }}\n{extra_yaml}"
         ))
