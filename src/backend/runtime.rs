@@ -268,12 +268,10 @@ async fn boot(
     }
     if errors.is_empty() {
         for hook in root_lifecycle.take_startup_hooks() {
-            let owner = hook.owner.clone();
-            if let Err(source) = (hook.run)().await {
+            let plugin = hook.owner().unwrap_or("root").to_string();
+            if let Err(source) = hook.run().await {
                 errors.push(StartupError {
-                    plugin: owner
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "root".to_string()),
+                    plugin,
                     module: None,
                     service: Some("core.lifecycle".to_string()),
                     source,
@@ -501,8 +499,8 @@ impl BackendHandle {
         if let Some(lifecycle) = self.root_lifecycle.take() {
             for hook in lifecycle.take_shutdown_hooks() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let owner = hook.owner.clone();
-                match tokio::time::timeout(remaining, (hook.run)()).await {
+                let owner = hook.owner().map(str::to_string);
+                match tokio::time::timeout(remaining, hook.run()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         tracing::error!(plugin = ?owner, error = %e, "shutdown hook failed")
