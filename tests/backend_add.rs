@@ -33,13 +33,15 @@ impl BackendPlugin for Greeter {
     }
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let words = Arc::new(Words::default());
-        reg.extension_point(&WORDS, words.clone())
-            .init((&GREETING, &HTTP_ROUTER), move |(greeting, http)| async move {
+        reg.extension_point(&WORDS, words.clone()).init(
+            (&GREETING, &HTTP_ROUTER),
+            move |(greeting, http)| async move {
                 let added = words.0.lock().map_err(|e| e.to_string())?.join(" ");
                 let text = format!("{} {added}", greeting.0);
                 http.use_router(Router::new().route("/hello", get(move || async move { text })));
                 Ok(())
-            })
+            },
+        )
     }
 }
 
@@ -67,7 +69,8 @@ impl BackendModule for World {
 }
 
 fn greeting(text: &'static str) -> ServiceFactory {
-    ServiceFactory::root(&GREETING).build(move |()| async move { Ok(Arc::new(Greeting(text.into()))) })
+    ServiceFactory::root(&GREETING)
+        .build(move |()| async move { Ok(Arc::new(Greeting(text.into()))) })
 }
 
 #[tokio::test]

@@ -138,6 +138,8 @@ impl BackendBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    // A builder method, as bevy's `add_plugins`; `BackendBuilder + plugin` would read worse.
+    #[allow(clippy::should_implement_trait)]
     pub fn add<M>(mut self, features: impl IntoFeatures<M>) -> Self {
         features.add_to(&mut self.features);
         self
@@ -254,7 +256,10 @@ impl BackendBuilder {
             match feature {
                 Feature::Service(factory) => {
                     let id = factory.service_id();
-                    if builtins.iter().any(|b| !b.overridable && b.factory.service_id() == id) {
+                    if builtins
+                        .iter()
+                        .any(|b| !b.overridable && b.factory.service_id() == id)
+                    {
                         return Err(WiringError::NotOverridable { service: id.into() }.into());
                     }
                     if overrides.insert(id, factory).is_some() {
@@ -321,9 +326,10 @@ fn built_in_services(
             }),
             overridable: true,
         },
-        fixed(ServiceFactory::plugin(&PLUGIN_METADATA).build(|ctx, ()| async move {
-            Ok(Arc::new(PluginMetadata::new(ctx.plugin_id())))
-        })),
+        fixed(
+            ServiceFactory::plugin(&PLUGIN_METADATA)
+                .build(|ctx, ()| async move { Ok(Arc::new(PluginMetadata::new(ctx.plugin_id()))) }),
+        ),
         fixed(ServiceFactory::root(&ROOT_HEALTH).build(move |()| {
             let health = health.clone();
             async move { Ok(health) }
@@ -371,4 +377,3 @@ fn discovered_features(explicit: &[Feature]) -> Vec<Feature> {
         })
         .collect()
 }
-

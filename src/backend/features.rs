@@ -112,6 +112,7 @@ macro_rules! tuple_features {
 }
 
 tuple_features!(
-    (T0, M0, f0) (T1, M1, f1) (T2, M2, f2) (T3, M3, f3) (T4, M4, f4) (T5, M5, f5)
-    (T6, M6, f6) (T7, M7, f7) (T8, M8, f8) (T9, M9, f9) (T10, M10, f10) (T11, M11, f11)
+    (T0, M0, f0)(T1, M1, f1)(T2, M2, f2)(T3, M3, f3)(T4, M4, f4)(T5, M5, f5)(T6, M6, f6)(
+        T7, M7, f7
+    )(T8, M8, f8)(T9, M9, f9)(T10, M10, f10)(T11, M11, f11)
 );

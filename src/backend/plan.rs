@@ -215,4 +215,3 @@ pub(crate) fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
     plan.modules = order.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok(())
 }
-

@@ -15,13 +15,13 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::builder::Backend;
-use super::plan::PluginPlan;
 use super::deps::AnyArc;
 use super::error::{BackendError, BoxError, StartupError};
 use super::http::edge::require_json_body;
 use super::http::gate::Gate;
 use super::http::server::{ServerLimits, serve};
 use super::http::{health_router, not_found, with_root_layers};
+use super::plan::PluginPlan;
 use super::registry::{Registry, ResolveError};
 use super::service_ref::ServiceRef;
 use crate::services::config::{Config, ConfigError};
