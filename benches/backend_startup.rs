@@ -65,7 +65,7 @@ async fn start_and_stop() {
     let mut builder =
         Backend::builder().listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     for i in 0..PLUGINS {
-        builder = builder.add_feature(plugin(i));
+        builder = builder.add(plugin(i));
     }
     let handle = match builder.start().await {
         Ok(handle) => handle,

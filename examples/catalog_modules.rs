@@ -20,8 +20,8 @@ mod catalog_modules;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use backlot::backend::{Backend, Feature};
-use backlot::plugins::catalog::CatalogPlugin;
+use backlot::backend::Backend;
+use backlot::plugins::catalog;
 use backlot::services::scheduler::TaskFrequency;
 use catalog_modules::{ORG_CHART_TASK, on_call_module, org_chart_module};
 
@@ -69,12 +69,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backend = Backend::builder()
         .config_yaml(config)
         .listen_addr(([127, 0, 0, 1], args.port).into())
-        .add_feature(Feature::plugin(CatalogPlugin::new()))
-        .add_feature(org_chart_module(
-            args.org.clone(),
-            TaskFrequency::Every(Duration::from_secs(10)),
+        .add((
+            catalog::backend::plugin(),
+            org_chart_module(
+                args.org.clone(),
+                TaskFrequency::Every(Duration::from_secs(10)),
+            ),
+            on_call_module(),
         ))
-        .add_feature(on_call_module())
         .start()
         .await?;
     let api = format!("{}/api/catalog", backend.base_url());

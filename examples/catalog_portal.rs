@@ -6,11 +6,9 @@
 
 use std::path::PathBuf;
 
-use backlot::backend::{Backend, Feature};
+use backlot::backend::Backend;
 use backlot::frontend::App;
-use backlot::plugins::app::app_plugin;
-use backlot::plugins::catalog::CatalogPlugin;
-use backlot::plugins::catalog::frontend::catalog_frontend_plugin;
+use backlot::plugins::{app, catalog};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,9 +34,9 @@ catalog:
     );
     let backend = Backend::builder()
         .config_yaml(config)
-        .add_feature(Feature::plugin(CatalogPlugin::new()))
-        .add_feature(app_plugin(
-            App::builder().feature(catalog_frontend_plugin()),
+        .add((
+            catalog::backend::plugin(),
+            app::plugin(App::builder().feature(catalog::frontend::plugin())),
         ))
         .listen_addr("127.0.0.1:7007".parse()?)
         .start()

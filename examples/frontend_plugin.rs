@@ -11,7 +11,7 @@ use backlot::frontend::{
     ApiBlueprint, ApiFactory, ApiRef, App, FrontendPlugin, NavItemBlueprint, PageBlueprint,
     PageContent, PageError, PageRequest, RouteRef,
 };
-use backlot::plugins::app::app_plugin;
+use backlot::plugins::app;
 use maud::html;
 
 /// One entry on the radar.
@@ -150,7 +150,7 @@ pub fn tech_radar_plugin() -> FrontendPlugin {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backend = Backend::builder()
         .config_yaml("app:\n  title: Example Portal\nbackend:\n  baseUrl: http://127.0.0.1:7007\n")
-        .add_feature(app_plugin(App::builder().feature(tech_radar_plugin())))
+        .add(app::plugin(App::builder().feature(tech_radar_plugin())))
         .listen_addr("127.0.0.1:7007".parse()?)
         .start()
         .await?;

@@ -19,8 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .config_yaml(
             "backend:\n  listen: { host: 127.0.0.1, port: 7007 }\nhello:\n  punctuation: '!'\n",
         )
-        .add_plugin(HelloPlugin)
-        .add_module(HelloModuleEurope)
+        .add((HelloPlugin, HelloModuleEurope))
         .start()
         .await?;
     tracing::info!("hello plugin at {}/api/hello/greetings", backend.base_url());

@@ -16,17 +16,12 @@ mod hello;
 
 use std::path::PathBuf;
 
-use backlot::backend::{Backend, Feature};
+use backlot::backend::Backend;
 use backlot::frontend::App;
-use backlot::plugins::app::app_plugin;
-use backlot::plugins::catalog::CatalogPlugin;
-use backlot::plugins::catalog::frontend::catalog_frontend_plugin;
 use backlot::plugins::search::backend::{
-    SearchCatalogCollatorModule, SearchPlugin, SearchTechdocsCollatorModule,
+    SearchCatalogCollatorModule, SearchTechdocsCollatorModule,
 };
-use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
-use backlot::plugins::techdocs::backend::TechdocsPlugin;
-use backlot::plugins::techdocs::frontend::techdocs_plugin;
+use backlot::plugins::{app, catalog, search, techdocs};
 use backlot::services::config::ConfigLoader;
 
 const USAGE: &str = "usage: portal [--config FILE]...";
@@ -65,22 +60,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = loader.load()?;
     let app = App::builder()
-        .feature(catalog_frontend_plugin())
-        .feature(search_plugin(SearchUiOptions::default().result_types(&[
-            ("software-catalog", "Software Catalog"),
-            ("techdocs", "Documentation"),
-        ])))
-        .feature(techdocs_plugin());
+        .feature(catalog::frontend::plugin())
+        .feature(search::frontend::plugin())
+        .feature(techdocs::frontend::plugin());
     let backend = Backend::builder()
         .config(config)
-        .add_feature(Feature::plugin(CatalogPlugin::new()))
-        .add_feature(Feature::plugin(SearchPlugin::new()))
-        .add_feature(Feature::module(SearchCatalogCollatorModule))
-        .add_feature(Feature::plugin(TechdocsPlugin::new()))
-        .add_feature(Feature::module(SearchTechdocsCollatorModule))
-        .add_plugin(hello::HelloPlugin)
-        .add_module(hello::HelloModuleEurope)
-        .add_feature(app_plugin(app))
+        .add((
+            catalog::backend::plugin(),
+            search::backend::plugin(),
+            SearchCatalogCollatorModule,
+            techdocs::backend::plugin(),
+            SearchTechdocsCollatorModule,
+            hello::HelloPlugin,
+            hello::HelloModuleEurope,
+            app::plugin(app),
+        ))
         .build()?;
     let handle = backend.start().await?;
     tracing::info!(

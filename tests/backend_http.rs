@@ -432,9 +432,9 @@ discovery:
       plugins: [catalog]
 "#;
     let handle = Backend::builder()
-        .add_service(capturing_root_logger(&CapturingLogger::new()))
+        .add(capturing_root_logger(&CapturingLogger::new()))
         .config_yaml(yaml)
-        .add_feature(discovery_reporter())
+        .add(discovery_reporter())
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
         .start()
         .await
@@ -483,7 +483,7 @@ async fn start_with_listen(
     listen_yaml: &str,
 ) -> Result<backlot::backend::BackendHandle, BackendError> {
     Backend::builder()
-        .add_service(capturing_root_logger(&CapturingLogger::new()))
+        .add(capturing_root_logger(&CapturingLogger::new()))
         .config_yaml(format!("backend:\n  listen: {listen_yaml}\n"))
         .start()
         .await
@@ -532,7 +532,7 @@ async fn backend_listen_config_forms() {
 #[tokio::test]
 async fn listen_addr_overrides_backend_listen() {
     let handle = Backend::builder()
-        .add_service(capturing_root_logger(&CapturingLogger::new()))
+        .add(capturing_root_logger(&CapturingLogger::new()))
         .config_yaml("backend:\n  listen: ':1'\n")
         .listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
         .start()

@@ -105,11 +105,11 @@ async fn the_tracing_logger_tags_records_with_the_plugin_id() {
         })
     });
     let handle = Backend::builder()
-        .add_service(
+        .add(
             ServiceFactory::root(&ROOT_LOGGER)
                 .build(|()| async { Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>) }),
         )
-        .add_feature(plugin)
+        .add(plugin)
         .listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
         .start()
         .await

@@ -55,7 +55,7 @@ fn free_addr() -> SocketAddr {
 /// A builder whose root logger keeps records in memory instead of installing `tracing`.
 fn quiet_builder() -> BackendBuilder {
     let logger = CapturingLogger::new();
-    Backend::builder().add_service(ServiceFactory::root(&ROOT_LOGGER).build(move |()| {
+    Backend::builder().add(ServiceFactory::root(&ROOT_LOGGER).build(move |()| {
         let logger = logger.clone();
         async move { Ok(Arc::new(logger) as Arc<dyn LoggerService>) }
     }))
@@ -150,11 +150,11 @@ async fn startup_order_of_modules_plugins_and_factories() {
         }
     });
     let backend = quiet_builder()
-        .add_feature(plugin)
-        .add_feature(late)
-        .add_feature(early)
-        .add_service(tracked_factory(&log))
-        .add_service(unused)
+        .add(plugin)
+        .add(late)
+        .add(early)
+        .add(tracked_factory(&log))
+        .add(unused)
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
         .build()
         .expect("wiring is valid");
@@ -197,8 +197,8 @@ async fn root_services_are_built_at_startup_even_when_unused() {
         }
     });
     let handle = quiet_builder()
-        .add_service(root)
-        .add_feature(Feature::plugin_fn("idle", |reg| {
+        .add(root)
+        .add(Feature::plugin_fn("idle", |reg| {
             reg.init((), |()| async { Ok(()) })
         }))
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
@@ -575,7 +575,7 @@ async fn an_explicit_plugin_wins_over_a_discovered_one() {
         })
     });
     let backend = quiet_builder()
-        .add_feature(explicit)
+        .add(explicit)
         .discover_features()
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
         .build()
@@ -622,7 +622,7 @@ async fn readiness_goes_503_then_200_then_503() {
     let starting = tokio::spawn(
         quiet_builder()
             .config_yaml("backend:\n  lifecycle:\n    serverShutdownDelay: 1000\n")
-            .add_feature(slow_plugin("sleepy", Duration::from_millis(400)))
+            .add(slow_plugin("sleepy", Duration::from_millis(400)))
             .listen_addr(addr)
             .start(),
     );
@@ -677,7 +677,7 @@ async fn a_request_during_startup_waits_for_the_plugin() {
     let addr = free_addr();
     let starting = tokio::spawn(
         quiet_builder()
-            .add_feature(slow_plugin("sleepy", Duration::from_millis(600)))
+            .add(slow_plugin("sleepy", Duration::from_millis(600)))
             .listen_addr(addr)
             .start(),
     );
@@ -696,7 +696,7 @@ async fn a_request_during_startup_gives_up_after_the_pause_timeout() {
     let starting = tokio::spawn(
         quiet_builder()
             .config_yaml("backend:\n  lifecycle:\n    startupRequestPauseTimeout: 100\n")
-            .add_feature(slow_plugin("sleepy", Duration::from_millis(1500)))
+            .add(slow_plugin("sleepy", Duration::from_millis(1500)))
             .listen_addr(addr)
             .start(),
     );
@@ -871,7 +871,7 @@ async fn requests_held_during_a_failed_start_are_answered_at_once() {
         quiet_builder()
             // Far longer than the test may take: held requests must not wait for it.
             .config_yaml("backend:\n  lifecycle:\n    startupRequestPauseTimeout: 60000\n")
-            .add_feature(doomed)
+            .add(doomed)
             .listen_addr(addr)
             .start(),
     );

@@ -98,7 +98,7 @@ async fn a_restarted_backend_keeps_its_sqlite_data() {
         let backend = Backend::builder()
             .listen_addr("127.0.0.1:0".parse().unwrap())
             .config_yaml(config.clone())
-            .add_feature(notes_plugin("notes"))
+            .add(notes_plugin("notes"))
             .start()
             .await
             .unwrap();

@@ -30,7 +30,7 @@ fn plain_module(plugin: &str, module: &str) -> Feature {
 fn wiring_error(features: Vec<Feature>) -> WiringError {
     let mut builder = Backend::builder();
     for feature in features {
-        builder = builder.add_feature(feature);
+        builder = builder.add(feature);
     }
     match builder.build() {
         Ok(backend) => panic!("expected a wiring error, the backend built: {backend:?}"),
@@ -141,10 +141,10 @@ fn duplicate_module() {
 #[test]
 fn same_module_id_for_two_plugins_is_fine() {
     let built = Backend::builder()
-        .add_feature(plain_plugin("one"))
-        .add_feature(plain_plugin("two"))
-        .add_feature(plain_module("one", "extra"))
-        .add_feature(plain_module("two", "extra"))
+        .add(plain_plugin("one"))
+        .add(plain_plugin("two"))
+        .add(plain_module("one", "extra"))
+        .add(plain_module("two", "extra"))
         .build();
     assert!(built.is_ok(), "{:?}", built.err());
 }
@@ -357,8 +357,8 @@ fn invalid_ids() {
     assert!(err.to_string().contains("'bad_module'"), "{err}");
     // Backstage ids are case-insensitive kebab-case; digits after the first letter are fine.
     let ok = Backend::builder()
-        .add_feature(plain_plugin("Catalog-v2"))
-        .add_feature(plain_module("Catalog-v2", "github2"))
+        .add(plain_plugin("Catalog-v2"))
+        .add(plain_module("Catalog-v2", "github2"))
         .build();
     assert!(ok.is_ok(), "{:?}", ok.err());
 }

@@ -6,22 +6,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use super::deps::{DepKey, DepKind};
 use super::error::{BackendError, WiringError};
-use super::plugin::{
-    BackendModule, BackendPlugin, Feature, FeatureRegistration, PluginRegistrar, Registration,
-};
-use super::registry::PluginExtensionPoints;
-use super::service_factory::{FactoryKind, ServiceFactory};
-use super::service_ref::{ServiceKey, ServiceScope};
+use super::features::IntoFeatures;
+use super::plan::{PluginPlan, order_modules, plan_plugins};
+use super::plugin::{BackendModule, BackendPlugin, Feature, FeatureRegistration};
+use super::resolve::resolve_factories;
+use super::service_factory::ServiceFactory;
 use crate::services::config::{Config, ConfigLoader};
 use crate::services::core_services::{
-    PLUGIN_METADATA, ROOT_CONFIG, ROOT_HEALTH, SERVER_INFO, ServerInfo,
+    PLUGIN_METADATA, PluginMetadata, ROOT_CONFIG, ROOT_HEALTH, SERVER_INFO, ServerInfo,
 };
 use crate::services::health::RootHealth;
-
-/// Services the backend provides itself; they cannot be overridden.
-const BUILT_IN: [&str; 3] = ["core.pluginMetadata", "core.rootHealth", "core.serverInfo"];
 
 /// A backend: a DI container of plugins, modules and services. It has no features of its own.
 ///
@@ -31,7 +26,7 @@ const BUILT_IN: [&str; 3] = ["core.pluginMetadata", "core.rootHealth", "core.ser
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let backend = Backend::builder()
 ///     .config_yaml("backend:\n  listen: { host: 127.0.0.1, port: 7007 }\n")
-///     .add_feature(Feature::plugin_fn("todo", |reg| reg.init((), |()| async { Ok(()) })))
+///     .add(Feature::plugin_fn("todo", |reg| reg.init((), |()| async { Ok(()) })))
 ///     .build()?;
 /// let handle = backend.start().await?;
 /// handle.serve_until_shutdown().await?;
@@ -61,19 +56,6 @@ impl fmt::Debug for Backend {
             .field("services", &self.factories.keys().collect::<Vec<_>>())
             .finish()
     }
-}
-
-pub(crate) struct PluginPlan {
-    pub(crate) id: Arc<str>,
-    pub(crate) registration: Registration,
-    /// In the order their `init`s run.
-    pub(crate) modules: Vec<ModulePlan>,
-    pub(crate) extension_points: PluginExtensionPoints,
-}
-
-pub(crate) struct ModulePlan {
-    pub(crate) id: String,
-    pub(crate) registration: Registration,
 }
 
 impl Backend {
@@ -131,33 +113,64 @@ impl fmt::Debug for BackendBuilder {
 }
 
 impl BackendBuilder {
-    /// Adds a plugin.
+    /// Adds features: a plugin, a module, a service factory (replacing the default one for its
+    /// ref; two factories for one ref are a wiring error), a [`Feature`], or a tuple or `Vec`
+    /// of them — the one way to add anything to a backend, like bevy's `add_plugins`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use backlot::backend::{Backend, Feature, ServiceFactory};
+    /// use backlot::services::core_services::{PLUGIN_METADATA, ROOT_CONFIG};
+    /// use backlot::services::config::Config;
+    ///
+    /// let todo = Feature::plugin_fn("todo", |reg| {
+    ///     reg.init(&PLUGIN_METADATA, |meta| async move {
+    ///         assert_eq!(meta.id(), "todo");
+    ///         Ok(())
+    ///     })
+    /// });
+    /// let extra = Feature::module_fn("todo", "extra", |reg| reg.init((), |()| async { Ok(()) }));
+    /// let config = ServiceFactory::root(&ROOT_CONFIG)
+    ///     .build(|()| async { Ok(Arc::new(Config::empty())) });
+    /// let backend = Backend::builder().add((todo, extra, config)).build()?;
+    /// assert_eq!(backend.plugin_ids(), ["todo"]);
+    /// assert_eq!(backend.module_order("todo"), ["extra"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn add_plugin(mut self, plugin: impl BackendPlugin) -> Self {
-        self.features.push(Feature::plugin(plugin));
+    // A builder method, as bevy's `add_plugins`; `BackendBuilder + plugin` would read worse.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add<M>(mut self, features: impl IntoFeatures<M>) -> Self {
+        features.add_to(&mut self.features);
         self
     }
 
-    /// Adds a module.
+    /// The older name of [`add`](Self::add) for a plugin.
+    #[doc(hidden)]
     #[must_use]
-    pub fn add_module(mut self, module: impl BackendModule) -> Self {
-        self.features.push(Feature::module(module));
-        self
+    pub fn add_plugin(self, plugin: impl BackendPlugin) -> Self {
+        self.add(Feature::plugin(plugin))
     }
 
-    /// Adds a service factory that replaces the default one for its ref. Two factories for one
-    /// ref are a wiring error.
+    /// The older name of [`add`](Self::add) for a module.
+    #[doc(hidden)]
     #[must_use]
-    pub fn add_service(mut self, factory: ServiceFactory) -> Self {
-        self.features.push(Feature::Service(factory));
-        self
+    pub fn add_module(self, module: impl BackendModule) -> Self {
+        self.add(Feature::module(module))
     }
 
-    /// Adds any feature.
+    /// The older name of [`add`](Self::add) for a service factory.
+    #[doc(hidden)]
     #[must_use]
-    pub fn add_feature(mut self, feature: Feature) -> Self {
-        self.features.push(feature);
-        self
+    pub fn add_service(self, factory: ServiceFactory) -> Self {
+        self.add(factory)
+    }
+
+    /// The older name of [`add`](Self::add) for a [`Feature`].
+    #[doc(hidden)]
+    #[must_use]
+    pub fn add_feature(self, feature: Feature) -> Self {
+        self.add(feature)
     }
 
     /// Adds every feature linked into the binary with
@@ -233,6 +246,9 @@ impl BackendBuilder {
         if self.discover {
             features.extend(discovered_features(&features));
         }
+        let health = Arc::new(RootHealth::new());
+        let server_info: Arc<OnceLock<Arc<ServerInfo>>> = Arc::new(OnceLock::new());
+        let builtins = built_in_services(&config, &health, &server_info);
         let mut overrides: HashMap<&'static str, ServiceFactory> = HashMap::new();
         let mut plugins: Vec<Arc<dyn BackendPlugin>> = Vec::new();
         let mut modules: Vec<Arc<dyn BackendModule>> = Vec::new();
@@ -240,7 +256,10 @@ impl BackendBuilder {
             match feature {
                 Feature::Service(factory) => {
                     let id = factory.service_id();
-                    if BUILT_IN.contains(&id) {
+                    if builtins
+                        .iter()
+                        .any(|b| !b.overridable && b.factory.service_id() == id)
+                    {
                         return Err(WiringError::NotOverridable { service: id.into() }.into());
                     }
                     if overrides.insert(id, factory).is_some() {
@@ -254,37 +273,10 @@ impl BackendBuilder {
             }
         }
         let mut plans = plan_plugins(plugins, modules)?;
-        let config_for_factory = config.clone();
-        let mut builtins: HashMap<&'static str, ServiceFactory> = HashMap::new();
-        builtins.insert(
-            ROOT_CONFIG.id(),
-            ServiceFactory::root(&ROOT_CONFIG).build(move |()| {
-                let config = config_for_factory.clone();
-                async move { Ok(Arc::new(config)) }
-            }),
-        );
-        builtins.insert(
-            PLUGIN_METADATA.id(),
-            crate::services::core_services::plugin_metadata_factory(),
-        );
-        let health = Arc::new(RootHealth::new());
-        let health_for_factory = health.clone();
-        builtins.insert(
-            ROOT_HEALTH.id(),
-            ServiceFactory::root(&ROOT_HEALTH).build(move |()| {
-                let health = health_for_factory.clone();
-                async move { Ok(health) }
-            }),
-        );
-        let server_info: Arc<OnceLock<Arc<ServerInfo>>> = Arc::new(OnceLock::new());
-        let info_for_factory = server_info.clone();
-        builtins.insert(
-            SERVER_INFO.id(),
-            ServiceFactory::root(&SERVER_INFO).build(move |()| {
-                let info = info_for_factory.get().cloned();
-                async move { info.ok_or_else(|| "the server has not been bound yet".into()) }
-            }),
-        );
+        let builtins = builtins
+            .into_iter()
+            .map(|b| (b.factory.service_id(), b.factory))
+            .collect();
         let factories = resolve_factories(&plans, overrides, builtins)?;
         for plan in &mut plans {
             order_modules(plan)?;
@@ -303,6 +295,50 @@ impl BackendBuilder {
     pub async fn start(self) -> Result<super::BackendHandle, BackendError> {
         self.build()?.start().await
     }
+}
+
+/// A service the backend provides itself.
+struct BuiltIn {
+    factory: ServiceFactory,
+    /// Whether a host may replace it (only the config may be).
+    overridable: bool,
+}
+
+/// The services the backend provides itself: its config, each plugin's metadata, its health
+/// and the bound server's address.
+fn built_in_services(
+    config: &Config,
+    health: &Arc<RootHealth>,
+    server_info: &Arc<OnceLock<Arc<ServerInfo>>>,
+) -> Vec<BuiltIn> {
+    let config = config.clone();
+    let health = health.clone();
+    let server_info = server_info.clone();
+    let fixed = |factory| BuiltIn {
+        factory,
+        overridable: false,
+    };
+    vec![
+        BuiltIn {
+            factory: ServiceFactory::root(&ROOT_CONFIG).build(move |()| {
+                let config = config.clone();
+                async move { Ok(Arc::new(config)) }
+            }),
+            overridable: true,
+        },
+        fixed(
+            ServiceFactory::plugin(&PLUGIN_METADATA)
+                .build(|ctx, ()| async move { Ok(Arc::new(PluginMetadata::new(ctx.plugin_id()))) }),
+        ),
+        fixed(ServiceFactory::root(&ROOT_HEALTH).build(move |()| {
+            let health = health.clone();
+            async move { Ok(health) }
+        })),
+        fixed(ServiceFactory::root(&SERVER_INFO).build(move |()| {
+            let info = server_info.get().cloned();
+            async move { info.ok_or_else(|| "the server has not been bound yet".into()) }
+        })),
+    ]
 }
 
 fn discovered_features(explicit: &[Feature]) -> Vec<Feature> {
@@ -340,338 +376,4 @@ fn discovered_features(explicit: &[Feature]) -> Vec<Feature> {
             Feature::Service(s) => !explicit_services.contains(s.service_id()),
         })
         .collect()
-}
-
-/// Whether `id` matches `[a-z][a-z0-9]*(-[a-z0-9]+)*`, in any case.
-pub(crate) fn valid_id(id: &str) -> bool {
-    let mut chars = id.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() => {}
-        _ => return false,
-    }
-    let mut prev_dash = false;
-    for c in chars {
-        if c == '-' {
-            if prev_dash {
-                return false;
-            }
-            prev_dash = true;
-        } else if c.is_ascii_alphanumeric() {
-            prev_dash = false;
-        } else {
-            return false;
-        }
-    }
-    !prev_dash
-}
-
-fn plan_plugins(
-    plugins: Vec<Arc<dyn BackendPlugin>>,
-    modules: Vec<Arc<dyn BackendModule>>,
-) -> Result<Vec<PluginPlan>, WiringError> {
-    let mut plans: Vec<PluginPlan> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for plugin in plugins {
-        let id = plugin.id().to_string();
-        if !valid_id(&id) {
-            return Err(WiringError::InvalidId { what: "plugin", id });
-        }
-        if index.contains_key(&id) {
-            return Err(WiringError::DuplicatePlugin { plugin: id });
-        }
-        let id: Arc<str> = Arc::from(id.as_str());
-        let registration = plugin.register(PluginRegistrar::new());
-        let mut extension_points = PluginExtensionPoints::new(id.clone());
-        for provided in &registration.extension_points {
-            if extension_points.points.contains_key(provided.key.id) {
-                return Err(WiringError::DuplicateExtensionPoint {
-                    plugin: id.to_string(),
-                    extension_point: provided.key.id.into(),
-                });
-            }
-            extension_points.add(provided);
-        }
-        for dep in &registration.deps {
-            if let DepKind::ExtensionPoint(key) = dep.0 {
-                return Err(WiringError::PluginUsesExtensionPoint {
-                    plugin: id.to_string(),
-                    extension_point: key.id.into(),
-                });
-            }
-        }
-        index.insert(id.to_string(), plans.len());
-        plans.push(PluginPlan {
-            id,
-            registration,
-            modules: Vec::new(),
-            extension_points,
-        });
-    }
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    for module in modules {
-        let plugin = module.plugin_id().to_string();
-        let id = module.module_id().to_string();
-        if !valid_id(&id) {
-            return Err(WiringError::InvalidId { what: "module", id });
-        }
-        if !seen.insert((plugin.clone(), id.clone())) {
-            return Err(WiringError::DuplicateModule { plugin, module: id });
-        }
-        let Some(&i) = index.get(&plugin) else {
-            return Err(WiringError::ModuleWithoutPlugin { plugin, module: id });
-        };
-        let registration = module.register(PluginRegistrar::new());
-        let plan = &mut plans[i];
-        for provided in &registration.extension_points {
-            if plan.extension_points.points.contains_key(provided.key.id) {
-                return Err(WiringError::DuplicateExtensionPoint {
-                    plugin,
-                    extension_point: provided.key.id.into(),
-                });
-            }
-            plan.extension_points.add(provided);
-        }
-        plan.modules.push(ModulePlan { id, registration });
-    }
-    // Extension points used by modules must be their own plugin's.
-    let owners: HashMap<&'static str, Arc<str>> = plans
-        .iter()
-        .flat_map(|p| p.extension_points.points.keys().map(|k| (*k, p.id.clone())))
-        .collect();
-    for plan in &plans {
-        for module in &plan.modules {
-            for dep in &module.registration.deps {
-                let DepKind::ExtensionPoint(key) = dep.0 else {
-                    continue;
-                };
-                if let Some(type_id) = plan.extension_points.types.get(key.id) {
-                    if *type_id != key.type_id {
-                        return Err(WiringError::ConflictingExtensionPoint {
-                            plugin: plan.id.to_string(),
-                            module: module.id.clone(),
-                            extension_point: key.id.into(),
-                        });
-                    }
-                    continue;
-                }
-                return Err(match owners.get(key.id) {
-                    Some(owner) => WiringError::ForeignExtensionPoint {
-                        plugin: plan.id.to_string(),
-                        module: module.id.clone(),
-                        extension_point: key.id.into(),
-                        owner: owner.to_string(),
-                    },
-                    None => WiringError::MissingExtensionPoint {
-                        plugin: plan.id.to_string(),
-                        module: module.id.clone(),
-                        extension_point: key.id.into(),
-                    },
-                });
-            }
-        }
-    }
-    Ok(plans)
-}
-
-/// Orders a plugin's modules so that a module providing an extension point runs before the
-/// modules using it; otherwise registration order.
-fn order_modules(plan: &mut PluginPlan) -> Result<(), WiringError> {
-    let n = plan.modules.len();
-    let mut provider: HashMap<&'static str, usize> = HashMap::new();
-    for (i, m) in plan.modules.iter().enumerate() {
-        for p in &m.registration.extension_points {
-            provider.insert(p.key.id, i);
-        }
-    }
-    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut indegree = vec![0usize; n];
-    for (i, m) in plan.modules.iter().enumerate() {
-        for dep in &m.registration.deps {
-            if let DepKind::ExtensionPoint(key) = dep.0 {
-                if let Some(&p) = provider.get(key.id) {
-                    if p != i {
-                        after[p].push(i);
-                        indegree[i] += 1;
-                    }
-                }
-            }
-        }
-    }
-    let mut order = Vec::with_capacity(n);
-    let mut done = vec![false; n];
-    while order.len() < n {
-        let Some(next) = (0..n).find(|&i| !done[i] && indegree[i] == 0) else {
-            // Every module left waits on another one left: walk backwards along "must run
-            // after" edges until a module repeats; the walk from there is the cycle.
-            let mut walk = vec![(0..n).find(|&i| !done[i]).unwrap_or(0)];
-            while let Some(prev) = walk
-                .last()
-                .and_then(|&cur| (0..n).find(|&p| !done[p] && after[p].contains(&cur)))
-            {
-                if let Some(k) = walk.iter().position(|&w| w == prev) {
-                    walk.drain(..k);
-                    walk.push(prev);
-                    break;
-                }
-                walk.push(prev);
-            }
-            walk.reverse();
-            let cycle: Vec<String> = walk.iter().map(|&i| plan.modules[i].id.clone()).collect();
-            return Err(WiringError::ModuleCycle {
-                plugin: plan.id.to_string(),
-                cycle,
-            });
-        };
-        done[next] = true;
-        order.push(next);
-        for &j in &after[next] {
-            indegree[j] -= 1;
-        }
-    }
-    let mut slots: Vec<Option<ModulePlan>> = std::mem::take(&mut plan.modules)
-        .into_iter()
-        .map(Some)
-        .collect();
-    plan.modules = order.into_iter().filter_map(|i| slots[i].take()).collect();
-    Ok(())
-}
-
-struct FactoryResolver {
-    overrides: HashMap<&'static str, ServiceFactory>,
-    builtins: HashMap<&'static str, ServiceFactory>,
-    resolved: HashMap<&'static str, Arc<ServiceFactory>>,
-    in_progress: Vec<&'static str>,
-}
-
-impl FactoryResolver {
-    fn visit(&mut self, key: ServiceKey, dependant: &str, root: &str) -> Result<(), WiringError> {
-        if let Some(existing) = self.resolved.get(key.id) {
-            if existing.service.type_id != key.type_id {
-                return Err(WiringError::ConflictingServiceRef {
-                    service: key.id.into(),
-                });
-            }
-            return Ok(());
-        }
-        if let Some(pos) = self.in_progress.iter().position(|id| *id == key.id) {
-            let mut cycle: Vec<String> = self.in_progress[pos..]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            cycle.push(key.id.to_string());
-            return Err(WiringError::DependencyCycle {
-                dependant: root.to_string(),
-                cycle,
-            });
-        }
-        let factory = self
-            .overrides
-            .remove(key.id)
-            .or_else(|| self.builtins.remove(key.id))
-            .or_else(|| key.default_factory.map(|f| f()))
-            .ok_or_else(|| WiringError::MissingService {
-                dependant: dependant.to_string(),
-                service: key.id.into(),
-            })?;
-        if factory.service.type_id != key.type_id {
-            return Err(WiringError::ConflictingServiceRef {
-                service: key.id.into(),
-            });
-        }
-        self.in_progress.push(key.id);
-        let me = format!("service '{}'", key.id);
-        let is_root = matches!(factory.kind, FactoryKind::Root(_));
-        let mut root_only: Vec<DepKey> = Vec::new();
-        if let FactoryKind::Plugin { root_deps, .. } = &factory.kind {
-            root_only.extend(root_deps.iter().copied());
-        }
-        let deps = factory.deps.clone();
-        let result = (|| {
-            for dep in root_only {
-                self.visit_dep(dep, &me, root, true, key.id)?;
-            }
-            for dep in deps {
-                self.visit_dep(dep, &me, root, is_root, key.id)?;
-            }
-            Ok(())
-        })();
-        self.in_progress.pop();
-        result?;
-        self.resolved.insert(key.id, Arc::new(factory));
-        Ok(())
-    }
-
-    fn visit_dep(
-        &mut self,
-        dep: DepKey,
-        dependant: &str,
-        root: &str,
-        root_only: bool,
-        service: &'static str,
-    ) -> Result<(), WiringError> {
-        match dep.0 {
-            DepKind::Service(k) => {
-                if root_only && k.scope == ServiceScope::Plugin {
-                    return Err(WiringError::RootDependsOnPluginScope {
-                        service: service.into(),
-                        dependency: k.id.into(),
-                    });
-                }
-                self.visit(k, dependant, root)
-            }
-            DepKind::ExtensionPoint(k) => Err(WiringError::MissingService {
-                dependant: dependant.to_string(),
-                service: format!(
-                    "{} (an extension point; service factories cannot use them)",
-                    k.id
-                ),
-            }),
-        }
-    }
-}
-
-fn resolve_factories(
-    plans: &[PluginPlan],
-    overrides: HashMap<&'static str, ServiceFactory>,
-    builtins: HashMap<&'static str, ServiceFactory>,
-) -> Result<HashMap<&'static str, Arc<ServiceFactory>>, WiringError> {
-    let mut resolver = FactoryResolver {
-        overrides,
-        builtins,
-        resolved: HashMap::new(),
-        in_progress: Vec::new(),
-    };
-    // Services the backend itself always needs.
-    for key in [
-        crate::services::core_services::ROOT_LIFECYCLE.key(),
-        crate::services::core_services::ROOT_HTTP_ROUTER.key(),
-        crate::services::core_services::ROOT_LOGGER.key(),
-        ROOT_CONFIG.key(),
-    ] {
-        resolver.visit(key, "the backend", "the backend")?;
-    }
-    for plan in plans {
-        let who = format!("plugin '{}'", plan.id);
-        for dep in &plan.registration.deps {
-            if let DepKind::Service(k) = dep.0 {
-                resolver.visit(k, &who, &who)?;
-            }
-        }
-        for module in &plan.modules {
-            let who = format!("module '{}' for plugin '{}'", module.id, plan.id);
-            for dep in &module.registration.deps {
-                if let DepKind::Service(k) = dep.0 {
-                    resolver.visit(k, &who, &who)?;
-                }
-            }
-        }
-    }
-    // Overrides nobody asked for yet stay available (a plugin may reach them lazily).
-    let leftover: Vec<ServiceFactory> = resolver.overrides.drain().map(|(_, f)| f).collect();
-    for factory in leftover {
-        let key = factory.service;
-        resolver.overrides.insert(key.id, factory);
-        resolver.visit(key, "the backend", "the backend")?;
-    }
-    Ok(resolver.resolved)
 }

@@ -21,7 +21,7 @@
 //!     })
 //! });
 //! let handle = Backend::builder()
-//!     .add_feature(hello)
+//!     .add(hello)
 //!     .listen_addr("127.0.0.1:0".parse()?)
 //!     .start()
 //!     .await?;
@@ -35,9 +35,12 @@ mod builder;
 mod deps;
 mod error;
 mod extension_point;
+mod features;
 pub mod http;
+mod plan;
 mod plugin;
 mod registry;
+mod resolve;
 mod runtime;
 mod service_factory;
 mod service_ref;
@@ -46,6 +49,9 @@ pub use builder::{Backend, BackendBuilder};
 pub use deps::{Dep, Deps};
 pub use error::{BackendError, BoxError, StartupError, WiringError};
 pub use extension_point::{ExtensionPoint, ExtensionPointHandle};
+pub use features::IntoFeatures;
+#[doc(hidden)]
+pub use features::{FeatureMarker, ManyMarker, ModuleMarker, PluginMarker, ServiceMarker};
 pub use http::{ApiError, ApiErrorKind};
 pub use plugin::{
     BackendModule, BackendPlugin, Feature, FeatureRegistration, ModuleRegistrar, PluginRegistrar,

@@ -68,16 +68,6 @@ impl Registry {
         Ok(())
     }
 
-    /// An instance already built for a plugin, without building one.
-    pub(crate) fn existing_plugin_instance(
-        &self,
-        id: &'static str,
-        plugin: &Arc<str>,
-    ) -> Option<AnyArc> {
-        let map = self.plugin_instances.lock().ok()?;
-        map.get(&(id, plugin.clone()))?.get().cloned()
-    }
-
     /// Gets (building when needed) the instance of `key` for `plugin` (ignored for root
     /// services).
     pub(crate) fn get(

@@ -14,19 +14,20 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::builder::{Backend, PluginPlan};
+use super::builder::Backend;
 use super::deps::AnyArc;
 use super::error::{BackendError, BoxError, StartupError};
 use super::http::edge::require_json_body;
 use super::http::gate::Gate;
 use super::http::server::{ServerLimits, serve};
 use super::http::{health_router, not_found, with_root_layers};
+use super::plan::PluginPlan;
 use super::registry::{Registry, ResolveError};
 use super::service_ref::ServiceRef;
 use crate::services::config::{Config, ConfigError};
-use crate::services::core_services::{HTTP_ROUTER, ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ServerInfo};
+use crate::services::core_services::{ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ServerInfo};
 use crate::services::health::RootHealth;
-use crate::services::http_router::{HttpRouter, RootHttpRouter};
+use crate::services::http_router::RootHttpRouter;
 use crate::services::lifecycle::RootLifecycle;
 
 const DEFAULT_PORT: u16 = 7007;
@@ -208,104 +209,98 @@ impl Backend {
             shutdown_timeout,
         };
 
-        let root_lifecycle = match root_service(&registry, &ROOT_LIFECYCLE).await {
-            Ok(l) => l,
+        match boot(&registry, self.plugins, &config, &gates, &mut handle).await {
+            Ok(root) => {
+                root_gate.open(root.fallback(not_found));
+                health.set_ready();
+                Ok(handle)
+            }
             Err(e) => {
                 abort_gates(&gates, &root_gate);
                 let _ = handle.stop().await;
-                return Err(e);
+                Err(e)
             }
-        };
-        handle.root_lifecycle = Some(root_lifecycle.clone());
-        if let Err(e) = registry.init_root_services().await {
-            abort_gates(&gates, &root_gate);
-            let _ = handle.stop().await;
-            return Err(BackendError::Service {
-                service: e.service.to_string(),
-                source: e.source,
-            });
         }
+    }
+}
 
-        let started = self.plugins.into_iter().map(|plan| {
-            let gate = gates.get(&plan.id).cloned();
-            let registry = registry.clone();
-            async move {
-                let id = plan.id.clone();
-                let result = start_plugin(&registry, plan).await;
-                (id, gate, result)
-            }
-        });
-        let mut errors = Vec::new();
-        for (id, gate, result) in futures::future::join_all(started).await {
-            let Some(gate) = gate else { continue };
-            match result {
-                Ok(router) => gate.open(router),
-                Err(e) if boot_failure_continues(&config, &id) => {
-                    tracing::error!(plugin = %id, error = %e, "plugin failed to start; continuing without it");
-                    gate.fail(format!("plugin '{id}' failed to start"));
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        if errors.is_empty() {
-            for hook in root_lifecycle.take_startup_hooks() {
-                let owner = hook.owner.clone();
-                if let Err(source) = (hook.run)().await {
-                    errors.push(StartupError {
-                        plugin: owner
-                            .map(|o| o.to_string())
-                            .unwrap_or_else(|| "root".to_string()),
-                        module: None,
-                        service: Some("core.lifecycle".to_string()),
-                        source,
-                    });
-                }
-            }
-        }
-        if !errors.is_empty() {
-            abort_gates(&gates, &root_gate);
-            let _ = handle.stop().await;
-            return Err(BackendError::Startup(errors));
-        }
+/// Builds the root services, starts the plugins and runs the startup hooks; returns the root
+/// router. On an error the caller aborts the start, stopping whatever `handle` holds.
+async fn boot(
+    registry: &Arc<Registry>,
+    plugins: Vec<PluginPlan>,
+    config: &Config,
+    gates: &HashMap<Arc<str>, Gate>,
+    handle: &mut BackendHandle,
+) -> Result<Router, BackendError> {
+    let root_lifecycle = root_service(registry, &ROOT_LIFECYCLE).await?;
+    handle.root_lifecycle = Some(root_lifecycle.clone());
+    registry
+        .init_root_services()
+        .await
+        .map_err(|e| BackendError::Service {
+            service: e.service.to_string(),
+            source: e.source,
+        })?;
+    let root_http: Arc<RootHttpRouter> = root_service(registry, &ROOT_HTTP_ROUTER).await?;
 
-        let root_http: Arc<RootHttpRouter> = match root_service(&registry, &ROOT_HTTP_ROUTER).await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                abort_gates(&gates, &root_gate);
-                let _ = handle.stop().await;
-                return Err(e);
+    let started = plugins.into_iter().map(|plan| {
+        let gate = gates.get(&plan.id).cloned();
+        let registry = registry.clone();
+        let root_http = root_http.clone();
+        async move {
+            let id = plan.id.clone();
+            let result = start_plugin(&registry, &root_http, plan).await;
+            (id, gate, result)
+        }
+    });
+    let mut errors = Vec::new();
+    for (id, gate, result) in futures::future::join_all(started).await {
+        let Some(gate) = gate else { continue };
+        match result {
+            Ok(router) => gate.open(router),
+            Err(e) if boot_failure_continues(config, &id) => {
+                tracing::error!(plugin = %id, error = %e, "plugin failed to start; continuing without it");
+                gate.fail(format!("plugin '{id}' failed to start"));
             }
-        };
-        let routes = root_http.take_routes();
-        // axum panics on overlapping routes; two plugins claiming one path is a startup error.
-        let root = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let mut root = Router::new();
-            for (path, router) in routes {
-                let path = path.trim_end_matches('/');
-                root = if path.is_empty() {
-                    root.merge(router)
-                } else {
-                    root.nest(path, router)
-                };
-            }
-            root
-        }));
-        let root = match root {
-            Ok(root) => root,
-            Err(panic) => {
-                abort_gates(&gates, &root_gate);
-                let _ = handle.stop().await;
-                return Err(BackendError::Service {
-                    service: ROOT_HTTP_ROUTER.id().to_string(),
-                    source: format!("cannot mount root routes: {}", panic_message(&*panic)).into(),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        for hook in root_lifecycle.take_startup_hooks() {
+            let plugin = hook.owner().unwrap_or("root").to_string();
+            if let Err(source) = hook.run().await {
+                errors.push(StartupError {
+                    plugin,
+                    module: None,
+                    service: Some("core.lifecycle".to_string()),
+                    source,
                 });
             }
-        };
-        root_gate.open(root.fallback(not_found));
-        health.set_ready();
-        Ok(handle)
+        }
     }
+    if !errors.is_empty() {
+        return Err(BackendError::Startup(errors));
+    }
+
+    let routes = root_http.take_routes();
+    // axum panics on overlapping routes; two plugins claiming one path is a startup error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let mut root = Router::new();
+        for (path, router) in routes {
+            let path = path.trim_end_matches('/');
+            root = if path.is_empty() {
+                root.merge(router)
+            } else {
+                root.nest(path, router)
+            };
+        }
+        root
+    }))
+    .map_err(|panic| BackendError::Service {
+        service: ROOT_HTTP_ROUTER.id().to_string(),
+        source: format!("cannot mount root routes: {}", panic_message(&*panic)).into(),
+    })
 }
 
 /// Answers requests held by the gates (and any that arrive while stopping) with 503 instead of
@@ -345,7 +340,11 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Runs a plugin's modules, then the plugin; returns the plugin's router.
-async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Router, StartupError> {
+async fn start_plugin(
+    registry: &Arc<Registry>,
+    root_http: &RootHttpRouter,
+    plan: PluginPlan,
+) -> Result<Router, StartupError> {
     let plugin = plan.id.clone();
     let span = tracing::info_span!("plugin", plugin = %plugin);
     async move {
@@ -383,9 +382,7 @@ async fn start_plugin(registry: &Arc<Registry>, plan: PluginPlan) -> Result<Rout
                 service: None,
                 source,
             })?;
-        let http = registry
-            .existing_plugin_instance(HTTP_ROUTER.id(), &plugin)
-            .and_then(|any| downcast::<HttpRouter>(&any));
+        let http = root_http.take_plugin_router(&plugin);
         let router = http
             .as_ref()
             .and_then(|http| http.take_router())
@@ -502,8 +499,8 @@ impl BackendHandle {
         if let Some(lifecycle) = self.root_lifecycle.take() {
             for hook in lifecycle.take_shutdown_hooks() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let owner = hook.owner.clone();
-                match tokio::time::timeout(remaining, (hook.run)()).await {
+                let owner = hook.owner().map(str::to_string);
+                match tokio::time::timeout(remaining, hook.run()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         tracing::error!(plugin = ?owner, error = %e, "shutdown hook failed")

@@ -17,7 +17,7 @@ pub(crate) type PluginBuildFn =
     Arc<dyn Fn(AnyArc, Arc<str>, Vec<Resolved>) -> BoxFut<Result<AnyArc, BoxError>> + Send + Sync>;
 
 /// Builds instances of one service. Give one to
-/// [`BackendBuilder::add_service`](super::BackendBuilder::add_service) to replace the ref's
+/// [`BackendBuilder::add`](super::BackendBuilder::add) to replace the ref's
 /// default factory.
 ///
 /// Root factories build once per backend; plugin factories build once per plugin that depends on

@@ -152,7 +152,12 @@ fn lifecycle_factory() -> ServiceFactory {
 
 fn http_router_factory() -> ServiceFactory {
     ServiceFactory::plugin(&HTTP_ROUTER)
-        .build(|ctx, ()| async move { Ok(Arc::new(HttpRouter::new(ctx.plugin_id()))) })
+        .deps(&ROOT_HTTP_ROUTER)
+        .build(|ctx, root| async move {
+            let router = Arc::new(HttpRouter::new(ctx.plugin_id()));
+            root.add_plugin_router(router.clone());
+            Ok(router)
+        })
 }
 
 fn root_http_router_factory() -> ServiceFactory {
@@ -167,11 +172,6 @@ fn discovery_factory() -> ServiceFactory {
             let discovery = HostDiscovery::from_config(&config, &server.internal_base_url)?;
             Ok(Arc::new(discovery) as Arc<dyn DiscoveryService>)
         })
-}
-
-pub(crate) fn plugin_metadata_factory() -> ServiceFactory {
-    ServiceFactory::plugin(&PLUGIN_METADATA)
-        .build(|ctx, ()| async move { Ok(Arc::new(PluginMetadata::new(ctx.plugin_id()))) })
 }
 
 fn url_reader_factory() -> ServiceFactory {

@@ -105,3 +105,22 @@ fn serve_everything(app: Router) -> Router {
         .route("/", any(handler.clone()))
         .route("/{*path}", any(handler))
 }
+
+/// The `app` backend plugin serving the app `builder` builds, to add with
+/// [`BackendBuilder::add`](crate::backend::BackendBuilder::add); the same as
+/// [`AppPlugin::new`].
+///
+/// ```
+/// use backlot::backend::Backend;
+/// use backlot::frontend::App;
+/// use backlot::plugins::{app, catalog};
+///
+/// let backend = Backend::builder()
+///     .add(app::plugin(App::builder().feature(catalog::frontend::plugin())))
+///     .build()?;
+/// assert_eq!(backend.plugin_ids(), ["app"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin(builder: AppBuilder) -> AppPlugin {
+    AppPlugin::new(builder)
+}

@@ -1,8 +1,13 @@
 //! HTTP routing services: each plugin's router (`core.httpRouter`, mounted at
 //! `/api/<pluginId>`) and the root router (`core.rootHttpRouter`) for routes outside plugins.
+//!
+//! Each plugin's router registers itself with the root router when it is built
+//! ([`RootHttpRouter::add_plugin_router`]); the backend takes it from there once the plugin has
+//! started ([`RootHttpRouter::take_plugin_router`]).
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 
@@ -115,7 +120,19 @@ impl HttpRouter {
         !self.any_body.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    pub(crate) fn take_router(&self) -> Option<Router> {
+    /// Takes the routes added so far, leaving none; the backend does this once the plugin has
+    /// started.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use backlot::services::http_router::HttpRouter;
+    ///
+    /// let http = HttpRouter::new("todo");
+    /// http.use_router(Router::new());
+    /// assert!(http.take_router().is_some());
+    /// assert!(http.take_router().is_none());
+    /// ```
+    pub fn take_router(&self) -> Option<Router> {
         self.router.lock().ok().and_then(|mut slot| slot.take())
     }
 }
@@ -132,6 +149,7 @@ impl HttpRouter {
 #[derive(Default)]
 pub struct RootHttpRouter {
     routes: Mutex<Vec<(String, Router)>>,
+    plugins: Mutex<HashMap<String, Arc<HttpRouter>>>,
 }
 
 impl fmt::Debug for RootHttpRouter {
@@ -154,7 +172,44 @@ impl RootHttpRouter {
         }
     }
 
-    pub(crate) fn take_routes(&self) -> Vec<(String, Router)> {
+    /// Registers a plugin's router, to be mounted at `/api/<pluginId>` once the plugin has
+    /// started. The default `core.httpRouter` factory calls this; a factory replacing it must
+    /// too. A second router for one plugin replaces the first.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use backlot::services::http_router::{HttpRouter, RootHttpRouter};
+    ///
+    /// let root = RootHttpRouter::new();
+    /// root.add_plugin_router(Arc::new(HttpRouter::new("todo")));
+    /// assert_eq!(root.take_plugin_router("todo").map(|r| r.plugin_id().to_string()), Some("todo".into()));
+    /// assert!(root.take_plugin_router("todo").is_none());
+    /// ```
+    pub fn add_plugin_router(&self, router: Arc<HttpRouter>) {
+        if let Ok(mut plugins) = self.plugins.lock() {
+            plugins.insert(router.plugin_id().to_string(), router);
+        }
+    }
+
+    /// Takes the router registered for plugin `plugin_id`, if the plugin used one; the backend
+    /// does this once the plugin has started.
+    pub fn take_plugin_router(&self, plugin_id: &str) -> Option<Arc<HttpRouter>> {
+        self.plugins.lock().ok()?.remove(plugin_id)
+    }
+
+    /// Takes the routes mounted outside plugins so far, leaving none; the backend does this
+    /// once every plugin has started.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use backlot::services::http_router::RootHttpRouter;
+    ///
+    /// let root = RootHttpRouter::new();
+    /// root.use_router("/", Router::new());
+    /// assert_eq!(root.take_routes().len(), 1);
+    /// assert!(root.take_routes().is_empty());
+    /// ```
+    pub fn take_routes(&self) -> Vec<(String, Router)> {
         self.routes
             .lock()
             .map(|mut r| std::mem::take(&mut *r))

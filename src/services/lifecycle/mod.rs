@@ -15,9 +15,30 @@ use crate::backend::BoxError;
 type HookFn =
     Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send>;
 
-pub(crate) struct Hook {
-    pub(crate) owner: Option<Arc<str>>,
-    pub(crate) run: HookFn,
+/// A startup or shutdown hook taken from a [`RootLifecycle`] to be run.
+pub struct Hook {
+    owner: Option<Arc<str>>,
+    run: HookFn,
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hook {
+    /// The id of the plugin that added the hook; `None` for a root hook.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// Runs the hook.
+    pub fn run(self) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+        (self.run)()
+    }
 }
 
 #[derive(Default)]
@@ -107,8 +128,25 @@ impl RootLifecycle {
         });
     }
 
-    /// Startup hooks in the order they run: plugin hooks, then root hooks.
-    pub(crate) fn take_startup_hooks(&self) -> Vec<Hook> {
+    /// Takes the startup hooks in the order they run: plugin hooks, then root hooks. The
+    /// backend runs them once every plugin has started.
+    ///
+    /// ```
+    /// use backlot::services::lifecycle::RootLifecycle;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), backlot::backend::BoxError> {
+    /// let lifecycle = RootLifecycle::new();
+    /// lifecycle.add_startup_hook(|| async { Ok(()) });
+    /// for hook in lifecycle.take_startup_hooks() {
+    ///     assert_eq!(hook.owner(), None);
+    ///     hook.run().await?;
+    /// }
+    /// assert!(lifecycle.take_startup_hooks().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_startup_hooks(&self) -> Vec<Hook> {
         let mut out = Vec::new();
         self.with_hooks(|h| {
             out.append(&mut h.plugin_startup);
@@ -117,9 +155,9 @@ impl RootLifecycle {
         out
     }
 
-    /// Shutdown hooks in the order they run: plugin hooks newest first, then root hooks newest
-    /// first.
-    pub(crate) fn take_shutdown_hooks(&self) -> Vec<Hook> {
+    /// Takes the shutdown hooks in the order they run: plugin hooks newest first, then root
+    /// hooks newest first. The backend runs them when it stops.
+    pub fn take_shutdown_hooks(&self) -> Vec<Hook> {
         let mut out = Vec::new();
         self.with_hooks(|h| {
             out.extend(h.plugin_shutdown.drain(..).rev());

@@ -326,3 +326,19 @@ async fn refresh_loop(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receive
         }
     }
 }
+
+/// The catalog backend plugin (id `catalog`), to add with
+/// [`BackendBuilder::add`](crate::backend::BackendBuilder::add); the same as
+/// [`CatalogPlugin::new`].
+///
+/// ```
+/// use backlot::backend::Backend;
+/// use backlot::plugins::catalog;
+///
+/// let backend = Backend::builder().add(catalog::backend::plugin()).build()?;
+/// assert_eq!(backend.plugin_ids(), ["catalog"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> CatalogPlugin {
+    CatalogPlugin::new()
+}

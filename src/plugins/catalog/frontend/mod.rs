@@ -80,3 +80,19 @@ pub fn catalog_frontend_plugin() -> FrontendPlugin {
                 .build(),
         )
 }
+
+/// The catalog frontend plugin (id `catalog`), to add with
+/// [`AppBuilder::feature`](crate::frontend::AppBuilder::feature); the same as
+/// [`catalog_frontend_plugin`].
+///
+/// ```
+/// use backlot::frontend::App;
+/// use backlot::plugins::catalog;
+///
+/// let app = App::builder().feature(catalog::frontend::plugin()).build()?;
+/// assert!(app.tree().get("page:catalog").is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> FrontendPlugin {
+    catalog_frontend_plugin()
+}

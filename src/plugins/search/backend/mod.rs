@@ -22,3 +22,21 @@ pub use plugin::SearchPlugin;
 pub use techdocs_collator::{
     SearchIndexEntry, SearchTechdocsCollatorModule, TECHDOCS_DOCUMENT_TYPE, TechDocsCollator,
 };
+
+/// The search backend plugin (id `search`), to add with
+/// [`BackendBuilder::add`](crate::backend::BackendBuilder::add); the same as
+/// [`SearchPlugin::new`].
+///
+/// ```
+/// use backlot::backend::Backend;
+/// use backlot::plugins::search;
+///
+/// let backend = Backend::builder()
+///     .add((search::backend::plugin(), search::backend::SearchCatalogCollatorModule))
+///     .build()?;
+/// assert_eq!(backend.plugin_ids(), ["search"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> SearchPlugin {
+    SearchPlugin::new()
+}

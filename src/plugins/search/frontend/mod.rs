@@ -116,3 +116,20 @@ pub fn search_plugin(options: SearchUiOptions) -> FrontendPlugin {
         )
         .extension(box_ext)
 }
+
+/// The search frontend plugin (id `search`) with the default [`SearchUiOptions`] (catalog and
+/// TechDocs result types, 25 results a page, at `/search`), to add with
+/// [`AppBuilder::feature`](crate::frontend::AppBuilder::feature); [`search_plugin`] takes other
+/// options.
+///
+/// ```
+/// use backlot::frontend::App;
+/// use backlot::plugins::search;
+///
+/// let app = App::builder().feature(search::frontend::plugin()).build()?;
+/// assert!(app.tree().get("page:search").is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> FrontendPlugin {
+    search_plugin(SearchUiOptions::default())
+}

@@ -196,3 +196,19 @@ impl BackendPlugin for TechdocsPlugin {
 #[cfg(doctest)]
 #[doc = include_str!("../../../../docs/techdocs.md")]
 pub struct TechdocsGuide;
+
+/// The TechDocs backend plugin (id `techdocs`), to add with
+/// [`BackendBuilder::add`](crate::backend::BackendBuilder::add); the same as
+/// [`TechdocsPlugin::new`].
+///
+/// ```
+/// use backlot::backend::Backend;
+/// use backlot::plugins::techdocs;
+///
+/// let backend = Backend::builder().add(techdocs::backend::plugin()).build()?;
+/// assert_eq!(backend.plugin_ids(), ["techdocs"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> TechdocsPlugin {
+    TechdocsPlugin::new()
+}

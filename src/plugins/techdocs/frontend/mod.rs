@@ -56,3 +56,19 @@ pub fn techdocs_plugin() -> FrontendPlugin {
         )
         .extension(tab::docs_tab())
 }
+
+/// The TechDocs frontend plugin (id `techdocs`), to add with
+/// [`AppBuilder::feature`](crate::frontend::AppBuilder::feature); the same as
+/// [`techdocs_plugin`].
+///
+/// ```
+/// use backlot::frontend::App;
+/// use backlot::plugins::techdocs;
+///
+/// let app = App::builder().feature(techdocs::frontend::plugin()).build()?;
+/// assert!(app.tree().get("page:techdocs").is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plugin() -> FrontendPlugin {
+    techdocs_plugin()
+}
