@@ -50,7 +50,6 @@ pub(super) struct State {
     pub(super) live: RoaringBitmap,
 }
 
-
 impl State {
     pub(super) fn remove_slot(&mut self, slot: u32) {
         let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
