@@ -2,6 +2,7 @@
 //! commits, and reconciling with other processes through the `catalog_generation` counter.
 
 use crate::services::database::{PluginDatabase, Sql};
+use crate::services::logger::{LogLevel, LoggerService};
 
 use super::super::error::CatalogError;
 use super::state::{State, fingerprint};
@@ -11,8 +12,13 @@ use super::{EntityIndex, IndexedEntity};
 pub(super) const LOAD_PAGE: i64 = 2000;
 
 impl EntityIndex {
-    /// Replaces the whole index with what `db` holds.
-    pub(crate) async fn load(&self, db: &PluginDatabase) -> Result<(), CatalogError> {
+    /// Replaces the whole index with what `db` holds; entities that are not valid JSON are
+    /// skipped with a warning to `logger`.
+    pub(crate) async fn load(
+        &self,
+        db: &PluginDatabase,
+        logger: &dyn LoggerService,
+    ) -> Result<(), CatalogError> {
         let generation = read_generation(db).await?;
         // Page through the table, so that start-up never holds every entity's JSON and
         // search rows at once on top of the index being built.
@@ -31,7 +37,7 @@ impl EntityIndex {
             let Some((last, ..)) = rows.last() else { break };
             after = last.clone();
             let full = rows.len() as i64 == LOAD_PAGE;
-            for e in to_entries(rows) {
+            for e in to_entries(rows, logger) {
                 fresh.insert(e);
             }
             if !full {
@@ -74,7 +80,11 @@ impl EntityIndex {
 
     /// Catches up with changes other processes made to the shared database: compares the
     /// stored generation, and when it moved, reloads the entities whose hash differs.
-    pub(crate) async fn sync(&self, db: &PluginDatabase) -> Result<bool, CatalogError> {
+    pub(crate) async fn sync(
+        &self,
+        db: &PluginDatabase,
+        logger: &dyn LoggerService,
+    ) -> Result<bool, CatalogError> {
         let generation = read_generation(db).await?;
         if generation == *self.generation.lock() {
             return Ok(false);
@@ -122,7 +132,7 @@ impl EntityIndex {
                 .fetch_all(db)
                 .await
                 .map_err(CatalogError::db("load changed entities"))?;
-            upserts.extend(to_entries(rows));
+            upserts.extend(to_entries(rows, logger));
         }
         self.apply(upserts, &removed, None);
         *self.generation.lock() = generation;
@@ -130,11 +140,20 @@ impl EntityIndex {
     }
 }
 
-fn to_entries(rows: Vec<(String, String, String, String)>) -> Vec<IndexedEntity> {
+fn to_entries(
+    rows: Vec<(String, String, String, String)>,
+    logger: &dyn LoggerService,
+) -> Vec<IndexedEntity> {
     rows.into_iter()
         .filter_map(|(id, r, hash, json)| {
             IndexedEntity::from_stored(id, r.clone(), hash, json)
-                .map_err(|e| tracing::warn!(entity = %r, error = %e, "stored entity is not valid JSON; skipped"))
+                .map_err(|e| {
+                    logger.log(
+                        LogLevel::Warn,
+                        "stored entity is not valid JSON; skipped",
+                        &[("entity", &r), ("error", &e.to_string())],
+                    );
+                })
                 .ok()
         })
         .collect()

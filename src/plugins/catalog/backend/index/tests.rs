@@ -206,7 +206,9 @@ async fn load_reads_every_stored_entity_page_by_page() {
         .unwrap();
     tx.commit().await.unwrap();
     let idx = EntityIndex::default();
-    idx.load(&db).await.unwrap();
+    idx.load(&db, &crate::services::logger::CapturingLogger::new())
+        .await
+        .unwrap();
     assert_eq!(idx.len(), n);
     assert!(idx.by_uid("uid-l00000").is_some());
     assert!(

@@ -20,6 +20,7 @@ use crate::backend::BoxError;
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::node::{CatalogProcessor, EntityMutationSink, EntityProviderMutation};
 use crate::services::database::{DbTransaction, PluginDatabase};
+use crate::services::logger::{LogLevel, LoggerService};
 
 use super::error::CatalogError;
 use super::index::EntityIndex;
@@ -64,6 +65,8 @@ pub(crate) struct Engine {
     me: Weak<Engine>,
     /// The in-memory read model every query is answered from.
     pub(crate) index: Arc<EntityIndex>,
+    /// The catalog plugin's logger (`LOGGER`).
+    pub(crate) logger: Arc<dyn LoggerService>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -105,6 +108,7 @@ impl Engine {
         processors: Vec<Arc<dyn CatalogProcessor>>,
         options: EngineOptions,
         reader: LocationReader,
+        logger: Arc<dyn LoggerService>,
     ) -> Arc<Self> {
         let builtin: Arc<dyn CatalogProcessor> = Arc::new(YamlLocationProcessor {
             reader: reader.clone(),
@@ -117,6 +121,7 @@ impl Engine {
             lock: tokio::sync::Mutex::new(()),
             index: Arc::new(EntityIndex::default()),
             me: me.clone(),
+            logger,
         })
     }
 
@@ -156,7 +161,7 @@ impl Engine {
     pub(crate) async fn process_due(&self) -> Result<usize, CatalogError> {
         let _guard = self.lock.lock().await;
         // Catch up with what other processes sharing the database wrote.
-        self.index.sync(&self.db).await?;
+        self.index.sync(&self.db, &*self.logger).await?;
         let due = store::due_refs(&self.db, now_ms()).await?;
         let n = due.len();
         self.pass_locked(due).await?;
@@ -229,11 +234,13 @@ impl Engine {
                     }
                     accepted.push(entity_ref.clone());
                 }
-                Err(other) => tracing::warn!(
-                    provider,
-                    entity = %entity_ref,
-                    "entity conflicts with the same entity from {}; the first one is kept",
-                    other.unwrap_or_default()
+                Err(other) => self.logger.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "entity conflicts with the same entity from {}; the first one is kept",
+                        other.unwrap_or_default()
+                    ),
+                    &[("provider", provider), ("entity", entity_ref)],
                 ),
             }
         }

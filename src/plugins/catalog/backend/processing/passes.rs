@@ -9,6 +9,7 @@ use futures::StreamExt as _;
 use serde_json::Value;
 
 use crate::services::database::DbTransaction;
+use crate::services::logger::LogLevel;
 
 use super::super::error::CatalogError;
 use super::super::stitch_queue::StitchMarks;
@@ -125,7 +126,11 @@ impl Engine {
                                 c.location_key,
                                 other.unwrap_or_default()
                             );
-                            tracing::warn!(entity = %c.entity_ref, location = %c.location_key, "{message}");
+                            self.logger.log(
+                                LogLevel::Warn,
+                                &message,
+                                &[("entity", &c.entity_ref), ("location", &c.location_key)],
+                            );
                             o.errors
                                 .push(ProcessingError::new("ConflictError", message));
                         }
@@ -284,14 +289,18 @@ impl Engine {
         let t = std::time::Instant::now();
         let stitched = self.drain_stitch_queue().await?;
         if processed > 0 || stitched > 0 {
-            tracing::debug!(
-                processed,
-                stitched,
-                process_ms = process_time.as_millis() as u64,
-                write_ms = write_time.as_millis() as u64,
-                stitch_ms = t.elapsed().as_millis() as u64,
-                total_ms = started.elapsed().as_millis() as u64,
-                "catalog processing pass finished"
+            let ms = |d: Duration| d.as_millis().to_string();
+            self.logger.log(
+                LogLevel::Debug,
+                "catalog processing pass finished",
+                &[
+                    ("processed", &processed.to_string()),
+                    ("stitched", &stitched.to_string()),
+                    ("process_ms", &ms(process_time)),
+                    ("write_ms", &ms(write_time)),
+                    ("stitch_ms", &ms(t.elapsed())),
+                    ("total_ms", &ms(started.elapsed())),
+                ],
             );
         }
         Ok(())

@@ -109,6 +109,7 @@ async fn a_processor_with_a_lower_priority_reads_file_locations_first() {
                 crate::services::url_reader::FileUrlReader::new([dir.path()]),
                 1 << 20,
             ),
+            Arc::new(crate::services::logger::CapturingLogger::new()),
         );
         let mut emit = Emitter::default();
         let mut errors = Vec::new();
