@@ -24,7 +24,7 @@ use crate::services::logger::{LogLevel, LoggerService};
 
 use super::error::CatalogError;
 use super::index::EntityIndex;
-use super::locations::{RulesEnforcer, sha1_hex};
+use super::locations::{RulesEnforcer, sha1_hex, strip_catalog_fields};
 use super::read::{LocationReader, YamlLocationProcessor};
 use super::stitch_queue::StitchMarks;
 use super::store;
@@ -195,10 +195,7 @@ impl Engine {
         let mut prepared = Vec::new();
         for d in added {
             let mut entity = d.entity;
-            entity.metadata.uid = None;
-            entity.metadata.etag = None;
-            entity.relations = None;
-            entity.status = None;
+            strip_catalog_fields(&mut entity);
             let json = serde_json::to_string(&entity)
                 .map_err(|e| CatalogError::input("entity", e.to_string()))?;
             prepared.push((

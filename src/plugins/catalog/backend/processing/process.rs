@@ -11,7 +11,9 @@ use crate::plugins::catalog::common::{
 };
 use crate::plugins::catalog::node::{Emitter, LocationSpec, ProcessingOutput};
 
-use super::super::locations::{location_entity_targets, sha1_hex};
+use super::super::locations::{
+    annotate_location, location_entity_targets, sha1_hex, strip_catalog_fields,
+};
 use super::super::read::resolve_placeholders;
 use super::Engine;
 use super::outcome::{Child, Outcome, ProcessingError, Relation};
@@ -162,18 +164,8 @@ impl Engine {
                         continue;
                     }
                     let key = location.to_string();
-                    entity
-                        .metadata
-                        .annotations
-                        .insert(ANNOTATION_LOCATION.into(), key.clone());
-                    entity
-                        .metadata
-                        .annotations
-                        .insert(ANNOTATION_ORIGIN_LOCATION.into(), origin.clone());
-                    entity.metadata.uid = None;
-                    entity.metadata.etag = None;
-                    entity.relations = None;
-                    entity.status = None;
+                    annotate_location(&mut entity, key.clone(), origin.clone());
+                    strip_catalog_fields(&mut entity);
                     match serde_json::to_string(&entity) {
                         Ok(json) => out.children.push(Child {
                             entity_ref: entity.ref_string(),
@@ -204,10 +196,8 @@ impl Engine {
                 }
             }
         }
+        strip_catalog_fields(&mut entity);
         entity.metadata.uid = Some(entity_id.to_owned());
-        entity.metadata.etag = None;
-        entity.relations = None;
-        entity.status = None;
         match serde_json::to_value(&entity) {
             Ok(v) => out.processed = Some(v),
             Err(e) => out
