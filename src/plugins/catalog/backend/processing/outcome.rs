@@ -1,6 +1,8 @@
 //! What processing one entity yields: the processed entity, its typed errors and relations,
 //! the children it emitted, and the hash that tells whether anything changed.
 
+use std::fmt::Write as _;
+
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
 
@@ -121,13 +123,10 @@ impl Outcome {
         s.push('\u{1}');
         s.push_str(&self.errors_json());
         for r in &self.relations {
-            s.push_str(&format!(
-                "\u{1}{} {} {}",
-                r.source, r.relation_type, r.target
-            ));
+            let _ = write!(s, "\u{1}{} {} {}", r.source, r.relation_type, r.target);
         }
         for c in &self.children {
-            s.push_str(&format!("\u{2}{} {}", c.entity_ref, c.hash));
+            let _ = write!(s, "\u{2}{} {}", c.entity_ref, c.hash);
         }
         sha1_hex(s.as_bytes())
     }

@@ -156,11 +156,11 @@ impl Engine {
                 } => {
                     if !self.options.rules.is_allowed(&entity.kind, &location) {
                         out.errors.push(ProcessingError::not_allowed(format!(
-                                "entity {} of kind {} is not allowed from location {location}; see catalog.rules",
-                                entity.ref_string(),
-                                entity.kind
-                            ),
-                        ));
+                            "entity {} of kind {} is not allowed from location {location}; \
+                             see catalog.rules",
+                            entity.ref_string(),
+                            entity.kind
+                        )));
                         continue;
                     }
                     let key = location.to_string();

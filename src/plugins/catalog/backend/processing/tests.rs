@@ -128,3 +128,27 @@ async fn a_processor_with_a_lower_priority_reads_file_locations_first() {
         assert_eq!(read, [expected], "priority {priority}");
     }
 }
+
+#[test]
+fn processing_errors_keep_backstages_status_item_shape_byte_for_byte() {
+    use super::outcome::ProcessingError;
+    let err = ProcessingError::new("ConflictError", "entity a conflicts");
+    let before = serde_json::json!({
+        "type": crate::plugins::catalog::common::STATUS_TYPE_CATALOG_PROCESSING,
+        "level": "error",
+        "message": "ConflictError: entity a conflicts",
+        "error": { "name": "ConflictError", "message": "entity a conflicts" },
+    });
+    assert_eq!(
+        serde_json::to_string(&[&err]).unwrap(),
+        serde_json::Value::Array(vec![before.clone()]).to_string()
+    );
+    assert_eq!(err.to_value(), before);
+    let invalid = ProcessorError::Invalid {
+        entity: "component:default/a".into(),
+        message: "bad".into(),
+    };
+    let item = ProcessingError::from(&invalid);
+    assert_eq!(item.name, "InputError");
+    assert_eq!(item.message, "invalid entity component:default/a: bad");
+}

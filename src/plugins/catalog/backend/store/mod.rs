@@ -78,7 +78,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     CREATE INDEX search_key_value ON search (key, value);
     CREATE INDEX search_entity_key ON search (entity_id, key);",
     ),
-    // Queries are answered by the in-memory index (see `index.rs`); the generation counter
+    // Queries are answered by the in-memory index (see `index/`); the generation counter
     // tells processes sharing the database that another one wrote.
     Migration::new(
         2,
