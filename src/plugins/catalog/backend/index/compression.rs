@@ -29,7 +29,6 @@ pub(super) fn compress(json: &str) -> Box<[u8]> {
 }
 
 #[inline]
-
 pub(super) fn decompress(bytes: &[u8]) -> String {
     lz4_flex::block::decompress_size_prepended_with_dict(bytes, DICTIONARY.as_bytes())
         .ok()

@@ -60,7 +60,6 @@ impl Interner {
     }
 
     #[inline]
-
     pub(super) fn lookup(&self, s: &str) -> Option<u32> {
         let items = &self.items;
         self.table
@@ -69,7 +68,6 @@ impl Interner {
     }
 
     #[inline]
-
     pub(super) fn get(&self, id: u32) -> &str {
         self.items.get(id as usize).map_or("", |(s, _)| s)
     }

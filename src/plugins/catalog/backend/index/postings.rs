@@ -83,7 +83,6 @@ impl Posting {
     }
 
     #[inline]
-
     pub(super) fn union_into(&self, out: &mut RoaringBitmap) {
         match &self.ids {
             Ids::One(s) => {
@@ -97,7 +96,6 @@ impl Posting {
     }
 
     #[inline]
-
     pub(super) fn len(&self) -> u64 {
         match &self.ids {
             Ids::One(_) => 1,
@@ -107,7 +105,6 @@ impl Posting {
     }
 
     #[inline]
-
     pub(super) fn count_in(&self, scope: &RoaringBitmap) -> u64 {
         match &self.ids {
             Ids::One(s) => u64::from(scope.contains(*s)),
@@ -117,7 +114,6 @@ impl Posting {
     }
 
     #[inline]
-
     pub(super) fn slots_in(&self, scope: &RoaringBitmap) -> RoaringBitmap {
         match &self.ids {
             Ids::One(s) if scope.contains(*s) => std::iter::once(*s).collect(),
@@ -188,7 +184,6 @@ impl ValueMap {
     }
 
     #[inline]
-
     pub(super) fn len(&self) -> usize {
         match self {
             Self::Few(v) => v.len(),
@@ -197,7 +192,6 @@ impl ValueMap {
     }
 
     #[inline]
-
     pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (u32, &Posting)> + '_> {
         match self {
             Self::Few(v) => Box::new(v.iter().map(|(k, p)| (*k, p))),

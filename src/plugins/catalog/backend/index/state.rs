@@ -134,19 +134,16 @@ impl State {
     }
 
     #[inline]
-
     pub(super) fn slot_by_id(&self, id: &str) -> Option<u32> {
         self.by_id.get(&self.strings.lookup(id)?).copied()
     }
 
     #[inline]
-
     pub(super) fn slot_by_ref(&self, entity_ref: &str) -> Option<u32> {
         self.by_ref.get(&self.strings.lookup(entity_ref)?).copied()
     }
 
     #[inline]
-
     pub(super) fn slot(&self, slot: u32) -> Option<&Slot> {
         self.slots.get(slot as usize).and_then(Option::as_ref)
     }

@@ -51,8 +51,6 @@ pub(crate) struct EngineOptions {
     pub(crate) rules: RulesEnforcer,
 }
 
-/// A child entity emitted while processing.
-
 /// The processing engine shared by the router, providers and the refresh loop.
 pub(crate) struct Engine {
     pub(crate) db: PluginDatabase,

@@ -89,6 +89,7 @@ pub(crate) struct Relation {
     pub(crate) target: String,
 }
 
+/// A child entity emitted while processing.
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
     pub(super) entity_ref: String,
