@@ -324,7 +324,7 @@ mod memory {
     }
 
     /// Prints what the index of a synthetic catalog costs:
-    /// `cargo test --features testing --lib index::memory -- --ignored --nocapture`.
+    /// `cargo test --features testing --lib index::tests::memory -- --ignored --nocapture`.
     #[test]
     #[ignore = "a measurement, not a check"]
     fn index_memory_per_entity() {
