@@ -41,40 +41,30 @@ pub(crate) async fn relations_from(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<(String, String, String)>, CatalogError> {
-    let mut out = Vec::new();
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String, String)> = in_sql(
-            "SELECT source_entity_ref, type, target_entity_ref FROM relations WHERE",
-            "source_entity_ref",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("load relations"))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    select_in::<(String, String, String), _>(
+        tx,
+        "SELECT source_entity_ref, type, target_entity_ref FROM relations WHERE",
+        "source_entity_ref",
+        refs,
+        "",
+        "load relations",
+    )
+    .await
 }
 
 pub(crate) async fn final_hashes(
     tx: &mut DbTransaction,
     ids: &[String],
 ) -> Result<HashMap<String, String>, CatalogError> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String, String)> = in_sql(
-            "SELECT entity_id, hash FROM final_entities WHERE",
-            "entity_id",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("load final hashes"))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT entity_id, hash FROM final_entities WHERE",
+        "entity_id",
+        ids,
+        "",
+        "load final hashes",
+    )
+    .await
 }
 
 /// Replaces final entities; `existing` holds the ids that have a final row already.
@@ -187,18 +177,13 @@ pub(crate) async fn ids_of(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<(String, String)>, CatalogError> {
-    let mut out = Vec::new();
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String)> = in_sql(
-            "SELECT entity_id, entity_ref FROM refresh_state WHERE",
-            "entity_ref",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("find entities"))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT entity_id, entity_ref FROM refresh_state WHERE",
+        "entity_ref",
+        refs,
+        "",
+        "find entities",
+    )
+    .await
 }

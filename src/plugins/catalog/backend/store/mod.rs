@@ -14,7 +14,9 @@ pub(crate) use locations::*;
 pub(crate) use references::*;
 pub(crate) use refresh_state::*;
 
-use crate::services::database::{DbTransaction, Migration, PluginDatabase, Sql, placeholders};
+use crate::services::database::{
+    DbTransaction, FromDbRow, Migration, PluginDatabase, Sql, placeholders,
+};
 
 use super::error::CatalogError;
 
@@ -200,6 +202,27 @@ pub(super) async fn insert_rows(
             .map_err(CatalogError::db(op))?;
     }
     Ok(())
+}
+
+/// Runs `<prefix> <column> IN (…)<suffix>` over `items`, [`CHUNK`] at a time, and collects
+/// every row.
+pub(super) async fn select_in<T: FromDbRow, C: Default + Extend<T>>(
+    tx: &mut DbTransaction,
+    prefix: &str,
+    column: &str,
+    items: &[String],
+    suffix: &str,
+    op: &'static str,
+) -> Result<C, CatalogError> {
+    let mut out = C::default();
+    for chunk in items.chunks(CHUNK) {
+        let rows: Vec<T> = in_sql(prefix, column, chunk, suffix)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(CatalogError::db(op))?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 pub(super) fn text(s: impl Into<String>) -> crate::services::database::DbValue {

@@ -68,20 +68,15 @@ pub(crate) async fn reference_targets(
     tx: &mut DbTransaction,
     sources: &[String],
 ) -> Result<Vec<(String, String)>, CatalogError> {
-    let mut out = Vec::new();
-    for chunk in sources.chunks(CHUNK) {
-        let rows: Vec<(String, String)> = in_sql(
-            "SELECT source_entity_ref, target_entity_ref FROM refresh_state_references WHERE",
-            "source_entity_ref",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("read references"))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT source_entity_ref, target_entity_ref FROM refresh_state_references WHERE",
+        "source_entity_ref",
+        sources,
+        "",
+        "read references",
+    )
+    .await
 }
 
 pub(crate) async fn provider_targets(
