@@ -18,7 +18,32 @@ use super::super::read::resolve_placeholders;
 use super::Engine;
 use super::outcome::{Child, Outcome, ProcessingError, Relation};
 
+/// Which processor hook runs.
+#[derive(Clone, Copy)]
+enum Hook {
+    Pre,
+    Post,
+}
+
 impl Engine {
+    /// Runs one hook of every processor in order, each on what the previous one returned.
+    async fn run_hooks(
+        &self,
+        hook: Hook,
+        mut entity: Entity,
+        location: &LocationSpec,
+        emit: &mut Emitter,
+    ) -> Result<Entity, ProcessingError> {
+        for p in &self.processors {
+            entity = match hook {
+                Hook::Pre => p.pre_process(entity, location, emit).await,
+                Hook::Post => p.post_process(entity, location, emit).await,
+            }
+            .map_err(|err| ProcessingError::from(&err))?;
+        }
+        Ok(entity)
+    }
+
     /// Processes one unprocessed entity: placeholders, processors, validation, location
     /// reading, relations.
     pub(crate) async fn process(
@@ -69,18 +94,16 @@ impl Engine {
             }
         };
         let mut emit = Emitter::default();
-        for p in &self.processors {
-            match p
-                .pre_process(entity.clone(), &own_location, &mut emit)
-                .await
-            {
-                Ok(e) => entity = e,
-                Err(err) => {
-                    out.errors.push(ProcessingError::from(&err));
-                    return out;
-                }
+        entity = match self
+            .run_hooks(Hook::Pre, entity, &own_location, &mut emit)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(e);
+                return out;
             }
-        }
+        };
         if let Err(e) = self.validate(&entity, &own_location).await {
             out.errors.push(e);
             return out;
@@ -129,18 +152,16 @@ impl Engine {
                 return out;
             }
         }
-        for p in &self.processors {
-            match p
-                .post_process(entity.clone(), &own_location, &mut emit)
-                .await
-            {
-                Ok(e) => entity = e,
-                Err(err) => {
-                    out.errors.push(ProcessingError::from(&err));
-                    return out;
-                }
+        entity = match self
+            .run_hooks(Hook::Post, entity, &own_location, &mut emit)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(e);
+                return out;
             }
-        }
+        };
         // Everything emitted along the way.
         let origin = entity
             .metadata
