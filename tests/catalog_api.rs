@@ -11,6 +11,7 @@ use std::path::Path;
 
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
+use backlot::services::logger::LogLevel;
 use backlot::testing::{TestBackend, TestResponse};
 use serde_json::{Value, json};
 
@@ -823,6 +824,26 @@ async fn conflicting_entity_keeps_the_first_and_reports_on_the_second_location()
         .find(|l| target(l) == first.display().to_string())
         .unwrap();
     assert!(first_loc.get("status").is_none());
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_conflict_warning_reaches_the_plugin_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "first.yaml", &component("dup", ""));
+    let second = write(dir.path(), "second.yaml", &component("dup", ""));
+    let b = start(&config(&[&first, &second], "", "")).await;
+    let records = b.logger().records();
+    let warning = records
+        .iter()
+        .find(|r| r.level == LogLevel::Warn && r.message.contains("conflicts with the same entity"))
+        .expect("conflict warning logged through LOGGER");
+    assert_eq!(warning.field("plugin"), Some("catalog"));
+    assert_eq!(warning.field("entity"), Some("component:default/dup"));
+    assert_eq!(
+        warning.field("location"),
+        Some(format!("file:{}", second.display()).as_str())
+    );
     b.stop().await.unwrap();
 }
 

@@ -32,15 +32,25 @@ pub(crate) fn generated_location_entity(location: &LocationSpec) -> Entity {
     )
     .with_spec(json!({ "type": location.location_type, "target": location.target }));
     entity.metadata.namespace = Some("default".into());
+    annotate_location(&mut entity, key.clone(), key);
     entity
-        .metadata
-        .annotations
-        .insert(ANNOTATION_LOCATION.into(), key.clone());
-    entity
-        .metadata
-        .annotations
-        .insert(ANNOTATION_ORIGIN_LOCATION.into(), key);
-    entity
+}
+
+/// Records where `entity` was read (`backstage.io/managed-by-location`) and where the tree
+/// it belongs to was registered (`backstage.io/managed-by-origin-location`).
+pub(crate) fn annotate_location(entity: &mut Entity, location: String, origin: String) {
+    let annotations = &mut entity.metadata.annotations;
+    annotations.insert(ANNOTATION_LOCATION.into(), location);
+    annotations.insert(ANNOTATION_ORIGIN_LOCATION.into(), origin);
+}
+
+/// Drops what the catalog itself writes on an entity (uid, etag, relations, status), so that
+/// what a provider or location emits is stored and hashed without it.
+pub(crate) fn strip_catalog_fields(entity: &mut Entity) {
+    entity.metadata.uid = None;
+    entity.metadata.etag = None;
+    entity.relations = None;
+    entity.status = None;
 }
 
 /// Lexically normalizes a path (no file system access).

@@ -69,7 +69,7 @@ use crate::services::core_services::{
     DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, URL_READER,
 };
 use crate::services::database::PluginDatabase;
-use crate::services::logger::LoggerServiceExt;
+use crate::services::logger::{LogLevel, LoggerService, LoggerServiceExt};
 use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
@@ -140,6 +140,7 @@ impl BackendPlugin for CatalogPlugin {
                         (*database).clone(),
                         Arc::clone(&extension),
                         url_reader,
+                        Arc::clone(&logger),
                     )
                     .await?;
                     let _ = slot.set(service.clone());
@@ -247,6 +248,7 @@ async fn start(
     db: PluginDatabase,
     extension: Arc<CatalogProcessingExtension>,
     url_reader: Arc<dyn UrlReaderService>,
+    logger: Arc<dyn LoggerService>,
 ) -> Result<CatalogService, BoxError> {
     let configured = configured_locations(config)?;
     let rules = RulesEnforcer::from_config(config, &configured)?;
@@ -259,8 +261,8 @@ async fn start(
     };
     let reader = location_reader(config, &configured, url_reader)?;
     let allowed_location_types = allowed_location_types(config, &extension)?;
-    let engine = Engine::new(db, extension.processors(), options, reader);
-    engine.index.load(&engine.db).await?;
+    let engine = Engine::new(db, extension.processors(), options, reader, logger);
+    engine.index.load(&engine.db, &*engine.logger).await?;
     let service = CatalogService {
         engine: Arc::clone(&engine),
         readonly,
@@ -322,7 +324,11 @@ async fn refresh_loop(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receive
             return;
         }
         if let Err(e) = engine.process_due().await {
-            tracing::warn!(error = %error::chain(&e), "catalog refresh failed");
+            engine.logger.log(
+                LogLevel::Warn,
+                "catalog refresh failed",
+                &[("error", &error::chain(&e))],
+            );
         }
     }
 }

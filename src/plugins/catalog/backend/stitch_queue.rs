@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::services::database::{DbTransaction, Sql, placeholders};
+use crate::services::logger::LogLevel;
 
 use super::error::CatalogError;
 use super::index::IndexedEntity;
@@ -225,18 +226,18 @@ impl Engine {
             for row in rows {
                 let orphan = !referenced.contains(&row.entity_ref);
                 let rels = relations.remove(&row.entity_ref).unwrap_or_default();
-                let (entity, hash) = match build_final(
-                    &row.processed,
-                    row.errors.as_deref(),
-                    rels,
-                    orphan,
-                ) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(entity = %row.entity_ref, error = %e, "cannot stitch entity");
-                        continue;
-                    }
-                };
+                let (entity, hash) =
+                    match build_final(&row.processed, row.errors.as_deref(), rels, orphan) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            self.logger.log(
+                                LogLevel::Warn,
+                                "cannot stitch entity",
+                                &[("entity", &row.entity_ref), ("error", &e.to_string())],
+                            );
+                            continue;
+                        }
+                    };
                 if hashes.get(&row.entity_id) == Some(&hash) {
                     continue;
                 }

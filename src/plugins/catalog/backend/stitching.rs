@@ -69,7 +69,7 @@ pub(crate) type SearchRow = (String, Option<String>, Option<String>, bool);
 /// The search rows of a final entity, as Backstage's `buildEntitySearch` makes them, except
 /// one kind: for each string item `s` of an array at `path`, Backstage also adds the key
 /// `path.s` with the value `true`. Those rows are not made here; the row of the item itself
-/// is marked instead, and the index answers `path.s` from it (see `index.rs`).
+/// is marked instead, and the index answers `path.s` from it (see `index/state.rs`).
 pub(crate) fn search_rows(entity: &Value) -> Vec<SearchRow> {
     let mut raw: Vec<(String, Option<String>, bool)> = Vec::new();
     visit("", entity, &mut raw);

@@ -1,0 +1,156 @@
+//! The in-memory read model of the catalog: every final entity, compressed, with an inverted
+//! index of its search keys, so that queries, facets and lookups never touch the database.
+//!
+//! The database stays the source of truth. The stitcher applies its changes here right after
+//! its transaction commits; a `catalog_generation` counter that every writing transaction
+//! bumps lets other processes sharing the database notice changes and reconcile (see
+//! [`EntityIndex::sync`]).
+//!
+//! Postings are roaring bitmaps of slot numbers (a plain slot for values held by one entity),
+//! so a filter is a few bitmap operations and `totalItems` is a bitmap's length.
+//!
+//! One file per concern: `interner` (strings stored once), `postings` (value → slots),
+//! `compression` (entity JSON), `state` (slots, fields, predicate evaluation),
+//! `paging` (sorted pages and cursors), `facets` (counts) and `sync` (load and
+//! reconcile with the database).
+
+mod compression;
+mod facets;
+mod interner;
+mod paging;
+mod postings;
+mod state;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+use parking_lot::RwLock;
+use serde_json::Value;
+
+use super::predicate::Predicate;
+use super::stitching::{SearchRow, search_rows};
+use compression::decompress;
+use state::State;
+
+/// A final entity as the stitcher wrote it.
+pub(crate) struct IndexedEntity {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) hash: String,
+    pub(crate) json: String,
+    /// The search rows.
+    pub(crate) rows: Vec<SearchRow>,
+}
+
+impl IndexedEntity {
+    /// Builds the entry of a stored final entity.
+    pub(crate) fn from_stored(
+        entity_id: String,
+        entity_ref: String,
+        hash: String,
+        json: String,
+    ) -> Result<Self, serde_json::Error> {
+        let value: Value = serde_json::from_str(&json)?;
+        Ok(Self {
+            rows: search_rows(&value),
+            entity_id,
+            entity_ref,
+            hash,
+            json,
+        })
+    }
+}
+
+/// A page of entities in query order, plus what is needed to continue.
+pub(crate) struct Page {
+    /// Entity JSON texts.
+    pub(crate) items: Vec<String>,
+    /// Sort key of the first and last item.
+    pub(crate) first: Option<SortKey>,
+    pub(crate) last: Option<SortKey>,
+    /// Matches of the query, ignoring the cursor position.
+    pub(crate) total: u64,
+    /// Whether more items follow in the paging direction.
+    pub(crate) more: bool,
+}
+
+/// The sort position of an entity: its order-field values, then its ref.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SortKey {
+    #[serde(rename = "v")]
+    pub(crate) values: Vec<Option<String>>,
+    #[serde(rename = "r")]
+    pub(crate) entity_ref: String,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Position {
+    /// Skip this many items from the start.
+    Offset(u64),
+    /// The items after this key.
+    After(SortKey),
+    /// The items before this key (a previous page).
+    Before(SortKey),
+    /// The first page.
+    #[default]
+    Start,
+}
+
+/// The in-memory catalog index. Cheap to share.
+#[derive(Default)]
+pub(crate) struct EntityIndex {
+    state: RwLock<State>,
+    /// The `catalog_generation` this index reflects.
+    generation: parking_lot::Mutex<i64>,
+}
+
+impl std::fmt::Debug for EntityIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntityIndex")
+            .field("entities", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntityIndex {
+    /// How many entities the index holds.
+    pub(crate) fn len(&self) -> usize {
+        self.state.read().live.len() as usize
+    }
+    /// The JSON text of the entity with canonical ref `entity_ref`.
+    pub(crate) fn by_ref(&self, entity_ref: &str) -> Option<String> {
+        let s = self.state.read();
+        let slot = s.slot_by_ref(entity_ref)?;
+        s.slot(slot).map(|e| decompress(&e.json))
+    }
+
+    /// The JSON text of the entity with uid `uid`.
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<String> {
+        let s = self.state.read();
+        let slot = s.slot_by_id(uid)?;
+        s.slot(slot).map(|e| decompress(&e.json))
+    }
+
+    /// The JSON texts of `refs` (canonical) in request order, `None` for missing ones or
+    /// ones the predicate rejects.
+    pub(crate) fn by_refs(&self, refs: &[String], predicate: &Predicate) -> Vec<Option<String>> {
+        let s = self.state.read();
+        let allowed = (!predicate.is_everything()).then(|| s.eval(predicate));
+        refs.iter()
+            .map(|r| {
+                let slot = s.slot_by_ref(r)?;
+                if allowed.as_ref().is_some_and(|a| !a.contains(slot)) {
+                    return None;
+                }
+                s.slot(slot).map(|e| decompress(&e.json))
+            })
+            .collect()
+    }
+
+    /// How many entities match.
+    #[cfg(test)]
+    pub(crate) fn count(&self, predicate: &Predicate) -> u64 {
+        self.state.read().eval(predicate).len()
+    }
+}

@@ -1,0 +1,133 @@
+//! Pages of query results: sort keys, ordering (missing values last, then by ref) and the
+//! cursor and offset windows over the matching entities.
+
+use std::cmp::Ordering;
+
+use super::super::predicate::Predicate;
+use super::super::query::{FullText, Order};
+use super::compression::decompress;
+use super::{EntityIndex, Page, Position, SortKey};
+
+/// Compares sort values: missing values sort last in either direction.
+fn cmp_values(a: Option<&str>, b: Option<&str>, desc: bool) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) if desc => y.cmp(x),
+        (Some(x), Some(y)) => x.cmp(y),
+    }
+}
+
+struct Keyed<'a> {
+    slot: u32,
+    values: Vec<Option<&'a str>>,
+    entity_ref: &'a str,
+}
+
+fn cmp_keyed(a: &Keyed<'_>, b: &Keyed<'_>, order: &[Order]) -> Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let c = cmp_values(a.values[i], b.values[i], o.desc);
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    a.entity_ref.cmp(b.entity_ref)
+}
+
+fn cmp_to_key(a: &Keyed<'_>, key: &SortKey, order: &[Order]) -> Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let c = cmp_values(
+            a.values[i],
+            key.values.get(i).and_then(Option::as_deref),
+            o.desc,
+        );
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    a.entity_ref.cmp(key.entity_ref.as_str())
+}
+
+impl EntityIndex {
+    /// One page of the entities matching `predicate` (and `full_text`), in `order` then ref
+    /// order, starting at `position`; `limit` `None` means all.
+    pub(crate) fn page(
+        &self,
+        predicate: &Predicate,
+        full_text: Option<&FullText>,
+        order: &[Order],
+        position: &Position,
+        limit: Option<usize>,
+    ) -> Page {
+        let s = self.state.read();
+        let mut matched = s.eval(predicate);
+        if let Some(t) = full_text {
+            matched &= s.full_text(t);
+        }
+        let total = matched.len();
+        let key_ids: Vec<Option<u32>> = order.iter().map(|o| s.strings.lookup(&o.field)).collect();
+        let backwards = matches!(position, Position::Before(_));
+        let mut keyed: Vec<Keyed<'_>> = Vec::with_capacity(matched.len() as usize);
+        for slot in &matched {
+            let Some(e) = s.slot(slot) else { continue };
+            let k = Keyed {
+                slot,
+                values: order
+                    .iter()
+                    .zip(&key_ids)
+                    .map(|(o, k)| s.sort_value(slot, *k, o.desc))
+                    .collect(),
+                entity_ref: s.strings.get(e.entity_ref),
+            };
+            let keep = match position {
+                Position::After(key) => cmp_to_key(&k, key, order) == Ordering::Greater,
+                Position::Before(key) => cmp_to_key(&k, key, order) == Ordering::Less,
+                Position::Offset(_) | Position::Start => true,
+            };
+            if keep {
+                keyed.push(k);
+            }
+        }
+        let cmp = |a: &Keyed<'_>, b: &Keyed<'_>| {
+            let c = cmp_keyed(a, b, order);
+            if backwards { c.reverse() } else { c }
+        };
+        let skip = match position {
+            Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let want = limit.map(|l| skip.saturating_add(l));
+        let more;
+        match want {
+            Some(w) if w < keyed.len() => {
+                more = true;
+                if w > 0 {
+                    keyed.select_nth_unstable_by(w - 1, cmp);
+                }
+                keyed.truncate(w);
+            }
+            _ => more = false,
+        }
+        keyed.sort_unstable_by(cmp);
+        let mut window: Vec<&Keyed<'_>> = keyed.iter().skip(skip).collect();
+        if backwards {
+            window.reverse();
+        }
+        let key_of = |k: &Keyed<'_>| SortKey {
+            values: k.values.iter().map(|v| v.map(str::to_owned)).collect(),
+            entity_ref: k.entity_ref.to_owned(),
+        };
+        let items = window
+            .iter()
+            .filter_map(|k| s.slot(k.slot).map(|e| decompress(&e.json)))
+            .collect();
+        Page {
+            first: window.first().map(|k| key_of(k)),
+            last: window.last().map(|k| key_of(k)),
+            items,
+            total,
+            more,
+        }
+    }
+}

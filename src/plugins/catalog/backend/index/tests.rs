@@ -1,0 +1,421 @@
+//! Tests of the in-memory index, and a measurement of what it costs per entity.
+
+use super::*;
+use serde_json::json;
+
+use std::collections::HashMap;
+
+use super::super::query::{FullText, Order};
+use super::postings::{FEW_SLOTS, Ids};
+use super::sync::LOAD_PAGE;
+
+fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEntity {
+    let v = json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": kind,
+        "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"), "tags": tags },
+        "spec": { "type": spec_type },
+    });
+    IndexedEntity {
+        entity_id: format!("uid-{name}"),
+        entity_ref: format!("{}:default/{}", kind.to_lowercase(), name),
+        hash: format!("h-{name}"),
+        rows: search_rows(&v),
+        json: v.to_string(),
+    }
+}
+
+fn index(n: usize) -> EntityIndex {
+    let idx = EntityIndex::default();
+    let mut all = Vec::new();
+    for i in 0..n {
+        let (kind, t) = if i % 3 == 0 {
+            ("API", "openapi")
+        } else {
+            ("Component", if i % 2 == 0 { "service" } else { "Website" })
+        };
+        let tags: &[&str] = if i % 5 == 0 {
+            &["java", "web"]
+        } else {
+            &["go"]
+        };
+        all.push(entity(kind, &format!("e{i:03}"), t, tags));
+    }
+    idx.apply(all, &[], None);
+    idx
+}
+
+fn names(page: &Page) -> Vec<String> {
+    page.items
+        .iter()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).unwrap()["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn pred(v: Value) -> Predicate {
+    Predicate::parse(&v, "query").unwrap()
+}
+
+#[test]
+fn filters_count_and_lookup() {
+    let idx = index(30);
+    assert_eq!(idx.len(), 30);
+    assert_eq!(idx.count(&pred(json!({ "kind": "api" }))), 10);
+    assert_eq!(
+        idx.count(&pred(
+            json!({ "kind": "component", "spec.type": "website" })
+        )),
+        10
+    );
+    assert_eq!(idx.count(&pred(json!({ "metadata.tags": "java" }))), 6);
+    assert_eq!(idx.count(&pred(json!({ "$not": { "kind": "api" } }))), 20);
+    assert_eq!(
+        idx.count(&pred(json!({ "metadata.name": { "$hasPrefix": "e00" } }))),
+        10
+    );
+    // Backstage's item keys: `metadata.tags.java` holds (as `true`) where `java` is a tag.
+    assert_eq!(idx.count(&pred(json!({ "metadata.tags.java": "true" }))), 6);
+    assert_eq!(idx.count(&pred(json!({ "metadata.tags.JAVA": true }))), 6);
+    assert_eq!(
+        idx.count(&pred(json!({ "metadata.tags.java": { "$exists": true } }))),
+        6
+    );
+    assert_eq!(
+        idx.count(&pred(json!({ "metadata.tags.java": { "$exists": false } }))),
+        24
+    );
+    assert_eq!(
+        idx.count(&pred(json!({ "metadata.tags.java": "false" }))),
+        0
+    );
+    // A plain string field has no item keys.
+    assert_eq!(idx.count(&pred(json!({ "spec.type.service": "true" }))), 0);
+    assert_eq!(
+        idx.facet("metadata.tags.web", &pred(json!({ "kind": "api" }))),
+        vec![("true".to_owned(), 2)]
+    );
+    let t = FullText {
+        term: "tru".into(),
+        fields: vec!["metadata.tags.go".into()],
+    };
+    assert_eq!(
+        idx.page(
+            &Predicate::everything(),
+            Some(&t),
+            &[],
+            &Position::Start,
+            None
+        )
+        .total,
+        24
+    );
+    assert!(idx.by_ref("api:default/e000").is_some());
+    assert!(idx.by_uid("uid-e001").is_some());
+    assert!(idx.by_ref("api:default/nope").is_none());
+    let got = idx.by_refs(
+        &[
+            "component:default/e001".into(),
+            "api:default/e000".into(),
+            "x:y/z".into(),
+        ],
+        &pred(json!({ "kind": "component" })),
+    );
+    assert!(got[0].is_some() && got[1].is_none() && got[2].is_none());
+}
+
+#[test]
+fn updates_and_removals_keep_postings_exact() {
+    let idx = index(30);
+    // e001 becomes an API; e002 goes away.
+    idx.apply(
+        vec![entity("Component", "e001", "library", &[])],
+        &["uid-e002".into()],
+        None,
+    );
+    assert_eq!(idx.len(), 29);
+    assert_eq!(idx.count(&pred(json!({ "spec.type": "library" }))), 1);
+    assert_eq!(idx.count(&pred(json!({ "spec.type": "website" }))), 9);
+    assert_eq!(idx.count(&pred(json!({ "spec.type": "service" }))), 9);
+    assert!(idx.by_uid("uid-e002").is_none());
+    // Removing everything leaves no keys behind.
+    let ids: Vec<String> = (0..30).map(|i| format!("uid-e{i:03}")).collect();
+    idx.apply(Vec::new(), &ids, None);
+    let s = idx.state.read();
+    assert!(s.keys.is_empty() && s.strings.len() == 0 && s.by_ref.is_empty());
+}
+
+#[test]
+fn postings_grow_into_bitmaps_and_shrink_back_exactly() {
+    let idx = EntityIndex::default();
+    let n = FEW_SLOTS * 3;
+    let all: Vec<IndexedEntity> = (0..n)
+        .map(|i| entity("Component", &format!("p{i:03}"), "service", &["shared"]))
+        .collect();
+    idx.apply(all, &[], None);
+    let shared = pred(json!({ "metadata.tags": "shared" }));
+    assert_eq!(idx.count(&shared) as usize, n);
+    // Remove all but a few: the posting goes from bitmap back to a handful of slots.
+    let gone: Vec<String> = (3..n).map(|i| format!("uid-p{i:03}")).collect();
+    idx.apply(Vec::new(), &gone, None);
+    assert_eq!(idx.count(&shared), 3);
+    assert_eq!(
+        idx.facet(
+            "metadata.tags",
+            &pred(json!({ "metadata.name": { "$in": ["p000", "p002"] } }))
+        ),
+        vec![("shared".to_owned(), 2)]
+    );
+    // And across the small/large boundary again.
+    let back: Vec<IndexedEntity> = (3..FEW_SLOTS + 5)
+        .map(|i| entity("Component", &format!("p{i:03}"), "service", &["shared"]))
+        .collect();
+    idx.apply(back, &[], None);
+    assert_eq!(idx.count(&shared) as usize, FEW_SLOTS + 5);
+    let page = idx.page(&shared, None, &[], &Position::Start, Some(5));
+    assert_eq!(page.total as usize, FEW_SLOTS + 5);
+    assert!(page.items[0].contains("p000"));
+}
+
+#[tokio::test]
+async fn load_reads_every_stored_entity_page_by_page() {
+    let db = crate::services::database::DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .unwrap();
+    super::super::store::migrate(&db).await.unwrap();
+    let n = LOAD_PAGE as usize * 2 + 7;
+    let rows: Vec<super::super::store::FinalWrite> = (0..n)
+        .map(|i| {
+            let e = entity("Component", &format!("l{i:05}"), "service", &[]);
+            super::super::store::FinalWrite {
+                entity_id: e.entity_id,
+                entity_ref: e.entity_ref,
+                hash: e.hash,
+                json: e.json,
+            }
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    super::super::store::write_finals(&mut tx, &rows, &HashMap::new())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let idx = EntityIndex::default();
+    idx.load(&db, &crate::services::logger::CapturingLogger::new())
+        .await
+        .unwrap();
+    assert_eq!(idx.len(), n);
+    assert!(idx.by_uid("uid-l00000").is_some());
+    assert!(
+        idx.by_ref(&format!("component:default/l{:05}", n - 1))
+            .is_some()
+    );
+    assert_eq!(
+        idx.count(&pred(json!({ "spec.type": "service" }))) as usize,
+        n
+    );
+}
+
+#[test]
+fn keyset_pages_walk_everything_once_both_ways() {
+    let idx = index(47);
+    let order = vec![Order {
+        field: "spec.type".into(),
+        desc: true,
+    }];
+    let everything = Predicate::everything();
+    let mut seen = Vec::new();
+    let mut pos = Position::Start;
+    let mut pages = Vec::new();
+    loop {
+        let page = idx.page(&everything, None, &order, &pos, Some(10));
+        assert_eq!(page.total, 47);
+        seen.extend(names(&page));
+        pages.push(names(&page));
+        if !page.more {
+            break;
+        }
+        pos = Position::After(page.last.clone().unwrap());
+        // Walk back one page and find the previous one again.
+        if pages.len() == 2 {
+            let back = idx.page(
+                &everything,
+                None,
+                &order,
+                &Position::Before(page.first.clone().unwrap()),
+                Some(10),
+            );
+            assert_eq!(names(&back), pages[0]);
+        }
+    }
+    assert_eq!(seen.len(), 47);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 47);
+    // Descending by type: website, service, openapi.
+    let first = idx.page(&everything, None, &order, &Position::Start, Some(1));
+    assert!(first.items[0].contains("Website"));
+    let off = idx.page(&everything, None, &[], &Position::Offset(45), Some(10));
+    assert_eq!(off.items.len(), 2);
+    assert!(!off.more);
+}
+
+#[test]
+fn full_text_and_facets() {
+    let idx = index(30);
+    let t = FullText {
+        term: "E01".into(),
+        fields: vec!["metadata.name".into()],
+    };
+    let page = idx.page(
+        &Predicate::everything(),
+        Some(&t),
+        &[],
+        &Position::Start,
+        None,
+    );
+    assert_eq!(page.total, 10);
+    let facets = idx.facet("spec.type", &pred(json!({ "kind": "component" })));
+    assert_eq!(
+        facets,
+        vec![("Website".to_owned(), 10), ("service".to_owned(), 10)]
+    );
+    let tags = idx.facet("metadata.tags", &Predicate::everything());
+    assert_eq!(tags[0], ("go".to_owned(), 24));
+    // Two spellings of one value are counted apart, with and without a filter, and both
+    // counting strategies (per value, per entity) agree.
+    idx.apply(vec![entity("Component", "zz", "website", &[])], &[], None);
+    let expected = vec![
+        ("Website".to_owned(), 10),
+        ("service".to_owned(), 10),
+        ("website".to_owned(), 1),
+    ];
+    assert_eq!(
+        idx.facet("spec.type", &pred(json!({ "kind": "component" }))),
+        expected
+    );
+    let mut all = idx.facet("spec.type", &Predicate::everything());
+    all.retain(|(v, _)| v != "openapi");
+    assert_eq!(all, expected);
+    let names = idx.facet(
+        "metadata.name",
+        &pred(json!({ "metadata.name": { "$in": ["zz", "e001"] } })),
+    );
+    assert_eq!(names, vec![("e001".to_owned(), 1), ("zz".to_owned(), 1)]);
+}
+
+mod memory {
+    use super::*;
+
+    fn rss_mb() -> f64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+
+    /// Prints what the index of a synthetic catalog costs:
+    /// `cargo test --features testing --lib index::tests::memory -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn index_memory_per_entity() {
+        let n = 100_000;
+        let yaml = super::super::super::generate::synthetic_catalog_yaml(n);
+        let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&yaml)
+            .map(|d| {
+                serde_yaml::with::singleton_map_recursive::deserialize(d).unwrap_or(Value::Null)
+            })
+            .collect();
+        drop(yaml);
+        let mut entries = Vec::with_capacity(docs.len());
+        for (i, mut v) in docs.into_iter().enumerate() {
+            let kind = v["kind"].as_str().unwrap_or("x").to_lowercase();
+            let name = v["metadata"]["name"].as_str().unwrap_or("x").to_owned();
+            let uid = format!("{:08x}-1111-2222-3333-{:012x}", i, i);
+            v["metadata"]["uid"] = Value::String(uid.clone());
+            v["metadata"]["namespace"] = Value::String("default".into());
+            v["metadata"]["etag"] = Value::String(format!("{:040x}", i));
+            v["metadata"]["annotations"] = serde_json::json!({
+                "backstage.io/managed-by-location": format!("file:/tmp/catalog/part-{}.yaml", i / 10_000),
+                "backstage.io/managed-by-origin-location": format!("file:/tmp/catalog/part-{}.yaml", i / 10_000),
+            });
+            v["relations"] = serde_json::json!([
+                { "type": "ownedBy", "targetRef": format!("group:default/group-{}", i % 500) },
+                { "type": "partOf", "targetRef": format!("system:default/system-{}", i % 2000) },
+                { "type": "dependsOn", "targetRef": format!("resource:default/resource-{}", i % 10_000) },
+            ]);
+            let json = v.to_string();
+            entries.push(IndexedEntity {
+                rows: search_rows(&v),
+                entity_id: uid,
+                entity_ref: format!("{kind}:default/{name}"),
+                hash: format!("{:040x}", i),
+                json,
+            });
+        }
+        let json_bytes: usize = entries.iter().map(|e| e.json.len()).sum();
+        let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
+        let before = rss_mb();
+        let idx = EntityIndex::default();
+        for chunk in entries.chunks(2000) {
+            idx.apply(
+                chunk
+                    .iter()
+                    .map(|e| IndexedEntity {
+                        entity_id: e.entity_id.clone(),
+                        entity_ref: e.entity_ref.clone(),
+                        hash: e.hash.clone(),
+                        json: e.json.clone(),
+                        rows: e.rows.clone(),
+                    })
+                    .collect(),
+                &[],
+                None,
+            );
+        }
+        let after = rss_mb();
+        let compressed: usize = idx
+            .state
+            .read()
+            .slots
+            .iter()
+            .flatten()
+            .map(|s| s.json.len())
+            .sum();
+        println!(
+            "{n} entities: JSON {:.0} MB ({:.0} B each), compressed {:.0} MB, {rows} search rows; index grew RSS by {:.0} MB ({:.0} B per entity)",
+            json_bytes as f64 / 1e6,
+            json_bytes as f64 / n as f64,
+            compressed as f64 / 1e6,
+            after - before,
+            (after - before) * 1024.0 * 1024.0 / n as f64
+        );
+        {
+            let s = idx.state.read();
+            let postings: usize = s.keys.values().map(|k| k.values.len()).sum();
+            let many = s
+                .keys
+                .values()
+                .flat_map(|k| k.values.iter())
+                .filter(|(_, p)| matches!(p.ids, Ids::Many(_)))
+                .count();
+            let string_bytes: usize = s.strings.items.iter().map(|(k, _)| k.len()).sum();
+            println!(
+                "strings {} ({:.0} MB of text), keys {}, postings {postings} ({many} bitmaps)",
+                s.strings.len(),
+                string_bytes as f64 / 1e6,
+                s.keys.len(),
+            );
+        }
+        assert_eq!(idx.len(), n);
+    }
+}

@@ -1,0 +1,308 @@
+//! Processing passes and their writes: which new entity versions are stored (and which
+//! conflict), what a batch of outcomes changes in the tables, and the loop that processes
+//! what changed until nothing does.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use serde_json::Value;
+
+use crate::services::database::DbTransaction;
+use crate::services::logger::LogLevel;
+
+use super::super::error::CatalogError;
+use super::super::stitch_queue::StitchMarks;
+use super::super::store::{self, ExistingRow, StateRow, UnprocessedWrite};
+use super::outcome::{Outcome, ProcessingError};
+use super::{Engine, now_ms};
+
+/// Entities processed per batch (one transaction each).
+const BATCH: usize = 1000;
+/// How many times one entity may be processed in one pass (guards against emit loops).
+const MAX_VISITS: u32 = 3;
+
+impl Engine {
+    /// Decides what to do with a new version of an entity.
+    pub(super) fn plan_upsert(
+        existing: &mut HashMap<String, ExistingRow>,
+        entity_ref: &str,
+        json: &str,
+        hash: &str,
+        location_key: Option<&str>,
+        inserts: &mut Vec<UnprocessedWrite>,
+        updates: &mut Vec<UnprocessedWrite>,
+    ) -> Result<bool, Option<String>> {
+        match existing.get_mut(entity_ref) {
+            None => {
+                let entity_id = uuid::Uuid::new_v4().to_string();
+                existing.insert(
+                    entity_ref.to_owned(),
+                    ExistingRow {
+                        entity_id: entity_id.clone(),
+                        location_key: location_key.map(str::to_owned),
+                        unprocessed_hash: hash.to_owned(),
+                    },
+                );
+                inserts.push(UnprocessedWrite {
+                    entity_id,
+                    entity_ref: entity_ref.to_owned(),
+                    unprocessed: json.to_owned(),
+                    unprocessed_hash: hash.to_owned(),
+                    location_key: location_key.map(str::to_owned),
+                });
+                Ok(true)
+            }
+            Some(row) => {
+                if let (Some(old), Some(new)) = (row.location_key.as_deref(), location_key) {
+                    if old != new {
+                        return Err(Some(old.to_owned()));
+                    }
+                }
+                if row.unprocessed_hash == hash {
+                    return Ok(false);
+                }
+                row.unprocessed_hash = hash.to_owned();
+                if location_key.is_some() {
+                    row.location_key = location_key.map(str::to_owned);
+                }
+                updates.push(UnprocessedWrite {
+                    entity_id: row.entity_id.clone(),
+                    entity_ref: entity_ref.to_owned(),
+                    unprocessed: json.to_owned(),
+                    unprocessed_hash: hash.to_owned(),
+                    location_key: row.location_key.clone(),
+                });
+                Ok(true)
+            }
+        }
+    }
+
+    async fn write_batch(
+        &self,
+        tx: &mut DbTransaction,
+        mut outcomes: Vec<Outcome>,
+        queue: &mut VecDeque<String>,
+    ) -> Result<(), CatalogError> {
+        let now = now_ms();
+        // What this batch changes for stitching, queued in the same transaction.
+        let mut marks = StitchMarks::default();
+        let child_refs: Vec<String> = outcomes
+            .iter()
+            .flat_map(|o| o.children.iter().map(|c| c.entity_ref.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut existing = store::existing_rows(tx, &child_refs).await?;
+        let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+        let mut accepted: Vec<Vec<String>> = Vec::with_capacity(outcomes.len());
+        for o in &mut outcomes {
+            let mut refs = Vec::new();
+            let mut seen = HashSet::new();
+            if o.processed.is_some() {
+                for c in &o.children {
+                    if !seen.insert(c.entity_ref.clone()) {
+                        continue;
+                    }
+                    match Self::plan_upsert(
+                        &mut existing,
+                        &c.entity_ref,
+                        &c.json,
+                        &c.hash,
+                        Some(&c.location_key),
+                        &mut inserts,
+                        &mut updates,
+                    ) {
+                        Ok(changed) => {
+                            if changed {
+                                queue.push_back(c.entity_ref.clone());
+                            }
+                            refs.push(c.entity_ref.clone());
+                        }
+                        Err(other) => {
+                            let message = format!(
+                                "entity {} from {} conflicts with the same entity from {}; the first one is kept",
+                                c.entity_ref,
+                                c.location_key,
+                                other.unwrap_or_default()
+                            );
+                            self.logger.log(
+                                LogLevel::Warn,
+                                &message,
+                                &[("entity", &c.entity_ref), ("location", &c.location_key)],
+                            );
+                            o.errors
+                                .push(ProcessingError::new("ConflictError", message));
+                        }
+                    }
+                }
+            }
+            accepted.push(refs);
+        }
+        store::insert_unprocessed(tx, inserts, now).await?;
+        store::update_unprocessed(tx, updates, now).await?;
+
+        let mut changed_ok_ids = Vec::new();
+        let mut changed_ok_refs = Vec::new();
+        let mut new_relations = Vec::new();
+        let mut new_references = Vec::new();
+        let mut new_targets: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut keep_old: HashSet<String> = HashSet::new();
+        let mut processed_rows = Vec::new();
+        for (o, refs) in outcomes.iter().zip(accepted) {
+            let hash = o.result_hash();
+            if o.old_hash.as_deref() == Some(hash.as_str()) {
+                continue;
+            }
+            let errors = if o.errors.is_empty() {
+                None
+            } else {
+                Some(o.errors_json())
+            };
+            let processed = o.processed.as_ref().map(Value::to_string);
+            processed_rows.push((o.entity_id.clone(), processed, hash, errors));
+            marks.stitch(o.entity_ref.clone());
+            if o.processed.is_some() {
+                changed_ok_ids.push(o.entity_id.clone());
+                changed_ok_refs.push(o.entity_ref.clone());
+                for r in &o.relations {
+                    marks.stitch(r.source.clone());
+                    new_relations.push((
+                        o.entity_id.clone(),
+                        r.source.clone(),
+                        r.relation_type.clone(),
+                        r.target.clone(),
+                    ));
+                }
+                if o.read_failed {
+                    keep_old.insert(o.entity_ref.clone());
+                }
+                new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
+            }
+        }
+        store::update_processed_many(tx, processed_rows).await?;
+        if !changed_ok_ids.is_empty() {
+            marks.stitch_all(store::relation_sources_of(tx, &changed_ok_ids).await?);
+            store::delete_where_in(
+                tx,
+                "relations",
+                "originating_entity_id",
+                &changed_ok_ids,
+                "replace relations",
+            )
+            .await?;
+            store::insert_relations(tx, new_relations).await?;
+            for (source, target) in store::reference_targets(tx, &changed_ok_refs).await? {
+                let Some(targets) = new_targets.get_mut(&source) else {
+                    continue;
+                };
+                if keep_old.contains(&source) {
+                    targets.insert(target);
+                } else if !targets.contains(&target) {
+                    // No longer emitted: an orphan unless another parent emits it.
+                    marks.stitch(target);
+                }
+            }
+            for (source, targets) in new_targets {
+                for target in targets {
+                    new_references.push((None, Some(source.clone()), target));
+                }
+            }
+            store::delete_where_in(
+                tx,
+                "refresh_state_references",
+                "source_entity_ref",
+                &changed_ok_refs,
+                "replace references",
+            )
+            .await?;
+            store::insert_references(tx, new_references).await?;
+        }
+        let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
+        store::set_next_update(tx, &ids, self.next_update()).await?;
+        marks.write(tx).await
+    }
+
+    // ---------------------------------------------------------------- passes
+
+    /// Processes `initial` and everything that changes because of it, then drains the stitch
+    /// queue (orphans, deletions, final entities). Callers hold the lock.
+    ///
+    /// Nothing of a pass lives only in memory: each batch commits its results together with
+    /// the stitch marks they call for and the children it found (due at once), so a pass cut
+    /// short anywhere is finished by the next one.
+    pub(super) async fn pass_locked(&self, initial: Vec<String>) -> Result<(), CatalogError> {
+        let started = std::time::Instant::now();
+        let (mut process_time, mut write_time, mut processed) =
+            (Duration::ZERO, Duration::ZERO, 0usize);
+        let mut queue: VecDeque<String> = initial.into();
+        let mut visits: HashMap<String, u32> = HashMap::new();
+        while !queue.is_empty() {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut in_batch = HashSet::new();
+            while batch.len() < BATCH {
+                let Some(r) = queue.pop_front() else { break };
+                let v = visits.entry(r.clone()).or_insert(0);
+                if *v >= MAX_VISITS || !in_batch.insert(r.clone()) {
+                    continue;
+                }
+                *v += 1;
+                batch.push(r);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let mut tx = self.begin().await?;
+            let mut rows: Vec<StateRow> = store::load_state_rows(&mut tx, &batch).await?;
+            // Keep queue order: earlier emitters win conflicts.
+            let position: HashMap<&String, usize> =
+                batch.iter().enumerate().map(|(i, r)| (r, i)).collect();
+            rows.sort_by_key(|r| position.get(&r.entity_ref).copied().unwrap_or(usize::MAX));
+            tx.commit().await.map_err(CatalogError::db("commit"))?;
+            let t = std::time::Instant::now();
+            processed += rows.len();
+            let mut outcomes: Vec<Outcome> = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks(16) {
+                let mut running = futures::stream::FuturesOrdered::new();
+                for r in chunk {
+                    running.push_back(self.process(
+                        &r.entity_id,
+                        &r.entity_ref,
+                        &r.unprocessed,
+                        r.result_hash.clone(),
+                    ));
+                }
+                while let Some(o) = running.next().await {
+                    outcomes.push(o);
+                }
+            }
+            process_time += t.elapsed();
+            let t = std::time::Instant::now();
+            let mut tx = self.begin().await?;
+            self.write_batch(&mut tx, outcomes, &mut queue).await?;
+            tx.commit().await.map_err(CatalogError::db("commit"))?;
+            write_time += t.elapsed();
+        }
+        // Free the per-pass bookkeeping before stitching grows the index.
+        drop(visits);
+        drop(queue);
+        let t = std::time::Instant::now();
+        let stitched = self.drain_stitch_queue().await?;
+        if processed > 0 || stitched > 0 {
+            let ms = |d: Duration| d.as_millis().to_string();
+            self.logger.log(
+                LogLevel::Debug,
+                "catalog processing pass finished",
+                &[
+                    ("processed", &processed.to_string()),
+                    ("stitched", &stitched.to_string()),
+                    ("process_ms", &ms(process_time)),
+                    ("write_ms", &ms(write_time)),
+                    ("stitch_ms", &ms(t.elapsed())),
+                    ("total_ms", &ms(started.elapsed())),
+                ],
+            );
+        }
+        Ok(())
+    }
+}

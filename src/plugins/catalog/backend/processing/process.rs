@@ -1,0 +1,286 @@
+//! Processing one entity: placeholders, the processors' hooks, validation, reading the
+//! locations a `Location` entity points at, relations, and what it emitted.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use crate::plugins::catalog::common::{
+    ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, Entity, KnownKind, relations_from_spec,
+    sort_spec_ref_lists, validate_entity, validate_envelope,
+};
+use crate::plugins::catalog::node::{Emitter, LocationSpec, ProcessingOutput};
+
+use super::super::locations::{
+    annotate_location, location_entity_targets, sha1_hex, strip_catalog_fields,
+};
+use super::super::read::resolve_placeholders;
+use super::Engine;
+use super::outcome::{Child, Outcome, ProcessingError, Relation};
+
+/// Which processor hook runs.
+#[derive(Clone, Copy)]
+enum Hook {
+    Pre,
+    Post,
+}
+
+impl Engine {
+    /// Runs one hook of every processor in order, each on what the previous one returned.
+    async fn run_hooks(
+        &self,
+        hook: Hook,
+        mut entity: Entity,
+        location: &LocationSpec,
+        emit: &mut Emitter,
+    ) -> Result<Entity, ProcessingError> {
+        for p in &self.processors {
+            entity = match hook {
+                Hook::Pre => p.pre_process(entity, location, emit).await,
+                Hook::Post => p.post_process(entity, location, emit).await,
+            }
+            .map_err(|err| ProcessingError::from(&err))?;
+        }
+        Ok(entity)
+    }
+
+    /// Processes one unprocessed entity: placeholders, processors, validation, location
+    /// reading, relations.
+    pub(crate) async fn process(
+        &self,
+        entity_id: &str,
+        entity_ref: &str,
+        unprocessed: &str,
+        old_hash: Option<String>,
+    ) -> Outcome {
+        let mut out = Outcome {
+            entity_id: entity_id.to_owned(),
+            entity_ref: entity_ref.to_owned(),
+            old_hash,
+            processed: None,
+            errors: Vec::new(),
+            relations: Vec::new(),
+            children: Vec::new(),
+            read_failed: false,
+        };
+        let mut value: Value = match serde_json::from_str(unprocessed) {
+            Ok(v) => v,
+            Err(e) => {
+                out.errors.push(ProcessingError::input(format!(
+                    "stored entity is not JSON: {e}"
+                )));
+                return out;
+            }
+        };
+        let own_location = value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(ANNOTATION_LOCATION))
+            .and_then(Value::as_str)
+            .and_then(|l| l.split_once(':'))
+            .map(|(t, target)| LocationSpec::new(t, target))
+            .unwrap_or_else(|| LocationSpec::new("unknown", entity_ref));
+        if let Err(message) = resolve_placeholders(&mut value, &own_location, &self.reader).await {
+            out.errors.push(ProcessingError::input(message));
+            return out;
+        }
+        let mut entity: Entity = match serde_json::from_value(value) {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(ProcessingError::input(format!(
+                    "invalid entity {entity_ref}: {}",
+                    super::super::yaml::redact(&e.to_string())
+                )));
+                return out;
+            }
+        };
+        let mut emit = Emitter::default();
+        entity = match self
+            .run_hooks(Hook::Pre, entity, &own_location, &mut emit)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(e);
+                return out;
+            }
+        };
+        if let Err(e) = self.validate(&entity, &own_location).await {
+            out.errors.push(e);
+            return out;
+        }
+        let self_ref = entity.to_ref();
+        let self_ref_string = self_ref.to_string();
+        if entity.kind.eq_ignore_ascii_case("location") {
+            match location_entity_targets(&entity) {
+                Ok((targets, optional)) => {
+                    let before = out.errors.len();
+                    for target in targets {
+                        match target {
+                            Ok(target) => {
+                                self.read_location(&target, optional, &mut emit, &mut out.errors)
+                                    .await;
+                            }
+                            Err(message) => {
+                                out.errors.push(ProcessingError::not_allowed(message));
+                            }
+                        }
+                    }
+                    out.read_failed |= out.errors.len() > before;
+                }
+                Err(message) => out.errors.push(ProcessingError::input(message)),
+            }
+        }
+        match relations_from_spec(&entity) {
+            Ok(rels) => {
+                sort_spec_ref_lists(&mut entity);
+                for r in rels {
+                    let target = r.target.to_string();
+                    out.relations.push(Relation {
+                        source: self_ref_string.clone(),
+                        relation_type: r.relation_type.to_owned(),
+                        target: target.clone(),
+                    });
+                    out.relations.push(Relation {
+                        source: target,
+                        relation_type: r.reverse_type.to_owned(),
+                        target: self_ref_string.clone(),
+                    });
+                }
+            }
+            Err(e) => {
+                out.errors.push(ProcessingError::input(e.to_string()));
+                return out;
+            }
+        }
+        entity = match self
+            .run_hooks(Hook::Post, entity, &own_location, &mut emit)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push(e);
+                return out;
+            }
+        };
+        // Everything emitted along the way.
+        let origin = entity
+            .metadata
+            .annotation(ANNOTATION_ORIGIN_LOCATION)
+            .map(str::to_owned)
+            .unwrap_or_else(|| own_location.to_string());
+        let mut pending: VecDeque<ProcessingOutput> = emit.take().into();
+        while let Some(output) = pending.pop_front() {
+            match output {
+                ProcessingOutput::Entity {
+                    mut entity,
+                    location,
+                } => {
+                    if !self.options.rules.is_allowed(&entity.kind, &location) {
+                        out.errors.push(ProcessingError::not_allowed(format!(
+                            "entity {} of kind {} is not allowed from location {location}; \
+                             see catalog.rules",
+                            entity.ref_string(),
+                            entity.kind
+                        )));
+                        continue;
+                    }
+                    let key = location.to_string();
+                    annotate_location(&mut entity, key.clone(), origin.clone());
+                    strip_catalog_fields(&mut entity);
+                    match serde_json::to_string(&entity) {
+                        Ok(json) => out.children.push(Child {
+                            entity_ref: entity.ref_string(),
+                            hash: sha1_hex(json.as_bytes()),
+                            json,
+                            location_key: key,
+                        }),
+                        Err(e) => out.errors.push(ProcessingError::input(e.to_string())),
+                    }
+                }
+                ProcessingOutput::Location(location) => {
+                    let mut more = Emitter::default();
+                    let before = out.errors.len();
+                    self.read_location(&location, false, &mut more, &mut out.errors)
+                        .await;
+                    out.read_failed |= out.errors.len() > before;
+                    pending.extend(more.take());
+                }
+                ProcessingOutput::Relation(r) => out.relations.push(Relation {
+                    source: r.source.to_string(),
+                    relation_type: r.relation_type,
+                    target: r.target.to_string(),
+                }),
+                ProcessingOutput::Error { message, location } => {
+                    out.read_failed = true;
+                    out.errors
+                        .push(ProcessingError::input(format!("{message} (at {location})")));
+                }
+            }
+        }
+        strip_catalog_fields(&mut entity);
+        entity.metadata.uid = Some(entity_id.to_owned());
+        match serde_json::to_value(&entity) {
+            Ok(v) => out.processed = Some(v),
+            Err(e) => out
+                .errors
+                .push(ProcessingError::new("Error", e.to_string())),
+        }
+        out
+    }
+
+    async fn validate(
+        &self,
+        entity: &Entity,
+        location: &LocationSpec,
+    ) -> Result<(), ProcessingError> {
+        let known = KnownKind::parse(&entity.kind).is_some();
+        let checked = if known {
+            validate_entity(entity)
+        } else {
+            validate_envelope(entity)
+        };
+        if let Err(e) = checked {
+            return Err(ProcessingError::input(e.to_string()));
+        }
+        let mut handled = known;
+        for p in &self.processors {
+            match p.validate(entity, location).await {
+                Ok(true) => handled = true,
+                Ok(false) => {}
+                Err(err) => return Err(ProcessingError::from(&err)),
+            }
+        }
+        if handled {
+            Ok(())
+        } else {
+            Err(ProcessingError::input(format!(
+                "no processor recognized entity {} of kind {} and apiVersion {}",
+                entity.ref_string(),
+                entity.kind,
+                entity.api_version
+            )))
+        }
+    }
+
+    pub(super) async fn read_location(
+        &self,
+        location: &LocationSpec,
+        optional: bool,
+        emit: &mut Emitter,
+        errors: &mut Vec<ProcessingError>,
+    ) {
+        for p in &self.processors {
+            match p.read_location(location, optional, emit).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(err) => {
+                    errors.push(ProcessingError::from(&err));
+                    return;
+                }
+            }
+        }
+        errors.push(ProcessingError::input(format!(
+            "no processor is able to read location {location}"
+        )));
+    }
+}

@@ -1,0 +1,154 @@
+//! Tests of the processing engine: the order processors run in.
+
+use super::*;
+use crate::plugins::catalog::node::{Emitter, LocationSpec, ProcessingOutput, ProcessorError};
+
+struct Named(&'static str, Option<i32>);
+
+#[async_trait::async_trait]
+impl CatalogProcessor for Named {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn priority(&self) -> i32 {
+        self.1
+            .unwrap_or(crate::plugins::catalog::node::DEFAULT_PROCESSOR_PRIORITY)
+    }
+}
+
+fn names(list: &[Arc<dyn CatalogProcessor>]) -> Vec<&str> {
+    list.iter().map(|p| p.name()).collect()
+}
+
+fn p(name: &'static str, priority: Option<i32>) -> Arc<dyn CatalogProcessor> {
+    Arc::new(Named(name, priority))
+}
+
+#[test]
+fn processors_run_by_priority_then_in_the_order_they_were_added() {
+    let builtin = vec![p("builtin", None)];
+    let added = vec![
+        p("late", Some(30)),
+        p("default-a", None),
+        p("early", Some(10)),
+        p("default-b", Some(20)),
+        p("negative", Some(-5)),
+        p("late-2", Some(30)),
+    ];
+    assert_eq!(
+        names(&ordered_processors(builtin, added)),
+        [
+            "negative",
+            "early",
+            "builtin",
+            "default-a",
+            "default-b",
+            "late",
+            "late-2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_processor_with_a_lower_priority_reads_file_locations_first() {
+    /// Reads `file` locations itself, emitting one fixed entity.
+    struct FileOverride(i32);
+
+    #[async_trait::async_trait]
+    impl CatalogProcessor for FileOverride {
+        fn name(&self) -> &str {
+            "file-override"
+        }
+        fn priority(&self) -> i32 {
+            self.0
+        }
+        async fn read_location(
+            &self,
+            location: &LocationSpec,
+            _optional: bool,
+            emit: &mut Emitter,
+        ) -> Result<bool, ProcessorError> {
+            if location.location_type != "file" {
+                return Ok(false);
+            }
+            emit.entity(
+                Entity::new("backstage.io/v1alpha1", "Group", "from-override"),
+                location.clone(),
+            );
+            Ok(true)
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalog.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: from-file\nspec:\n  type: team\n  children: []\n",
+    )
+    .expect("write");
+    let location = LocationSpec::new("file", file.display().to_string());
+    for (priority, expected) in [(10, "from-override"), (20, "from-file"), (30, "from-file")] {
+        let db = crate::services::database::DatabaseManager::in_memory()
+            .for_plugin("catalog")
+            .await
+            .expect("database");
+        let engine = Engine::new(
+            db,
+            vec![Arc::new(FileOverride(priority))],
+            EngineOptions {
+                orphan_strategy: OrphanStrategy::Delete,
+                interval: Duration::from_secs(100),
+                rules: RulesEnforcer::default(),
+            },
+            LocationReader::new(
+                Arc::new(
+                    crate::services::url_reader::UrlReaders::builder()
+                        .build()
+                        .expect("url readers"),
+                ),
+                crate::services::url_reader::FileUrlReader::new([dir.path()]),
+                1 << 20,
+            ),
+            Arc::new(crate::services::logger::CapturingLogger::new()),
+        );
+        let mut emit = Emitter::default();
+        let mut errors = Vec::new();
+        engine
+            .read_location(&location, false, &mut emit, &mut errors)
+            .await;
+        assert!(errors.is_empty(), "{errors:?}");
+        let read: Vec<String> = emit
+            .take()
+            .into_iter()
+            .filter_map(|o| match o {
+                ProcessingOutput::Entity { entity, .. } => Some(entity.metadata.name),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(read, [expected], "priority {priority}");
+    }
+}
+
+#[test]
+fn processing_errors_keep_backstages_status_item_shape_byte_for_byte() {
+    use super::outcome::ProcessingError;
+    let err = ProcessingError::new("ConflictError", "entity a conflicts");
+    let before = serde_json::json!({
+        "type": crate::plugins::catalog::common::STATUS_TYPE_CATALOG_PROCESSING,
+        "level": "error",
+        "message": "ConflictError: entity a conflicts",
+        "error": { "name": "ConflictError", "message": "entity a conflicts" },
+    });
+    assert_eq!(
+        serde_json::to_string(&[&err]).unwrap(),
+        serde_json::Value::Array(vec![before.clone()]).to_string()
+    );
+    assert_eq!(err.to_value(), before);
+    let invalid = ProcessorError::Invalid {
+        entity: "component:default/a".into(),
+        message: "bad".into(),
+    };
+    let item = ProcessingError::from(&invalid);
+    assert_eq!(item.name, "InputError");
+    assert_eq!(item.message, "invalid entity component:default/a: bad");
+}

@@ -1,0 +1,189 @@
+//! What stitching reads and writes: processed rows and their relations, `final_entities`,
+//! the generation counter, and deleting entities from every table.
+
+use std::collections::HashMap;
+
+use crate::services::database::{DbTransaction, Sql};
+
+use super::super::error::CatalogError;
+use super::*;
+
+pub(crate) async fn stitch_rows(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<Vec<StitchRow>, CatalogError> {
+    let mut out = Vec::with_capacity(refs.len());
+    for chunk in refs.chunks(CHUNK) {
+        let rows: Vec<(String, String, String, Option<String>)> = in_sql(
+            "SELECT entity_id, entity_ref, processed_entity, errors FROM refresh_state WHERE",
+            "entity_ref",
+            chunk,
+            " AND processed_entity IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("load processed entities"))?;
+        out.extend(
+            rows.into_iter()
+                .map(|(entity_id, entity_ref, processed, errors)| StitchRow {
+                    entity_id,
+                    entity_ref,
+                    processed,
+                    errors,
+                }),
+        );
+    }
+    Ok(out)
+}
+
+/// `(source, type, target)` of every relation whose source is one of `refs`.
+pub(crate) async fn relations_from(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<Vec<(String, String, String)>, CatalogError> {
+    select_in::<(String, String, String), _>(
+        tx,
+        "SELECT source_entity_ref, type, target_entity_ref FROM relations WHERE",
+        "source_entity_ref",
+        refs,
+        "",
+        "load relations",
+    )
+    .await
+}
+
+pub(crate) async fn final_hashes(
+    tx: &mut DbTransaction,
+    ids: &[String],
+) -> Result<HashMap<String, String>, CatalogError> {
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT entity_id, hash FROM final_entities WHERE",
+        "entity_id",
+        ids,
+        "",
+        "load final hashes",
+    )
+    .await
+}
+
+/// Replaces final entities; `existing` holds the ids that have a final row already.
+pub(crate) async fn write_finals(
+    tx: &mut DbTransaction,
+    rows: &[FinalWrite],
+    existing: &HashMap<String, String>,
+) -> Result<(), CatalogError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|r| existing.contains_key(&r.entity_id))
+        .map(|r| r.entity_id.clone())
+        .collect();
+    let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_id",
+        &ids,
+        "replace final entities",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_ref",
+        &refs,
+        "replace final entities",
+    )
+    .await?;
+    let finals = rows
+        .iter()
+        .map(|r| {
+            vec![
+                text(r.entity_id.clone()),
+                text(r.entity_ref.clone()),
+                text(r.hash.clone()),
+                text(r.json.clone()),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity)",
+        4,
+        finals,
+        "insert final entities",
+    )
+    .await
+}
+
+/// Bumps the generation counter inside a writing transaction: `(before, after)`.
+pub(crate) async fn bump_generation(tx: &mut DbTransaction) -> Result<(i64, i64), CatalogError> {
+    Sql::new("UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("bump catalog generation"))?;
+    let (after,): (i64,) = Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(CatalogError::db("read catalog generation"))?;
+    Ok((after - 1, after))
+}
+
+/// Deletes entities by id from every table; returns nothing about their children.
+pub(crate) async fn delete_entities(
+    tx: &mut DbTransaction,
+    ids: &[String],
+    refs: &[String],
+) -> Result<(), CatalogError> {
+    delete_where_in(
+        tx,
+        "relations",
+        "originating_entity_id",
+        ids,
+        "delete relations",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "refresh_state_references",
+        "source_entity_ref",
+        refs,
+        "delete references",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "refresh_state",
+        "entity_id",
+        ids,
+        "delete refresh state",
+    )
+    .await?;
+    delete_where_in(
+        tx,
+        "final_entities",
+        "entity_id",
+        ids,
+        "delete final entities",
+    )
+    .await
+}
+
+/// `entity_id` and `entity_ref` of refresh-state rows.
+pub(crate) async fn ids_of(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<Vec<(String, String)>, CatalogError> {
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT entity_id, entity_ref FROM refresh_state WHERE",
+        "entity_ref",
+        refs,
+        "",
+        "find entities",
+    )
+    .await
+}

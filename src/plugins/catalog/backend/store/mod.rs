@@ -1,0 +1,254 @@
+//! The catalog's tables and the batched SQL that reads and writes them.
+//!
+//! One file per group of tables: `locations`, `refresh_state` (processing), `references`
+//! (relations and who emits what) and `finals` (stitching); here the schema, the row types
+//! and the batching helpers they share.
+
+mod finals;
+mod locations;
+mod references;
+mod refresh_state;
+
+pub(crate) use finals::*;
+pub(crate) use locations::*;
+pub(crate) use references::*;
+pub(crate) use refresh_state::*;
+
+use crate::services::database::{
+    DbTransaction, FromDbRow, Migration, PluginDatabase, Sql, placeholders,
+};
+
+use super::error::CatalogError;
+
+/// Rows per `IN (...)` list.
+pub(super) const CHUNK: usize = 500;
+/// Bound values per multi-row insert.
+pub(super) const MAX_PARAMS: usize = 8000;
+
+pub(crate) static MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "catalog_init",
+        "CREATE TABLE catalog_locations (
+        id ${text} PRIMARY KEY,
+        type ${text} NOT NULL,
+        target ${text} NOT NULL
+    );
+    CREATE UNIQUE INDEX catalog_locations_type_target ON catalog_locations (type, target);
+    CREATE TABLE refresh_state (
+        entity_id ${text} PRIMARY KEY,
+        entity_ref ${text} NOT NULL,
+        unprocessed_entity ${text} NOT NULL,
+        unprocessed_hash ${text} NOT NULL,
+        processed_entity ${text},
+        result_hash ${text},
+        errors ${text},
+        location_key ${text},
+        next_update_at ${bigint} NOT NULL
+    );
+    CREATE UNIQUE INDEX refresh_state_entity_ref ON refresh_state (entity_ref);
+    CREATE INDEX refresh_state_next_update ON refresh_state (next_update_at);
+    CREATE TABLE refresh_state_references (
+        source_key ${text},
+        source_entity_ref ${text},
+        target_entity_ref ${text} NOT NULL
+    );
+    CREATE INDEX refs_source_key ON refresh_state_references (source_key);
+    CREATE INDEX refs_source_entity ON refresh_state_references (source_entity_ref);
+    CREATE INDEX refs_target_entity ON refresh_state_references (target_entity_ref);
+    CREATE TABLE relations (
+        originating_entity_id ${text} NOT NULL,
+        source_entity_ref ${text} NOT NULL,
+        type ${text} NOT NULL,
+        target_entity_ref ${text} NOT NULL
+    );
+    CREATE INDEX relations_originating ON relations (originating_entity_id);
+    CREATE INDEX relations_source ON relations (source_entity_ref);
+    CREATE TABLE final_entities (
+        entity_id ${text} PRIMARY KEY,
+        entity_ref ${text} NOT NULL,
+        hash ${text} NOT NULL,
+        final_entity ${text} NOT NULL
+    );
+    CREATE UNIQUE INDEX final_entities_entity_ref ON final_entities (entity_ref);
+    CREATE TABLE search (
+        entity_id ${text} NOT NULL,
+        key ${text} NOT NULL,
+        value ${text},
+        original_value ${text}
+    );
+    CREATE INDEX search_key_value ON search (key, value);
+    CREATE INDEX search_entity_key ON search (entity_id, key);",
+    ),
+    // Queries are answered by the in-memory index (see `index/`); the generation counter
+    // tells processes sharing the database that another one wrote.
+    Migration::new(
+        2,
+        "catalog_index_generation",
+        "DROP TABLE search;
+    CREATE TABLE catalog_generation (
+        id ${bigint} PRIMARY KEY,
+        generation ${bigint} NOT NULL
+    );
+    INSERT INTO catalog_generation (id, generation) VALUES (1, 0);",
+    ),
+    // Durable stitching (see `stitch_queue.rs`): what a pass still has to stitch survives a
+    // crash, a cancelled request or an error, and is finished by the next drain.
+    Migration::new(
+        3,
+        "catalog_stitch_queue",
+        "CREATE TABLE stitch_queue (
+        entity_ref ${text} PRIMARY KEY,
+        ticket ${text} NOT NULL,
+        eager ${bigint} NOT NULL
+    );",
+    ),
+];
+
+/// A registered location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocationRow {
+    pub(crate) id: String,
+    pub(crate) location_type: String,
+    pub(crate) target: String,
+}
+
+impl LocationRow {
+    /// The location as the API shows it: `{id, type, target}`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "id": self.id, "type": self.location_type, "target": self.target })
+    }
+}
+
+/// An entity waiting to be processed.
+#[derive(Debug, Clone)]
+pub(crate) struct StateRow {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) unprocessed: String,
+    pub(crate) result_hash: Option<String>,
+}
+
+/// What is known of an existing row when a new version arrives.
+#[derive(Debug, Clone)]
+pub(crate) struct ExistingRow {
+    pub(crate) entity_id: String,
+    pub(crate) location_key: Option<String>,
+    pub(crate) unprocessed_hash: String,
+}
+
+/// A new or changed unprocessed entity.
+#[derive(Debug, Clone)]
+pub(crate) struct UnprocessedWrite {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) unprocessed: String,
+    pub(crate) unprocessed_hash: String,
+    pub(crate) location_key: Option<String>,
+}
+
+/// A row for the stitcher.
+#[derive(Debug, Clone)]
+pub(crate) struct StitchRow {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) processed: String,
+    pub(crate) errors: Option<String>,
+}
+
+/// A finished entity for `final_entities`.
+#[derive(Debug, Clone)]
+pub(crate) struct FinalWrite {
+    pub(crate) entity_id: String,
+    pub(crate) entity_ref: String,
+    pub(crate) hash: String,
+    pub(crate) json: String,
+}
+
+pub(super) fn in_sql(prefix: &str, column: &str, items: &[String], suffix: &str) -> Sql {
+    Sql::new(format!(
+        "{prefix} {column} IN ({}){suffix}",
+        placeholders(items.len())
+    ))
+    .bind_all(items.iter())
+}
+
+/// Runs a multi-row insert of `rows` (each `cols` values long) in as few statements as fit.
+pub(super) async fn insert_rows(
+    tx: &mut DbTransaction,
+    head: &str,
+    cols: usize,
+    rows: Vec<Vec<crate::services::database::DbValue>>,
+    op: &'static str,
+) -> Result<(), CatalogError> {
+    let per = (MAX_PARAMS / cols).max(1);
+    let row_ph = format!("({})", placeholders(cols));
+    let mut iter = rows.into_iter().peekable();
+    while iter.peek().is_some() {
+        let batch: Vec<_> = iter.by_ref().take(per).collect();
+        let mut text = String::with_capacity(head.len() + batch.len() * (row_ph.len() + 2));
+        text.push_str(head);
+        text.push_str(" VALUES ");
+        for i in 0..batch.len() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&row_ph);
+        }
+        Sql::new(text)
+            .bind_all(batch.into_iter().flatten())
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db(op))?;
+    }
+    Ok(())
+}
+
+/// Runs `<prefix> <column> IN (…)<suffix>` over `items`, [`CHUNK`] at a time, and collects
+/// every row.
+pub(super) async fn select_in<T: FromDbRow, C: Default + Extend<T>>(
+    tx: &mut DbTransaction,
+    prefix: &str,
+    column: &str,
+    items: &[String],
+    suffix: &str,
+    op: &'static str,
+) -> Result<C, CatalogError> {
+    let mut out = C::default();
+    for chunk in items.chunks(CHUNK) {
+        let rows: Vec<T> = in_sql(prefix, column, chunk, suffix)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(CatalogError::db(op))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+pub(super) fn text(s: impl Into<String>) -> crate::services::database::DbValue {
+    crate::services::database::DbValue::Text(Some(s.into()))
+}
+
+pub(super) fn opt_text(s: Option<String>) -> crate::services::database::DbValue {
+    crate::services::database::DbValue::Text(s)
+}
+
+/// Gives SQLite connections a 2 MiB page cache (SQLite's default) whatever the connection
+/// string says: the pool has up to 8 connections, and a bigger cache did not make ingestion
+/// faster but cost up to 30 MiB each.
+pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
+    if tx.dialect() == crate::services::database::Dialect::Sqlite {
+        Sql::new("PRAGMA cache_size = -2048")
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("tune connection"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn migrate(db: &PluginDatabase) -> Result<(), CatalogError> {
+    db.migrate(MIGRATIONS)
+        .await
+        .map(drop)
+        .map_err(CatalogError::db("migrate"))
+}

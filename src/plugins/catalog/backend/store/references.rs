@@ -1,0 +1,178 @@
+//! The `relations` and `refresh_state_references` tables: relations processing found, and
+//! which provider or parent emits which entity.
+
+use std::collections::HashSet;
+
+use crate::services::database::{DbTransaction, PluginDatabase, Sql, placeholders};
+
+use super::super::error::CatalogError;
+use super::*;
+
+pub(crate) async fn relation_sources_of(
+    tx: &mut DbTransaction,
+    ids: &[String],
+) -> Result<HashSet<String>, CatalogError> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(String,)> = in_sql(
+            "SELECT DISTINCT source_entity_ref FROM relations WHERE",
+            "originating_entity_id",
+            chunk,
+            "",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("read relations"))?;
+        out.extend(rows.into_iter().map(|(r,)| r));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn delete_where_in(
+    tx: &mut DbTransaction,
+    table: &str,
+    column: &str,
+    items: &[String],
+    op: &'static str,
+) -> Result<(), CatalogError> {
+    for chunk in items.chunks(CHUNK) {
+        in_sql(&format!("DELETE FROM {table} WHERE"), column, chunk, "")
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db(op))?;
+    }
+    Ok(())
+}
+
+/// Relations as `(originating id, source ref, type, target ref)`.
+pub(crate) async fn insert_relations(
+    tx: &mut DbTransaction,
+    rows: Vec<(String, String, String, String)>,
+) -> Result<(), CatalogError> {
+    let values = rows
+        .into_iter()
+        .map(|(a, b, c, d)| vec![text(a), text(b), text(c), text(d)])
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref)",
+        4,
+        values,
+        "insert relations",
+    )
+    .await
+}
+
+/// `(source ref, target ref)` of the references going out of `sources`.
+pub(crate) async fn reference_targets(
+    tx: &mut DbTransaction,
+    sources: &[String],
+) -> Result<Vec<(String, String)>, CatalogError> {
+    select_in::<(String, String), _>(
+        tx,
+        "SELECT source_entity_ref, target_entity_ref FROM refresh_state_references WHERE",
+        "source_entity_ref",
+        sources,
+        "",
+        "read references",
+    )
+    .await
+}
+
+pub(crate) async fn provider_targets(
+    tx: &mut DbTransaction,
+    provider: &str,
+) -> Result<Vec<String>, CatalogError> {
+    let rows: Vec<(String,)> =
+        Sql::new("SELECT target_entity_ref FROM refresh_state_references WHERE source_key = ?")
+            .bind(provider)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(CatalogError::db("read provider references"))?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
+}
+
+pub(crate) async fn delete_provider_refs(
+    tx: &mut DbTransaction,
+    provider: &str,
+    targets: Option<&[String]>,
+) -> Result<(), CatalogError> {
+    match targets {
+        None => {
+            Sql::new("DELETE FROM refresh_state_references WHERE source_key = ?")
+                .bind(provider)
+                .execute(&mut *tx)
+                .await
+                .map_err(CatalogError::db("delete provider references"))?;
+        }
+        Some(targets) => {
+            for chunk in targets.chunks(CHUNK) {
+                Sql::new(format!(
+                    "DELETE FROM refresh_state_references WHERE source_key = ? AND target_entity_ref IN ({})",
+                    placeholders(chunk.len())
+                ))
+                .bind(provider)
+                .bind_all(chunk.iter())
+                .execute(&mut *tx)
+                .await
+                .map_err(CatalogError::db("delete provider references"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// References as `(source key, source entity ref, target ref)`.
+pub(crate) async fn insert_references(
+    tx: &mut DbTransaction,
+    rows: Vec<(Option<String>, Option<String>, String)>,
+) -> Result<(), CatalogError> {
+    let values = rows
+        .into_iter()
+        .map(|(a, b, c)| vec![opt_text(a), opt_text(b), text(c)])
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO refresh_state_references (source_key, source_entity_ref, target_entity_ref)",
+        3,
+        values,
+        "insert references",
+    )
+    .await
+}
+
+/// Which of `refs` still have a reference pointing at them.
+pub(crate) async fn referenced(
+    tx: &mut DbTransaction,
+    refs: &[String],
+) -> Result<HashSet<String>, CatalogError> {
+    let mut out = HashSet::new();
+    for chunk in refs.chunks(CHUNK) {
+        let rows: Vec<(String,)> = in_sql(
+            "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE",
+            "target_entity_ref",
+            chunk,
+            "",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(CatalogError::db("read references"))?;
+        out.extend(rows.into_iter().map(|(r,)| r));
+    }
+    Ok(out)
+}
+
+/// The sources (entity refs, or `None` for a provider) referencing `target`.
+pub(crate) async fn parents_of(
+    db: &PluginDatabase,
+    target: &str,
+) -> Result<Vec<Option<String>>, CatalogError> {
+    let rows: Vec<(Option<String>,)> = Sql::new(
+        "SELECT source_entity_ref FROM refresh_state_references WHERE target_entity_ref = ?",
+    )
+    .bind(target)
+    .fetch_all(db)
+    .await
+    .map_err(CatalogError::db("read parents"))?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
+}
