@@ -284,7 +284,8 @@ pub(crate) fn parse_duration_value(v: &Value, field: &str) -> Result<Duration, S
 }
 
 /// Parses a duration string (`PT10M`, `10m`, `1h 30m`) with the crate's one duration parser.
-pub(crate) fn parse_duration_str(s: &str) -> Result<Duration, String> {
+#[cfg(test)]
+fn parse_duration_str(s: &str) -> Result<Duration, String> {
     duration::parse_duration_str(s)
 }
 
