@@ -45,7 +45,7 @@ mod service_ref;
 pub use builder::{Backend, BackendBuilder};
 pub use deps::{Dep, Deps};
 pub use error::{BackendError, BoxError, StartupError, WiringError};
-pub use extension_point::{ExtensionPoint, ExtensionPointHandle};
+pub use extension_point::{ExtensionList, ExtensionPoint, ExtensionPointHandle};
 pub use http::{ApiError, ApiErrorKind};
 pub use plugin::{
     BackendModule, BackendPlugin, Feature, FeatureRegistration, ModuleRegistrar, PluginRegistrar,
