@@ -45,7 +45,7 @@ impl BackendPlugin for HelloPlugin {
                     greetings: Arc::new(collected.take()),
                     punctuation,
                 };
-                logger.info(&format!("serving {} greetings", state.greetings.len()));
+                logger.info_with("serving greetings", &[("count", &state.greetings.len())]);
                 http.use_router(
                     Router::new()
                         .route("/greetings", get(list))
