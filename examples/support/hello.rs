@@ -1,38 +1,21 @@
 //! The example `hello` plugin and its module, shared by the examples.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use backlot::backend::{
-    ApiError, BackendModule, BackendPlugin, ExtensionPoint, ModuleRegistrar, PluginRegistrar,
-    Registration,
+    ApiError, BackendModule, BackendPlugin, ExtensionList, ExtensionPoint, ModuleRegistrar,
+    PluginRegistrar, Registration,
 };
 use backlot::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG};
 use backlot::services::logger::LoggerServiceExt;
 
-/// What modules can add to the hello plugin: greetings in more languages.
-#[derive(Debug, Default)]
-pub(crate) struct Greetings {
-    items: Mutex<Vec<(String, String)>>,
-}
-
-impl Greetings {
-    /// Adds a greeting for a language.
-    pub(crate) fn add(&self, language: &str, greeting: &str) {
-        if let Ok(mut items) = self.items.lock() {
-            items.push((language.to_string(), greeting.to_string()));
-        }
-    }
-
-    fn all(&self) -> Vec<(String, String)> {
-        self.items.lock().map(|i| i.clone()).unwrap_or_default()
-    }
-}
-
-/// The hello plugin's extension point.
-pub(crate) static GREETINGS: ExtensionPoint<Greetings> = ExtensionPoint::new("hello.greetings");
+/// What modules can add to the hello plugin: greetings in more languages, as
+/// `(language, greeting)` pairs.
+pub(crate) static GREETINGS: ExtensionPoint<ExtensionList<(String, String)>> =
+    ExtensionPoint::new("hello.greetings");
 
 /// The plugin.
 pub(crate) struct HelloPlugin;
@@ -49,8 +32,8 @@ impl BackendPlugin for HelloPlugin {
     }
 
     fn register(&self, reg: PluginRegistrar) -> Registration {
-        let greetings = Arc::new(Greetings::default());
-        greetings.add("en", "Hello");
+        let greetings = Arc::new(ExtensionList::new());
+        greetings.push(("en".to_owned(), "Hello".to_owned()));
         let collected = greetings.clone();
         reg.extension_point(&GREETINGS, greetings).init(
             (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER),
@@ -59,10 +42,10 @@ impl BackendPlugin for HelloPlugin {
                     .opt_string("hello.punctuation")?
                     .unwrap_or_else(|| "!".into());
                 let state = AppState {
-                    greetings: Arc::new(collected.all()),
+                    greetings: Arc::new(collected.take()),
                     punctuation,
                 };
-                logger.info(&format!("serving {} greetings", state.greetings.len()));
+                logger.info_with("serving greetings", &[("count", &state.greetings.len())]);
                 http.use_router(
                     Router::new()
                         .route("/greetings", get(list))
@@ -111,8 +94,10 @@ impl BackendModule for HelloModuleEurope {
     fn register(&self, reg: ModuleRegistrar) -> Registration {
         reg.init((&GREETINGS, &LOGGER), |(greetings, logger)| async move {
             let greetings = greetings.get()?;
-            greetings.add("fr", "Bonjour");
-            greetings.add("sv", "Hej");
+            greetings.extend([
+                ("fr".to_owned(), "Bonjour".to_owned()),
+                ("sv".to_owned(), "Hej".to_owned()),
+            ]);
             logger.info("added European greetings");
             Ok(())
         })

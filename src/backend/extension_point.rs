@@ -134,3 +134,133 @@ impl<T: ?Sized> fmt::Debug for ExtensionPointHandle<T> {
             .finish()
     }
 }
+
+/// The ready-made implementation of the common extension point: a list modules push items to
+/// and the plugin takes in its `init` (Backstage's `addProcessor`, `addCollator`, ... style).
+///
+/// Declare `ExtensionPoint<ExtensionList<T>>`, hand an `Arc<ExtensionList<T>>` to
+/// [`PluginRegistrar::extension_point`](super::PluginRegistrar::extension_point) and keep a
+/// clone; modules [`push`](Self::push) through their handle while they initialise (they all
+/// run before the plugin's `init`), and the plugin [`take`](Self::take)s the items, in module
+/// order.
+///
+/// ```
+/// use std::sync::Arc;
+/// use backlot::backend::{ExtensionList, ExtensionPoint, Feature};
+/// use backlot::services::core_services::LOGGER;
+/// use backlot::services::logger::LoggerServiceExt;
+///
+/// /// Greetings modules add to the `hello` plugin.
+/// pub static GREETINGS: ExtensionPoint<ExtensionList<String>> =
+///     ExtensionPoint::new("hello.greetings");
+///
+/// let plugin = Feature::plugin_fn("hello", |reg| {
+///     let greetings = Arc::new(ExtensionList::new());
+///     greetings.push("Hello".to_owned());
+///     let collected = greetings.clone();
+///     reg.extension_point(&GREETINGS, greetings)
+///         .init(&LOGGER, move |logger| async move {
+///             let all: Vec<String> = collected.take();
+///             logger.info(&format!("{} greetings", all.len()));
+///             Ok(())
+///         })
+/// });
+/// let module = Feature::module_fn("hello", "french", |reg| {
+///     reg.init(&GREETINGS, |greetings| async move {
+///         greetings.get()?.push("Bonjour".to_owned());
+///         Ok(())
+///     })
+/// });
+/// # #[cfg(feature = "testing")]
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let backend = backlot::testing::TestBackend::builder()
+///     .feature(plugin)
+///     .feature(module)
+///     .start()
+///     .await?;
+/// assert!(backend.logger().records().iter().any(|r| r.message == "2 greetings"));
+/// backend.stop().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ExtensionList<T> {
+    items: std::sync::Mutex<Vec<T>>,
+}
+
+impl<T> ExtensionList<T> {
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self {
+            items: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
+        self.items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds an item.
+    pub fn push(&self, item: T) {
+        self.lock().push(item);
+    }
+
+    /// Adds several items.
+    pub fn extend(&self, items: impl IntoIterator<Item = T>) {
+        self.lock().extend(items);
+    }
+
+    /// Removes and returns every item, in the order they were added.
+    pub fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// A copy of the items, leaving them in the list.
+    pub fn to_vec(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        self.lock().clone()
+    }
+
+    /// How many items the list holds.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+impl<T> Default for ExtensionList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for ExtensionList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.lock().iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_list_keeps_order_and_takes_all() {
+        let list = ExtensionList::new();
+        list.push(1);
+        list.extend([2, 3]);
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.to_vec(), vec![1, 2, 3]);
+        assert_eq!(list.take(), vec![1, 2, 3]);
+        assert!(list.is_empty());
+        assert_eq!(format!("{list:?}"), "[]");
+    }
+}

@@ -48,7 +48,7 @@ mod service_ref;
 pub use builder::{Backend, BackendBuilder};
 pub use deps::{Dep, Deps};
 pub use error::{BackendError, BoxError, StartupError, WiringError};
-pub use extension_point::{ExtensionPoint, ExtensionPointHandle};
+pub use extension_point::{ExtensionList, ExtensionPoint, ExtensionPointHandle};
 pub use features::IntoFeatures;
 #[doc(hidden)]
 pub use features::{FeatureMarker, ManyMarker, ModuleMarker, PluginMarker, ServiceMarker};

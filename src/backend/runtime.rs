@@ -207,6 +207,7 @@ impl Backend {
             cut_off,
             shutdown_delay,
             shutdown_timeout,
+            registry: registry.clone(),
         };
 
         match boot(&registry, self.plugins, &config, &gates, &mut handle).await {
@@ -421,6 +422,9 @@ pub struct BackendHandle {
     cut_off: watch::Sender<bool>,
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
+    /// The service instances, for the test kit's access to a plugin's services.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    registry: Arc<Registry>,
 }
 
 impl fmt::Debug for BackendHandle {
@@ -433,6 +437,28 @@ impl fmt::Debug for BackendHandle {
 }
 
 impl BackendHandle {
+    /// The instance of a plugin-scoped service for `plugin_id`: the one the plugin got, or a
+    /// new one when the plugin never asked for it.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn plugin_service<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        service: &'static ServiceRef<T>,
+        plugin_id: &str,
+    ) -> Result<Arc<T>, BackendError> {
+        let any = self
+            .registry
+            .get(service.key(), Some(Arc::from(plugin_id)))
+            .await
+            .map_err(|e| BackendError::Service {
+                service: e.service.to_string(),
+                source: e.source,
+            })?;
+        downcast(&any).ok_or_else(|| BackendError::Service {
+            service: service.id().to_string(),
+            source: "service instance has an unexpected type".into(),
+        })
+    }
+
     /// The address the server is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -97,6 +97,16 @@ impl TestClient {
         self.send(self.request(reqwest::Method::DELETE, path)).await
     }
 
+    /// `POST path` without a body (an action endpoint such as `/tasks/{id}/trigger`).
+    pub async fn post(&self, path: &str) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::POST, path)).await
+    }
+
+    /// `PUT path` without a body.
+    pub async fn put(&self, path: &str) -> Result<TestResponse, reqwest::Error> {
+        self.send(self.request(reqwest::Method::PUT, path)).await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json<B: Serialize + ?Sized>(
         &self,

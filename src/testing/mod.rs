@@ -4,6 +4,11 @@
 //! config from a YAML string, a [`CapturingLogger`] whose records tests can assert on, and
 //! in-memory everything else. [`TestClient`] calls it over HTTP.
 //!
+//! A test reaches a plugin's own services the way the plugin sees them:
+//! [`TestBackend::database`], [`TestBackend::cache`], [`TestBackend::scheduler`] and
+//! [`TestBackend::trigger_task`]. [`mock_services`] has mock instances and factories for unit
+//! tests and for replacing a service.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use backlot::backend::Feature;
@@ -28,14 +33,18 @@
 //! ```
 
 mod client;
+pub mod mock_services;
 
 pub use client::{TestClient, TestResponse};
 
 use std::sync::Arc;
 
 use crate::backend::{Backend, BackendError, BackendHandle, Feature, ServiceFactory};
-use crate::services::core_services::ROOT_LOGGER;
-use crate::services::logger::{CapturingLogger, LoggerService};
+use crate::services::cache::CacheClient;
+use crate::services::core_services::{CACHE, DATABASE, ROOT_LOGGER, SCHEDULER};
+use crate::services::database::PluginDatabase;
+use crate::services::logger::CapturingLogger;
+use crate::services::scheduler::{PluginScheduler, SchedulerError};
 
 pub use crate::services::logger::CapturingLogger as MockLogger;
 
@@ -104,11 +113,7 @@ impl TestBackendBuilder {
             builder = builder.config_yaml(yaml);
         }
         if !self.logger_overridden {
-            let logger = self.logger.clone();
-            builder = builder.add_service(ServiceFactory::root(&ROOT_LOGGER).build(move |()| {
-                let logger = logger.clone();
-                async move { Ok(Arc::new(logger) as Arc<dyn LoggerService>) }
-            }));
+            builder = builder.add_service(mock_services::root_logger_factory(&self.logger));
         }
         for feature in self.features {
             builder = builder.add_feature(feature);
@@ -142,6 +147,105 @@ impl TestBackend {
     /// The running backend.
     pub fn handle(&self) -> &BackendHandle {
         &self.handle
+    }
+
+    /// The database of plugin `plugin_id`: the one its `DATABASE` dependency got (a new one
+    /// when the plugin never asked for it), to seed or inspect data.
+    ///
+    /// ```
+    /// use backlot::backend::Feature;
+    /// use backlot::services::core_services::DATABASE;
+    /// use backlot::services::database::Sql;
+    /// use backlot::testing::TestBackend;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let plugin = Feature::plugin_fn("todo", |reg| {
+    ///     reg.init(&DATABASE, |db| async move {
+    ///         Sql::new("CREATE TABLE todos (title ${text})").execute(&db).await?;
+    ///         Ok(())
+    ///     })
+    /// });
+    /// let backend = TestBackend::builder().feature(plugin).start().await?;
+    /// let db = backend.database("todo").await?;
+    /// Sql::new("INSERT INTO todos (title) VALUES (?)").bind("write tests").execute(&db).await?;
+    /// let titles: Vec<(String,)> = Sql::new("SELECT title FROM todos").fetch_all(&db).await?;
+    /// assert_eq!(titles, [("write tests".to_owned(),)]);
+    /// backend.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn database(&self, plugin_id: &str) -> Result<Arc<PluginDatabase>, BackendError> {
+        self.handle.plugin_service(&DATABASE, plugin_id).await
+    }
+
+    /// The cache client of plugin `plugin_id`, the one its `CACHE` dependency got.
+    pub async fn cache(&self, plugin_id: &str) -> Result<Arc<CacheClient>, BackendError> {
+        self.handle.plugin_service(&CACHE, plugin_id).await
+    }
+
+    /// The scheduler of plugin `plugin_id`, the one its `SCHEDULER` dependency got: list its
+    /// tasks, read their state, trigger them.
+    pub async fn scheduler(&self, plugin_id: &str) -> Result<Arc<PluginScheduler>, BackendError> {
+        self.handle.plugin_service(&SCHEDULER, plugin_id).await
+    }
+
+    /// Runs task `task_id` of plugin `plugin_id` as soon as possible, as the scheduler's
+    /// trigger endpoint does. Fails with [`SchedulerError::NotFound`] for an unknown task and
+    /// [`SchedulerError::Conflict`] while it runs.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Duration;
+    /// use backlot::backend::Feature;
+    /// use backlot::services::core_services::SCHEDULER;
+    /// use backlot::services::scheduler::TaskDefinition;
+    /// use backlot::testing::TestBackend;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let counter = runs.clone();
+    /// let plugin = Feature::plugin_fn("todo", move |reg| {
+    ///     let counter = counter.clone();
+    ///     reg.init(&SCHEDULER, move |scheduler| {
+    ///         let counter = counter.clone();
+    ///         async move {
+    ///             let task = TaskDefinition::builder("purge-done")
+    ///                 .manual()
+    ///                 .timeout(Duration::from_secs(10))
+    ///                 .run(move |_cancel| {
+    ///                     let counter = counter.clone();
+    ///                     async move {
+    ///                         counter.fetch_add(1, Ordering::SeqCst);
+    ///                         Ok(())
+    ///                     }
+    ///                 })
+    ///                 .build()?;
+    ///             scheduler.schedule_task(task).await?;
+    ///             Ok(())
+    ///         }
+    ///     })
+    /// });
+    /// let backend = TestBackend::builder().feature(plugin).start().await?;
+    /// backend.trigger_task("todo", "purge-done").await?;
+    /// while runs.load(Ordering::SeqCst) == 0 {
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    /// }
+    /// backend.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn trigger_task(&self, plugin_id: &str, task_id: &str) -> Result<(), BackendError> {
+        let scheduler = self.scheduler(plugin_id).await?;
+        scheduler
+            .trigger_task(task_id)
+            .await
+            .map_err(|e: SchedulerError| BackendError::Service {
+                service: SCHEDULER.id().to_owned(),
+                source: Box::new(e),
+            })
     }
 
     /// Stops the backend gracefully.

@@ -188,6 +188,81 @@ impl ApiError {
     }
 }
 
+/// Logs `error` with its whole source chain (which may hold SQL text or server addresses) and
+/// returns a 500 that carries none of it.
+fn internal_with_chain(service: &str, error: &dyn std::error::Error) -> ApiError {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(service, error = %chain, "internal error");
+    ApiError::new(ApiErrorKind::Internal, "Internal Server Error")
+}
+
+/// A database error answers 500 (logged with its details, sent without them); a `fetch_one`
+/// that found no row answers 404. The SQL text and connection details stay in the log.
+///
+/// ```
+/// use backlot::backend::{ApiError, ApiErrorKind};
+/// use backlot::services::database::DatabaseError;
+///
+/// let err = DatabaseError::RowNotFound { sql: "SELECT secret FROM todos".into() };
+/// let api: ApiError = err.into();
+/// assert_eq!(api.kind(), ApiErrorKind::NotFound);
+/// assert!(!api.message().contains("SELECT"));
+/// ```
+impl From<crate::services::database::DatabaseError> for ApiError {
+    fn from(error: crate::services::database::DatabaseError) -> Self {
+        use crate::services::database::DatabaseError;
+        match error {
+            DatabaseError::RowNotFound { .. } => Self::not_found("Not found"),
+            other => internal_with_chain("database", &other),
+        }
+    }
+}
+
+/// A cache error answers 500, logged with its details (store addresses, server messages) and
+/// sent without them.
+///
+/// ```
+/// use backlot::backend::{ApiError, ApiErrorKind};
+/// use backlot::services::cache::CacheError;
+///
+/// let err = CacheError::UnknownStore { store: "redis://user:pw@cache:6379".into() };
+/// let api: ApiError = err.into();
+/// assert_eq!(api.kind(), ApiErrorKind::Internal);
+/// assert!(!api.message().contains("redis"));
+/// ```
+impl From<crate::services::cache::CacheError> for ApiError {
+    fn from(error: crate::services::cache::CacheError) -> Self {
+        internal_with_chain("cache", &error)
+    }
+}
+
+/// A scheduler error: an unknown task answers 404, a task that cannot be triggered now 409,
+/// anything else a logged 500 without details.
+///
+/// ```
+/// use backlot::backend::{ApiError, ApiErrorKind};
+/// use backlot::services::scheduler::SchedulerError;
+///
+/// let err = SchedulerError::NotFound { plugin_id: "todo".into(), id: "cleanup".into() };
+/// assert_eq!(ApiError::from(err).kind(), ApiErrorKind::NotFound);
+/// ```
+impl From<crate::services::scheduler::SchedulerError> for ApiError {
+    fn from(error: crate::services::scheduler::SchedulerError) -> Self {
+        use crate::services::scheduler::SchedulerError;
+        match &error {
+            SchedulerError::NotFound { .. } => Self::not_found(error.to_string()),
+            SchedulerError::Conflict { .. } => Self::conflict(error.to_string()),
+            _ => internal_with_chain("scheduler", &error),
+        }
+    }
+}
+
 /// Marks a response as carrying an [`ApiError`], so the root layer can add request details.
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorInfo {

@@ -122,7 +122,8 @@ pub(crate) async fn log_request(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let res = next.run(req).await;
     let status = res.status().as_u16();
-    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    // Two decimals: `duration_ms=0.36`, not `0.35708700000000004`.
+    let duration_ms = (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
     if status >= 500 {
         tracing::warn!(target: "backlot::http", %method, %path, status, duration_ms, "request");
     } else {

@@ -161,142 +161,17 @@ pub(crate) fn opt_usize(root: &Value, path: &str) -> Result<Option<usize>, Cache
     }
 }
 
-/// The unit keys of the object form of a duration.
-const PLURAL_UNITS: [&str; 8] = [
-    "years",
-    "months",
-    "weeks",
-    "days",
-    "hours",
-    "minutes",
-    "seconds",
-    "milliseconds",
-];
-
-/// Parses a duration the way Backstage config does: a number of milliseconds, a string
-/// like `'1h'`, `'2 seconds'`, `'1.5 days'` (the `ms` library forms; a bare number string is
-/// milliseconds), a compound string like `'1h 30m'`, an ISO 8601 duration like `'PT1M'`, or an
-/// object with plural unit keys like `{ hours: 1, minutes: 30 }`.
+/// Parses a duration with the crate's one duration parser
+/// ([`parse_duration_value`](crate::services::config::parse_duration_value): milliseconds,
+/// `'1h'`, `'1h 30m'`, `'PT1M'`, `{ hours: 1, minutes: 30 }`); for the cache keys a bare
+/// number string is milliseconds too, as Backstage's cache config reads it.
 pub(crate) fn parse_duration(key: &str, value: &Value) -> Result<Duration, CacheError> {
-    let ms = match value {
-        Value::Number(n) => n
-            .as_f64()
-            .ok_or_else(|| invalid(key, "expected a number of milliseconds"))?,
-        Value::String(s) => parse_duration_str(s).ok_or_else(|| {
-            invalid(
-                key,
-                format!("'{s}' is not a duration (use e.g. 5000, '5s', '1h 30m' or 'PT1M')"),
-            )
-        })?,
-        Value::Object(map) => {
-            let mut total = 0.0;
-            for (unit, v) in map {
-                let factor = unit_ms(unit)
-                    .filter(|_| PLURAL_UNITS.contains(&unit.as_str()))
-                    .ok_or_else(|| invalid(key, format!("unknown duration unit '{unit}'")))?;
-                let n = v
-                    .as_f64()
-                    .ok_or_else(|| invalid(key, format!("'{unit}' must be a number")))?;
-                total += n * factor;
-            }
-            total
-        }
-        _ => return Err(invalid(key, "expected milliseconds, a string or an object")),
-    };
-    if !ms.is_finite() || ms < 0.0 {
-        return Err(invalid(key, "must be a non-negative duration"));
+    if let Value::String(s) = value
+        && let Ok(ms) = s.trim().parse::<u64>()
+    {
+        return Ok(Duration::from_millis(ms));
     }
-    Ok(Duration::from_secs_f64(ms / 1000.0))
-}
-
-fn parse_duration_str(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Some(rest) = s.strip_prefix(['P', 'p']) {
-        return parse_iso8601(rest);
-    }
-    if let Some(ms) = parse_ms_style(s) {
-        return Some(ms);
-    }
-    humantime::parse_duration(s)
-        .ok()
-        .map(|d| d.as_secs_f64() * 1000.0)
-}
-
-/// `<number><spaces?><unit?>`, unit as in the `ms` library; no unit means milliseconds.
-fn parse_ms_style(s: &str) -> Option<f64> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-        .unwrap_or(s.len());
-    let n: f64 = s[..split].parse().ok()?;
-    let unit = s[split..].trim();
-    if unit.is_empty() {
-        return Some(n);
-    }
-    Some(n * unit_ms(&unit.to_ascii_lowercase())?)
-}
-
-/// Milliseconds per unit, for the `ms` library's unit names and the plural object keys.
-fn unit_ms(unit: &str) -> Option<f64> {
-    const S: f64 = 1000.0;
-    const M: f64 = 60.0 * S;
-    const H: f64 = 60.0 * M;
-    const D: f64 = 24.0 * H;
-    Some(match unit {
-        "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1.0,
-        "s" | "sec" | "secs" | "second" | "seconds" => S,
-        "m" | "min" | "mins" | "minute" | "minutes" => M,
-        "h" | "hr" | "hrs" | "hour" | "hours" => H,
-        "d" | "day" | "days" => D,
-        "w" | "week" | "weeks" => 7.0 * D,
-        "mo" | "month" | "months" => 30.0 * D,
-        "y" | "yr" | "yrs" | "year" | "years" => 365.0 * D,
-        _ => return None,
-    })
-}
-
-/// The part of an ISO 8601 duration after `P`: `nYnMnWnD` then optionally `TnHnMnS`.
-fn parse_iso8601(s: &str) -> Option<f64> {
-    let (date, time) = match s.find(['T', 't']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    if date.is_empty() && time.is_none_or(str::is_empty) {
-        return None;
-    }
-    let mut total = 0.0;
-    let mut part = |text: &str, units: &[(char, &str)]| -> Option<()> {
-        let mut num = String::new();
-        for c in text.chars() {
-            if c.is_ascii_digit() || c == '.' || c == ',' {
-                num.push(if c == ',' { '.' } else { c });
-            } else {
-                let c = c.to_ascii_uppercase();
-                let unit = units.iter().find(|(u, _)| *u == c)?.1;
-                total += num.parse::<f64>().ok()? * unit_ms(unit)?;
-                num.clear();
-            }
-        }
-        num.is_empty().then_some(())
-    };
-    part(
-        date,
-        &[
-            ('Y', "years"),
-            ('M', "months"),
-            ('W', "weeks"),
-            ('D', "days"),
-        ],
-    )?;
-    if let Some(time) = time {
-        if time.is_empty() {
-            return None;
-        }
-        part(time, &[('H', "hours"), ('M', "minutes"), ('S', "seconds")])?;
-    }
-    Some(total)
+    crate::services::config::parse_duration_value(value).map_err(|m| invalid(key, m))
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ impl CacheManager {
     /// Fails with [`CacheError::UnknownStore`], [`CacheError::FeatureDisabled`] or
     /// [`CacheError::InvalidConfig`] (naming the key) on bad config; never because a cache
     /// server is unreachable.
+    ///
+    /// Plugins take their cache from [`CACHE`](crate::services::core_services::CACHE), built
+    /// from this manager once per backend; a second manager would not share its store.
+    #[doc(hidden)]
     pub fn from_config(backend_cache: Option<&Value>) -> Result<CacheManager, CacheError> {
         let config = CacheConfig::parse(backend_cache)?;
         let empty = Value::Null;

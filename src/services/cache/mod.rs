@@ -1,9 +1,10 @@
 //! The cache service: Backstage's `coreServices.cache`, a keyv-style key-value cache with one
 //! namespace per plugin, JSON values and TTLs.
 //!
-//! A [`CacheManager`] is built once from the `backend.cache` config and hands each plugin a
-//! [`CacheClient`] bound to its own namespace. The manager owns one [`CacheStore`], selected
-//! by `backend.cache.store`:
+//! A plugin takes its [`CacheClient`], bound to its own namespace, from the
+//! [`CACHE`](crate::services::core_services::CACHE) service ref. Behind it the backend builds
+//! one [`CacheManager`] from the `backend.cache` config, owning one [`CacheStore`] selected by
+//! `backend.cache.store`:
 //!
 //! | store | type | cargo feature |
 //! |---|---|---|
@@ -18,19 +19,32 @@
 //! See `docs/cache.md` for every config key.
 //!
 //! ```
-//! use backlot::services::cache::{CacheManager, SetOptions};
-//! use serde_json::json;
+//! use backlot::backend::{Backend, Feature};
+//! use backlot::services::cache::SetOptions;
+//! use backlot::services::core_services::CACHE;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = json!({ "store": "memory", "defaultTtl": "1h" });
-//! let manager = CacheManager::from_config(Some(&config))?;
-//! let cache = manager.for_plugin("catalog");
-//! cache.set("answer", &42, SetOptions::default()).await;
-//! assert_eq!(cache.get::<i32>("answer").await, Some(42));
+//! let plugin = Feature::plugin_fn("catalog", |reg| {
+//!     reg.init(&CACHE, |cache| async move {
+//!         cache.set("answer", &42, SetOptions::default()).await;
+//!         assert_eq!(cache.get::<i32>("answer").await, Some(42));
+//!         Ok(())
+//!     })
+//! });
+//!
+//! let backend = Backend::builder()
+//!     .listen_addr(([127, 0, 0, 1], 0).into())
+//!     .config_value(serde_json::json!({
+//!         "backend": { "cache": { "store": "memory", "defaultTtl": "1h 30m" } }
+//!     }))
+//!     .add_feature(plugin)
+//!     .start()
+//!     .await?;
+//! backend.stop().await?;
 //! # Ok(())
 //! # }
-//! ```
+//! //! ```
 
 mod client;
 mod config;

@@ -1,4 +1,6 @@
-//! Durations in config: milliseconds, `ms`-style strings, ISO 8601 and unit objects.
+//! The one duration parser of the crate: milliseconds, `ms`-style and humantime strings,
+//! ISO 8601 and unit objects. Config (`Config::get_duration`), task schedules and the cache
+//! config all read durations through it.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -49,7 +51,9 @@ static ISO: LazyLock<Regex> = LazyLock::new(|| {
 /// - a number: milliseconds (`1500`);
 /// - an `ms`-style string: a number and a unit, e.g. `'10m'`, `'2 seconds'`, `'1.5h'`, `'1d'`,
 ///   `'1y'` (365.25 days, like the `ms` library); a bare number string is rejected;
-/// - an ISO 8601 duration: `'PT1M30S'`, `'P2DT6H'`, `'P1W'` (`M` before `T` is months);
+/// - a compound humantime string: `'1h 30m'`, `'2days 4hours'`, `'1min 30s'`;
+/// - an ISO 8601 duration: `'PT1M30S'`, `'P2DT6H'`, `'P1W'` (`M` before `T` is months; the
+///   letters may be lower case);
 /// - an object of plural unit keys: `{ days: 2, hours: 6 }`, with `years` (365 days), `months`
 ///   (30 days), `weeks`, `days`, `hours`, `minutes`, `seconds`, `milliseconds`.
 ///
@@ -61,6 +65,7 @@ static ISO: LazyLock<Regex> = LazyLock::new(|| {
 /// use serde_json::json;
 ///
 /// assert_eq!(parse_duration_value(&json!("10m")), Ok(Duration::from_secs(600)));
+/// assert_eq!(parse_duration_value(&json!("1h 30m")), Ok(Duration::from_secs(5400)));
 /// assert_eq!(parse_duration_value(&json!("PT1M30S")), Ok(Duration::from_secs(90)));
 /// assert_eq!(parse_duration_value(&json!({"hours": 1, "minutes": 2})), Ok(Duration::from_secs(3720)));
 /// assert_eq!(parse_duration_value(&json!(250)), Ok(Duration::from_millis(250)));
@@ -122,14 +127,25 @@ pub fn parse_duration_value(value: &Value) -> Result<Duration, String> {
     }
 }
 
-/// Parses the string forms: ISO 8601 when it starts with `P`, else `ms`-style.
+/// Whether `key` is a unit key of the object form (`hours`, `minutes`, ...).
+pub(crate) fn is_duration_unit(key: &str) -> bool {
+    OBJECT_UNITS.iter().any(|(unit, _)| *unit == key)
+}
+
+/// Parses the string forms: ISO 8601 when it starts with `P` (either case), else `ms`-style,
+/// else a compound humantime string (`1h 30m`). The error never contains the input.
 pub(crate) fn parse_duration_str(input: &str) -> Result<Duration, String> {
     let s = input.trim();
-    if s.starts_with('P') || s.starts_with("-P") {
-        parse_iso(s)
-    } else {
-        parse_ms_style(s)
+    if s.starts_with(['P', 'p']) || s.starts_with("-P") || s.starts_with("-p") {
+        return parse_iso(&s.to_ascii_uppercase());
     }
+    parse_ms_style(s).or_else(|err| {
+        let compound = s.len() <= 100 && s.bytes().any(|b| b.is_ascii_alphabetic());
+        compound
+            .then(|| humantime::parse_duration(s).ok())
+            .flatten()
+            .ok_or(err)
+    })
 }
 
 fn parse_ms_style(s: &str) -> Result<Duration, String> {
@@ -235,13 +251,37 @@ mod tests {
         assert_eq!(d(json!("1y")), Duration::from_secs(365 * 86_400 + 6 * 3600));
         assert_eq!(d(json!("  5 mins ")), Duration::from_secs(300));
         assert_eq!(d(json!(".5s")), Duration::from_millis(500));
-        for bad in ["100", "", "ten minutes", "5 fortnights", "-5m", "5m ago"] {
+        for bad in [
+            "100",
+            "",
+            "ten minutes",
+            "5 fortnights",
+            "-5m",
+            "5m ago",
+            "1h -30m",
+        ] {
             assert!(parse_duration_value(&json!(bad)).is_err(), "{bad}");
         }
     }
 
     #[test]
+    fn compound_humantime_strings() {
+        assert_eq!(d(json!("1h 30m")), Duration::from_secs(5400));
+        assert_eq!(d(json!("1h30m")), Duration::from_secs(5400));
+        assert_eq!(
+            d(json!("2days 4hours")),
+            Duration::from_secs(2 * 86_400 + 4 * 3600)
+        );
+        assert_eq!(d(json!("1min 30s")), Duration::from_secs(90));
+        assert_eq!(d(json!("1s 500ms")), Duration::from_millis(1500));
+        let err = parse_duration_value(&json!("1h s3cr3t")).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
     fn iso_strings() {
+        assert_eq!(d(json!("pt10m")), Duration::from_secs(600));
+        assert_eq!(d(json!("p1dt2h")), Duration::from_secs(93_600));
         assert_eq!(d(json!("PT1M30S")), Duration::from_secs(90));
         assert_eq!(d(json!("PT1M")), Duration::from_secs(60));
         assert_eq!(d(json!("P1M")), Duration::from_secs(30 * 86_400));

@@ -20,7 +20,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod duration;
+pub(crate) mod duration;
 mod env;
 mod error;
 mod listen;

@@ -61,6 +61,11 @@ impl DatabaseManager {
     ///
     /// The base settings and every `plugin.<pluginId>` override are checked here; errors name
     /// the config key.
+    ///
+    /// Plugins take their database from
+    /// [`DATABASE`](crate::services::core_services::DATABASE), built from this manager once
+    /// per backend and closed at shutdown.
+    #[doc(hidden)]
     pub fn from_config(
         backend_database: Option<&serde_json::Value>,
         default_data_dir: &Path,

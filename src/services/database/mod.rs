@@ -1,8 +1,12 @@
 //! The database service: every plugin gets its own database.
 //!
-//! A [`DatabaseManager`] is built once from the `backend.database` config; it hands each
-//! plugin a [`PluginDatabase`] bound to that plugin's own SQLite file, in-memory SQLite
-//! database, PostgreSQL database (`backstage_plugin_<pluginId>`) or PostgreSQL schema.
+//! A plugin takes its [`PluginDatabase`] (as an `Arc<PluginDatabase>`, which runs queries as
+//! it is) from the [`DATABASE`](crate::services::core_services::DATABASE) service ref. Behind
+//! it the backend builds one [`DatabaseManager`] from the `backend.database` config, which
+//! binds each plugin to its own SQLite file, in-memory SQLite database, PostgreSQL database
+//! (`backstage_plugin_<pluginId>`) or PostgreSQL schema, and closes them at shutdown. Unit
+//! tests of store code can use [`DatabaseManager::in_memory`] (or
+//! `testing::mock_services::database`).
 //!
 //! Plugin code is written once and runs on every backend:
 //!
@@ -18,7 +22,9 @@
 //! See `docs/database.md` for the plugin author's guide.
 //!
 //! ```
-//! use backlot::services::database::{DatabaseManager, Migration, Sql};
+//! use backlot::backend::{Backend, Feature};
+//! use backlot::services::core_services::DATABASE;
+//! use backlot::services::database::{Migration, Sql};
 //!
 //! static MIGRATIONS: &[Migration] = &[Migration::new(
 //!     1,
@@ -28,24 +34,36 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = DatabaseManager::in_memory();
-//! let db = manager.for_plugin("settings").await?;
-//! db.migrate(MIGRATIONS).await?;
+//! let plugin = Feature::plugin_fn("settings", |reg| {
+//!     reg.init(&DATABASE, |db| async move {
+//!         db.migrate(MIGRATIONS).await?;
+//!         let upsert = db.dialect().upsert(&["k"], &["v"]);
+//!         for v in [1, 2] {
+//!             Sql::new(format!("INSERT INTO kv (k, v) VALUES (?, ?) {upsert}"))
+//!                 .bind("theme")
+//!                 .bind(serde_json::json!({ "version": v }))
+//!                 .execute(&db)
+//!                 .await?;
+//!         }
+//!         let (v,): (serde_json::Value,) =
+//!             Sql::new("SELECT v FROM kv WHERE k = ?").bind("theme").fetch_one(&db).await?;
+//!         assert_eq!(v["version"], 2);
+//!         Ok(())
+//!     })
+//! });
 //!
-//! let upsert = db.dialect().upsert(&["k"], &["v"]);
-//! for v in [1, 2] {
-//!     Sql::new(format!("INSERT INTO kv (k, v) VALUES (?, ?) {upsert}"))
-//!         .bind("theme")
-//!         .bind(serde_json::json!({ "version": v }))
-//!         .execute(&db)
-//!         .await?;
-//! }
-//! let (v,): (serde_json::Value,) =
-//!     Sql::new("SELECT v FROM kv WHERE k = ?").bind("theme").fetch_one(&db).await?;
-//! assert_eq!(v["version"], 2);
+//! let backend = Backend::builder()
+//!     .listen_addr(([127, 0, 0, 1], 0).into())
+//!     .config_value(serde_json::json!({
+//!         "backend": { "database": { "client": "better-sqlite3", "connection": ":memory:" } }
+//!     }))
+//!     .add_feature(plugin)
+//!     .start()
+//!     .await?;
+//! backend.stop().await?;
 //! # Ok(())
 //! # }
-//! ```
+//! //! ```
 
 mod config;
 mod dialect;

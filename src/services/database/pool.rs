@@ -173,8 +173,9 @@ impl DbTransaction {
     }
 }
 
-/// Where a [`Sql`](super::Sql) query runs: a [`PluginDatabase`](super::PluginDatabase), a
-/// [`DbPool`] or an open [`DbTransaction`] (`&mut tx`). Sealed.
+/// Where a [`Sql`](super::Sql) query runs: a [`PluginDatabase`](super::PluginDatabase) (also
+/// the `&Arc<PluginDatabase>` the [`DATABASE`](crate::services::core_services::DATABASE)
+/// service ref gives a plugin), a [`DbPool`] or an open [`DbTransaction`] (`&mut tx`). Sealed.
 ///
 /// Store functions take `impl DbExecutor<'_>` to run inside or outside a transaction:
 ///
@@ -194,6 +195,12 @@ impl DbTransaction {
 /// add_tag(&mut tx, "b").await?;
 /// tx.commit().await?;
 /// add_tag(db.pool(), "c").await?;
+///
+/// // What a plugin's `init` gets from `DATABASE`: an `Arc<PluginDatabase>`, used as is.
+/// let db = std::sync::Arc::new(db);
+/// add_tag(&db, "d").await?;
+/// let count: (i64,) = Sql::new("SELECT COUNT(*) FROM tags").fetch_one(&db).await?;
+/// assert_eq!(count.0, 4);
 /// # Ok(())
 /// # }
 /// ```
@@ -253,6 +260,12 @@ pub(crate) mod sealed {
     }
 
     impl<'c> Sealed<'c> for &'c super::super::PluginDatabase {
+        fn target(self) -> Target<'c> {
+            self.pool().target()
+        }
+    }
+
+    impl<'c> Sealed<'c> for &'c std::sync::Arc<super::super::PluginDatabase> {
         fn target(self) -> Target<'c> {
             self.pool().target()
         }

@@ -57,8 +57,45 @@ pub trait LoggerService: Send + Sync + fmt::Debug + 'static {
     fn child(&self, fields: LogFields) -> Arc<dyn LoggerService>;
 }
 
-/// Shorthands for each level.
+/// Shorthands for each level, with or without structured fields.
+///
+/// ```
+/// use backlot::services::logger::{CapturingLogger, LoggerServiceExt};
+///
+/// let logger = CapturingLogger::new();
+/// logger.info_with("synced todos", &[("count", &12), ("source", &"github")]);
+/// let record = &logger.records()[0];
+/// assert_eq!(record.message, "synced todos");
+/// assert_eq!(record.field("count"), Some("12"));
+/// assert_eq!(record.field("source"), Some("github"));
+/// ```
 pub trait LoggerServiceExt: LoggerService {
+    /// Logs at `level` with key/value fields; values are anything `Display`.
+    fn log_with(&self, level: LogLevel, message: &str, fields: &[(&str, &dyn fmt::Display)]) {
+        let values: Vec<String> = fields.iter().map(|(_, v)| v.to_string()).collect();
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .zip(&values)
+            .map(|((k, _), v)| (*k, v.as_str()))
+            .collect();
+        self.log(level, message, &pairs);
+    }
+    /// Logs at debug level with fields.
+    fn debug_with(&self, message: &str, fields: &[(&str, &dyn fmt::Display)]) {
+        self.log_with(LogLevel::Debug, message, fields);
+    }
+    /// Logs at info level with fields.
+    fn info_with(&self, message: &str, fields: &[(&str, &dyn fmt::Display)]) {
+        self.log_with(LogLevel::Info, message, fields);
+    }
+    /// Logs at warn level with fields.
+    fn warn_with(&self, message: &str, fields: &[(&str, &dyn fmt::Display)]) {
+        self.log_with(LogLevel::Warn, message, fields);
+    }
+    /// Logs at error level with fields.
+    fn error_with(&self, message: &str, fields: &[(&str, &dyn fmt::Display)]) {
+        self.log_with(LogLevel::Error, message, fields);
+    }
     /// Logs at debug level.
     fn debug(&self, message: &str) {
         self.log(LogLevel::Debug, message, &[]);

@@ -20,28 +20,53 @@ impl TracingLogger {
     }
 }
 
-impl LoggerService for TracingLogger {
-    fn log(&self, level: LogLevel, message: &str, fields: &[(&str, &str)]) {
-        let mut rendered = String::new();
-        for (k, v) in self
-            .fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(fields.iter().copied())
-        {
-            if !rendered.is_empty() {
-                rendered.push(' ');
-            }
-            rendered.push_str(k);
-            rendered.push('=');
+/// Renders fields as `key=value key2="two words"`, quoting values that would be ambiguous.
+pub(crate) fn render_fields<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut rendered = String::new();
+    for (k, v) in fields {
+        if !rendered.is_empty() {
+            rendered.push(' ');
+        }
+        rendered.push_str(k);
+        rendered.push('=');
+        if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"' || c == '=') {
+            rendered.push_str(&format!("{v:?}"));
+        } else {
             rendered.push_str(v);
         }
-        let plugin = self.plugin.as_deref().unwrap_or("");
+    }
+    rendered
+}
+
+/// One `tracing` event per level and shape: a field is only written when it has a value.
+macro_rules! emit {
+    ($level:ident, $plugin:expr, $fields:expr, $message:expr) => {
+        match ($plugin, $fields) {
+            (Some(plugin), Some(fields)) => {
+                tracing::$level!(plugin, fields = %fields, "{}", $message)
+            }
+            (Some(plugin), None) => tracing::$level!(plugin, "{}", $message),
+            (None, Some(fields)) => tracing::$level!(fields = %fields, "{}", $message),
+            (None, None) => tracing::$level!("{}", $message),
+        }
+    };
+}
+
+impl LoggerService for TracingLogger {
+    fn log(&self, level: LogLevel, message: &str, fields: &[(&str, &str)]) {
+        let rendered = render_fields(
+            self.fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(fields.iter().copied()),
+        );
+        let fields = (!rendered.is_empty()).then_some(rendered);
+        let plugin = self.plugin.as_deref();
         match level {
-            LogLevel::Debug => tracing::debug!(plugin, fields = %rendered, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, fields = %rendered, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, fields = %rendered, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, fields = %rendered, "{message}"),
+            LogLevel::Debug => emit!(debug, plugin, fields, message),
+            LogLevel::Info => emit!(info, plugin, fields, message),
+            LogLevel::Warn => emit!(warn, plugin, fields, message),
+            LogLevel::Error => emit!(error, plugin, fields, message),
         }
     }
 
@@ -66,8 +91,9 @@ impl LoggerService for TracingLogger {
 ///
 /// `backend.logging.format` is `text` (default) or `json`; `backend.logging.level` (default
 /// `info`) takes an `EnvFilter` directive such as `info,backlot=debug`; the `LOG_LEVEL`
-/// environment variable, as in Backstage, wins over both. Returns whether this call installed
-/// the subscriber.
+/// environment variable, as in Backstage, wins over both. Text output is coloured only when
+/// standard output is a terminal and `NO_COLOR` is not set, so log files carry no ANSI
+/// escapes. Returns whether this call installed the subscriber.
 ///
 /// ```
 /// let config = backlot::services::config::Config::empty();
@@ -87,10 +113,96 @@ pub fn init_tracing(config: &Config) -> bool {
             .as_deref(),
         Some("json")
     );
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let ansi = use_colour(
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     if json {
         builder.json().try_init().is_ok()
     } else {
         builder.try_init().is_ok()
+    }
+}
+
+/// ANSI colour only on a terminal, and never with `NO_COLOR` (<https://no-color.org>).
+fn use_colour(stdout_is_terminal: bool, no_color: bool) -> bool {
+    stdout_is_terminal && !no_color
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::logger::LoggerServiceExt;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    /// A writer collecting everything the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The text a non-terminal `init_tracing` subscriber writes while `f` runs.
+    fn captured(f: impl FnOnce()) -> String {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(use_colour(false, false))
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, false));
+        assert!(!use_colour(false, false));
+        assert!(!use_colour(true, true));
+        let out = captured(|| TracingLogger::new().info("plain"));
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
+
+    #[test]
+    fn no_empty_fields_and_no_empty_plugin() {
+        let out = captured(|| TracingLogger::new().info("started"));
+        assert!(out.contains("started"), "{out}");
+        assert!(!out.contains("fields="), "{out}");
+        assert!(!out.contains("plugin="), "{out}");
+    }
+
+    #[test]
+    fn structured_fields_are_rendered_once_and_quoted_when_needed() {
+        let logger = TracingLogger::new().child(vec![("plugin".into(), "todo".into())]);
+        let out = captured(|| {
+            logger.info_with("served", &[("count", &3), ("title", &"two words")]);
+        });
+        assert!(out.contains(r#"fields=count=3 title="two words""#), "{out}");
+        assert_eq!(out.matches("todo").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn the_plugin_is_a_field_of_its_own_not_repeated_in_fields() {
+        let logger = TracingLogger::new()
+            .child(vec![("plugin".into(), "todo".into())])
+            .child(vec![("task".into(), "purge".into())]);
+        let out = captured(|| logger.info("ran"));
+        assert!(out.contains(r#"plugin="todo" fields=task=purge"#), "{out}");
+        assert_eq!(out.matches("todo").count(), 1, "{out}");
     }
 }

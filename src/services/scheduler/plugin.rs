@@ -85,7 +85,8 @@ pub struct PluginScheduler {
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Builds a [`PluginScheduler`] with non-default timings.
+/// Builds a [`PluginScheduler`] with non-default timings; for the crate's own tests and
+/// benchmarks (plugins take their scheduler from `SCHEDULER`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -100,6 +101,7 @@ pub struct PluginScheduler {
 /// ```
 #[derive(Debug)]
 #[must_use]
+#[doc(hidden)]
 pub struct PluginSchedulerBuilder {
     plugin_id: String,
     store: LeaseStore,
@@ -145,12 +147,17 @@ impl PluginSchedulerBuilder {
 }
 
 impl PluginScheduler {
-    /// A scheduler for `plugin_id` with default timings.
-    pub fn new(plugin_id: impl Into<String>, store: LeaseStore) -> Self {
+    /// A scheduler for `plugin_id` with default timings. Plugins take theirs from
+    /// [`SCHEDULER`](crate::services::core_services::SCHEDULER), which also mounts its
+    /// endpoints and stops it at shutdown.
+    pub(crate) fn new(plugin_id: impl Into<String>, store: LeaseStore) -> Self {
         Self::builder(plugin_id, store).build()
     }
 
-    /// A builder for a scheduler for `plugin_id`.
+    /// A builder for a scheduler for `plugin_id`. Not for plugins (they take theirs from
+    /// [`SCHEDULER`](crate::services::core_services::SCHEDULER)): public for the crate's own
+    /// scheduler tests and benchmarks, which tune its timings.
+    #[doc(hidden)]
     pub fn builder(plugin_id: impl Into<String>, store: LeaseStore) -> PluginSchedulerBuilder {
         PluginSchedulerBuilder {
             plugin_id: plugin_id.into(),

@@ -16,7 +16,8 @@ use super::state::TaskInfo;
 type Shared = Arc<PluginScheduler>;
 
 /// The scheduler endpoints of one plugin, to be merged into the plugin's router (so that
-/// they answer under `/api/<pluginId>/.backstage/scheduler/v1/tasks`):
+/// they answer under `/api/<pluginId>/.backstage/scheduler/v1/tasks`). The `SCHEDULER`
+/// service mounts them for every plugin; public for the crate's own tests:
 ///
 /// | route | answer |
 /// |---|---|
@@ -37,7 +38,7 @@ type Shared = Arc<PluginScheduler>;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let scheduler = Arc::new(PluginScheduler::new("catalog", LeaseStore::memory()));
+/// let scheduler = Arc::new(PluginScheduler::builder("catalog", LeaseStore::memory()).build());
 /// let app = router(scheduler);
 /// let res = app
 ///     .oneshot(Request::post("/.backstage/scheduler/v1/tasks/missing/trigger").body(Body::empty())?)
@@ -46,6 +47,7 @@ type Shared = Arc<PluginScheduler>;
 /// # Ok(())
 /// # }
 /// ```
+#[doc(hidden)]
 pub fn router(scheduler: Arc<PluginScheduler>) -> Router {
     Router::new()
         .route("/.backstage/scheduler/v1/tasks", get(list_tasks))

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::SchedulerError;
+use crate::services::config::duration;
 
 /// How often a task runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,102 +268,25 @@ fn parse_frequency(v: &Value) -> Result<TaskFrequency, SchedulerError> {
     parse_duration_value(v, "frequency").map(TaskFrequency::Every)
 }
 
-/// Reads a duration in any of Backstage's config forms; `field` names it in errors.
+/// Reads a duration in any of Backstage's config forms through the crate's one duration parser
+/// ([`parse_duration_value`](crate::services::config::parse_duration_value)); `field` names it
+/// in errors, an unknown unit key as `field.key`.
 pub(crate) fn parse_duration_value(v: &Value, field: &str) -> Result<Duration, SchedulerError> {
-    match v {
-        Value::String(s) => parse_duration_str(s).map_err(|m| SchedulerError::invalid(field, m)),
-        Value::Object(o) => {
-            if o.is_empty() {
-                return Err(SchedulerError::invalid(field, "empty duration object"));
-            }
-            let mut ms = 0f64;
-            for (k, val) in o {
-                let unit_ms = match k.as_str() {
-                    "years" => 365.0 * 86_400_000.0,
-                    "months" => 30.0 * 86_400_000.0,
-                    "weeks" => 7.0 * 86_400_000.0,
-                    "days" => 86_400_000.0,
-                    "hours" => 3_600_000.0,
-                    "minutes" => 60_000.0,
-                    "seconds" => 1_000.0,
-                    "milliseconds" => 1.0,
-                    _ => {
-                        return Err(SchedulerError::invalid(
-                            format!("{field}.{k}"),
-                            "unknown duration unit (expected years, months, weeks, days, hours, minutes, seconds or milliseconds)",
-                        ));
-                    }
-                };
-                let n = val
-                    .as_f64()
-                    .filter(|n| n.is_finite() && *n >= 0.0)
-                    .ok_or_else(|| {
-                        SchedulerError::invalid(
-                            format!("{field}.{k}"),
-                            "expected a non-negative number",
-                        )
-                    })?;
-                ms += n * unit_ms;
-            }
-            Ok(Duration::from_secs_f64(ms / 1000.0))
-        }
-        other => Err(SchedulerError::invalid(
-            field,
-            format!("expected a duration object or string, got {other}"),
-        )),
+    if let Value::Object(o) = v
+        && let Some(k) = o.keys().find(|k| !duration::is_duration_unit(k))
+    {
+        return Err(SchedulerError::invalid(
+            format!("{field}.{k}"),
+            "unknown duration unit (expected years, months, weeks, days, hours, minutes, seconds or milliseconds)",
+        ));
     }
+    duration::parse_duration_value(v).map_err(|m| SchedulerError::invalid(field, m))
 }
 
-/// Parses an ISO-8601 duration (`PT10M`, `P1DT2H`) or a human one (`10m`, `2 seconds`).
-pub(crate) fn parse_duration_str(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t.starts_with('P') || t.starts_with('p') {
-        return parse_iso_duration(t);
-    }
-    // `ms`-style strings: allow one space between number and unit ("2 seconds").
-    humantime::parse_duration(t)
-        .or_else(|_| humantime::parse_duration(&t.replace(' ', "")))
-        .map_err(|e| format!("cannot parse duration '{s}': {e}"))
-}
-
-fn parse_iso_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("cannot parse ISO-8601 duration '{s}'");
-    let body = &s[1..];
-    if body.is_empty() {
-        return Err(err());
-    }
-    let mut in_time = false;
-    let mut number = String::new();
-    let mut ms = 0f64;
-    let mut saw_unit = false;
-    for ch in body.chars() {
-        match ch.to_ascii_uppercase() {
-            'T' if !in_time && number.is_empty() => in_time = true,
-            c if c.is_ascii_digit() || c == '.' || c == ',' => {
-                number.push(if c == ',' { '.' } else { c });
-            }
-            unit => {
-                let n: f64 = number.parse().map_err(|_| err())?;
-                number.clear();
-                let unit_ms = match (in_time, unit) {
-                    (false, 'Y') => 365.0 * 86_400_000.0,
-                    (false, 'M') => 30.0 * 86_400_000.0,
-                    (false, 'W') => 7.0 * 86_400_000.0,
-                    (false, 'D') => 86_400_000.0,
-                    (true, 'H') => 3_600_000.0,
-                    (true, 'M') => 60_000.0,
-                    (true, 'S') => 1_000.0,
-                    _ => return Err(err()),
-                };
-                ms += n * unit_ms;
-                saw_unit = true;
-            }
-        }
-    }
-    if !number.is_empty() || !saw_unit {
-        return Err(err());
-    }
-    Ok(Duration::from_secs_f64(ms / 1000.0))
+/// Parses a duration string (`PT10M`, `10m`, `1h 30m`) with the crate's one duration parser.
+#[cfg(test)]
+fn parse_duration_str(s: &str) -> Result<Duration, String> {
+    duration::parse_duration_str(s)
 }
 
 /// Formats a duration as ISO-8601 (`PT10M`, `P1DT2H`, `PT0.25S`).
@@ -532,6 +456,21 @@ mod tests {
         assert!(parse_duration_str("PT").is_err());
         assert!(parse_duration_str("P5H").is_err());
         assert!(parse_duration_str("soon").is_err());
+        // The union of what config and schedules accepted: compound strings, milliseconds,
+        // lower-case ISO, unit objects with string amounts.
+        assert_eq!(
+            parse_duration_str("1h 30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(parse_duration_str("pt1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            parse_duration_value(&json!(1500), "x").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration_value(&json!({"seconds": "30"}), "x").unwrap(),
+            Duration::from_secs(30)
+        );
         assert_eq!(
             parse_duration_value(&json!({"hours": 1, "minutes": 30}), "x").unwrap(),
             Duration::from_secs(5400)

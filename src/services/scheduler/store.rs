@@ -54,7 +54,10 @@ pub enum LeaseStore {
 }
 
 impl LeaseStore {
-    /// A fresh in-memory store.
+    /// A fresh in-memory store: global tasks are then coordinated within this process only.
+    /// Not for plugins (the `SCHEDULER` service leases in the plugin's database); public for
+    /// the crate's own tests and benchmarks.
+    #[doc(hidden)]
     pub fn memory() -> Self {
         Self::Memory(MemoryLeaseStore::default())
     }
