@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 use super::error::AppError;
 use super::id::ExtensionId;
-use super::input::ExtensionInput;
+use super::input::{ExtensionInput, InputName, InputRef, IntoInputDeclaration};
+use super::routing::RouteResolver;
 use crate::backend::BoxError;
 use crate::services::config::Config;
 
@@ -29,6 +30,18 @@ pub struct AttachTo {
     pub id: String,
     /// The input name.
     pub input: String,
+}
+
+impl From<&InputRef> for AttachTo {
+    fn from(input: &InputRef) -> Self {
+        Self::new(input.extension(), input.name())
+    }
+}
+
+impl From<(&str, &str)> for AttachTo {
+    fn from((id, input): (&str, &str)) -> Self {
+        Self::new(id, input)
+    }
 }
 
 impl AttachTo {
@@ -72,7 +85,7 @@ pub(crate) struct ExtensionSpec {
 ///
 /// let ext = Extension::builder("greeting", "hello")
 ///     .namespace("demo")
-///     .attach_to("app/nav", "items")
+///     .attach_to(("app/nav", "items"))
 ///     .config::<GreetingConfig>()
 ///     .output(&[GREETING.any()])
 ///     .factory(|ctx| {
@@ -258,9 +271,9 @@ impl Extension {
 /// // A parent with an input, and a child feeding it.
 /// let list = Extension::builder("", "list")
 ///     .namespace("demo")
-///     .attach_to("app", "apis")
+///     .attach_to(&core_data::APP_APIS)
 ///     .disabled(true)
-///     .input("items", ExtensionInput::many(&[core_data::TITLE.any()]))
+///     .input(("items", ExtensionInput::many(&[core_data::TITLE.any()])))
 ///     .factory(|ctx| {
 ///         let titles: Vec<String> = ctx
 ///             .inputs()
@@ -321,9 +334,10 @@ impl ExtensionBuilder {
         self
     }
 
-    /// Attaches the extension to input `input` of extension `id`.
-    pub fn attach_to(mut self, id: &str, input: &str) -> Self {
-        self.spec.attach_to = Some(AttachTo::new(id, input));
+    /// Attaches the extension to an input of its parent: an [`InputRef`] the parent declared
+    /// (`.attach_to(&SECTIONS)`), or `(parent_id, input_name)` for an ad-hoc input.
+    pub fn attach_to(mut self, target: impl Into<AttachTo>) -> Self {
+        self.spec.attach_to = Some(target.into());
         self
     }
 
@@ -333,10 +347,13 @@ impl ExtensionBuilder {
         self
     }
 
-    /// Declares an input; a second input with the same name replaces the first.
-    pub fn input(mut self, name: &str, input: ExtensionInput) -> Self {
-        self.spec.inputs.retain(|(n, _)| n != name);
-        self.spec.inputs.push((name.to_string(), input));
+    /// Declares an input: an [`InputRef`] (`.input(&SECTIONS)`), or
+    /// `(name, ExtensionInput)` for an ad-hoc one. A second input with the same name replaces
+    /// the first.
+    pub fn input(mut self, input: impl IntoInputDeclaration) -> Self {
+        let (name, input) = input.into_declaration();
+        self.spec.inputs.retain(|(n, _)| *n != name);
+        self.spec.inputs.push((name, input));
         self
     }
 
@@ -430,13 +447,15 @@ impl Inputs {
             .ok_or_else(|| format!("extension '{}' has no input '{name}'", self.extension).into())
     }
 
-    /// The children of a many-input, in attachment order.
-    pub fn many(&self, name: &str) -> Result<&[InputItem], BoxError> {
-        self.get(name)
+    /// The children of a many-input, in attachment order; `input` is an [`InputRef`] or a
+    /// name.
+    pub fn many(&self, input: impl InputName) -> Result<&[InputItem], BoxError> {
+        self.get(input.input_name())
     }
 
     /// The child of a required singleton input.
-    pub fn one(&self, name: &str) -> Result<&InputItem, BoxError> {
+    pub fn one(&self, input: impl InputName) -> Result<&InputItem, BoxError> {
+        let name = input.input_name();
         self.get(name)?.first().ok_or_else(|| {
             format!(
                 "input '{name}' of extension '{}' has no extension attached",
@@ -447,8 +466,8 @@ impl Inputs {
     }
 
     /// The child of an optional singleton input, if any.
-    pub fn maybe(&self, name: &str) -> Result<Option<&InputItem>, BoxError> {
-        Ok(self.get(name)?.first())
+    pub fn maybe(&self, input: impl InputName) -> Result<Option<&InputItem>, BoxError> {
+        Ok(self.get(input.input_name())?.first())
     }
 }
 
@@ -460,6 +479,7 @@ pub struct ExtensionContext<'a> {
     pub(crate) config_type: &'static str,
     pub(crate) inputs: &'a Inputs,
     pub(crate) app_config: &'a Config,
+    pub(crate) routes: &'a RouteResolver,
 }
 
 impl fmt::Debug for ExtensionContext<'_> {
@@ -504,5 +524,12 @@ impl ExtensionContext<'_> {
     /// The whole app config.
     pub fn app_config(&self) -> &Config {
         self.app_config
+    }
+
+    /// The app's routes, as Backstage's `useRouteRef`: a cheap handle to keep in what the
+    /// factory returns and resolve when rendering (the route table is complete once the app is
+    /// built, after every factory ran), so links follow pages that config moved.
+    pub fn routes(&self) -> &RouteResolver {
+        self.routes
     }
 }

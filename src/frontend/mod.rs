@@ -60,7 +60,9 @@ mod id;
 mod input;
 mod page;
 mod plugin;
+mod route_table;
 mod routing;
+mod serve;
 mod theme;
 mod tree;
 pub mod ui;
@@ -80,12 +82,12 @@ pub use extension::{
     AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, OriginalFactory,
 };
 pub use id::ExtensionId;
-pub use input::{Cardinality, ExtensionInput};
+pub use input::{Cardinality, ExtensionInput, InputName, InputRef, IntoInputDeclaration};
 pub use page::{PageContent, PageError, PageRenderer, PageRequest};
 pub use plugin::FrontendPlugin;
 pub use routing::{
-    AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteTarget, Routes,
-    SubRouteRef,
+    AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteResolver, RouteTarget,
+    Routes, SubRouteRef,
 };
 pub use theme::{Theme, ThemeVariant};
 pub use tree::{AppNode, AppTree, NodeId};

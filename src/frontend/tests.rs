@@ -22,7 +22,7 @@ fn config(value: serde_json::Value) -> Config {
 
 fn label(name: &str, text: &'static str) -> Extension {
     Extension::builder("label", name)
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[LABEL.any()])
         .factory(move |_| Ok(Outputs::new().with(&LABEL, text.to_string())))
 }
@@ -34,8 +34,8 @@ fn holder(
     seen: Arc<Mutex<Vec<String>>>,
 ) -> Extension {
     Extension::builder("holder", "")
-        .attach_to("page:demo", "holders")
-        .input("labels", cardinality(&[LABEL.any()]))
+        .attach_to(("page:demo", "holders"))
+        .input(("labels", cardinality(&[LABEL.any()])))
         .output(&[COUNT.any()])
         .factory(move |ctx| {
             let labels: Vec<String> = match ctx.inputs().many("labels") {
@@ -58,8 +58,8 @@ fn demo_page() -> Extension {
         .build();
     // Re-declare it with an extra input (as a blueprint author would).
     Extension::builder("page", "")
-        .attach_to("app/routes", "routes")
-        .input("holders", ExtensionInput::many(&[COUNT.any()]))
+        .attach_to(("app/routes", "routes"))
+        .input(("holders", ExtensionInput::many(&[COUNT.any()])))
         .config::<PageConfig>()
         .output(spec.outputs())
         .factory(move |ctx| {
@@ -131,11 +131,11 @@ fn builds_the_builtin_tree_depth_first() {
 #[test]
 fn unknown_parent_and_input_detach_with_warnings() {
     let orphan = Extension::builder("label", "orphan")
-        .attach_to("page:nowhere", "labels")
+        .attach_to(("page:nowhere", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| panic!("a detached extension must not be instantiated"));
     let wrong_input = Extension::builder("label", "wrong")
-        .attach_to("app/nav", "nope")
+        .attach_to(("app/nav", "nope"))
         .output(&[LABEL.any()])
         .factory(|_| panic!("a detached extension must not be instantiated"));
     let app = App::builder()
@@ -209,7 +209,7 @@ fn required_singleton_without_child_is_an_error() {
 #[test]
 fn input_fed_data_it_does_not_accept_is_an_error() {
     let wrong = Extension::builder("label", "count")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[COUNT.any()])
         .factory(|_| Ok(Outputs::new().with(&COUNT, 1)));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -231,7 +231,7 @@ fn input_fed_data_it_does_not_accept_is_an_error() {
 #[test]
 fn optional_output_left_out_where_the_input_requires_it_is_an_error() {
     let maybe = Extension::builder("label", "maybe")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[LABEL.optional().any()])
         .factory(|_| Ok(Outputs::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -248,7 +248,7 @@ fn optional_output_left_out_where_the_input_requires_it_is_an_error() {
 #[test]
 fn missing_and_undeclared_outputs_are_errors() {
     let missing = Extension::builder("label", "m")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -265,7 +265,7 @@ fn missing_and_undeclared_outputs_are_errors() {
     );
 
     let extra = Extension::builder("label", "x")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "x".into()).with(&COUNT, 3)));
     let err = App::builder()
@@ -281,7 +281,7 @@ fn missing_and_undeclared_outputs_are_errors() {
 #[test]
 fn factory_errors_name_the_extension_and_keep_the_source() {
     let failing = Extension::builder("label", "boom")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| Err("disk on fire".into()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -329,7 +329,7 @@ fn duplicate_ids_from_two_plugins_are_an_error() {
 fn config_disables_enables_and_orders() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let late = Extension::builder("label", "late")
-        .attach_to("holder:demo", "labels")
+        .attach_to(("holder:demo", "labels"))
         .disabled(true)
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "late".to_string())));
@@ -408,7 +408,7 @@ async fn config_configures_and_validates_against_the_schema() {
 fn config_reattaches_extensions() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stray = Extension::builder("label", "stray")
-        .attach_to("nowhere", "labels")
+        .attach_to(("nowhere", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "stray".to_string())));
     let app = App::builder()
@@ -474,8 +474,8 @@ async fn overrides_replace_by_id_and_add_new_extensions() {
 #[tokio::test]
 async fn builtins_and_themes_are_overridable() {
     let nav = Extension::with_id("app/nav")
-        .attach_to("app/layout", "nav")
-        .input("items", ExtensionInput::many(&[core_data::NAV_ITEM.any()]))
+        .attach_to(("app/layout", "nav"))
+        .input(("items", ExtensionInput::many(&[core_data::NAV_ITEM.any()])))
         .output(&[core_data::NAV.any()])
         .factory(|ctx| {
             let items = ctx.inputs().many("items")?.iter().filter_map(|i| i.get(&core_data::NAV_ITEM).cloned()).collect();
@@ -924,10 +924,10 @@ async fn page_factories_read_inputs_and_config() {
             async move { Ok(html! { @for l in &labels { li { (l) } } }.into()) }
         }))
     })
-    .input("labels", ExtensionInput::many(&[LABEL.any()]))
+    .input(("labels", ExtensionInput::many(&[LABEL.any()])))
     .build();
     let child = Extension::builder("label", "one")
-        .attach_to("page:sections", "labels")
+        .attach_to(("page:sections", "labels"))
         .output(&[LABEL.any()])
         .factory(|_| Ok(Outputs::new().with(&LABEL, "first".to_string())));
     let app = App::builder()
