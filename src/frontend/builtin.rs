@@ -26,6 +26,9 @@ pub mod core_apis {
     /// Where backend plugins live (`core.discovery`); the `app` backend plugin provides the
     /// backend's own discovery service, a standalone app reads `backend.baseUrl`.
     pub static DISCOVERY: ApiRef<dyn DiscoveryService> = ApiRef::new("core.discovery");
+    /// Calls plugin backends found through `core.discovery` (`core.fetch`), with the
+    /// timeouts of `backend.httpClient.*`; see [`FetchApi`](crate::frontend::FetchApi).
+    pub static FETCH: ApiRef<crate::frontend::FetchApi> = ApiRef::new("core.fetch");
 }
 
 /// What the root extension hands the app.
@@ -187,6 +190,22 @@ fn discovery_api() -> Extension {
         })
 }
 
+fn fetch_api() -> Extension {
+    ApiBlueprint::make(
+        ApiFactory::builder(&core_apis::FETCH)
+            .dep(&core_apis::DISCOVERY)
+            .dep(&core_apis::CONFIG)
+            .build(|deps| {
+                let http =
+                    crate::services::http_client::http_client(&*deps.get(&core_apis::CONFIG)?)?;
+                Ok(Arc::new(super::fetch::FetchApi::new(
+                    deps.get(&core_apis::DISCOVERY)?,
+                    http,
+                )))
+            }),
+    )
+}
+
 /// The built-in extensions, root first.
 pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -> Vec<Extension> {
     let discovery = match discovery {
@@ -202,6 +221,7 @@ pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -
         ThemeBlueprint::make(Theme::dark(), Some("app")),
         config_api(),
         discovery,
+        fetch_api(),
     ]
 }
 

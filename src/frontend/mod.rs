@@ -16,8 +16,8 @@
 //!
 //! The built-in tree is `app` (inputs `root`, `apis`, `themes`) → `app/layout` (inputs `nav`,
 //! `content`) → `app/nav` (inputs `items` and `content`, sidebar markup such as a search box) and `app/routes` (input `routes`); the default themes
-//! are `theme:app/light` and `theme:app/dark`; the core APIs are `api:core.config` and
-//! `api:core.discovery`. All of them can be overridden like any extension.
+//! are `theme:app/light` and `theme:app/dark`; the core APIs are `api:core.config`,
+//! `api:core.discovery` and `api:core.fetch`. All of them can be overridden like any extension.
 //!
 //! ```
 //! use backlot::frontend::{App, FrontendPlugin, NavItemBlueprint, PageBlueprint, RouteRef, ui};
@@ -56,6 +56,7 @@ pub mod core_data;
 mod data_ref;
 mod error;
 mod extension;
+mod fetch;
 mod id;
 mod input;
 mod page;
@@ -81,6 +82,7 @@ pub use error::{AppError, AppWarning};
 pub use extension::{
     AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, OriginalFactory,
 };
+pub use fetch::{BackendError, FetchApi, FetchError};
 pub use id::ExtensionId;
 pub use input::{Cardinality, ExtensionInput, InputName, InputRef, IntoInputDeclaration};
 pub use page::{PageContent, PageError, PageRenderer, PageRequest};
