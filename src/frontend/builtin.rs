@@ -193,15 +193,10 @@ fn discovery_api() -> Extension {
 fn fetch_api() -> Extension {
     ApiBlueprint::make(
         ApiFactory::builder(&core_apis::FETCH)
-            .dep(&core_apis::DISCOVERY)
-            .dep(&core_apis::CONFIG)
-            .build(|deps| {
-                let http =
-                    crate::services::http_client::http_client(&*deps.get(&core_apis::CONFIG)?)?;
-                Ok(Arc::new(super::fetch::FetchApi::new(
-                    deps.get(&core_apis::DISCOVERY)?,
-                    http,
-                )))
+            .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
+            .build(|(discovery, config)| {
+                let http = crate::services::http_client::http_client(&config)?;
+                Ok(Arc::new(super::fetch::FetchApi::new(discovery, http)))
             }),
     )
 }

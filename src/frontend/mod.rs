@@ -71,7 +71,7 @@ pub mod ui;
 #[cfg(test)]
 mod tests;
 
-pub use api::{ApiDeps, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
+pub use api::{ApiDepRefs, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
 pub use app::{App, AppBuilder};
 pub use blueprints::{
     ApiBlueprint, NavItemBlueprint, NavItemConfig, PageBlueprint, PageConfig, ThemeBlueprint,

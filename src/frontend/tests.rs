@@ -531,8 +531,8 @@ fn api_plugin() -> FrontendPlugin {
         )))
         .extension(ApiBlueprint::make(
             ApiFactory::builder(&SHOUT)
-                .dep(&GREETER)
-                .build(|deps| Ok(Arc::new(deps.get(&GREETER)?.greet().to_uppercase()))),
+                .deps(&GREETER)
+                .build(|greeter| Ok(Arc::new(greeter.greet().to_uppercase()))),
         ))
 }
 
@@ -574,17 +574,17 @@ fn api_cycles_and_missing_deps_fail_the_build() {
     static B: ApiRef<String> = ApiRef::new("plugin.b");
     let cyc = FrontendPlugin::new("cyc")
         .extension(ApiBlueprint::make(
-            ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B)),
+            ApiFactory::builder(&A).deps(&B).build(Ok),
         ))
         .extension(ApiBlueprint::make(
-            ApiFactory::builder(&B).dep(&A).build(|d| d.get(&A)),
+            ApiFactory::builder(&B).deps(&A).build(Ok),
         ));
     assert!(matches!(
         App::builder().feature(cyc).build(),
         Err(AppError::ApiCycle { .. })
     ));
     let missing = FrontendPlugin::new("miss").extension(ApiBlueprint::make(
-        ApiFactory::builder(&A).dep(&B).build(|d| d.get(&B)),
+        ApiFactory::builder(&A).deps(&B).build(Ok),
     ));
     assert!(matches!(
         App::builder().feature(missing).build(),

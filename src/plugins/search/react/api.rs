@@ -91,9 +91,8 @@ impl HttpSearchApi {
     /// ```
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&SEARCH_API)
-            .dep(&core_apis::FETCH)
-            .build(|deps| {
-                let fetch = deps.get(&core_apis::FETCH)?;
+            .deps(&core_apis::FETCH)
+            .build(|fetch| {
                 Ok(Arc::new(Self {
                     base_url: fetch.base_url("search"),
                     fetch: (*fetch).clone(),

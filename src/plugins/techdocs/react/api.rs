@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::error::TechDocsApiError;
 use crate::frontend::{ApiFactory, ApiRef, core_apis};
 use crate::plugins::catalog::react::EntityParams;
-use crate::services::discovery::DiscoveryService;
 use crate::services::http_client::{default_http_client, http_client};
 
 /// Reads published TechDocs sites, like Backstage's `TechDocsStorageApi`. An app can install
@@ -130,11 +129,9 @@ impl HttpTechDocsApi {
     /// ```
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&TECHDOCS_API)
-            .dep(&core_apis::DISCOVERY)
-            .dep(&core_apis::CONFIG)
-            .build(|deps| {
-                let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
+            .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
+            .build(|(discovery, config)| {
+                let http = http_client(&config)?;
                 Ok(Arc::new(
                     Self::new(
                         discovery.base_url("techdocs"),
