@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -88,8 +89,7 @@ pub(crate) struct ExtensionSpec {
 ///     .attach_to(("app/nav", "items"))
 ///     .config::<GreetingConfig>()
 ///     .output(&[GREETING.any()])
-///     .factory(|ctx| {
-///         let config = ctx.config::<GreetingConfig>()?;
+///     .factory(|_ctx, config: &GreetingConfig| {
 ///         let name = config.name.clone().unwrap_or_else(|| "world".into());
 ///         Ok(Outputs::new().with(&GREETING, format!("hello {name}")))
 ///     });
@@ -286,13 +286,27 @@ impl Extension {
 ///     });
 /// assert!(list.is_disabled());
 /// ```
-#[derive(Clone)]
 #[must_use]
-pub struct ExtensionBuilder {
+pub struct ExtensionBuilder<C = NoConfig> {
     spec: ExtensionSpec,
+    _config: PhantomData<fn() -> C>,
 }
 
-impl fmt::Debug for ExtensionBuilder {
+/// The config type of an extension that takes none (before
+/// [`ExtensionBuilder::config`]); its factory gets only the context.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoConfig;
+
+impl<C> Clone for ExtensionBuilder<C> {
+    fn clone(&self) -> Self {
+        Self {
+            spec: self.spec.clone(),
+            _config: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for ExtensionBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExtensionBuilder")
             .field("kind", &self.spec.kind)
@@ -310,9 +324,10 @@ fn no_config(value: Option<&Value>) -> Result<ParsedConfig, String> {
     }
 }
 
-impl ExtensionBuilder {
+impl ExtensionBuilder<NoConfig> {
     fn new(kind: Option<String>, namespace: Option<String>, name: Option<String>) -> Self {
         Self {
+            _config: PhantomData,
             spec: ExtensionSpec {
                 kind,
                 namespace,
@@ -328,6 +343,34 @@ impl ExtensionBuilder {
         }
     }
 
+    /// Sets the factory and finishes the extension. The factory runs once when the app is
+    /// built, after the factories of its children; keep it cheap.
+    pub fn factory(
+        mut self,
+        factory: impl Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + Send + Sync + 'static,
+    ) -> Extension {
+        self.spec.factory = Arc::new(factory);
+        Extension {
+            spec: Arc::new(self.spec),
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Default + Send + Sync + 'static> ExtensionBuilder<C> {
+    /// Sets the factory and finishes the extension; the factory gets the parsed config as
+    /// `&C`. It runs once when the app is built, after the factories of its children.
+    pub fn factory(
+        mut self,
+        factory: impl Fn(&ExtensionContext<'_>, &C) -> Result<Outputs, BoxError> + Send + Sync + 'static,
+    ) -> Extension {
+        self.spec.factory = Arc::new(move |ctx| factory(ctx, ctx.config::<C>()?));
+        Extension {
+            spec: Arc::new(self.spec),
+        }
+    }
+}
+
+impl<C> ExtensionBuilder<C> {
     /// Sets the namespace (by default the plugin id).
     pub fn namespace(mut self, namespace: &str) -> Self {
         self.spec.namespace = Some(namespace.to_string()).filter(|n| !n.is_empty());
@@ -366,10 +409,12 @@ impl ExtensionBuilder {
     /// Declares the config type: `C` is parsed from the extension's `config` in
     /// `app.extensions` (absent config gives `C::default()`, so give `C` `#[serde(default)]`).
     /// A value that does not parse fails the app build with an error naming the extension.
-    pub fn config<C: DeserializeOwned + Default + Send + Sync + 'static>(mut self) -> Self {
+    pub fn config<D: DeserializeOwned + Default + Send + Sync + 'static>(
+        mut self,
+    ) -> ExtensionBuilder<D> {
         self.spec.config = Arc::new(|value| {
-            let parsed: C = match value {
-                None | Some(Value::Null) => C::default(),
+            let parsed: D = match value {
+                None | Some(Value::Null) => D::default(),
                 Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| {
                     let path = e.path().to_string();
                     if path == "." || path.is_empty() {
@@ -381,19 +426,10 @@ impl ExtensionBuilder {
             };
             Ok(Arc::new(parsed) as ParsedConfig)
         });
-        self.spec.config_type = std::any::type_name::<C>();
-        self
-    }
-
-    /// Sets the factory and finishes the extension. The factory runs once when the app is
-    /// built, after the factories of its children; keep it cheap.
-    pub fn factory(
-        mut self,
-        factory: impl Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + Send + Sync + 'static,
-    ) -> Extension {
-        self.spec.factory = Arc::new(factory);
-        Extension {
-            spec: Arc::new(self.spec),
+        self.spec.config_type = std::any::type_name::<D>();
+        ExtensionBuilder {
+            spec: self.spec,
+            _config: PhantomData,
         }
     }
 }
@@ -503,7 +539,9 @@ impl ExtensionContext<'_> {
         self.plugin
     }
 
-    /// The parsed config; `C` must be the type given to [`ExtensionBuilder::config`].
+    /// The parsed config; `C` must be the type given to [`ExtensionBuilder::config`]. A factory
+    /// set after `config::<C>()` receives it as `&C` already; this is for
+    /// [`Extension::override_factory`] factories.
     pub fn config<C: Send + Sync + 'static>(&self) -> Result<&C, BoxError> {
         self.config.downcast_ref::<C>().ok_or_else(|| {
             format!(

@@ -80,7 +80,8 @@ pub use builtin::core_apis;
 pub use data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 pub use error::{AppError, AppWarning};
 pub use extension::{
-    AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, OriginalFactory,
+    AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, NoConfig,
+    OriginalFactory,
 };
 pub use fetch::{BackendError, FetchApi, FetchError};
 pub use id::ExtensionId;

@@ -62,18 +62,14 @@ fn demo_page() -> Extension {
         .input(("holders", ExtensionInput::many(&[COUNT.any()])))
         .config::<PageConfig>()
         .output(spec.outputs())
-        .factory(move |ctx| {
+        .factory(move |ctx, config| {
             let total: u32 = ctx
                 .inputs()
                 .many("holders")?
                 .iter()
                 .filter_map(|h| h.get(&COUNT).copied())
                 .sum();
-            let path = ctx
-                .config::<PageConfig>()?
-                .path
-                .clone()
-                .unwrap_or_else(|| "/demo".into());
+            let path = config.path.clone().unwrap_or_else(|| "/demo".into());
             Ok(Outputs::new()
                 .with(&core_data::ROUTE_PATH, path)
                 .with(&core_data::ROUTE_REF, ROOT.any_route())

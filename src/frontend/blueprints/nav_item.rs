@@ -74,8 +74,7 @@ impl NavItemBlueprint {
         if let Some(ns) = &self.namespace {
             builder = builder.namespace(ns);
         }
-        builder.factory(move |ctx| {
-            let config = ctx.config::<NavItemConfig>()?;
+        builder.factory(move |_, config| {
             Ok(Outputs::new().with(
                 &NAV_ITEM,
                 NavItem {

@@ -191,7 +191,7 @@ impl PageBlueprint {
         self
     }
 
-    fn extension_builder(&self) -> ExtensionBuilder {
+    fn extension_builder(&self) -> ExtensionBuilder<PageConfig> {
         let mut builder = Extension::builder("page", &self.name)
             .attach_to(&crate::frontend::core_data::PAGES)
             .disabled(self.disabled)
@@ -214,8 +214,7 @@ impl PageBlueprint {
     /// Finishes the page extension.
     pub fn build(self) -> Extension {
         let builder = self.extension_builder();
-        builder.factory(move |ctx| {
-            let config = ctx.config::<PageConfig>()?;
+        builder.factory(move |ctx, config| {
             let render = match &self.render {
                 Render::Fixed(render) => render.clone(),
                 Render::Factory(factory) => factory(ctx)?,

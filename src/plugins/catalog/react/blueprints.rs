@@ -221,8 +221,7 @@ impl EntityContentBlueprint {
             .attach_to(&ENTITY_CONTENTS)
             .config::<EntityContentConfig>()
             .output(&[ENTITY_CONTENT.any()])
-            .factory(move |ctx| {
-                let config = ctx.config::<EntityContentConfig>()?;
+            .factory(move |_, config| {
                 Ok(Outputs::new().with(
                     &ENTITY_CONTENT,
                     EntityContent {
