@@ -71,6 +71,16 @@ pub mod ui;
 #[cfg(test)]
 mod tests;
 
+/// The frontend guides from `docs/`, rendered here so that `cargo doc` shows them and
+/// `cargo test --doc` compiles and runs their examples.
+pub mod guides {
+    #[doc = include_str!("../../docs/writing-a-frontend-plugin.md")]
+    pub mod writing_a_frontend_plugin {}
+
+    #[doc = include_str!("../../docs/customizing-the-app.md")]
+    pub mod customizing_the_app {}
+}
+
 pub use api::{ApiDepRefs, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
 pub use app::{App, AppBuilder};
 pub use blueprints::{
