@@ -1,5 +1,6 @@
 #![allow(missing_docs)]
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)]
 //! The `app` backend plugin serving a frontend plugin's pages over HTTP.
 
 use backlot::frontend::{
