@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -211,6 +212,33 @@ impl FetchApi {
     ///
     /// As [`get_json`](Self::get_json).
     pub async fn get_json_url<T: DeserializeOwned>(&self, url: &str) -> Result<T, FetchError> {
+        let body = self.get_bytes(url, None).await?;
+        serde_json::from_slice(&body).map_err(|source| FetchError::Decode {
+            url: url.to_string(),
+            source,
+        })
+    }
+
+    /// GETs an absolute URL as text (lossy UTF-8), waiting at most `timeout` when given (a
+    /// timeout is a [`FetchError::Transport`] whose source `is_timeout()`).
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] when the request fails or the status is not 2xx.
+    pub async fn get_text_url(
+        &self,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<String, FetchError> {
+        let body = self.get_bytes(url, timeout).await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn get_bytes(
+        &self,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<bytes::Bytes, FetchError> {
         let transport = |source| FetchError::Transport {
             url: url.to_string(),
             source,
@@ -218,6 +246,9 @@ impl FetchApi {
         let mut request = self.http.get(url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
         }
         let res = request.send().await.map_err(transport)?;
         let status = res.status().as_u16();
@@ -229,10 +260,7 @@ impl FetchApi {
                 error: BackendError::from_body(&body),
             });
         }
-        serde_json::from_slice(&body).map_err(|source| FetchError::Decode {
-            url: url.to_string(),
-            source,
-        })
+        Ok(body)
     }
 }
 
