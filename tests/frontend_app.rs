@@ -1,5 +1,6 @@
 #![allow(missing_docs)]
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)]
 //! The `app` backend plugin serving a frontend plugin's pages over HTTP.
 
 use backlot::frontend::{
@@ -151,4 +152,75 @@ async fn app_build_errors_fail_startup_naming_the_app_plugin() {
         out.join(" / ")
     };
     assert!(chain.contains("page:unknown"), "{chain}");
+}
+
+async fn html_of(app: &App, path: &str) -> String {
+    use tower::ServiceExt;
+    let res = app
+        .router()
+        .oneshot(
+            http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn moving_the_search_page_through_config_moves_the_search_box() {
+    use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
+    use backlot::services::config::Config;
+
+    let config = Config::from_value(serde_json::json!({
+        "app": { "extensions": [{ "page:search": { "config": { "path": "/find" } } }] }
+    }));
+    let app = App::builder()
+        .feature(search_plugin(SearchUiOptions::default()))
+        .feature(notes_plugin())
+        .config(config)
+        .build()
+        .unwrap();
+    let html = html_of(&app, "/notes").await;
+    assert!(html.contains("action=\"/find\""), "{html}");
+    assert!(!html.contains("action=\"/search\""), "{html}");
+
+    // Without the config the box submits to the default path.
+    let app = App::builder()
+        .feature(search_plugin(SearchUiOptions::default()))
+        .build()
+        .unwrap();
+    let html = html_of(&app, "/search").await;
+    assert!(html.contains("action=\"/search\""), "{html}");
+}
+
+#[test]
+fn a_nav_item_without_a_page_is_a_warning() {
+    use backlot::frontend::AppWarning;
+
+    static NOWHERE: RouteRef = RouteRef::new("nowhere.root");
+    let app = App::builder()
+        .feature(notes_plugin())
+        .feature(
+            FrontendPlugin::new("nowhere")
+                .route("root", &NOWHERE)
+                .extension(NavItemBlueprint::new("Nowhere", &NOWHERE).build()),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(
+        app.warnings(),
+        [AppWarning::NavItemWithoutPage {
+            title: "Nowhere".to_string(),
+            route: "nowhere.root".to_string(),
+        }]
+    );
+    assert_eq!(
+        app.warnings()[0].to_string(),
+        "nav item 'Nowhere' is left out of the sidebar: no page mounts route 'nowhere.root'"
+    );
 }

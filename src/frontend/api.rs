@@ -47,7 +47,74 @@ impl<T: ?Sized + Send + Sync + 'static> ApiRef<T> {
 }
 
 type BuildFn =
-    Arc<dyn Fn(&ApiDeps<'_>) -> Result<Box<dyn Any + Send + Sync>, BoxError> + Send + Sync>;
+    Arc<dyn Fn(&ApiRegistry) -> Result<Box<dyn Any + Send + Sync>, BoxError> + Send + Sync>;
+
+/// The APIs an API factory depends on, as typed refs: `()`, one `&ApiRef<A>`, or a tuple of up
+/// to six (`(&DISCOVERY, &CONFIG)`). The factory receives the implementations in the same
+/// shape (`Arc<A>`, or a tuple of them), like the backend's service dependencies, so a
+/// factory cannot use an API it did not declare.
+pub trait ApiDepRefs: Send + Sync + 'static {
+    /// What the factory receives.
+    type Apis;
+
+    /// The ids of the declared APIs.
+    fn ids(&self) -> Vec<&'static str>;
+
+    /// The implementations from `registry`; `None` when one is not built (the registry builds
+    /// dependencies first, so this does not happen in an app).
+    fn resolve(&self, registry: &ApiRegistry) -> Option<Self::Apis>;
+}
+
+impl ApiDepRefs for () {
+    type Apis = ();
+
+    fn ids(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn resolve(&self, _: &ApiRegistry) -> Option<()> {
+        Some(())
+    }
+}
+
+impl<A: ?Sized + Send + Sync + 'static> ApiDepRefs for &'static ApiRef<A> {
+    type Apis = Arc<A>;
+
+    fn ids(&self) -> Vec<&'static str> {
+        vec![self.id()]
+    }
+
+    fn resolve(&self, registry: &ApiRegistry) -> Option<Arc<A>> {
+        registry.get(self)
+    }
+}
+
+macro_rules! api_dep_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: ?Sized + Send + Sync + 'static),+> ApiDepRefs for ($(&'static ApiRef<$name>,)+) {
+            type Apis = ($(Arc<$name>,)+);
+
+            #[allow(non_snake_case)]
+            fn ids(&self) -> Vec<&'static str> {
+                let ($($name,)+) = self;
+                vec![$($name.id()),+]
+            }
+
+            #[allow(non_snake_case)]
+            fn resolve(&self, registry: &ApiRegistry) -> Option<Self::Apis> {
+                let ($($name,)+) = self;
+                Some(($(registry.get($name)?,)+))
+            }
+        }
+    };
+}
+
+api_dep_tuple!(A);
+api_dep_tuple!(A, B);
+api_dep_tuple!(A, B, C);
+api_dep_tuple!(A, B, C, D);
+api_dep_tuple!(A, B, C, D, E);
+api_dep_tuple!(A, B, C, D, E, F);
 
 /// How to build one API: its ref, the APIs it depends on and a factory, like Backstage's
 /// `createApiFactory({ api, deps, factory })`. Give it to the app with
@@ -55,19 +122,18 @@ type BuildFn =
 ///
 /// ```
 /// use std::sync::Arc;
-/// use backlot::frontend::{ApiFactory, ApiRef};
+/// use backlot::frontend::{ApiFactory, ApiRef, core_apis};
 ///
 /// pub struct Greeter { pub greeting: String }
 /// pub static GREETER: ApiRef<Greeter> = ApiRef::new("plugin.demo.greeter");
 /// pub static LOUD: ApiRef<Greeter> = ApiRef::new("plugin.demo.loud");
 ///
 /// let base = ApiFactory::instance(&GREETER, Arc::new(Greeter { greeting: "hi".into() }));
-/// let loud = ApiFactory::builder(&LOUD).dep(&GREETER).build(|deps| {
-///     let inner = deps.get(&GREETER)?;
-///     Ok(Arc::new(Greeter { greeting: inner.greeting.to_uppercase() }))
-/// });
+/// let loud = ApiFactory::builder(&LOUD)
+///     .deps((&GREETER, &core_apis::CONFIG))
+///     .build(|(inner, _config)| Ok(Arc::new(Greeter { greeting: inner.greeting.to_uppercase() })));
 /// assert_eq!(loud.api_id(), "plugin.demo.loud");
-/// assert_eq!(loud.dependencies(), ["plugin.demo.greeter"]);
+/// assert_eq!(loud.dependencies(), ["plugin.demo.greeter", "core.config"]);
 /// # let _ = base;
 /// ```
 #[derive(Clone)]
@@ -88,33 +154,33 @@ impl fmt::Debug for ApiFactory {
 
 /// Builds an [`ApiFactory`]; see [`ApiFactory::builder`].
 #[must_use]
-pub struct ApiFactoryBuilder<T: ?Sized> {
+pub struct ApiFactoryBuilder<T: ?Sized, D = ()> {
     api: &'static str,
-    deps: Vec<&'static str>,
+    deps: D,
     _type: PhantomData<fn() -> Box<T>>,
 }
 
-impl<T: ?Sized> fmt::Debug for ApiFactoryBuilder<T> {
+impl<T: ?Sized, D> fmt::Debug for ApiFactoryBuilder<T, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiFactoryBuilder")
             .field("api", &self.api)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl ApiFactory {
-    /// Starts a factory for `api`.
+    /// Starts a factory for `api`, without dependencies until [`deps`](ApiFactoryBuilder::deps).
     pub fn builder<T: ?Sized + Send + Sync + 'static>(api: &ApiRef<T>) -> ApiFactoryBuilder<T> {
         ApiFactoryBuilder {
             api: api.id(),
-            deps: Vec::new(),
+            deps: (),
             _type: PhantomData,
         }
     }
 
     /// A factory that hands out an existing instance.
     pub fn instance<T: ?Sized + Send + Sync + 'static>(api: &ApiRef<T>, value: Arc<T>) -> Self {
-        Self::builder(api).build(move |_| Ok(value.clone()))
+        Self::builder(api).build(move |()| Ok(value.clone()))
     }
 
     /// The API id.
@@ -128,64 +194,36 @@ impl ApiFactory {
     }
 }
 
-impl<T: ?Sized + Send + Sync + 'static> ApiFactoryBuilder<T> {
-    /// Declares a dependency on another API.
-    pub fn dep<U: ?Sized + Send + Sync + 'static>(mut self, api: &ApiRef<U>) -> Self {
-        if !self.deps.contains(&api.id()) {
-            self.deps.push(api.id());
+impl<T: ?Sized + Send + Sync + 'static, D: ApiDepRefs> ApiFactoryBuilder<T, D> {
+    /// Declares the dependencies: one `&ApiRef` or a tuple of them; the factory receives
+    /// their implementations in the same shape.
+    pub fn deps<E: ApiDepRefs>(self, deps: E) -> ApiFactoryBuilder<T, E> {
+        ApiFactoryBuilder {
+            api: self.api,
+            deps,
+            _type: PhantomData,
         }
-        self
     }
 
     /// Sets the factory; it gets the declared dependencies.
     pub fn build(
         self,
-        factory: impl Fn(&ApiDeps<'_>) -> Result<Arc<T>, BoxError> + Send + Sync + 'static,
+        factory: impl Fn(D::Apis) -> Result<Arc<T>, BoxError> + Send + Sync + 'static,
     ) -> ApiFactory {
+        let api = self.api;
+        let ids = self.deps.ids();
+        let deps = self.deps;
         ApiFactory {
-            api: self.api,
-            deps: self.deps,
-            build: Arc::new(move |deps| {
-                let value = factory(deps)?;
+            api,
+            deps: ids,
+            build: Arc::new(move |registry| {
+                let apis = deps
+                    .resolve(registry)
+                    .ok_or_else(|| format!("a dependency of api '{api}' is not available"))?;
+                let value = factory(apis)?;
                 Ok(Box::new(value) as Box<dyn Any + Send + Sync>)
             }),
         }
-    }
-}
-
-/// The dependencies an API factory declared.
-pub struct ApiDeps<'a> {
-    api: &'static str,
-    declared: &'a [&'static str],
-    registry: &'a ApiRegistry,
-}
-
-impl fmt::Debug for ApiDeps<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiDeps")
-            .field("api", &self.api)
-            .field("declared", &self.declared)
-            .finish()
-    }
-}
-
-impl ApiDeps<'_> {
-    /// A declared dependency; asking for an undeclared one is an error.
-    pub fn get<U: ?Sized + Send + Sync + 'static>(
-        &self,
-        api: &ApiRef<U>,
-    ) -> Result<Arc<U>, BoxError> {
-        if !self.declared.contains(&api.id()) {
-            return Err(format!(
-                "api '{}' did not declare a dependency on api '{}'",
-                self.api,
-                api.id()
-            )
-            .into());
-        }
-        self.registry.get(api).ok_or_else(|| {
-            format!("api '{}' is not available to api '{}'", api.id(), self.api).into()
-        })
     }
 }
 
@@ -293,12 +331,7 @@ fn visit(
         visit(dep, by_api, registry, done, stack)?;
     }
     stack.pop();
-    let deps = ApiDeps {
-        api,
-        declared: &factory.deps,
-        registry,
-    };
-    let built = (factory.build)(&deps).map_err(|source| AppError::ApiFactory {
+    let built = (factory.build)(registry).map_err(|source| AppError::ApiFactory {
         api: api.to_string(),
         source,
     })?;
@@ -318,8 +351,8 @@ mod tests {
 
     fn plus_one(api: &'static ApiRef<Num>, dep: &'static ApiRef<Num>) -> ApiFactory {
         ApiFactory::builder(api)
-            .dep(dep)
-            .build(move |deps| Ok(Arc::new(Num(deps.get(dep)?.0 + 1))))
+            .deps(dep)
+            .build(|n| Ok(Arc::new(Num(n.0 + 1))))
     }
 
     #[test]
@@ -360,23 +393,5 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(err, AppError::DuplicateApi { .. }));
-    }
-
-    #[test]
-    fn undeclared_dependencies_are_refused() {
-        let sneaky = ApiFactory::builder(&B).build(|deps| Ok(Arc::new(Num(deps.get(&A)?.0))));
-        let err = ApiRegistry::build(vec![
-            ("api:t.a".into(), ApiFactory::instance(&A, Arc::new(Num(1)))),
-            ("api:t.b".into(), sneaky),
-        ])
-        .unwrap_err();
-        assert!(matches!(&err, AppError::ApiFactory { api, .. } if api == "t.b"));
-        let source = std::error::Error::source(&err)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        assert!(
-            source.contains("did not declare a dependency on api 't.a'"),
-            "{source}"
-        );
     }
 }

@@ -5,34 +5,27 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::get;
-use maud::{Markup, PreEscaped, html};
-use serde_json::Value;
+use maud::{PreEscaped, html};
 
 use super::api::ApiRegistry;
 use super::builtin::{APP_PARTS, AppParts, builtin_extensions};
 use super::config::read_extension_params;
-use super::core_data::{Layout, NavLink, ROUTE_REF, Shell};
 use super::error::{AppError, AppWarning};
 use super::extension::Extension;
-use super::page::{AppContext, PageContent, PageError, PageRequest};
+use super::page::{AppContext, PageError};
 use super::plugin::{FrontendPlugin, valid_plugin_id};
+use super::route_table::{REST_PARAM, axum_pattern, build_routes};
 use super::routing::{
-    AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, Routes,
-    pattern_params,
+    AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteResolver, Routes,
 };
+use super::serve::{APP_CSS, APP_JS, AppState, not_found, script, serve_page, stylesheet};
 use super::theme::{ThemeVariant, theme_css};
 use super::tree::{self, AppTree, Entry, Source};
-use super::ui;
-use crate::backend::http::RawErrorResponse;
 use crate::services::config::Config;
 use crate::services::discovery::DiscoveryService;
-
-const APP_CSS: &str = include_str!("assets/app.css");
-const APP_JS: &str = include_str!("assets/app.js");
-const REST_PARAM: &str = "bl_rest";
 
 /// Builds an [`App`]: plugins, extension overrides, config and route bindings.
 ///
@@ -188,11 +181,9 @@ impl AppBuilder {
         }
         let entries = tree::merge_entries(base, overrides)?;
         let params = read_extension_params(&config)?;
-        let (mut tree, warnings) = tree::resolve(entries, params)?;
-        for w in &warnings {
-            tracing::warn!("{w}");
-        }
-        tree::instantiate(&mut tree, &config)?;
+        let (mut tree, mut warnings) = tree::resolve(entries, params)?;
+        let resolver = RouteResolver::default();
+        tree::instantiate(&mut tree, &config, &resolver)?;
         let parts: AppParts = tree
             .root()
             .and_then(|r| r.outputs())
@@ -202,6 +193,7 @@ impl AppBuilder {
 
         let apis = ApiRegistry::build(parts.apis.clone())?;
         let routes = build_routes(&tree, &self.plugins, &self.bindings, &config)?;
+        resolver.set(routes.clone());
 
         let light = parts
             .themes
@@ -255,14 +247,24 @@ impl AppBuilder {
             .nav
             .items
             .iter()
-            .filter_map(|item| {
-                let pattern = ctx.routes.pattern_of(&item.target)?;
-                Some((item.title.clone(), pattern, item.icon.clone()))
+            .filter_map(|item| match ctx.routes.pattern_of(&item.target) {
+                Some(pattern) => Some((item.title.clone(), pattern, item.icon.clone())),
+                None => {
+                    warnings.push(AppWarning::NavItemWithoutPage {
+                        title: item.title.clone(),
+                        route: item.target.id().to_string(),
+                    });
+                    None
+                }
             })
             .collect();
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
         Ok(App {
             tree,
             warnings,
+            resolver,
             state: Arc::new(AppState {
                 ctx,
                 layout: parts.layout,
@@ -280,309 +282,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-/// `/a/:b` → `/a/{b}`, refusing what axum would misread.
-fn axum_pattern(path: &str) -> Result<String, String> {
-    if !path.starts_with('/') {
-        return Err("a page path starts with '/'".to_string());
-    }
-    if path.contains(['{', '}', '*', '?', '#']) {
-        return Err(
-            "use ':name' for params; '{', '}', '*', '?' and '#' are not allowed".to_string(),
-        );
-    }
-    let trimmed = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    let mut out = String::new();
-    for segment in trimmed.split('/').skip(1) {
-        out.push('/');
-        match segment.strip_prefix(':') {
-            Some(name) if !name.is_empty() && name != REST_PARAM => {
-                out.push('{');
-                out.push_str(name);
-                out.push('}');
-            }
-            Some(_) => return Err(format!("bad param segment '{segment}'")),
-            None => out.push_str(segment),
-        }
-    }
-    Ok(if out.is_empty() { "/".to_string() } else { out })
-}
-
-fn join_route_chain(chain: &[String]) -> String {
-    let mut out = String::new();
-    for part in chain {
-        let p = part.trim_matches('/');
-        if !p.is_empty() {
-            out.push('/');
-            out.push_str(p);
-        }
-    }
-    if out.is_empty() { "/".to_string() } else { out }
-}
-
-fn build_routes(
-    tree: &AppTree,
-    plugins: &[FrontendPlugin],
-    code_bindings: &[(AnyExternalRoute, AnyRouteRef)],
-    config: &Config,
-) -> Result<Routes, AppError> {
-    let mut routes = Routes::default();
-    for id in tree.node_ids() {
-        let Some(node) = tree.node(id) else { continue };
-        let Some(route) = node.outputs().and_then(|o| o.get(&ROUTE_REF)) else {
-            continue;
-        };
-        let path = join_route_chain(&tree.route_path_chain(id));
-        let present = pattern_params(&path);
-        if let Some(missing) = route.param_names().iter().find(|n| !present.contains(n)) {
-            return Err(AppError::InvalidPagePath {
-                extension: node.id().to_string(),
-                path,
-                reason: format!("route ref '{}' needs param ':{missing}'", route.id()),
-            });
-        }
-        routes.paths.entry(route.id()).or_insert(path);
-    }
-
-    let plugin_route = |key: &str| -> Option<AnyRouteRef> {
-        let (plugin, name) = key.split_once('.')?;
-        plugins
-            .iter()
-            .find(|p| p.id() == plugin)?
-            .routes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, r)| *r)
-    };
-    let mut externals: Vec<(String, String, AnyExternalRoute)> = Vec::new();
-    for plugin in plugins {
-        for (name, ext) in &plugin.external_routes {
-            externals.push((plugin.id().to_string(), name.clone(), *ext));
-        }
-    }
-
-    // Default targets first, then bindings in code, then config.
-    for (_, _, ext) in &externals {
-        if let Some(target) = ext.default_target.and_then(&plugin_route) {
-            if target.params() == ext.params {
-                routes.bindings.insert(ext.id, target);
-            }
-        }
-    }
-    for (ext, target) in code_bindings {
-        if !externals.iter().any(|(_, _, e)| e.id == ext.id) {
-            return Err(AppError::InvalidRouteBinding {
-                binding: ext.id.to_string(),
-                reason: "the external route belongs to no installed plugin".to_string(),
-            });
-        }
-        routes.bindings.insert(ext.id, *target);
-    }
-    if let Some(value) = config.get("app.routes.bindings") {
-        let Value::Object(map) = value else {
-            return Err(AppError::InvalidRouteBinding {
-                binding: "app.routes.bindings".to_string(),
-                reason: "expected a map of '<plugin>.<externalRoute>: <plugin>.<route>'"
-                    .to_string(),
-            });
-        };
-        for (key, target) in map {
-            let bad = |reason: &str| AppError::InvalidRouteBinding {
-                binding: key.clone(),
-                reason: reason.to_string(),
-            };
-            let (plugin, name) = key
-                .split_once('.')
-                .ok_or_else(|| bad("expected '<plugin>.<externalRoute>'"))?;
-            let ext = externals
-                .iter()
-                .find(|(p, n, _)| p == plugin && n == name)
-                .map(|(_, _, e)| *e)
-                .ok_or_else(|| bad("no installed plugin has this external route"))?;
-            match target {
-                Value::Bool(false) => {
-                    routes.bindings.remove(ext.id);
-                }
-                Value::String(t) => {
-                    let route = plugin_route(t).ok_or_else(|| {
-                        bad(&format!(
-                            "target '{t}' is not a route of an installed plugin"
-                        ))
-                    })?;
-                    if route.params() != ext.params {
-                        return Err(bad(&format!("target '{t}' takes different params")));
-                    }
-                    routes.bindings.insert(ext.id, route);
-                }
-                _ => return Err(bad("the target must be '<plugin>.<route>' or false")),
-            }
-        }
-    }
-    for (plugin, name, ext) in &externals {
-        if !ext.optional && !routes.bindings.contains_key(ext.id) {
-            return Err(AppError::UnboundExternalRoute {
-                plugin: plugin.clone(),
-                route: name.clone(),
-            });
-        }
-    }
-    Ok(routes)
-}
-
-struct AppState {
-    ctx: Arc<AppContext>,
-    layout: Layout,
-    nav_items: Vec<(String, String, Option<String>)>,
-    head: Markup,
-    css_path: String,
-    js_path: String,
-    pages: Vec<(String, super::core_data::PageRoute)>,
-}
-
-impl AppState {
-    fn nav_links(&self, current: &str) -> Vec<NavLink> {
-        self.nav_items
-            .iter()
-            .map(|(title, href, icon)| NavLink {
-                title: title.clone(),
-                current: current == href
-                    || (href != "/"
-                        && current.starts_with(href.as_str())
-                        && current[href.len()..].starts_with('/')),
-                href: href.clone(),
-                icon: icon.clone(),
-            })
-            .collect()
-    }
-
-    fn document(&self, path: &str, title: Option<&str>, body: Markup) -> Markup {
-        let nav = (self.layout.nav.render)(&self.nav_links(path));
-        (self.layout.render)(&Shell {
-            app_title: &self.ctx.title,
-            page_title: title,
-            nav,
-            body,
-            head: self.head.clone(),
-            current_path: path,
-        })
-    }
-
-    fn error_page(&self, path: &str, error: &PageError) -> Response {
-        let status = error.status_code();
-        let (title, message) = if status == StatusCode::NOT_FOUND {
-            ("Page not found", error.message().to_string())
-        } else if status.is_client_error() {
-            ("Bad request", error.message().to_string())
-        } else {
-            tracing::error!(path, error = %error.message(), "page failed to render");
-            (
-                "Something went wrong",
-                "The page could not be rendered.".to_string(),
-            )
-        };
-        let body = html! {
-            (ui::header(title, None))
-            (ui::error_state(title, &message))
-            p { (ui::link("/", "Go to the home page")) }
-        };
-        html_response(status, self.document(path, Some(title), body))
-    }
-}
-
-/// An HTML response; error statuses are marked so the backend's root layer keeps the HTML
-/// instead of rewriting it into error JSON.
-fn html_response(status: StatusCode, markup: Markup) -> Response {
-    let mut res = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        markup.into_string(),
-    )
-        .into_response();
-    res.extensions_mut().insert(RawErrorResponse);
-    res
-}
-
-fn parse_query(uri: &Uri) -> Vec<(String, String)> {
-    uri.query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn serve_page(
-    state: Arc<AppState>,
-    index: usize,
-    uri: Uri,
-    params: Option<Path<HashMap<String, String>>>,
-) -> Response {
-    let mut params = params.map(|Path(p)| p).unwrap_or_default();
-    let rest = params
-        .remove(REST_PARAM)
-        .map(|r| format!("/{r}"))
-        .unwrap_or_default();
-    let path = uri.path().to_string();
-    let Some((_, page)) = state.pages.get(index) else {
-        return state.error_page(&path, &PageError::not_found("No page here."));
-    };
-    let req = PageRequest {
-        path: path.clone(),
-        params,
-        query: parse_query(&uri),
-        rest,
-        app: state.ctx.clone(),
-    };
-    match page.render.render(req).await {
-        Ok(PageContent {
-            title,
-            body,
-            status,
-        }) => {
-            let title = title.or_else(|| page.title.clone());
-            html_response(status, state.document(&path, title.as_deref(), body))
-        }
-        Err(e) => state.error_page(&path, &e),
-    }
-}
-
-async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
-    state.error_page(
-        uri.path(),
-        &PageError::not_found(format!("There is no page at {}.", uri.path())),
-    )
-}
-
-async fn stylesheet() -> Response {
-    asset("text/css; charset=utf-8", APP_CSS)
-}
-
-async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", APP_JS)
-}
-
-/// A static asset whose path carries its content hash, so browsers may cache it for a year.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// An app: the instantiated extension tree, its utility APIs and routes, served as
@@ -618,6 +317,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub struct App {
     tree: AppTree,
     warnings: Vec<AppWarning>,
+    resolver: RouteResolver,
     state: Arc<AppState>,
 }
 
@@ -641,7 +341,8 @@ impl App {
         &self.tree
     }
 
-    /// Extensions left out of the tree (detached), one warning each.
+    /// What was left out of the app, one warning each (also logged when the app is built):
+    /// detached extensions and nav items whose route has no page.
     pub fn warnings(&self) -> &[AppWarning] {
         &self.warnings
     }
@@ -654,6 +355,12 @@ impl App {
     /// The route table.
     pub fn routes(&self) -> &Routes {
         &self.state.ctx.routes
+    }
+
+    /// The handle extension factories got from
+    /// [`ExtensionContext::routes`](super::ExtensionContext::routes), now resolved.
+    pub fn route_resolver(&self) -> &RouteResolver {
+        &self.resolver
     }
 
     /// `(page extension id, path)` of every mounted page.
@@ -744,19 +451,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn converts_paths_for_axum() {
-        assert_eq!(axum_pattern("/").unwrap(), "/");
-        assert_eq!(axum_pattern("/catalog/").unwrap(), "/catalog");
-        assert_eq!(
-            axum_pattern("/catalog/:namespace/:kind/:name").unwrap(),
-            "/catalog/{namespace}/{kind}/{name}"
-        );
-        for bad in ["catalog", "/a/{b}", "/a/*", "/a/:", "/a?b"] {
-            assert!(axum_pattern(bad).is_err(), "{bad}");
-        }
-    }
+    use maud::html;
 
     #[test]
     fn pages_below_other_pages_are_routable() {
@@ -775,14 +470,5 @@ mod tests {
             .build()
             .unwrap();
         let _router = app.router();
-    }
-
-    #[test]
-    fn joins_route_chains() {
-        assert_eq!(
-            join_route_chain(&["/".into(), "/catalog".into(), "docs/".into()]),
-            "/catalog/docs"
-        );
-        assert_eq!(join_route_chain(&[]), "/");
     }
 }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use super::api::{ApiFactory, ApiRef};
 use super::blueprints::{ApiBlueprint, ThemeBlueprint};
 use super::core_data::{
-    API_FACTORY, LAYOUT, Layout, NAV, NAV_CONTENT, NAV_ITEM, Nav, PAGE, PageRoute, ROUTE_PATH,
-    ROUTE_REF, ROUTES, THEME, TITLE,
+    API_FACTORY, APP_APIS, APP_ROOT, APP_THEMES, LAYOUT, LAYOUT_CONTENT, LAYOUT_NAV, Layout, NAV,
+    NAV_CONTENT, NAV_CONTENTS, NAV_ITEM, NAV_ITEMS, Nav, NavContent, PAGE, PAGES, PageRoute,
+    ROUTE_PATH, ROUTES, THEME, TITLE,
 };
 use super::data_ref::{ExtensionDataRef, Outputs};
 use super::extension::Extension;
-use super::input::ExtensionInput;
 use super::theme::Theme;
 use super::ui;
 use crate::services::config::Config;
@@ -26,6 +26,9 @@ pub mod core_apis {
     /// Where backend plugins live (`core.discovery`); the `app` backend plugin provides the
     /// backend's own discovery service, a standalone app reads `backend.baseUrl`.
     pub static DISCOVERY: ApiRef<dyn DiscoveryService> = ApiRef::new("core.discovery");
+    /// Calls plugin backends found through `core.discovery` (`core.fetch`), with the
+    /// timeouts of `backend.httpClient.*`; see [`FetchApi`](crate::frontend::FetchApi).
+    pub static FETCH: ApiRef<crate::frontend::FetchApi> = ApiRef::new("core.fetch");
 }
 
 /// What the root extension hands the app.
@@ -41,21 +44,21 @@ pub(crate) static APP_PARTS: ExtensionDataRef<AppParts> = ExtensionDataRef::new(
 
 fn root() -> Extension {
     Extension::builder("", "app")
-        .input("root", ExtensionInput::one(&[LAYOUT.any(), ROUTES.any()]))
-        .input("apis", ExtensionInput::many(&[API_FACTORY.any()]))
-        .input("themes", ExtensionInput::many(&[THEME.any()]))
+        .input(&APP_ROOT)
+        .input(&APP_APIS)
+        .input(&APP_THEMES)
         .output(&[APP_PARTS.any()])
         .factory(|ctx| {
-            let root = ctx.inputs().one("root")?;
+            let root = ctx.inputs().one(&APP_ROOT)?;
             let apis = ctx
                 .inputs()
-                .many("apis")?
+                .many(&APP_APIS)?
                 .iter()
                 .map(|i| Ok((i.id().to_string(), i.require(&API_FACTORY)?.clone())))
                 .collect::<Result<Vec<_>, crate::backend::BoxError>>()?;
             let themes = ctx
                 .inputs()
-                .many("themes")?
+                .many(&APP_THEMES)?
                 .iter()
                 .filter_map(|i| i.get(&THEME).cloned())
                 .collect();
@@ -74,13 +77,13 @@ fn root() -> Extension {
 fn layout() -> Extension {
     Extension::builder("", "layout")
         .namespace("app")
-        .attach_to("app", "root")
-        .input("nav", ExtensionInput::one(&[NAV.any()]))
-        .input("content", ExtensionInput::one(&[ROUTES.any()]))
+        .attach_to(&APP_ROOT)
+        .input(&LAYOUT_NAV)
+        .input(&LAYOUT_CONTENT)
         .output(&[LAYOUT.any(), ROUTES.any()])
         .factory(|ctx| {
-            let nav = ctx.inputs().one("nav")?.require(&NAV)?.clone();
-            let routes = ctx.inputs().one("content")?.require(&ROUTES)?.clone();
+            let nav = ctx.inputs().one(&LAYOUT_NAV)?.require(&NAV)?.clone();
+            let routes = ctx.inputs().one(&LAYOUT_CONTENT)?.require(&ROUTES)?.clone();
             Ok(Outputs::new()
                 .with(
                     &LAYOUT,
@@ -98,20 +101,20 @@ type NavRender = dyn Fn(&[super::core_data::NavLink]) -> maud::Markup + Send + S
 fn nav() -> Extension {
     Extension::builder("", "nav")
         .namespace("app")
-        .attach_to("app/layout", "nav")
-        .input("items", ExtensionInput::many(&[NAV_ITEM.any()]))
-        .input("content", ExtensionInput::many(&[NAV_CONTENT.any()]))
+        .attach_to(&LAYOUT_NAV)
+        .input(&NAV_ITEMS)
+        .input(&NAV_CONTENTS)
         .output(&[NAV.any()])
         .factory(|ctx| {
             let items = ctx
                 .inputs()
-                .many("items")?
+                .many(&NAV_ITEMS)?
                 .iter()
                 .filter_map(|i| i.get(&NAV_ITEM).cloned())
                 .collect();
-            let content: Vec<maud::Markup> = ctx
+            let content: Vec<NavContent> = ctx
                 .inputs()
-                .many("content")?
+                .many(&NAV_CONTENTS)?
                 .iter()
                 .filter_map(|i| i.get(&NAV_CONTENT).cloned())
                 .collect();
@@ -120,7 +123,7 @@ fn nav() -> Extension {
             } else {
                 Arc::new(move |links| {
                     maud::html! {
-                        div class="bl-nav-content" { @for c in &content { (c) } }
+                        div class="bl-nav-content" { @for c in &content { (c.markup()) } }
                         (ui::default_nav(links))
                     }
                 })
@@ -132,21 +135,13 @@ fn nav() -> Extension {
 fn routes() -> Extension {
     Extension::builder("", "routes")
         .namespace("app")
-        .attach_to("app/layout", "content")
-        .input(
-            "routes",
-            ExtensionInput::many(&[
-                ROUTE_PATH.any(),
-                PAGE.any(),
-                ROUTE_REF.optional().any(),
-                TITLE.optional().any(),
-            ]),
-        )
+        .attach_to(&LAYOUT_CONTENT)
+        .input(&PAGES)
         .output(&[ROUTES.any()])
         .factory(|ctx| {
             let routes = ctx
                 .inputs()
-                .many("routes")?
+                .many(&PAGES)?
                 .iter()
                 .map(|i| {
                     Ok(PageRoute {
@@ -164,7 +159,7 @@ fn routes() -> Extension {
 fn config_api() -> Extension {
     Extension::builder("api", "")
         .namespace(core_apis::CONFIG.id())
-        .attach_to("app", "apis")
+        .attach_to(&APP_APIS)
         .output(&[API_FACTORY.any()])
         .factory(|ctx| {
             Ok(Outputs::new().with(
@@ -177,7 +172,7 @@ fn config_api() -> Extension {
 fn discovery_api() -> Extension {
     Extension::builder("api", "")
         .namespace(core_apis::DISCOVERY.id())
-        .attach_to("app", "apis")
+        .attach_to(&APP_APIS)
         .output(&[API_FACTORY.any()])
         .factory(|ctx| {
             let base = ctx
@@ -195,6 +190,17 @@ fn discovery_api() -> Extension {
         })
 }
 
+fn fetch_api() -> Extension {
+    ApiBlueprint::make(
+        ApiFactory::builder(&core_apis::FETCH)
+            .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
+            .build(|(discovery, config)| {
+                let http = crate::services::http_client::http_client(&config)?;
+                Ok(Arc::new(super::fetch::FetchApi::new(discovery, http)))
+            }),
+    )
+}
+
 /// The built-in extensions, root first.
 pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -> Vec<Extension> {
     let discovery = match discovery {
@@ -210,6 +216,7 @@ pub(crate) fn builtin_extensions(discovery: Option<Arc<dyn DiscoveryService>>) -
         ThemeBlueprint::make(Theme::dark(), Some("app")),
         config_api(),
         discovery,
+        fetch_api(),
     ]
 }
 
@@ -241,12 +248,12 @@ mod nav_content_tests {
     #[tokio::test]
     async fn nav_content_is_rendered_in_the_sidebar() {
         let box_ext = Extension::builder("nav-content", "")
-            .attach_to("app/nav", "content")
+            .attach_to(&crate::frontend::core_data::NAV_CONTENTS)
             .output(&[NAV_CONTENT.any()])
             .factory(|_| {
                 Ok(Outputs::new().with(
                     &NAV_CONTENT,
-                    html! { form role="search" action="/find" { input name="q"; } },
+                    html! { form role="search" action="/find" { input name="q"; } }.into(),
                 ))
             });
         let app = App::builder()

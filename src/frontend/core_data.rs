@@ -10,6 +10,7 @@ use maud::Markup;
 
 use super::api::ApiFactory;
 use super::data_ref::ExtensionDataRef;
+use super::input::InputRef;
 use super::page::PageRenderer;
 use super::routing::AnyRouteRef;
 use super::theme::Theme;
@@ -26,7 +27,7 @@ pub static PAGE: ExtensionDataRef<PageRenderer> = ExtensionDataRef::new("core.pa
 pub static NAV_ITEM: ExtensionDataRef<NavItem> = ExtensionDataRef::new("core.nav-item.target");
 /// Markup shown in the sidebar below the nav links (a search box, a status line), from
 /// extensions attached to `app/nav` input `content`.
-pub static NAV_CONTENT: ExtensionDataRef<Markup> = ExtensionDataRef::new("core.nav.content");
+pub static NAV_CONTENT: ExtensionDataRef<NavContent> = ExtensionDataRef::new("core.nav.content");
 /// A utility API factory.
 pub static API_FACTORY: ExtensionDataRef<ApiFactory> = ExtensionDataRef::new("core.api.factory");
 /// A theme.
@@ -37,6 +38,72 @@ pub static NAV: ExtensionDataRef<Nav> = ExtensionDataRef::new("core.nav.nav");
 pub static LAYOUT: ExtensionDataRef<Layout> = ExtensionDataRef::new("core.layout.layout");
 /// The pages (output of `app/routes`).
 pub static ROUTES: ExtensionDataRef<Vec<PageRoute>> = ExtensionDataRef::new("core.routing.routes");
+
+/// Input `root` of `app`: the layout (one).
+pub static APP_ROOT: InputRef = InputRef::one("app", "root", || vec![LAYOUT.any(), ROUTES.any()]);
+/// Input `apis` of `app`: utility API factories ([`ApiBlueprint`](super::ApiBlueprint)).
+pub static APP_APIS: InputRef = InputRef::many("app", "apis", || vec![API_FACTORY.any()]);
+/// Input `themes` of `app`: themes ([`ThemeBlueprint`](super::ThemeBlueprint)).
+pub static APP_THEMES: InputRef = InputRef::many("app", "themes", || vec![THEME.any()]);
+/// Input `nav` of `app/layout`: the sidebar (one).
+pub static LAYOUT_NAV: InputRef = InputRef::one("app/layout", "nav", || vec![NAV.any()]);
+/// Input `content` of `app/layout`: the pages (one).
+pub static LAYOUT_CONTENT: InputRef = InputRef::one("app/layout", "content", || vec![ROUTES.any()]);
+/// Input `items` of `app/nav`: sidebar links ([`NavItemBlueprint`](super::NavItemBlueprint)).
+pub static NAV_ITEMS: InputRef = InputRef::many("app/nav", "items", || vec![NAV_ITEM.any()]);
+/// Input `content` of `app/nav`: sidebar markup ([`NAV_CONTENT`]).
+pub static NAV_CONTENTS: InputRef =
+    InputRef::many("app/nav", "content", || vec![NAV_CONTENT.any()]);
+/// Input `routes` of `app/routes`: pages ([`PageBlueprint`](super::PageBlueprint)).
+pub static PAGES: InputRef = InputRef::many("app/routes", "routes", || {
+    vec![
+        ROUTE_PATH.any(),
+        PAGE.any(),
+        ROUTE_REF.optional().any(),
+        TITLE.optional().any(),
+    ]
+});
+
+type NavContentFn = dyn Fn() -> Markup + Send + Sync;
+
+/// Sidebar markup: fixed, or rendered on every page (to follow routes resolved with
+/// [`ExtensionContext::routes`](super::ExtensionContext::routes)).
+///
+/// ```
+/// use backlot::frontend::core_data::NavContent;
+/// use maud::html;
+///
+/// let fixed: NavContent = html! { p { "Status: green" } }.into();
+/// let live = NavContent::render(|| html! { p { "rendered now" } });
+/// assert_eq!(fixed.markup().into_string(), "<p>Status: green</p>");
+/// assert_eq!(live.markup().into_string(), "<p>rendered now</p>");
+/// ```
+#[derive(Clone)]
+pub struct NavContent(Arc<NavContentFn>);
+
+impl NavContent {
+    /// Markup rendered by `render` each time a page is served.
+    pub fn render(render: impl Fn() -> Markup + Send + Sync + 'static) -> Self {
+        Self(Arc::new(render))
+    }
+
+    /// The markup.
+    pub fn markup(&self) -> Markup {
+        (self.0)()
+    }
+}
+
+impl From<Markup> for NavContent {
+    fn from(markup: Markup) -> Self {
+        Self::render(move || markup.clone())
+    }
+}
+
+impl fmt::Debug for NavContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NavContent").finish_non_exhaustive()
+    }
+}
 
 /// A sidebar entry: a title and the route it links to.
 #[derive(Debug, Clone)]

@@ -215,6 +215,14 @@ pub enum AppWarning {
         /// The missing input name.
         input: String,
     },
+    /// A nav item links to a route no mounted page provides (the page is missing or
+    /// disabled); the item is left out of the sidebar.
+    NavItemWithoutPage {
+        /// The item's title.
+        title: String,
+        /// The route ref id.
+        route: String,
+    },
 }
 
 impl std::fmt::Display for AppWarning {
@@ -231,6 +239,10 @@ impl std::fmt::Display for AppWarning {
             } => write!(
                 f,
                 "extension '{extension}' is detached: '{parent}' has no input '{input}'"
+            ),
+            Self::NavItemWithoutPage { title, route } => write!(
+                f,
+                "nav item '{title}' is left out of the sidebar: no page mounts route '{route}'"
             ),
         }
     }

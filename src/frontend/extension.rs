@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -11,7 +12,8 @@ use serde_json::Value;
 use super::data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 use super::error::AppError;
 use super::id::ExtensionId;
-use super::input::ExtensionInput;
+use super::input::{ExtensionInput, InputName, InputRef, IntoInputDeclaration};
+use super::routing::RouteResolver;
 use crate::backend::BoxError;
 use crate::services::config::Config;
 
@@ -29,6 +31,18 @@ pub struct AttachTo {
     pub id: String,
     /// The input name.
     pub input: String,
+}
+
+impl From<&InputRef> for AttachTo {
+    fn from(input: &InputRef) -> Self {
+        Self::new(input.extension(), input.name())
+    }
+}
+
+impl From<(&str, &str)> for AttachTo {
+    fn from((id, input): (&str, &str)) -> Self {
+        Self::new(id, input)
+    }
 }
 
 impl AttachTo {
@@ -72,11 +86,10 @@ pub(crate) struct ExtensionSpec {
 ///
 /// let ext = Extension::builder("greeting", "hello")
 ///     .namespace("demo")
-///     .attach_to("app/nav", "items")
+///     .attach_to(("app/nav", "items"))
 ///     .config::<GreetingConfig>()
 ///     .output(&[GREETING.any()])
-///     .factory(|ctx| {
-///         let config = ctx.config::<GreetingConfig>()?;
+///     .factory(|_ctx, config: &GreetingConfig| {
 ///         let name = config.name.clone().unwrap_or_else(|| "world".into());
 ///         Ok(Outputs::new().with(&GREETING, format!("hello {name}")))
 ///     });
@@ -258,9 +271,9 @@ impl Extension {
 /// // A parent with an input, and a child feeding it.
 /// let list = Extension::builder("", "list")
 ///     .namespace("demo")
-///     .attach_to("app", "apis")
+///     .attach_to(&core_data::APP_APIS)
 ///     .disabled(true)
-///     .input("items", ExtensionInput::many(&[core_data::TITLE.any()]))
+///     .input(("items", ExtensionInput::many(&[core_data::TITLE.any()])))
 ///     .factory(|ctx| {
 ///         let titles: Vec<String> = ctx
 ///             .inputs()
@@ -273,13 +286,27 @@ impl Extension {
 ///     });
 /// assert!(list.is_disabled());
 /// ```
-#[derive(Clone)]
 #[must_use]
-pub struct ExtensionBuilder {
+pub struct ExtensionBuilder<C = NoConfig> {
     spec: ExtensionSpec,
+    _config: PhantomData<fn() -> C>,
 }
 
-impl fmt::Debug for ExtensionBuilder {
+/// The config type of an extension that takes none (before
+/// [`ExtensionBuilder::config`]); its factory gets only the context.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoConfig;
+
+impl<C> Clone for ExtensionBuilder<C> {
+    fn clone(&self) -> Self {
+        Self {
+            spec: self.spec.clone(),
+            _config: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for ExtensionBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExtensionBuilder")
             .field("kind", &self.spec.kind)
@@ -297,9 +324,10 @@ fn no_config(value: Option<&Value>) -> Result<ParsedConfig, String> {
     }
 }
 
-impl ExtensionBuilder {
+impl ExtensionBuilder<NoConfig> {
     fn new(kind: Option<String>, namespace: Option<String>, name: Option<String>) -> Self {
         Self {
+            _config: PhantomData,
             spec: ExtensionSpec {
                 kind,
                 namespace,
@@ -315,15 +343,44 @@ impl ExtensionBuilder {
         }
     }
 
+    /// Sets the factory and finishes the extension. The factory runs once when the app is
+    /// built, after the factories of its children; keep it cheap.
+    pub fn factory(
+        mut self,
+        factory: impl Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + Send + Sync + 'static,
+    ) -> Extension {
+        self.spec.factory = Arc::new(factory);
+        Extension {
+            spec: Arc::new(self.spec),
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Default + Send + Sync + 'static> ExtensionBuilder<C> {
+    /// Sets the factory and finishes the extension; the factory gets the parsed config as
+    /// `&C`. It runs once when the app is built, after the factories of its children.
+    pub fn factory(
+        mut self,
+        factory: impl Fn(&ExtensionContext<'_>, &C) -> Result<Outputs, BoxError> + Send + Sync + 'static,
+    ) -> Extension {
+        self.spec.factory = Arc::new(move |ctx| factory(ctx, ctx.config::<C>()?));
+        Extension {
+            spec: Arc::new(self.spec),
+        }
+    }
+}
+
+impl<C> ExtensionBuilder<C> {
     /// Sets the namespace (by default the plugin id).
     pub fn namespace(mut self, namespace: &str) -> Self {
         self.spec.namespace = Some(namespace.to_string()).filter(|n| !n.is_empty());
         self
     }
 
-    /// Attaches the extension to input `input` of extension `id`.
-    pub fn attach_to(mut self, id: &str, input: &str) -> Self {
-        self.spec.attach_to = Some(AttachTo::new(id, input));
+    /// Attaches the extension to an input of its parent: an [`InputRef`] the parent declared
+    /// (`.attach_to(&SECTIONS)`), or `(parent_id, input_name)` for an ad-hoc input.
+    pub fn attach_to(mut self, target: impl Into<AttachTo>) -> Self {
+        self.spec.attach_to = Some(target.into());
         self
     }
 
@@ -333,10 +390,13 @@ impl ExtensionBuilder {
         self
     }
 
-    /// Declares an input; a second input with the same name replaces the first.
-    pub fn input(mut self, name: &str, input: ExtensionInput) -> Self {
-        self.spec.inputs.retain(|(n, _)| n != name);
-        self.spec.inputs.push((name.to_string(), input));
+    /// Declares an input: an [`InputRef`] (`.input(&SECTIONS)`), or
+    /// `(name, ExtensionInput)` for an ad-hoc one. A second input with the same name replaces
+    /// the first.
+    pub fn input(mut self, input: impl IntoInputDeclaration) -> Self {
+        let (name, input) = input.into_declaration();
+        self.spec.inputs.retain(|(n, _)| *n != name);
+        self.spec.inputs.push((name, input));
         self
     }
 
@@ -349,10 +409,12 @@ impl ExtensionBuilder {
     /// Declares the config type: `C` is parsed from the extension's `config` in
     /// `app.extensions` (absent config gives `C::default()`, so give `C` `#[serde(default)]`).
     /// A value that does not parse fails the app build with an error naming the extension.
-    pub fn config<C: DeserializeOwned + Default + Send + Sync + 'static>(mut self) -> Self {
+    pub fn config<D: DeserializeOwned + Default + Send + Sync + 'static>(
+        mut self,
+    ) -> ExtensionBuilder<D> {
         self.spec.config = Arc::new(|value| {
-            let parsed: C = match value {
-                None | Some(Value::Null) => C::default(),
+            let parsed: D = match value {
+                None | Some(Value::Null) => D::default(),
                 Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| {
                     let path = e.path().to_string();
                     if path == "." || path.is_empty() {
@@ -364,19 +426,10 @@ impl ExtensionBuilder {
             };
             Ok(Arc::new(parsed) as ParsedConfig)
         });
-        self.spec.config_type = std::any::type_name::<C>();
-        self
-    }
-
-    /// Sets the factory and finishes the extension. The factory runs once when the app is
-    /// built, after the factories of its children; keep it cheap.
-    pub fn factory(
-        mut self,
-        factory: impl Fn(&ExtensionContext<'_>) -> Result<Outputs, BoxError> + Send + Sync + 'static,
-    ) -> Extension {
-        self.spec.factory = Arc::new(factory);
-        Extension {
-            spec: Arc::new(self.spec),
+        self.spec.config_type = std::any::type_name::<D>();
+        ExtensionBuilder {
+            spec: self.spec,
+            _config: PhantomData,
         }
     }
 }
@@ -430,13 +483,15 @@ impl Inputs {
             .ok_or_else(|| format!("extension '{}' has no input '{name}'", self.extension).into())
     }
 
-    /// The children of a many-input, in attachment order.
-    pub fn many(&self, name: &str) -> Result<&[InputItem], BoxError> {
-        self.get(name)
+    /// The children of a many-input, in attachment order; `input` is an [`InputRef`] or a
+    /// name.
+    pub fn many(&self, input: impl InputName) -> Result<&[InputItem], BoxError> {
+        self.get(input.input_name())
     }
 
     /// The child of a required singleton input.
-    pub fn one(&self, name: &str) -> Result<&InputItem, BoxError> {
+    pub fn one(&self, input: impl InputName) -> Result<&InputItem, BoxError> {
+        let name = input.input_name();
         self.get(name)?.first().ok_or_else(|| {
             format!(
                 "input '{name}' of extension '{}' has no extension attached",
@@ -447,8 +502,8 @@ impl Inputs {
     }
 
     /// The child of an optional singleton input, if any.
-    pub fn maybe(&self, name: &str) -> Result<Option<&InputItem>, BoxError> {
-        Ok(self.get(name)?.first())
+    pub fn maybe(&self, input: impl InputName) -> Result<Option<&InputItem>, BoxError> {
+        Ok(self.get(input.input_name())?.first())
     }
 }
 
@@ -460,6 +515,7 @@ pub struct ExtensionContext<'a> {
     pub(crate) config_type: &'static str,
     pub(crate) inputs: &'a Inputs,
     pub(crate) app_config: &'a Config,
+    pub(crate) routes: &'a RouteResolver,
 }
 
 impl fmt::Debug for ExtensionContext<'_> {
@@ -483,7 +539,9 @@ impl ExtensionContext<'_> {
         self.plugin
     }
 
-    /// The parsed config; `C` must be the type given to [`ExtensionBuilder::config`].
+    /// The parsed config; `C` must be the type given to [`ExtensionBuilder::config`]. A factory
+    /// set after `config::<C>()` receives it as `&C` already; this is for
+    /// [`Extension::override_factory`] factories.
     pub fn config<C: Send + Sync + 'static>(&self) -> Result<&C, BoxError> {
         self.config.downcast_ref::<C>().ok_or_else(|| {
             format!(
@@ -504,5 +562,12 @@ impl ExtensionContext<'_> {
     /// The whole app config.
     pub fn app_config(&self) -> &Config {
         self.app_config
+    }
+
+    /// The app's routes, as Backstage's `useRouteRef`: a cheap handle to keep in what the
+    /// factory returns and resolve when rendering (the route table is complete once the app is
+    /// built, after every factory ran), so links follow pages that config moved.
+    pub fn routes(&self) -> &RouteResolver {
+        self.routes
     }
 }

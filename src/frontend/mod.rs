@@ -16,8 +16,8 @@
 //!
 //! The built-in tree is `app` (inputs `root`, `apis`, `themes`) → `app/layout` (inputs `nav`,
 //! `content`) → `app/nav` (inputs `items` and `content`, sidebar markup such as a search box) and `app/routes` (input `routes`); the default themes
-//! are `theme:app/light` and `theme:app/dark`; the core APIs are `api:core.config` and
-//! `api:core.discovery`. All of them can be overridden like any extension.
+//! are `theme:app/light` and `theme:app/dark`; the core APIs are `api:core.config`,
+//! `api:core.discovery` and `api:core.fetch`. All of them can be overridden like any extension.
 //!
 //! ```
 //! use backlot::frontend::{App, FrontendPlugin, NavItemBlueprint, PageBlueprint, RouteRef, ui};
@@ -56,11 +56,14 @@ pub mod core_data;
 mod data_ref;
 mod error;
 mod extension;
+mod fetch;
 mod id;
 mod input;
 mod page;
 mod plugin;
+mod route_table;
 mod routing;
+mod serve;
 mod theme;
 mod tree;
 pub mod ui;
@@ -68,7 +71,17 @@ pub mod ui;
 #[cfg(test)]
 mod tests;
 
-pub use api::{ApiDeps, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
+/// The frontend guides from `docs/`, rendered here so that `cargo doc` shows them and
+/// `cargo test --doc` compiles and runs their examples.
+pub mod guides {
+    #[doc = include_str!("../../docs/writing-a-frontend-plugin.md")]
+    pub mod writing_a_frontend_plugin {}
+
+    #[doc = include_str!("../../docs/customizing-the-app.md")]
+    pub mod customizing_the_app {}
+}
+
+pub use api::{ApiDepRefs, ApiFactory, ApiFactoryBuilder, ApiRef, ApiRegistry};
 pub use app::{App, AppBuilder};
 pub use blueprints::{
     ApiBlueprint, NavItemBlueprint, NavItemConfig, PageBlueprint, PageConfig, ThemeBlueprint,
@@ -77,15 +90,17 @@ pub use builtin::core_apis;
 pub use data_ref::{AnyDataRef, ExtensionDataRef, Outputs};
 pub use error::{AppError, AppWarning};
 pub use extension::{
-    AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, OriginalFactory,
+    AttachTo, Extension, ExtensionBuilder, ExtensionContext, InputItem, Inputs, NoConfig,
+    OriginalFactory,
 };
+pub use fetch::{BackendError, FetchApi, FetchError};
 pub use id::ExtensionId;
-pub use input::{Cardinality, ExtensionInput};
+pub use input::{Cardinality, ExtensionInput, InputName, InputRef, IntoInputDeclaration};
 pub use page::{PageContent, PageError, PageRenderer, PageRequest};
 pub use plugin::FrontendPlugin;
 pub use routing::{
-    AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteTarget, Routes,
-    SubRouteRef,
+    AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteResolver, RouteTarget,
+    Routes, SubRouteRef,
 };
 pub use theme::{Theme, ThemeVariant};
 pub use tree::{AppNode, AppTree, NodeId};

@@ -353,6 +353,67 @@ impl Routes {
     }
 }
 
+/// The app's routes as an extension factory sees them
+/// ([`ExtensionContext::routes`](super::ExtensionContext::routes)): a cheap handle, filled when
+/// the app build completes. Keep a clone in what the factory returns and resolve when
+/// rendering; before the app is built every lookup is `None`.
+///
+/// ```
+/// use backlot::frontend::{App, Extension, FrontendPlugin, Outputs, PageBlueprint, RouteRef, core_data};
+/// use backlot::frontend::core_data::NavContent;
+/// use backlot::services::config::Config;
+/// use maud::html;
+///
+/// static DOCS: RouteRef = RouteRef::new("docs.root");
+/// let page = PageBlueprint::new("/docs", |_| async { Ok(html! { "docs" }.into()) }).route_ref(&DOCS).build();
+/// let link = Extension::builder("nav-content", "docs-link")
+///     .attach_to(&core_data::NAV_CONTENTS)
+///     .output(&[core_data::NAV_CONTENT.any()])
+///     .factory(|ctx| {
+///         let routes = ctx.routes().clone();
+///         Ok(Outputs::new().with(&core_data::NAV_CONTENT, NavContent::render(move || {
+///             let href = routes.href(&DOCS, &()).unwrap_or_default();
+///             html! { a href=(href) { "Docs" } }
+///         })))
+///     });
+/// let config = Config::from_value(serde_json::json!({
+///     "app": { "extensions": [{ "page:docs": { "config": { "path": "/manuals" } } }] }
+/// }));
+/// let app = App::builder().feature(FrontendPlugin::new("docs").extension(page).extension(link)).config(config).build()?;
+/// assert_eq!(app.route_resolver().href(&DOCS, &()), Some("/manuals".to_string()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct RouteResolver {
+    routes: std::sync::Arc<std::sync::OnceLock<Routes>>,
+}
+
+impl fmt::Debug for RouteResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteResolver")
+            .field("ready", &self.routes.get().is_some())
+            .finish()
+    }
+}
+
+impl RouteResolver {
+    /// The concrete path of `target` with `params` filled in, as [`Routes::href`]; `None`
+    /// before the app is built, when the route is not mounted, or an external route is unbound.
+    pub fn href<P: RouteParams>(&self, target: &impl RouteTarget<P>, params: &P) -> Option<String> {
+        self.routes.get()?.href(target, params)
+    }
+
+    /// The route table, once the app is built.
+    pub fn routes(&self) -> Option<&Routes> {
+        self.routes.get()
+    }
+
+    pub(crate) fn set(&self, routes: Routes) {
+        // Set once per app build; a second set cannot happen (each build makes a new handle).
+        let _ = self.routes.set(routes);
+    }
+}
+
 pub(crate) fn fill(pattern: &str, names: &[&str], values: &[&str]) -> String {
     let mut out = String::with_capacity(pattern.len());
     for segment in pattern.split('/').skip(1) {

@@ -9,6 +9,7 @@ use super::data_ref::Outputs;
 use super::error::{AppError, AppWarning};
 use super::extension::{AttachTo, Extension, ExtensionContext, InputItem, Inputs, ParsedConfig};
 use super::input::Cardinality;
+use super::routing::RouteResolver;
 use crate::services::config::Config;
 
 /// The index of a node in an [`AppTree`].
@@ -339,13 +340,17 @@ fn enabled_children(tree: &AppTree, node: NodeId, input: &str) -> Vec<NodeId> {
 
 /// Checks the active part of the tree (cardinality, data, config), then runs the factories of
 /// active nodes depth-first, children before parents.
-pub(crate) fn instantiate(tree: &mut AppTree, app_config: &Config) -> Result<(), AppError> {
+pub(crate) fn instantiate(
+    tree: &mut AppTree,
+    app_config: &Config,
+    routes: &RouteResolver,
+) -> Result<(), AppError> {
     let root = match tree.root {
         Some(r) if !tree.nodes[r.0].disabled => r,
         _ => return Err(AppError::MissingRoot),
     };
     validate(tree, root)?;
-    instantiate_node(tree, root, app_config)
+    instantiate_node(tree, root, app_config, routes)
 }
 
 fn validate(tree: &mut AppTree, node: NodeId) -> Result<(), AppError> {
@@ -409,7 +414,12 @@ fn validate(tree: &mut AppTree, node: NodeId) -> Result<(), AppError> {
     Ok(())
 }
 
-fn instantiate_node(tree: &mut AppTree, node: NodeId, app_config: &Config) -> Result<(), AppError> {
+fn instantiate_node(
+    tree: &mut AppTree,
+    node: NodeId,
+    app_config: &Config,
+    routes: &RouteResolver,
+) -> Result<(), AppError> {
     let input_names: Vec<String> = tree.nodes[node.0]
         .extension
         .inputs()
@@ -422,7 +432,7 @@ fn instantiate_node(tree: &mut AppTree, node: NodeId, app_config: &Config) -> Re
     for name in input_names {
         let mut items = Vec::new();
         for child in enabled_children(tree, node, &name) {
-            instantiate_node(tree, child, app_config)?;
+            instantiate_node(tree, child, app_config, routes)?;
             let c = &tree.nodes[child.0];
             let outputs = c.outputs.clone().unwrap_or_default();
             if let Some(input) = tree.nodes[node.0].extension.input(&name) {
@@ -458,6 +468,7 @@ fn instantiate_node(tree: &mut AppTree, node: NodeId, app_config: &Config) -> Re
         config_type: n.extension.spec.config_type,
         inputs: &inputs,
         app_config,
+        routes,
     };
     let outputs = n
         .extension

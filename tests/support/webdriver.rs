@@ -135,10 +135,76 @@ impl Browser {
             .to_string()
     }
 
-    /// The first element matching a CSS selector, waiting up to 5 s for it.
+    /// The page title.
+    pub async fn title(&self) -> String {
+        self.call("GET", &self.session_path("/title"), Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Resizes the window.
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.session_path("/window/rect"),
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// Every element matching a CSS selector now (no waiting).
+    pub async fn find_all(&self, css: &str) -> Vec<String> {
+        self.call(
+            "POST",
+            &self.session_path("/elements"),
+            json!({ "using": "css selector", "value": css }),
+        )
+        .await
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e[ELEMENT_KEY].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The text of the first element matching a CSS selector (waiting for it as `find`).
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        self.text(&element).await
+    }
+
+    /// Saves a PNG screenshot of the window.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine as _;
+        let data = self
+            .call("GET", &self.session_path("/screenshot"), Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or_default())
+            .unwrap();
+        std::fs::write(path, png).unwrap();
+        println!("screenshot: {}", path.display());
+    }
+
+    /// Whether the current URL contains `part` within 5 s.
+    pub async fn url_reaches(&self, part: &str) -> bool {
+        for _ in 0..50 {
+            if self.url().await.contains(part) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// The first element matching a CSS selector, waiting up to 10 s for it.
     pub async fn find(&self, css: &str) -> String {
         let mut last = Value::Null;
-        for _ in 0..50 {
+        for _ in 0..100 {
             let url = format!("{}{}", self.base, self.session_path("/element"));
             let res: Value = self
                 .http

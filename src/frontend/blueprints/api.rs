@@ -26,7 +26,7 @@ impl ApiBlueprint {
     pub fn make(factory: ApiFactory) -> Extension {
         Extension::builder("api", "")
             .namespace(factory.api_id())
-            .attach_to("app", "apis")
+            .attach_to(&crate::frontend::core_data::APP_APIS)
             .output(&[API_FACTORY.any()])
             .factory(move |_| Ok(Outputs::new().with(&API_FACTORY, factory.clone())))
     }

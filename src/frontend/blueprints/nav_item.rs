@@ -68,14 +68,13 @@ impl NavItemBlueprint {
     /// Finishes the extension.
     pub fn build(self) -> Extension {
         let mut builder = Extension::builder("nav-item", &self.name)
-            .attach_to("app/nav", "items")
+            .attach_to(&crate::frontend::core_data::NAV_ITEMS)
             .config::<NavItemConfig>()
             .output(&[NAV_ITEM.any()]);
         if let Some(ns) = &self.namespace {
             builder = builder.namespace(ns);
         }
-        builder.factory(move |ctx| {
-            let config = ctx.config::<NavItemConfig>()?;
+        builder.factory(move |_, config| {
             Ok(Outputs::new().with(
                 &NAV_ITEM,
                 NavItem {

@@ -9,7 +9,7 @@ use crate::backend::BoxError;
 use crate::frontend::core_data::{PAGE, ROUTE_PATH, ROUTE_REF, TITLE};
 use crate::frontend::data_ref::Outputs;
 use crate::frontend::extension::{Extension, ExtensionBuilder, ExtensionContext};
-use crate::frontend::input::ExtensionInput;
+use crate::frontend::input::{ExtensionInput, IntoInputDeclaration};
 use crate::frontend::page::{PageContent, PageError, PageRenderer, PageRequest};
 use crate::frontend::routing::{AnyRouteRef, BindTarget, RouteParams, RouteRef};
 
@@ -48,16 +48,18 @@ pub struct PageConfig {
 /// tabs — declares inputs and builds its renderer from them with [`PageBlueprint::from_factory`]:
 ///
 /// ```
-/// use backlot::frontend::{App, Extension, ExtensionDataRef, ExtensionInput, FrontendPlugin, Outputs, PageBlueprint, PageRenderer};
+/// use backlot::frontend::{App, Extension, ExtensionDataRef, FrontendPlugin, InputRef, Outputs, PageBlueprint, PageRenderer};
 /// use maud::html;
 ///
 /// /// A section other plugins add to the overview page.
 /// pub static SECTION: ExtensionDataRef<String> = ExtensionDataRef::new("overview.section");
+/// /// The input of the overview page sections attach to.
+/// pub static SECTIONS: InputRef = InputRef::many("page:overview", "sections", || vec![SECTION.any()]);
 ///
 /// let page = PageBlueprint::from_factory("/overview", |ctx| {
 ///     let sections: Vec<String> = ctx
 ///         .inputs()
-///         .many("sections")?
+///         .many(&SECTIONS)?
 ///         .iter()
 ///         .filter_map(|s| s.get(&SECTION).cloned())
 ///         .collect();
@@ -66,10 +68,10 @@ pub struct PageConfig {
 ///         async move { Ok(html! { @for s in &sections { section { (s) } } }.into()) }
 ///     }))
 /// })
-/// .input("sections", ExtensionInput::many(&[SECTION.any()]))
+/// .input(&SECTIONS)
 /// .build();
 /// let section = Extension::builder("overview-section", "news")
-///     .attach_to("page:overview", "sections")
+///     .attach_to(&SECTIONS)
 ///     .output(&[SECTION.any()])
 ///     .factory(|_| Ok(Outputs::new().with(&SECTION, "News".to_string())));
 ///
@@ -151,10 +153,11 @@ impl PageBlueprint {
         }
     }
 
-    /// Declares an input other extensions attach to (`attach_to("page:<plugin>[/<name>]",
-    /// name)`); read it in a [`from_factory`](Self::from_factory) factory.
-    pub fn input(mut self, name: &str, input: ExtensionInput) -> Self {
-        self.inputs.push((name.to_string(), input));
+    /// Declares an input other extensions attach to: an [`InputRef`](crate::frontend::InputRef)
+    /// whose extension is `page:<plugin>[/<name>]` (children `.attach_to(&IT)`), or
+    /// `(name, ExtensionInput)`; read it in a [`from_factory`](Self::from_factory) factory.
+    pub fn input(mut self, input: impl IntoInputDeclaration) -> Self {
+        self.inputs.push(input.into_declaration());
         self
     }
 
@@ -188,9 +191,9 @@ impl PageBlueprint {
         self
     }
 
-    fn extension_builder(&self) -> ExtensionBuilder {
+    fn extension_builder(&self) -> ExtensionBuilder<PageConfig> {
         let mut builder = Extension::builder("page", &self.name)
-            .attach_to("app/routes", "routes")
+            .attach_to(&crate::frontend::core_data::PAGES)
             .disabled(self.disabled)
             .config::<PageConfig>()
             .output(&[
@@ -203,7 +206,7 @@ impl PageBlueprint {
             builder = builder.namespace(ns);
         }
         for (name, input) in &self.inputs {
-            builder = builder.input(name, input.clone());
+            builder = builder.input((name.as_str(), input.clone()));
         }
         builder
     }
@@ -211,8 +214,7 @@ impl PageBlueprint {
     /// Finishes the page extension.
     pub fn build(self) -> Extension {
         let builder = self.extension_builder();
-        builder.factory(move |ctx| {
-            let config = ctx.config::<PageConfig>()?;
+        builder.factory(move |ctx, config| {
             let render = match &self.render {
                 Render::Fixed(render) => render.clone(),
                 Render::Factory(factory) => factory(ctx)?,

@@ -23,7 +23,7 @@ impl ThemeBlueprint {
     /// The theme extension; `namespace` defaults to the plugin id.
     pub fn make(theme: Theme, namespace: Option<&str>) -> Extension {
         let mut builder = Extension::builder("theme", theme.id())
-            .attach_to("app", "themes")
+            .attach_to(&crate::frontend::core_data::APP_THEMES)
             .output(&[THEME.any()]);
         if let Some(ns) = namespace {
             builder = builder.namespace(ns);

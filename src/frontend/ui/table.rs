@@ -159,6 +159,7 @@ pub struct Table {
     columns: Vec<Column>,
     rows: Vec<Vec<Markup>>,
     state: TableState,
+    paged: bool,
     total: Option<usize>,
     path: String,
     query: Vec<(String, String)>,
@@ -172,6 +173,7 @@ impl Table {
             columns: Vec::new(),
             rows: Vec::new(),
             state: TableState::from_query(&[], 20),
+            paged: false,
             total: None,
             path: String::new(),
             query: Vec::new(),
@@ -196,13 +198,18 @@ impl Table {
         self
     }
 
-    /// Sets the sorting and paging state.
+    /// Sets the sorting and paging state (read from the request's query), which with
+    /// [`total`](Self::total) enables paging links. Give it the rows of the current page
+    /// ([`TableState::page_slice`]).
     pub fn state(mut self, state: TableState) -> Self {
         self.state = state;
+        self.paged = true;
         self
     }
 
-    /// Sets the total row count, which enables paging links.
+    /// Sets the total row count, which with [`state`](Self::state) enables paging links;
+    /// without a state the table shows every row it was given and no paging links, since
+    /// those could not page.
     pub fn total(mut self, total: usize) -> Self {
         self.total = Some(total);
         self
@@ -253,7 +260,10 @@ impl Table {
 
     /// Renders the table.
     pub fn render(&self) -> Markup {
-        let pages = self.total.map(|t| t.div_ceil(self.state.page_size).max(1));
+        let pages = self
+            .total
+            .filter(|_| self.paged)
+            .map(|t| t.div_ceil(self.state.page_size).max(1));
         let page = self.state.page;
         html! {
             div class="bl-table-wrap" {
@@ -331,6 +341,20 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("rel=\"next\""));
+    }
+
+    #[test]
+    fn without_state_there_are_no_paging_links() {
+        let html = Table::new("T")
+            .columns(vec![Column::new("name", "Name")])
+            .rows((0..30).map(|i| vec![html! { (i) }]))
+            .total(30)
+            .link_base("/x", &[])
+            .render()
+            .into_string();
+        assert!(!html.contains("bl-paging"), "{html}");
+        assert!(!html.contains("page=2"), "{html}");
+        assert!(html.contains("<td>29</td>"), "{html}");
     }
 
     #[test]

@@ -11,21 +11,21 @@ use crate::frontend::ui::{self, Tab};
 use crate::frontend::{ExtensionContext, PageContent, PageError, PageRenderer, PageRequest};
 use crate::plugins::catalog::common::EntityRef;
 use crate::plugins::catalog::react::{
-    CATALOG_API, ENTITY_CARD, ENTITY_CONTENT, ENTITY_ROUTE, EntityCard, EntityContent,
-    EntityParams, EntityRequest,
+    CATALOG_API, ENTITY_CARD, ENTITY_CARDS, ENTITY_CONTENT, ENTITY_CONTENTS, ENTITY_ROUTE,
+    EntityCard, EntityContent, EntityParams, EntityRequest,
 };
 
 /// Builds the page's renderer from the attached tabs (`contents`) and cards (`cards`).
 pub(crate) fn entity_page_factory(ctx: &ExtensionContext<'_>) -> Result<PageRenderer, BoxError> {
     let contents: Vec<EntityContent> = ctx
         .inputs()
-        .many("contents")?
+        .many(&ENTITY_CONTENTS)?
         .iter()
         .map(|i| i.require(&ENTITY_CONTENT).cloned())
         .collect::<Result<_, _>>()?;
     let cards: Vec<EntityCard> = ctx
         .inputs()
-        .many("cards")?
+        .many(&ENTITY_CARDS)?
         .iter()
         .map(|i| i.require(&ENTITY_CARD).cloned())
         .collect::<Result<_, _>>()?;

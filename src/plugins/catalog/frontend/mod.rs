@@ -39,11 +39,9 @@ mod index_page;
 mod links;
 mod style;
 
-use crate::frontend::{
-    ApiBlueprint, ExtensionInput, FrontendPlugin, NavItemBlueprint, PageBlueprint,
-};
+use crate::frontend::{ApiBlueprint, FrontendPlugin, NavItemBlueprint, PageBlueprint};
 use crate::plugins::catalog::react::{
-    CATALOG_INDEX_ROUTE, ENTITY_CARD, ENTITY_CONTENT, ENTITY_ROUTE, HttpCatalogApi,
+    CATALOG_INDEX_ROUTE, ENTITY_CARDS, ENTITY_CONTENTS, ENTITY_ROUTE, HttpCatalogApi,
 };
 
 /// The catalog frontend plugin (id `catalog`); see the [module docs](self).
@@ -66,8 +64,8 @@ pub fn catalog_frontend_plugin() -> FrontendPlugin {
             .name("entity")
             .route_ref(&ENTITY_ROUTE)
             .title("Entity")
-            .input("contents", ExtensionInput::many(&[ENTITY_CONTENT.any()]))
-            .input("cards", ExtensionInput::many(&[ENTITY_CARD.any()]))
+            .input(&ENTITY_CONTENTS)
+            .input(&ENTITY_CARDS)
             .build(),
         )
         .extension(cards::about_card())

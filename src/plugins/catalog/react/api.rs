@@ -9,7 +9,6 @@ use crate::plugins::catalog::common::{
     CatalogClient, Entity, EntityFilter, EntityRef, FacetValue, QueryEntitiesRequest,
     QueryEntitiesResponse,
 };
-use crate::services::discovery::DiscoveryService;
 use crate::services::http_client::http_client;
 
 /// Reads the catalog, like Backstage's `CatalogApi`. Pages get it with
@@ -124,11 +123,9 @@ impl HttpCatalogApi {
     /// ```
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&CATALOG_API)
-            .dep(&core_apis::DISCOVERY)
-            .dep(&core_apis::CONFIG)
-            .build(|deps| {
-                let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
+            .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
+            .build(|(discovery, config)| {
+                let http = http_client(&config)?;
                 Ok(
                     Arc::new(Self::with_client(discovery.base_url("catalog"), http))
                         as Arc<dyn CatalogApi>,

@@ -9,12 +9,19 @@ use std::sync::Arc;
 use maud::Markup;
 use serde::Deserialize;
 
-use crate::frontend::{Extension, ExtensionDataRef, Outputs, PageError, PageRequest};
+use crate::frontend::{Extension, ExtensionDataRef, InputRef, Outputs, PageError, PageRequest};
 use crate::plugins::catalog::common::Entity;
 
 /// The id of the catalog's entity page, which takes the inputs `contents` (tabs) and `cards`
 /// (overview cards).
 pub const ENTITY_PAGE_ID: &str = "page:catalog/entity";
+
+/// Input `contents` of the entity page: tabs ([`EntityContentBlueprint`]).
+pub static ENTITY_CONTENTS: InputRef =
+    InputRef::many(ENTITY_PAGE_ID, "contents", || vec![ENTITY_CONTENT.any()]);
+/// Input `cards` of the entity page: overview cards ([`EntityCardBlueprint`]).
+pub static ENTITY_CARDS: InputRef =
+    InputRef::many(ENTITY_PAGE_ID, "cards", || vec![ENTITY_CARD.any()]);
 
 /// What a tab or card renders for: the entity and the page request (query, routes, APIs).
 #[derive(Debug, Clone)]
@@ -211,11 +218,10 @@ impl EntityContentBlueprint {
     /// Finishes the extension.
     pub fn build(self) -> Extension {
         Extension::builder("entity-content", &self.name)
-            .attach_to(ENTITY_PAGE_ID, "contents")
+            .attach_to(&ENTITY_CONTENTS)
             .config::<EntityContentConfig>()
             .output(&[ENTITY_CONTENT.any()])
-            .factory(move |ctx| {
-                let config = ctx.config::<EntityContentConfig>()?;
+            .factory(move |_, config| {
                 Ok(Outputs::new().with(
                     &ENTITY_CONTENT,
                     EntityContent {
@@ -278,7 +284,7 @@ impl EntityCardBlueprint {
     /// Finishes the extension.
     pub fn build(self) -> Extension {
         Extension::builder("entity-card", &self.name)
-            .attach_to(ENTITY_PAGE_ID, "cards")
+            .attach_to(&ENTITY_CARDS)
             .output(&[ENTITY_CARD.any()])
             .factory(move |_| {
                 Ok(Outputs::new().with(

@@ -43,8 +43,9 @@ pub use crate::plugins::catalog::common::{
 };
 pub use api::{CATALOG_API, CatalogApi, HttpCatalogApi};
 pub use blueprints::{
-    ENTITY_CARD, ENTITY_CONTENT, ENTITY_PAGE_ID, EntityCard, EntityCardBlueprint, EntityContent,
-    EntityContentBlueprint, EntityContentConfig, EntityPredicate, EntityRenderer, EntityRequest,
+    ENTITY_CARD, ENTITY_CARDS, ENTITY_CONTENT, ENTITY_CONTENTS, ENTITY_PAGE_ID, EntityCard,
+    EntityCardBlueprint, EntityContent, EntityContentBlueprint, EntityContentConfig,
+    EntityPredicate, EntityRenderer, EntityRequest,
 };
 pub use error::CatalogApiError;
 pub use routes::{CATALOG_INDEX_ROUTE, ENTITY_ROUTE, EntityParams, entity_href, humanize_ref};

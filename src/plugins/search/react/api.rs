@@ -2,13 +2,10 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::error::SearchApiError;
-use crate::frontend::{ApiFactory, ApiRef, RouteRef, core_apis};
+use crate::frontend::{ApiFactory, ApiRef, FetchApi, FetchError, RouteRef, core_apis};
 use crate::plugins::search::common::{FilterValue, SearchQuery, SearchResultSet};
-use crate::services::discovery::DiscoveryService;
-use crate::services::http_client::{default_http_client, http_client};
+use crate::services::http_client::default_http_client;
 
 /// The search page (`/search` by default), bindable as `search.root`.
 pub static SEARCH_ROUTE: RouteRef = RouteRef::new("search.root");
@@ -60,29 +57,27 @@ pub static SEARCH_API: ApiRef<dyn SearchApi> = ApiRef::new("plugin.search.querys
 #[derive(Debug, Clone)]
 pub struct HttpSearchApi {
     base_url: String,
-    http: reqwest::Client,
+    fetch: FetchApi,
 }
 
 impl HttpSearchApi {
     /// A client for the search backend at `base_url` (e.g. `discovery.base_url("search")`).
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self {
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-            http: default_http_client(),
-        }
+        Self::with_client(base_url, default_http_client())
     }
 
     /// A client for the search backend at `base_url` sending through `http` (for its
     /// timeouts).
     pub fn with_client(base_url: impl Into<String>, http: reqwest::Client) -> Self {
+        let base_url = base_url.into().trim_end_matches('/').to_string();
         Self {
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-            http,
+            fetch: FetchApi::fixed(base_url.clone(), http),
+            base_url,
         }
     }
 
-    /// The API factory: base URL from the `core.discovery` API (`base_url("search")`),
-    /// timeouts from `backend.httpClient.*` of the `core.config` API.
+    /// The API factory: calls go through the `core.fetch` API (base URL from discovery,
+    /// timeouts from `backend.httpClient.*`, its credential, decoded error JSON).
     ///
     /// ```
     /// use backlot::frontend::{ApiBlueprint, App, FrontendPlugin};
@@ -96,15 +91,12 @@ impl HttpSearchApi {
     /// ```
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&SEARCH_API)
-            .dep(&core_apis::DISCOVERY)
-            .dep(&core_apis::CONFIG)
-            .build(|deps| {
-                let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
-                Ok(
-                    Arc::new(Self::with_client(discovery.base_url("search"), http))
-                        as Arc<dyn SearchApi>,
-                )
+            .deps(&core_apis::FETCH)
+            .build(|fetch| {
+                Ok(Arc::new(Self {
+                    base_url: fetch.base_url("search"),
+                    fetch: (*fetch).clone(),
+                }) as Arc<dyn SearchApi>)
             })
     }
 
@@ -140,25 +132,17 @@ impl HttpSearchApi {
 #[async_trait::async_trait]
 impl SearchApi for HttpSearchApi {
     async fn query(&self, query: &SearchQuery) -> Result<SearchResultSet, SearchApiError> {
-        let url = self.query_url(query);
-        let transport = |source| SearchApiError::Transport {
-            url: url.clone(),
-            source,
-        };
-        let res = self.http.get(&url).send().await.map_err(transport)?;
-        let status = res.status().as_u16();
-        let body = res.bytes().await.map_err(transport)?;
-        if !(200..300).contains(&status) {
-            let message = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-            return Err(SearchApiError::Response {
-                url,
-                status,
-                message,
-            });
-        }
-        serde_json::from_slice(&body).map_err(|source| SearchApiError::Decode { url, source })
+        self.fetch
+            .get_json_url(&self.query_url(query))
+            .await
+            .map_err(|e| match e {
+                FetchError::Transport { url, source } => SearchApiError::Transport { url, source },
+                FetchError::Response { url, status, error } => SearchApiError::Response {
+                    url,
+                    status,
+                    message: error.message,
+                },
+                FetchError::Decode { url, source } => SearchApiError::Decode { url, source },
+            })
     }
 }

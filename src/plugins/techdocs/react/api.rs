@@ -3,13 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::error::TechDocsApiError;
-use crate::frontend::{ApiFactory, ApiRef, core_apis};
+use crate::frontend::{ApiFactory, ApiRef, FetchApi, FetchError, core_apis};
 use crate::plugins::catalog::react::EntityParams;
-use crate::services::discovery::DiscoveryService;
-use crate::services::http_client::{default_http_client, http_client};
+use crate::services::http_client::default_http_client;
 
 /// Reads published TechDocs sites, like Backstage's `TechDocsStorageApi`. An app can install
 /// another implementation with an `api:plugin.techdocs.storageservice` override.
@@ -87,17 +84,18 @@ pub struct HttpTechDocsApi {
     base_url: String,
     external_base_url: String,
     timeout: Duration,
-    http: reqwest::Client,
+    fetch: FetchApi,
 }
 
 impl HttpTechDocsApi {
     /// A client fetching from `base_url`, with asset links under `external_base_url`.
     pub fn new(base_url: impl Into<String>, external_base_url: impl Into<String>) -> Self {
+        let base_url = base_url.into().trim_end_matches('/').to_string();
         Self {
-            base_url: base_url.into().trim_end_matches('/').to_string(),
+            fetch: FetchApi::fixed(base_url.clone(), default_http_client()),
+            base_url,
             external_base_url: external_base_url.into().trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(20),
-            http: default_http_client(),
         }
     }
 
@@ -111,12 +109,13 @@ impl HttpTechDocsApi {
     /// Sends through `http` (for its connect timeout and other settings).
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = http;
+        self.fetch = FetchApi::fixed(self.base_url.clone(), http);
         self
     }
 
-    /// The API factory: URLs from the `core.discovery` API (`techdocs`), the connect timeout
-    /// from `backend.httpClient.connectTimeout` of the `core.config` API.
+    /// The API factory: requests through the `core.fetch` API (base URL from discovery,
+    /// timeouts from `backend.httpClient.*`, its credential), asset links under the
+    /// `core.discovery` API's external URL of `techdocs`.
     ///
     /// ```
     /// use backlot::frontend::{ApiBlueprint, App, FrontendPlugin};
@@ -130,18 +129,17 @@ impl HttpTechDocsApi {
     /// ```
     pub fn factory() -> ApiFactory {
         ApiFactory::builder(&TECHDOCS_API)
-            .dep(&core_apis::DISCOVERY)
-            .dep(&core_apis::CONFIG)
-            .build(|deps| {
-                let discovery: Arc<dyn DiscoveryService> = deps.get(&core_apis::DISCOVERY)?;
-                let http = http_client(&*deps.get(&core_apis::CONFIG)?)?;
-                Ok(Arc::new(
-                    Self::new(
-                        discovery.base_url("techdocs"),
-                        discovery.external_base_url("techdocs"),
-                    )
-                    .http_client(http),
-                ) as Arc<dyn TechDocsApi>)
+            .deps((&core_apis::DISCOVERY, &core_apis::FETCH))
+            .build(|(discovery, fetch)| {
+                Ok(Arc::new(Self {
+                    base_url: fetch.base_url("techdocs"),
+                    external_base_url: discovery
+                        .external_base_url("techdocs")
+                        .trim_end_matches('/')
+                        .to_string(),
+                    timeout: Duration::from_secs(20),
+                    fetch: (*fetch).clone(),
+                }) as Arc<dyn TechDocsApi>)
             })
     }
 
@@ -169,42 +167,27 @@ impl TechDocsApi for HttpTechDocsApi {
             Self::entity_path(entity),
             file.join("/")
         );
-        let res = self
-            .http
-            .get(&url)
-            .timeout(self.timeout)
-            .send()
+        self.fetch
+            .get_text_url(&url, Some(self.timeout))
             .await
-            .map_err(|source| {
-                if source.is_timeout() {
-                    TechDocsApiError::Timeout { url: url.clone() }
-                } else {
-                    TechDocsApiError::Transport {
-                        url: url.clone(),
-                        source,
-                    }
+            .map_err(|e| match e {
+                FetchError::Transport { url, source } if source.is_timeout() => {
+                    TechDocsApiError::Timeout { url }
                 }
-            })?;
-        let status = res.status().as_u16();
-        let body = res
-            .bytes()
-            .await
-            .map_err(|source| TechDocsApiError::Transport {
-                url: url.clone(),
-                source,
-            })?;
-        if !(200..300).contains(&status) {
-            let message = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-            return Err(TechDocsApiError::Response {
-                url,
-                status,
-                message,
-            });
-        }
-        Ok(String::from_utf8_lossy(&body).into_owned())
+                FetchError::Transport { url, source } => {
+                    TechDocsApiError::Transport { url, source }
+                }
+                FetchError::Response { url, status, error } => TechDocsApiError::Response {
+                    url,
+                    status,
+                    message: error.message,
+                },
+                FetchError::Decode { url, .. } => TechDocsApiError::Response {
+                    url,
+                    status: 200,
+                    message: "the response could not be decoded".to_string(),
+                },
+            })
     }
 
     fn static_base_url(&self, entity: &EntityParams) -> String {

@@ -1,0 +1,170 @@
+//! Serving an app: the state pages are rendered with, the HTML document around each page,
+//! error pages, and the content-hashed static assets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+use super::core_data::{Layout, NavLink, PageRoute, Shell};
+use super::page::{AppContext, PageContent, PageError, PageRequest};
+use super::route_table::REST_PARAM;
+use super::ui;
+use crate::backend::http::RawErrorResponse;
+
+pub(crate) const APP_CSS: &str = include_str!("assets/app.css");
+pub(crate) const APP_JS: &str = include_str!("assets/app.js");
+
+pub(crate) struct AppState {
+    pub(crate) ctx: Arc<AppContext>,
+    pub(crate) layout: Layout,
+    pub(crate) nav_items: Vec<(String, String, Option<String>)>,
+    pub(crate) head: Markup,
+    pub(crate) css_path: String,
+    pub(crate) js_path: String,
+    pub(crate) pages: Vec<(String, PageRoute)>,
+}
+
+impl AppState {
+    fn nav_links(&self, current: &str) -> Vec<NavLink> {
+        self.nav_items
+            .iter()
+            .map(|(title, href, icon)| NavLink {
+                title: title.clone(),
+                current: current == href
+                    || (href != "/"
+                        && current.starts_with(href.as_str())
+                        && current[href.len()..].starts_with('/')),
+                href: href.clone(),
+                icon: icon.clone(),
+            })
+            .collect()
+    }
+
+    fn document(&self, path: &str, title: Option<&str>, body: Markup) -> Markup {
+        let nav = (self.layout.nav.render)(&self.nav_links(path));
+        (self.layout.render)(&Shell {
+            app_title: &self.ctx.title,
+            page_title: title,
+            nav,
+            body,
+            head: self.head.clone(),
+            current_path: path,
+        })
+    }
+
+    pub(crate) fn error_page(&self, path: &str, error: &PageError) -> Response {
+        let status = error.status_code();
+        let (title, message) = if status == StatusCode::NOT_FOUND {
+            ("Page not found", error.message().to_string())
+        } else if status.is_client_error() {
+            ("Bad request", error.message().to_string())
+        } else {
+            tracing::error!(path, error = %error.message(), "page failed to render");
+            (
+                "Something went wrong",
+                "The page could not be rendered.".to_string(),
+            )
+        };
+        let body = html! {
+            (ui::header(title, None))
+            (ui::error_state(title, &message))
+            p { (ui::link("/", "Go to the home page")) }
+        };
+        html_response(status, self.document(path, Some(title), body))
+    }
+}
+
+/// An HTML response; error statuses are marked so the backend's root layer keeps the HTML
+/// instead of rewriting it into error JSON.
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    let mut res = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        markup.into_string(),
+    )
+        .into_response();
+    res.extensions_mut().insert(RawErrorResponse);
+    res
+}
+
+fn parse_query(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) async fn serve_page(
+    state: Arc<AppState>,
+    index: usize,
+    uri: Uri,
+    params: Option<Path<HashMap<String, String>>>,
+) -> Response {
+    let mut params = params.map(|Path(p)| p).unwrap_or_default();
+    let rest = params
+        .remove(REST_PARAM)
+        .map(|r| format!("/{r}"))
+        .unwrap_or_default();
+    let path = uri.path().to_string();
+    let Some((_, page)) = state.pages.get(index) else {
+        return state.error_page(&path, &PageError::not_found("No page here."));
+    };
+    let req = PageRequest {
+        path: path.clone(),
+        params,
+        query: parse_query(&uri),
+        rest,
+        app: state.ctx.clone(),
+    };
+    match page.render.render(req).await {
+        Ok(PageContent {
+            title,
+            body,
+            status,
+        }) => {
+            let title = title.or_else(|| page.title.clone());
+            html_response(status, state.document(&path, title.as_deref(), body))
+        }
+        Err(e) => state.error_page(&path, &e),
+    }
+}
+
+pub(crate) async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    state.error_page(
+        uri.path(),
+        &PageError::not_found(format!("There is no page at {}.", uri.path())),
+    )
+}
+
+pub(crate) async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+pub(crate) async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// A static asset whose path carries its content hash, so browsers may cache it for a year.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
