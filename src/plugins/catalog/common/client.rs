@@ -179,7 +179,7 @@ pub struct PageInfo {
 }
 
 /// A page of `GET /entities/by-query`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryEntitiesResponse {
     /// The entities of the page.

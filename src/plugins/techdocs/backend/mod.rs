@@ -8,7 +8,8 @@
 //! | `GET /metadata/entity/:namespace/:kind/:name` | the catalog entity plus `locationMetadata` |
 //! | `GET /sync/:namespace/:kind/:name` | `text/event-stream`: `log` events while building, then `finish {"updated": bool}` or `error` |
 //!
-//! Entities are read from the catalog plugin over HTTP (found through discovery).
+//! Entities are read through the [`CATALOG`] service ref (by default the catalog plugin over
+//! HTTP, found through discovery).
 //! See `docs/techdocs.md` for the configuration.
 
 mod build;
@@ -23,11 +24,12 @@ pub use error::TechdocsError;
 use std::sync::Arc;
 
 use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
+use crate::plugins::catalog::node::CATALOG;
 use crate::plugins::techdocs::node::{
     Generator, LocalPublisher, MkDocsGenerator, Preparer, Publisher, UrlPreparer,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
+use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
 use crate::services::logger::LoggerServiceExt;
 use crate::services::url_reader::UrlReaderService;
 
@@ -149,8 +151,8 @@ impl BackendPlugin for TechdocsPlugin {
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let this = self.clone();
         reg.init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DISCOVERY, &URL_READER),
-            move |(config, logger, http, discovery, core_reader)| async move {
+            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &CATALOG, &URL_READER),
+            move |(config, logger, http, catalog, core_reader)| async move {
                 let td = TechdocsConfig::from_config(&config)?;
                 if td.run_in.as_deref() == Some("docker") {
                     logger.info(
@@ -178,10 +180,7 @@ impl BackendPlugin for TechdocsPlugin {
                 ));
                 let state = Arc::new(router::AppState {
                     config: td,
-                    catalog: catalog::CatalogClient::new(
-                        discovery,
-                        crate::services::http_client::http_client(&config)?,
-                    ),
+                    catalog,
                     builder,
                     publisher,
                 });
