@@ -69,13 +69,7 @@ pub(crate) struct CollatorConfig {
 
 /// A config error as the plugin reports it, naming the key path.
 pub(crate) fn config_error(e: ConfigError) -> SearchError {
-    let key = match &e {
-        ConfigError::Missing { path }
-        | ConfigError::WrongType { path, .. }
-        | ConfigError::Invalid { path, .. }
-        | ConfigError::Deserialize { path, .. } => path.clone(),
-        _ => "search".to_string(),
-    };
+    let key = e.path().unwrap_or("search").to_owned();
     let full = e.to_string();
     let message = full
         .strip_prefix(&format!("{key}: "))
