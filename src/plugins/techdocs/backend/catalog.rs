@@ -21,7 +21,7 @@ pub(crate) async fn entity(
         }),
         Err(source) => Err(TechdocsError::Catalog {
             entity: docs.to_string(),
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -32,7 +32,7 @@ pub enum TechdocsError {
         entity: String,
         /// The catalog client's error.
         #[source]
-        source: CatalogClientError,
+        source: Box<CatalogClientError>,
     },
     /// Fetching the docs source failed.
     #[error("could not prepare the docs of '{entity}'")]
