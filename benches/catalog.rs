@@ -1,5 +1,6 @@
 //! Catalog benchmarks: ingestion of a synthetic catalog (10,000 and 100,000 entities) into
-//! SQLite, by-name lookups, by-query pages and facets.
+//! SQLite, by-name lookups, by-query pages and facets, through the HTTP API and the typed
+//! `CatalogClient` (the default of the `CATALOG` service ref other plugins read through).
 //!
 //! Run with `cargo bench --features testing --bench catalog`; set `BACKLOT_BENCH_100K=1` to
 //! include the 100,000-entity ingestion.
@@ -10,6 +11,9 @@ use std::time::{Duration, Instant};
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
+use backlot::plugins::catalog::common::{
+    CatalogClient, EntityFilter, EntityRef, QueryEntitiesRequest,
+};
 use backlot::testing::TestBackend;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -24,16 +28,29 @@ fn config(catalog_file: &Path, db_dir: &Path) -> String {
 }
 
 /// Starts a backend on a fresh database; returns when the catalog is ingested.
-async fn ingest(catalog_file: &Path) -> (TestBackend, CatalogPlugin, tempfile::TempDir) {
+async fn ingest(catalog_file: &Path) -> (TestBackend, CatalogClient, tempfile::TempDir) {
     let db_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let plugin = CatalogPlugin::new();
     let backend = TestBackend::builder()
-        .feature(Feature::plugin(plugin.clone()))
+        .feature(Feature::plugin(CatalogPlugin::new()))
         .config_yaml(config(catalog_file, db_dir.path()))
         .start()
         .await
         .unwrap_or_else(|e| panic!("backend start: {e}"));
-    (backend, plugin, db_dir)
+    let client = CatalogClient::new(backend.url("/api/catalog"));
+    (backend, client, db_dir)
+}
+
+/// How many entities the catalog serves (`totalItems` of a one-entity page).
+async fn entity_count(client: &CatalogClient) -> usize {
+    let request = QueryEntitiesRequest {
+        limit: Some(1),
+        ..QueryEntitiesRequest::default()
+    };
+    client
+        .query_entities(&request)
+        .await
+        .unwrap_or_else(|e| panic!("count: {e}"))
+        .total_items
 }
 
 fn bench_ingestion(c: &mut Criterion) {
@@ -60,15 +77,10 @@ fn bench_ingestion(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let start = Instant::now();
-                    let (backend, plugin, _db) = rt.block_on(ingest(&file));
+                    let (backend, client, _db) = rt.block_on(ingest(&file));
                     total += start.elapsed();
-                    let service = plugin
-                        .service()
-                        .unwrap_or_else(|| panic!("catalog started"));
-                    let count = rt
-                        .block_on(service.entity_count())
-                        .unwrap_or_else(|e| panic!("count: {e}"));
-                    assert_eq!(count, n as u64 + 1, "every entity plus the config Location");
+                    let count = rt.block_on(entity_count(&client));
+                    assert_eq!(count, n + 1, "every entity plus the config Location");
                     rt.block_on(backend.stop())
                         .unwrap_or_else(|e| panic!("stop: {e}"));
                 }
@@ -84,18 +96,15 @@ fn bench_queries(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let file = dir.path().join("catalog.yaml");
     std::fs::write(&file, synthetic_catalog_yaml(10_000)).unwrap_or_else(|e| panic!("write: {e}"));
-    let (backend, plugin, _db) = rt.block_on(ingest(&file));
-    let service = plugin
-        .service()
-        .unwrap_or_else(|| panic!("catalog started"));
+    let (backend, client, _db) = rt.block_on(ingest(&file));
     let mut group = c.benchmark_group("catalog_query_10k");
     let mut i = 0usize;
-    group.bench_function("by_name_service", |b| {
+    group.bench_function("by_name_client", |b| {
         b.iter(|| {
             i = (i + 7919) % 5000;
-            let name = format!("component-{i}");
+            let entity_ref = EntityRef::new("Component", "default", format!("component-{i}"));
             let found = rt
-                .block_on(service.entity_by_name("Component", "default", &name))
+                .block_on(client.get_entity_by_ref(&entity_ref))
                 .unwrap_or_else(|e| panic!("by name: {e}"));
             assert!(found.is_some());
         });
@@ -121,31 +130,38 @@ fn bench_queries(c: &mut Criterion) {
             assert_eq!(res.status(), 200);
         });
     });
-    group.bench_function("filter_relations_service", |b| {
+    group.bench_function("filter_relations_client", |b| {
+        let request = QueryEntitiesRequest {
+            filter: vec![
+                EntityFilter::new()
+                    .with("kind", "component")
+                    .with("relations.ownedBy", "group:default/group-3"),
+            ],
+            limit: Some(50),
+            ..QueryEntitiesRequest::default()
+        };
         b.iter(|| {
             let found = rt
-                .block_on(service.find_entities(
-                    &["kind=component,relations.ownedBy=group:default/group-3".into()],
-                    Some(50),
-                ))
+                .block_on(client.query_entities(&request))
                 .unwrap_or_else(|e| panic!("filter: {e}"));
-            assert!(!found.is_empty());
+            assert!(!found.items.is_empty());
         });
     });
-    group.bench_function("facets_kind_service", |b| {
+    group.bench_function("facets_kind_client", |b| {
         b.iter(|| {
             let facets = rt
-                .block_on(service.facet_counts("kind", &[]))
+                .block_on(client.get_entity_facets(&["kind".into()], &[]))
                 .unwrap_or_else(|e| panic!("facets: {e}"));
-            assert_eq!(facets.len(), 8);
+            assert_eq!(facets.get("kind").map(Vec::len), Some(8));
         });
     });
-    group.bench_function("facets_tags_filtered_service", |b| {
+    group.bench_function("facets_tags_filtered_client", |b| {
+        let filter = [EntityFilter::new().with("kind", "component")];
         b.iter(|| {
             let facets = rt
-                .block_on(service.facet_counts("metadata.tags", &["kind=component".into()]))
+                .block_on(client.get_entity_facets(&["metadata.tags".into()], &filter))
                 .unwrap_or_else(|e| panic!("facets: {e}"));
-            assert!(!facets.is_empty());
+            assert!(facets.get("metadata.tags").is_some_and(|v| !v.is_empty()));
         });
     });
     group.finish();

@@ -55,7 +55,7 @@ pub use error::CatalogError;
 pub use service::CatalogService;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{BackendPlugin, BoxError, PluginRegistrar, Registration};
@@ -92,26 +92,16 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(100);
 /// use backlot::backend::Feature;
 /// use backlot::plugins::catalog::CatalogPlugin;
 ///
-/// let plugin = CatalogPlugin::new();
-/// let handle = plugin.clone(); // keeps access to the service after start
-/// let feature = Feature::plugin(plugin);
-/// assert!(handle.service().is_none()); // not started yet
+/// let feature = Feature::plugin(CatalogPlugin::new());
 /// # let _ = feature;
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct CatalogPlugin {
-    service: Arc<OnceLock<CatalogService>>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogPlugin;
 
 impl CatalogPlugin {
     /// A catalog plugin.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The running catalog's service, once the plugin has started.
-    pub fn service(&self) -> Option<CatalogService> {
-        self.service.get().cloned()
+        Self
     }
 }
 
@@ -122,7 +112,6 @@ impl BackendPlugin for CatalogPlugin {
 
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let extension = Arc::new(CatalogProcessingExtension::default());
-        let slot = Arc::clone(&self.service);
         reg.extension_point(&CATALOG_PROCESSING, Arc::clone(&extension))
             .init(
                 (
@@ -143,7 +132,6 @@ impl BackendPlugin for CatalogPlugin {
                         Arc::clone(&logger),
                     )
                     .await?;
-                    let _ = slot.set(service.clone());
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                     let engine = Arc::clone(&service.engine);

@@ -65,9 +65,9 @@ impl QueryRequest {
 
 /// The software catalog's operations: entity queries, locations, refresh and validation.
 ///
-/// The HTTP router is a thin layer over this; embedders and benchmarks may call it directly.
-/// Obtain one from [`CatalogPlugin::service`](super::CatalogPlugin::service) once the plugin
-/// has started.
+/// The catalog plugin's HTTP router is a thin layer over this. Other plugins read the catalog
+/// through the [`CATALOG`](crate::plugins::catalog::node::CATALOG) service ref, with typed
+/// answers.
 #[derive(Clone, Debug)]
 pub struct CatalogService {
     pub(crate) engine: Arc<Engine>,
@@ -128,8 +128,9 @@ impl CatalogService {
         &self.engine.db
     }
 
-    /// The entity `kind:namespace/name` as JSON text, or `None`. Matching is case-insensitive.
-    pub async fn entity_by_name(
+    /// The entity `kind:namespace/name` as the JSON text the router serves as is, or `None`.
+    /// Matching is case-insensitive.
+    pub(crate) async fn entity_by_name(
         &self,
         kind: &str,
         namespace: &str,
@@ -145,53 +146,9 @@ impl CatalogService {
         Ok(self.engine.index.by_ref(entity_ref))
     }
 
-    /// The entity with `uid` as JSON text, or `None`.
-    pub async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
+    /// The entity with `uid` as the JSON text the router serves as is, or `None`.
+    pub(crate) async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
         Ok(self.engine.index.by_uid(uid))
-    }
-
-    /// How many entities the catalog serves.
-    pub async fn entity_count(&self) -> Result<u64, CatalogError> {
-        Ok(self.engine.index.len() as u64)
-    }
-
-    /// Entities matching Backstage `filter` params (`kind=component,spec.type=service`; params
-    /// are alternatives), ordered by reference, as JSON texts.
-    pub async fn find_entities(
-        &self,
-        filters: &[String],
-        limit: Option<u64>,
-    ) -> Result<Vec<String>, CatalogError> {
-        let request = EntitiesRequest {
-            filter: super::query::parse_filters(filters)?,
-            limit,
-            ..EntitiesRequest::default()
-        };
-        Ok(self.entities(&request).await?.0)
-    }
-
-    /// Facet counts of `facet` over the entities matching `filters`.
-    pub async fn facet_counts(
-        &self,
-        facet: &str,
-        filters: &[String],
-    ) -> Result<Vec<(String, u64)>, CatalogError> {
-        let filter = Predicate::from_filter(&super::query::parse_filters(filters)?);
-        let v = self.facets(&[facet.to_owned()], &filter).await?;
-        Ok(v["facets"][facet]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|i| {
-                        (
-                            i["value"].as_str().unwrap_or_default().to_owned(),
-                            i["count"].as_u64().unwrap_or(0),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
     }
 
     /// `GET /entities`: the entity texts and whether more follow.

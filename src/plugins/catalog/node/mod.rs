@@ -1,5 +1,6 @@
 //! What other backend code may use to extend the catalog (Backstage's `catalog-node`):
-//! the [`CATALOG_PROCESSING`] extension point, [`CatalogProcessor`]s and [`EntityProvider`]s.
+//! the [`CATALOG_PROCESSING`] extension point, [`CatalogProcessor`]s and [`EntityProvider`]s,
+//! and the [`CATALOG`] service ref through which other plugins read the catalog.
 //!
 //! A module adds processors and providers to the catalog plugin before it starts:
 //!
@@ -38,8 +39,11 @@
 //! # let _ = module;
 //! ```
 
+mod catalog_ref;
 mod processor;
 mod provider;
+
+pub use catalog_ref::{CATALOG, CatalogApi};
 
 pub use processor::{
     CatalogProcessor, DEFAULT_PROCESSOR_PRIORITY, EmittedRelation, Emitter, LocationSpec,

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::config::CollatorConfig;
 use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
-use crate::plugins::catalog::common::{CatalogClient, Entity, EntityFilter, QueryEntitiesRequest};
+use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest};
+use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
 use crate::services::config::Config;
-use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
+use crate::services::core_services::ROOT_CONFIG;
 use crate::services::scheduler::{TaskFrequency, TaskSchedule};
 
 /// The document type the catalog collator writes.
@@ -35,10 +37,12 @@ const FIELDS: &[&str] = &[
 /// `lifecycle`, `owner`, `namespace`, and `authorization.resourceRef` (the entity ref).
 ///
 /// ```
+/// use std::sync::Arc;
 /// use backlot::plugins::catalog::common::{CatalogClient, Entity};
 /// use backlot::plugins::search::backend::CatalogCollator;
 ///
-/// let collator = CatalogCollator::new(CatalogClient::new("http://localhost:7007/api/catalog"));
+/// let collator =
+///     CatalogCollator::new(Arc::new(CatalogClient::new("http://localhost:7007/api/catalog")));
 /// let entity: Entity = serde_json::from_value(serde_json::json!({
 ///     "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
 ///     "metadata": { "name": "petstore", "description": "Sells pets" },
@@ -51,17 +55,17 @@ const FIELDS: &[&str] = &[
 /// ```
 #[derive(Debug, Clone)]
 pub struct CatalogCollator {
-    client: CatalogClient,
+    catalog: Arc<dyn CatalogApi>,
     location_template: String,
     filter: Vec<EntityFilter>,
     batch_size: usize,
 }
 
 impl CatalogCollator {
-    /// A collator reading through `client`, with the defaults.
-    pub fn new(client: CatalogClient) -> Self {
+    /// A collator reading through `catalog`, with the defaults.
+    pub fn new(catalog: Arc<dyn CatalogApi>) -> Self {
         Self {
-            client,
+            catalog,
             location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
             filter: Vec::new(),
             batch_size: DEFAULT_BATCH_SIZE,
@@ -69,37 +73,31 @@ impl CatalogCollator {
     }
 
     /// Reads `search.collators.catalog.{locationTemplate, filter, batchSize}`.
-    pub fn from_config(client: CatalogClient, config: &Config) -> Result<Self, SearchError> {
-        let mut collator = Self::new(client);
-        let key = |k: &str| format!("search.collators.catalog.{k}");
-        let bad = |k: &str, e: &dyn std::fmt::Display| SearchError::Config {
-            key: key(k),
-            message: e.to_string(),
-        };
-        if let Some(t) = config
-            .opt_string(&key("locationTemplate"))
-            .map_err(|e| bad("locationTemplate", &e))?
-        {
-            collator.location_template = t;
+    pub fn from_config(catalog: Arc<dyn CatalogApi>, config: &Config) -> Result<Self, SearchError> {
+        Self::from_collator_config(catalog, &CollatorConfig::read(config, "catalog")?)
+    }
+
+    fn from_collator_config(
+        catalog: Arc<dyn CatalogApi>,
+        config: &CollatorConfig,
+    ) -> Result<Self, SearchError> {
+        let mut collator = Self::new(catalog);
+        if let Some(t) = &config.location_template {
+            collator.location_template = t.clone();
         }
-        if let Some(n) = config
-            .opt_u64(&key("batchSize"))
-            .map_err(|e| bad("batchSize", &e))?
-        {
-            collator.batch_size = usize::try_from(n.max(1)).unwrap_or(DEFAULT_BATCH_SIZE);
+        if let Some(n) = config.batch_size {
+            collator.batch_size = n.max(1);
         }
-        if let Some(value) = config.get(&key("filter")) {
+        if let Some(value) = &config.filter {
             let filters = match value {
                 serde_json::Value::Array(items) => {
                     items.iter().map(EntityFilter::from_json).collect()
                 }
                 other => EntityFilter::from_json(other).map(|f| vec![f]),
             };
-            collator.filter = filters.ok_or_else(|| {
-                bad(
-                    "filter",
-                    &"expected an object of strings or lists of strings",
-                )
+            collator.filter = filters.ok_or_else(|| SearchError::Config {
+                key: "search.collators.catalog.filter".into(),
+                message: "expected an object of strings or lists of strings".into(),
             })?;
         }
         Ok(collator)
@@ -147,21 +145,14 @@ impl DocumentCollator for CatalogCollator {
     }
 
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
-        let mut request = QueryEntitiesRequest {
+        let request = QueryEntitiesRequest {
             filter: self.filter.clone(),
             fields: FIELDS.iter().map(|f| f.to_string()).collect(),
             limit: Some(self.batch_size),
             ..Default::default()
         };
-        let mut docs = Vec::new();
-        loop {
-            let page = self.client.query_entities(&request).await?;
-            docs.extend(page.items.iter().map(|e| self.document(e)));
-            match page.page_info.next_cursor {
-                Some(cursor) if !page.items.is_empty() => request.cursor = Some(cursor),
-                _ => break,
-            }
-        }
+        let entities = self.catalog.query_all_entities(&request).await?;
+        let docs = entities.iter().map(|e| self.document(e)).collect();
         Ok(docs)
     }
 }
@@ -176,23 +167,9 @@ pub(crate) fn default_schedule() -> TaskSchedule {
     .with_initial_delay(Duration::from_secs(3))
 }
 
-/// Reads `search.collators.<type>.schedule`, or the default schedule.
-pub(crate) fn schedule_from_config(
-    config: &Config,
-    collator: &str,
-) -> Result<TaskSchedule, SearchError> {
-    let key = format!("search.collators.{collator}.schedule");
-    match config.get(&key) {
-        None => Ok(default_schedule()),
-        Some(value) => TaskSchedule::from_config_value(value).map_err(|e| SearchError::Config {
-            key,
-            message: e.to_string(),
-        }),
-    }
-}
-
 /// The module adding the [`CatalogCollator`] to the `search` plugin (Backstage's
-/// `search-backend-module-catalog`). It finds the catalog through discovery and runs on
+/// `search-backend-module-catalog`). It reads the catalog through the [`CATALOG`] service
+/// ref and runs on
 /// `search.collators.catalog.schedule`.
 ///
 /// ```
@@ -216,14 +193,11 @@ impl BackendModule for SearchCatalogCollatorModule {
 
     fn register(&self, reg: ModuleRegistrar) -> Registration {
         reg.init(
-            (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
-            |(config, discovery, registry)| async move {
-                let client = CatalogClient::with_client(
-                    discovery.base_url("catalog"),
-                    crate::services::http_client::http_client(&config)?,
-                );
-                let collator = CatalogCollator::from_config(client, &config)?;
-                let schedule = schedule_from_config(&config, "catalog")?;
+            (&ROOT_CONFIG, &CATALOG, &SEARCH_INDEX_REGISTRY),
+            |(config, catalog, registry)| async move {
+                let config = CollatorConfig::read(&config, "catalog")?;
+                let collator = CatalogCollator::from_collator_config(catalog, &config)?;
+                let schedule = config.schedule("catalog", default_schedule())?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));
                 Ok(())
             },

@@ -1,136 +1,21 @@
-//! The PostgreSQL engine (cargo feature `postgres`).
-
-use std::str::FromStr;
+//! The PostgreSQL engine (cargo feature `postgres`), on the `search` plugin's own database.
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use super::embedded::{page_cursors, requested_page};
 use super::matching::{self, FUZZY_MIN_LEN, MAX_TOKEN_LEN, within_one_edit};
 use crate::plugins::search::common::{SearchDocument, SearchQuery, SearchResult, SearchResultSet};
 use crate::plugins::search::node::{SearchEngine, SearchError};
-use crate::services::config::Config;
 
 const ENGINE: &str = "pg";
 const BATCH: usize = 1000;
-const DEFAULT_PREFIX: &str = "backstage_plugin_";
+/// The advisory lock key serializing the engine's DDL (`"backlot-search"` as digits).
+const DDL_LOCK: i64 = 0x6261_636b_6c6f_7473;
 
 fn db_err(message: &str) -> impl FnOnce(sqlx::Error) -> SearchError + '_ {
     move |e| SearchError::engine(ENGINE, message, e)
-}
-
-fn config_err(key: &str, message: impl std::fmt::Display) -> SearchError {
-    SearchError::Config {
-        key: key.to_string(),
-        message: message.to_string(),
-    }
-}
-
-/// The search plugin's connection pool: `search.pg.connection` (a URL) when set, else the
-/// plugin's own database `backstage_plugin_search` on the `backend.database` server
-/// (`client: pg`), created when missing.
-///
-/// The one place the plugin acquires its database; it moves to the `DATABASE` service once
-/// that exists.
-pub async fn search_pool(config: &Config) -> Result<PgPool, SearchError> {
-    let options = match config
-        .opt_string("search.pg.connection")
-        .map_err(|e| config_err("search.pg.connection", e))?
-    {
-        Some(url) => {
-            PgConnectOptions::from_str(&url).map_err(|e| config_err("search.pg.connection", e))?
-        }
-        None => {
-            let client = config
-                .opt_string("backend.database.client")
-                .map_err(|e| config_err("backend.database.client", e))?
-                .unwrap_or_default();
-            if client != "pg" {
-                return Err(config_err(
-                    "search.pg",
-                    "set search.pg.connection or use backend.database.client 'pg'",
-                ));
-            }
-            let server = server_options(config)?;
-            let prefix = config
-                .opt_string("backend.database.prefix")
-                .map_err(|e| config_err("backend.database.prefix", e))?
-                .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
-            let database = format!("{prefix}search");
-            ensure_database(&server, &database).await?;
-            server.database(&database)
-        }
-    };
-    PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
-        .map_err(db_err("cannot connect to the search database"))
-}
-
-fn server_options(config: &Config) -> Result<PgConnectOptions, SearchError> {
-    let key = "backend.database.connection";
-    match config.get(key) {
-        Some(Value::String(url)) => PgConnectOptions::from_str(url).map_err(|e| config_err(key, e)),
-        Some(Value::Object(obj)) => {
-            let mut o = PgConnectOptions::new();
-            if let Some(h) = obj.get("host").and_then(Value::as_str) {
-                o = o.host(h);
-            }
-            if let Some(p) = obj.get("port") {
-                let port = p
-                    .as_u64()
-                    .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or_else(|| config_err(&format!("{key}.port"), "expected a port number"))?;
-                o = o.port(port);
-            }
-            if let Some(u) = obj.get("user").and_then(Value::as_str) {
-                o = o.username(u);
-            }
-            if let Some(p) = obj.get("password").and_then(Value::as_str) {
-                o = o.password(p);
-            }
-            Ok(o)
-        }
-        _ => Err(config_err(key, "expected a connection string or object")),
-    }
-}
-
-async fn ensure_database(server: &PgConnectOptions, database: &str) -> Result<(), SearchError> {
-    let mut conn = server
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .map_err(db_err("cannot connect to the database server"))?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(database)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(db_err("cannot list databases"))?;
-    if !exists {
-        let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
-        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
-            // Another replica may have created it meanwhile.
-            let code = e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .map(|c| c.into_owned());
-            if code.as_deref() != Some("42P04") && code.as_deref() != Some("23505") {
-                return Err(SearchError::engine(
-                    ENGINE,
-                    format!("cannot create database '{database}'"),
-                    e,
-                ));
-            }
-        }
-    }
-    let _ = conn.close().await;
-    Ok(())
 }
 
 /// The PostgreSQL engine: one table `search_documents` shared by every replica, a weighted
@@ -165,8 +50,18 @@ pub struct PgEngine {
 }
 
 impl PgEngine {
-    /// An engine on `pool`; creates its tables when missing.
+    /// An engine on `pool`; creates its tables when missing (under a transaction-scoped
+    /// advisory lock, so replicas starting together do not race on the DDL).
     pub async fn new(pool: PgPool) -> Result<Self, SearchError> {
+        let mut tx = pool
+            .begin()
+            .await
+            .map_err(db_err("cannot create the search tables"))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(DDL_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("cannot create the search tables"))?;
         for sql in [
             "CREATE TABLE IF NOT EXISTS search_documents (
                 type TEXT NOT NULL,
@@ -183,10 +78,13 @@ impl PgEngine {
                 PRIMARY KEY (type, word))",
         ] {
             sqlx::query(sql)
-                .execute(&pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err("cannot create the search tables"))?;
         }
+        tx.commit()
+            .await
+            .map_err(db_err("cannot create the search tables"))?;
         let fuzzy = sqlx::query("CREATE EXTENSION IF NOT EXISTS fuzzystrmatch")
             .execute(&pool)
             .await

@@ -2,27 +2,30 @@
 
 use std::sync::Arc;
 
-use super::config::{EngineChoice, engine_choice, query_limits};
+use super::config::{EngineChoice, SearchConfig};
 use super::{EmbeddedEngine, IndexBuilder, router};
-use crate::backend::{BackendPlugin, BoxError, PluginRegistrar, Registration};
+use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
 use crate::plugins::search::node::{
     SEARCH_ENGINE, SEARCH_INDEX_REGISTRY, SearchEngine, SearchEngineRegistry, SearchError,
     SearchIndexRegistry,
 };
-use crate::services::config::Config;
-use crate::services::core_services::{HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG};
+use crate::services::core_services::{DATABASE, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER};
+#[cfg(feature = "postgres")]
+use crate::services::database::DbPool;
+use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
-use crate::services::scheduler::{self, LeaseStore, PluginScheduler};
 
 /// The search backend plugin (id `search`): Backstage's query API at `/api/search/query`,
 /// and an index builder that runs every registered collator on the scheduler.
 ///
-/// The engine is, in order: one a module installed through [`SEARCH_ENGINE`], one given to
-/// [`with_engine`](Self::with_engine), the PostgreSQL engine when `search.pg` is set (cargo
-/// feature `postgres`), else the embedded engine (`search.embedded.*`). Collators come from
-/// modules through [`SEARCH_INDEX_REGISTRY`], e.g.
-/// [`SearchCatalogCollatorModule`](super::SearchCatalogCollatorModule). The scheduler's task
-/// endpoints are served at `/api/search/.backstage/scheduler/v1/tasks`.
+/// The engine is, in order: one a module installs through the [`SEARCH_ENGINE`] extension
+/// point, the PostgreSQL engine on the plugin's own database (`DATABASE`, which must be on
+/// PostgreSQL) when `search.pg` is set (cargo feature `postgres`), else the embedded engine
+/// (`search.embedded.*`). Collators come from modules through [`SEARCH_INDEX_REGISTRY`], e.g.
+/// [`SearchCatalogCollatorModule`](super::SearchCatalogCollatorModule), and run as global
+/// tasks on the plugin's `SCHEDULER`: backends sharing the plugin's database run each
+/// collator once per run. The scheduler's task endpoints are served at
+/// `/api/search/.backstage/scheduler/v1/tasks`.
 ///
 /// ```
 /// use backlot::backend::{Backend, Feature};
@@ -42,59 +45,55 @@ use crate::services::scheduler::{self, LeaseStore, PluginScheduler};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct SearchPlugin {
-    engine: Option<Arc<dyn SearchEngine>>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchPlugin;
 
 impl SearchPlugin {
-    /// The plugin with the engine its config names.
+    /// The plugin with the engine its config names, unless a module installs another.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The plugin with `engine`, unless a module installs another.
-    pub fn with_engine(engine: Arc<dyn SearchEngine>) -> Self {
-        Self {
-            engine: Some(engine),
-        }
+        Self
     }
 }
 
-struct Engines {
-    engine: Arc<dyn SearchEngine>,
-    lease_store: LeaseStore,
-}
-
-async fn engine_from_config(config: &Config) -> Result<Engines, SearchError> {
-    match engine_choice(config)? {
-        EngineChoice::EmbeddedInMemory => Ok(Engines {
-            engine: Arc::new(EmbeddedEngine::in_memory()?),
-            lease_store: LeaseStore::memory(),
-        }),
+async fn engine_from_config(
+    config: &SearchConfig,
+    database: &PluginDatabase,
+) -> Result<Arc<dyn SearchEngine>, SearchError> {
+    match config.engine_choice()? {
+        EngineChoice::EmbeddedInMemory => Ok(Arc::new(EmbeddedEngine::in_memory()?)),
         EngineChoice::EmbeddedDirectory(dir) => {
             let engine = tokio::task::spawn_blocking(move || EmbeddedEngine::in_directory(dir))
                 .await
                 .map_err(|e| SearchError::engine("embedded", "opening the index failed", e))??;
-            Ok(Engines {
-                engine: Arc::new(engine),
-                lease_store: LeaseStore::memory(),
-            })
+            Ok(Arc::new(engine))
         }
-        #[cfg(feature = "postgres")]
-        EngineChoice::Postgres => {
-            let pool = super::pg::search_pool(config).await?;
-            let engine = super::PgEngine::new(pool.clone()).await?;
-            Ok(Engines {
-                engine: Arc::new(engine),
-                lease_store: LeaseStore::Postgres(pool),
-            })
-        }
-        #[cfg(not(feature = "postgres"))]
-        EngineChoice::Postgres => Err(SearchError::Config {
-            key: "search.pg".into(),
-            message: "the PostgreSQL engine needs the cargo feature 'postgres'".into(),
-        }),
+        EngineChoice::Postgres => postgres_engine(database).await,
+    }
+}
+
+/// The PostgreSQL engine on the plugin's own database (`DATABASE`).
+#[cfg(feature = "postgres")]
+async fn postgres_engine(database: &PluginDatabase) -> Result<Arc<dyn SearchEngine>, SearchError> {
+    match database.pool() {
+        DbPool::Postgres(pool) => Ok(Arc::new(super::PgEngine::new(pool.clone()).await?)),
+        DbPool::Sqlite(_) => Err(postgres_needed(
+            "the PostgreSQL engine needs the plugin's database on PostgreSQL \
+             (backend.database.client 'pg', or backend.database.plugin.search)",
+        )),
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_engine(_: &PluginDatabase) -> Result<Arc<dyn SearchEngine>, SearchError> {
+    Err(postgres_needed(
+        "the PostgreSQL engine needs the cargo feature 'postgres'",
+    ))
+}
+
+fn postgres_needed(message: &str) -> SearchError {
+    SearchError::Config {
+        key: "search.pg".into(),
+        message: message.into(),
     }
 }
 
@@ -106,33 +105,24 @@ impl BackendPlugin for SearchPlugin {
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let index_registry = Arc::new(SearchIndexRegistry::default());
         let engine_registry = Arc::new(SearchEngineRegistry::default());
-        let given = self.engine.clone();
         reg.extension_point(&SEARCH_INDEX_REGISTRY, index_registry.clone())
             .extension_point(&SEARCH_ENGINE, engine_registry.clone())
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
-                move |(config, logger, http, lifecycle)| async move {
-                    let limits = query_limits(&config)?;
-                    let (engine, lease_store) = match engine_registry.search_engine().or(given) {
-                        Some(engine) => (engine, LeaseStore::memory()),
-                        None => {
-                            let e = engine_from_config(&config).await?;
-                            (e.engine, e.lease_store)
-                        }
+                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &SCHEDULER, &DATABASE),
+                move |(config, logger, http, scheduler, database)| async move {
+                    let config = SearchConfig::read(&config)?;
+                    let engine = match engine_registry.search_engine() {
+                        Some(engine) => engine,
+                        None => engine_from_config(&config, &database).await?,
                     };
                     logger.info(&format!("search engine: {engine:?}"));
-                    let scheduler = Arc::new(PluginScheduler::new("search", lease_store));
+                    // Global collator tasks take their lease in the plugin's database, so
+                    // backends sharing it run each collator once per run.
                     let builder = IndexBuilder::new(engine.clone(), index_registry.decorators());
                     builder
                         .schedule(&scheduler, index_registry.collators(), logger.clone())
                         .await?;
-                    http.use_router(
-                        router::build(engine, limits).merge(scheduler::router(scheduler.clone())),
-                    );
-                    lifecycle.add_shutdown_hook(move || async move {
-                        scheduler.shutdown().await;
-                        Ok::<(), BoxError>(())
-                    });
+                    http.use_router(router::build(engine, config.query_limits()));
                     Ok(())
                 },
             )

@@ -6,20 +6,20 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 
+use super::catalog_collator::default_schedule;
+use super::config::CollatorConfig;
 use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
-use crate::plugins::catalog::common::{CatalogClient, Entity, EntityFilter, QueryEntitiesRequest};
-use crate::plugins::catalog::react::EntityParams;
+use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest};
+use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
-use crate::plugins::techdocs::react::DocsLocation;
+use crate::plugins::techdocs::common::{TECHDOCS_REF_ANNOTATION, docs_url_path};
 use crate::services::config::Config;
-use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
-
-use super::catalog_collator::schedule_from_config;
+use crate::services::core_services::{DISCOVERY, LOGGER, ROOT_CONFIG};
+use crate::services::logger::{LoggerService, LoggerServiceExt};
 
 /// The document type the TechDocs collator writes.
 pub const TECHDOCS_DOCUMENT_TYPE: &str = "techdocs";
-const TECHDOCS_REF_ANNOTATION: &str = "backstage.io/techdocs-ref";
 const DEFAULT_LOCATION_TEMPLATE: &str = "/docs/:namespace/:kind/:name/:path";
 const DEFAULT_PARALLELISM: usize = 10;
 const BATCH_SIZE: usize = 500;
@@ -63,11 +63,12 @@ struct SearchIndex {
 /// index cannot be fetched or read is logged and skipped.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use backlot::plugins::catalog::common::{CatalogClient, Entity};
 /// use backlot::plugins::search::backend::{SearchIndexEntry, TechDocsCollator};
 ///
 /// let collator = TechDocsCollator::new(
-///     CatalogClient::new("http://localhost:7007/api/catalog"),
+///     Arc::new(CatalogClient::new("http://localhost:7007/api/catalog")),
 ///     "http://localhost:7007/api/techdocs",
 /// );
 /// let entity: Entity = serde_json::from_value(serde_json::json!({
@@ -91,9 +92,10 @@ struct SearchIndex {
 /// ```
 #[derive(Debug, Clone)]
 pub struct TechDocsCollator {
-    catalog: CatalogClient,
+    catalog: Arc<dyn CatalogApi>,
     techdocs_base_url: String,
     http: reqwest::Client,
+    logger: Option<Arc<dyn LoggerService>>,
     location_template: String,
     parallelism: usize,
 }
@@ -101,11 +103,12 @@ pub struct TechDocsCollator {
 impl TechDocsCollator {
     /// A collator reading entities through `catalog` and indexes from the techdocs backend
     /// at `techdocs_base_url` (`…/api/techdocs`), with the defaults.
-    pub fn new(catalog: CatalogClient, techdocs_base_url: impl Into<String>) -> Self {
+    pub fn new(catalog: Arc<dyn CatalogApi>, techdocs_base_url: impl Into<String>) -> Self {
         Self {
             catalog,
             techdocs_base_url: techdocs_base_url.into().trim_end_matches('/').to_string(),
             http: crate::services::http_client::default_http_client(),
+            logger: None,
             location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
             parallelism: DEFAULT_PARALLELISM,
         }
@@ -113,29 +116,29 @@ impl TechDocsCollator {
 
     /// Reads `search.collators.techdocs.{locationTemplate, parallelismLimit}`.
     pub fn from_config(
-        catalog: CatalogClient,
+        catalog: Arc<dyn CatalogApi>,
         techdocs_base_url: impl Into<String>,
         config: &Config,
     ) -> Result<Self, SearchError> {
-        let mut collator = Self::new(catalog, techdocs_base_url);
-        let key = |k: &str| format!("search.collators.techdocs.{k}");
-        let bad = |k: &str, e: &dyn std::fmt::Display| SearchError::Config {
-            key: key(k),
-            message: e.to_string(),
-        };
-        if let Some(t) = config
-            .opt_string(&key("locationTemplate"))
-            .map_err(|e| bad("locationTemplate", &e))?
-        {
-            collator.location_template = t;
+        let config = CollatorConfig::read(config, "techdocs")?;
+        Ok(Self::new(catalog, techdocs_base_url).with_collator_config(&config))
+    }
+
+    fn with_collator_config(mut self, config: &CollatorConfig) -> Self {
+        if let Some(t) = &config.location_template {
+            self.location_template = t.clone();
         }
-        if let Some(n) = config
-            .opt_u64(&key("parallelismLimit"))
-            .map_err(|e| bad("parallelismLimit", &e))?
-        {
-            collator.parallelism = usize::try_from(n.max(1)).unwrap_or(DEFAULT_PARALLELISM);
+        if let Some(n) = config.parallelism_limit {
+            self.parallelism = n.max(1);
         }
-        Ok(collator)
+        self
+    }
+
+    /// Logs the entities it skips through `logger` (the plugin's `LOGGER`).
+    #[must_use]
+    pub fn logger(mut self, logger: Arc<dyn LoggerService>) -> Self {
+        self.logger = Some(logger);
+        self
     }
 
     /// Fetches search indexes through `http` (for its timeouts).
@@ -154,33 +157,34 @@ impl TechDocsCollator {
 
     /// The URL of an entity's `search/search_index.json` on the techdocs backend.
     pub fn index_url(&self, entity: &Entity) -> String {
-        let p = EntityParams::from_entity(entity);
         format!(
-            "{}/static/docs/{}/{}/{}/search/search_index.json",
-            self.techdocs_base_url, p.namespace, p.kind, p.name
+            "{}/static/docs/{}/search/search_index.json",
+            self.techdocs_base_url,
+            docs_url_path(entity)
         )
     }
 
     /// The document of one index entry of `entity`'s docs.
     pub fn document(&self, entity: &Entity, entry: &SearchIndexEntry) -> SearchDocument {
-        let p = EntityParams::from_entity(entity);
-        let location = if self.location_template == DEFAULT_LOCATION_TEMPLATE {
-            // The reader's own link building, as the docs pages use it.
-            let base = format!("/docs/{}/{}/{}", p.namespace, p.kind, p.name);
-            DocsLocation::new(base, "").page_href(&entry.location)
-        } else {
-            self.location_template
-                .replace(":namespace", &p.namespace)
-                .replace(":kind", &p.kind)
-                .replace(":name", &p.name)
-                .replace(":path", &entry.location)
-        };
+        let path = docs_url_path(entity);
+        let mut parts = path.splitn(3, '/');
+        let (namespace, kind, name) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let location = self
+            .location_template
+            .replace(":namespace", namespace)
+            .replace(":kind", kind)
+            .replace(":name", name)
+            .replace(":path", &entry.location);
         let meta = &entity.metadata;
         SearchDocument::new(entry.title.clone(), entry.text.clone(), location)
             .with_field("path", entry.location.clone())
-            .with_field("kind", p.kind.clone())
-            .with_field("namespace", p.namespace.clone())
-            .with_field("name", p.name.clone())
+            .with_field("kind", kind)
+            .with_field("namespace", namespace)
+            .with_field("name", name)
             .with_field("entityTitle", meta.title.clone().unwrap_or_default())
             .with_field("componentType", entity.spec_str("type").unwrap_or("other"))
             .with_field(
@@ -192,7 +196,7 @@ impl TechDocsCollator {
     }
 
     async fn entities(&self) -> Result<Vec<Entity>, BoxError> {
-        let mut request = QueryEntitiesRequest {
+        let request = QueryEntitiesRequest {
             filter: vec![
                 EntityFilter::new()
                     .exists(format!("metadata.annotations.{TECHDOCS_REF_ANNOTATION}")),
@@ -201,17 +205,7 @@ impl TechDocsCollator {
             limit: Some(BATCH_SIZE),
             ..Default::default()
         };
-        let mut entities = Vec::new();
-        loop {
-            let page = self.catalog.query_entities(&request).await?;
-            let done = page.items.is_empty();
-            entities.extend(page.items);
-            match page.page_info.next_cursor {
-                Some(cursor) if !done => request.cursor = Some(cursor),
-                _ => break,
-            }
-        }
-        Ok(entities)
+        Ok(self.catalog.query_all_entities(&request).await?)
     }
 
     /// The documents of one entity's docs; none (logged) when its index is unavailable.
@@ -219,11 +213,12 @@ impl TechDocsCollator {
         match self.fetch_index(&entity).await {
             Ok(entries) => entries.iter().map(|e| self.document(&entity, e)).collect(),
             Err(error) => {
-                tracing::warn!(
-                    entity = %entity.ref_string(),
-                    %error,
-                    "skipping the docs of an entity in the techdocs collator"
-                );
+                if let Some(logger) = &self.logger {
+                    logger.warn(&format!(
+                        "skipping the docs of {} in the techdocs collator: {error}",
+                        entity.ref_string()
+                    ));
+                }
                 Vec::new()
             }
         }
@@ -267,8 +262,8 @@ impl DocumentCollator for TechDocsCollator {
 }
 
 /// The module adding the [`TechDocsCollator`] to the `search` plugin (Backstage's
-/// `search-backend-module-techdocs`). It finds the catalog and the techdocs backend through
-/// discovery and runs on `search.collators.techdocs.schedule`.
+/// `search-backend-module-techdocs`). It reads the catalog through the
+/// [`CATALOG`] service ref, finds the techdocs backend through discovery and runs on `search.collators.techdocs.schedule`.
 ///
 /// ```
 /// use backlot::backend::Feature;
@@ -291,18 +286,20 @@ impl BackendModule for SearchTechdocsCollatorModule {
 
     fn register(&self, reg: ModuleRegistrar) -> Registration {
         reg.init(
-            (&ROOT_CONFIG, &DISCOVERY, &SEARCH_INDEX_REGISTRY),
-            |(config, discovery, registry)| async move {
-                let http = crate::services::http_client::http_client(&config)?;
-                let catalog =
-                    CatalogClient::with_client(discovery.base_url("catalog"), http.clone());
-                let collator = TechDocsCollator::from_config(
-                    catalog,
-                    discovery.base_url("techdocs"),
-                    &config,
-                )?
-                .http_client(http);
-                let schedule = schedule_from_config(&config, "techdocs")?;
+            (
+                &ROOT_CONFIG,
+                &DISCOVERY,
+                &CATALOG,
+                &LOGGER,
+                &SEARCH_INDEX_REGISTRY,
+            ),
+            |(root_config, discovery, catalog, logger, registry)| async move {
+                let config = CollatorConfig::read(&root_config, "techdocs")?;
+                let collator = TechDocsCollator::new(catalog, discovery.base_url("techdocs"))
+                    .with_collator_config(&config)
+                    .http_client(crate::services::http_client::http_client(&root_config)?)
+                    .logger(logger);
+                let schedule = config.schedule("techdocs", default_schedule())?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));
                 Ok(())
             },
@@ -313,6 +310,7 @@ impl BackendModule for SearchTechdocsCollatorModule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::catalog::common::CatalogClient;
 
     fn entity() -> Entity {
         serde_json::from_value(serde_json::json!({
@@ -333,7 +331,7 @@ mod tests {
 
     #[test]
     fn document_fields_and_default_location() {
-        let c = TechDocsCollator::new(CatalogClient::new("http://c"), "http://t/");
+        let c = TechDocsCollator::new(Arc::new(CatalogClient::new("http://c")), "http://t/");
         let doc = c.document(&entity(), &entry(""));
         assert_eq!(doc.location, "/docs/retail/component/Shop/");
         assert_eq!(doc.field_str("name"), Some("Shop"));
@@ -350,7 +348,7 @@ mod tests {
 
     #[test]
     fn custom_template() {
-        let c = TechDocsCollator::new(CatalogClient::new("http://c"), "http://t")
+        let c = TechDocsCollator::new(Arc::new(CatalogClient::new("http://c")), "http://t")
             .with_location_template("/x/:kind/:name?p=:path");
         assert_eq!(
             c.document(&entity(), &entry("a/#b")).location,

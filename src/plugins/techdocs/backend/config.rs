@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde_json::Value;
+
 use super::TechdocsError;
-use crate::services::config::Config;
+use crate::services::config::{Config, ConfigError, parse_duration_value};
 use crate::services::core_services::data_dir;
 
 /// Who builds the docs (`techdocs.builder`).
@@ -56,62 +59,102 @@ pub struct TechdocsConfig {
     pub run_in: Option<String>,
 }
 
+/// `techdocs` as written in the config; [`TechdocsConfig::from_config`] resolves defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawConfig {
+    builder: Option<RawBuilder>,
+    #[serde(default)]
+    publisher: RawPublisher,
+    #[serde(default)]
+    legacy_use_case_sensitive_triplet_paths: bool,
+    #[serde(default)]
+    cache: RawCache,
+    #[serde(default)]
+    generator: RawGenerator,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum RawBuilder {
+    Local,
+    External,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublisher {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    local: RawLocal,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLocal {
+    publish_directory: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawCache {
+    /// A duration in any form `parse_duration_value` reads.
+    ttl: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawGenerator {
+    run_in: Option<String>,
+}
+
+fn config_error(e: ConfigError) -> TechdocsError {
+    let key = e.path().unwrap_or("techdocs").to_owned();
+    let full = e.to_string();
+    let reason = full
+        .strip_prefix(&format!("{key}: "))
+        .map_or_else(|| full.clone(), str::to_owned);
+    TechdocsError::Config { key, reason }
+}
+
 impl TechdocsConfig {
-    /// Reads `techdocs.*`.
+    /// Reads `techdocs` once, into one typed struct.
     ///
     /// # Errors
     ///
-    /// [`TechdocsError::Config`] naming the key.
+    /// [`TechdocsError::Config`] naming the key path.
     pub fn from_config(config: &Config) -> Result<Self, TechdocsError> {
+        let raw: RawConfig = config
+            .opt_get_as("techdocs")
+            .map_err(config_error)?
+            .unwrap_or_default();
         let bad = |key: &str, e: &dyn std::fmt::Display| TechdocsError::Config {
             key: key.to_owned(),
             reason: e.to_string(),
         };
-        let builder = match config
-            .opt_string("techdocs.builder")
-            .map_err(|e| bad("techdocs.builder", &e))?
-            .as_deref()
-        {
-            None | Some("local") => BuilderMode::Local,
-            Some("external") => BuilderMode::External,
-            Some(other) => {
-                return Err(bad(
-                    "techdocs.builder",
-                    &format!("expected 'local' or 'external', got '{other}'"),
-                ));
-            }
+        let builder = match raw.builder {
+            None | Some(RawBuilder::Local) => BuilderMode::Local,
+            Some(RawBuilder::External) => BuilderMode::External,
         };
-        let publisher_type = config
-            .opt_string("techdocs.publisher.type")
-            .map_err(|e| bad("techdocs.publisher.type", &e))?
-            .unwrap_or_else(|| "local".to_owned());
         let key = "techdocs.publisher.local.publishDirectory";
-        let publish_directory = match config.opt_string(key).map_err(|e| bad(key, &e))? {
-            Some(dir) => PathBuf::from(dir),
+        let publish_directory = match raw.publisher.local.publish_directory {
+            Some(dir) => dir,
             None => std::env::current_dir()
                 .map_err(|e| bad(key, &e))?
-                .join(data_dir(config).map_err(|e| bad("backend.dataDir", &e))?)
+                .join(data_dir(config).map_err(config_error)?)
                 .join("techdocs"),
         };
-        let key = "techdocs.legacyUseCaseSensitiveTripletPaths";
-        let case_sensitive_paths = config
-            .opt_bool(key)
-            .map_err(|e| bad(key, &e))?
-            .unwrap_or(false);
-        let key = "techdocs.cache.ttl";
-        let check_interval = config
-            .opt_duration(key)
-            .map_err(|e| bad(key, &e))?
-            .unwrap_or(Duration::from_secs(60));
-        let key = "techdocs.generator.runIn";
-        let run_in = config.opt_string(key).map_err(|e| bad(key, &e))?;
+        let check_interval = match &raw.cache.ttl {
+            None => Duration::from_secs(60),
+            Some(ttl) => parse_duration_value(ttl).map_err(|e| bad("techdocs.cache.ttl", &e))?,
+        };
         Ok(Self {
             builder,
-            publisher_type,
+            publisher_type: raw.publisher.kind.unwrap_or_else(|| "local".to_owned()),
             publish_directory,
-            case_sensitive_paths,
+            case_sensitive_paths: raw.legacy_use_case_sensitive_triplet_paths,
             check_interval,
-            run_in,
+            run_in: raw.generator.run_in,
         })
     }
 }

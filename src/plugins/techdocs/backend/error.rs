@@ -3,6 +3,7 @@
 use std::error::Error as _;
 
 use crate::backend::ApiError;
+use crate::plugins::catalog::common::CatalogClientError;
 use crate::plugins::techdocs::node::{GeneratorError, PreparerError, PublisherError};
 use crate::services::url_reader::UrlReaderError;
 
@@ -24,13 +25,14 @@ pub enum TechdocsError {
         /// The entity ref.
         entity: String,
     },
-    /// The catalog could not be asked.
-    #[error("catalog request '{url}' failed: {reason}")]
+    /// The catalog could not be asked about an entity.
+    #[error("could not read entity '{entity}' from the catalog")]
     Catalog {
-        /// The request URL.
-        url: String,
-        /// What happened.
-        reason: String,
+        /// The entity ref.
+        entity: String,
+        /// The catalog client's error.
+        #[source]
+        source: Box<CatalogClientError>,
     },
     /// Fetching the docs source failed.
     #[error("could not prepare the docs of '{entity}'")]

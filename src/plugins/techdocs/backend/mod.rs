@@ -8,7 +8,8 @@
 //! | `GET /metadata/entity/:namespace/:kind/:name` | the catalog entity plus `locationMetadata` |
 //! | `GET /sync/:namespace/:kind/:name` | `text/event-stream`: `log` events while building, then `finish {"updated": bool}` or `error` |
 //!
-//! Entities are read from the catalog plugin over HTTP (found through discovery).
+//! Entities are read through the [`CATALOG`] service ref (by default the catalog plugin over
+//! HTTP, found through discovery).
 //! See `docs/techdocs.md` for the configuration.
 
 mod build;
@@ -23,68 +24,42 @@ pub use error::TechdocsError;
 use std::sync::Arc;
 
 use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
+use crate::plugins::catalog::node::CATALOG;
 use crate::plugins::techdocs::node::{
-    Generator, LocalPublisher, MkDocsGenerator, Preparer, Publisher, UrlPreparer,
+    LocalPublisher, MkDocsGenerator, Publisher, TECHDOCS_BUILD, TechdocsBuildExtension, UrlPreparer,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
+use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
 use crate::services::logger::LoggerServiceExt;
-use crate::services::url_reader::UrlReaderService;
 
-/// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a default —
-/// [`UrlPreparer`] over a URL reader built from `backend.reading`, [`MkDocsGenerator`], and
-/// the publisher named by `techdocs.publisher.type` — and can be replaced.
+/// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a config-driven
+/// default — [`UrlPreparer`] over the backend's `URL_READER`, [`MkDocsGenerator`], and the
+/// publisher named by `techdocs.publisher.type` — which a module replaces through the
+/// [`TECHDOCS_BUILD`] extension point. Entities come from the `CATALOG` service ref.
 ///
 /// ```
-/// use backlot::backend::Backend;
-/// use backlot::backend::Feature;
-/// use backlot::plugins::techdocs::backend::TechdocsPlugin;
-/// use backlot::plugins::techdocs::node::LocalPublisher;
 /// use std::sync::Arc;
+/// use backlot::backend::{Backend, Feature};
+/// use backlot::plugins::techdocs::backend::TechdocsPlugin;
+/// use backlot::plugins::techdocs::node::{LocalPublisher, TECHDOCS_BUILD};
 ///
-/// let plugin = TechdocsPlugin::new().with_publisher(Arc::new(LocalPublisher::new("/srv/docs")));
-/// let _backend = Backend::builder().add_feature(Feature::plugin(plugin));
+/// let publisher = Feature::module_fn("techdocs", "srv-publisher", |reg| {
+///     reg.init(&TECHDOCS_BUILD, |build| async move {
+///         build.get()?.set_publisher(Arc::new(LocalPublisher::new("/srv/docs")));
+///         Ok(())
+///     })
+/// });
+/// let _backend = Backend::builder()
+///     .add_feature(Feature::plugin(TechdocsPlugin::new()))
+///     .add_feature(publisher);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct TechdocsPlugin {
-    preparer: Option<Arc<dyn Preparer>>,
-    generator: Option<Arc<dyn Generator>>,
-    publisher: Option<Arc<dyn Publisher>>,
-    url_reader: Option<Arc<dyn UrlReaderService>>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TechdocsPlugin;
 
 impl TechdocsPlugin {
-    /// The plugin with its defaults.
+    /// The plugin; modules customise it through [`TECHDOCS_BUILD`].
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Replaces the preparer.
-    #[must_use]
-    pub fn with_preparer(mut self, preparer: Arc<dyn Preparer>) -> Self {
-        self.preparer = Some(preparer);
-        self
-    }
-
-    /// Replaces the generator.
-    #[must_use]
-    pub fn with_generator(mut self, generator: Arc<dyn Generator>) -> Self {
-        self.generator = Some(generator);
-        self
-    }
-
-    /// Replaces the publisher.
-    #[must_use]
-    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
-        self.publisher = Some(publisher);
-        self
-    }
-
-    /// Replaces the URL reader the default preparer uses.
-    #[must_use]
-    pub fn with_url_reader(mut self, reader: Arc<dyn UrlReaderService>) -> Self {
-        self.url_reader = Some(reader);
-        self
+        Self
     }
 }
 
@@ -147,48 +122,44 @@ impl BackendPlugin for TechdocsPlugin {
     }
 
     fn register(&self, reg: PluginRegistrar) -> Registration {
-        let this = self.clone();
-        reg.init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DISCOVERY, &URL_READER),
-            move |(config, logger, http, discovery, core_reader)| async move {
-                let td = TechdocsConfig::from_config(&config)?;
-                if td.run_in.as_deref() == Some("docker") {
-                    logger.info(
-                        "techdocs.generator.runIn 'docker' is ignored: docs are built natively",
-                    );
-                }
-                let publisher = match this.publisher {
-                    Some(p) => p,
-                    None => publisher_from_config(&config, &td)?,
-                };
-                // The backend's URL reader (`backend.reading`) unless one was given.
-                let reader = this.url_reader.unwrap_or(core_reader);
-                let preparer = this
-                    .preparer
-                    .unwrap_or_else(|| Arc::new(UrlPreparer::new(reader)));
-                let generator = this
-                    .generator
-                    .unwrap_or_else(|| Arc::new(MkDocsGenerator::new()));
-                let builder = Arc::new(build::DocsBuilder::new(
-                    preparer,
-                    generator,
-                    Arc::clone(&publisher),
-                    Arc::clone(&logger),
-                    td.check_interval,
-                ));
-                let state = Arc::new(router::AppState {
-                    config: td,
-                    catalog: catalog::CatalogClient::new(
-                        discovery,
-                        crate::services::http_client::http_client(&config)?,
-                    ),
-                    builder,
-                    publisher,
-                });
-                http.use_router(router::router(state));
-                Ok(())
-            },
-        )
+        let stages = Arc::new(TechdocsBuildExtension::default());
+        reg.extension_point(&TECHDOCS_BUILD, Arc::clone(&stages))
+            .init(
+                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &CATALOG, &URL_READER),
+                move |(config, logger, http, catalog, reader)| async move {
+                    let td = TechdocsConfig::from_config(&config)?;
+                    if td.run_in.as_deref() == Some("docker") {
+                        logger.info(
+                            "techdocs.generator.runIn 'docker' is ignored: docs are built natively",
+                        );
+                    }
+                    let publisher = match stages.publisher() {
+                        Some(p) => p,
+                        None => publisher_from_config(&config, &td)?,
+                    };
+                    let preparer = stages
+                        .preparer()
+                        .unwrap_or_else(|| Arc::new(UrlPreparer::new(reader)));
+                    let generator = stages
+                        .generator()
+                        .unwrap_or_else(|| Arc::new(MkDocsGenerator::new()));
+                    let builder = Arc::new(build::DocsBuilder::new(
+                        preparer,
+                        generator,
+                        Arc::clone(&publisher),
+                        Arc::clone(&logger),
+                        td.check_interval,
+                    ));
+                    let state = Arc::new(router::AppState {
+                        config: td,
+                        catalog,
+                        builder,
+                        publisher,
+                    });
+                    http.use_router(router::router(state));
+                    Ok(())
+                },
+            )
     }
 }
 

@@ -14,16 +14,17 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::build::{BuildState, DocsBuilder};
-use super::catalog::{CatalogClient, CatalogEntity};
 use super::{BuilderMode, TechdocsConfig, TechdocsError};
 use crate::backend::ApiError;
+use crate::plugins::catalog::common::Entity;
+use crate::plugins::catalog::node::CatalogApi;
 use crate::plugins::techdocs::common::DocsEntity;
 use crate::plugins::techdocs::node::{Publisher, PublisherError, UrlPreparer};
 
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) config: TechdocsConfig,
-    pub(crate) catalog: CatalogClient,
+    pub(crate) catalog: Arc<dyn CatalogApi>,
     pub(crate) builder: Arc<DocsBuilder>,
     pub(crate) publisher: Arc<dyn Publisher>,
 }
@@ -54,8 +55,8 @@ fn docs_entity(namespace: String, kind: String, name: String) -> Result<DocsEnti
     DocsEntity::new(namespace, kind, name).map_err(|e| ApiError::input(e.to_string()))
 }
 
-async fn load(state: &AppState, docs: &DocsEntity) -> Result<CatalogEntity, ApiError> {
-    Ok(state.catalog.entity(docs).await?)
+async fn load(state: &AppState, docs: &DocsEntity) -> Result<Entity, ApiError> {
+    Ok(super::catalog::entity(state.catalog.as_ref(), docs).await?)
 }
 
 fn publisher_err(docs: &DocsEntity, source: PublisherError) -> ApiError {
@@ -94,7 +95,7 @@ async fn serve(state: &AppState, docs: DocsEntity, path: String) -> Result<Respo
                     .await
                     .map_err(|e| publisher_err(&docs, e))? =>
         {
-            state.builder.ensure_built(&docs, &entity.entity).await?;
+            state.builder.ensure_built(&docs, &entity).await?;
             state
                 .publisher
                 .read_file(&docs, &path)
@@ -136,17 +137,24 @@ async fn entity_metadata(
 ) -> Result<Response, ApiError> {
     let docs = docs_entity(namespace, kind, name)?;
     let entity = load(&state, &docs).await?;
-    let location = UrlPreparer::locate(&entity.entity).map_err(|source| {
+    let location = UrlPreparer::locate(&entity).map_err(|source| {
         ApiError::from(TechdocsError::Prepare {
             entity: docs.to_string(),
             source,
         })
     })?;
-    let mut body = entity.raw;
-    if let Value::Object(map) = &mut body {
-        map.insert("locationMetadata".to_owned(), json!(location));
+    #[derive(serde::Serialize)]
+    struct EntityMetadata {
+        #[serde(flatten)]
+        entity: Entity,
+        #[serde(rename = "locationMetadata")]
+        location_metadata: crate::plugins::techdocs::common::LocationMetadata,
     }
-    Ok(axum::Json(body).into_response())
+    Ok(axum::Json(EntityMetadata {
+        entity,
+        location_metadata: location,
+    })
+    .into_response())
 }
 
 fn json_string(s: &str) -> String {
@@ -201,7 +209,7 @@ async fn sync(
             });
             rx
         }
-        BuilderMode::Local => state.builder.sync(&docs, &entity.entity, false).await,
+        BuilderMode::Local => state.builder.sync(&docs, &entity, false).await,
     };
     let mut res = Sse::new(events(rx)).into_response();
     res.headers_mut()

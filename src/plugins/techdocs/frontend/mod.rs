@@ -23,8 +23,7 @@ use crate::plugins::techdocs::react::{
     HttpTechDocsApi, TECHDOCS_INDEX_ROUTE, TECHDOCS_READER_ROUTE,
 };
 
-/// The annotation naming where an entity's docs source is.
-pub const TECHDOCS_REF_ANNOTATION: &str = "backstage.io/techdocs-ref";
+pub use crate::plugins::techdocs::common::TECHDOCS_REF_ANNOTATION;
 
 /// The TechDocs plugin (`techdocs`): the [`TECHDOCS_API`](crate::plugins::techdocs::react::TECHDOCS_API)
 /// over HTTP, the index page `page:techdocs` (route `techdocs.root`, entities with a

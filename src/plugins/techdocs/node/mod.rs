@@ -26,11 +26,13 @@
 //! ```
 
 mod error;
+mod extension_point;
 mod generator;
 mod preparer;
 mod publisher;
 
 pub use error::{GeneratorError, PreparerError, PublisherError};
+pub use extension_point::{TECHDOCS_BUILD, TechdocsBuildExtension};
 pub use generator::{
     GenerateOptions, GenerateReport, Generator, MkDocsConfig, MkDocsGenerator, NavItem,
 };

@@ -59,31 +59,53 @@ impl AwsS3PublisherConfig {
     /// [`PublisherError::InvalidConfig`] naming the key.
     pub fn from_config(config: &Config) -> Result<Self, PublisherError> {
         let base = "techdocs.publisher.awsS3";
-        let bad = |key: &str, e: &dyn std::fmt::Display| PublisherError::InvalidConfig {
-            key: format!("{base}.{key}"),
-            reason: e.to_string(),
-        };
-        let s = |key: &str| {
-            config
-                .opt_string(&format!("{base}.{key}"))
-                .map_err(|e| bad(key, &e))
-        };
+        let raw: RawS3 = config
+            .opt_get_as(base)
+            .map_err(|e| PublisherError::InvalidConfig {
+                key: e.path().unwrap_or(base).to_owned(),
+                reason: e.to_string(),
+            })?
+            .unwrap_or_default();
         Ok(Self {
-            bucket_name: s("bucketName")?.ok_or_else(|| bad("bucketName", &"is required"))?,
-            bucket_root_path: s("bucketRootPath")?
+            bucket_name: raw
+                .bucket_name
+                .ok_or_else(|| PublisherError::InvalidConfig {
+                    key: format!("{base}.bucketName"),
+                    reason: "is required".to_owned(),
+                })?,
+            bucket_root_path: raw
+                .bucket_root_path
                 .unwrap_or_default()
                 .trim_matches('/')
                 .to_owned(),
-            region: s("region")?.unwrap_or_else(|| "us-east-1".to_owned()),
-            endpoint: s("endpoint")?,
-            force_path_style: config
-                .opt_bool(&format!("{base}.s3ForcePathStyle"))
-                .map_err(|e| bad("s3ForcePathStyle", &e))?
-                .unwrap_or(false),
-            access_key_id: s("credentials.accessKeyId")?,
-            secret_access_key: s("credentials.secretAccessKey")?,
+            region: raw.region.unwrap_or_else(|| "us-east-1".to_owned()),
+            endpoint: raw.endpoint,
+            force_path_style: raw.s3_force_path_style,
+            access_key_id: raw.credentials.access_key_id,
+            secret_access_key: raw.credentials.secret_access_key,
         })
     }
+}
+
+/// `techdocs.publisher.awsS3` as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawS3 {
+    bucket_name: Option<String>,
+    bucket_root_path: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    #[serde(default)]
+    s3_force_path_style: bool,
+    #[serde(default)]
+    credentials: RawCredentials,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCredentials {
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
 }
 
 /// Publishes to an S3-compatible bucket: objects `<bucketRootPath>/<namespace>/<kind>/<name>/<file>`,

@@ -1,0 +1,129 @@
+//! The [`CATALOG`] service ref (Backstage's `catalogServiceRef`): how other plugins read the
+//! catalog, with typed answers, by default over HTTP through discovery.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::backend::{ServiceFactory, ServiceRef};
+use crate::plugins::catalog::common::{
+    CatalogClient, CatalogClientError, Entity, EntityRef, QueryEntitiesRequest,
+    QueryEntitiesResponse,
+};
+use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
+use crate::services::http_client::http_client;
+
+/// What a backend plugin asks the catalog. The default implementation is the public
+/// [`CatalogClient`] on the catalog's base URL from discovery; tests replace it with a mock
+/// through a service factory for [`CATALOG`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use backlot::backend::ServiceFactory;
+/// use backlot::plugins::catalog::common::{
+///     CatalogClientError, Entity, EntityRef, QueryEntitiesRequest, QueryEntitiesResponse,
+/// };
+/// use backlot::plugins::catalog::node::{CATALOG, CatalogApi};
+///
+/// /// A catalog holding no entities.
+/// #[derive(Debug)]
+/// struct EmptyCatalog;
+///
+/// #[async_trait]
+/// impl CatalogApi for EmptyCatalog {
+///     async fn entity_by_ref(&self, _: &EntityRef) -> Result<Option<Entity>, CatalogClientError> {
+///         Ok(None)
+///     }
+///     async fn query_entities(
+///         &self,
+///         _: &QueryEntitiesRequest,
+///     ) -> Result<QueryEntitiesResponse, CatalogClientError> {
+///         Ok(QueryEntitiesResponse::default())
+///     }
+/// }
+///
+/// // Given to `TestBackend::builder().service(..)` or `Backend::builder().add_service(..)`.
+/// let mock = ServiceFactory::plugin(&CATALOG)
+///     .build(|_ctx, ()| async { Ok(Arc::new(EmptyCatalog) as Arc<dyn CatalogApi>) });
+/// # let _ = mock;
+/// ```
+#[async_trait]
+pub trait CatalogApi: Send + Sync + std::fmt::Debug {
+    /// The entity `entity_ref` names, or `None` when the catalog has none.
+    async fn entity_by_ref(
+        &self,
+        entity_ref: &EntityRef,
+    ) -> Result<Option<Entity>, CatalogClientError>;
+
+    /// One page of entities; follow `page_info.next_cursor`.
+    async fn query_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+    ) -> Result<QueryEntitiesResponse, CatalogClientError>;
+
+    /// Every entity `request` matches, following the cursor page by page.
+    async fn query_all_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+    ) -> Result<Vec<Entity>, CatalogClientError> {
+        let mut request = request.clone();
+        let mut entities = Vec::new();
+        loop {
+            let page = self.query_entities(&request).await?;
+            let done = page.items.is_empty();
+            entities.extend(page.items);
+            match page.page_info.next_cursor {
+                Some(cursor) if !done => request.cursor = Some(cursor),
+                _ => return Ok(entities),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl CatalogApi for CatalogClient {
+    async fn entity_by_ref(
+        &self,
+        entity_ref: &EntityRef,
+    ) -> Result<Option<Entity>, CatalogClientError> {
+        self.get_entity_by_ref(entity_ref).await
+    }
+
+    async fn query_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+    ) -> Result<QueryEntitiesResponse, CatalogClientError> {
+        CatalogClient::query_entities(self, request).await
+    }
+}
+
+/// The catalog as other plugins see it (`catalog.client`, plugin scope). By default a
+/// [`CatalogClient`] on `discovery.base_url("catalog")`, with the outgoing timeouts of
+/// `backend.http`.
+///
+/// ```
+/// use backlot::backend::Feature;
+/// use backlot::plugins::catalog::common::QueryEntitiesRequest;
+/// use backlot::plugins::catalog::node::CATALOG;
+///
+/// let plugin = Feature::plugin_fn("inventory", |reg| {
+///     reg.init(&CATALOG, |catalog| async move {
+///         let _ = catalog; // e.g. catalog.query_all_entities(&QueryEntitiesRequest::default())
+///         Ok(())
+///     })
+/// });
+/// # let _ = plugin;
+/// ```
+pub static CATALOG: ServiceRef<dyn CatalogApi> =
+    ServiceRef::plugin("catalog.client").with_default(catalog_factory);
+
+fn catalog_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&CATALOG)
+        .deps((&ROOT_CONFIG, &DISCOVERY))
+        .build(|_ctx, (config, discovery)| async move {
+            let client =
+                CatalogClient::with_client(discovery.base_url("catalog"), http_client(&config)?);
+            Ok(Arc::new(client) as Arc<dyn CatalogApi>)
+        })
+}
