@@ -43,7 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             todo::NoShoutingModule,
             catalog::backend::plugin(),
             todo::CatalogTodoModule,
-            app::plugin(App::builder().feature(todo::frontend_plugin())),
+            app::plugin(
+                App::builder()
+                    .feature(catalog::frontend::plugin())
+                    .feature(todo::frontend_plugin()),
+            ),
         ))
         .start()
         .await?;
