@@ -21,7 +21,7 @@ use todo::{PURGE_TASK, SYNC_TASK, Todo};
 /// A backend with `features`; titles up to 20 characters, no purge unless triggered.
 async fn start<M>(features: impl IntoFeatures<M>) -> TestBackend {
     let mut builder = TestBackend::builder().config_yaml(
-        "todo:\n  maxTitleLength: 20\n  purgeEvery: 1h\ncatalog:\n  locations: []\n",
+        "todo:\n  maxTitleLength: 20\n  purgeEvery: { hours: 1 }\ncatalog:\n  locations: []\n",
     );
     for feature in features.into_features() {
         builder = builder.feature(feature);
@@ -70,7 +70,10 @@ async fn creates_lists_and_completes_items() {
     let res = create(&b, "write docs").await;
     assert_eq!(res.status(), 201, "{}", res.text());
     let created: Todo = res.json().unwrap();
-    assert_eq!((created.title.as_str(), created.done), ("write docs", false));
+    assert_eq!(
+        (created.title.as_str(), created.done),
+        ("write docs", false)
+    );
     create(&b, "  review  ").await;
 
     let titles: Vec<String> = list(&b).await.into_iter().map(|t| t.title).collect();
@@ -92,7 +95,10 @@ async fn creates_lists_and_completes_items() {
         .into_iter()
         .find(|r| r.message == "todo created")
         .expect("creation logged");
-    assert_eq!(created_log.field("id"), Some(created.id.to_string().as_str()));
+    assert_eq!(
+        created_log.field("id"),
+        Some(created.id.to_string().as_str())
+    );
     assert_eq!(created_log.field("plugin"), Some("todo"));
     b.stop().await.unwrap();
 }
@@ -101,7 +107,11 @@ async fn creates_lists_and_completes_items() {
 async fn errors_are_backstage_error_json() {
     let b = start((todo::TodoPlugin, todo::NoShoutingModule)).await;
 
-    let res = b.client().post("/api/todo/items/42/complete").await.unwrap();
+    let res = b
+        .client()
+        .post("/api/todo/items/42/complete")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(
         error(&res),
@@ -110,7 +120,10 @@ async fn errors_are_backstage_error_json() {
 
     for (title, message) in [
         ("   ", "title must be 1 to 20 characters"),
-        ("a title far too long to keep", "title must be 1 to 20 characters"),
+        (
+            "a title far too long to keep",
+            "title must be 1 to 20 characters",
+        ),
         ("BUY MILK", "no need to shout: \"BUY MILK\""),
     ] {
         let res = create(&b, title).await;
@@ -245,4 +258,17 @@ async fn the_page_shows_the_backend_items() {
     assert!(html.contains(">done<") && html.contains(">open<"), "{html}");
     assert!(html.contains("href=\"/todo\""), "nav item: {html}");
     b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_config_fails_the_start_naming_the_key() {
+    let err = TestBackend::builder()
+        .feature(backlot::backend::Feature::plugin(todo::TodoPlugin))
+        .config_yaml("todo:\n  purgeEvery: soon\n")
+        .start()
+        .await
+        .expect_err("a bad duration fails the start");
+    let message = format!("{err:#}");
+    assert!(message.contains("todo"), "{message}");
+    assert!(message.contains("purgeEvery"), "{message}");
 }

@@ -34,10 +34,13 @@ use backlot::plugins::catalog::node::{
     EntityProviderMutation,
 };
 use backlot::services::cache::{CacheClient, SetOptions};
+use backlot::services::config::parse_duration_value;
 use backlot::services::core_services::{
     CACHE, DATABASE, DISCOVERY, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER,
 };
-use backlot::services::database::{DatabaseError, DbRow, FromDbRow, Migration, PluginDatabase, Sql};
+use backlot::services::database::{
+    DatabaseError, DbRow, FromDbRow, Migration, PluginDatabase, Sql,
+};
 use backlot::services::discovery::DiscoveryService;
 use backlot::services::http_client::http_client;
 use backlot::services::logger::{LoggerService, LoggerServiceExt};
@@ -102,8 +105,8 @@ impl FromDbRow for Todo {
 struct TodoConfig {
     /// The longest title accepted.
     max_title_length: usize,
-    /// How often `purge-done` runs (`1h`, `30m`, ...).
-    #[serde(with = "humantime_serde_compat")]
+    /// How often `purge-done` runs (`1h`, `{ minutes: 30 }`, ...).
+    #[serde(deserialize_with = "config_duration")]
     purge_every: Duration,
 }
 
@@ -116,16 +119,10 @@ impl Default for TodoConfig {
     }
 }
 
-/// `purgeEvery` as a humantime string.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
+/// A duration in config as the rest of backlot reads it: `1h 30m`, `PT1H`, `{ hours: 1 }`.
+fn config_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    parse_duration_value(&value).map_err(serde::de::Error::custom)
 }
 
 /// The backend plugin `todo`.
@@ -150,7 +147,14 @@ impl BackendPlugin for TodoPlugin {
         let validators = Arc::new(ExtensionList::new());
         let collected = Arc::clone(&validators);
         reg.extension_point(&VALIDATORS, validators).init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &DATABASE, &CACHE, &SCHEDULER),
+            (
+                &ROOT_CONFIG,
+                &LOGGER,
+                &HTTP_ROUTER,
+                &DATABASE,
+                &CACHE,
+                &SCHEDULER,
+            ),
             move |(config, logger, http, db, cache, scheduler)| async move {
                 let config: TodoConfig = config.opt_get_as("todo")?.unwrap_or_default();
                 let report = db.migrate(MIGRATIONS).await?;
@@ -257,10 +261,7 @@ async fn create(
 }
 
 /// `POST /items/{id}/complete`: marks the item done; 404 for an unknown id.
-async fn complete(
-    State(todos): State<Todos>,
-    Path(id): Path<i64>,
-) -> Result<Json<Todo>, ApiError> {
+async fn complete(State(todos): State<Todos>, Path(id): Path<i64>) -> Result<Json<Todo>, ApiError> {
     let todo: Option<Todo> =
         Sql::new("UPDATE todos SET done = ? WHERE id = ? RETURNING id, title, done")
             .bind(true)
@@ -320,8 +321,12 @@ struct TodoProvider {
 
 /// The catalog entity of an open todo.
 pub(crate) fn todo_entity(todo: &Todo, source: &str) -> Entity {
-    let mut entity = Entity::new("backstage.io/v1alpha1", "Resource", format!("todo-{}", todo.id))
-        .with_spec(serde_json::json!({ "type": "todo", "owner": "guests" }));
+    let mut entity = Entity::new(
+        "backstage.io/v1alpha1",
+        "Resource",
+        format!("todo-{}", todo.id),
+    )
+    .with_spec(serde_json::json!({ "type": "todo", "owner": "guests" }));
     entity.metadata.title = Some(todo.title.clone());
     for key in [ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION] {
         entity
@@ -398,7 +403,13 @@ impl BackendModule for CatalogTodoModule {
 
     fn register(&self, reg: ModuleRegistrar) -> Registration {
         reg.init(
-            (&CATALOG_PROCESSING, &SCHEDULER, &DISCOVERY, &ROOT_CONFIG, &LOGGER),
+            (
+                &CATALOG_PROCESSING,
+                &SCHEDULER,
+                &DISCOVERY,
+                &ROOT_CONFIG,
+                &LOGGER,
+            ),
             |(processing, scheduler, discovery, config, logger)| async move {
                 processing.get()?.add_entity_provider(TodoProvider {
                     scheduler,
