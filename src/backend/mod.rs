@@ -36,6 +36,7 @@ mod deps;
 mod error;
 mod extension_point;
 mod features;
+pub mod guides;
 pub mod http;
 mod plan;
 mod plugin;
