@@ -264,7 +264,7 @@ async fn start(
         })
         .collect();
     engine
-        .apply_mutation(
+        .apply_mutation_now(
             CONFIG_PROVIDER,
             EntityProviderMutation::Full {
                 entities: config_entities,
@@ -281,7 +281,7 @@ async fn start(
         })
         .collect();
     engine
-        .apply_mutation(
+        .apply_mutation_now(
             service::LOCATION_STORE_PROVIDER,
             EntityProviderMutation::Full {
                 entities: registered,

@@ -179,7 +179,10 @@ impl Engine {
         .await
     }
 
-    async fn apply_mutation_now(
+    /// [`Engine::apply_mutation`] in the caller's own task, for callers no client can cancel
+    /// (the start-up ingestion): the work stays on one thread, which keeps the allocator's
+    /// per-thread arenas, and so the peak memory of a large first ingestion, down.
+    pub(crate) async fn apply_mutation_now(
         &self,
         provider: &str,
         mutation: EntityProviderMutation,
