@@ -441,8 +441,28 @@ impl AsyncWrite for EdgeIo {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // hyper's own answers to unparseable heads are a head alone, one slice: those go
+        // through `poll_write` to be recognised; a head with its body is written as it is.
+        let mut slices = bufs.iter().filter(|b| !b.is_empty());
+        let first = slices.next();
+        if slices.next().is_none() || self.replacement.is_some() {
+            return self.poll_write(cx, first.map_or(&[][..], |b| &**b));
+        }
+        let this = self.project();
+        let result = this.inner.poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        result
+    }
+
     fn is_write_vectored(&self) -> bool {
-        false
+        self.inner.is_write_vectored()
     }
 }
 
