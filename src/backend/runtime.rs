@@ -104,8 +104,17 @@ async fn root_service<T: ?Sized + Send + Sync + 'static>(
     registry: &Arc<Registry>,
     service: &'static ServiceRef<T>,
 ) -> Result<Arc<T>, BackendError> {
+    service_instance(registry, service, None).await
+}
+
+/// The instance of `service` (for `plugin`, when plugin-scoped), typed.
+async fn service_instance<T: ?Sized + Send + Sync + 'static>(
+    registry: &Arc<Registry>,
+    service: &'static ServiceRef<T>,
+    plugin: Option<Arc<str>>,
+) -> Result<Arc<T>, BackendError> {
     let any = registry
-        .get(service.key(), None)
+        .get(service.key(), plugin)
         .await
         .map_err(|e| BackendError::Service {
             service: e.service.to_string(),
@@ -445,18 +454,7 @@ impl BackendHandle {
         service: &'static ServiceRef<T>,
         plugin_id: &str,
     ) -> Result<Arc<T>, BackendError> {
-        let any = self
-            .registry
-            .get(service.key(), Some(Arc::from(plugin_id)))
-            .await
-            .map_err(|e| BackendError::Service {
-                service: e.service.to_string(),
-                source: e.source,
-            })?;
-        downcast(&any).ok_or_else(|| BackendError::Service {
-            service: service.id().to_string(),
-            source: "service instance has an unexpected type".into(),
-        })
+        service_instance(&self.registry, service, Some(Arc::from(plugin_id))).await
     }
 
     /// The address the server is bound to.

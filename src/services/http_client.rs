@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::config::duration::positive_duration;
 use super::config::{Config, ConfigError};
 
 /// The default of `backend.httpClient.connectTimeout`.
@@ -51,17 +52,6 @@ impl Default for HttpClientTimeouts {
     }
 }
 
-fn positive(config: &Config, key: &str, default: Duration) -> Result<Duration, ConfigError> {
-    match config.opt_duration(key)? {
-        None => Ok(default),
-        Some(d) if d.is_zero() => Err(ConfigError::WrongType {
-            path: key.into(),
-            expected: "a duration longer than zero",
-        }),
-        Some(d) => Ok(d),
-    }
-}
-
 impl HttpClientTimeouts {
     /// Reads `backend.httpClient.connectTimeout` and `backend.httpClient.requestTimeout`.
     ///
@@ -70,12 +60,12 @@ impl HttpClientTimeouts {
     /// A [`ConfigError`] naming the key of a value that is not a positive duration.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         Ok(Self {
-            connect: positive(
+            connect: positive_duration(
                 config,
                 "backend.httpClient.connectTimeout",
                 DEFAULT_CONNECT_TIMEOUT,
             )?,
-            request: positive(
+            request: positive_duration(
                 config,
                 "backend.httpClient.requestTimeout",
                 DEFAULT_REQUEST_TIMEOUT,

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 use super::edge::RequestLimits;
 use super::error::{ApiErrorKind, error_body};
+use crate::services::config::duration::positive_duration;
 use crate::services::config::{Config, ConfigError};
 
 const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,21 +58,6 @@ impl Default for ServerLimits {
             max_url_length: DEFAULT_MAX_URL_LENGTH,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
         }
-    }
-}
-
-fn positive_duration(
-    config: &Config,
-    key: &str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    match config.opt_duration(key)? {
-        None => Ok(default),
-        Some(d) if d.is_zero() => Err(ConfigError::WrongType {
-            path: key.into(),
-            expected: "a duration longer than zero",
-        }),
-        Some(d) => Ok(d),
     }
 }
 

@@ -223,6 +223,22 @@ fn millis_to_duration(ms: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| "invalid duration: too large".to_owned())
 }
 
+/// Reads the duration at `key`, `default` when it is absent; zero is refused, naming the key.
+pub(crate) fn positive_duration(
+    config: &super::Config,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, super::ConfigError> {
+    match config.opt_duration(key)? {
+        None => Ok(default),
+        Some(d) if d.is_zero() => Err(super::ConfigError::WrongType {
+            path: key.into(),
+            expected: "a duration longer than zero",
+        }),
+        Some(d) => Ok(d),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
