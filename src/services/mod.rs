@@ -4,6 +4,7 @@
 //! Every service is reached through a typed [`ServiceRef`](crate::backend::ServiceRef) listed in
 //! [`core_services`].
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod core_services;
@@ -14,5 +15,6 @@ pub mod http_client;
 pub mod http_router;
 pub mod lifecycle;
 pub mod logger;
+pub mod permissions;
 pub mod scheduler;
 pub mod url_reader;
