@@ -18,8 +18,8 @@ mod credentials;
 pub mod jwt;
 
 pub use credentials::{
-    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind,
-    ServicePrincipal, UserPrincipal,
+    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind, ServicePrincipal,
+    UserPrincipal,
 };
 
 use std::time::SystemTime;
@@ -110,8 +110,10 @@ pub trait AuthService: Send + Sync + std::fmt::Debug {
     ) -> Result<String, AuthError>;
 
     /// A limited token for user credentials, for the user cookie.
-    async fn limited_user_token(&self, credentials: &Credentials)
-    -> Result<LimitedToken, AuthError>;
+    async fn limited_user_token(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<LimitedToken, AuthError>;
 
     /// This plugin's public keys for plugin tokens (`/.backstage/auth/v1/jwks.json`).
     async fn list_public_service_keys(&self) -> Result<jwt::JwkSet, AuthError>;
@@ -144,7 +146,11 @@ impl CredentialsOptions<'static> {
     };
     /// Anyone, nobody included.
     pub const ANY: Self = Self {
-        allow: &[PrincipalKind::User, PrincipalKind::Service, PrincipalKind::None],
+        allow: &[
+            PrincipalKind::User,
+            PrincipalKind::Service,
+            PrincipalKind::None,
+        ],
         allow_limited_access: true,
     };
 }

@@ -3,6 +3,7 @@
 use crate::backend::ApiError;
 use crate::plugins::catalog::common::ValidationErrors;
 use crate::services::database::DatabaseError;
+use crate::services::permissions::PermissionError;
 
 /// An error of the catalog backend.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,32 @@ pub enum CatalogError {
     /// committed is finished by the next processing pass.
     #[error("catalog processing was interrupted; it resumes with the next processing pass")]
     Interrupted,
+    /// The caller may not do this (a permission policy said no).
+    #[error("{permission} is not allowed")]
+    NotAllowed {
+        /// The permission name, such as `catalog.location.create`.
+        permission: String,
+    },
+    /// The operation needs a user or service caller, and there was none.
+    #[error("{operation} needs a user or service token")]
+    Unauthenticated {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// The permission service could not answer.
+    #[error("permission check failed: {source}")]
+    Permission {
+        /// The cause.
+        #[source]
+        source: PermissionError,
+    },
+    /// A policy answered with conditions the catalog cannot apply: an unknown rule, a rule
+    /// of another resource type, bad parameters or too deep a tree.
+    #[error("invalid permission conditions: {message}")]
+    Conditions {
+        /// What is wrong.
+        message: String,
+    },
     /// A database operation failed.
     #[error("catalog database operation {operation} failed")]
     Database {
@@ -93,6 +120,12 @@ impl CatalogError {
         }
     }
 
+    pub(crate) fn not_allowed(permission: &str) -> Self {
+        Self::NotAllowed {
+            permission: permission.to_owned(),
+        }
+    }
+
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(DatabaseError) -> Self {
         move |source| Self::Database { operation, source }
     }
@@ -106,8 +139,17 @@ impl From<CatalogError> for ApiError {
             | CatalogError::Read { .. } => ApiError::input(err.to_string()),
             CatalogError::NotFound { .. } => ApiError::not_found(err.to_string()),
             CatalogError::Conflict { .. } => ApiError::conflict(err.to_string()),
-            CatalogError::ReadOnly { .. } => ApiError::not_allowed(err.to_string()),
+            CatalogError::ReadOnly { .. } | CatalogError::NotAllowed { .. } => {
+                ApiError::not_allowed(err.to_string())
+            }
+            CatalogError::Unauthenticated { .. } => ApiError::authentication(err.to_string()),
+            CatalogError::Permission { source } => match source {
+                PermissionError::Input(_) => ApiError::input(err.to_string()),
+                PermissionError::Authentication(_) => ApiError::authentication(err.to_string()),
+                _ => ApiError::internal(err.to_string()),
+            },
             CatalogError::Config { .. }
+            | CatalogError::Conditions { .. }
             | CatalogError::Database { .. }
             | CatalogError::Interrupted => ApiError::internal(chain(&err)),
         }

@@ -7,8 +7,13 @@ use serde_json::{Map, Value, json};
 
 use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, LocationSpec};
 
+use crate::plugins::catalog::common::permissions::{
+    CATALOG_LOCATION_CREATE, CATALOG_LOCATION_DELETE,
+};
+
 use super::error::CatalogError;
 use super::locations::{absolute_file_target, generated_location_entity};
+use super::permissions::Caller;
 use super::predicate::Predicate;
 use super::query::{decode_token, encode_token};
 use super::service::{CatalogService, LOCATION_STORE_PROVIDER};
@@ -175,23 +180,38 @@ impl LocationQuery {
 
 impl CatalogService {
     /// `POST /locations/by-query`: registered locations matching a predicate over `id`, `type`
-    /// and `target`, ordered by type, target and id, one page at a time.
-    pub(crate) async fn query_locations(&self, body: &Value) -> Result<Value, CatalogError> {
+    /// and `target`, ordered by type, target and id, one page at a time; none for a caller
+    /// who may not read locations.
+    pub(crate) async fn query_locations(
+        &self,
+        body: &Value,
+        caller: &Caller,
+    ) -> Result<Value, CatalogError> {
         let mut query = LocationQuery::parse(body)?;
         query.limit = query.limit.min(self.max_page_limit);
-        let rows = store::list_locations(&self.engine.db).await?;
+        let rows = if self.may_read_locations(caller).await? {
+            store::list_locations(&self.engine.db).await?
+        } else {
+            Vec::new()
+        };
         Ok(query.page(rows))
     }
 
     /// `PUT /locations/:id`: points a registered location at a new type and target. The
     /// entities of the old target are removed and the new target is ingested, as if the
-    /// location had been deleted and registered again under the same id.
+    /// location had been deleted and registered again under the same id. It needs a user or
+    /// service holding both `catalog.location.create` and `catalog.location.delete`.
     pub(crate) async fn update_location(
         &self,
         id: &str,
         location_type: &str,
         target: &str,
+        caller: &Caller,
     ) -> Result<LocationRow, CatalogError> {
+        caller.user_or_service("updating locations")?;
+        for permission in [&CATALOG_LOCATION_CREATE, &CATALOG_LOCATION_DELETE] {
+            self.authorizer.require(caller, permission, None).await?;
+        }
         if self.readonly {
             return Err(CatalogError::ReadOnly {
                 operation: "updating locations",
@@ -199,7 +219,7 @@ impl CatalogService {
         }
         super::service::check_location_spec(location_type, target)?;
         self.check_location_type(location_type)?;
-        let old = self.location(id).await?;
+        let old = self.location_row(id).await?;
         let target = if location_type == "file" {
             absolute_file_target(target)
         } else {

@@ -40,6 +40,7 @@ pub mod generate;
 mod index;
 mod location_api;
 mod locations;
+pub mod permissions;
 mod predicate;
 mod processing;
 mod query;
@@ -70,9 +71,11 @@ use crate::services::core_services::{
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::{LogLevel, LoggerService, LoggerServiceExt};
+use crate::services::permissions::PERMISSIONS;
 use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
+use permissions::Authorizer;
 use processing::{Engine, EngineOptions, OrphanStrategy};
 use read::LocationReader;
 
@@ -121,8 +124,9 @@ impl BackendPlugin for CatalogPlugin {
                     &LIFECYCLE,
                     &DATABASE,
                     &URL_READER,
+                    &PERMISSIONS,
                 ),
-                move |(config, logger, http, lifecycle, database, url_reader)| async move {
+                move |(config, logger, http, lifecycle, database, url_reader, permissions)| async move {
                     store::migrate(&database).await?;
                     let service = start(
                         &config,
@@ -130,6 +134,7 @@ impl BackendPlugin for CatalogPlugin {
                         Arc::clone(&extension),
                         url_reader,
                         Arc::clone(&logger),
+                        Authorizer::new(permissions),
                     )
                     .await?;
                     http.use_router(router::router(service.clone()));
@@ -237,6 +242,7 @@ async fn start(
     extension: Arc<CatalogProcessingExtension>,
     url_reader: Arc<dyn UrlReaderService>,
     logger: Arc<dyn LoggerService>,
+    authorizer: Authorizer,
 ) -> Result<CatalogService, BoxError> {
     let configured = configured_locations(config)?;
     let rules = RulesEnforcer::from_config(config, &configured)?;
@@ -256,6 +262,7 @@ async fn start(
         readonly,
         allowed_location_types: allowed_location_types.into(),
         max_page_limit,
+        authorizer,
     };
     let config_entities = configured
         .iter()
@@ -272,7 +279,7 @@ async fn start(
         )
         .await?;
     let registered = service
-        .locations()
+        .all_locations()
         .await?
         .into_iter()
         .map(|row| {

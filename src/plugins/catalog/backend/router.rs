@@ -14,6 +14,7 @@ use crate::plugins::catalog::common::EntityRef;
 
 use super::error::CatalogError;
 use super::index::Position;
+use super::permissions::Caller;
 use super::predicate::Predicate;
 use super::query::{
     Cursor, FullText, Order, decode_after, encode_after, parse_fields, parse_filters, parse_order,
@@ -128,7 +129,11 @@ fn name_ref(kind: &str, namespace: &str, name: &str) -> String {
     EntityRef::new(kind, namespace, name).to_string()
 }
 
-async fn get_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn get_entities(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let p = Params::new(raw);
     let mut request = EntitiesRequest {
         filter: parse_filters(&p.all("filter"))?,
@@ -143,7 +148,8 @@ async fn get_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) 
         }
         request.offset = decode_after(after)?;
     }
-    let (items, more) = s.entities(&request).await?;
+    let scope = s.read_scope(&caller).await?;
+    let (items, more) = s.entities(&request, &scope).await?;
     let mut body =
         String::with_capacity(items.iter().map(String::len).sum::<usize>() + items.len() + 2);
     body.push('[');
@@ -168,7 +174,11 @@ async fn get_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) 
     Ok(res)
 }
 
-async fn query_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn query_entities(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let p = Params::new(raw);
     let fields = parse_fields(&p.all("fields"));
     let limit = p.number("limit", 0)?;
@@ -193,7 +203,11 @@ async fn query_entities(State(s): State<CatalogService>, RawQuery(raw): RawQuery
             limit,
         }
     };
-    Ok(json_response(StatusCode::OK, s.query(&request).await?))
+    let scope = s.read_scope(&caller).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        s.query(&request, &scope).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -232,7 +246,11 @@ struct QueryBody {
 }
 
 /// `POST /entities/by-query`: the same query with a predicate body.
-async fn query_entities_by_predicate(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn query_entities_by_predicate(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let body: QueryBody = body_json(&body)?;
     let fields = body.fields.unwrap_or_default();
     let request = if let Some(cursor) = body.cursor.as_deref() {
@@ -280,7 +298,11 @@ async fn query_entities_by_predicate(State(s): State<CatalogService>, body: Byte
             limit: body.limit,
         }
     };
-    Ok(json_response(StatusCode::OK, s.query(&request).await?))
+    let scope = s.read_scope(&caller).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        s.query(&request, &scope).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -293,6 +315,7 @@ struct ByRefsBody {
 
 async fn entities_by_refs(
     State(s): State<CatalogService>,
+    caller: Caller,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult {
@@ -300,14 +323,21 @@ async fn entities_by_refs(
     let body: ByRefsBody = body_json(&body)?;
     let filter = Predicate::from_filter(&parse_filters(&p.all("filter"))?);
     let fields = body.fields.unwrap_or_default();
+    let scope = s.read_scope(&caller).await?;
     Ok(json_value(
         StatusCode::OK,
-        &s.by_refs(&body.entity_refs, &fields, &filter).await?,
+        &s.by_refs(&body.entity_refs, &fields, &filter, &scope)
+            .await?,
     ))
 }
 
-async fn entity_by_uid(State(s): State<CatalogService>, Path(uid): Path<String>) -> ApiResult {
-    match s.entity_by_uid(&uid).await? {
+async fn entity_by_uid(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    Path(uid): Path<String>,
+) -> ApiResult {
+    let scope = s.read_scope(&caller).await?;
+    match s.entity_by_uid(&uid, &scope).await? {
         Some(text) => Ok(json_response(StatusCode::OK, text)),
         None => Err(CatalogError::not_found("entity with uid", uid).into()),
     }
@@ -315,18 +345,21 @@ async fn entity_by_uid(State(s): State<CatalogService>, Path(uid): Path<String>)
 
 async fn delete_entity_by_uid(
     State(s): State<CatalogService>,
+    caller: Caller,
     Path(uid): Path<String>,
 ) -> ApiResult {
-    s.delete_by_uid(&uid).await?;
+    s.delete_by_uid(&uid, &caller).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn entity_by_name(
     State(s): State<CatalogService>,
+    caller: Caller,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> ApiResult {
     let r = name_ref(&kind, &namespace, &name);
-    match s.entity_by_name(&kind, &namespace, &name).await? {
+    let scope = s.read_scope(&caller).await?;
+    match s.entity_by_name(&kind, &namespace, &name, &scope).await? {
         Some(text) => Ok(json_response(StatusCode::OK, text)),
         None => Err(CatalogError::not_found("entity", r).into()),
     }
@@ -334,22 +367,29 @@ async fn entity_by_name(
 
 async fn entity_ancestry(
     State(s): State<CatalogService>,
+    caller: Caller,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> ApiResult {
     let r = name_ref(&kind, &namespace, &name);
-    Ok(json_value(StatusCode::OK, &s.ancestry(&r).await?))
+    let scope = s.read_scope(&caller).await?;
+    Ok(json_value(StatusCode::OK, &s.ancestry(&r, &scope).await?))
 }
 
-async fn entity_facets(State(s): State<CatalogService>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn entity_facets(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let p = Params::new(raw);
     let facets = p.all("facet");
     if facets.is_empty() {
         return Err(CatalogError::input("facet", "at least one facet is required").into());
     }
     let filter = Predicate::from_filter(&parse_filters(&p.all("filter"))?);
+    let scope = s.read_scope(&caller).await?;
     Ok(json_value(
         StatusCode::OK,
-        &s.facets(&facets, &filter).await?,
+        &s.facets(&facets, &filter, &scope).await?,
     ))
 }
 
@@ -362,7 +402,11 @@ struct FacetsBody {
 }
 
 /// `POST /entity-facets`: facets over the entities a predicate matches.
-async fn entity_facets_by_predicate(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn entity_facets_by_predicate(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let body: FacetsBody = body_json(&body)?;
     if body.facets.is_empty() {
         return Err(CatalogError::input("facets", "at least one facet is required").into());
@@ -371,14 +415,15 @@ async fn entity_facets_by_predicate(State(s): State<CatalogService>, body: Bytes
         Some(q) => Predicate::parse(q, "query")?,
         None => Predicate::everything(),
     };
+    let scope = s.read_scope(&caller).await?;
     Ok(json_value(
         StatusCode::OK,
-        &s.facets(&body.facets, &query).await?,
+        &s.facets(&body.facets, &query, &scope).await?,
     ))
 }
 
-async fn list_locations(State(s): State<CatalogService>) -> ApiResult {
-    let rows = s.locations().await?;
+async fn list_locations(State(s): State<CatalogService>, caller: Caller) -> ApiResult {
+    let rows = s.locations(&caller).await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "data": r.to_json() }))
@@ -386,10 +431,14 @@ async fn list_locations(State(s): State<CatalogService>) -> ApiResult {
     Ok(json_value(StatusCode::OK, &Value::Array(items)))
 }
 
-async fn get_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {
+async fn get_location(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     Ok(json_value(
         StatusCode::OK,
-        &s.location(&id).await?.to_json(),
+        &s.location(&id, &caller).await?.to_json(),
     ))
 }
 
@@ -402,6 +451,7 @@ struct LocationBody {
 
 async fn add_location(
     State(s): State<CatalogService>,
+    caller: Caller,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult {
@@ -418,7 +468,7 @@ async fn add_location(
     };
     let body: LocationBody = body_json(&body)?;
     let (location, entities, exists) = s
-        .add_location(&body.location_type, &body.target, dry_run)
+        .add_location(&body.location_type, &body.target, dry_run, &caller)
         .await?;
     let mut out = json!({ "location": location, "entities": entities });
     if dry_run {
@@ -427,39 +477,52 @@ async fn add_location(
     Ok(json_value(StatusCode::CREATED, &out))
 }
 
-async fn query_locations(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn query_locations(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     // An empty body is an empty query, as Backstage's JSON body parser has it.
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
         body_json(&body)?
     };
-    Ok(json_value(StatusCode::OK, &s.query_locations(&body).await?))
+    Ok(json_value(
+        StatusCode::OK,
+        &s.query_locations(&body, &caller).await?,
+    ))
 }
 
 async fn update_location(
     State(s): State<CatalogService>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let body: LocationBody = body_json(&body)?;
     let row = s
-        .update_location(&id, &body.location_type, &body.target)
+        .update_location(&id, &body.location_type, &body.target, &caller)
         .await?;
     Ok(json_value(StatusCode::OK, &row.to_json()))
 }
 
-async fn delete_location(State(s): State<CatalogService>, Path(id): Path<String>) -> ApiResult {
-    s.delete_location(&id).await?;
+async fn delete_location(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    s.delete_location(&id, &caller).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn location_by_entity(
     State(s): State<CatalogService>,
+    caller: Caller,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> ApiResult {
     let row = s
-        .location_by_entity(&name_ref(&kind, &namespace, &name))
+        .location_by_entity(&name_ref(&kind, &namespace, &name), &caller)
         .await?;
     Ok(json_value(StatusCode::OK, &row.to_json()))
 }
@@ -470,9 +533,9 @@ struct RefreshBody {
     entity_ref: String,
 }
 
-async fn refresh(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn refresh(State(s): State<CatalogService>, caller: Caller, body: Bytes) -> ApiResult {
     let body: RefreshBody = body_json(&body)?;
-    s.refresh(&body.entity_ref).await?;
+    s.refresh(&body.entity_ref, &caller).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -482,14 +545,18 @@ struct ValidateBody {
     location: String,
 }
 
-async fn validate_entity(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn validate_entity(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let body: ValidateBody = body_json(&body)?;
     if !body.entity.is_object() {
         return Err(ApiError::input(
             "invalid request body: entity must be an object",
         ));
     }
-    let errors = s.validate(&body.entity, &body.location).await?;
+    let errors = s.validate(&body.entity, &body.location, &caller).await?;
     if errors.is_empty() {
         return Ok(StatusCode::OK.into_response());
     }
@@ -511,13 +578,18 @@ struct AnalyzeBody {
     catalog_file_name: Option<String>,
 }
 
-async fn analyze_location(State(s): State<CatalogService>, body: Bytes) -> ApiResult {
+async fn analyze_location(
+    State(s): State<CatalogService>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let body: AnalyzeBody = body_json(&body)?;
     let out = s
         .analyze(
             &body.location.location_type,
             &body.location.target,
             body.catalog_file_name.as_deref(),
+            &caller,
         )
         .await?;
     Ok(json_value(StatusCode::OK, &out))

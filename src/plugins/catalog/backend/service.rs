@@ -11,9 +11,16 @@ use crate::plugins::catalog::common::{
 use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation, LocationSpec};
 use crate::services::database::Sql;
 
+use crate::plugins::catalog::common::permissions::{
+    CATALOG_ENTITY_DELETE, CATALOG_ENTITY_REFRESH, CATALOG_ENTITY_VALIDATE,
+    CATALOG_LOCATION_ANALYZE, CATALOG_LOCATION_CREATE, CATALOG_LOCATION_DELETE,
+    CATALOG_LOCATION_READ,
+};
+
 use super::error::CatalogError;
 use super::index::{Position, SortKey};
 use super::locations::{absolute_file_target, generated_location_entity};
+use super::permissions::{Authorizer, Caller, ReadScope};
 use super::predicate::Predicate;
 use super::processing::Engine;
 use super::query::{Cursor, Filter, FullText, Order, project};
@@ -77,6 +84,8 @@ pub struct CatalogService {
     /// The largest page a `limit` may ask for (`catalog.maxPageLimit`); larger limits are
     /// lowered to it.
     pub(crate) max_page_limit: u64,
+    /// Asks the plugin's permission service.
+    pub(crate) authorizer: Authorizer,
 }
 
 fn parse_json(text: &str) -> Result<Value, CatalogError> {
@@ -128,6 +137,11 @@ impl CatalogService {
         &self.engine.db
     }
 
+    /// The entities `caller` may read.
+    pub(crate) async fn read_scope(&self, caller: &Caller) -> Result<ReadScope, CatalogError> {
+        self.authorizer.read_scope(caller).await
+    }
+
     /// The entity `kind:namespace/name` as the JSON text the router serves as is, or `None`.
     /// Matching is case-insensitive.
     pub(crate) async fn entity_by_name(
@@ -135,29 +149,39 @@ impl CatalogService {
         kind: &str,
         namespace: &str,
         name: &str,
+        scope: &ReadScope,
     ) -> Result<Option<String>, CatalogError> {
-        self.entity_by_ref(&ref_string(kind, namespace, name)).await
+        self.entity_by_ref(&ref_string(kind, namespace, name), scope)
+            .await
     }
 
+    /// The entity `entity_ref` (canonical), or `None` when missing or outside `scope`.
     pub(crate) async fn entity_by_ref(
         &self,
         entity_ref: &str,
+        scope: &ReadScope,
     ) -> Result<Option<String>, CatalogError> {
-        Ok(self.engine.index.by_ref(entity_ref))
+        Ok(self.engine.index.by_ref(entity_ref, scope.predicate()))
     }
 
-    /// The entity with `uid` as the JSON text the router serves as is, or `None`.
-    pub(crate) async fn entity_by_uid(&self, uid: &str) -> Result<Option<String>, CatalogError> {
-        Ok(self.engine.index.by_uid(uid))
+    /// The entity with `uid` as the JSON text the router serves as is, or `None` when missing
+    /// or outside `scope`.
+    pub(crate) async fn entity_by_uid(
+        &self,
+        uid: &str,
+        scope: &ReadScope,
+    ) -> Result<Option<String>, CatalogError> {
+        Ok(self.engine.index.by_uid(uid, scope.predicate()))
     }
 
     /// `GET /entities`: the entity texts and whether more follow.
     pub(crate) async fn entities(
         &self,
         r: &EntitiesRequest,
+        scope: &ReadScope,
     ) -> Result<(Vec<String>, bool), CatalogError> {
         let page = self.engine.index.page(
-            &Predicate::from_filter(&r.filter),
+            &scope.restrict(&Predicate::from_filter(&r.filter)),
             None,
             &r.order,
             &Position::Offset(r.offset),
@@ -174,14 +198,19 @@ impl CatalogService {
         Ok((items, page.more))
     }
 
-    /// `by-query`: `{items, totalItems, pageInfo}` as JSON text.
-    pub(crate) async fn query(&self, r: &QueryRequest) -> Result<String, CatalogError> {
+    /// `by-query`: `{items, totalItems, pageInfo}` as JSON text. The cursors carry the
+    /// request's query, never the scope: the scope comes from the caller on every page.
+    pub(crate) async fn query(
+        &self,
+        r: &QueryRequest,
+        scope: &ReadScope,
+    ) -> Result<String, CatalogError> {
         let limit = r
             .limit
             .unwrap_or(DEFAULT_QUERY_LIMIT)
             .min(self.max_page_limit);
         let page = self.engine.index.page(
-            &r.query,
+            &scope.restrict(&r.query),
             r.full_text.as_ref(),
             &r.order,
             &r.position,
@@ -245,6 +274,7 @@ impl CatalogService {
         refs: &[String],
         fields: &[String],
         filter: &Predicate,
+        scope: &ReadScope,
     ) -> Result<Value, CatalogError> {
         let mut keys = Vec::with_capacity(refs.len());
         for r in refs {
@@ -255,7 +285,7 @@ impl CatalogService {
         let items: Vec<Value> = self
             .engine
             .index
-            .by_refs(&keys, filter)
+            .by_refs(&keys, &scope.restrict(filter))
             .into_iter()
             .map(|found| match found {
                 None => Ok(Value::Null),
@@ -276,10 +306,12 @@ impl CatalogService {
         &self,
         facets: &[String],
         filter: &Predicate,
+        scope: &ReadScope,
     ) -> Result<Value, CatalogError> {
+        let filter = scope.restrict(filter);
         let mut out = serde_json::Map::new();
         for facet in facets {
-            let counts = self.engine.index.facet(facet, filter);
+            let counts = self.engine.index.facet(facet, &filter);
             out.insert(
                 facet.clone(),
                 Value::Array(
@@ -293,8 +325,14 @@ impl CatalogService {
         Ok(json!({ "facets": out }))
     }
 
-    /// `GET /entities/by-name/.../ancestry`.
-    pub(crate) async fn ancestry(&self, entity_ref: &str) -> Result<Value, CatalogError> {
+    /// `GET /entities/by-name/.../ancestry`: the entity and its ancestors within `scope`; the
+    /// root outside it is 404, ancestors outside it are left out (and out of
+    /// `parentEntityRefs`).
+    pub(crate) async fn ancestry(
+        &self,
+        entity_ref: &str,
+        scope: &ReadScope,
+    ) -> Result<Value, CatalogError> {
         let mut items = Vec::new();
         let mut todo = vec![entity_ref.to_owned()];
         let mut seen = std::collections::HashSet::new();
@@ -302,7 +340,7 @@ impl CatalogService {
             if !seen.insert(r.clone()) {
                 continue;
             }
-            let Some(text) = self.entity_by_ref(&r).await? else {
+            let Some(text) = self.entity_by_ref(&r, scope).await? else {
                 if r == entity_ref {
                     return Err(CatalogError::not_found("entity", entity_ref));
                 }
@@ -312,6 +350,9 @@ impl CatalogService {
                 .await?
                 .into_iter()
                 .flatten()
+                .filter(|p| {
+                    scope.predicate().is_none() || self.engine.index.contains(p, scope.predicate())
+                })
                 .collect();
             todo.extend(parents.iter().cloned());
             items.push(json!({ "entity": parse_json(&text)?, "parentEntityRefs": parents }));
@@ -319,8 +360,33 @@ impl CatalogService {
         Ok(json!({ "rootEntityRef": entity_ref, "items": items }))
     }
 
-    /// `DELETE /entities/by-uid/:uid`.
-    pub(crate) async fn delete_by_uid(&self, uid: &str) -> Result<(), CatalogError> {
+    /// 404 for an entity `caller` may not read (exactly as for a missing one), then 403
+    /// unless it holds the resource `permission` on it.
+    async fn authorize_entity(
+        &self,
+        caller: &Caller,
+        entity_ref: &str,
+        permission: &crate::services::permissions::Permission,
+        not_found: impl FnOnce() -> CatalogError,
+    ) -> Result<(), CatalogError> {
+        let scope = self.read_scope(caller).await?;
+        if scope.predicate().is_some() && !self.engine.index.contains(entity_ref, scope.predicate())
+        {
+            return Err(not_found());
+        }
+        self.authorizer
+            .require(caller, permission, Some(entity_ref))
+            .await
+    }
+
+    /// `DELETE /entities/by-uid/:uid`: needs a user or service that may read the entity (404
+    /// otherwise) and holds `catalog.entity.delete` on it (403 otherwise).
+    pub(crate) async fn delete_by_uid(
+        &self,
+        uid: &str,
+        caller: &Caller,
+    ) -> Result<(), CatalogError> {
+        caller.user_or_service("deleting entities")?;
         if self.readonly {
             return Err(CatalogError::ReadOnly {
                 operation: "deleting entities",
@@ -332,42 +398,91 @@ impl CatalogService {
                 .fetch_optional(self.db())
                 .await
                 .map_err(CatalogError::db("find entity by uid"))?;
+        let not_found = || CatalogError::not_found("entity with uid", uid);
         let Some((entity_ref,)) = row else {
-            return Err(CatalogError::not_found("entity with uid", uid));
+            return Err(not_found());
         };
+        self.authorize_entity(caller, &entity_ref, &CATALOG_ENTITY_DELETE, not_found)
+            .await?;
         self.engine.delete_entity(&entity_ref).await
     }
 
-    /// `POST /refresh`.
-    pub(crate) async fn refresh(&self, entity_ref: &str) -> Result<(), CatalogError> {
+    /// `POST /refresh`: needs a user or service that may read the entity (404 otherwise) and
+    /// holds `catalog.entity.refresh` on it (403 otherwise).
+    pub(crate) async fn refresh(
+        &self,
+        entity_ref: &str,
+        caller: &Caller,
+    ) -> Result<(), CatalogError> {
+        caller.user_or_service("refreshing entities")?;
         let parsed = EntityRef::parse(entity_ref, RefDefaults::none())
-            .map_err(|e| CatalogError::input("entityRef", e.to_string()))?;
-        if self.engine.refresh(&parsed.to_string()).await? {
+            .map_err(|e| CatalogError::input("entityRef", e.to_string()))?
+            .to_string();
+        let not_found = || CatalogError::not_found("entity", parsed.clone());
+        self.authorize_entity(caller, &parsed, &CATALOG_ENTITY_REFRESH, not_found)
+            .await?;
+        if self.engine.refresh(&parsed).await? {
             Ok(())
         } else {
-            Err(CatalogError::not_found("entity", parsed.to_string()))
+            Err(CatalogError::not_found("entity", parsed))
         }
     }
 
     // ------------------------------------------------------------------ locations
 
-    pub(crate) async fn locations(&self) -> Result<Vec<LocationRow>, CatalogError> {
+    /// Whether `caller` may read registered locations (`catalog.location.read`).
+    pub(crate) async fn may_read_locations(&self, caller: &Caller) -> Result<bool, CatalogError> {
+        self.authorizer
+            .allows(caller, &CATALOG_LOCATION_READ, None)
+            .await
+    }
+
+    /// Every registered location (none for a caller who may not read them).
+    pub(crate) async fn locations(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<LocationRow>, CatalogError> {
+        if !self.may_read_locations(caller).await? {
+            return Ok(Vec::new());
+        }
+        self.all_locations().await
+    }
+
+    pub(crate) async fn all_locations(&self) -> Result<Vec<LocationRow>, CatalogError> {
         store::list_locations(self.db()).await
     }
 
-    pub(crate) async fn location(&self, id: &str) -> Result<LocationRow, CatalogError> {
+    /// A registered location (404 for a caller who may not read locations).
+    pub(crate) async fn location(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<LocationRow, CatalogError> {
+        if !self.may_read_locations(caller).await? {
+            return Err(CatalogError::not_found("location", id));
+        }
+        self.location_row(id).await
+    }
+
+    pub(crate) async fn location_row(&self, id: &str) -> Result<LocationRow, CatalogError> {
         store::location_by_id(self.db(), id)
             .await?
             .ok_or_else(|| CatalogError::not_found("location", id))
     }
 
-    /// `POST /locations`: `(location json, entities, exists)`.
+    /// `POST /locations`: `(location json, entities, exists)`; needs a user or service with
+    /// `catalog.location.create`.
     pub(crate) async fn add_location(
         &self,
         location_type: &str,
         target: &str,
         dry_run: bool,
+        caller: &Caller,
     ) -> Result<(Value, Vec<Value>, bool), CatalogError> {
+        caller.user_or_service("registering locations")?;
+        self.authorizer
+            .require(caller, &CATALOG_LOCATION_CREATE, None)
+            .await?;
         check_location_spec(location_type, target)?;
         if !dry_run && self.readonly {
             return Err(CatalogError::ReadOnly {
@@ -460,14 +575,22 @@ impl CatalogService {
         page.items.iter().map(|t| parse_json(t)).collect()
     }
 
-    /// `DELETE /locations/:id`.
-    pub(crate) async fn delete_location(&self, id: &str) -> Result<(), CatalogError> {
+    /// `DELETE /locations/:id`: needs a user or service with `catalog.location.delete`.
+    pub(crate) async fn delete_location(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<(), CatalogError> {
+        caller.user_or_service("deleting locations")?;
+        self.authorizer
+            .require(caller, &CATALOG_LOCATION_DELETE, None)
+            .await?;
         if self.readonly {
             return Err(CatalogError::ReadOnly {
                 operation: "deleting locations",
             });
         }
-        let row = self.location(id).await?;
+        let row = self.location_row(id).await?;
         store::delete_location(self.db(), id).await?;
         let spec = LocationSpec::new(row.location_type, row.target);
         self.engine
@@ -484,13 +607,18 @@ impl CatalogService {
             .await
     }
 
-    /// `GET /locations/by-entity/...`.
+    /// `GET /locations/by-entity/...`: 404 unless `caller` may read locations and the entity.
     pub(crate) async fn location_by_entity(
         &self,
         entity_ref: &str,
+        caller: &Caller,
     ) -> Result<LocationRow, CatalogError> {
+        if !self.may_read_locations(caller).await? {
+            return Err(CatalogError::not_found("location of entity", entity_ref));
+        }
+        let scope = self.read_scope(caller).await?;
         let text = self
-            .entity_by_ref(entity_ref)
+            .entity_by_ref(entity_ref, &scope)
             .await?
             .ok_or_else(|| CatalogError::not_found("entity", entity_ref))?;
         let entity = parse_json(&text)?;
@@ -507,12 +635,17 @@ impl CatalogService {
             .ok_or_else(|| CatalogError::not_found("location", origin))
     }
 
-    /// `POST /validate-entity`: the broken rules, empty when valid.
+    /// `POST /validate-entity`: the broken rules, empty when valid; needs
+    /// `catalog.entity.validate`.
     pub(crate) async fn validate(
         &self,
         entity: &Value,
         location: &str,
+        caller: &Caller,
     ) -> Result<Vec<String>, CatalogError> {
+        self.authorizer
+            .require(caller, &CATALOG_ENTITY_VALIDATE, None)
+            .await?;
         let spec = location
             .split_once(':')
             .filter(|(t, target)| !t.is_empty() && !target.is_empty())
@@ -553,13 +686,19 @@ impl CatalogService {
         Ok(Vec::new())
     }
 
-    /// `POST /analyze-location`.
+    /// `POST /analyze-location`: needs `catalog.location.analyze`; `isRegistered` is true
+    /// only for entities the caller may read.
     pub(crate) async fn analyze(
         &self,
         location_type: &str,
         target: &str,
         catalog_file: Option<&str>,
+        caller: &Caller,
     ) -> Result<Value, CatalogError> {
+        self.authorizer
+            .require(caller, &CATALOG_LOCATION_ANALYZE, None)
+            .await?;
+        let scope = self.read_scope(caller).await?;
         check_location_spec(location_type, target)?;
         self.check_location_type(location_type)?;
         let target = if location_type == "file" {
@@ -599,7 +738,10 @@ impl CatalogService {
                     continue;
                 };
                 entity.metadata.annotations.remove(ANNOTATION_LOCATION);
-                let registered = self.entity_by_ref(&entity.ref_string()).await?.is_some();
+                let registered = self
+                    .engine
+                    .index
+                    .contains(&entity.ref_string(), scope.predicate());
                 existing.push(json!({
                     "entity": entity,
                     "isRegistered": registered,

@@ -49,6 +49,7 @@ mod entity_ref;
 mod error;
 mod identity;
 mod kinds;
+pub mod permissions;
 mod relation_rules;
 mod relations;
 mod spec_reader;

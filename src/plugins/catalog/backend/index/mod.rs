@@ -17,6 +17,7 @@
 mod compression;
 mod facets;
 mod interner;
+mod matching;
 mod paging;
 mod postings;
 mod state;
@@ -30,6 +31,7 @@ use serde_json::Value;
 use super::predicate::Predicate;
 use super::stitching::{SearchRow, search_rows};
 use compression::decompress;
+pub(crate) use matching::entity_matches;
 use state::State;
 
 /// A final entity as the stitcher wrote it.
@@ -118,29 +120,44 @@ impl EntityIndex {
     pub(crate) fn len(&self) -> usize {
         self.state.read().live.len() as usize
     }
-    /// The JSON text of the entity with canonical ref `entity_ref`.
-    pub(crate) fn by_ref(&self, entity_ref: &str) -> Option<String> {
+    /// The JSON text of the entity with canonical ref `entity_ref`, if it matches `scope`
+    /// (`None`: any entity).
+    pub(crate) fn by_ref(&self, entity_ref: &str, scope: Option<&Predicate>) -> Option<String> {
         let s = self.state.read();
         let slot = s.slot_by_ref(entity_ref)?;
+        if scope.is_some_and(|p| !s.slot_matches(slot, p)) {
+            return None;
+        }
         s.slot(slot).map(|e| decompress(&e.json))
     }
 
-    /// The JSON text of the entity with uid `uid`.
-    pub(crate) fn by_uid(&self, uid: &str) -> Option<String> {
+    /// The JSON text of the entity with uid `uid`, if it matches `scope` (`None`: any entity).
+    pub(crate) fn by_uid(&self, uid: &str, scope: Option<&Predicate>) -> Option<String> {
         let s = self.state.read();
         let slot = s.slot_by_id(uid)?;
+        if scope.is_some_and(|p| !s.slot_matches(slot, p)) {
+            return None;
+        }
         s.slot(slot).map(|e| decompress(&e.json))
+    }
+
+    /// Whether the entity `entity_ref` is in the index and matches `scope`.
+    pub(crate) fn contains(&self, entity_ref: &str, scope: Option<&Predicate>) -> bool {
+        let s = self.state.read();
+        s.slot_by_ref(entity_ref)
+            .is_some_and(|slot| scope.is_none_or(|p| s.slot_matches(slot, p)))
     }
 
     /// The JSON texts of `refs` (canonical) in request order, `None` for missing ones or
-    /// ones the predicate rejects.
+    /// ones the predicate rejects. Each entity is checked on its own fields, so the cost
+    /// follows the number of refs, not the size of the catalog.
     pub(crate) fn by_refs(&self, refs: &[String], predicate: &Predicate) -> Vec<Option<String>> {
         let s = self.state.read();
-        let allowed = (!predicate.is_everything()).then(|| s.eval(predicate));
+        let everything = predicate.is_everything();
         refs.iter()
             .map(|r| {
                 let slot = s.slot_by_ref(r)?;
-                if allowed.as_ref().is_some_and(|a| !a.contains(slot)) {
+                if !everything && !s.slot_matches(slot, predicate) {
                     return None;
                 }
                 s.slot(slot).map(|e| decompress(&e.json))

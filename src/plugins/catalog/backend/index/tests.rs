@@ -114,9 +114,9 @@ fn filters_count_and_lookup() {
         .total,
         24
     );
-    assert!(idx.by_ref("api:default/e000").is_some());
-    assert!(idx.by_uid("uid-e001").is_some());
-    assert!(idx.by_ref("api:default/nope").is_none());
+    assert!(idx.by_ref("api:default/e000", None).is_some());
+    assert!(idx.by_uid("uid-e001", None).is_some());
+    assert!(idx.by_ref("api:default/nope", None).is_none());
     let got = idx.by_refs(
         &[
             "component:default/e001".into(),
@@ -141,7 +141,7 @@ fn updates_and_removals_keep_postings_exact() {
     assert_eq!(idx.count(&pred(json!({ "spec.type": "library" }))), 1);
     assert_eq!(idx.count(&pred(json!({ "spec.type": "website" }))), 9);
     assert_eq!(idx.count(&pred(json!({ "spec.type": "service" }))), 9);
-    assert!(idx.by_uid("uid-e002").is_none());
+    assert!(idx.by_uid("uid-e002", None).is_none());
     // Removing everything leaves no keys behind.
     let ids: Vec<String> = (0..30).map(|i| format!("uid-e{i:03}")).collect();
     idx.apply(Vec::new(), &ids, None);
@@ -210,9 +210,9 @@ async fn load_reads_every_stored_entity_page_by_page() {
         .await
         .unwrap();
     assert_eq!(idx.len(), n);
-    assert!(idx.by_uid("uid-l00000").is_some());
+    assert!(idx.by_uid("uid-l00000", None).is_some());
     assert!(
-        idx.by_ref(&format!("component:default/l{:05}", n - 1))
+        idx.by_ref(&format!("component:default/l{:05}", n - 1), None)
             .is_some()
     );
     assert_eq!(
@@ -418,4 +418,54 @@ mod memory {
         }
         assert_eq!(idx.len(), n);
     }
+}
+
+#[test]
+fn one_entity_matching_agrees_with_the_index() {
+    let idx = index(40);
+    let cases = [
+        json!({ "kind": "api" }),
+        json!({ "kind": { "$in": ["API", "component"] }, "spec.type": "website" }),
+        json!({ "$not": { "kind": "api" } }),
+        json!({ "metadata.tags": "java" }),
+        json!({ "metadata.tags.java": "true" }),
+        json!({ "metadata.tags.java": { "$exists": true } }),
+        json!({ "metadata.tags.java": { "$exists": false } }),
+        json!({ "metadata.tags.go": { "$hasPrefix": "tr" } }),
+        json!({ "metadata.name": { "$hasPrefix": "e01" } }),
+        json!({ "spec.owner": { "$exists": false } }),
+        json!({ "spec.type.service": "true" }),
+        json!({ "unknown.key": "x" }),
+        json!({ "$any": [{ "kind": "api" }, { "$all": [{ "metadata.tags": "web" }, { "$not": { "spec.type": "service" } }] }] }),
+        json!({ "$any": [] }),
+        json!({}),
+    ];
+    let s = idx.state.read();
+    for case in cases {
+        let p = pred(case.clone());
+        let matched = s.eval(&p);
+        for slot in &s.live {
+            assert_eq!(
+                s.slot_matches(slot, &p),
+                matched.contains(slot),
+                "{case} on slot {slot}"
+            );
+        }
+        // A whole entity's JSON answers the same.
+        for slot in s.live.iter().take(12) {
+            let e = s.slot(slot).unwrap();
+            let v: Value = serde_json::from_str(&super::compression::decompress(&e.json)).unwrap();
+            assert_eq!(entity_matches(&v, &p), matched.contains(slot), "{case}");
+        }
+    }
+    drop(s);
+    let visible = pred(json!({ "kind": "api" }));
+    assert!(idx.by_ref("api:default/e000", Some(&visible)).is_some());
+    assert!(
+        idx.by_ref("component:default/e001", Some(&visible))
+            .is_none()
+    );
+    assert!(idx.by_uid("uid-e001", Some(&visible)).is_none());
+    assert!(idx.contains("component:default/e001", None));
+    assert!(!idx.contains("component:default/e001", Some(&visible)));
 }
