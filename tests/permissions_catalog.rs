@@ -468,3 +468,285 @@ async fn locations_need_their_permissions() {
     assert_eq!(res.status(), 403, "{}", res.text());
     b.stop().await.unwrap();
 }
+
+async fn uid_of(b: &TestBackend, policy: &TestPolicy, kind: &str, name: &str) -> String {
+    let before = policy.0.lock().unwrap().decisions.get(READ).cloned();
+    policy.set(READ, PolicyDecision::Allow);
+    let e: Value = get(b, &format!("/entities/by-name/{kind}/default/{name}"))
+        .await
+        .json()
+        .unwrap();
+    if let Some(d) = before {
+        policy.set(READ, d);
+    }
+    e["metadata"]["uid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn writes_about_one_entity_hide_it_first_then_need_their_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = TestPolicy::default();
+    let b = start(dir.path(), &policy).await;
+    policy.set(READ, owner_or_api());
+    let mine: Vec<String> = components_of("team-a").into_iter().collect();
+    let theirs = components_of("team-b").into_iter().next().unwrap();
+    policy.allow_resources("catalog.entity.delete", &[&mine[0]]);
+    policy.allow_resources("catalog.entity.refresh", &[&mine[0]]);
+
+    // Hidden: 404 with the body a missing uid gets.
+    let hidden_uid = uid_of(&b, &policy, "component", theirs.rsplit('/').next().unwrap()).await;
+    let res = b
+        .client()
+        .delete(&format!("/api/catalog/entities/by-uid/{hidden_uid}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let missing = b
+        .client()
+        .delete("/api/catalog/entities/by-uid/no-such-uid")
+        .await
+        .unwrap();
+    assert_eq!(
+        res.text().replace(&hidden_uid, "no-such-uid"),
+        missing.text()
+    );
+    // The policy was not even asked about deleting a hidden entity.
+    assert!(!policy.asked().iter().any(|p| p == "catalog.entity.delete"));
+
+    // Visible but not deletable: 403.
+    let api_uid = uid_of(&b, &policy, "api", "api-0").await;
+    let res = b
+        .client()
+        .delete(&format!("/api/catalog/entities/by-uid/{api_uid}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "{}", res.text());
+    assert_eq!(
+        res.json::<Value>().unwrap()["error"]["name"],
+        "NotAllowedError"
+    );
+    assert_eq!(
+        get(&b, "/entities/by-name/api/default/api-0")
+            .await
+            .status(),
+        200
+    );
+
+    // Refresh: the same two answers.
+    let res = post(&b, "/refresh", &json!({ "entityRef": theirs })).await;
+    assert_eq!(res.status(), 404);
+    let res = post(&b, "/refresh", &json!({ "entityRef": "api:default/api-0" })).await;
+    assert_eq!(res.status(), 403);
+    let res = post(&b, "/refresh", &json!({ "entityRef": mine[0] })).await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+
+    // Allowed: deleted.
+    let my_name = mine[0].rsplit('/').next().unwrap();
+    let my_uid = uid_of(&b, &policy, "component", my_name).await;
+    let res = b
+        .client()
+        .delete(&format!("/api/catalog/entities/by-uid/{my_uid}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text());
+    assert_eq!(
+        get(
+            &b,
+            &format!("/entities/by-name/component/default/{my_name}")
+        )
+        .await
+        .status(),
+        404
+    );
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn registering_locations_needs_the_create_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = TestPolicy::default();
+    let b = start(dir.path(), &policy).await;
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(
+        &extra,
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: extra\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+    )
+    .unwrap();
+    let body = json!({ "type": "file", "target": extra.display().to_string() });
+    policy.set("catalog.location.create", PolicyDecision::Deny);
+    let res = post(&b, "/locations", &body).await;
+    assert_eq!(res.status(), 403, "{}", res.text());
+    assert_eq!(
+        res.json::<Value>().unwrap()["error"]["name"],
+        "NotAllowedError"
+    );
+    let res = post(&b, "/locations?dryRun=true", &body).await;
+    assert_eq!(res.status(), 403, "{}", res.text());
+    // Without credentials the default-deny layer answers first.
+    let res = b
+        .client()
+        .unauthenticated()
+        .post_json("/api/catalog/locations", &body)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Allowed: registered; deleting it needs catalog.location.delete.
+    policy.set("catalog.location.create", PolicyDecision::Allow);
+    let res = post(&b, "/locations", &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+    let id = res.json::<Value>().unwrap()["location"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    policy.set("catalog.location.delete", PolicyDecision::Deny);
+    let res = b
+        .client()
+        .delete(&format!("/api/catalog/locations/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    policy.set("catalog.location.delete", PolicyDecision::Allow);
+    let res = b
+        .client()
+        .delete(&format!("/api/catalog/locations/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text());
+    b.stop().await.unwrap();
+}
+
+/// The permission framework itself: the `permission` plugin with the declarative policy of
+/// config, users deciding by their ownership refs, conditions about one entity resolved
+/// through the catalog's own rules.
+#[tokio::test]
+async fn the_declarative_policy_filters_by_ownership() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.yaml");
+    std::fs::write(&file, catalog_text()).unwrap();
+    let b = TestBackend::builder()
+        .config_yaml(format!(
+            "catalog:\n  processingInterval: {{ minutes: 60 }}\n  rules:\n    - allow: [Component, API, Location, Group]\n  locations:\n    - type: file\n      target: {}\n",
+            file.display()
+        ))
+        .config_yaml(
+            r#"
+permission:
+  enabled: true
+  policy:
+    roles:
+      - name: everyone
+        members: ['*']
+        permissions:
+          - name: catalog.entity.read
+            decision: conditional
+            conditions:
+              anyOf:
+                - rule: IS_ENTITY_OWNER
+                  params: { claims: $ownershipEntityRefs }
+                - rule: IS_ENTITY_KIND
+                  params: { kinds: [API] }
+          - name: catalog.entity.delete
+            decision: conditional
+            conditions:
+              rule: IS_ENTITY_OWNER
+              params: { claims: $ownershipEntityRefs }
+"#,
+        )
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(backlot::plugins::permission::backend::plugin()))
+        .start()
+        .await
+        .expect("backend starts");
+    let jane = b
+        .client()
+        .as_user_owning("user:default/jane", &["group:default/team-a"]);
+    let mut allowed = components_of("team-a");
+    allowed.extend(apis());
+    let page: Value = jane
+        .post_json("/api/catalog/entities/by-query", &json!({ "limit": 200 }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(refs(&page["items"]), allowed);
+    assert_eq!(page["totalItems"], allowed.len());
+
+    // A service sees everything.
+    let service = b.client().as_service("plugin:search");
+    let page: Value = service
+        .post_json("/api/catalog/entities/by-query", &json!({ "limit": 1 }))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(page["totalItems"], 3 + COMPONENTS + APIS + 1);
+    let uid_of = |name: &'static str, kind: &'static str| {
+        let service = service.clone();
+        async move {
+            let e: Value = service
+                .get(&format!(
+                    "/api/catalog/entities/by-name/{kind}/default/{name}"
+                ))
+                .await
+                .unwrap()
+                .json()
+                .unwrap();
+            e["metadata"]["uid"].as_str().unwrap().to_owned()
+        }
+    };
+    // Hidden from jane: 404. Visible (an API of team-c) but not hers: 403. Hers: deleted.
+    let theirs = uid_of("c-01", "component").await;
+    let res = jane
+        .delete(&format!("/api/catalog/entities/by-uid/{theirs}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "{}", res.text());
+    let api = uid_of("api-0", "api").await;
+    let res = jane
+        .delete(&format!("/api/catalog/entities/by-uid/{api}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "{}", res.text());
+    let mine = uid_of("c-00", "component").await;
+    let res = jane
+        .delete(&format!("/api/catalog/entities/by-uid/{mine}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text());
+    // Registering locations is not granted: the default decision denies it.
+    let res = jane
+        .post_json(
+            "/api/catalog/locations",
+            &json!({ "type": "url", "target": "https://example.com/catalog-info.yaml" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "{}", res.text());
+    // The catalog's metadata lists its permissions and rules.
+    let metadata: Value = service
+        .get("/api/catalog/.well-known/backstage/permissions/metadata")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(metadata["permissions"].as_array().unwrap().len(), 9);
+    let mut rules: Vec<&str> = metadata["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    rules.sort_unstable();
+    assert_eq!(
+        rules,
+        [
+            "HAS_ANNOTATION",
+            "HAS_LABEL",
+            "HAS_METADATA",
+            "HAS_SPEC",
+            "IS_ENTITY_KIND",
+            "IS_ENTITY_OWNER"
+        ]
+    );
+    b.stop().await.unwrap();
+}

@@ -71,7 +71,7 @@ use crate::services::core_services::{
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::{LogLevel, LoggerService, LoggerServiceExt};
-use crate::services::permissions::PERMISSIONS;
+use crate::services::permissions::{PERMISSIONS, PERMISSIONS_REGISTRY};
 use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
 use locations::{RulesEnforcer, configured_locations, generated_location_entity};
@@ -125,8 +125,18 @@ impl BackendPlugin for CatalogPlugin {
                     &DATABASE,
                     &URL_READER,
                     &PERMISSIONS,
+                    &PERMISSIONS_REGISTRY,
                 ),
-                move |(config, logger, http, lifecycle, database, url_reader, permissions)| async move {
+                move |(
+                    config,
+                    logger,
+                    http,
+                    lifecycle,
+                    database,
+                    url_reader,
+                    permissions,
+                    registry,
+                )| async move {
                     store::migrate(&database).await?;
                     let service = start(
                         &config,
@@ -137,6 +147,7 @@ impl BackendPlugin for CatalogPlugin {
                         Authorizer::new(permissions),
                     )
                     .await?;
+                    permissions::register(&registry, Arc::clone(&service.engine.index))?;
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                     let engine = Arc::clone(&service.engine);

@@ -25,14 +25,50 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
-use crate::plugins::catalog::common::permissions::CATALOG_ENTITY_READ;
+use serde_json::Value;
+
+use crate::plugins::catalog::common::permissions::{
+    self as catalog_permissions, CATALOG_ENTITY_READ, RESOURCE_TYPE_CATALOG_ENTITY,
+};
+use crate::plugins::catalog::common::{EntityRef, RefDefaults};
 use crate::services::auth::{Credentials, PrincipalKind};
 use crate::services::permissions::{
-    AuthorizePermissionRequest, AuthorizeResult, Permission, PermissionsService,
+    AuthorizePermissionRequest, AuthorizeResult, Permission, PermissionError,
+    PermissionResourceType, PermissionRule, PermissionsRegistry, PermissionsService,
     QueryPermissionRequest,
 };
 
 use super::error::CatalogError;
+use super::index::EntityIndex;
+
+/// Declares the catalog's permissions, and the `catalog-entity` resource type with its rules
+/// and a loader reading final entities from the index, so that the permission backend can
+/// resolve conditional decisions about single entities (`apply-conditions`).
+pub(crate) fn register(
+    registry: &PermissionsRegistry,
+    index: Arc<EntityIndex>,
+) -> Result<(), PermissionError> {
+    registry.add_permissions(&catalog_permissions::all());
+    let loader = move |refs: Vec<String>| {
+        let index = Arc::clone(&index);
+        async move {
+            Ok(refs
+                .iter()
+                .map(|r| {
+                    let canonical = EntityRef::parse(r, RefDefaults::none()).ok()?.to_string();
+                    let text = index.by_ref(&canonical, None)?;
+                    serde_json::from_str::<Value>(&text).ok()
+                })
+                .collect())
+        }
+    };
+    let rules = rules()
+        .iter()
+        .map(|r| Arc::new(*r) as Arc<dyn PermissionRule<Value>>);
+    registry.add_resource_type(
+        PermissionResourceType::new(RESOURCE_TYPE_CATALOG_ENTITY, loader).rules(rules)?,
+    )
+}
 
 /// The caller of a route: the credentials the auth layer put in the request's extensions, or
 /// nobody when there are none.

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::common::permissions::RESOURCE_TYPE_CATALOG_ENTITY;
 use crate::plugins::catalog::common::permissions::conditions::rule_names;
+use crate::services::permissions::PermissionRule;
 
 use super::super::error::CatalogError;
 use super::super::index::entity_matches;
@@ -275,6 +276,37 @@ impl CatalogRule {
                 }
             }
         })
+    }
+}
+
+/// The rule as the permission framework applies it: to a final entity's JSON, when the
+/// permission backend resolves a conditional decision about one entity (`apply-conditions`).
+impl PermissionRule<Value> for CatalogRule {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn description(&self) -> &str {
+        self.description
+    }
+
+    fn resource_type(&self) -> &str {
+        RESOURCE_TYPE_CATALOG_ENTITY
+    }
+
+    fn params_schema(&self) -> Value {
+        CatalogRule::params_schema(self)
+    }
+
+    fn validate_params(&self, params: &Value) -> Result<(), String> {
+        self.to_predicate(params)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn apply(&self, entity: &Value, params: &Value) -> bool {
+        self.to_predicate(params)
+            .is_ok_and(|p| entity_matches(entity, &p))
     }
 }
 
