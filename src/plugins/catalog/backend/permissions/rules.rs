@@ -28,7 +28,7 @@ fn lower(s: &str) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum RuleKind {
     HasAnnotation,
     HasLabel,
     HasMetadata,
@@ -59,39 +59,39 @@ enum Kind {
 pub struct CatalogRule {
     name: &'static str,
     description: &'static str,
-    kind: Kind,
+    kind: RuleKind,
 }
 
 const RULES: [CatalogRule; 6] = [
     CatalogRule {
         name: rule_names::HAS_ANNOTATION,
         description: "Allow entities with the specified annotation",
-        kind: Kind::HasAnnotation,
+        kind: RuleKind::HasAnnotation,
     },
     CatalogRule {
         name: rule_names::HAS_LABEL,
         description: "Allow entities with the specified label",
-        kind: Kind::HasLabel,
+        kind: RuleKind::HasLabel,
     },
     CatalogRule {
         name: rule_names::HAS_METADATA,
         description: "Allow entities with the specified metadata subfield",
-        kind: Kind::HasMetadata,
+        kind: RuleKind::HasMetadata,
     },
     CatalogRule {
         name: rule_names::HAS_SPEC,
         description: "Allow entities with the specified spec subfield",
-        kind: Kind::HasSpec,
+        kind: RuleKind::HasSpec,
     },
     CatalogRule {
         name: rule_names::IS_ENTITY_KIND,
         description: "Allow entities matching a specified kind",
-        kind: Kind::IsEntityKind,
+        kind: RuleKind::IsEntityKind,
     },
     CatalogRule {
         name: rule_names::IS_ENTITY_OWNER,
         description: "Allow entities owned by a specified claim",
-        kind: Kind::IsEntityOwner,
+        kind: RuleKind::IsEntityOwner,
     },
 ];
 
@@ -197,24 +197,24 @@ impl CatalogRule {
             )
         };
         match self.kind {
-            Kind::HasAnnotation => schema(
+            RuleKind::HasAnnotation => schema(
                 json!({
                     "annotation": string_prop("Name of the annotation to match on"),
                     "value": string_prop("Value of the annotation to match on"),
                 }),
                 &["annotation"],
             ),
-            Kind::HasLabel => schema(
+            RuleKind::HasLabel => schema(
                 json!({ "label": string_prop("Name of the label to match on") }),
                 &["label"],
             ),
-            Kind::HasMetadata => key("metadata"),
-            Kind::HasSpec => key("spec"),
-            Kind::IsEntityKind => schema(
+            RuleKind::HasMetadata => key("metadata"),
+            RuleKind::HasSpec => key("spec"),
+            RuleKind::IsEntityKind => schema(
                 json!({ "kinds": array_prop("List of kinds to match at least one of") }),
                 &["kinds"],
             ),
-            Kind::IsEntityOwner => schema(
+            RuleKind::IsEntityOwner => schema(
                 json!({ "claims": array_prop("List of claims to match at least one on within ownedBy") }),
                 &["claims"],
             ),
@@ -232,7 +232,7 @@ impl CatalogRule {
     }
 
     /// The rule with `params` as a filter of the index (Backstage's `toQuery`).
-    pub(crate) fn to_predicate(&self, params: &Value) -> Result<Predicate, CatalogError> {
+    pub(crate) fn to_predicate(self, params: &Value) -> Result<Predicate, CatalogError> {
         let bad = |e: serde_json::Error| CatalogError::Conditions {
             message: format!("parameters of rule {}: {e}", self.name),
         };
@@ -242,33 +242,33 @@ impl CatalogRule {
             params
         };
         Ok(match self.kind {
-            Kind::HasAnnotation => {
+            RuleKind::HasAnnotation => {
                 let p = AnnotationParams::deserialize(params).map_err(bad)?;
                 key_predicate(
                     format!("metadata.annotations.{}", lower(&p.annotation)),
                     p.value,
                 )
             }
-            Kind::HasLabel => {
+            RuleKind::HasLabel => {
                 let p = LabelParams::deserialize(params).map_err(bad)?;
                 key_predicate(format!("metadata.labels.{}", lower(&p.label)), None)
             }
-            Kind::HasMetadata => {
+            RuleKind::HasMetadata => {
                 let p = PropertyParams::deserialize(params).map_err(bad)?;
                 key_predicate(format!("metadata.{}", lower(&p.key)), p.value)
             }
-            Kind::HasSpec => {
+            RuleKind::HasSpec => {
                 let p = PropertyParams::deserialize(params).map_err(bad)?;
                 key_predicate(format!("spec.{}", lower(&p.key)), p.value)
             }
-            Kind::IsEntityKind => {
+            RuleKind::IsEntityKind => {
                 let p = KindParams::deserialize(params).map_err(bad)?;
                 Predicate::In {
                     key: "kind".into(),
                     values: p.kinds.iter().map(|k| lower(k)).collect(),
                 }
             }
-            Kind::IsEntityOwner => {
+            RuleKind::IsEntityOwner => {
                 let p = OwnerParams::deserialize(params).map_err(bad)?;
                 Predicate::In {
                     key: "relations.ownedby".into(),
