@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::config::CollatorConfig;
 use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
+use crate::plugins::catalog::common::permissions::CATALOG_ENTITY_READ;
 use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest};
 use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
@@ -14,6 +15,7 @@ use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, Sear
 use crate::services::auth::{AUTH, Credentials};
 use crate::services::config::Config;
 use crate::services::core_services::ROOT_CONFIG;
+use crate::services::permissions::Permission;
 use crate::services::scheduler::{TaskFrequency, TaskSchedule};
 
 /// The document type the catalog collator writes.
@@ -153,6 +155,11 @@ impl CatalogCollator {
 impl DocumentCollator for CatalogCollator {
     fn doc_type(&self) -> &str {
         CATALOG_DOCUMENT_TYPE
+    }
+
+    /// `catalog.entity.read`: a reader sees the documents of entities it may read.
+    fn visibility_permission(&self) -> Option<Permission> {
+        Some(Permission::clone(&CATALOG_ENTITY_READ))
     }
 
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {

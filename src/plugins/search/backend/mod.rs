@@ -1,5 +1,6 @@
 //! The `search` backend plugin: [`SearchPlugin`], its engines and the catalog and TechDocs collators.
 
+mod authorized;
 mod catalog_collator;
 mod config;
 mod embedded;

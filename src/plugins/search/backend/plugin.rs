@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::authorized::{AuthorizedSearch, DEFAULT_LATENCY_BUDGET};
 use super::config::{EngineChoice, SearchConfig};
 use super::{EmbeddedEngine, IndexBuilder, router};
 use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
@@ -9,11 +10,31 @@ use crate::plugins::search::node::{
     SEARCH_ENGINE, SEARCH_INDEX_REGISTRY, SearchEngine, SearchEngineRegistry, SearchError,
     SearchIndexRegistry,
 };
+use crate::services::config::Config;
 use crate::services::core_services::{DATABASE, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER};
 #[cfg(feature = "postgres")]
 use crate::services::database::DbPool;
 use crate::services::database::PluginDatabase;
 use crate::services::logger::LoggerServiceExt;
+use crate::services::permissions::PERMISSIONS;
+
+/// `search.permissions.queryLatencyBudgetMs`: how long one query may spend over-fetching
+/// results to fill a page the reader's permissions thin out.
+fn latency_budget(config: &Config) -> Result<std::time::Duration, SearchError> {
+    const KEY: &str = "search.permissions.queryLatencyBudgetMs";
+    match config.opt_u64(KEY) {
+        Ok(Some(0)) => Err(SearchError::Config {
+            key: KEY.into(),
+            message: "must be at least 1".into(),
+        }),
+        Ok(Some(ms)) => Ok(std::time::Duration::from_millis(ms)),
+        Ok(None) => Ok(DEFAULT_LATENCY_BUDGET),
+        Err(e) => Err(SearchError::Config {
+            key: KEY.into(),
+            message: e.to_string(),
+        }),
+    }
+}
 
 /// The search backend plugin (id `search`): Backstage's query API at `/api/search/query`,
 /// and an index builder that runs every registered collator on the scheduler.
@@ -108,9 +129,16 @@ impl BackendPlugin for SearchPlugin {
         reg.extension_point(&SEARCH_INDEX_REGISTRY, index_registry.clone())
             .extension_point(&SEARCH_ENGINE, engine_registry.clone())
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &SCHEDULER, &DATABASE),
-                move |(config, logger, http, scheduler, database)| async move {
-                    let config = SearchConfig::read(&config)?;
+                (
+                    &ROOT_CONFIG,
+                    &LOGGER,
+                    &HTTP_ROUTER,
+                    &SCHEDULER,
+                    &DATABASE,
+                    &PERMISSIONS,
+                ),
+                move |(root_config, logger, http, scheduler, database, permissions)| async move {
+                    let config = SearchConfig::read(&root_config)?;
                     let engine = match engine_registry.search_engine() {
                         Some(engine) => engine,
                         None => engine_from_config(&config, &database).await?,
@@ -119,10 +147,30 @@ impl BackendPlugin for SearchPlugin {
                     // Global collator tasks take their lease in the plugin's database, so
                     // backends sharing it run each collator once per run.
                     let builder = IndexBuilder::new(engine.clone(), index_registry.decorators());
+                    let collators = index_registry.collators();
+                    let search = AuthorizedSearch {
+                        engine,
+                        permissions,
+                        visibility: Arc::new(
+                            collators
+                                .iter()
+                                .filter_map(|c| {
+                                    let p = c.collator.visibility_permission()?;
+                                    Some((c.collator.doc_type().to_string(), p))
+                                })
+                                .collect(),
+                        ),
+                        types: collators
+                            .iter()
+                            .map(|c| c.collator.doc_type().to_string())
+                            .collect(),
+                        batch_size: config.query_limits().max_page_limit,
+                        latency_budget: latency_budget(&root_config)?,
+                    };
                     builder
-                        .schedule(&scheduler, index_registry.collators(), logger.clone())
+                        .schedule(&scheduler, collators, logger.clone())
                         .await?;
-                    http.use_router(router::build(engine, config.query_limits()));
+                    http.use_router(router::build(search, config.query_limits()));
                     Ok(())
                 },
             )

@@ -1,41 +1,76 @@
 //! The HTTP handlers: `GET /query`.
 
-use std::sync::Arc;
-
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
+use super::authorized::AuthorizedSearch;
 use super::params::{QueryLimits, parse_query};
 use crate::backend::ApiError;
 use crate::plugins::search::common::SearchResultSet;
-use crate::plugins::search::node::SearchEngine;
+use crate::services::auth::Credentials;
 
 #[derive(Clone)]
 struct AppState {
-    engine: Arc<dyn SearchEngine>,
+    search: AuthorizedSearch,
     limits: QueryLimits,
 }
 
-/// The search router: `GET /query` answering Backstage's `SearchResultSet`.
-pub(crate) fn build(engine: Arc<dyn SearchEngine>, limits: QueryLimits) -> Router {
+/// The search router: `GET /query` answering Backstage's `SearchResultSet`, with the results
+/// the caller may see.
+pub(crate) fn build(search: AuthorizedSearch, limits: QueryLimits) -> Router {
     Router::new()
         .route("/query", get(query))
-        .with_state(AppState { engine, limits })
+        .with_state(AppState { search, limits })
 }
 
 async fn query(
     State(state): State<AppState>,
+    credentials: Option<Extension<Credentials>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchResultSet>, ApiError> {
     let query = parse_query(raw.as_deref().unwrap_or(""), state.limits)?;
-    Ok(Json(state.engine.query(&query).await?))
+    let credentials = credentials.map_or_else(Credentials::none, |Extension(c)| c);
+    Ok(Json(state.search.query(&query, &credentials).await?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plugins::search::backend::EmbeddedEngine;
+    use crate::services::permissions::{
+        AuthorizeDecision, AuthorizePermissionRequest, AuthorizeResult, PermissionError,
+        PermissionsService, PolicyDecision, QueryPermissionRequest,
+    };
+    use std::sync::Arc;
+
+    /// Permissions off: everything allowed.
+    #[derive(Debug)]
+    struct AllowAll;
+
+    #[async_trait::async_trait]
+    impl PermissionsService for AllowAll {
+        async fn authorize(
+            &self,
+            requests: &[AuthorizePermissionRequest],
+            _: &Credentials,
+        ) -> Result<Vec<AuthorizeDecision>, PermissionError> {
+            Ok(requests
+                .iter()
+                .map(|_| AuthorizeDecision {
+                    result: AuthorizeResult::Allow,
+                })
+                .collect())
+        }
+
+        async fn authorize_conditional(
+            &self,
+            requests: &[QueryPermissionRequest],
+            _: &Credentials,
+        ) -> Result<Vec<PolicyDecision>, PermissionError> {
+            Ok(requests.iter().map(|_| PolicyDecision::Allow).collect())
+        }
+    }
     use crate::plugins::search::common::SearchDocument;
     use axum::body::Body;
     use http::Request;
@@ -72,7 +107,15 @@ mod tests {
             )
             .await
             .unwrap();
-        let router = build(engine, LIMITS);
+        let search = AuthorizedSearch {
+            engine,
+            permissions: Arc::new(AllowAll),
+            visibility: Arc::default(),
+            types: Arc::from(Vec::new()),
+            batch_size: 100,
+            latency_budget: super::super::authorized::DEFAULT_LATENCY_BUDGET,
+        };
+        let router = build(search, LIMITS);
         let (status, body) = call(
             router.clone(),
             "/query?term=pet&filters%5Bkind%5D=Component",

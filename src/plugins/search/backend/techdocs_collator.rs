@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::catalog_collator::default_schedule;
 use super::config::CollatorConfig;
 use crate::backend::{BackendModule, BoxError, ModuleRegistrar, Registration};
+use crate::plugins::catalog::common::permissions::CATALOG_ENTITY_READ;
 use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest};
 use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
@@ -18,6 +19,7 @@ use crate::services::auth::{AUTH, AuthService, Credentials};
 use crate::services::config::Config;
 use crate::services::core_services::{DISCOVERY, LOGGER, ROOT_CONFIG};
 use crate::services::logger::{LoggerService, LoggerServiceExt};
+use crate::services::permissions::Permission;
 
 /// The document type the TechDocs collator writes.
 pub const TECHDOCS_DOCUMENT_TYPE: &str = "techdocs";
@@ -276,6 +278,11 @@ impl TechDocsCollator {
 impl DocumentCollator for TechDocsCollator {
     fn doc_type(&self) -> &str {
         TECHDOCS_DOCUMENT_TYPE
+    }
+
+    /// `catalog.entity.read`: a reader sees the documents of entities it may read.
+    fn visibility_permission(&self) -> Option<Permission> {
+        Some(Permission::clone(&CATALOG_ENTITY_READ))
     }
 
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 
 use crate::backend::BoxError;
 use crate::plugins::search::common::SearchDocument;
+use crate::services::permissions::Permission;
 
 /// Produces every document of one type, in full, each time it runs (Backstage's
 /// `DocumentCollatorFactory`).
@@ -35,6 +36,12 @@ use crate::plugins::search::common::SearchDocument;
 pub trait DocumentCollator: Send + Sync + std::fmt::Debug + 'static {
     /// The document type it produces, e.g. `software-catalog`.
     fn doc_type(&self) -> &str;
+    /// The permission a reader needs to see documents of the type (Backstage's
+    /// `visibilityPermission`): a resource permission is checked per document against its
+    /// `authorization.resourceRef`. `None` (the default): every reader sees them.
+    fn visibility_permission(&self) -> Option<Permission> {
+        None
+    }
     /// Every document of the type.
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError>;
 }
