@@ -33,6 +33,7 @@ use crate::services::config::Config;
 use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
 use crate::services::http_router::{AuthPolicy, AuthPolicyAllow};
 use crate::services::logger::LoggerServiceExt;
+use crate::services::permissions::PERMISSIONS;
 
 /// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a config-driven
 /// default — [`UrlPreparer`] over the backend's `URL_READER`, [`MkDocsGenerator`], and the
@@ -134,8 +135,9 @@ impl BackendPlugin for TechdocsPlugin {
                     &CATALOG,
                     &URL_READER,
                     &AUTH,
+                    &PERMISSIONS,
                 ),
-                move |(config, logger, http, catalog, reader, auth)| async move {
+                move |(config, logger, http, catalog, reader, auth, permissions)| async move {
                     let td = TechdocsConfig::from_config(&config)?;
                     if td.run_in.as_deref() == Some("docker") {
                         logger.info(
@@ -165,6 +167,7 @@ impl BackendPlugin for TechdocsPlugin {
                         builder,
                         publisher,
                         own_credentials: auth.own_service_credentials(),
+                        permissions,
                     });
                     http.use_router(router::router(state));
                     // Browsers load the docs' pages, styles and images without headers.

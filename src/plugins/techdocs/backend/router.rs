@@ -23,7 +23,11 @@ use crate::plugins::techdocs::node::{Publisher, PublisherError, UrlPreparer};
 
 use axum::extract::Extension;
 
+use crate::plugins::catalog::common::permissions::CATALOG_ENTITY_READ;
 use crate::services::auth::{Credentials, PrincipalKind};
+use crate::services::permissions::{
+    AuthorizePermissionRequest, AuthorizeResult, Permission, PermissionsService,
+};
 
 #[derive(Debug)]
 pub(crate) struct AppState {
@@ -33,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) publisher: Arc<dyn Publisher>,
     /// This plugin's own service credentials, for reads a limited (cookie) user cannot make.
     pub(crate) own_credentials: Credentials,
+    /// Checks `catalog.entity.read` for callers whose credentials cannot be passed on.
+    pub(crate) permissions: Arc<dyn PermissionsService>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -69,12 +75,32 @@ async fn load(
     docs: &DocsEntity,
     credentials: &Credentials,
 ) -> Result<Entity, ApiError> {
-    let as_who = if credentials.is_limited() || credentials.kind() == PrincipalKind::None {
-        &state.own_credentials
-    } else {
-        credentials
+    if !credentials.is_limited() && credentials.kind() != PrincipalKind::None {
+        return Ok(super::catalog::entity(state.catalog.as_ref(), docs, credentials).await?);
+    }
+    // Read as the plugin, then ask whether the caller may read the entity, so that a cookie
+    // never shows the docs of an entity its user cannot see: such docs are 404 like missing
+    // ones.
+    let entity =
+        super::catalog::entity(state.catalog.as_ref(), docs, &state.own_credentials).await?;
+    let request = AuthorizePermissionRequest {
+        permission: Permission::clone(&CATALOG_ENTITY_READ),
+        resource_ref: Some(entity.to_ref().to_string()),
     };
-    Ok(super::catalog::entity(state.catalog.as_ref(), docs, as_who).await?)
+    let allowed = state
+        .permissions
+        .authorize(std::slice::from_ref(&request), credentials)
+        .await
+        .map_err(ApiError::from)?
+        .first()
+        .is_some_and(|d| d.result == AuthorizeResult::Allow);
+    if !allowed {
+        return Err(TechdocsError::EntityNotFound {
+            entity: docs.to_string(),
+        }
+        .into());
+    }
+    Ok(entity)
 }
 
 fn publisher_err(docs: &DocsEntity, source: PublisherError) -> ApiError {
