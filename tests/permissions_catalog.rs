@@ -750,3 +750,112 @@ permission:
     );
     b.stop().await.unwrap();
 }
+
+/// The declarative policy of the ownership test, as config.
+const OWNER_OR_API_POLICY: &str = r#"
+permission:
+  enabled: true
+  policy:
+    roles:
+      - name: everyone
+        members: ['*']
+        permissions:
+          - name: catalog.entity.read
+            decision: conditional
+            conditions:
+              anyOf:
+                - rule: IS_ENTITY_OWNER
+                  params: { claims: $ownershipEntityRefs }
+                - rule: IS_ENTITY_KIND
+                  params: { kinds: [API] }
+"#;
+
+/// Search results come from every entity (the collator reads as the search plugin), but a
+/// reader sees only the documents of entities it may read, page after page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_shows_only_documents_of_readable_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.yaml");
+    std::fs::write(&file, catalog_text()).unwrap();
+    let b = TestBackend::builder()
+        .config_yaml(format!(
+            "catalog:\n  processingInterval: {{ minutes: 60 }}\n  rules:\n    - allow: [Component, API, Location, Group]\n  locations:\n    - type: file\n      target: {}\n",
+            file.display()
+        ))
+        .config_yaml(OWNER_OR_API_POLICY)
+        .config_yaml(
+            "search:\n  embedded: { inMemory: true }\n  maxPageLimit: 5\n  collators:\n    catalog:\n      schedule: { frequency: { trigger: manual }, timeout: { minutes: 1 } }\n",
+        )
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(backlot::plugins::permission::backend::plugin()))
+        .feature(Feature::plugin(backlot::plugins::search::backend::SearchPlugin::new()))
+        .feature(Feature::module(
+            backlot::plugins::search::backend::SearchCatalogCollatorModule,
+        ))
+        .start()
+        .await
+        .expect("backend starts");
+    let service = b.client().as_service("plugin:search");
+    let path = "/api/search/.backstage/scheduler/v1/tasks/search_index_software_catalog/trigger";
+    let res = service
+        .execute(service.request(reqwest::Method::POST, path))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let everything = 3 + COMPONENTS + APIS + 1;
+    let mut indexed = 0;
+    for _ in 0..200 {
+        let body: Value = service
+            .get("/api/search/query?pageLimit=1")
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        indexed = body["numberOfResults"].as_u64().unwrap_or(0) as usize;
+        if indexed == everything {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(indexed, everything, "the service sees every document");
+
+    let jane = b
+        .client()
+        .as_user_owning("user:default/jane", &["group:default/team-a"]);
+    let mut allowed = components_of("team-a");
+    allowed.extend(apis());
+    let mut seen = Vec::new();
+    let mut ranks = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let mut url = "/api/search/query?pageLimit=4".to_owned();
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&pageCursor={}", urlencoding(c)));
+        }
+        let res = jane.get(&url).await.unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text());
+        let body: Value = res.json().unwrap();
+        assert!(body.get("numberOfResults").is_none(), "{body}");
+        for r in body["results"].as_array().unwrap() {
+            seen.push(
+                r["document"]["authorization"]["resourceRef"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            ranks.push(r["rank"].as_u64().unwrap());
+        }
+        match body["nextPageCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), allowed.len(), "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), allowed);
+    assert_eq!(ranks, (1..=allowed.len() as u64).collect::<Vec<_>>());
+    b.stop().await.unwrap();
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
