@@ -150,7 +150,8 @@ impl AuthorizedSearch {
             .filter(|t| decisions.get(*t) != Some(&TypeDecision::Deny))
             .cloned()
             .collect();
-        if allowed.is_empty() {
+        if allowed.is_empty() && !requested.is_empty() {
+            // Every requested type is denied.
             return Ok(SearchResultSet {
                 number_of_results: Some(0),
                 ..SearchResultSet::default()
