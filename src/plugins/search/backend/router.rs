@@ -72,6 +72,7 @@ mod tests {
         }
     }
     use crate::plugins::search::common::SearchDocument;
+    use crate::plugins::search::node::SearchEngine;
     use axum::body::Body;
     use http::Request;
     use tower::ServiceExt;
