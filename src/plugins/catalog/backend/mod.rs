@@ -28,6 +28,12 @@
 //! and the directories of configured file locations, regular files only, and never on behalf
 //! of content read from a URL (see `docs/catalog.md`).
 //!
+//! Every route asks the plugin's `PERMISSIONS` service (see [`permissions`]): a conditional
+//! `catalog.entity.read` decision becomes a filter of the in-memory index, so lists, counts,
+//! facets and cursors only ever see the entities the caller may read, and a hidden entity is
+//! 404 exactly like a missing one. The catalog registers its permissions and the rules of the
+//! `catalog-entity` resource type with `PERMISSIONS_REGISTRY`.
+//!
 //! Config keys: `catalog.locations[]` (`type: file|url`, `target`, `rules: [{allow: [Kind]}]`),
 //! `catalog.rules` (default: Component, API and Location only), `catalog.orphanStrategy`
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100

@@ -14,6 +14,8 @@
 //! - Relations: the well-known types ([`RELATION_OWNED_BY`], ...), their reverses, the
 //!   `relations[]` wire shape, and [`relations_from_spec`].
 //! - Well-known [annotation](ANNOTATION_LOCATION) keys and [`LocationRef`].
+//! - [`permissions`]: the catalog's permissions (`catalog.entity.read`, ...) and the
+//!   conditions of its rules, for permission policies.
 //!
 //! ```
 //! use backlot::plugins::catalog::common::{relations_from_spec, validate_entity, Entity};
