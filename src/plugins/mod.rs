@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod catalog;
+pub mod permission;
 pub mod search;
 pub mod techdocs;
