@@ -15,8 +15,15 @@
 //! take `axum::Extension<Credentials>`. See `docs/auth.md`.
 
 mod credentials;
+mod default;
+mod external;
+mod factories;
+mod http_auth;
 pub mod jwt;
+mod keys;
+mod root;
 
+pub use http_auth::{bearer_token, check_credentials, cookie};
 pub use credentials::{
     AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind,
     ServicePrincipal, UserPrincipal,
@@ -176,11 +183,17 @@ pub trait UserInfoService: Send + Sync + std::fmt::Debug {
     async fn user_info(&self, credentials: &Credentials) -> Result<BackstageUserInfo, AuthError>;
 }
 
-/// A plugin's token service (`core.auth`).
-pub static AUTH: ServiceRef<dyn AuthService> = ServiceRef::plugin("core.auth");
+/// A plugin's token service (`core.auth`). The default keeps the plugin's ES256 keys in its
+/// database and serves their public halves at `/.backstage/auth/v1/jwks.json`.
+pub static AUTH: ServiceRef<dyn AuthService> =
+    ServiceRef::plugin("core.auth").with_default(factories::auth_factory);
 
-/// A plugin's HTTP credentials service (`core.httpAuth`).
-pub static HTTP_AUTH: ServiceRef<dyn HttpAuthService> = ServiceRef::plugin("core.httpAuth");
+/// A plugin's HTTP credentials service (`core.httpAuth`). The default also serves
+/// `/.backstage/auth/v1/cookie` (`GET` issues the user cookie, `DELETE` clears it).
+pub static HTTP_AUTH: ServiceRef<dyn HttpAuthService> =
+    ServiceRef::plugin("core.httpAuth").with_default(factories::http_auth_factory);
 
 /// User info (`core.userInfo`).
-pub static USER_INFO: ServiceRef<dyn UserInfoService> = ServiceRef::plugin("core.userInfo");
+pub static USER_INFO: ServiceRef<dyn UserInfoService> =
+    ServiceRef::plugin("core.userInfo").with_default(factories::user_info_factory);
+
