@@ -1,5 +1,4 @@
 #![allow(missing_docs)]
-#![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The auth plugin over HTTP: guest sign-in, identity tokens and their keys, key rotation
 //! across restarts, the CSRF header on refresh, logout, discovery and userinfo.
@@ -8,7 +7,7 @@
 mod kit;
 
 use backlot::services::auth::jwt;
-use backlot::testing::TestBackend;
+use kit::Running;
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
@@ -21,7 +20,7 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn refresh(b: &TestBackend, provider: &str) -> reqwest::Response {
+async fn refresh(b: &Running, provider: &str) -> reqwest::Response {
     http()
         .get(b.url(&format!("/api/auth/{provider}/refresh?env=development")))
         .header("X-Requested-With", "XMLHttpRequest")
@@ -44,7 +43,10 @@ async fn guest_refresh_issues_a_token_that_verifies_against_the_jwks() {
     assert_eq!(body["profile"]["displayName"], "Guest");
     let identity = &body["backstageIdentity"];
     assert_eq!(identity["identity"]["type"], "user");
-    assert_eq!(identity["identity"]["userEntityRef"], "user:development/guest");
+    assert_eq!(
+        identity["identity"]["userEntityRef"],
+        "user:development/guest"
+    );
     assert_eq!(
         identity["identity"]["ownershipEntityRefs"],
         serde_json::json!(["user:development/guest"])
@@ -93,8 +95,8 @@ async fn guest_refresh_issues_a_token_that_verifies_against_the_jwks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
-    b.stop().await.unwrap();
+    assert_eq!(res.status(), 401);
+    b.stop().await;
 }
 
 #[tokio::test]
@@ -114,7 +116,7 @@ async fn guest_as_a_catalog_user_owns_through_its_groups() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         1800
     );
-    b.stop().await.unwrap();
+    b.stop().await;
 }
 
 #[tokio::test]
@@ -142,12 +144,12 @@ async fn guest_is_refused_outside_development() {
         .await
         .unwrap();
     assert_eq!(res.status(), 501);
-    b.stop().await.unwrap();
+    b.stop().await;
 
     let allowed = "auth:\n  environment: production\n  providers:\n    guest:\n      dangerouslyAllowOutsideDevelopment: true\n";
     let b = kit::start(dir.path(), allowed).await;
     assert_eq!(refresh(&b, "guest").await.status(), 200);
-    b.stop().await.unwrap();
+    b.stop().await;
 }
 
 #[tokio::test]
@@ -156,7 +158,10 @@ async fn refresh_and_logout_need_the_xhr_header_and_unknown_providers_are_404() 
     let b = kit::start(dir.path(), DEV_GUEST).await;
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
         let res = http()
-            .request(method.clone(), b.url("/api/auth/guest/refresh?env=development"))
+            .request(
+                method.clone(),
+                b.url("/api/auth/guest/refresh?env=development"),
+            )
             .send()
             .await
             .unwrap();
@@ -188,7 +193,7 @@ async fn refresh_and_logout_need_the_xhr_header_and_unknown_providers_are_404() 
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "handler/frame");
     let res = http()
         .get(b.url("/api/auth/guest/handler/frame"))
@@ -205,7 +210,7 @@ async fn refresh_and_logout_need_the_xhr_header_and_unknown_providers_are_404() 
     let page = res.text().await.unwrap();
     assert!(page.contains("postMessage"), "{page}");
     assert!(page.contains("authorization_response"), "{page}");
-    b.stop().await.unwrap();
+    b.stop().await;
 }
 
 #[tokio::test]
@@ -257,10 +262,10 @@ async fn logout_clears_the_refresh_cookie_of_its_provider() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    b.stop().await.unwrap();
+    b.stop().await;
 }
 
-async fn refresh_env(b: &TestBackend, env: &str) -> reqwest::Response {
+async fn refresh_env(b: &Running, env: &str) -> reqwest::Response {
     http()
         .get(b.url(&format!("/api/auth/oidc/refresh?env={env}")))
         .header("X-Requested-With", "XMLHttpRequest")
@@ -293,14 +298,14 @@ async fn openid_configuration_describes_the_issuer() {
     );
     // No keys are made before the first token.
     assert!(kit::jwks(&b).await.is_empty());
-    b.stop().await.unwrap();
+    b.stop().await;
 }
 
 fn kid(token: &str) -> String {
     jwt::decode_unverified(token).unwrap().header.kid.unwrap()
 }
 
-async fn guest_token(b: &TestBackend) -> String {
+async fn guest_token(b: &Running) -> String {
     let body: Value = refresh(b, "guest").await.json().await.unwrap();
     body["backstageIdentity"]["token"]
         .as_str()
@@ -313,28 +318,24 @@ async fn keys_survive_restarts_and_old_keys_verify_their_tokens_after_rotation()
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     std::fs::create_dir_all(&db).unwrap();
+    // The issuer is the external base URL: fixed across restarts, as in a deployment.
     let yaml = format!(
-        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n{DEV_GUEST}  session:\n    secret: rotation-secret\n",
-        db.display()
+        "backend:\n  baseUrl: http://localhost:7007\n{DEV_GUEST}  session:\n    secret: rotation-secret\n"
     );
-    let b = kit::start(dir.path(), &yaml).await;
+    let b = kit::start_with_db(dir.path(), &yaml, Some(&db)).await;
     let first = guest_token(&b).await;
-    b.stop().await.unwrap();
+    b.stop().await;
 
     // A restart within the key's lifetime signs with the same key (kept sealed in the DB).
-    let b = kit::start(dir.path(), &yaml).await;
+    let b = kit::start_with_db(dir.path(), &yaml, Some(&db)).await;
     let again = guest_token(&b).await;
     assert_eq!(kid(&again), kid(&first));
-    b.stop().await.unwrap();
+    b.stop().await;
 
     // Once the key is older than the token lifetime, the next token gets a new key, and the
     // old public key stays published while tokens it signed are unexpired.
-    let b = kit::start(dir.path(), &yaml).await;
-    let auth_db = b.database("auth").await.unwrap();
-    backlot::services::database::Sql::new("UPDATE signing_keys SET created_at = created_at - 3700")
-        .execute(auth_db.as_ref())
-        .await
-        .unwrap();
+    age_keys(&db, 3700, None).await;
+    let b = kit::start_with_db(dir.path(), &yaml, Some(&db)).await;
     let rotated = guest_token(&b).await;
     assert_ne!(kid(&rotated), kid(&first));
     let keys = kit::jwks(&b).await;
@@ -349,16 +350,29 @@ async fn keys_survive_restarts_and_old_keys_verify_their_tokens_after_rotation()
         .unwrap();
     assert_eq!(res.status(), 200);
 
+    b.stop().await;
+
     // Three lifetimes after its creation the old key is gone.
-    backlot::services::database::Sql::new(
-        "UPDATE signing_keys SET created_at = created_at - 7300 WHERE kid = ?",
-    )
-    .bind(kid(&first))
-    .execute(auth_db.as_ref())
-    .await
-    .unwrap();
+    age_keys(&db, 7300, Some(&kid(&first))).await;
+    let b = kit::start_with_db(dir.path(), &yaml, Some(&db)).await;
     let keys = kit::jwks(&b).await;
     assert_eq!(keys.len(), 1);
     assert!(jwt::decode_verified(&first, &keys).is_err());
-    b.stop().await.unwrap();
+    b.stop().await;
+}
+
+/// Makes the auth plugin's signing keys in `db` (the one `kid`, or all) `secs` older.
+async fn age_keys(db: &std::path::Path, secs: i64, kid: Option<&str>) {
+    use backlot::services::database::{DatabaseManager, Sql};
+    let config = serde_json::json!({"client": "better-sqlite3", "connection": {"directory": db}});
+    let manager = DatabaseManager::from_config(Some(&config), db).unwrap();
+    let auth_db = manager.for_plugin("auth").await.unwrap();
+    let sql = match kid {
+        Some(k) => Sql::new("UPDATE signing_keys SET created_at = created_at - ? WHERE kid = ?")
+            .bind(secs)
+            .bind(k),
+        None => Sql::new("UPDATE signing_keys SET created_at = created_at - ?").bind(secs),
+    };
+    assert!(sql.execute(&auth_db).await.unwrap() >= 1);
+    manager.close().await;
 }

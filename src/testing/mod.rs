@@ -45,8 +45,8 @@ pub use client::{TestClient, TestResponse};
 use std::sync::Arc;
 
 use crate::backend::{Backend, BackendError, BackendHandle, Feature, ServiceFactory};
-use crate::services::cache::CacheClient;
 use crate::services::auth::{AUTH, USER_INFO};
+use crate::services::cache::CacheClient;
 use crate::services::core_services::{CACHE, DATABASE, ROOT_LOGGER, SCHEDULER};
 use crate::services::database::PluginDatabase;
 use crate::services::logger::CapturingLogger;
@@ -130,8 +130,10 @@ impl TestBackendBuilder {
             builder = builder.add_feature(feature);
         }
         let handle = builder.start().await?;
-        let client = TestClient::new(handle.base_url())
-            .with_authorization(&format!("Bearer {}", auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)));
+        let client = TestClient::new(handle.base_url()).with_authorization(&format!(
+            "Bearer {}",
+            auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)
+        ));
         Ok(TestBackend {
             handle,
             logger: self.logger,

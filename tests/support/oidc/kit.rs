@@ -4,16 +4,24 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use backlot::backend::{Backend, BackendHandle, ServiceFactory};
+use backlot::plugins::catalog::common::{
+    CatalogClient, CatalogClientError, Entity, EntityRef, QueryEntitiesRequest,
+    QueryEntitiesResponse,
+};
+use backlot::plugins::catalog::node::{CATALOG, CatalogApi};
 use backlot::plugins::{auth, catalog};
-use backlot::services::auth::jwt;
-use backlot::testing::TestBackend;
+use backlot::services::auth::{AUTH, AuthService, jwt};
+use backlot::services::core_services::DISCOVERY;
 use serde_json::Value;
 
 /// Users and groups: jane (profile email jane@example.com, member of team-a), john
 /// (john@example.com, member of team-b, which is a child of team-a), and the default guest
 /// is not in the catalog.
-pub const CATALOG: &str = r#"
+pub const ORG: &str = r#"
 apiVersion: backstage.io/v1alpha1
 kind: User
 metadata:
@@ -53,37 +61,132 @@ spec:
   children: []
 "#;
 
-/// Writes [`CATALOG`] into `dir` and returns the catalog config for it.
+/// Writes [`ORG`] into `dir` and returns the catalog config for it.
 pub fn catalog_yaml(dir: &Path) -> String {
     let file = dir.join("org.yaml");
-    std::fs::write(&file, CATALOG).unwrap();
+    std::fs::write(&file, ORG).unwrap();
     format!(
         "catalog:\n  rules:\n    - allow: [User, Group]\n  locations:\n    - type: file\n      target: {}\n",
         file.display()
     )
 }
 
-/// A backend with the auth and catalog plugins and `yaml` on top of the catalog config.
-pub async fn start(dir: &Path, yaml: &str) -> TestBackend {
-    TestBackend::builder()
+/// A running backend with the auth and catalog plugins and the real `AUTH` service (the
+/// default-deny layer verifies identity tokens against the auth plugin's keys).
+#[derive(Debug)]
+pub struct Running {
+    pub handle: BackendHandle,
+}
+
+impl Running {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        self.handle.url(path)
+    }
+
+    /// Stops the backend.
+    pub async fn stop(self) {
+        self.handle.stop().await.unwrap();
+    }
+}
+
+/// `CATALOG` for the auth plugin that sends a plugin token minted by `AUTH` with every call.
+// TODO(lead): drop once the default `CATALOG` client mints plugin tokens itself.
+#[derive(Debug)]
+struct TokenCatalog {
+    auth: Arc<dyn AuthService>,
+    base: String,
+}
+
+impl TokenCatalog {
+    async fn client(&self) -> Result<CatalogClient, CatalogClientError> {
+        let token = self
+            .auth
+            .plugin_request_token(&self.auth.own_service_credentials(), "catalog")
+            .await
+            .expect("plugin token");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Ok(CatalogClient::with_client(self.base.clone(), http))
+    }
+}
+
+#[async_trait]
+impl CatalogApi for TokenCatalog {
+    async fn entity_by_ref(&self, r: &EntityRef) -> Result<Option<Entity>, CatalogClientError> {
+        self.client().await?.get_entity_by_ref(r).await
+    }
+    async fn query_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+    ) -> Result<QueryEntitiesResponse, CatalogClientError> {
+        self.client().await?.query_entities(request).await
+    }
+}
+
+fn token_catalog() -> ServiceFactory {
+    ServiceFactory::plugin(&CATALOG)
+        .deps((&AUTH, &DISCOVERY))
+        .build(|_ctx, (auth, discovery)| async move {
+            Ok(Arc::new(TokenCatalog {
+                auth,
+                base: discovery.base_url("catalog"),
+            }) as Arc<dyn CatalogApi>)
+        })
+}
+
+/// The `backend.database` config of a backend: in memory, or SQLite files in `dir`.
+pub fn database_yaml(dir: Option<&Path>) -> String {
+    match dir {
+        None => {
+            "backend:\n  database:\n    client: better-sqlite3\n    connection: ':memory:'\n".into()
+        }
+        Some(d) => format!(
+            "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n",
+            d.display()
+        ),
+    }
+}
+
+/// A backend with the auth and catalog plugins, `yaml` on top of the catalog config and an
+/// in-memory database.
+pub async fn start(dir: &Path, yaml: &str) -> Running {
+    start_with_db(dir, yaml, None).await
+}
+
+/// [`start`] with the databases in `db_dir` when given.
+pub async fn start_with_db(dir: &Path, yaml: &str, db_dir: Option<&Path>) -> Running {
+    let handle = Backend::builder()
+        .listen_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .config_yaml(database_yaml(db_dir))
         .config_yaml(catalog_yaml(dir))
         .config_yaml(yaml.to_string())
-        .feature(auth::backend::plugin().into())
-        .feature(catalog::backend::plugin().into())
+        .add_service(token_catalog())
+        .add((auth::backend::plugin(), catalog::backend::plugin()))
         .start()
         .await
-        .expect("backend starts")
+        .expect("backend starts");
+    Running { handle }
 }
 
 /// The auth plugin's public keys.
-pub async fn jwks(b: &TestBackend) -> Vec<jwt::Jwk> {
-    let res = b.client().get("/api/auth/.well-known/jwks.json").await.unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text());
-    res.json::<jwt::JwkSet>().unwrap().keys
+pub async fn jwks(b: &Running) -> Vec<jwt::Jwk> {
+    let res = reqwest::get(b.url("/api/auth/.well-known/jwks.json"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<jwt::JwkSet>().await.unwrap().keys
 }
 
 /// Verifies a Backstage identity token against the auth plugin's published keys.
-pub async fn verify(b: &TestBackend, token: &str) -> (jwt::JwtHeader, Value) {
+pub async fn verify(b: &Running, token: &str) -> (jwt::JwtHeader, Value) {
     jwt::decode_verified(token, &jwks(b).await).expect("token verifies against the JWKS")
 }
 

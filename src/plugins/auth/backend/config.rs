@@ -83,7 +83,10 @@ mod tests {
     fn app_origin_comes_from_app_base_url() {
         let s = read(serde_json::json!({"app": {"baseUrl": "https://portal.example.com/x/"}}));
         assert_eq!(s.app_origin(), "https://portal.example.com");
-        assert_eq!(read(serde_json::json!({})).app_origin(), "http://localhost:7007");
+        assert_eq!(
+            read(serde_json::json!({})).app_origin(),
+            "http://localhost:7007"
+        );
         assert!(
             AuthSettings::read(
                 &Config::from_value(serde_json::json!({"app": {"baseUrl": "nope"}})),

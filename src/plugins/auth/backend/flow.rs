@@ -37,7 +37,8 @@ impl OAuthState {
     /// `hex(nonce=..&env=..&origin=..&scope=..&redirectUrl=..&flow=..)`, absent fields left out.
     pub(crate) fn encode(&self) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("nonce", &self.nonce).append_pair("env", &self.env);
+        q.append_pair("nonce", &self.nonce)
+            .append_pair("env", &self.env);
         for (k, v) in [
             ("origin", &self.origin),
             ("scope", &self.scope),
@@ -54,7 +55,8 @@ impl OAuthState {
     /// Decodes a state; `None` without `nonce` or `env`.
     pub(crate) fn decode(encoded: &str) -> Option<Self> {
         let raw = unhex(encoded)?;
-        let map: BTreeMap<String, String> = url::form_urlencoded::parse(&raw).into_owned().collect();
+        let map: BTreeMap<String, String> =
+            url::form_urlencoded::parse(&raw).into_owned().collect();
         let get = |k: &str| map.get(k).filter(|v| !v.is_empty()).cloned();
         Some(Self {
             nonce: get("nonce")?,
@@ -93,8 +95,10 @@ pub(crate) fn web_message_response(app_origin: &str, message: &serde_json::Value
          (window.opener || window.parent).postMessage(JSON.parse(authResponse), origin);\n    \
          setTimeout(() => {{\n      window.close();\n    }}, 100);\n  "
     );
-    let hash = base64::engine::general_purpose::STANDARD
-        .encode(ring::digest::digest(&ring::digest::SHA256, script.as_bytes()));
+    let hash = base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        script.as_bytes(),
+    ));
     let csp = HeaderValue::from_str(&format!("script-src 'sha256-{hash}'"))
         .unwrap_or(HeaderValue::from_static("script-src 'none'"));
     (
@@ -141,14 +145,22 @@ mod tests {
             "http://localhost:3000",
             &serde_json::json!({"type": "authorization_response", "x": "');alert(1)//</script>"}),
         );
-        let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let body = String::from_utf8(body.to_vec()).unwrap();
         assert!(!body.contains("</script>\"") && !body.contains("');alert"));
         assert_eq!(body.matches("</script>").count(), 1);
-        let script = &body["<html><body><script>".len()..body.len() - "</script></body></html>".len()];
-        let hash = base64::engine::general_purpose::STANDARD
-            .encode(ring::digest::digest(&ring::digest::SHA256, script.as_bytes()));
+        let script =
+            &body["<html><body><script>".len()..body.len() - "</script></body></html>".len()];
+        let hash = base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            script.as_bytes(),
+        ));
         assert_eq!(csp, format!("script-src 'sha256-{hash}'"));
     }
 }

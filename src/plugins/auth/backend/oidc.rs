@@ -42,8 +42,6 @@ struct Metadata {
 pub(crate) struct TokenSet {
     pub(crate) access_token: String,
     #[serde(default)]
-    pub(crate) token_type: Option<String>,
-    #[serde(default)]
     pub(crate) expires_in: Option<u64>,
     #[serde(default)]
     pub(crate) refresh_token: Option<String>,
@@ -79,7 +77,9 @@ async fn json_of<T: for<'de> Deserialize<'de>>(
             .as_str()
             .or(detail["error"].as_str())
             .unwrap_or("");
-        return Err(format!("{what} answered {status} {msg}").trim_end().to_string());
+        return Err(format!("{what} answered {status} {msg}")
+            .trim_end()
+            .to_string());
     }
     serde_json::from_slice(&body).map_err(|e| format!("{what} answered unreadable JSON: {e}"))
 }
@@ -153,7 +153,8 @@ impl OidcClient {
             form.push(("client_id", &self.settings.client_id));
             form.push(("client_secret", &self.settings.client_secret));
         } else {
-            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             req = req.basic_auth(
                 enc(&self.settings.client_id),
                 Some(enc(&self.settings.client_secret)),
@@ -163,7 +164,11 @@ impl OidcClient {
     }
 
     /// Exchanges an authorization `code` with its PKCE `verifier`.
-    pub(crate) async fn exchange_code(&self, code: &str, verifier: &str) -> Result<TokenSet, String> {
+    pub(crate) async fn exchange_code(
+        &self,
+        code: &str,
+        verifier: &str,
+    ) -> Result<TokenSet, String> {
         self.token_request(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -212,7 +217,9 @@ impl OidcClient {
         }
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => *a == self.settings.client_id,
-            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(&self.settings.client_id)),
+            Some(Value::Array(a)) => a
+                .iter()
+                .any(|v| v.as_str() == Some(&self.settings.client_id)),
             _ => false,
         };
         if !aud_ok {

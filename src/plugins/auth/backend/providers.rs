@@ -105,7 +105,10 @@ pub(crate) fn read_providers(
             let method = ec
                 .opt_string("tokenEndpointAuthMethod")?
                 .unwrap_or_else(|| "client_secret_basic".into());
-            if !matches!(method.as_str(), "client_secret_basic" | "client_secret_post") {
+            if !matches!(
+                method.as_str(),
+                "client_secret_basic" | "client_secret_post"
+            ) {
                 return Err(invalid(
                     path("tokenEndpointAuthMethod"),
                     "must be client_secret_basic or client_secret_post",
@@ -122,11 +125,11 @@ pub(crate) fn read_providers(
                 prompt: ec.opt_string("prompt")?,
                 token_endpoint_auth_method: method,
             };
-            let resolvers: Vec<serde_json::Value> = ec
-                .opt_get_as("signIn.resolvers")?
-                .unwrap_or_default();
-            let resolvers = ResolverChain::from_config(&path("signIn.resolvers"), &resolvers, registry)
-                .map_err(|m| invalid(path("signIn.resolvers"), m))?;
+            let resolvers: Vec<serde_json::Value> =
+                ec.opt_get_as("signIn.resolvers")?.unwrap_or_default();
+            let resolvers =
+                ResolverChain::from_config(&path("signIn.resolvers"), &resolvers, registry)
+                    .map_err(|m| invalid(path("signIn.resolvers"), m))?;
             let session_duration = ec.opt_duration("sessionDuration")?.map(|d| d.as_secs());
             by_env.insert(
                 env,
@@ -147,25 +150,41 @@ mod tests {
     use super::*;
     use crate::plugins::auth::backend::resolvers::add_builtins;
 
-    fn read(v: serde_json::Value, env: Option<&str>, secret: bool) -> Result<Providers, ConfigError> {
+    fn read(
+        v: serde_json::Value,
+        env: Option<&str>,
+        secret: bool,
+    ) -> Result<Providers, ConfigError> {
         let registry = AuthResolversExtension::default();
         add_builtins(&registry);
-        read_providers(&Config::from_value(v), env, "http://localhost:7007/api/auth", secret, &registry)
+        read_providers(
+            &Config::from_value(v),
+            env,
+            "http://localhost:7007/api/auth",
+            secret,
+            &registry,
+        )
     }
 
     #[test]
     fn guest_is_allowed_in_development_or_when_told() {
         let cfg = serde_json::json!({"auth": {"providers": {"guest": {}}}});
         let p = read(cfg.clone(), Some("development"), false).unwrap();
-        let Some(Provider::Guest(g)) = p.providers.get("guest") else { panic!() };
+        let Some(Provider::Guest(g)) = p.providers.get("guest") else {
+            panic!()
+        };
         assert!(g.allowed);
         assert_eq!(g.user_entity_ref, "user:development/guest");
         let p = read(cfg, Some("production"), false).unwrap();
-        let Some(Provider::Guest(g)) = p.providers.get("guest") else { panic!() };
+        let Some(Provider::Guest(g)) = p.providers.get("guest") else {
+            panic!()
+        };
         assert!(!g.allowed);
         let cfg = serde_json::json!({"auth": {"providers": {"guest": {"dangerouslyAllowOutsideDevelopment": true}}}});
         let p = read(cfg, None, false).unwrap();
-        let Some(Provider::Guest(g)) = p.providers.get("guest") else { panic!() };
+        let Some(Provider::Guest(g)) = p.providers.get("guest") else {
+            panic!()
+        };
         assert!(g.allowed);
     }
 
@@ -180,9 +199,14 @@ mod tests {
             "github": {"development": {"clientId": "x"}}
         }}});
         let p = read(cfg.clone(), None, true).unwrap();
-        let Some(Provider::Oidc(envs)) = p.providers.get("oidc") else { panic!() };
+        let Some(Provider::Oidc(envs)) = p.providers.get("oidc") else {
+            panic!()
+        };
         let env = &envs["development"];
-        assert_eq!(env.client.settings.callback_url, "http://localhost:7007/api/auth/oidc/handler/frame");
+        assert_eq!(
+            env.client.settings.callback_url,
+            "http://localhost:7007/api/auth/oidc/handler/frame"
+        );
         assert_eq!(env.resolvers.0.len(), 1);
         assert_eq!(p.skipped, ["github"]);
         // OIDC keeps secrets in cookies: the session secret is required.
@@ -197,6 +221,9 @@ mod tests {
             "signIn": {"resolvers": [{"resolver": "nope"}]}
         }}}}});
         let err = read(cfg, None, true).unwrap_err();
-        assert_eq!(err.path(), Some("auth.providers.oidc.development.signIn.resolvers"));
+        assert_eq!(
+            err.path(),
+            Some("auth.providers.oidc.development.signIn.resolvers")
+        );
     }
 }

@@ -64,7 +64,10 @@ impl AuthResolverContext for CatalogResolverContext {
             }
             CatalogUserQuery::Filter(conditions) => {
                 let mut filter = EntityFilter::new();
-                if !conditions.iter().any(|(k, _)| k.eq_ignore_ascii_case("kind")) {
+                if !conditions
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("kind"))
+                {
                     filter = filter.with("kind", "user");
                 }
                 for (k, v) in conditions {
@@ -274,7 +277,9 @@ impl SignInResolver for BuiltinResolver {
                     .as_deref()
                     .filter(|u| !u.is_empty())
                     .ok_or_else(|| {
-                        SignInError::Failed("Login failed, user profile does not contain a username".into())
+                        SignInError::Failed(
+                            "Login failed, user profile does not contain a username".into(),
+                        )
                     })?;
                 let query = CatalogUserQuery::entity_ref(username);
                 ctx.sign_in_with_catalog_user(&query, dangerous.then_some(username))
@@ -357,8 +362,9 @@ mod tests {
                 .users
                 .iter()
                 .filter(|u| match q {
-                    CatalogUserQuery::EntityRef(r) => EntityRef::parse(r, RefDefaults::kind("User"))
-                        .is_ok_and(|r| r.matches(u)),
+                    CatalogUserQuery::EntityRef(r) => {
+                        EntityRef::parse(r, RefDefaults::kind("User")).is_ok_and(|r| r.matches(u))
+                    }
                     CatalogUserQuery::Annotations(a) => {
                         a.iter().all(|(k, v)| u.metadata.annotation(k) == Some(v))
                     }
@@ -375,7 +381,11 @@ mod tests {
                 _ => Err(SignInError::Conflict("many".into())),
             }
         }
-        async fn issue_token(&self, sub: &str, ent: &[String]) -> Result<SignInResult, SignInError> {
+        async fn issue_token(
+            &self,
+            sub: &str,
+            ent: &[String],
+        ) -> Result<SignInResult, SignInError> {
             self.issued.lock().unwrap().push((sub.into(), ent.to_vec()));
             Ok(SignInResult { token: sub.into() })
         }
@@ -415,9 +425,18 @@ mod tests {
             ..Default::default()
         };
         for (name, info) in [
-            ("emailMatchingUserEntityProfileEmail", info(Some("jane+x@corp.example"), None)),
-            ("emailLocalPartMatchingUserEntityName", info(Some("jane@corp.example"), None)),
-            ("emailMatchingUserEntityAnnotation", info(Some("jane@corp.example"), None)),
+            (
+                "emailMatchingUserEntityProfileEmail",
+                info(Some("jane+x@corp.example"), None),
+            ),
+            (
+                "emailLocalPartMatchingUserEntityName",
+                info(Some("jane@corp.example"), None),
+            ),
+            (
+                "emailMatchingUserEntityAnnotation",
+                info(Some("jane@corp.example"), None),
+            ),
             ("usernameMatchingUserEntityName", info(None, Some("jane"))),
         ] {
             let c = chain(serde_json::json!([{ "resolver": name }])).unwrap();
@@ -439,7 +458,9 @@ mod tests {
             { "resolver": "emailMatchingUserEntityProfileEmail" }
         ]))
         .unwrap();
-        let r = c.resolve(&info(Some("jane@corp.example"), None), &ctx).await;
+        let r = c
+            .resolve(&info(Some("jane@corp.example"), None), &ctx)
+            .await;
         assert_eq!(r.unwrap().token, "user:default/jane");
         let r = c.resolve(&info(Some("bob@corp.example"), None), &ctx).await;
         assert_eq!(r.unwrap_err(), SignInError::Failed(USER_NOT_FOUND.into()));
@@ -448,7 +469,9 @@ mod tests {
             "dangerouslyAllowSignInWithoutUserInCatalog": true
         }]))
         .unwrap();
-        let r = dangerous.resolve(&info(Some("bob@corp.example"), None), &ctx).await;
+        let r = dangerous
+            .resolve(&info(Some("bob@corp.example"), None), &ctx)
+            .await;
         assert_eq!(r.unwrap().token, "user:default/bob");
     }
 
@@ -459,7 +482,9 @@ mod tests {
             "resolver": "emailLocalPartMatchingUserEntityName", "allowedDomains": ["corp.example"]
         }]))
         .unwrap();
-        let r = c.resolve(&info(Some("jane@evil.example"), None), &ctx).await;
+        let r = c
+            .resolve(&info(Some("jane@evil.example"), None), &ctx)
+            .await;
         assert!(matches!(r, Err(SignInError::NotAllowed(_))));
         let r = c.resolve(&info(None, None), &ctx).await;
         assert!(matches!(r, Err(SignInError::Failed(_))));

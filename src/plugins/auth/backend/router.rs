@@ -12,11 +12,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -52,7 +52,10 @@ type Params = Query<HashMap<String, String>>;
 
 pub(crate) fn router(state: Arc<AuthState>) -> Router {
     Router::new()
-        .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/userinfo", get(userinfo))
         .route("/{provider}/start", get(start))
@@ -84,7 +87,8 @@ impl AuthState {
         envs: &'a std::collections::BTreeMap<String, Arc<OidcEnv>>,
         env: Option<&str>,
     ) -> Result<&'a Arc<OidcEnv>, ApiError> {
-        let env = env.ok_or_else(|| ApiError::input("Must specify 'env' query to select environment"))?;
+        let env =
+            env.ok_or_else(|| ApiError::input("Must specify 'env' query to select environment"))?;
         envs.get(env).ok_or_else(|| {
             ApiError::not_found(format!(
                 "No configuration available for the '{env}' environment of this provider."
@@ -110,9 +114,9 @@ impl AuthState {
 
     fn check_origin(&self, origin: Option<&String>) -> Result<(), ApiError> {
         match origin {
-            Some(o) if origin_of(o) != Some(self.settings.app_origin()) => {
-                Err(ApiError::not_allowed(format!("Origin '{o}' is not allowed")))
-            }
+            Some(o) if origin_of(o) != Some(self.settings.app_origin()) => Err(
+                ApiError::not_allowed(format!("Origin '{o}' is not allowed")),
+            ),
             _ => Ok(()),
         }
     }
@@ -138,7 +142,10 @@ impl AuthState {
         })
     }
 
-    async fn guest_sign_in(&self, guest: &GuestProvider) -> Result<(AuthProfile, SignInResult), ApiError> {
+    async fn guest_sign_in(
+        &self,
+        guest: &GuestProvider,
+    ) -> Result<(AuthProfile, SignInResult), ApiError> {
         if !guest.allowed {
             return Err(SignInError::NotImplemented(
                 "The guest provider is NOT recommended for use outside of a development \
@@ -158,7 +165,9 @@ impl AuthState {
                     .ownership_entity_refs
                     .clone()
                     .unwrap_or_else(|| vec![guest.user_entity_ref.clone()]);
-                self.context.issue_token(&guest.user_entity_ref, &ent).await?
+                self.context
+                    .issue_token(&guest.user_entity_ref, &ent)
+                    .await?
             }
         };
         let profile = AuthProfile {
@@ -184,7 +193,9 @@ impl AuthState {
                 .await
                 .map_err(SignInError::Failed)?,
             (None, Some(_)) => {
-                return Err(SignInError::Failed("the provider returned no ID token".into()));
+                return Err(SignInError::Failed(
+                    "the provider returned no ID token".into(),
+                ));
             }
             (None, None) => serde_json::Map::new(),
         };
@@ -196,7 +207,9 @@ impl AuthState {
         if let (Some(a), Some(b)) = (claims.get("sub"), userinfo.get("sub"))
             && a != b
         {
-            return Err(SignInError::Failed("userinfo is for another subject".into()));
+            return Err(SignInError::Failed(
+                "userinfo is for another subject".into(),
+            ));
         }
         claims.extend(userinfo);
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(String::from);
@@ -221,10 +234,19 @@ impl AuthState {
         Ok((profile, provider_info, result))
     }
 
-    fn refresh_cookie(&self, provider: &str, env: &str, oidc: &OidcEnv, refresh_token: &str) -> Result<String, ApiError> {
+    fn refresh_cookie(
+        &self,
+        provider: &str,
+        env: &str,
+        oidc: &OidcEnv,
+        refresh_token: &str,
+    ) -> Result<String, ApiError> {
         let sealed = self
             .session()?
-            .seal(&format!("refresh:{provider}:{env}"), refresh_token.as_bytes())
+            .seal(
+                &format!("refresh:{provider}:{env}"),
+                refresh_token.as_bytes(),
+            )
             .ok_or_else(|| ApiError::internal("cannot seal the refresh token"))?;
         Ok(self.cookies.set_cookie(
             provider,
@@ -233,6 +255,14 @@ impl AuthState {
             &sealed,
             oidc.session_duration.unwrap_or(DEFAULT_SESSION_SECS),
         ))
+    }
+}
+
+/// A `302 Found` to `location`, as Express's `res.redirect`.
+fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => ApiError::internal("invalid redirect location").into_response(),
     }
 }
 
@@ -246,7 +276,10 @@ fn with_cookies(mut res: Response, cookies: &[String]) -> Response {
 }
 
 fn require_xhr(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers.get("x-requested-with").and_then(|v| v.to_str().ok()) {
+    match headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+    {
         Some("XMLHttpRequest") => Ok(()),
         _ => Err(ApiError::authentication("Invalid X-Requested-With header")),
     }
@@ -258,18 +291,21 @@ async fn start(
     Query(q): Params,
 ) -> Result<Response, ApiError> {
     let envs = match s.provider(&provider)? {
-        Provider::Guest(_) => return Ok(Redirect::to("handler/frame").into_response()),
+        Provider::Guest(_) => return Ok(found("handler/frame")),
         Provider::Oidc(envs) => envs,
     };
-    let env_name = q.get("env").filter(|e| !e.is_empty()).ok_or_else(|| {
-        ApiError::input("No env provided in request query parameters")
-    })?;
+    let env_name = q
+        .get("env")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::input("No env provided in request query parameters"))?;
     let env = s.oidc_env(envs, Some(env_name))?;
     s.check_origin(q.get("origin"))?;
     let redirect_url = q.get("redirectUrl").map(|u| s.app_url(u)).transpose()?;
     let flow = q.get("flow").cloned();
     if flow.as_deref() == Some("redirect") && redirect_url.is_none() {
-        return Err(ApiError::input("No redirectUrl provided in request query parameters"));
+        return Err(ApiError::input(
+            "No redirectUrl provided in request query parameters",
+        ));
     }
     let session = s.session()?;
     let nonce = random_token(16);
@@ -290,11 +326,22 @@ async fn start(
     let id_nonce = session.derive("id-token-nonce", &nonce);
     let url = env
         .client
-        .authorization_url(&state.encode(), &scope, &id_nonce, &pkce_challenge(&verifier))
+        .authorization_url(
+            &state.encode(),
+            &scope,
+            &id_nonce,
+            &pkce_challenge(&verifier),
+        )
         .await
         .map_err(ApiError::service_unavailable)?;
-    let nonce_cookie = s.cookies.set_cookie(&provider, "/handler", &format!("{provider}-nonce"), &nonce, NONCE_SECS);
-    Ok(with_cookies(Redirect::to(&url).into_response(), &[nonce_cookie]))
+    let nonce_cookie = s.cookies.set_cookie(
+        &provider,
+        "/handler",
+        &format!("{provider}-nonce"),
+        &nonce,
+        NONCE_SECS,
+    );
+    Ok(with_cookies(found(&url), &[nonce_cookie]))
 }
 
 async fn frame_handler(
@@ -320,7 +367,9 @@ async fn frame_handler(
         Provider::Oidc(envs) => envs,
     };
     let state = q.get("state").and_then(|st| OAuthState::decode(st));
-    let clear_nonce = s.cookies.set_cookie(&provider, "/handler", &format!("{provider}-nonce"), "", 0);
+    let clear_nonce =
+        s.cookies
+            .set_cookie(&provider, "/handler", &format!("{provider}-nonce"), "", 0);
     let outcome = oidc_callback(&s, &provider, envs, state.as_ref(), &q, &headers).await;
     let redirect_target = state
         .as_ref()
@@ -332,7 +381,7 @@ async fn frame_handler(
             let mut cookies = vec![clear_nonce];
             cookies.extend(refresh_cookie);
             let res = match redirect_target {
-                Some(target) => Redirect::to(&target).into_response(),
+                Some(target) => found(&target),
                 None => web_message_response(
                     &app_origin,
                     &json!({ "type": "authorization_response", "response": response }),
@@ -344,7 +393,7 @@ async fn frame_handler(
             let res = match redirect_target.and_then(|t| url::Url::parse(&t).ok()) {
                 Some(mut target) => {
                     target.query_pairs_mut().append_pair("error", e.message());
-                    Redirect::to(target.as_str()).into_response()
+                    found(target.as_str())
                 }
                 None => web_message_response(
                     &app_origin,
@@ -376,8 +425,13 @@ async fn oidc_callback(
         return Err(ApiError::not_allowed("Invalid nonce"));
     }
     if let Some(err) = q.get("error") {
-        let desc = q.get("error_description").map(String::as_str).unwrap_or(err);
-        return Err(ApiError::authentication(format!("Authentication failed, {desc}")));
+        let desc = q
+            .get("error_description")
+            .map(String::as_str)
+            .unwrap_or(err);
+        return Err(ApiError::authentication(format!(
+            "Authentication failed, {desc}"
+        )));
     }
     let env = s.oidc_env(envs, Some(&state.env))?;
     let code = q
@@ -443,7 +497,11 @@ async fn refresh(
         .await
         .map_err(|e| failed(e.to_string()))?;
     let mut cookies = Vec::new();
-    if let Some(new_rt) = tokens.refresh_token.as_deref().filter(|rt| *rt != refresh_token) {
+    if let Some(new_rt) = tokens
+        .refresh_token
+        .as_deref()
+        .filter(|rt| *rt != refresh_token)
+    {
         cookies.push(s.refresh_cookie(&provider, env_name, env, new_rt)?);
     }
     let body = json!({
@@ -463,7 +521,13 @@ async fn logout(
     match s.provider(&provider)? {
         Provider::Guest(_) => Ok(StatusCode::OK.into_response()),
         Provider::Oidc(_) => {
-            let clear = s.cookies.set_cookie(&provider, "", &AuthState::refresh_cookie_name(&provider), "", 0);
+            let clear = s.cookies.set_cookie(
+                &provider,
+                "",
+                &AuthState::refresh_cookie_name(&provider),
+                "",
+                0,
+            );
             Ok(with_cookies(StatusCode::OK.into_response(), &[clear]))
         }
     }
@@ -509,7 +573,12 @@ async fn userinfo(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, A
         ))
     })?;
     let sub = claims["sub"].as_str().unwrap_or_default();
-    match s.issuer.user_info(sub).await.map_err(|e| ApiError::internal(e.0))? {
+    match s
+        .issuer
+        .user_info(sub)
+        .await
+        .map_err(|e| ApiError::internal(e.0))?
+    {
         Some(info) => Ok(Json(info)),
         None => Err(ApiError::not_found("User info not found")),
     }

@@ -161,7 +161,12 @@ mod tests {
         let sealed = k.seal("refresh", b"rt-123").unwrap();
         assert_eq!(k.open("refresh", &sealed).unwrap(), b"rt-123");
         assert!(k.open("other", &sealed).is_none());
-        assert!(SessionKeys::new("other").unwrap().open("refresh", &sealed).is_none());
+        assert!(
+            SessionKeys::new("other")
+                .unwrap()
+                .open("refresh", &sealed)
+                .is_none()
+        );
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
@@ -174,7 +179,10 @@ mod tests {
         let k = SessionKeys::new("a").unwrap();
         assert_eq!(k.derive("pkce", "n"), k.derive("pkce", "n"));
         assert_ne!(k.derive("pkce", "n"), k.derive("nonce", "n"));
-        assert_ne!(k.derive("pkce", "n"), SessionKeys::new("b").unwrap().derive("pkce", "n"));
+        assert_ne!(
+            k.derive("pkce", "n"),
+            SessionKeys::new("b").unwrap().derive("pkce", "n")
+        );
     }
 
     #[test]

@@ -142,10 +142,12 @@ impl TokenIssuer {
         let kid = uuid::Uuid::new_v4().to_string();
         let key = Arc::new(EcSigningKey::generate(&kid).map_err(|e| TokenError(e.to_string()))?);
         let jwk = serde_json::to_string(&key.public_jwk()).map_err(db_err)?;
-        let private = self
-            .sealer
-            .as_ref()
-            .and_then(|s| s.seal(PRIVATE_KEY_PURPOSE, STANDARD.encode(key.pkcs8_der()).as_bytes()));
+        let private = self.sealer.as_ref().and_then(|s| {
+            s.seal(
+                PRIVATE_KEY_PURPOSE,
+                STANDARD.encode(key.pkcs8_der()).as_bytes(),
+            )
+        });
         Sql::new(
             "INSERT INTO signing_keys (kid, key, private_key, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -335,7 +337,12 @@ mod tests {
     use crate::services::database::DatabaseManager;
 
     async fn issuer(sealer: Option<Arc<SessionKeys>>) -> (TokenIssuer, Arc<PluginDatabase>) {
-        let db = Arc::new(DatabaseManager::in_memory().for_plugin("auth").await.unwrap());
+        let db = Arc::new(
+            DatabaseManager::in_memory()
+                .for_plugin("auth")
+                .await
+                .unwrap(),
+        );
         db.migrate(MIGRATIONS).await.unwrap();
         let i = TokenIssuer::new(
             "http://localhost:7007/api/auth".into(),
@@ -349,7 +356,10 @@ mod tests {
     #[tokio::test]
     async fn tokens_carry_the_claims_and_a_limited_token_proof() {
         let (i, _) = issuer(None).await;
-        let ent = vec!["user:default/jane".to_string(), "group:default/a".to_string()];
+        let ent = vec![
+            "user:default/jane".to_string(),
+            "group:default/a".to_string(),
+        ];
         let t = i.issue("user:default/jane", &ent).await.unwrap();
         let keys = i.public_keys().await.unwrap();
         let (header, claims) = jwt::decode_verified(&t.token, &keys.keys).unwrap();
@@ -357,7 +367,10 @@ mod tests {
         assert_eq!(claims["sub"], "user:default/jane");
         assert_eq!(claims["ent"], serde_json::json!(ent));
         assert_eq!(claims["aud"], "backstage");
-        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            3600
+        );
         // The limited token rebuilt from the uip claim verifies with the same key.
         let limited_header =
             JwtHeader::es256(header.kid.as_deref().unwrap()).with_typ(LIMITED_USER_TOKEN_TYPE);
