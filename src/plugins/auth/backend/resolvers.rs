@@ -136,7 +136,7 @@ fn options<T: for<'de> Deserialize<'de> + Default>(
         .map_err(|e| SignInError::Failed(format!("invalid options of resolver '{name}': {e}")))
 }
 
-fn email<'a>(info: &'a SignInInfo) -> Result<&'a str, SignInError> {
+fn email(info: &SignInInfo) -> Result<&str, SignInError> {
     info.profile
         .email
         .as_deref()
