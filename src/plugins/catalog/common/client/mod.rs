@@ -42,10 +42,20 @@ use super::{Entity, EntityRef};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CatalogClient {
     base_url: String,
     http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for CatalogClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogClient")
+            .field("base_url", &self.base_url)
+            .field("has_token", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CatalogClient {
@@ -62,7 +72,29 @@ impl CatalogClient {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             http,
+            token: None,
         }
+    }
+
+    /// The same client sending `Authorization: Bearer <token>` (a user's identity token, a
+    /// plugin token for `catalog`, or an external access token) with every request.
+    ///
+    /// ```
+    /// use backlot::plugins::catalog::common::CatalogClient;
+    ///
+    /// let client = CatalogClient::new("http://127.0.0.1:7007/api/catalog").with_token("abc");
+    /// assert_eq!(client.token(), Some("abc"));
+    /// ```
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The token sent with every request, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// The catalog's base URL.
@@ -74,6 +106,10 @@ impl CatalogClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(String, String, bytes::Bytes), CatalogClientError> {
+        let req = match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        };
         let built = req
             .build()
             .map_err(|source| CatalogClientError::Transport {
