@@ -43,13 +43,13 @@ impl CatalogResolverContext {
 #[async_trait]
 impl AuthResolverContext for CatalogResolverContext {
     async fn find_catalog_user(&self, query: &CatalogUserQuery) -> Result<Entity, SignInError> {
-        let _credentials = self.credentials();
+        let credentials = self.credentials();
         let mut found = match query {
             CatalogUserQuery::EntityRef(r) => {
                 let entity_ref = EntityRef::parse(r, RefDefaults::kind("User"))
                     .map_err(|e| SignInError::Failed(format!("invalid user entity ref: {e}")))?;
                 self.catalog
-                    .entity_by_ref(&entity_ref)
+                    .entity_by_ref(&entity_ref, &credentials)
                     .await
                     .map_err(catalog_error)?
                     .into_iter()
@@ -60,7 +60,7 @@ impl AuthResolverContext for CatalogResolverContext {
                 for (k, v) in annotations {
                     filter = filter.with(format!("metadata.annotations.{k}"), v.clone());
                 }
-                self.query(filter).await?
+                self.query(filter, &credentials).await?
             }
             CatalogUserQuery::Filter(conditions) => {
                 let mut filter = EntityFilter::new();
@@ -73,7 +73,7 @@ impl AuthResolverContext for CatalogResolverContext {
                 for (k, v) in conditions {
                     filter = filter.with(k.clone(), v.clone());
                 }
-                self.query(filter).await?
+                self.query(filter, &credentials).await?
             }
         };
         if found.len() > 1 {
@@ -99,7 +99,11 @@ impl AuthResolverContext for CatalogResolverContext {
 }
 
 impl CatalogResolverContext {
-    async fn query(&self, filter: EntityFilter) -> Result<Vec<Entity>, SignInError> {
+    async fn query(
+        &self,
+        filter: EntityFilter,
+        credentials: &Credentials,
+    ) -> Result<Vec<Entity>, SignInError> {
         let request = QueryEntitiesRequest {
             filter: vec![filter],
             limit: Some(2),
@@ -107,7 +111,7 @@ impl CatalogResolverContext {
         };
         Ok(self
             .catalog
-            .query_entities(&request)
+            .query_entities(&request, credentials)
             .await
             .map_err(catalog_error)?
             .items)

@@ -374,9 +374,12 @@ mod tests {
         // The limited token rebuilt from the uip claim verifies with the same key.
         let limited_header =
             JwtHeader::es256(header.kid.as_deref().unwrap()).with_typ(LIMITED_USER_TOKEN_TYPE);
-        let limited_claims = serde_json::json!({
-            "sub": claims["sub"], "iat": claims["iat"], "exp": claims["exp"]
-        });
+        // `sub`, `iat`, `exp` in this order, as the core rebuilds it.
+        let limited_claims = LimitedClaims {
+            sub: claims["sub"].as_str().unwrap(),
+            iat: claims["iat"].as_i64().unwrap(),
+            exp: claims["exp"].as_i64().unwrap(),
+        };
         let input = jwt::signing_input(&limited_header, &limited_claims).unwrap();
         let limited = format!("{input}.{}", claims["uip"].as_str().unwrap());
         let (lh, lc) = jwt::decode_verified(&limited, &keys.keys).unwrap();
