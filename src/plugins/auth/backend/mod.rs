@@ -40,7 +40,7 @@ use tokens::TokenIssuer;
 /// its own database.
 ///
 /// ```
-/// use backlot::backend::{Backend, Feature};
+/// use backlot::backend::Feature;
 /// use backlot::plugins::auth::backend::AuthPlugin;
 ///
 /// let feature = Feature::plugin(AuthPlugin::new());
