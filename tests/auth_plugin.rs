@@ -401,5 +401,28 @@ async fn identity_tokens_become_user_cookies_that_verify_against_the_jwks() {
     assert_eq!(header.typ.as_deref(), Some("vnd.backstage.limited-user"));
     assert_eq!(claims["sub"], "user:development/guest");
     assert!(claims.get("ent").is_none());
+    // What the core asks the auth plugin about a limited token: its user's ownership.
+    for req in [
+        http()
+            .get(b.url("/api/auth/v1/userinfo"))
+            .bearer_auth(limited),
+        http()
+            .get(b.url("/api/auth/v1/userinfo"))
+            .header("Cookie", format!("backstage-auth={limited}")),
+    ] {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let info: Value = res.json().await.unwrap();
+        assert_eq!(
+            info["claims"]["ent"],
+            serde_json::json!(["user:development/guest"])
+        );
+    }
+    let res = http()
+        .get(b.url("/api/auth/v1/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     b.stop().await;
 }

@@ -155,6 +155,12 @@ impl BackendPlugin for AuthPlugin {
                             allow: AuthPolicyAllow::Unauthenticated,
                         });
                     }
+                    for path in router::USER_COOKIE_PATHS {
+                        http.add_auth_policy(AuthPolicy {
+                            path: (*path).to_string(),
+                            allow: AuthPolicyAllow::UserCookie,
+                        });
+                    }
                     let names: Vec<&String> = state.providers.keys().collect();
                     logger.info(&format!("auth providers: {names:?}"));
                     http.use_router(router::router(state));

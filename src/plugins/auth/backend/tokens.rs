@@ -309,18 +309,21 @@ impl TokenIssuer {
         })
     }
 
-    /// The claims of `token` if this issuer made it, it is a user token, and it has not
-    /// expired.
+    /// The claims of `token` if this issuer's keys signed it, it is a user token (or the
+    /// limited token made from one), and it has not expired.
     pub(crate) async fn verify(&self, token: &str) -> Result<serde_json::Value, String> {
         let t = jwt::decode_unverified(token).map_err(|e| e.to_string())?;
-        if t.header.typ.as_deref() != Some(USER_TOKEN_TYPE) {
-            return Err("not a user identity token".into());
-        }
+        let limited = match t.header.typ.as_deref() {
+            Some(USER_TOKEN_TYPE) => false,
+            Some(LIMITED_USER_TOKEN_TYPE) => true,
+            _ => return Err("not a user identity token".into()),
+        };
         let keys = self.public_keys().await.map_err(|e| e.to_string())?;
         t.verify(&keys.keys).map_err(|e| e.to_string())?;
         let c = &t.claims;
-        if c["iss"].as_str() != Some(self.issuer.as_str())
-            || c["aud"].as_str() != Some(USER_TOKEN_AUDIENCE)
+        if !limited
+            && (c["iss"].as_str() != Some(self.issuer.as_str())
+                || c["aud"].as_str() != Some(USER_TOKEN_AUDIENCE))
         {
             return Err("token is not from this issuer".into());
         }
