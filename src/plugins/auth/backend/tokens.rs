@@ -291,20 +291,25 @@ impl TokenIssuer {
         // A key signs for one lifetime and its last token lives one more; a third is margin,
         // as in Backstage.
         let cutoff = now - 3 * self.lifetime_secs();
-        Sql::new("DELETE FROM signing_keys WHERE created_at < ?")
-            .bind(cutoff)
-            .execute(self.db.as_ref())
-            .await
-            .map_err(db_err)?;
-        let rows: Vec<(String,)> =
-            Sql::new("SELECT key FROM signing_keys ORDER BY created_at DESC, kid")
+        let rows: Vec<(String, i64)> =
+            Sql::new("SELECT key, created_at FROM signing_keys ORDER BY created_at DESC, kid")
                 .fetch_all(self.db.as_ref())
                 .await
                 .map_err(db_err)?;
+        // Expired keys are removed lazily, and only when there are some: this endpoint is
+        // read far more often than keys expire.
+        if rows.iter().any(|(_, created)| *created < cutoff) {
+            Sql::new("DELETE FROM signing_keys WHERE created_at < ?")
+                .bind(cutoff)
+                .execute(self.db.as_ref())
+                .await
+                .map_err(db_err)?;
+        }
         Ok(JwkSet {
             keys: rows
                 .into_iter()
-                .filter_map(|(k,)| serde_json::from_str::<Jwk>(&k).ok())
+                .filter(|(_, created)| *created >= cutoff)
+                .filter_map(|(k, _)| serde_json::from_str::<Jwk>(&k).ok())
                 .collect(),
         })
     }
