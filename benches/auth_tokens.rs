@@ -102,7 +102,10 @@ fn bench(c: &mut Criterion) {
     });
     let own = auth.own_service_credentials();
     group.bench_function("mint_plugin_token", |b| {
-        b.iter(|| rt.block_on(auth.plugin_request_token(&own, "catalog")).is_ok())
+        b.iter(|| {
+            rt.block_on(auth.plugin_request_token(&own, "catalog"))
+                .is_ok()
+        })
     });
     group.finish();
     rt.block_on(backend.stop())
