@@ -46,6 +46,7 @@ use super::{Entity, EntityRef};
 pub struct CatalogClient {
     base_url: String,
     http: reqwest::Client,
+    token: Option<std::sync::Arc<str>>,
 }
 
 impl CatalogClient {
@@ -62,6 +63,24 @@ impl CatalogClient {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             http,
+            token: None,
+        }
+    }
+
+    /// The same client sending `Authorization: Bearer <token>` with every request (a cheap
+    /// copy: make one per caller instead of storing a user's token in a shared client).
+    ///
+    /// ```
+    /// use backlot::plugins::catalog::common::CatalogClient;
+    ///
+    /// let shared = CatalogClient::new("http://127.0.0.1:7007/api/catalog");
+    /// let for_jane = shared.with_token("eyJ...");
+    /// assert_eq!(for_jane.base_url(), shared.base_url());
+    /// ```
+    pub fn with_token(&self, token: impl Into<std::sync::Arc<str>>) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..self.clone()
         }
     }
 
@@ -74,6 +93,10 @@ impl CatalogClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(String, String, bytes::Bytes), CatalogClientError> {
+        let req = match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        };
         let built = req
             .build()
             .map_err(|source| CatalogClientError::Transport {
