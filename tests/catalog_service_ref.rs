@@ -12,6 +12,7 @@ use backlot::plugins::catalog::common::{
 };
 use backlot::plugins::catalog::node::{CATALOG, CatalogApi};
 use backlot::plugins::techdocs::backend::TechdocsPlugin;
+use backlot::services::auth::Credentials;
 use backlot::testing::TestBackend;
 use serde_json::{Value, json};
 
@@ -24,6 +25,7 @@ impl CatalogApi for OneEntity {
     async fn entity_by_ref(
         &self,
         entity_ref: &EntityRef,
+        _credentials: &Credentials,
     ) -> Result<Option<Entity>, CatalogClientError> {
         let matches = entity_ref
             .to_string()
@@ -34,6 +36,7 @@ impl CatalogApi for OneEntity {
     async fn query_entities(
         &self,
         _request: &QueryEntitiesRequest,
+        _credentials: &Credentials,
     ) -> Result<QueryEntitiesResponse, CatalogClientError> {
         Ok(QueryEntitiesResponse {
             items: vec![self.0.clone()],

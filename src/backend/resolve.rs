@@ -9,6 +9,7 @@ use super::error::WiringError;
 use super::plan::PluginPlan;
 use super::service_factory::{FactoryKind, ServiceFactory};
 use super::service_ref::{ServiceKey, ServiceScope};
+use crate::services::auth::{AUTH, HTTP_AUTH};
 use crate::services::core_services::{ROOT_CONFIG, ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ROOT_LOGGER};
 
 struct FactoryResolver {
@@ -124,6 +125,12 @@ pub(crate) fn resolve_factories(
         ROOT_CONFIG.key(),
     ] {
         resolver.visit(key, "the backend", "the backend")?;
+    }
+    // Every plugin's routes sit behind its auth services.
+    if !plans.is_empty() {
+        for key in [AUTH.key(), HTTP_AUTH.key()] {
+            resolver.visit(key, "the backend", "the backend")?;
+        }
     }
     for plan in plans {
         let who = format!("plugin '{}'", plan.id);

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use super::builder::Backend;
 use super::deps::AnyArc;
 use super::error::{BackendError, BoxError, StartupError};
+use super::http::auth_layer::{self, AuthLayerState};
 use super::http::edge::require_json_body;
 use super::http::gate::Gate;
 use super::http::server::{ServerLimits, serve};
@@ -24,6 +25,7 @@ use super::http::{health_router, not_found, with_root_layers};
 use super::plan::PluginPlan;
 use super::registry::{Registry, ResolveError};
 use super::service_ref::ServiceRef;
+use crate::services::auth::{AUTH, HTTP_AUTH};
 use crate::services::config::{Config, ConfigError};
 use crate::services::core_services::{ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ServerInfo};
 use crate::services::health::RootHealth;
@@ -253,6 +255,9 @@ async fn boot(
             source: e.source,
         })?;
     let root_http: Arc<RootHttpRouter> = root_service(registry, &ROOT_HTTP_ROUTER).await?;
+    let default_auth_disabled = config
+        .opt_bool("backend.auth.dangerouslyDisableDefaultAuthPolicy")?
+        .unwrap_or(false);
 
     let started = plugins.into_iter().map(|plan| {
         let gate = gates.get(&plan.id).cloned();
@@ -260,7 +265,7 @@ async fn boot(
         let root_http = root_http.clone();
         async move {
             let id = plan.id.clone();
-            let result = start_plugin(&registry, &root_http, plan).await;
+            let result = start_plugin(&registry, &root_http, plan, default_auth_disabled).await;
             (id, gate, result)
         }
     });
@@ -330,6 +335,15 @@ fn startup_error(plugin: &str, module: Option<&str>, e: ResolveError) -> Startup
     }
 }
 
+fn backend_startup_error(plugin: &str, service: &str, e: BackendError) -> StartupError {
+    StartupError {
+        plugin: plugin.to_string(),
+        module: None,
+        service: Some(service.to_string()),
+        source: Box::new(e),
+    }
+}
+
 /// Runs an `init`, turning a panic into an error so that one plugin's bug is a startup
 /// failure of that plugin (subject to `onPluginBootFailure`) rather than of the host.
 async fn guarded(
@@ -354,6 +368,7 @@ async fn start_plugin(
     registry: &Arc<Registry>,
     root_http: &RootHttpRouter,
     plan: PluginPlan,
+    default_auth_disabled: bool,
 ) -> Result<Router, StartupError> {
     let plugin = plan.id.clone();
     let span = tracing::info_span!("plugin", plugin = %plugin);
@@ -392,16 +407,30 @@ async fn start_plugin(
                 service: None,
                 source,
             })?;
+        // Every plugin gets its token service (and with it its key set route) and the user
+        // cookie route before its routes are taken.
+        let auth = service_instance(registry, &AUTH, Some(plugin.clone()))
+            .await
+            .map_err(|e| backend_startup_error(&plugin, AUTH.id(), e))?;
+        service_instance(registry, &HTTP_AUTH, Some(plugin.clone()))
+            .await
+            .map_err(|e| backend_startup_error(&plugin, HTTP_AUTH.id(), e))?;
         let http = root_http.take_plugin_router(&plugin);
         let router = http
             .as_ref()
             .and_then(|http| http.take_router())
             .unwrap_or_default()
             .fallback(not_found);
-        Ok(match http {
+        let router = match &http {
             Some(http) if !http.json_bodies_only() => router,
             _ => router.layer(axum::middleware::from_fn(require_json_body)),
-        })
+        };
+        let policies = http.map(|h| h.auth_policies()).unwrap_or_default();
+        let layer = AuthLayerState::new(&plugin, auth, &policies, default_auth_disabled);
+        Ok(router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(layer),
+            auth_layer::authenticate,
+        )))
     }
     .instrument(span)
     .await

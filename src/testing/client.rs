@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 pub struct TestClient {
     base: String,
     http: reqwest::Client,
+    authorization: Option<String>,
 }
 
 /// A buffered response.
@@ -59,6 +60,42 @@ impl TestClient {
         Self {
             base: base_url.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
+            authorization: None,
+        }
+    }
+
+    /// The same client sending `Authorization: <value>` on every request.
+    pub fn with_authorization(&self, value: &str) -> Self {
+        Self {
+            authorization: Some(value.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client calling as user `user_entity_ref` (a mock user token; see
+    /// [`mock_credentials`](super::mock_credentials)).
+    pub fn as_user(&self, user_entity_ref: &str) -> Self {
+        self.with_authorization(&super::mock_credentials::user_header(user_entity_ref))
+    }
+
+    /// The same client calling as user `user_entity_ref` owning through `ownership` (groups).
+    pub fn as_user_owning(&self, user_entity_ref: &str, ownership: &[&str]) -> Self {
+        self.with_authorization(&format!(
+            "Bearer {}",
+            super::mock_credentials::user_token_with_ownership(user_entity_ref, ownership)
+        ))
+    }
+
+    /// The same client calling as service `subject` (`plugin:<id>` or `external:<name>`).
+    pub fn as_service(&self, subject: &str) -> Self {
+        self.with_authorization(&super::mock_credentials::service_header(subject))
+    }
+
+    /// The same client sending no credentials.
+    pub fn unauthenticated(&self) -> Self {
+        Self {
+            authorization: None,
+            ..self.clone()
         }
     }
 
@@ -76,7 +113,11 @@ impl TestClient {
 
     /// The underlying request builder for `method` and `path`, for anything else.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{}", self.base, path))
+        let req = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.authorization {
+            Some(value) => req.header(reqwest::header::AUTHORIZATION, value),
+            None => req,
+        }
     }
 
     /// Sends a prepared request.

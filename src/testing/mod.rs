@@ -32,14 +32,20 @@
 //! # }
 //! ```
 
+mod auth;
 mod client;
 pub mod mock_services;
 
+pub use auth::{
+    DEFAULT_MOCK_SERVICE, DEFAULT_MOCK_USER, MockAuthService, MockUserInfo, mock_auth_factory,
+    mock_credentials, mock_user_info_factory,
+};
 pub use client::{TestClient, TestResponse};
 
 use std::sync::Arc;
 
 use crate::backend::{Backend, BackendError, BackendHandle, Feature, ServiceFactory};
+use crate::services::auth::{AUTH, USER_INFO};
 use crate::services::cache::CacheClient;
 use crate::services::core_services::{CACHE, DATABASE, ROOT_LOGGER, SCHEDULER};
 use crate::services::database::PluginDatabase;
@@ -54,7 +60,7 @@ pub struct TestBackendBuilder {
     features: Vec<Feature>,
     yaml: Vec<String>,
     logger: CapturingLogger,
-    logger_overridden: bool,
+    overridden: Vec<&'static str>,
 }
 
 /// A backend for tests; see the [module docs](self).
@@ -78,9 +84,7 @@ impl TestBackendBuilder {
     #[must_use]
     pub fn feature(mut self, feature: Feature) -> Self {
         if let Feature::Service(f) = &feature {
-            if f.service_id() == ROOT_LOGGER.id() {
-                self.logger_overridden = true;
-            }
+            self.overridden.push(f.service_id());
         }
         self.features.push(feature);
         self
@@ -112,14 +116,24 @@ impl TestBackendBuilder {
         for yaml in self.yaml {
             builder = builder.config_yaml(yaml);
         }
-        if !self.logger_overridden {
+        let overridden = |id: &str| self.overridden.iter().any(|o| *o == id);
+        if !overridden(ROOT_LOGGER.id()) {
             builder = builder.add_service(mock_services::root_logger_factory(&self.logger));
+        }
+        if !overridden(AUTH.id()) {
+            builder = builder.add_service(auth::mock_auth_factory());
+        }
+        if !overridden(USER_INFO.id()) {
+            builder = builder.add_service(auth::mock_user_info_factory());
         }
         for feature in self.features {
             builder = builder.add_feature(feature);
         }
         let handle = builder.start().await?;
-        let client = TestClient::new(handle.base_url());
+        let client = TestClient::new(handle.base_url()).with_authorization(&format!(
+            "Bearer {}",
+            auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)
+        ));
         Ok(TestBackend {
             handle,
             logger: self.logger,

@@ -1,5 +1,6 @@
 //! The backend's HTTP layer: error JSON, root layers and the top-level router.
 
+pub(crate) mod auth_layer;
 pub(crate) mod edge;
 mod error;
 pub(crate) mod gate;

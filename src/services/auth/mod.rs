@@ -15,12 +15,19 @@
 //! take `axum::Extension<Credentials>`. See `docs/auth.md`.
 
 mod credentials;
+mod default;
+mod external;
+mod factories;
+mod http_auth;
 pub mod jwt;
+mod keys;
+mod root;
 
 pub use credentials::{
-    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind,
-    ServicePrincipal, UserPrincipal,
+    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind, ServicePrincipal,
+    UserPrincipal,
 };
+pub use http_auth::{bearer_token, check_credentials, cookie};
 
 use std::time::SystemTime;
 
@@ -110,8 +117,10 @@ pub trait AuthService: Send + Sync + std::fmt::Debug {
     ) -> Result<String, AuthError>;
 
     /// A limited token for user credentials, for the user cookie.
-    async fn limited_user_token(&self, credentials: &Credentials)
-    -> Result<LimitedToken, AuthError>;
+    async fn limited_user_token(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<LimitedToken, AuthError>;
 
     /// This plugin's public keys for plugin tokens (`/.backstage/auth/v1/jwks.json`).
     async fn list_public_service_keys(&self) -> Result<jwt::JwkSet, AuthError>;
@@ -144,7 +153,11 @@ impl CredentialsOptions<'static> {
     };
     /// Anyone, nobody included.
     pub const ANY: Self = Self {
-        allow: &[PrincipalKind::User, PrincipalKind::Service, PrincipalKind::None],
+        allow: &[
+            PrincipalKind::User,
+            PrincipalKind::Service,
+            PrincipalKind::None,
+        ],
         allow_limited_access: true,
     };
 }
@@ -176,11 +189,16 @@ pub trait UserInfoService: Send + Sync + std::fmt::Debug {
     async fn user_info(&self, credentials: &Credentials) -> Result<BackstageUserInfo, AuthError>;
 }
 
-/// A plugin's token service (`core.auth`).
-pub static AUTH: ServiceRef<dyn AuthService> = ServiceRef::plugin("core.auth");
+/// A plugin's token service (`core.auth`). The default keeps the plugin's ES256 keys in its
+/// database and serves their public halves at `/.backstage/auth/v1/jwks.json`.
+pub static AUTH: ServiceRef<dyn AuthService> =
+    ServiceRef::plugin("core.auth").with_default(factories::auth_factory);
 
-/// A plugin's HTTP credentials service (`core.httpAuth`).
-pub static HTTP_AUTH: ServiceRef<dyn HttpAuthService> = ServiceRef::plugin("core.httpAuth");
+/// A plugin's HTTP credentials service (`core.httpAuth`). The default also serves
+/// `/.backstage/auth/v1/cookie` (`GET` issues the user cookie, `DELETE` clears it).
+pub static HTTP_AUTH: ServiceRef<dyn HttpAuthService> =
+    ServiceRef::plugin("core.httpAuth").with_default(factories::http_auth_factory);
 
 /// User info (`core.userInfo`).
-pub static USER_INFO: ServiceRef<dyn UserInfoService> = ServiceRef::plugin("core.userInfo");
+pub static USER_INFO: ServiceRef<dyn UserInfoService> =
+    ServiceRef::plugin("core.userInfo").with_default(factories::user_info_factory);

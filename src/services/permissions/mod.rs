@@ -9,9 +9,9 @@
 mod types;
 
 pub use types::{
-    AuthorizeDecision, AuthorizePermissionRequest, AuthorizeResult, MAX_CRITERIA_DEPTH,
-    Permission, PermissionAttributes, PermissionCondition, PermissionCriteria, PermissionType,
-    PolicyDecision, QueryPermissionRequest,
+    AuthorizeDecision, AuthorizePermissionRequest, AuthorizeResult, MAX_CRITERIA_DEPTH, Permission,
+    PermissionAttributes, PermissionCondition, PermissionCriteria, PermissionType, PolicyDecision,
+    QueryPermissionRequest,
 };
 
 use async_trait::async_trait;
@@ -68,5 +68,4 @@ pub trait PermissionsService: Send + Sync + std::fmt::Debug {
 }
 
 /// A plugin's permission service (`core.permissions`).
-pub static PERMISSIONS: ServiceRef<dyn PermissionsService> =
-    ServiceRef::plugin("core.permissions");
+pub static PERMISSIONS: ServiceRef<dyn PermissionsService> = ServiceRef::plugin("core.permissions");

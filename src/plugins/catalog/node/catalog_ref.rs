@@ -10,12 +10,16 @@ use crate::plugins::catalog::common::{
     CatalogClient, CatalogClientError, Entity, EntityRef, QueryEntitiesRequest,
     QueryEntitiesResponse,
 };
+use crate::services::auth::{AUTH, AuthService, Credentials};
 use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
 use crate::services::http_client::http_client;
 
-/// What a backend plugin asks the catalog. The default implementation is the public
-/// [`CatalogClient`] on the catalog's base URL from discovery; tests replace it with a mock
-/// through a service factory for [`CATALOG`].
+/// What a backend plugin asks the catalog, as the caller `credentials` stand for: a user
+/// (pass the request's credentials, so the catalog shows what that user may see) or the plugin
+/// itself (`auth.own_service_credentials()`). The default implementation is the public
+/// [`CatalogClient`] on the catalog's base URL from discovery, sending a plugin token minted
+/// for `catalog` with each call; tests replace it with a mock through a service factory for
+/// [`CATALOG`].
 ///
 /// ```
 /// use std::sync::Arc;
@@ -25,6 +29,7 @@ use crate::services::http_client::http_client;
 ///     CatalogClientError, Entity, EntityRef, QueryEntitiesRequest, QueryEntitiesResponse,
 /// };
 /// use backlot::plugins::catalog::node::{CATALOG, CatalogApi};
+/// use backlot::services::auth::Credentials;
 ///
 /// /// A catalog holding no entities.
 /// #[derive(Debug)]
@@ -32,12 +37,17 @@ use crate::services::http_client::http_client;
 ///
 /// #[async_trait]
 /// impl CatalogApi for EmptyCatalog {
-///     async fn entity_by_ref(&self, _: &EntityRef) -> Result<Option<Entity>, CatalogClientError> {
+///     async fn entity_by_ref(
+///         &self,
+///         _: &EntityRef,
+///         _: &Credentials,
+///     ) -> Result<Option<Entity>, CatalogClientError> {
 ///         Ok(None)
 ///     }
 ///     async fn query_entities(
 ///         &self,
 ///         _: &QueryEntitiesRequest,
+///         _: &Credentials,
 ///     ) -> Result<QueryEntitiesResponse, CatalogClientError> {
 ///         Ok(QueryEntitiesResponse::default())
 ///     }
@@ -54,23 +64,26 @@ pub trait CatalogApi: Send + Sync + std::fmt::Debug {
     async fn entity_by_ref(
         &self,
         entity_ref: &EntityRef,
+        credentials: &Credentials,
     ) -> Result<Option<Entity>, CatalogClientError>;
 
     /// One page of entities; follow `page_info.next_cursor`.
     async fn query_entities(
         &self,
         request: &QueryEntitiesRequest,
+        credentials: &Credentials,
     ) -> Result<QueryEntitiesResponse, CatalogClientError>;
 
     /// Every entity `request` matches, following the cursor page by page.
     async fn query_all_entities(
         &self,
         request: &QueryEntitiesRequest,
+        credentials: &Credentials,
     ) -> Result<Vec<Entity>, CatalogClientError> {
         let mut request = request.clone();
         let mut entities = Vec::new();
         loop {
-            let page = self.query_entities(&request).await?;
+            let page = self.query_entities(&request, credentials).await?;
             let done = page.items.is_empty();
             entities.extend(page.items);
             match page.page_info.next_cursor {
@@ -81,11 +94,14 @@ pub trait CatalogApi: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A plain client sends its own token ([`CatalogClient::with_token`], such as an external
+/// access token of another deployment) or none, whatever credentials are passed.
 #[async_trait]
 impl CatalogApi for CatalogClient {
     async fn entity_by_ref(
         &self,
         entity_ref: &EntityRef,
+        _credentials: &Credentials,
     ) -> Result<Option<Entity>, CatalogClientError> {
         self.get_entity_by_ref(entity_ref).await
     }
@@ -93,8 +109,62 @@ impl CatalogApi for CatalogClient {
     async fn query_entities(
         &self,
         request: &QueryEntitiesRequest,
+        _credentials: &Credentials,
     ) -> Result<QueryEntitiesResponse, CatalogClientError> {
         CatalogClient::query_entities(self, request).await
+    }
+}
+
+/// The default [`CatalogApi`]: a [`CatalogClient`] sending a plugin token for `catalog`,
+/// minted per call on behalf of the given credentials.
+#[derive(Debug)]
+struct AuthedCatalogClient {
+    client: CatalogClient,
+    auth: Arc<dyn AuthService>,
+}
+
+impl AuthedCatalogClient {
+    async fn client_for(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<CatalogClient, CatalogClientError> {
+        let token = self
+            .auth
+            .plugin_request_token(credentials, "catalog")
+            .await
+            .map_err(|e| CatalogClientError::Response {
+                method: "-".to_string(),
+                url: self.client.base_url().to_string(),
+                status: 401,
+                name: "AuthenticationError".to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(self.client.with_token(&token))
+    }
+}
+
+#[async_trait]
+impl CatalogApi for AuthedCatalogClient {
+    async fn entity_by_ref(
+        &self,
+        entity_ref: &EntityRef,
+        credentials: &Credentials,
+    ) -> Result<Option<Entity>, CatalogClientError> {
+        self.client_for(credentials)
+            .await?
+            .get_entity_by_ref(entity_ref)
+            .await
+    }
+
+    async fn query_entities(
+        &self,
+        request: &QueryEntitiesRequest,
+        credentials: &Credentials,
+    ) -> Result<QueryEntitiesResponse, CatalogClientError> {
+        self.client_for(credentials)
+            .await?
+            .query_entities(request)
+            .await
     }
 }
 
@@ -109,7 +179,8 @@ impl CatalogApi for CatalogClient {
 ///
 /// let plugin = Feature::plugin_fn("inventory", |reg| {
 ///     reg.init(&CATALOG, |catalog| async move {
-///         let _ = catalog; // e.g. catalog.query_all_entities(&QueryEntitiesRequest::default())
+///         // e.g. catalog.query_all_entities(&QueryEntitiesRequest::default(), &credentials)
+///         let _ = catalog;
 ///         Ok(())
 ///     })
 /// });
@@ -120,10 +191,10 @@ pub static CATALOG: ServiceRef<dyn CatalogApi> =
 
 fn catalog_factory() -> ServiceFactory {
     ServiceFactory::plugin(&CATALOG)
-        .deps((&ROOT_CONFIG, &DISCOVERY))
-        .build(|_ctx, (config, discovery)| async move {
+        .deps((&ROOT_CONFIG, &DISCOVERY, &AUTH))
+        .build(|_ctx, (config, discovery, auth)| async move {
             let client =
                 CatalogClient::with_client(discovery.base_url("catalog"), http_client(&config)?);
-            Ok(Arc::new(client) as Arc<dyn CatalogApi>)
+            Ok(Arc::new(AuthedCatalogClient { client, auth }) as Arc<dyn CatalogApi>)
         })
 }

@@ -114,7 +114,7 @@ impl HttpCatalogApi {
     /// The client for one call: with the rendering user's token, if any.
     fn call(&self) -> std::borrow::Cow<'_, CatalogClient> {
         match SignedInUser::current_token() {
-            Some(token) => std::borrow::Cow::Owned(self.client.with_token(token)),
+            Some(token) => std::borrow::Cow::Owned(self.client.with_token(&token)),
             None => std::borrow::Cow::Borrowed(&self.client),
         }
     }

@@ -11,6 +11,7 @@ use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest
 use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
+use crate::services::auth::{AUTH, Credentials};
 use crate::services::config::Config;
 use crate::services::core_services::ROOT_CONFIG;
 use crate::services::scheduler::{TaskFrequency, TaskSchedule};
@@ -56,6 +57,7 @@ const FIELDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct CatalogCollator {
     catalog: Arc<dyn CatalogApi>,
+    credentials: Credentials,
     location_template: String,
     filter: Vec<EntityFilter>,
     batch_size: usize,
@@ -66,10 +68,19 @@ impl CatalogCollator {
     pub fn new(catalog: Arc<dyn CatalogApi>) -> Self {
         Self {
             catalog,
+            credentials: Credentials::service("plugin:search"),
             location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
             filter: Vec::new(),
             batch_size: DEFAULT_BATCH_SIZE,
         }
+    }
+
+    /// Reads the catalog as `credentials` (by default the `search` plugin's service
+    /// credentials; the module passes `auth.own_service_credentials()`).
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// Reads `search.collators.catalog.{locationTemplate, filter, batchSize}`.
@@ -151,7 +162,10 @@ impl DocumentCollator for CatalogCollator {
             limit: Some(self.batch_size),
             ..Default::default()
         };
-        let entities = self.catalog.query_all_entities(&request).await?;
+        let entities = self
+            .catalog
+            .query_all_entities(&request, &self.credentials)
+            .await?;
         let docs = entities.iter().map(|e| self.document(e)).collect();
         Ok(docs)
     }
@@ -193,10 +207,11 @@ impl BackendModule for SearchCatalogCollatorModule {
 
     fn register(&self, reg: ModuleRegistrar) -> Registration {
         reg.init(
-            (&ROOT_CONFIG, &CATALOG, &SEARCH_INDEX_REGISTRY),
-            |(config, catalog, registry)| async move {
+            (&ROOT_CONFIG, &CATALOG, &AUTH, &SEARCH_INDEX_REGISTRY),
+            |(config, catalog, auth, registry)| async move {
                 let config = CollatorConfig::read(&config, "catalog")?;
-                let collator = CatalogCollator::from_collator_config(catalog, &config)?;
+                let collator = CatalogCollator::from_collator_config(catalog, &config)?
+                    .with_credentials(auth.own_service_credentials());
                 let schedule = config.schedule("catalog", default_schedule())?;
                 registry.get()?.add_collator(schedule, Arc::new(collator));
                 Ok(())

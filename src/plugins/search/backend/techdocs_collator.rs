@@ -14,6 +14,7 @@ use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
 use crate::plugins::techdocs::common::{TECHDOCS_REF_ANNOTATION, docs_url_path};
+use crate::services::auth::{AUTH, AuthService, Credentials};
 use crate::services::config::Config;
 use crate::services::core_services::{DISCOVERY, LOGGER, ROOT_CONFIG};
 use crate::services::logger::{LoggerService, LoggerServiceExt};
@@ -93,6 +94,7 @@ struct SearchIndex {
 #[derive(Debug, Clone)]
 pub struct TechDocsCollator {
     catalog: Arc<dyn CatalogApi>,
+    auth: Option<Arc<dyn AuthService>>,
     techdocs_base_url: String,
     http: reqwest::Client,
     logger: Option<Arc<dyn LoggerService>>,
@@ -106,12 +108,21 @@ impl TechDocsCollator {
     pub fn new(catalog: Arc<dyn CatalogApi>, techdocs_base_url: impl Into<String>) -> Self {
         Self {
             catalog,
+            auth: None,
             techdocs_base_url: techdocs_base_url.into().trim_end_matches('/').to_string(),
             http: crate::services::http_client::default_http_client(),
             logger: None,
             location_template: DEFAULT_LOCATION_TEMPLATE.to_string(),
             parallelism: DEFAULT_PARALLELISM,
         }
+    }
+
+    /// Authenticates as the plugin `auth` belongs to: reads the catalog with its own service
+    /// credentials and sends a plugin token to the techdocs backend.
+    #[must_use]
+    pub fn with_auth(mut self, auth: Arc<dyn AuthService>) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Reads `search.collators.techdocs.{locationTemplate, parallelismLimit}`.
@@ -205,7 +216,10 @@ impl TechDocsCollator {
             limit: Some(BATCH_SIZE),
             ..Default::default()
         };
-        Ok(self.catalog.query_all_entities(&request).await?)
+        Ok(self
+            .catalog
+            .query_all_entities(&request, &self.credentials())
+            .await?)
     }
 
     /// The documents of one entity's docs; none (logged) when its index is unavailable.
@@ -224,11 +238,25 @@ impl TechDocsCollator {
         }
     }
 
+    /// The credentials the collator reads as: the plugin's own.
+    fn credentials(&self) -> Credentials {
+        match &self.auth {
+            Some(auth) => auth.own_service_credentials(),
+            None => Credentials::service("plugin:search"),
+        }
+    }
+
     async fn fetch_index(&self, entity: &Entity) -> Result<Vec<SearchIndexEntry>, String> {
         let url = self.index_url(entity);
-        let res = self
-            .http
-            .get(&url)
+        let mut req = self.http.get(&url);
+        if let Some(auth) = &self.auth {
+            let token = auth
+                .plugin_request_token(&auth.own_service_credentials(), "techdocs")
+                .await
+                .map_err(|e| format!("cannot authenticate to techdocs: {e}"))?;
+            req = req.bearer_auth(token);
+        }
+        let res = req
             .send()
             .await
             .map_err(|e| format!("cannot fetch {url}: {e}"))?;
@@ -292,10 +320,12 @@ impl BackendModule for SearchTechdocsCollatorModule {
                 &CATALOG,
                 &LOGGER,
                 &SEARCH_INDEX_REGISTRY,
+                &AUTH,
             ),
-            |(root_config, discovery, catalog, logger, registry)| async move {
+            |(root_config, discovery, catalog, logger, registry, auth)| async move {
                 let config = CollatorConfig::read(&root_config, "techdocs")?;
                 let collator = TechDocsCollator::new(catalog, discovery.base_url("techdocs"))
+                    .with_auth(auth)
                     .with_collator_config(&config)
                     .http_client(crate::services::http_client::http_client(&root_config)?)
                     .logger(logger);

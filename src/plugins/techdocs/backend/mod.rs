@@ -28,8 +28,10 @@ use crate::plugins::catalog::node::CATALOG;
 use crate::plugins::techdocs::node::{
     LocalPublisher, MkDocsGenerator, Publisher, TECHDOCS_BUILD, TechdocsBuildExtension, UrlPreparer,
 };
+use crate::services::auth::AUTH;
 use crate::services::config::Config;
 use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
+use crate::services::http_router::{AuthPolicy, AuthPolicyAllow};
 use crate::services::logger::LoggerServiceExt;
 
 /// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a config-driven
@@ -125,8 +127,15 @@ impl BackendPlugin for TechdocsPlugin {
         let stages = Arc::new(TechdocsBuildExtension::default());
         reg.extension_point(&TECHDOCS_BUILD, Arc::clone(&stages))
             .init(
-                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &CATALOG, &URL_READER),
-                move |(config, logger, http, catalog, reader)| async move {
+                (
+                    &ROOT_CONFIG,
+                    &LOGGER,
+                    &HTTP_ROUTER,
+                    &CATALOG,
+                    &URL_READER,
+                    &AUTH,
+                ),
+                move |(config, logger, http, catalog, reader, auth)| async move {
                     let td = TechdocsConfig::from_config(&config)?;
                     if td.run_in.as_deref() == Some("docker") {
                         logger.info(
@@ -155,8 +164,14 @@ impl BackendPlugin for TechdocsPlugin {
                         catalog,
                         builder,
                         publisher,
+                        own_credentials: auth.own_service_credentials(),
                     });
                     http.use_router(router::router(state));
+                    // Browsers load the docs' pages, styles and images without headers.
+                    http.add_auth_policy(AuthPolicy {
+                        path: "/static".to_string(),
+                        allow: AuthPolicyAllow::UserCookie,
+                    });
                     Ok(())
                 },
             )

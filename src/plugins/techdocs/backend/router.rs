@@ -21,12 +21,18 @@ use crate::plugins::catalog::node::CatalogApi;
 use crate::plugins::techdocs::common::DocsEntity;
 use crate::plugins::techdocs::node::{Publisher, PublisherError, UrlPreparer};
 
+use axum::extract::Extension;
+
+use crate::services::auth::{Credentials, PrincipalKind};
+
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) config: TechdocsConfig,
     pub(crate) catalog: Arc<dyn CatalogApi>,
     pub(crate) builder: Arc<DocsBuilder>,
     pub(crate) publisher: Arc<dyn Publisher>,
+    /// This plugin's own service credentials, for reads a limited (cookie) user cannot make.
+    pub(crate) own_credentials: Credentials,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -55,8 +61,20 @@ fn docs_entity(namespace: String, kind: String, name: String) -> Result<DocsEnti
     DocsEntity::new(namespace, kind, name).map_err(|e| ApiError::input(e.to_string()))
 }
 
-async fn load(state: &AppState, docs: &DocsEntity) -> Result<Entity, ApiError> {
-    Ok(super::catalog::entity(state.catalog.as_ref(), docs).await?)
+/// The entity of `docs`, read from the catalog as the caller: the catalog answers 404 for an
+/// entity the caller may not read. A limited (cookie) user token cannot be passed on; such
+/// reads go as the plugin itself.
+async fn load(
+    state: &AppState,
+    docs: &DocsEntity,
+    credentials: &Credentials,
+) -> Result<Entity, ApiError> {
+    let as_who = if credentials.is_limited() || credentials.kind() == PrincipalKind::None {
+        &state.own_credentials
+    } else {
+        credentials
+    };
+    Ok(super::catalog::entity(state.catalog.as_ref(), docs, as_who).await?)
 }
 
 fn publisher_err(docs: &DocsEntity, source: PublisherError) -> ApiError {
@@ -69,22 +87,41 @@ fn publisher_err(docs: &DocsEntity, source: PublisherError) -> ApiError {
 
 async fn static_root(
     State(state): Shared,
+    Extension(credentials): Extension<Credentials>,
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    serve(&state, docs_entity(namespace, kind, name)?, String::new()).await
+    serve(
+        &state,
+        docs_entity(namespace, kind, name)?,
+        String::new(),
+        &credentials,
+    )
+    .await
 }
 
 async fn static_file(
     State(state): Shared,
+    Extension(credentials): Extension<Credentials>,
     Path((namespace, kind, name, path)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
-    serve(&state, docs_entity(namespace, kind, name)?, path).await
+    serve(
+        &state,
+        docs_entity(namespace, kind, name)?,
+        path,
+        &credentials,
+    )
+    .await
 }
 
-async fn serve(state: &AppState, docs: DocsEntity, path: String) -> Result<Response, ApiError> {
+async fn serve(
+    state: &AppState,
+    docs: DocsEntity,
+    path: String,
+    credentials: &Credentials,
+) -> Result<Response, ApiError> {
     // Refuse unsafe paths before anything else.
     crate::plugins::techdocs::node::safe_file_path(&path).map_err(|e| publisher_err(&docs, e))?;
-    let entity = load(state, &docs).await?;
+    let entity = load(state, &docs, credentials).await?;
     let file = match state.publisher.read_file(&docs, &path).await {
         Ok(f) => f,
         Err(PublisherError::NotFound { .. })
@@ -119,10 +156,11 @@ async fn serve(state: &AppState, docs: DocsEntity, path: String) -> Result<Respo
 
 async fn techdocs_metadata(
     State(state): Shared,
+    Extension(credentials): Extension<Credentials>,
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let docs = docs_entity(namespace, kind, name)?;
-    load(&state, &docs).await?;
+    load(&state, &docs, &credentials).await?;
     let meta = state
         .publisher
         .fetch_metadata(&docs)
@@ -133,10 +171,11 @@ async fn techdocs_metadata(
 
 async fn entity_metadata(
     State(state): Shared,
+    Extension(credentials): Extension<Credentials>,
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let docs = docs_entity(namespace, kind, name)?;
-    let entity = load(&state, &docs).await?;
+    let entity = load(&state, &docs, &credentials).await?;
     let location = UrlPreparer::locate(&entity).map_err(|source| {
         ApiError::from(TechdocsError::Prepare {
             entity: docs.to_string(),
@@ -197,10 +236,11 @@ fn events(rx: watch::Receiver<BuildState>) -> impl Stream<Item = Result<Event, I
 
 async fn sync(
     State(state): Shared,
+    Extension(credentials): Extension<Credentials>,
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let docs = docs_entity(namespace, kind, name)?;
-    let entity = load(&state, &docs).await?;
+    let entity = load(&state, &docs, &credentials).await?;
     let rx = match state.config.builder {
         BuilderMode::External => {
             let (_tx, rx) = watch::channel(BuildState {

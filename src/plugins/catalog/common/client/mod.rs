@@ -42,11 +42,20 @@ use super::{Entity, EntityRef};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CatalogClient {
     base_url: String,
     http: reqwest::Client,
-    token: Option<std::sync::Arc<str>>,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for CatalogClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogClient")
+            .field("base_url", &self.base_url)
+            .field("has_token", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CatalogClient {
@@ -67,21 +76,25 @@ impl CatalogClient {
         }
     }
 
-    /// The same client sending `Authorization: Bearer <token>` with every request (a cheap
-    /// copy: make one per caller instead of storing a user's token in a shared client).
+    /// The same client sending `Authorization: Bearer <token>` (a user's identity token, a
+    /// plugin token for `catalog`, or an external access token) with every request.
     ///
     /// ```
     /// use backlot::plugins::catalog::common::CatalogClient;
     ///
-    /// let shared = CatalogClient::new("http://127.0.0.1:7007/api/catalog");
-    /// let for_jane = shared.with_token("eyJ...");
-    /// assert_eq!(for_jane.base_url(), shared.base_url());
+    /// let client = CatalogClient::new("http://127.0.0.1:7007/api/catalog").with_token("abc");
+    /// assert_eq!(client.token(), Some("abc"));
     /// ```
-    pub fn with_token(&self, token: impl Into<std::sync::Arc<str>>) -> Self {
+    pub fn with_token(&self, token: &str) -> Self {
         Self {
-            token: Some(token.into()),
+            token: Some(token.to_string()),
             ..self.clone()
         }
+    }
+
+    /// The token sent with every request, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// The catalog's base URL.
