@@ -118,9 +118,14 @@ pub(crate) async fn resolve(
         None => uri.path().to_string(),
     };
     let next = safe_next(Some(&here));
-    let cookie = SessionCookie::from_headers(headers);
-    let Some(cookie) = cookie else {
-        return Err(Redirect::to(&signin_path(&next)).into_response());
+    let Some(cookie) = SessionCookie::from_headers(headers) else {
+        let mut res = Redirect::to(&signin_path(&next)).into_response();
+        if session::cookie_value(headers, session::SESSION_COOKIE).is_some() {
+            // Not a session this app wrote: drop it.
+            res.headers_mut()
+                .insert(header::SET_COOKIE, clear_cookie(signin.secure(headers)));
+        }
+        return Err(res);
     };
     match signin.verify(&cookie).await {
         Ok(user) => Ok(Some(Arc::new(user))),
@@ -310,10 +315,12 @@ struct Identity {
 /// backend's refresh itself and sets the session.
 async fn server_signin(
     State(state): State<Arc<AppState>>,
-    Path(provider): Path<String>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     Form(form): Form<NextForm>,
 ) -> Response {
+    // A map, not `Path<String>`: a router the app is nested in adds params of its own.
+    let provider = params.get("provider").cloned().unwrap_or_default();
     let Some(signin) = &state.signin else {
         return not_configured(&state);
     };

@@ -43,13 +43,13 @@ impl CatalogResolverContext {
 #[async_trait]
 impl AuthResolverContext for CatalogResolverContext {
     async fn find_catalog_user(&self, query: &CatalogUserQuery) -> Result<Entity, SignInError> {
-        let _credentials = self.credentials();
+        let credentials = self.credentials();
         let mut found = match query {
             CatalogUserQuery::EntityRef(r) => {
                 let entity_ref = EntityRef::parse(r, RefDefaults::kind("User"))
                     .map_err(|e| SignInError::Failed(format!("invalid user entity ref: {e}")))?;
                 self.catalog
-                    .entity_by_ref(&entity_ref)
+                    .entity_by_ref(&entity_ref, &credentials)
                     .await
                     .map_err(catalog_error)?
                     .into_iter()
@@ -107,7 +107,7 @@ impl CatalogResolverContext {
         };
         Ok(self
             .catalog
-            .query_entities(&request)
+            .query_entities(&request, &self.credentials())
             .await
             .map_err(catalog_error)?
             .items)
