@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -97,6 +97,36 @@ impl SignIn {
             "http"
         };
         format!("{scheme}://{host}")
+    }
+
+    /// The user cookies of `app.signInPage.userCookiePlugins` (`GET`) or their removal
+    /// (`DELETE`), from each plugin's `/.backstage/auth/v1/cookie`, to pass on to the browser.
+    /// A plugin that is not there or refuses is skipped: its pages still work, only files the
+    /// browser loads from it directly do not.
+    async fn plugin_cookies(&self, token: &str, method: reqwest::Method) -> Vec<HeaderValue> {
+        let mut out = Vec::new();
+        for plugin in &self.settings.cookie_plugins {
+            let url = format!(
+                "{}/.backstage/auth/v1/cookie",
+                self.discovery.base_url(plugin).trim_end_matches('/')
+            );
+            match self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token)
+                .send()
+                .await
+            {
+                Ok(res) if res.status().is_success() => {
+                    out.extend(res.headers().get_all(header::SET_COOKIE).iter().cloned());
+                }
+                Ok(res) => {
+                    tracing::debug!(plugin = %plugin, status = %res.status(), "no user cookie");
+                }
+                Err(e) => tracing::debug!(plugin = %plugin, error = %e, "no user cookie"),
+            }
+        }
+        out
     }
 
     fn secure(&self, headers: &HeaderMap) -> bool {
@@ -409,17 +439,29 @@ async fn server_signin(
             StatusCode::BAD_GATEWAY,
         );
     }
+    let extra = signin
+        .plugin_cookies(&cookie.token, reqwest::Method::GET)
+        .await;
     session_response(
         Redirect::to(&next).into_response(),
         &cookie,
+        extra,
         signin.secure(&headers),
     )
 }
 
-fn session_response(mut res: Response, cookie: &SessionCookie, secure: bool) -> Response {
+fn session_response(
+    mut res: Response,
+    cookie: &SessionCookie,
+    plugin_cookies: Vec<HeaderValue>,
+    secure: bool,
+) -> Response {
     match set_cookie(cookie, secure) {
         Some(v) => {
             res.headers_mut().insert(header::SET_COOKIE, v);
+            for c in plugin_cookies {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
             res.headers_mut().insert(
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("no-store"),
@@ -475,11 +517,18 @@ async fn set_session(
     }
     let cookie = SessionCookie::new(body.token, body.provider, body.display_name);
     match signin.verify(&cookie).await {
-        Ok(user) => session_response(
-            Json(serde_json::json!({ "userEntityRef": user.user_entity_ref() })).into_response(),
-            &cookie,
-            signin.secure(&headers),
-        ),
+        Ok(user) => {
+            let extra = signin
+                .plugin_cookies(&cookie.token, reqwest::Method::GET)
+                .await;
+            session_response(
+                Json(serde_json::json!({ "userEntityRef": user.user_entity_ref() }))
+                    .into_response(),
+                &cookie,
+                extra,
+                signin.secure(&headers),
+            )
+        }
         Err(_) => ApiError::authentication("the identity token is not valid").into_response(),
     }
 }
@@ -503,6 +552,7 @@ async fn signout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     }
     let cookie = SessionCookie::from_headers(&headers);
     let mut to = "/signin".to_string();
+    let mut extra = Vec::new();
     if let Some(cookie) = &cookie
         && let Some(p) = signin.settings.provider(&cookie.provider)
     {
@@ -517,6 +567,9 @@ async fn signout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         if let Err(e) = sent {
             tracing::debug!(provider = %p.id, error = %e, "provider logout failed");
         }
+        extra = signin
+            .plugin_cookies(&cookie.token, reqwest::Method::DELETE)
+            .await;
         to = format!(
             "/signin?signedOut={}",
             url::form_urlencoded::byte_serialize(p.id.as_bytes()).collect::<String>()
@@ -525,5 +578,8 @@ async fn signout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     let mut res = Redirect::to(&to).into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, clear_cookie(signin.secure(&headers)));
+    for c in extra {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
     res
 }

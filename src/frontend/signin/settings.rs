@@ -33,6 +33,9 @@ pub(crate) struct SignInSettings {
     pub(crate) environment: String,
     /// `app.baseUrl`, for the OAuth redirect URL and the `Secure` flag.
     pub(crate) app_base_url: Option<String>,
+    /// `app.signInPage.userCookiePlugins` (default `[techdocs]`): plugins whose files the
+    /// browser loads itself (TechDocs images), so signing in also gets their user cookie.
+    pub(crate) cookie_plugins: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +133,19 @@ impl SignInSettings {
             app_base_url: config
                 .opt_string("app.baseUrl")?
                 .map(|u| u.trim_end_matches('/').to_string()),
+            cookie_plugins: match config.opt_string_array("app.signInPage.userCookiePlugins")? {
+                Some(list) => {
+                    if !list.iter().all(|p| valid_id(p)) {
+                        return Err(ConfigError::Invalid {
+                            path: "app.signInPage.userCookiePlugins".to_string(),
+                            message: "plugin ids may only hold letters, digits, '-' and '_'"
+                                .to_string(),
+                        });
+                    }
+                    list
+                }
+                None => vec!["techdocs".to_string()],
+            },
         })
     }
 
@@ -161,12 +177,13 @@ mod tests {
         let ids: Vec<_> = s.providers.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["github", "oidc", "guest"]);
         assert_eq!(s.environment, "production");
+        assert_eq!(s.cookie_plugins, ["techdocs"]);
         assert_eq!(s.provider("guest").unwrap().flow, Flow::Server);
         assert_eq!(s.provider("oidc").unwrap().flow, Flow::Redirect);
         assert_eq!(s.provider("oidc").unwrap().title, "Single sign-on");
 
         let config = Config::from_value(json!({
-            "app": { "baseUrl": "https://portal.example.com/", "signInPage": { "providers": [
+            "app": { "baseUrl": "https://portal.example.com/", "signInPage": { "userCookiePlugins": [], "providers": [
                 { "id": "oidc", "title": "Acme SSO", "message": "Use your Acme account" }, "guest"
             ] } },
             "auth": { "providers": { "guest": {}, "oidc": {}, "github": {} } }
@@ -178,6 +195,7 @@ mod tests {
         assert_eq!(s.providers[0].message, "Use your Acme account");
         assert_eq!(s.environment, "development");
         assert!(s.secure(false));
+        assert!(s.cookie_plugins.is_empty());
 
         let none = SignInSettings::from_config(&Config::empty()).unwrap();
         assert!(none.providers.is_empty());

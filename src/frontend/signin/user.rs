@@ -44,6 +44,10 @@ tokio::task_local! {
 ///   sign-out button: `POST /signout` clears the cookie, calls the provider's
 ///   `POST /api/auth/<id>/logout`, and the sign-in page it lands on clears a redirect
 ///   provider's refresh cookie from the browser.
+/// - Signing in also passes on the user cookie (`backstage-auth`, a limited token) of each
+///   plugin in `app.signInPage.userCookiePlugins` (default `[techdocs]`), fetched from its
+///   `/.backstage/auth/v1/cookie`, so files the browser loads straight from that plugin
+///   (TechDocs images) are allowed; signing out removes it.
 /// - Pages rendered for a user are sent with `Cache-Control: private, no-store`.
 ///   `/signin`, `/signin/*` and `/signout` are reserved paths.
 ///

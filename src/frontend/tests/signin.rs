@@ -94,6 +94,34 @@ async fn backend(token_for: &'static str, seen: Arc<Mutex<Seen>>) -> String {
             }),
         )
         .route(
+            "/api/techdocs/.backstage/auth/v1/cookie",
+            get(|headers: HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                let limited = auth
+                    .trim_start_matches("Bearer valid:")
+                    .replace([':', '/'], "-");
+                (
+                    [(
+                        "set-cookie",
+                        format!("backstage-auth=limited-{limited}; Path=/api/techdocs; HttpOnly"),
+                    )],
+                    Json(json!({ "expiresAt": null })),
+                )
+            })
+            .delete(|| async {
+                (
+                    StatusCode::NO_CONTENT,
+                    [(
+                        "set-cookie",
+                        "backstage-auth=; Path=/api/techdocs; Max-Age=0; HttpOnly",
+                    )],
+                )
+            }),
+        )
+        .route(
             "/api/echo/whoami",
             get(|headers: HeaderMap| async move {
                 let auth = headers
@@ -211,6 +239,16 @@ async fn a_guest_signs_in_in_one_post_and_pages_call_plugins_with_the_guest_toke
         assert!(set.contains(part), "{set}");
     }
     assert!(!set.contains("Secure"), "{set}");
+    // ... and passes on the user cookie of TechDocs, whose images the browser loads itself.
+    let all: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        all[1],
+        "backstage-auth=limited-user-development-guest; Path=/api/techdocs; HttpOnly"
+    );
     let refreshes = seen.lock().unwrap().refresh_headers.clone();
     assert_eq!(
         refreshes[0],
@@ -257,11 +295,15 @@ async fn a_guest_signs_in_in_one_post_and_pages_call_plugins_with_the_guest_toke
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers["location"], "/signin?signedOut=guest");
-    assert!(
-        headers["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
+    let all: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(all[0].starts_with("backlot-session=;") && all[0].contains("Max-Age=0"));
+    assert_eq!(
+        all[1],
+        "backstage-auth=; Path=/api/techdocs; Max-Age=0; HttpOnly"
     );
     assert_eq!(
         seen.lock().unwrap().logouts,
