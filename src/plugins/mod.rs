@@ -3,5 +3,6 @@
 pub mod app;
 pub mod auth;
 pub mod catalog;
+pub mod permission;
 pub mod search;
 pub mod techdocs;

@@ -35,6 +35,7 @@
 mod auth;
 mod client;
 pub mod mock_services;
+pub mod permissions;
 
 pub use auth::{
     DEFAULT_MOCK_SERVICE, DEFAULT_MOCK_USER, MockAuthService, MockUserInfo, mock_auth_factory,
