@@ -351,6 +351,7 @@ impl AppBuilder {
                 js_path,
                 pages,
                 signin,
+                auth: self.auth.clone(),
             }),
         })
     }

@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub(crate) pages: Vec<(String, PageRoute)>,
     /// Sign-in, when the app has an auth service and at least one provider.
     pub(crate) signin: Option<SignIn>,
+    /// Verifies `Authorization: Bearer` user tokens of page requests (API-style clients).
+    pub(crate) auth: Option<Arc<dyn crate::services::auth::AuthService>>,
 }
 
 impl AppState {

@@ -140,6 +140,21 @@ pub(crate) async fn resolve(
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<Option<Arc<SignedInUser>>, Response> {
+    // A client that sends a user's identity token itself (a script, a test) needs no
+    // session; browsers never send this header on their own, so it cannot be forged across
+    // sites. The token is verified like a session's.
+    if let (Some(auth), Some(token)) = (&state.auth, crate::services::auth::bearer_token(headers)) {
+        let creds = auth
+            .authenticate(token, AuthenticateOptions::default())
+            .await;
+        if let Ok(creds) = creds
+            && creds.kind() == PrincipalKind::User
+            && !creds.is_limited()
+            && let Some(user) = creds.user_entity_ref()
+        {
+            return Ok(Some(Arc::new(SignedInUser::new(user, token))));
+        }
+    }
     let Some(signin) = &state.signin else {
         return Ok(None);
     };

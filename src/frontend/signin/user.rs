@@ -26,6 +26,9 @@ tokio::task_local! {
 ///   page answers `303` to `/signin?next=<path>`; the cookie of a refused session is cleared.
 ///   An expired session of a redirect provider (OIDC) goes through the provider's landing page
 ///   first, which renews it silently from the provider's refresh cookie.
+/// - A request carrying `Authorization: Bearer <user identity token>` itself (a script, a
+///   test client) is rendered for that user without a session, also when sign-in is off;
+///   browsers never send that header on their own, so other sites cannot forge it.
 /// - `/signin` shows one button per provider. `guest` signs in with one form POST to
 ///   `/signin/guest`, no JavaScript: the app calls the auth backend's
 ///   `GET /api/auth/guest/refresh?env=<auth.environment>` itself. Other providers run

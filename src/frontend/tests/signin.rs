@@ -482,6 +482,40 @@ async fn without_providers_or_auth_service_pages_render_without_sign_in() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"<p id="sent"></p>"#), "{html}");
     assert!(!html.contains("bl-user"), "{html}");
+    // A client sending a user's token itself gets the page as that user; a bad token is
+    // ignored, a service token is not a user.
+    for (token, sent) in [
+        ("valid:user:default/joe", "Bearer valid:user:default/joe"),
+        ("forged", ""),
+        ("service:x", ""),
+    ] {
+        let req = Request::get("/whoami")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, html) = send(&app, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains(&format!(r#"<p id="sent">{sent}</p>"#)),
+            "{html}"
+        );
+    }
+    // With sign-in on, a bearer token stands in for the session; without one, sign in.
+    let signin_app = make_app(&base, json!({ "guest": {} }));
+    let req = |token: &str| {
+        Request::get("/whoami")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, _, html) = send(&signin_app, req("valid:user:default/joe")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<p id="user">user:default/joe</p>"#),
+        "{html}"
+    );
+    let (status, _, _) = send(&signin_app, req("forged")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
 
     let reserved =
         App::builder()
