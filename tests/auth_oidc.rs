@@ -26,7 +26,11 @@ async fn provider() -> Option<String> {
     let res = reqwest::get(format!("{url}/.well-known/openid-configuration"))
         .await
         .unwrap_or_else(|e| panic!("OIDC provider at {url} is unreachable: {e}"));
-    assert!(res.status().is_success(), "OIDC provider answered {}", res.status());
+    assert!(
+        res.status().is_success(),
+        "OIDC provider answered {}",
+        res.status()
+    );
     Some(url)
 }
 
@@ -78,7 +82,12 @@ impl Browser {
         res
     }
 
-    async fn post_form(&mut self, b: &Running, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    async fn post_form(
+        &mut self,
+        b: &Running,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let cookie = self.jar(b, url).header_for(&path_of(url));
         let res = http()
             .post(url)
@@ -94,7 +103,10 @@ impl Browser {
     /// Starts a sign-in; returns the provider's authorization URL.
     async fn start(&mut self, b: &Running, query: &str) -> String {
         let res = self
-            .get(b, &b.url(&format!("/api/auth/oidc/start?env=development{query}")))
+            .get(
+                b,
+                &b.url(&format!("/api/auth/oidc/start?env=development{query}")),
+            )
             .await;
         assert_eq!(res.status(), 302);
         let nonce = self.backend.0.get("oidc-nonce").expect("nonce cookie");
@@ -104,7 +116,12 @@ impl Browser {
 
     /// Goes through the provider's pages as `login` from `authorize_url`, until the provider
     /// sends the browser back to the backend; returns that callback URL.
-    async fn log_in_at_provider(&mut self, b: &Running, authorize_url: &str, login: &str) -> String {
+    async fn log_in_at_provider(
+        &mut self,
+        b: &Running,
+        authorize_url: &str,
+        login: &str,
+    ) -> String {
         let mut url = authorize_url.to_string();
         for _ in 0..12 {
             if url.starts_with(&b.url("/")) {
@@ -123,7 +140,9 @@ impl Browser {
                 .nth(1)
                 .and_then(|s| s.split('"').next())
                 .unwrap_or_else(|| panic!("no login form: {page}"));
-            let res = self.post_form(b, &resolve(&url, action), &[("login", login)]).await;
+            let res = self
+                .post_form(b, &resolve(&url, action), &[("login", login)])
+                .await;
             assert!(res.status().is_redirection(), "{}", res.status());
             url = resolve(&url, &location(&res));
         }
@@ -149,7 +168,11 @@ fn location(res: &reqwest::Response) -> String {
 }
 
 fn resolve(base: &str, href: &str) -> String {
-    url::Url::parse(base).unwrap().join(href).unwrap().to_string()
+    url::Url::parse(base)
+        .unwrap()
+        .join(href)
+        .unwrap()
+        .to_string()
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -165,7 +188,11 @@ fn with_query_param(url: &str, name: &str, value: &str) -> String {
     let pairs: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == name { value.to_string() } else { v.into_owned() };
+            let v = if k == name {
+                value.to_string()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -178,14 +205,19 @@ const REDIRECT: &str = "&flow=redirect&redirectUrl=http%3A%2F%2Flocalhost%3A3000
 /// The whole redirect flow as `login`: the backend's answer to the provider's callback.
 async fn redirect_sign_in(browser: &mut Browser, b: &Running, login: &str) -> reqwest::Response {
     let authorize = browser.start(b, REDIRECT).await;
-    assert_eq!(query_param(&authorize, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
     let callback = browser.log_in_at_provider(b, &authorize, login).await;
     browser.get(b, &callback).await
 }
 
 #[tokio::test]
 async fn redirect_flow_signs_in_the_catalog_user_refreshes_and_logs_out() {
-    let Some(issuer) = provider().await else { return };
+    let Some(issuer) = provider().await else {
+        return;
+    };
     let (_dir, b) = backend(&issuer).await;
     let mut browser = Browser::default();
     let res = redirect_sign_in(&mut browser, &b, "jane").await;
@@ -196,7 +228,10 @@ async fn redirect_flow_signs_in_the_catalog_user_refreshes_and_logs_out() {
         .iter()
         .find(|c| c.starts_with("oidc-refresh-token="))
         .expect("refresh cookie");
-    assert!(refresh_cookie.contains("Path=/api/auth/oidc;"), "{refresh_cookie}");
+    assert!(
+        refresh_cookie.contains("Path=/api/auth/oidc;"),
+        "{refresh_cookie}"
+    );
     assert!(refresh_cookie.contains("HttpOnly"), "{refresh_cookie}");
     assert!(refresh_cookie.contains("SameSite=Lax"), "{refresh_cookie}");
     // The nonce is single-use, and the cookie does not carry the provider's token readably.
@@ -266,7 +301,9 @@ async fn redirect_flow_signs_in_the_catalog_user_refreshes_and_logs_out() {
 
 #[tokio::test]
 async fn plus_addressed_emails_and_unknown_users() {
-    let Some(issuer) = provider().await else { return };
+    let Some(issuer) = provider().await else {
+        return;
+    };
     let (_dir, b) = backend(&issuer).await;
     // john+work@example.com matches john@example.com, a member of team-b.
     let mut browser = Browser::default();
@@ -283,7 +320,10 @@ async fn plus_addressed_emails_and_unknown_users() {
     let res = redirect_sign_in(&mut browser, &b, "ghost").await;
     assert_eq!(res.status(), 302);
     let target = location(&res);
-    assert!(target.starts_with(&format!("{APP}/catalog?error=")), "{target}");
+    assert!(
+        target.starts_with(&format!("{APP}/catalog?error=")),
+        "{target}"
+    );
     let error = query_param(&target, "error").unwrap();
     assert!(error.contains("unable to resolve user identity"), "{error}");
     assert!(!browser.backend.0.contains_key("oidc-refresh-token"));
@@ -293,7 +333,9 @@ async fn plus_addressed_emails_and_unknown_users() {
 
 #[tokio::test]
 async fn tampered_state_wrong_nonce_and_changed_pkce_challenge_are_refused() {
-    let Some(issuer) = provider().await else { return };
+    let Some(issuer) = provider().await else {
+        return;
+    };
     let (_dir, b) = backend(&issuer).await;
 
     // A state whose nonce is not the one in the browser's cookie.
@@ -314,17 +356,24 @@ async fn tampered_state_wrong_nonce_and_changed_pkce_challenge_are_refused() {
         .bytes()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let res = browser.get(&b, &with_query_param(&callback, "state", &forged)).await;
+    let res = browser
+        .get(&b, &with_query_param(&callback, "state", &forged))
+        .await;
     assert_eq!(res.status(), 302);
     let target = location(&res);
-    assert_eq!(query_param(&target, "error").as_deref(), Some("Invalid nonce"));
+    assert_eq!(
+        query_param(&target, "error").as_deref(),
+        Some("Invalid nonce")
+    );
     assert!(!browser.backend.0.contains_key("oidc-refresh-token"));
 
     // A state that is not one at all gets the popup's error page.
     let mut browser = Browser::default();
     let authorize = browser.start(&b, "").await;
     let callback = browser.log_in_at_provider(&b, &authorize, "jane").await;
-    let res = browser.get(&b, &with_query_param(&callback, "state", "zz")).await;
+    let res = browser
+        .get(&b, &with_query_param(&callback, "state", "zz"))
+        .await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("NotAllowedError"), "{page}");
@@ -358,14 +407,19 @@ async fn tampered_state_wrong_nonce_and_changed_pkce_challenge_are_refused() {
 
 #[tokio::test]
 async fn popup_flow_posts_the_identity_to_the_app_origin_only() {
-    let Some(issuer) = provider().await else { return };
+    let Some(issuer) = provider().await else {
+        return;
+    };
     let (_dir, b) = backend(&issuer).await;
     let mut browser = Browser::default();
     let authorize = browser.start(&b, "").await;
     let callback = browser.log_in_at_provider(&b, &authorize, "jane").await;
     let res = browser.get(&b, &callback).await;
     assert_eq!(res.status(), 200);
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.starts_with("script-src 'sha256-"), "{csp}");
     assert_eq!(res.headers()["x-frame-options"], "sameorigin");
     assert!(browser.backend.0.contains_key("oidc-refresh-token"));
@@ -376,7 +430,9 @@ async fn popup_flow_posts_the_identity_to_the_app_origin_only() {
         .and_then(|s| s.split('\'').next())
         .unwrap();
     let message: Value = serde_json::from_str(
-        &percent_encoding::percent_decode_str(encoded).decode_utf8().unwrap(),
+        &percent_encoding::percent_decode_str(encoded)
+            .decode_utf8()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(message["type"], "authorization_response");
@@ -384,11 +440,17 @@ async fn popup_flow_posts_the_identity_to_the_app_origin_only() {
         message["response"]["backstageIdentity"]["identity"]["userEntityRef"],
         "user:default/jane"
     );
-    assert!(page.contains("decodeURIComponent('http%3A%2F%2Flocalhost%3A3000')"), "{page}");
+    assert!(
+        page.contains("decodeURIComponent('http%3A%2F%2Flocalhost%3A3000')"),
+        "{page}"
+    );
 
     // Another origin, or a redirect off the app's origin, is refused before the provider.
     let res = browser
-        .get(&b, &b.url("/api/auth/oidc/start?env=development&origin=https%3A%2F%2Fevil.example"))
+        .get(
+            &b,
+            &b.url("/api/auth/oidc/start?env=development&origin=https%3A%2F%2Fevil.example"),
+        )
         .await;
     assert_eq!(res.status(), 403);
     b.stop().await;

@@ -376,3 +376,53 @@ async fn age_keys(db: &std::path::Path, secs: i64, kid: Option<&str>) {
     assert!(sql.execute(&auth_db).await.unwrap() >= 1);
     manager.close().await;
 }
+
+#[tokio::test]
+async fn identity_tokens_become_user_cookies_that_verify_against_the_jwks() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = kit::start(dir.path(), DEV_GUEST).await;
+    let token = guest_token(&b).await;
+    // The core rebuilds a limited token from the `uip` claim; it must carry the auth
+    // plugin's signature.
+    let res = http()
+        .get(b.url("/api/catalog/.backstage/auth/v1/cookie"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = kit::set_cookies(res.headers())
+        .into_iter()
+        .find(|c| c.starts_with("backstage-auth="))
+        .expect("user cookie");
+    let limited = cookie["backstage-auth=".len()..].split(';').next().unwrap();
+    let (header, claims) = jwt::decode_verified(limited, &kit::jwks(&b).await)
+        .expect("the limited token verifies against the auth plugin's keys");
+    assert_eq!(header.typ.as_deref(), Some("vnd.backstage.limited-user"));
+    assert_eq!(claims["sub"], "user:development/guest");
+    assert!(claims.get("ent").is_none());
+    // What the core asks the auth plugin about a limited token: its user's ownership.
+    for req in [
+        http()
+            .get(b.url("/api/auth/v1/userinfo"))
+            .bearer_auth(limited),
+        http()
+            .get(b.url("/api/auth/v1/userinfo"))
+            .header("Cookie", format!("backstage-auth={limited}")),
+    ] {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let info: Value = res.json().await.unwrap();
+        assert_eq!(
+            info["claims"]["ent"],
+            serde_json::json!(["user:development/guest"])
+        );
+    }
+    let res = http()
+        .get(b.url("/api/auth/v1/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    b.stop().await;
+}

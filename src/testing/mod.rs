@@ -117,7 +117,7 @@ impl TestBackendBuilder {
         for yaml in self.yaml {
             builder = builder.config_yaml(yaml);
         }
-        let overridden = |id: &str| self.overridden.iter().any(|o| *o == id);
+        let overridden = |id: &str| self.overridden.contains(&id);
         if !overridden(ROOT_LOGGER.id()) {
             builder = builder.add_service(mock_services::root_logger_factory(&self.logger));
         }

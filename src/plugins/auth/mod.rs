@@ -4,3 +4,8 @@
 
 pub mod backend;
 pub mod node;
+
+/// Compiles the examples of the guide `docs/auth.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/auth.md")]
+pub struct AuthGuide;

@@ -4,18 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use async_trait::async_trait;
-use backlot::backend::{Backend, BackendHandle, ServiceFactory};
-use backlot::plugins::catalog::common::{
-    CatalogClient, CatalogClientError, Entity, EntityRef, QueryEntitiesRequest,
-    QueryEntitiesResponse,
-};
-use backlot::plugins::catalog::node::{CATALOG, CatalogApi};
+use backlot::backend::{Backend, BackendHandle};
 use backlot::plugins::{auth, catalog};
-use backlot::services::auth::{AUTH, AuthService, jwt};
-use backlot::services::core_services::DISCOVERY;
+use backlot::services::auth::jwt;
 use serde_json::Value;
 
 /// Users and groups: jane (profile email jane@example.com, member of team-a), john
@@ -90,58 +82,6 @@ impl Running {
     }
 }
 
-/// `CATALOG` for the auth plugin that sends a plugin token minted by `AUTH` with every call.
-// TODO(lead): drop once the default `CATALOG` client mints plugin tokens itself.
-#[derive(Debug)]
-struct TokenCatalog {
-    auth: Arc<dyn AuthService>,
-    base: String,
-}
-
-impl TokenCatalog {
-    async fn client(&self) -> Result<CatalogClient, CatalogClientError> {
-        let token = self
-            .auth
-            .plugin_request_token(&self.auth.own_service_credentials(), "catalog")
-            .await
-            .expect("plugin token");
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        Ok(CatalogClient::with_client(self.base.clone(), http))
-    }
-}
-
-#[async_trait]
-impl CatalogApi for TokenCatalog {
-    async fn entity_by_ref(&self, r: &EntityRef) -> Result<Option<Entity>, CatalogClientError> {
-        self.client().await?.get_entity_by_ref(r).await
-    }
-    async fn query_entities(
-        &self,
-        request: &QueryEntitiesRequest,
-    ) -> Result<QueryEntitiesResponse, CatalogClientError> {
-        self.client().await?.query_entities(request).await
-    }
-}
-
-fn token_catalog() -> ServiceFactory {
-    ServiceFactory::plugin(&CATALOG)
-        .deps((&AUTH, &DISCOVERY))
-        .build(|_ctx, (auth, discovery)| async move {
-            Ok(Arc::new(TokenCatalog {
-                auth,
-                base: discovery.base_url("catalog"),
-            }) as Arc<dyn CatalogApi>)
-        })
-}
-
 /// The `backend.database` config of a backend: in memory, or SQLite files in `dir`.
 pub fn database_yaml(dir: Option<&Path>) -> String {
     match dir {
@@ -168,7 +108,6 @@ pub async fn start_with_db(dir: &Path, yaml: &str, db_dir: Option<&Path>) -> Run
         .config_yaml(database_yaml(db_dir))
         .config_yaml(catalog_yaml(dir))
         .config_yaml(yaml.to_string())
-        .add_service(token_catalog())
         .add((auth::backend::plugin(), catalog::backend::plugin()))
         .start()
         .await

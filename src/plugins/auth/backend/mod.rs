@@ -40,7 +40,7 @@ use tokens::TokenIssuer;
 /// its own database.
 ///
 /// ```
-/// use backlot::backend::{Backend, Feature};
+/// use backlot::backend::Feature;
 /// use backlot::plugins::auth::backend::AuthPlugin;
 ///
 /// let feature = Feature::plugin(AuthPlugin::new());
@@ -153,6 +153,12 @@ impl BackendPlugin for AuthPlugin {
                         http.add_auth_policy(AuthPolicy {
                             path: (*path).to_string(),
                             allow: AuthPolicyAllow::Unauthenticated,
+                        });
+                    }
+                    for path in router::USER_COOKIE_PATHS {
+                        http.add_auth_policy(AuthPolicy {
+                            path: (*path).to_string(),
+                            allow: AuthPolicyAllow::UserCookie,
                         });
                     }
                     let names: Vec<&String> = state.providers.keys().collect();

@@ -60,7 +60,7 @@ impl AuthResolverContext for CatalogResolverContext {
                 for (k, v) in annotations {
                     filter = filter.with(format!("metadata.annotations.{k}"), v.clone());
                 }
-                self.query(filter).await?
+                self.query(filter, &credentials).await?
             }
             CatalogUserQuery::Filter(conditions) => {
                 let mut filter = EntityFilter::new();
@@ -73,7 +73,7 @@ impl AuthResolverContext for CatalogResolverContext {
                 for (k, v) in conditions {
                     filter = filter.with(k.clone(), v.clone());
                 }
-                self.query(filter).await?
+                self.query(filter, &credentials).await?
             }
         };
         if found.len() > 1 {
@@ -99,7 +99,11 @@ impl AuthResolverContext for CatalogResolverContext {
 }
 
 impl CatalogResolverContext {
-    async fn query(&self, filter: EntityFilter) -> Result<Vec<Entity>, SignInError> {
+    async fn query(
+        &self,
+        filter: EntityFilter,
+        credentials: &Credentials,
+    ) -> Result<Vec<Entity>, SignInError> {
         let request = QueryEntitiesRequest {
             filter: vec![filter],
             limit: Some(2),
@@ -107,7 +111,7 @@ impl CatalogResolverContext {
         };
         Ok(self
             .catalog
-            .query_entities(&request, &self.credentials())
+            .query_entities(&request, credentials)
             .await
             .map_err(catalog_error)?
             .items)
@@ -136,7 +140,7 @@ fn options<T: for<'de> Deserialize<'de> + Default>(
         .map_err(|e| SignInError::Failed(format!("invalid options of resolver '{name}': {e}")))
 }
 
-fn email<'a>(info: &'a SignInInfo) -> Result<&'a str, SignInError> {
+fn email(info: &SignInInfo) -> Result<&str, SignInError> {
     info.profile
         .email
         .as_deref()

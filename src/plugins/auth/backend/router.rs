@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -28,7 +28,7 @@ use super::session::{CookieScope, SessionKeys, cookie, pkce_challenge, random_to
 use super::tokens::{TokenIssuer, unix_now};
 use crate::backend::http::ApiError;
 use crate::plugins::auth::node::{AuthProfile, SignInError, SignInInfo, SignInResult};
-use crate::services::auth::jwt;
+use crate::services::auth::{Credentials, bearer_token, jwt};
 
 /// The refresh cookie lives this long without `sessionDuration`: 1000 days, as Backstage.
 const DEFAULT_SESSION_SECS: u64 = 1000 * 24 * 3600;
@@ -74,6 +74,9 @@ pub(crate) const UNAUTHENTICATED_PATHS: &[&str] = &[
     "/.well-known/openid-configuration",
     "/.well-known/jwks.json",
 ];
+
+/// The paths that also take the user cookie (a limited token), as Backstage's userinfo.
+pub(crate) const USER_COOKIE_PATHS: &[&str] = &["/v1/userinfo"];
 
 impl AuthState {
     fn provider(&self, id: &str) -> Result<&Provider, ApiError> {
@@ -558,24 +561,30 @@ async fn jwks(State(s): Shared) -> Result<Json<jwt::JwkSet>, ApiError> {
         .map_err(|e| ApiError::internal(e.0))
 }
 
-async fn userinfo(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .ok_or_else(|| ApiError::authentication("No token provided"))?;
-    let claims = s.issuer.verify(token).await.map_err(|e| {
-        ApiError::input(format!(
-            "Userinfo endpoint must be called with a token that represents a user principal ({e})"
-        ))
-    })?;
-    let sub = claims["sub"].as_str().unwrap_or_default();
+/// `GET /v1/userinfo`: for a user token or a limited one (in the `Authorization` header, or
+/// the user cookie the default-deny layer verified).
+async fn userinfo(
+    State(s): Shared,
+    credentials: Option<Extension<Credentials>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let sub = match bearer_token(&headers) {
+        Some(token) => {
+            let claims = s.issuer.verify(token).await.map_err(|e| {
+                ApiError::input(format!(
+                    "Userinfo endpoint must be called with a token that represents a user \
+                     principal ({e})"
+                ))
+            })?;
+            claims["sub"].as_str().unwrap_or_default().to_string()
+        }
+        None => credentials
+            .and_then(|Extension(c)| c.user_entity_ref().map(String::from))
+            .ok_or_else(|| ApiError::authentication("No token provided"))?,
+    };
     match s
         .issuer
-        .user_info(sub)
+        .user_info(&sub)
         .await
         .map_err(|e| ApiError::internal(e.0))?
     {
