@@ -384,6 +384,9 @@ async fn limited_tokens_work_only_on_cookie_routes_and_external_tokens_stay_in_b
         (&b["user"], &b["limited"]),
         (&json!("user:default/jane"), &json!(true))
     );
+    // A cookie route still needs the cookie.
+    let (s, b) = h.get("/api/alpha/files/a.png", None).await;
+    assert_error(s, &b, 401, "AuthenticationError");
     // The cookie is ignored on a normal route.
     let res = h
         .http
