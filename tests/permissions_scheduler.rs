@@ -36,7 +36,9 @@ const TRIGGER: &str = "/api/jobs/.backstage/scheduler/v1/tasks/nightly/trigger";
 async fn start(policy_yaml: &str) -> TestBackend {
     TestBackend::builder()
         .feature(plugin())
-        .feature(Feature::plugin(backlot::plugins::permission::backend::plugin()))
+        .feature(Feature::plugin(
+            backlot::plugins::permission::backend::plugin(),
+        ))
         .config_yaml(policy_yaml.to_string())
         .start()
         .await
