@@ -91,6 +91,8 @@ async fn a_tuple_of_a_plugin_a_module_and_a_service_factory_starts() {
         .await
         .unwrap();
     assert_eq!(body, "hello world");
+    // The plugin's route sits behind the default-deny layer like any other.
+    support::assert_unauthenticated_get(&handle.url("/api/greeter/hello")).await;
     handle.stop().await.unwrap();
 }
 
