@@ -265,8 +265,7 @@ async fn boot(
         let root_http = root_http.clone();
         async move {
             let id = plan.id.clone();
-            let result =
-                start_plugin(&registry, &root_http, plan, default_auth_disabled).await;
+            let result = start_plugin(&registry, &root_http, plan, default_auth_disabled).await;
             (id, gate, result)
         }
     });

@@ -1,6 +1,8 @@
 //! Reference plugins.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
+pub mod permission;
 pub mod search;
 pub mod techdocs;

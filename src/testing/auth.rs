@@ -170,7 +170,9 @@ impl AuthService for MockAuthService {
             }
             let subject = sub(&p, DEFAULT_MOCK_SERVICE);
             if let Some(obo) = p.get("obo").and_then(Value::as_str) {
-                let user = self.authenticate(obo, AuthenticateOptions::default()).await?;
+                let user = self
+                    .authenticate(obo, AuthenticateOptions::default())
+                    .await?;
                 let Principal::User(u) = user.principal().clone() else {
                     return Err(AuthError::Authentication("bad on-behalf-of".to_string()));
                 };
@@ -194,7 +196,8 @@ impl AuthService for MockAuthService {
         on_behalf_of: &Credentials,
         target_plugin_id: &str,
     ) -> Result<String, AuthError> {
-        let mut p = json!({ "sub": format!("plugin:{}", self.plugin_id), "target": target_plugin_id });
+        let mut p =
+            json!({ "sub": format!("plugin:{}", self.plugin_id), "target": target_plugin_id });
         match on_behalf_of.principal() {
             Principal::User(_) => {
                 let token = on_behalf_of
@@ -280,16 +283,43 @@ mod tests {
         let catalog = MockAuthService::new("catalog");
         let search = MockAuthService::new("search");
         let jane = mock_credentials::user("user:default/jane");
-        let token = search.plugin_request_token(&jane, "catalog").await.expect("token");
-        let creds = catalog.authenticate(&token, AuthenticateOptions::default()).await.expect("ok");
+        let token = search
+            .plugin_request_token(&jane, "catalog")
+            .await
+            .expect("token");
+        let creds = catalog
+            .authenticate(&token, AuthenticateOptions::default())
+            .await
+            .expect("ok");
         assert_eq!(creds.user_entity_ref(), Some("user:default/jane"));
-        assert!(search.authenticate(&token, AuthenticateOptions::default()).await.is_err());
+        assert!(
+            search
+                .authenticate(&token, AuthenticateOptions::default())
+                .await
+                .is_err()
+        );
         let own = search.own_service_credentials();
-        let token = search.plugin_request_token(&own, "catalog").await.expect("token");
-        let creds = catalog.authenticate(&token, AuthenticateOptions::default()).await.expect("ok");
+        let token = search
+            .plugin_request_token(&own, "catalog")
+            .await
+            .expect("token");
+        let creds = catalog
+            .authenticate(&token, AuthenticateOptions::default())
+            .await
+            .expect("ok");
         assert_eq!(creds.service_subject(), Some("plugin:search"));
         let limited = catalog.limited_user_token(&jane).await.expect("limited");
-        assert!(catalog.authenticate(&limited.token, AuthenticateOptions::default()).await.is_err());
-        assert!(catalog.authenticate("garbage", AuthenticateOptions::default()).await.is_err());
+        assert!(
+            catalog
+                .authenticate(&limited.token, AuthenticateOptions::default())
+                .await
+                .is_err()
+        );
+        assert!(
+            catalog
+                .authenticate("garbage", AuthenticateOptions::default())
+                .await
+                .is_err()
+        );
     }
 }

@@ -35,6 +35,7 @@
 mod auth;
 mod client;
 pub mod mock_services;
+pub mod permissions;
 
 pub use auth::{
     DEFAULT_MOCK_SERVICE, DEFAULT_MOCK_USER, MockAuthService, MockUserInfo, mock_auth_factory,
@@ -45,8 +46,8 @@ pub use client::{TestClient, TestResponse};
 use std::sync::Arc;
 
 use crate::backend::{Backend, BackendError, BackendHandle, Feature, ServiceFactory};
-use crate::services::cache::CacheClient;
 use crate::services::auth::{AUTH, USER_INFO};
+use crate::services::cache::CacheClient;
 use crate::services::core_services::{CACHE, DATABASE, ROOT_LOGGER, SCHEDULER};
 use crate::services::database::PluginDatabase;
 use crate::services::logger::CapturingLogger;
@@ -116,7 +117,7 @@ impl TestBackendBuilder {
         for yaml in self.yaml {
             builder = builder.config_yaml(yaml);
         }
-        let overridden = |id: &str| self.overridden.iter().any(|o| *o == id);
+        let overridden = |id: &str| self.overridden.contains(&id);
         if !overridden(ROOT_LOGGER.id()) {
             builder = builder.add_service(mock_services::root_logger_factory(&self.logger));
         }
@@ -130,8 +131,10 @@ impl TestBackendBuilder {
             builder = builder.add_feature(feature);
         }
         let handle = builder.start().await?;
-        let client = TestClient::new(handle.base_url())
-            .with_authorization(&format!("Bearer {}", auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)));
+        let client = TestClient::new(handle.base_url()).with_authorization(&format!(
+            "Bearer {}",
+            auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)
+        ));
         Ok(TestBackend {
             handle,
             logger: self.logger,

@@ -103,7 +103,8 @@ impl DefaultAuthService {
             .root
             .keys(&self.root.user_key_source(), t.header.kid.as_deref())
             .await?;
-        t.verify(&keys).map_err(|_| unauthenticated("invalid token signature"))?;
+        t.verify(&keys)
+            .map_err(|_| unauthenticated("invalid token signature"))?;
         let expires_at = check_times(&t.claims)?;
         if !has_audience(&t.claims, USER_TOKEN_AUDIENCE) {
             return Err(unauthenticated("token is not for this audience"));
@@ -140,7 +141,8 @@ impl DefaultAuthService {
             .root
             .keys(&self.root.user_key_source(), t.header.kid.as_deref())
             .await?;
-        t.verify(&keys).map_err(|_| unauthenticated("invalid token signature"))?;
+        t.verify(&keys)
+            .map_err(|_| unauthenticated("invalid token signature"))?;
         let expires_at = check_times(&t.claims)?;
         let sub = str_claim(&t.claims, "sub")?;
         Ok(Verified {
@@ -160,7 +162,8 @@ impl DefaultAuthService {
             .root
             .keys(&self.root.plugin_key_source(sub), t.header.kid.as_deref())
             .await?;
-        t.verify(&keys).map_err(|_| unauthenticated("invalid token signature"))?;
+        t.verify(&keys)
+            .map_err(|_| unauthenticated("invalid token signature"))?;
         let mut expires_at = check_times(&t.claims)?;
         let credentials = match t.claims.get("obo").and_then(Value::as_str) {
             Some(obo) => {
@@ -191,7 +194,9 @@ impl DefaultAuthService {
 
     fn verify_static(&self, token: &str) -> Option<Verified> {
         self.root.external.iter().find_map(|e| match &e.kind {
-            ExternalKind::Static { token: t } if constant_time_eq(t.as_bytes(), token.as_bytes()) => {
+            ExternalKind::Static { token: t }
+                if constant_time_eq(t.as_bytes(), token.as_bytes()) =>
+            {
                 let expires_at = SystemTime::now() + Duration::from_secs(3600);
                 Some(Verified {
                     credentials: self.external_credentials(&e.subject, e.restrictions.clone()),
@@ -222,7 +227,9 @@ impl DefaultAuthService {
             if t.verify_hs256(secret).is_ok() {
                 let expires_at = check_times(&t.claims)?;
                 if str_claim(&t.claims, "sub")? != "backstage-server" {
-                    return Err(unauthenticated("legacy token subject must be 'backstage-server'"));
+                    return Err(unauthenticated(
+                        "legacy token subject must be 'backstage-server'",
+                    ));
                 }
                 return Ok(Verified {
                     credentials: self
@@ -257,7 +264,10 @@ impl DefaultAuthService {
             }
             let keys = self
                 .root
-                .keys(&super::root::KeySource::Url(url.clone()), t.header.kid.as_deref())
+                .keys(
+                    &super::root::KeySource::Url(url.clone()),
+                    t.header.kid.as_deref(),
+                )
                 .await?;
             if t.verify(&keys).is_err() {
                 continue;
@@ -370,8 +380,11 @@ impl AuthService for DefaultAuthService {
         }
         claims["exp"] = json!(unix(exp));
         let key = self.keys.signing_key().await?;
-        key.sign(&JwtHeader::es256(key.kid()).with_typ(PLUGIN_TOKEN_TYPE), &claims)
-            .map_err(|e| AuthError::Internal(e.to_string()))
+        key.sign(
+            &JwtHeader::es256(key.kid()).with_typ(PLUGIN_TOKEN_TYPE),
+            &claims,
+        )
+        .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     async fn limited_user_token(
@@ -382,9 +395,7 @@ impl AuthService for DefaultAuthService {
             .token()
             .filter(|_| credentials.user_entity_ref().is_some())
             .ok_or_else(|| unauthenticated("not user credentials with a token"))?;
-        let expires_at = credentials
-            .expires_at()
-            .unwrap_or_else(SystemTime::now);
+        let expires_at = credentials.expires_at().unwrap_or_else(SystemTime::now);
         if credentials.is_limited() {
             return Ok(LimitedToken {
                 token: token.to_string(),
@@ -399,11 +410,19 @@ impl AuthService for DefaultAuthService {
             .as_deref()
             .ok_or_else(|| unauthenticated("token has no key id"))?;
         let header = JwtHeader::es256(kid).with_typ(LIMITED_USER_TOKEN_TYPE);
-        let claims = json!({
-            "sub": str_claim(&t.claims, "sub")?,
-            "iat": t.claims.get("iat").cloned().unwrap_or(Value::Null),
-            "exp": t.claims.get("exp").cloned().unwrap_or(Value::Null),
-        });
+        // Claims in the order the auth plugin signed them (`sub`, `iat`, `exp`): `json!`
+        // would sort the keys.
+        #[derive(serde::Serialize)]
+        struct LimitedClaims<'a> {
+            sub: &'a str,
+            iat: &'a Value,
+            exp: &'a Value,
+        }
+        let claims = LimitedClaims {
+            sub: str_claim(&t.claims, "sub")?,
+            iat: t.claims.get("iat").unwrap_or(&Value::Null),
+            exp: t.claims.get("exp").unwrap_or(&Value::Null),
+        };
         let input =
             jwt::signing_input(&header, &claims).map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(LimitedToken {

@@ -122,7 +122,10 @@ fn decode<T: serde::de::DeserializeOwned>(
         message: match e.classify() {
             serde_json::error::Category::Data => {
                 let m = e.to_string();
-                m.split(" at line").next().unwrap_or("invalid options").to_string()
+                m.split(" at line")
+                    .next()
+                    .unwrap_or("invalid options")
+                    .to_string()
             }
             _ => "invalid options".to_string(),
         },
@@ -210,7 +213,10 @@ pub(crate) fn read_external_access(config: &Config) -> Result<Vec<ExternalAccess
                     .algorithm
                     .map(OneOrMany::into_vec)
                     .unwrap_or_else(|| vec!["RS256".to_string(), "ES256".to_string()]);
-                if let Some(bad) = algorithms.iter().find(|a| !matches!(a.as_str(), "RS256" | "ES256")) {
+                if let Some(bad) = algorithms
+                    .iter()
+                    .find(|a| !matches!(a.as_str(), "RS256" | "ES256"))
+                {
                     return Err(invalid(
                         format!("{path}.options.algorithm"),
                         format!("unsupported algorithm '{bad}' (RS256 or ES256)"),
@@ -242,7 +248,9 @@ pub(crate) fn read_external_access(config: &Config) -> Result<Vec<ExternalAccess
         });
     }
     // `backend.auth.keys[].secret`: legacy shared secrets, unrestricted.
-    let keys: Vec<Config> = config.opt_config_array("backend.auth.keys")?.unwrap_or_default();
+    let keys: Vec<Config> = config
+        .opt_config_array("backend.auth.keys")?
+        .unwrap_or_default();
     for (i, key) in keys.iter().enumerate() {
         let secret = key.string("secret")?;
         if secret.len() < 8 {
@@ -283,21 +291,33 @@ mod tests {
         .expect("valid");
         assert_eq!(e.len(), 3);
         let r = e[0].restrictions.as_ref().expect("restricted");
-        assert_eq!(r[0].permission_names, Some(vec!["catalog.entity.read".to_string()]));
-        assert!(matches!(e[1].kind, ExternalKind::Legacy { ref secret } if secret == b"secretsecret"));
+        assert_eq!(
+            r[0].permission_names,
+            Some(vec!["catalog.entity.read".to_string()])
+        );
+        assert!(
+            matches!(e[1].kind, ExternalKind::Legacy { ref secret } if secret == b"secretsecret")
+        );
     }
 
     #[test]
     fn bad_entries_name_their_key_and_never_the_token() {
         let err = read(json!({"externalAccess": [{"type": "static", "options": {"token": "short", "subject": "x"}}]}))
             .expect_err("short token");
-        assert!(err.to_string().contains("externalAccess[0].options.token"), "{err}");
+        assert!(
+            err.to_string().contains("externalAccess[0].options.token"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("short"), "{err}");
-        let err = read(json!({"externalAccess": [{"type": "magic", "options": {}}]})).expect_err("type");
+        let err =
+            read(json!({"externalAccess": [{"type": "magic", "options": {}}]})).expect_err("type");
         assert!(err.to_string().contains("externalAccess[0].type"), "{err}");
         let err = read(json!({"externalAccess": [{"type": "static", "options": {"token": "abcdefghij", "subject": "x"},
             "accessRestrictions": [{"plugin": "catalog", "permissionAttribute": {"action": "destroy"}}]}]}))
             .expect_err("action");
-        assert!(err.to_string().contains("permissionAttribute.action"), "{err}");
+        assert!(
+            err.to_string().contains("permissionAttribute.action"),
+            "{err}"
+        );
     }
 }

@@ -13,8 +13,8 @@ use super::http_auth::{DefaultHttpAuth, DefaultUserInfo, check_credentials};
 use super::keys::PluginKeyStore;
 use super::root::AuthRoot;
 use super::{
-    AUTH, AuthService, Credentials, CredentialsOptions, HTTP_AUTH, HttpAuthService,
-    PrincipalKind, USER_COOKIE_NAME, USER_INFO, UserInfoService,
+    AUTH, AuthService, Credentials, CredentialsOptions, HTTP_AUTH, HttpAuthService, PrincipalKind,
+    USER_COOKIE_NAME, USER_INFO, UserInfoService,
 };
 use crate::backend::ServiceFactory;
 use crate::backend::http::ApiError;
@@ -29,13 +29,16 @@ pub(crate) const COOKIE_PATH: &str = "/.backstage/auth/v1/cookie";
 
 pub(super) fn auth_factory() -> ServiceFactory {
     ServiceFactory::plugin(&AUTH)
-        .root_context((&ROOT_CONFIG, &DISCOVERY), |(config, discovery)| async move {
-            Ok(Arc::new(AuthRoot::from_config(
-                &config,
-                discovery,
-                http_client(&config)?,
-            )?))
-        })
+        .root_context(
+            (&ROOT_CONFIG, &DISCOVERY),
+            |(config, discovery)| async move {
+                Ok(Arc::new(AuthRoot::from_config(
+                    &config,
+                    discovery,
+                    http_client(&config)?,
+                )?))
+            },
+        )
         .deps((&DATABASE, &HTTP_ROUTER))
         .build(|ctx, (database, http)| async move {
             let keys = Arc::new(PluginKeyStore::new(database));
@@ -96,7 +99,9 @@ async fn issue_cookie(
     State((http_auth, _)): State<CookieState>,
     credentials: Option<Extension<Credentials>>,
 ) -> Result<Response, ApiError> {
-    let credentials = credentials.map(|Extension(c)| c).unwrap_or_else(Credentials::none);
+    let credentials = credentials
+        .map(|Extension(c)| c)
+        .unwrap_or_else(Credentials::none);
     let credentials = check_credentials(
         credentials,
         CredentialsOptions {
@@ -105,9 +110,10 @@ async fn issue_cookie(
         },
     )?;
     let cookie = http_auth.issue_user_cookie(&credentials).await?;
-    let expires_at = credentials
-        .expires_at()
-        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let expires_at = credentials.expires_at().map(|t| {
+        chrono::DateTime::<chrono::Utc>::from(t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
     let mut res = axum::Json(serde_json::json!({ "expiresAt": expires_at })).into_response();
     res.headers_mut().insert(http::header::SET_COOKIE, cookie);
     Ok(res)
@@ -115,7 +121,11 @@ async fn issue_cookie(
 
 /// `DELETE /.backstage/auth/v1/cookie`: clears the user cookie.
 async fn clear_cookie(State((_, path)): State<CookieState>) -> Response {
-    let path = if path.is_empty() { "/".to_string() } else { path };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
     let mut res = http::StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = http::HeaderValue::try_from(format!(
         "{USER_COOKIE_NAME}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Lax"
@@ -127,13 +137,14 @@ async fn clear_cookie(State((_, path)): State<CookieState>) -> Response {
 
 pub(super) fn user_info_factory() -> ServiceFactory {
     ServiceFactory::plugin(&USER_INFO)
-        .root_context((&ROOT_CONFIG, &DISCOVERY), |(config, discovery)| async move {
-            Ok(Arc::new(DefaultUserInfo::new(
-                discovery.base_url("auth"),
-                http_client(&config)?,
-            )))
-        })
-        .build(|ctx, ()| async move {
-            Ok(ctx.root_context().clone() as Arc<dyn UserInfoService>)
-        })
+        .root_context(
+            (&ROOT_CONFIG, &DISCOVERY),
+            |(config, discovery)| async move {
+                Ok(Arc::new(DefaultUserInfo::new(
+                    discovery.base_url("auth"),
+                    http_client(&config)?,
+                )))
+            },
+        )
+        .build(|ctx, ()| async move { Ok(ctx.root_context().clone() as Arc<dyn UserInfoService>) })
 }

@@ -176,7 +176,11 @@ pub(crate) fn user_info_from_token(token: &str) -> Option<BackstageUserInfo> {
         .claims
         .get("ent")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if ent.is_empty() {
         ent.push(sub.clone());
@@ -227,7 +231,11 @@ impl UserInfoService for DefaultUserInfo {
         let ent = claims
             .get("ent")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_else(|| vec![user.to_string()]);
         let info = BackstageUserInfo {
             user_entity_ref: user.to_string(),
@@ -249,11 +257,20 @@ mod tests {
     #[test]
     fn reads_bearer_and_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(http::header::AUTHORIZATION, "bearer abc".parse().expect("hv"));
-        h.insert(http::header::COOKIE, "a=1; backstage-auth=tok; b=2".parse().expect("hv"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            "bearer abc".parse().expect("hv"),
+        );
+        h.insert(
+            http::header::COOKIE,
+            "a=1; backstage-auth=tok; b=2".parse().expect("hv"),
+        );
         assert_eq!(bearer_token(&h), Some("abc"));
         assert_eq!(cookie(&h, USER_COOKIE_NAME), Some("tok"));
-        h.insert(http::header::AUTHORIZATION, "Basic abc".parse().expect("hv"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            "Basic abc".parse().expect("hv"),
+        );
         assert_eq!(bearer_token(&h), None);
     }
 

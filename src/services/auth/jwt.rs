@@ -131,18 +131,16 @@ impl EcSigningKey {
     /// A new random key.
     pub fn generate(kid: &str) -> Result<Self, JwtError> {
         let rng = SystemRandom::new();
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| JwtError::Key("cannot generate a P-256 key".to_string()))?;
+        let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| JwtError::Key("cannot generate a P-256 key".to_string()))?;
         Self::from_pkcs8(kid, doc.as_ref())
     }
 
     /// A key from its PKCS#8 DER bytes.
     pub fn from_pkcs8(kid: &str, der: &[u8]) -> Result<Self, JwtError> {
         let rng = SystemRandom::new();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-                .map_err(|e| JwtError::Key(format!("not a PKCS#8 P-256 key: {e}")))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+            .map_err(|e| JwtError::Key(format!("not a PKCS#8 P-256 key: {e}")))?;
         Ok(Self {
             kid: kid.to_string(),
             pair,
@@ -256,7 +254,8 @@ pub fn decode_unverified(token: &str) -> Result<UnverifiedToken<'_>, JwtError> {
         return Err(JwtError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
@@ -379,7 +378,9 @@ mod tests {
     #[test]
     fn es256_round_trip_and_tamper() {
         let k = key();
-        let token = k.sign(&JwtHeader::es256("k1"), &json!({"sub": "a"})).expect("sign");
+        let token = k
+            .sign(&JwtHeader::es256("k1"), &json!({"sub": "a"}))
+            .expect("sign");
         let (_, claims) = decode_verified(&token, &[k.public_jwk()]).expect("verify");
         assert_eq!(claims["sub"], "a");
         let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"b"}"#);
@@ -439,7 +440,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens() {
-        for t in ["", "a.b", "a.b.c.d", "!!.!!.!!", &"a".repeat(MAX_TOKEN_LEN + 1)] {
+        for t in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            &"a".repeat(MAX_TOKEN_LEN + 1),
+        ] {
             assert!(decode_unverified(t).is_err(), "{t:.20}");
         }
     }

@@ -77,9 +77,8 @@ impl PluginKeyStore {
         }
         self.ensure_table().await?;
         let kid = uuid::Uuid::new_v4().to_string();
-        let key = Arc::new(
-            EcSigningKey::generate(&kid).map_err(|e| AuthError::Internal(e.to_string()))?,
-        );
+        let key =
+            Arc::new(EcSigningKey::generate(&kid).map_err(|e| AuthError::Internal(e.to_string()))?);
         let jwk = serde_json::to_string(&key.public_jwk()).map_err(db_error)?;
         // Published until the last token it can sign has expired, with a margin for skew.
         let expires = now + KEY_LIFETIME + TOKEN_LIFETIME + Duration::from_secs(60);

@@ -23,11 +23,11 @@ pub mod jwt;
 mod keys;
 mod root;
 
-pub use http_auth::{bearer_token, check_credentials, cookie};
 pub use credentials::{
-    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind,
-    ServicePrincipal, UserPrincipal,
+    AccessRestriction, BackstageUserInfo, Credentials, Principal, PrincipalKind, ServicePrincipal,
+    UserPrincipal,
 };
+pub use http_auth::{bearer_token, check_credentials, cookie};
 
 use std::time::SystemTime;
 
@@ -117,8 +117,10 @@ pub trait AuthService: Send + Sync + std::fmt::Debug {
     ) -> Result<String, AuthError>;
 
     /// A limited token for user credentials, for the user cookie.
-    async fn limited_user_token(&self, credentials: &Credentials)
-    -> Result<LimitedToken, AuthError>;
+    async fn limited_user_token(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<LimitedToken, AuthError>;
 
     /// This plugin's public keys for plugin tokens (`/.backstage/auth/v1/jwks.json`).
     async fn list_public_service_keys(&self) -> Result<jwt::JwkSet, AuthError>;
@@ -151,7 +153,11 @@ impl CredentialsOptions<'static> {
     };
     /// Anyone, nobody included.
     pub const ANY: Self = Self {
-        allow: &[PrincipalKind::User, PrincipalKind::Service, PrincipalKind::None],
+        allow: &[
+            PrincipalKind::User,
+            PrincipalKind::Service,
+            PrincipalKind::None,
+        ],
         allow_limited_access: true,
     };
 }
@@ -196,4 +202,3 @@ pub static HTTP_AUTH: ServiceRef<dyn HttpAuthService> =
 /// User info (`core.userInfo`).
 pub static USER_INFO: ServiceRef<dyn UserInfoService> =
     ServiceRef::plugin("core.userInfo").with_default(factories::user_info_factory);
-

@@ -91,7 +91,8 @@ mod task;
 
 pub use error::SchedulerError;
 pub use plugin::{PluginScheduler, PluginSchedulerBuilder};
-pub use router::router;
+pub(crate) use router::guard_actions;
+pub use router::{TASK_CANCEL_PERMISSION, TASK_TRIGGER_PERMISSION, router};
 pub use schedule::{TaskFrequency, TaskSchedule, TaskScope, TaskSettings};
 pub use state::{TaskDescriptor, TaskInfo, TaskState, WorkerState};
 pub use store::{LeaseStore, MemoryLeaseStore};

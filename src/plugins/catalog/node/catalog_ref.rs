@@ -124,7 +124,10 @@ struct AuthedCatalogClient {
 }
 
 impl AuthedCatalogClient {
-    async fn client_for(&self, credentials: &Credentials) -> Result<CatalogClient, CatalogClientError> {
+    async fn client_for(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<CatalogClient, CatalogClientError> {
         let token = self
             .auth
             .plugin_request_token(credentials, "catalog")

@@ -25,13 +25,13 @@ use std::sync::Arc;
 
 use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
 use crate::plugins::catalog::node::CATALOG;
-use crate::services::auth::AUTH;
-use crate::services::http_router::{AuthPolicy, AuthPolicyAllow};
 use crate::plugins::techdocs::node::{
     LocalPublisher, MkDocsGenerator, Publisher, TECHDOCS_BUILD, TechdocsBuildExtension, UrlPreparer,
 };
+use crate::services::auth::AUTH;
 use crate::services::config::Config;
 use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
+use crate::services::http_router::{AuthPolicy, AuthPolicyAllow};
 use crate::services::logger::LoggerServiceExt;
 
 /// The TechDocs backend plugin (id `techdocs`). Every pipeline stage has a config-driven
