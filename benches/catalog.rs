@@ -14,7 +14,7 @@ use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
 use backlot::plugins::catalog::common::{
     CatalogClient, EntityFilter, EntityRef, QueryEntitiesRequest,
 };
-use backlot::testing::TestBackend;
+use backlot::testing::{DEFAULT_MOCK_USER, TestBackend, mock_credentials};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn config(catalog_file: &Path, db_dir: &Path) -> String {
@@ -36,7 +36,8 @@ async fn ingest(catalog_file: &Path) -> (TestBackend, CatalogClient, tempfile::T
         .start()
         .await
         .unwrap_or_else(|e| panic!("backend start: {e}"));
-    let client = CatalogClient::new(backend.url("/api/catalog"));
+    let client = CatalogClient::new(backend.url("/api/catalog"))
+        .with_token(&mock_credentials::user_token(DEFAULT_MOCK_USER));
     (backend, client, db_dir)
 }
 

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
-use backlot::testing::TestBackend;
+use backlot::testing::{DEFAULT_MOCK_USER, TestBackend, mock_credentials};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -525,6 +525,17 @@ struct PageInfo {
     next_cursor: Option<String>,
 }
 
+/// A client sending the test backend's mock user token (the catalog is behind the
+/// default-deny auth layer).
+fn authed_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", mock_credentials::user_token(DEFAULT_MOCK_USER)).parse()?,
+    );
+    Ok(builder.default_headers(headers).build()?)
+}
+
 /// `GET by-query?limit=0&filter=...` → `totalItems`.
 async fn count(http: &reqwest::Client, base: &str, filter: &str) -> Result<usize> {
     let url = format!("{base}/entities/by-query?limit=0{filter}");
@@ -538,7 +549,7 @@ async fn count(http: &reqwest::Client, base: &str, filter: &str) -> Result<usize
 /// Polls until every entity (plus one Location per file) is visible and the owner relations
 /// are stitched in both directions.
 async fn wait_until_stitched(base: &str, facts: &Facts, files: usize) -> Result<()> {
-    let http = reqwest::Client::new();
+    let http = authed_client(reqwest::Client::builder())?;
     let checks = [
         ("", facts.entities.len() + files),
         ("&filter=relations.ownedBy", facts.owned),
@@ -646,9 +657,7 @@ async fn connection(
     seed: u64,
 ) -> Result<Vec<Duration>> {
     // One client per connection, used sequentially: it holds exactly one HTTP/1.1 connection.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .build()?;
+    let http = authed_client(reqwest::Client::builder().pool_max_idle_per_host(1))?;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut latencies = Vec::new();
     // The cursor chain: the next page's cursor and how many items the chain has seen.

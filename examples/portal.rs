@@ -1,6 +1,10 @@
 //! The portal: the host program that composes backlot's reference plugins into one backend —
-//! the software catalog, search, TechDocs, the example `hello` plugin — and the app (catalog,
-//! search and docs pages) at `/`.
+//! the software catalog, search, TechDocs, sign-in (the `auth` plugin), the example `hello`
+//! plugin — and the app (catalog, search and docs pages) at `/`.
+//!
+//! Every page asks you to sign in first: `app-config.yaml` enables the `guest` provider
+//! (`auth.environment: development`), one click on `/signin`. For OpenID Connect, layer
+//! `app-config.production.example.yaml` over it.
 //!
 //! ```sh
 //! cargo run --release --example portal        # reads ./app-config.yaml: demo catalog, embedded SQLite in ./data
@@ -21,7 +25,7 @@ use backlot::frontend::App;
 use backlot::plugins::search::backend::{
     SearchCatalogCollatorModule, SearchTechdocsCollatorModule,
 };
-use backlot::plugins::{app, catalog, search, techdocs};
+use backlot::plugins::{app, auth, catalog, search, techdocs};
 use backlot::services::config::ConfigLoader;
 
 const USAGE: &str = "usage: portal [--config FILE]...";
@@ -67,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .config(config)
         .add((
             catalog::backend::plugin(),
+            auth::backend::plugin(),
             search::backend::plugin(),
             SearchCatalogCollatorModule,
             techdocs::backend::plugin(),

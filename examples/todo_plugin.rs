@@ -4,22 +4,25 @@
 //!
 //! ```sh
 //! cargo run --example todo_plugin
-//! curl -X POST -H 'content-type: application/json' -d '{"title":"write docs"}' \
+//! # every plugin route needs a token: this example accepts a static one (development only)
+//! T='Authorization: Bearer todo-example-dev-token'
+//! curl -H "$T" -X POST -H 'content-type: application/json' -d '{"title":"write docs"}' \
 //!     http://localhost:7007/api/todo/items
-//! curl http://localhost:7007/api/todo/items
-//! curl -X POST http://localhost:7007/api/todo/items/1/complete
-//! curl -X POST http://localhost:7007/api/todo/.backstage/scheduler/v1/tasks/purge-done/trigger
+//! curl -H "$T" http://localhost:7007/api/todo/items
+//! curl -H "$T" -X POST http://localhost:7007/api/todo/items/1/complete
+//! curl -H "$T" -X POST http://localhost:7007/api/todo/.backstage/scheduler/v1/tasks/purge-done/trigger
 //! ```
 //!
-//! Then open <http://localhost:7007/todo>, and <http://localhost:7007/catalog> for the todos
-//! the catalog got (`Resource`s of type `todo`, copied every minute).
+//! Then open <http://localhost:7007/todo> (sign in as guest), and
+//! <http://localhost:7007/catalog> for the todos the catalog got (`Resource`s of type `todo`,
+//! copied every minute).
 
 #[path = "todo/mod.rs"]
 mod todo;
 
 use backlot::backend::Backend;
 use backlot::frontend::App;
-use backlot::plugins::{app, catalog};
+use backlot::plugins::{app, auth, catalog};
 
 /// The default database (a SQLite file per plugin in `./data`) and a memory cache.
 const CONFIG: &str = "
@@ -29,6 +32,15 @@ backend:
   baseUrl: http://localhost:7007
   listen: { host: 127.0.0.1, port: 7007 }
   cache: { store: memory }
+  auth:
+    # For the curl commands above; a real deployment takes its tokens from the environment.
+    externalAccess:
+      - type: static
+        options: { token: todo-example-dev-token, subject: curl }
+auth:
+  environment: development
+  providers:
+    guest: {}
 todo:
   maxTitleLength: 120
   purgeEvery: 1h
@@ -43,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             todo::NoShoutingModule,
             catalog::backend::plugin(),
             todo::CatalogTodoModule,
+            auth::backend::plugin(),
             app::plugin(
                 App::builder()
                     .feature(catalog::frontend::plugin())

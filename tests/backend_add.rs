@@ -2,6 +2,8 @@
 //! `BackendBuilder::add`: one entry point taking plugins, modules, service factories,
 //! features, and tuples or `Vec`s of them.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -77,17 +79,20 @@ fn greeting(text: &'static str) -> ServiceFactory {
 async fn a_tuple_of_a_plugin_a_module_and_a_service_factory_starts() {
     let handle = Backend::builder()
         .listen_addr("127.0.0.1:0".parse().unwrap())
+        .config_yaml(support::external_access_yaml())
         .add((Greeter, World, greeting("hello")))
         .start()
         .await
         .unwrap();
-    let body = reqwest::get(handle.url("/api/greeter/hello"))
+    let body = support::authed_get(handle.url("/api/greeter/hello"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert_eq!(body, "hello world");
+    // The plugin's route sits behind the default-deny layer like any other.
+    support::assert_unauthenticated_get(&handle.url("/api/greeter/hello")).await;
     handle.stop().await.unwrap();
 }
 

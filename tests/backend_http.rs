@@ -3,6 +3,8 @@
 //! The backend over HTTP: Backstage's error JSON on every error path, health endpoints,
 //! discovery, listen config and logging.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -392,6 +394,52 @@ async fn health_endpoints_and_their_headers() {
     backend.stop().await.expect("stop");
 }
 
+/// A backend with real auth (not the test kit's mock): plugin routes answer 401 error JSON
+/// without a valid token, health stays open, and the static external-access token gets in.
+#[tokio::test]
+async fn plugin_routes_need_a_token_and_health_stays_open() {
+    let handle = Backend::builder()
+        .add(capturing_root_logger(&CapturingLogger::new()))
+        .config_yaml(support::external_access_yaml())
+        .add(failing_routes())
+        .listen_addr("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("start");
+    let anonymous = TestClient::new(handle.base_url());
+    let wrong = anonymous.with_authorization("Bearer not-the-configured-token-0123456789");
+    // The test kit's mock tokens mean nothing to the real auth service.
+    let mock = anonymous.as_user("user:default/jane");
+    for client in [&anonymous, &wrong, &mock] {
+        let res = client.get("/api/errors/ok").await.expect("request");
+        assert_error_json(&res, 401, "AuthenticationError", "GET", "/api/errors/ok");
+        let res = client
+            .post_json("/api/errors/echo", &json!({"name": "a", "count": 1}))
+            .await
+            .expect("request");
+        assert_error_json(&res, 401, "AuthenticationError", "POST", "/api/errors/echo");
+    }
+    for path in [
+        "/.backstage/health/v1/liveness",
+        "/.backstage/health/v1/readiness",
+    ] {
+        let res = anonymous.get(path).await.expect("request");
+        assert_eq!(res.status(), 200, "{path}: {}", res.text());
+    }
+    let authed = anonymous.with_authorization(&support::test_bearer());
+    let ok = authed.get("/api/errors/ok").await.expect("request");
+    assert_eq!((ok.status(), ok.text().as_str()), (200, "fine"));
+    let echo = authed
+        .post_json("/api/errors/echo", &json!({"name": "a", "count": 1}))
+        .await
+        .expect("request");
+    assert_eq!(
+        echo.json::<Value>().expect("json"),
+        json!({"name": "a", "count": 1})
+    );
+    handle.stop().await.expect("stop");
+}
+
 /// A plugin reporting what discovery says about itself and `search`.
 fn discovery_reporter() -> Feature {
     Feature::plugin_fn("reporter", |reg| {
@@ -434,12 +482,14 @@ discovery:
     let handle = Backend::builder()
         .add(capturing_root_logger(&CapturingLogger::new()))
         .config_yaml(yaml)
+        .config_yaml(support::external_access_yaml())
         .add(discovery_reporter())
         .listen_addr("127.0.0.1:0".parse().expect("addr"))
         .start()
         .await
         .expect("start");
     let res = TestClient::new(handle.base_url())
+        .with_authorization(&support::test_bearer())
         .get("/api/reporter/urls")
         .await
         .expect("request");
@@ -457,7 +507,7 @@ discovery:
         })
     );
     // The internal URL really reaches the plugin.
-    let again = reqwest::get(format!("http://127.0.0.1:{port}/api/reporter/urls"))
+    let again = support::authed_get(format!("http://127.0.0.1:{port}/api/reporter/urls"))
         .await
         .expect("request");
     assert_eq!(again.status(), 200);

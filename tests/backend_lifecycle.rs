@@ -4,6 +4,8 @@
 //! service scopes, feature discovery, readiness across start and stop, requests held while a
 //! plugin starts and requests drained while the backend stops.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,13 +54,21 @@ fn free_addr() -> SocketAddr {
         .unwrap_or_else(|e| panic!("probe listener: {e}"))
 }
 
-/// A builder whose root logger keeps records in memory instead of installing `tracing`.
+/// A builder whose root logger keeps records in memory instead of installing `tracing`, and
+/// which accepts the test process's external-access token ([`authed`]).
 fn quiet_builder() -> BackendBuilder {
     let logger = CapturingLogger::new();
-    Backend::builder().add(ServiceFactory::root(&ROOT_LOGGER).build(move |()| {
-        let logger = logger.clone();
-        async move { Ok(Arc::new(logger) as Arc<dyn LoggerService>) }
-    }))
+    Backend::builder()
+        .config_yaml(support::external_access_yaml())
+        .add(ServiceFactory::root(&ROOT_LOGGER).build(move |()| {
+            let logger = logger.clone();
+            async move { Ok(Arc::new(logger) as Arc<dyn LoggerService>) }
+        }))
+}
+
+/// A client of the backend at `base_url` sending the external-access token.
+fn authed(base_url: &str) -> TestClient {
+    TestClient::new(base_url).with_authorization(&support::test_bearer())
 }
 
 /// A per-plugin service whose factory records when it runs.
@@ -547,7 +557,7 @@ async fn discover_features_finds_linked_plugins() {
         .start()
         .await
         .expect("start");
-    let client = TestClient::new(handle.base_url());
+    let client = authed(handle.base_url());
     let res = client.get("/api/discovered/who").await.expect("request");
     assert_eq!((res.status(), res.text().as_str()), (200, "linked in"));
     handle.stop().await.expect("stop");
@@ -558,7 +568,7 @@ async fn discover_features_finds_linked_plugins() {
         .start()
         .await
         .expect("start");
-    let res = TestClient::new(handle.base_url())
+    let res = authed(handle.base_url())
         .get("/api/discovered/who")
         .await
         .expect("request");
@@ -582,7 +592,7 @@ async fn an_explicit_plugin_wins_over_a_discovered_one() {
         .expect("no duplicate plugin error");
     assert_eq!(backend.plugin_ids(), vec!["discovered"]);
     let handle = backend.start().await.expect("start");
-    let res = TestClient::new(handle.base_url())
+    let res = authed(handle.base_url())
         .get("/api/discovered/who")
         .await
         .expect("request");
@@ -626,7 +636,7 @@ async fn readiness_goes_503_then_200_then_503() {
             .listen_addr(addr)
             .start(),
     );
-    let client = TestClient::new(&format!("http://{addr}"));
+    let client = authed(&format!("http://{addr}"));
     assert_eq!(
         first_readiness(&client).await,
         503,
@@ -681,7 +691,7 @@ async fn a_request_during_startup_waits_for_the_plugin() {
             .listen_addr(addr)
             .start(),
     );
-    let client = TestClient::new(&format!("http://{addr}"));
+    let client = authed(&format!("http://{addr}"));
     assert_eq!(first_readiness(&client).await, 503);
     assert!(!starting.is_finished(), "the plugin is still starting");
     let res = client.get("/api/sleepy/ping").await.expect("request");
@@ -700,7 +710,7 @@ async fn a_request_during_startup_gives_up_after_the_pause_timeout() {
             .listen_addr(addr)
             .start(),
     );
-    let client = TestClient::new(&format!("http://{addr}"));
+    let client = authed(&format!("http://{addr}"));
     assert_eq!(first_readiness(&client).await, 503);
     let res = client.get("/api/sleepy/ping").await.expect("request");
     assert_eq!(res.status(), 503);
@@ -875,7 +885,7 @@ async fn requests_held_during_a_failed_start_are_answered_at_once() {
             .listen_addr(addr)
             .start(),
     );
-    let client = TestClient::new(&format!("http://{addr}"));
+    let client = authed(&format!("http://{addr}"));
     assert_eq!(first_readiness(&client).await, 503);
     let held_plugin = {
         let client = client.clone();

@@ -3,6 +3,8 @@
 //! The data services reached through the backend's DI: a plugin's own database, its scheduler
 //! (with the task listing under its mount point) and the URL reader.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -98,11 +100,13 @@ async fn a_restarted_backend_keeps_its_sqlite_data() {
         let backend = Backend::builder()
             .listen_addr("127.0.0.1:0".parse().unwrap())
             .config_yaml(config.clone())
+            .config_yaml(support::external_access_yaml())
             .add(notes_plugin("notes"))
             .start()
             .await
             .unwrap();
-        let client = backlot::testing::TestClient::new(backend.base_url());
+        let client = backlot::testing::TestClient::new(backend.base_url())
+            .with_authorization(&support::test_bearer());
         let res = client
             .execute(
                 client

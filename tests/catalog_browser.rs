@@ -24,6 +24,9 @@ use support::webdriver::Browser;
 async fn a_person_browses_the_catalog() {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo-catalog/all.yaml");
     let backend = TestBackend::builder()
+        .real_auth()
+        .feature(Feature::plugin(backlot::plugins::auth::backend::plugin()))
+        .config_yaml("auth:\n  environment: development\n  providers:\n    guest: {}\n")
         .feature(Feature::plugin(CatalogPlugin::new()))
         .feature(app_plugin(App::builder().feature(catalog_frontend_plugin())))
         .config_yaml(format!(
@@ -43,6 +46,7 @@ async fn a_person_browses_the_catalog() {
     std::fs::create_dir_all(&shots).unwrap();
 
     // The index: components by default, 20 rows, a total.
+    browser.sign_in_as_guest(&backend.url("")).await;
     browser.goto(&backend.url("/catalog")).await;
     assert_eq!(browser.text_of("h1").await, "Catalog");
     assert_eq!(

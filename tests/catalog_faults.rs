@@ -118,6 +118,25 @@ impl ChildBackend {
 
 // ------------------------------------------------------------------ helpers
 
+/// A client calling as a user of the test kit's mock auth (the backends here are
+/// `TestBackend`s, the child's too), giving up after `timeout` when one is given.
+fn user_client(timeout: Option<Duration>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        backlot::testing::mock_credentials::user_header("user:default/tester")
+            .parse()
+            .unwrap(),
+    );
+    let builder = reqwest::Client::builder().default_headers(headers);
+    match timeout {
+        Some(t) => builder.timeout(t),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
 fn write_catalog(dir: &Path) -> (PathBuf, Expected) {
     let yaml = synthetic_catalog_yaml(N);
     let expected = Expected::from_yaml(&yaml);
@@ -172,7 +191,7 @@ fn entity_ref(e: &Value) -> String {
 
 /// Every entity the API serves, page by page.
 async fn all_entities(base: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
+    let http = user_client(None);
     let url = format!("{base}/api/catalog/entities/by-query");
     let fields = "kind,metadata.name,metadata.namespace,metadata.uid,relations";
     let mut out = Vec::new();
@@ -200,14 +219,16 @@ async fn all_entities(base: &str) -> Vec<Value> {
 }
 
 async fn total(base: &str) -> u64 {
-    let page: Value = reqwest::get(format!(
-        "{base}/api/catalog/entities/by-query?limit=1&fields=kind"
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let page: Value = user_client(None)
+        .get(format!(
+            "{base}/api/catalog/entities/by-query?limit=1&fields=kind"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     page["totalItems"].as_u64().unwrap()
 }
 
@@ -368,10 +389,7 @@ async fn a_registering_client_that_disconnects_cancels_nothing() {
     // First: the client leaves, the process lives: the pass finishes by itself.
     let backend = ChildBackend::start(&config);
     let base = backend.ready();
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let impatient = user_client(Some(Duration::from_millis(300)));
     let gave_up = impatient
         .post(format!("{base}/api/catalog/locations"))
         .json(&json!({ "type": "file", "target": catalog.display().to_string() }))
@@ -613,10 +631,7 @@ async fn postgres_restarted_mid_pass_loses_nothing() {
         .await
         .unwrap();
     let base = backend.url("");
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let impatient = user_client(Some(Duration::from_millis(300)));
     let _ = impatient
         .post(format!("{base}/api/catalog/locations"))
         .json(&json!({ "type": "file", "target": catalog.display().to_string() }))

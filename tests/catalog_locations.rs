@@ -633,7 +633,18 @@ async fn catalog_client_queries_and_updates_locations() {
     let b_file = write(dir.path(), "b.yaml", &component("svc-b"));
     let c = write(dir.path(), "c.yaml", &component("svc-c"));
     let b = start("  locations: []\n").await;
-    let client = CatalogClient::new(b.url("/api/catalog"));
+    let anonymous = CatalogClient::new(b.url("/api/catalog"));
+    let err = anonymous
+        .query_locations(&QueryLocationsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.name()),
+        (Some(401), Some("AuthenticationError"))
+    );
+    let client = anonymous.with_token(&backlot::testing::mock_credentials::user_token(
+        "user:default/jane",
+    ));
     let id = client
         .add_location("file", &a.display().to_string(), false)
         .await

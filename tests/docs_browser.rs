@@ -37,6 +37,10 @@ async fn portal(tmp: &std::path::Path) -> TestBackend {
         publish = tmp.join("published").display(),
     );
     let backend = TestBackend::builder()
+        .real_auth()
+        .feature(Feature::plugin(backlot::plugins::auth::backend::plugin()))
+        .config_yaml("auth:\n  environment: development\n  providers:\n    guest: {}\n")
+        .config_yaml("backend:\n  auth:\n    externalAccess:\n      - type: static\n        options: { token: docs-browser-test-token-0123456789, subject: tests }\n")
         .config_yaml(config)
         .feature(Feature::plugin(CatalogPlugin::new()))
         .feature(Feature::plugin(SearchPlugin::new()))
@@ -50,7 +54,9 @@ async fn portal(tmp: &std::path::Path) -> TestBackend {
         .start()
         .await
         .unwrap();
-    let client = backend.client();
+    let client = backend
+        .client()
+        .with_authorization("Bearer docs-browser-test-token-0123456789");
     let trigger = "/api/search/.backstage/scheduler/v1/tasks/search_index_software_catalog/trigger";
     for _ in 0..100 {
         let res = client
@@ -87,6 +93,7 @@ async fn search_then_read_the_docs() {
     let reader = "/docs/default/component/tracking-service";
 
     // Search from the sidebar box on the catalog page.
+    browser.sign_in_as_guest(&backend.url("")).await;
     browser.goto(&backend.url("/catalog")).await;
     let input = browser
         .find("aside form[role=search] input[name=term]")

@@ -619,10 +619,16 @@ async fn app_pages_give_up_on_a_silent_backend_after_the_client_request_timeout(
     use backlot::plugins::app::app_plugin;
     use backlot::plugins::search::frontend::{SearchUiOptions, search_plugin};
     use backlot::services::core_services::HTTP_ROUTER;
+    use backlot::services::http_router::{AuthPolicy, AuthPolicyAllow};
 
-    // A "search" backend that never answers.
+    // A "search" backend that never answers. Its route is open (an `unauthenticated` auth
+    // policy), so the page's call reaches the handler whoever renders it.
     let silent = Feature::plugin_fn("search", |reg| {
         reg.init(&HTTP_ROUTER, |http| async move {
+            http.add_auth_policy(AuthPolicy {
+                path: "/query".into(),
+                allow: AuthPolicyAllow::Unauthenticated,
+            });
             http.use_router(Router::new().route(
                 "/query",
                 get(|| async {

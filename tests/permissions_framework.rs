@@ -125,6 +125,21 @@ async fn list_items(
     Json(ids).into_response()
 }
 
+async fn create_item(
+    State(s): State<TodoState>,
+    Extension(creds): Extension<Credentials>,
+) -> Response {
+    let req = [AuthorizePermissionRequest {
+        permission: create(),
+        resource_ref: None,
+    }];
+    match s.permissions.authorize(&req, &creds).await {
+        Ok(d) if d[0].result == AuthorizeResult::Allow => StatusCode::CREATED.into_response(),
+        Ok(_) => StatusCode::FORBIDDEN.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// A plugin with its own resource type, rules and permission checks.
 fn todo_plugin() -> Feature {
     Feature::plugin_fn("todo", |reg| {
@@ -146,7 +161,7 @@ fn todo_plugin() -> Feature {
                 )?;
                 http.use_router(
                     Router::new()
-                        .route("/items", get(list_items))
+                        .route("/items", get(list_items).post(create_item))
                         .route("/items/{id}", get(get_item))
                         .with_state(TodoState {
                             permissions,
@@ -489,6 +504,52 @@ async fn restricted_services_are_denied_outside_their_restriction() {
     // A restriction for another plugin allows nothing here.
     assert_eq!(other[0].result, AuthorizeResult::Deny);
     assert_eq!(unrestricted[0].result, AuthorizeResult::Allow);
+    backend.stop().await.unwrap();
+}
+
+/// With the default `AUTH`: static external tokens with and without access restrictions.
+#[tokio::test]
+async fn external_tokens_are_held_to_their_restrictions() {
+    let backend = Backend::builder()
+        .listen_addr(([127, 0, 0, 1], 0).into())
+        .config_value(json!({
+            "backend": {
+                "database": {"client": "better-sqlite3", "connection": ":memory:"},
+                "auth": {"externalAccess": [
+                    {"type": "static", "options": {"token": "reporting-token-1", "subject": "reporting"},
+                     "accessRestrictions": [{"plugin": "todo", "permission": "todo.item.read"}]},
+                    {"type": "static", "options": {"token": "readers-token-1", "subject": "readers"},
+                     "accessRestrictions": [{"plugin": "todo", "permissionAttribute": {"action": "read"}}]},
+                    {"type": "static", "options": {"token": "admin-token-1", "subject": "admin"}}
+                ]}
+            },
+            "permission": {"enabled": true}
+        }))
+        .add_feature(Feature::plugin(permission::backend::plugin()))
+        .add_feature(policy_module())
+        .add_feature(todo_plugin())
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(backend.base_url());
+    for token in ["reporting-token-1", "readers-token-1"] {
+        let c = client.with_authorization(&format!("Bearer {token}"));
+        assert_eq!(
+            c.get("/api/todo/items/2").await.unwrap().status(),
+            200,
+            "{token}"
+        );
+        let listed: Vec<String> = c.get("/api/todo/items").await.unwrap().json().unwrap();
+        assert_eq!(listed, ["1", "2", "3"]);
+        assert_eq!(
+            c.post("/api/todo/items").await.unwrap().status(),
+            403,
+            "{token}"
+        );
+    }
+    let admin = client.with_authorization("Bearer admin-token-1");
+    assert_eq!(admin.post("/api/todo/items").await.unwrap().status(), 201);
+    assert_eq!(client.post("/api/todo/items").await.unwrap().status(), 401);
     backend.stop().await.unwrap();
 }
 

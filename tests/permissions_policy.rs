@@ -257,7 +257,7 @@ async fn bad_policy_config_fails_at_start_naming_the_key() {
         let config = format!(
             "permission:\n  enabled: true\n  policy:\n    roles:\n      - name: r\n        members: ['*']\n        permissions:\n          - name: notes.note.read\n            {grant}\n"
         );
-        let err = start(&config, vec![]).await.err().expect("start must fail");
+        let err = start(&config, vec![]).await.expect_err("start must fail");
         assert!(err.contains(key), "{err} should name {key}");
     }
     let err = start(
@@ -265,8 +265,7 @@ async fn bad_policy_config_fails_at_start_naming_the_key() {
         vec![],
     )
     .await
-    .err()
-    .expect("start must fail");
+    .expect_err("start must fail");
     assert!(
         err.contains("permission.policy.roles[0].members[0]"),
         "{err}"

@@ -33,6 +33,7 @@ use backlot::plugins::catalog::node::{
     CATALOG_PROCESSING, DeferredEntity, EntityProvider, EntityProviderConnection,
     EntityProviderMutation,
 };
+use backlot::services::auth::{AUTH, AuthService};
 use backlot::services::cache::{CacheClient, SetOptions};
 use backlot::services::config::parse_duration_value;
 use backlot::services::core_services::{
@@ -315,6 +316,8 @@ impl BackendModule for NoShoutingModule {
 struct TodoProvider {
     scheduler: Arc<PluginScheduler>,
     discovery: Arc<dyn DiscoveryService>,
+    /// The catalog's token service: each read of the todo API carries a fresh plugin token.
+    auth: Arc<dyn AuthService>,
     http: reqwest::Client,
     logger: Arc<dyn LoggerService>,
 }
@@ -337,16 +340,22 @@ pub(crate) fn todo_entity(todo: &Todo, source: &str) -> Entity {
     entity
 }
 
-/// Reads the todo API and replaces the provider's entities with the open items.
+/// Reads the todo API (as the catalog plugin, with a plugin token for `todo`) and replaces the
+/// provider's entities with the open items.
 async fn sync(
     discovery: &dyn DiscoveryService,
+    auth: &dyn AuthService,
     http: &reqwest::Client,
     connection: &EntityProviderConnection,
     logger: &dyn LoggerService,
 ) -> Result<(), BoxError> {
     let source = format!("{}/items", discovery.base_url("todo"));
+    let token = auth
+        .plugin_request_token(&auth.own_service_credentials(), "todo")
+        .await?;
     let items: Vec<Todo> = http
         .get(&source)
+        .bearer_auth(token)
         .send()
         .await?
         .error_for_status()?
@@ -373,15 +382,25 @@ impl EntityProvider for TodoProvider {
     async fn connect(&self, connection: EntityProviderConnection) -> Result<(), BoxError> {
         // The todo API is served once the backend listens: read it from a task.
         let (discovery, http) = (Arc::clone(&self.discovery), self.http.clone());
-        let logger = Arc::clone(&self.logger);
+        let (auth, logger) = (Arc::clone(&self.auth), Arc::clone(&self.logger));
         let task = TaskDefinition::builder(SYNC_TASK)
             .every(Duration::from_secs(60))
             .initial_delay(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .run(move |_cancel| {
                 let (discovery, http) = (Arc::clone(&discovery), http.clone());
-                let (connection, logger) = (connection.clone(), Arc::clone(&logger));
-                async move { sync(discovery.as_ref(), &http, &connection, logger.as_ref()).await }
+                let (auth, connection) = (Arc::clone(&auth), connection.clone());
+                let logger = Arc::clone(&logger);
+                async move {
+                    sync(
+                        discovery.as_ref(),
+                        auth.as_ref(),
+                        &http,
+                        &connection,
+                        logger.as_ref(),
+                    )
+                    .await
+                }
             })
             .build()?;
         self.scheduler.schedule_task(task).await?;
@@ -407,13 +426,15 @@ impl BackendModule for CatalogTodoModule {
                 &CATALOG_PROCESSING,
                 &SCHEDULER,
                 &DISCOVERY,
+                &AUTH,
                 &ROOT_CONFIG,
                 &LOGGER,
             ),
-            |(processing, scheduler, discovery, config, logger)| async move {
+            |(processing, scheduler, discovery, auth, config, logger)| async move {
                 processing.get()?.add_entity_provider(TodoProvider {
                     scheduler,
                     discovery,
+                    auth,
                     http: http_client(&config)?,
                     logger,
                 });

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use maud::{PreEscaped, html};
@@ -22,8 +22,10 @@ use super::routing::{
     AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteResolver, Routes,
 };
 use super::serve::{APP_CSS, APP_JS, AppState, not_found, script, serve_page, stylesheet};
+use super::signin::{SignIn, SignInSettings};
 use super::theme::{ThemeVariant, theme_css};
 use super::tree::{self, AppTree, Entry, Source};
+use crate::services::auth::AuthService;
 use crate::services::config::Config;
 use crate::services::discovery::DiscoveryService;
 
@@ -69,6 +71,7 @@ pub struct AppBuilder {
     config: Option<Config>,
     bindings: Vec<(AnyExternalRoute, AnyRouteRef)>,
     discovery: Option<Arc<dyn DiscoveryService>>,
+    auth: Option<Arc<dyn AuthService>>,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -123,8 +126,53 @@ impl AppBuilder {
         self.config.is_some()
     }
 
+    pub(crate) fn has_auth(&self) -> bool {
+        self.auth.is_some()
+    }
+
     pub(crate) fn with_discovery(mut self, discovery: Arc<dyn DiscoveryService>) -> Self {
         self.discovery = Some(discovery);
+        self
+    }
+
+    /// Sets the service that verifies the identity tokens of sessions, which turns sign-in on
+    /// when a provider is configured (see [`SignedInUser`](super::SignedInUser) and the
+    /// `/signin` page). The `app` backend plugin sets its own `AUTH` service; set one here
+    /// only for an app served another way.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use backlot::frontend::App;
+    /// use backlot::services::auth::{AuthError, AuthService, AuthenticateOptions, Credentials, LimitedToken, jwt::JwkSet};
+    ///
+    /// /// Accepts nothing: every session is refused.
+    /// #[derive(Debug)]
+    /// struct Nobody;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl AuthService for Nobody {
+    ///     async fn authenticate(&self, _: &str, _: AuthenticateOptions) -> Result<Credentials, AuthError> {
+    ///         Err(AuthError::Authentication("no".into()))
+    ///     }
+    ///     fn own_service_credentials(&self) -> Credentials { Credentials::service("plugin:app") }
+    ///     async fn plugin_request_token(&self, _: &Credentials, _: &str) -> Result<String, AuthError> {
+    ///         Err(AuthError::Authentication("no".into()))
+    ///     }
+    ///     async fn limited_user_token(&self, _: &Credentials) -> Result<LimitedToken, AuthError> {
+    ///         Err(AuthError::Authentication("no".into()))
+    ///     }
+    ///     async fn list_public_service_keys(&self) -> Result<JwkSet, AuthError> { Ok(JwkSet::default()) }
+    /// }
+    ///
+    /// let config = backlot::services::config::Config::from_value(serde_json::json!({
+    ///     "auth": { "providers": { "guest": {} } }
+    /// }));
+    /// let app = App::builder().auth_service(Arc::new(Nobody)).config(config).build()?;
+    /// assert!(app.has_sign_in());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn auth_service(mut self, auth: Arc<dyn AuthService>) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -218,6 +266,16 @@ impl AppBuilder {
         let mut pages = Vec::new();
         let mut by_path: HashMap<String, String> = HashMap::new();
         for page in &parts.routes {
+            if page.path == "/signin"
+                || page.path.starts_with("/signin/")
+                || page.path == "/signout"
+            {
+                return Err(AppError::InvalidPagePath {
+                    extension: page.extension.clone(),
+                    path: page.path.clone(),
+                    reason: "/signin and /signout are reserved for sign-in".to_string(),
+                });
+            }
             let pattern = axum_pattern(&page.path).map_err(|reason| AppError::InvalidPagePath {
                 extension: page.extension.clone(),
                 path: page.path.clone(),
@@ -236,6 +294,25 @@ impl AppBuilder {
         let title = config
             .opt_string("app.title")?
             .unwrap_or_else(|| "Backstage".to_string());
+        let settings = SignInSettings::from_config(&config)?;
+        let signin = match (&self.auth, settings.providers.is_empty()) {
+            (Some(auth), false) => {
+                let discovery =
+                    apis.get(&super::core_apis::DISCOVERY)
+                        .ok_or_else(|| AppError::Factory {
+                            extension: "app".to_string(),
+                            source: "sign-in needs the core.discovery api".into(),
+                        })?;
+                let http = crate::services::http_client::http_client(&config)?;
+                Some(SignIn {
+                    settings,
+                    auth: auth.clone(),
+                    discovery,
+                    http,
+                })
+            }
+            _ => None,
+        };
         let ctx = Arc::new(AppContext {
             apis,
             routes,
@@ -273,6 +350,8 @@ impl AppBuilder {
                 css_path,
                 js_path,
                 pages,
+                signin,
+                auth: self.auth.clone(),
             }),
         })
     }
@@ -372,6 +451,12 @@ impl App {
             .collect()
     }
 
+    /// Whether pages need a signed-in user (an auth service and at least one provider; see
+    /// [`AppBuilder::auth_service`]).
+    pub fn has_sign_in(&self) -> bool {
+        self.state.signin.is_some()
+    }
+
     /// The path of the stylesheet (content-hashed, cached for a year).
     pub fn stylesheet_path(&self) -> &str {
         &self.state.css_path
@@ -394,13 +479,15 @@ impl App {
     fn routes_only(&self) -> Router<Arc<AppState>> {
         let mut router: Router<Arc<AppState>> = Router::new()
             .route(&self.state.css_path, get(stylesheet))
-            .route(&self.state.js_path, get(script));
+            .route(&self.state.js_path, get(script))
+            .merge(super::signin::router());
         for (index, (pattern, _)) in self.state.pages.iter().enumerate() {
             let handler =
                 move |State(state): State<Arc<AppState>>,
                       uri: Uri,
+                      headers: HeaderMap,
                       params: Option<Path<HashMap<String, String>>>| {
-                    serve_page(state, index, uri, params)
+                    serve_page(state, index, uri, headers, params)
                 };
             router = router.route(pattern, get(handler));
             // A page with other pages mounted below it (`/catalog` and
@@ -444,6 +531,7 @@ impl App {
         self.state.error_page(
             path,
             &PageError::not_found(format!("There is no page at {path}.")),
+            None,
         )
     }
 }

@@ -96,9 +96,12 @@ impl DiscoveryService for FixedDiscovery {
 
 /// Calls plugin backends from pages and utility APIs, like Backstage's `fetchApi` with
 /// `discoveryApi`: the base URL of a plugin comes from discovery, every request goes through
-/// the app's HTTP client (timeouts from `backend.httpClient.*`) and carries the credential set
-/// with [`with_token`](Self::with_token), and error statuses become a [`FetchError::Response`]
-/// with the decoded [`BackendError`].
+/// the app's HTTP client (timeouts from `backend.httpClient.*`) and carries
+/// `Authorization: Bearer` with the token set with [`with_token`](Self::with_token), else the
+/// token of the signed-in user whose page is rendering ([`SignedInUser::current_token`]), and
+/// error statuses become a [`FetchError::Response`] with the decoded [`BackendError`].
+///
+/// [`SignedInUser::current_token`]: super::SignedInUser::current_token
 ///
 /// Pages get it as the [`core_apis::FETCH`](super::core_apis::FETCH) API:
 ///
@@ -170,8 +173,8 @@ impl FetchApi {
         Self::new(Arc::new(FixedDiscovery(base_url.into())), http)
     }
 
-    /// Sends `Authorization: Bearer <token>` with every request (a service or user token,
-    /// once the app has sign-in).
+    /// Sends `Authorization: Bearer <token>` with every request, instead of the token of the
+    /// user whose page is rendering.
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -246,6 +249,8 @@ impl FetchApi {
         let mut request = self.http.get(url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        } else if let Some(token) = super::SignedInUser::current_token() {
+            request = request.bearer_auth(&*token);
         }
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
@@ -336,5 +341,24 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, FetchError::Decode { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn carries_the_token_of_the_user_whose_page_renders_and_no_other() {
+        use crate::frontend::SignedInUser;
+        let base = serve().await;
+        let fetch = FetchApi::fixed(format!("{base}/api/todo"), reqwest::Client::new());
+        let anonymous: Value = fetch.get_json("todo", "/todos").await.unwrap();
+        assert_eq!(anonymous[0]["auth"], "");
+        let jane = Arc::new(SignedInUser::new("user:default/jane", "jane-token"));
+        let joe = Arc::new(SignedInUser::new("user:default/joe", "joe-token"));
+        let (a, b) = tokio::join!(
+            SignedInUser::scope(jane, fetch.get_json::<Value>("todo", "/todos")),
+            SignedInUser::scope(joe, fetch.get_json::<Value>("todo", "/todos")),
+        );
+        assert_eq!(a.unwrap()[0]["auth"], "Bearer jane-token");
+        assert_eq!(b.unwrap()[0]["auth"], "Bearer joe-token");
+        let after: Value = fetch.get_json("todo", "/todos").await.unwrap();
+        assert_eq!(after[0]["auth"], "");
     }
 }

@@ -13,6 +13,10 @@
 //!   APIs ([`ApiRef`], [`ApiFactory`]) and the route table ([`Routes`]), and serves every page
 //!   through [`App::router`] — HTML that works without JavaScript.
 //! - [`ui`] is the rendering kit (maud components) pages are made of.
+//! - Sign-in: with an auth service and a provider in `auth.providers`, pages need a session
+//!   (`/signin`, guest in one click, OIDC through the auth plugin's redirect flow); each page
+//!   renders for a [`SignedInUser`] and every plugin call of that render carries the user's
+//!   token.
 //!
 //! The built-in tree is `app` (inputs `root`, `apis`, `themes`) → `app/layout` (inputs `nav`,
 //! `content`) → `app/nav` (inputs `items` and `content`, sidebar markup such as a search box) and `app/routes` (input `routes`); the default themes
@@ -64,6 +68,7 @@ mod plugin;
 mod route_table;
 mod routing;
 mod serve;
+mod signin;
 mod theme;
 mod tree;
 pub mod ui;
@@ -102,5 +107,6 @@ pub use routing::{
     AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteRef, RouteResolver, RouteTarget,
     Routes, SubRouteRef,
 };
+pub use signin::SignedInUser;
 pub use theme::{Theme, ThemeVariant};
 pub use tree::{AppNode, AppTree, NodeId};

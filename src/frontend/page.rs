@@ -72,6 +72,7 @@ pub struct PageRequest {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) rest: String,
     pub(crate) app: Arc<AppContext>,
+    pub(crate) user: Option<Arc<super::SignedInUser>>,
 }
 
 impl PageRequest {
@@ -127,6 +128,13 @@ impl PageRequest {
     /// The app config.
     pub fn config(&self) -> &Config {
         &self.app.config
+    }
+
+    /// The signed-in person the page renders for (`None` when the app has no sign-in). Plugin
+    /// calls made while the page renders carry their token already; see
+    /// [`SignedInUser`](super::SignedInUser).
+    pub fn user(&self) -> Option<&super::SignedInUser> {
+        self.user.as_deref()
     }
 
     /// The app title (`app.title`).

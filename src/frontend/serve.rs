@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::core_data::{Layout, NavLink, PageRoute, Shell};
 use super::page::{AppContext, PageContent, PageError, PageRequest};
 use super::route_table::REST_PARAM;
+use super::signin::{self, SignIn, SignedInUser};
 use super::ui;
 use crate::backend::http::RawErrorResponse;
 
@@ -26,6 +27,10 @@ pub(crate) struct AppState {
     pub(crate) css_path: String,
     pub(crate) js_path: String,
     pub(crate) pages: Vec<(String, PageRoute)>,
+    /// Sign-in, when the app has an auth service and at least one provider.
+    pub(crate) signin: Option<SignIn>,
+    /// Verifies `Authorization: Bearer` user tokens of page requests (API-style clients).
+    pub(crate) auth: Option<Arc<dyn crate::services::auth::AuthService>>,
 }
 
 impl AppState {
@@ -44,8 +49,18 @@ impl AppState {
             .collect()
     }
 
-    fn document(&self, path: &str, title: Option<&str>, body: Markup) -> Markup {
-        let nav = (self.layout.nav.render)(&self.nav_links(path));
+    fn document(
+        &self,
+        path: &str,
+        title: Option<&str>,
+        body: Markup,
+        user: Option<&SignedInUser>,
+    ) -> Markup {
+        let links = (self.layout.nav.render)(&self.nav_links(path));
+        let nav = match user {
+            Some(user) => html! { (links) (signin::user_box(user)) },
+            None => links,
+        };
         (self.layout.render)(&Shell {
             app_title: &self.ctx.title,
             page_title: title,
@@ -56,7 +71,24 @@ impl AppState {
         })
     }
 
-    pub(crate) fn error_page(&self, path: &str, error: &PageError) -> Response {
+    /// A document without sidebar links (the sign-in pages).
+    pub(crate) fn bare_document(&self, title: &str, body: Markup) -> Markup {
+        (self.layout.render)(&Shell {
+            app_title: &self.ctx.title,
+            page_title: Some(title),
+            nav: html! {},
+            body,
+            head: self.head.clone(),
+            current_path: "/signin",
+        })
+    }
+
+    pub(crate) fn error_page(
+        &self,
+        path: &str,
+        error: &PageError,
+        user: Option<&SignedInUser>,
+    ) -> Response {
         let status = error.status_code();
         let (title, message) = if status == StatusCode::NOT_FOUND {
             ("Page not found", error.message().to_string())
@@ -74,13 +106,13 @@ impl AppState {
             (ui::error_state(title, &message))
             p { (ui::link("/", "Go to the home page")) }
         };
-        html_response(status, self.document(path, Some(title), body))
+        html_response(status, self.document(path, Some(title), body, user))
     }
 }
 
 /// An HTML response; error statuses are marked so the backend's root layer keeps the HTML
 /// instead of rewriting it into error JSON.
-fn html_response(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
     let mut res = (
         status,
         [(
@@ -108,8 +140,13 @@ pub(crate) async fn serve_page(
     state: Arc<AppState>,
     index: usize,
     uri: Uri,
+    headers: HeaderMap,
     params: Option<Path<HashMap<String, String>>>,
 ) -> Response {
+    let user = match signin::resolve(&state, &headers, &uri).await {
+        Ok(user) => user,
+        Err(redirect) => return redirect,
+    };
     let mut params = params.map(|Path(p)| p).unwrap_or_default();
     let rest = params
         .remove(REST_PARAM)
@@ -117,7 +154,11 @@ pub(crate) async fn serve_page(
         .unwrap_or_default();
     let path = uri.path().to_string();
     let Some((_, page)) = state.pages.get(index) else {
-        return state.error_page(&path, &PageError::not_found("No page here."));
+        return state.error_page(
+            &path,
+            &PageError::not_found("No page here."),
+            user.as_deref(),
+        );
     };
     let req = PageRequest {
         path: path.clone(),
@@ -125,24 +166,49 @@ pub(crate) async fn serve_page(
         query: parse_query(&uri),
         rest,
         app: state.ctx.clone(),
+        user: user.clone(),
     };
-    match page.render.render(req).await {
+    let rendered = match &user {
+        Some(user) => SignedInUser::scope(user.clone(), page.render.render(req)).await,
+        None => page.render.render(req).await,
+    };
+    let mut res = match rendered {
         Ok(PageContent {
             title,
             body,
             status,
         }) => {
             let title = title.or_else(|| page.title.clone());
-            html_response(status, state.document(&path, title.as_deref(), body))
+            html_response(
+                status,
+                state.document(&path, title.as_deref(), body, user.as_deref()),
+            )
         }
-        Err(e) => state.error_page(&path, &e),
+        Err(e) => state.error_page(&path, &e, user.as_deref()),
+    };
+    if user.is_some() {
+        // A page rendered for one person must not be served to another from a cache.
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
     }
+    res
 }
 
-pub(crate) async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+pub(crate) async fn not_found(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let user = match signin::resolve(&state, &headers, &uri).await {
+        Ok(user) => user,
+        Err(redirect) => return redirect,
+    };
     state.error_page(
         uri.path(),
         &PageError::not_found(format!("There is no page at {}.", uri.path())),
+        user.as_deref(),
     )
 }
 

@@ -1,6 +1,7 @@
 //! Reference plugins.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod permission;
 pub mod search;

@@ -29,6 +29,7 @@ use crate::services::health::RootHealth;
 use crate::services::http_router::{HttpRouter, RootHttpRouter};
 use crate::services::lifecycle::{Lifecycle, RootLifecycle};
 use crate::services::logger::{LoggerService, TracingLogger, init_tracing};
+use crate::services::permissions::PERMISSIONS;
 use crate::services::scheduler::{LeaseStore, PluginScheduler};
 use crate::services::url_reader::{UrlReaderService, UrlReaders};
 
@@ -186,8 +187,8 @@ fn url_reader_factory() -> ServiceFactory {
 
 fn scheduler_factory() -> ServiceFactory {
     ServiceFactory::plugin(&SCHEDULER)
-        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE))
-        .build(|ctx, (lifecycle, http, database)| async move {
+        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE, &PERMISSIONS))
+        .build(|ctx, (lifecycle, http, database, permissions)| async move {
             // Global tasks take their lease in the plugin's own database, so every backend
             // sharing that database runs each global task on one instance at a time.
             let store = match database.pool() {
@@ -196,7 +197,12 @@ fn scheduler_factory() -> ServiceFactory {
                 DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
             };
             let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
-            http.use_router(crate::services::scheduler::router(scheduler.clone()));
+            http.use_router(crate::services::scheduler::router(scheduler.clone()).layer(
+                axum::middleware::from_fn_with_state(
+                    permissions,
+                    crate::services::scheduler::guard_actions,
+                ),
+            ));
             let stopping = scheduler.clone();
             lifecycle.add_shutdown_hook(move || async move {
                 stopping.shutdown().await;

@@ -91,6 +91,15 @@ impl TestBackendBuilder {
         self
     }
 
+    /// Runs the real `AUTH` and `USER_INFO` instead of the mocks: tokens must be real (from
+    /// the `auth` plugin, another plugin, or `backend.auth.externalAccess`), as in production.
+    /// The test client then sends no token until given one.
+    #[must_use]
+    pub fn real_auth(self) -> Self {
+        self.service(crate::services::auth::default_auth_factory())
+            .service(crate::services::auth::default_user_info_factory())
+    }
+
     /// Adds a service factory (a mock) replacing the default.
     #[must_use]
     pub fn service(self, factory: ServiceFactory) -> Self {
@@ -117,7 +126,8 @@ impl TestBackendBuilder {
         for yaml in self.yaml {
             builder = builder.config_yaml(yaml);
         }
-        let overridden = |id: &str| self.overridden.iter().any(|o| *o == id);
+        let overridden = |id: &str| self.overridden.contains(&id);
+        let mock_auth = !overridden(AUTH.id());
         if !overridden(ROOT_LOGGER.id()) {
             builder = builder.add_service(mock_services::root_logger_factory(&self.logger));
         }
@@ -131,10 +141,15 @@ impl TestBackendBuilder {
             builder = builder.add_feature(feature);
         }
         let handle = builder.start().await?;
-        let client = TestClient::new(handle.base_url()).with_authorization(&format!(
-            "Bearer {}",
-            auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)
-        ));
+        let client = TestClient::new(handle.base_url());
+        let client = if mock_auth {
+            client.with_authorization(&format!(
+                "Bearer {}",
+                auth::mock_credentials::user_token(auth::DEFAULT_MOCK_USER)
+            ))
+        } else {
+            client
+        };
         Ok(TestBackend {
             handle,
             logger: self.logger,

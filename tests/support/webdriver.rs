@@ -289,3 +289,15 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+impl Browser {
+    /// Signs in as guest through the app's sign-in page (one click), then stays on the page
+    /// the app lands on.
+    pub async fn sign_in_as_guest(&self, base_url: &str) {
+        self.goto(&format!("{}/signin", base_url.trim_end_matches('/')))
+            .await;
+        self.click(&self.find("form[action='/signin/guest'] button").await)
+            .await;
+        self.wait_for_url(|u| !u.contains("/signin")).await;
+    }
+}

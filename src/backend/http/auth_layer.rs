@@ -145,9 +145,11 @@ impl AuthLayerState {
         } else {
             Credentials::none()
         };
+        // Only an `unauthenticated` path lets nobody through; a `user-cookie` path still needs
+        // the cookie (or a token).
         if credentials.user_entity_ref().is_none()
             && credentials.service_subject().is_none()
-            && policy.is_none()
+            && !open
             && !self.default_disabled
         {
             return Err(ApiError::authentication("Missing credentials"));

@@ -439,3 +439,4 @@ async fn disabling_a_page_hides_its_nav_item_and_route() {
 mod apis;
 mod rendering;
 mod routes;
+mod signin;

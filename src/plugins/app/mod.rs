@@ -2,8 +2,11 @@
 //! outside `/api`, like Backstage's app backend.
 //!
 //! The plugin builds the app when the backend starts, with the backend's root config (unless
-//! the builder already has one) and the backend's discovery service as the `core.discovery`
-//! utility API. App build errors fail startup, naming plugin `app`.
+//! the builder already has one), the backend's discovery service as the `core.discovery`
+//! utility API and the plugin's own `AUTH` service to verify the identity tokens of sessions
+//! (so sign-in is on as soon as `auth.providers` has a provider; see
+//! [`SignedInUser`](crate::frontend::SignedInUser)). App build errors fail startup, naming
+//! plugin `app`.
 //!
 //! ```no_run
 //! use backlot::backend::Backend;
@@ -36,6 +39,7 @@ use tower::ServiceExt;
 
 use crate::backend::{ApiError, BackendPlugin, Feature, PluginRegistrar, Registration};
 use crate::frontend::AppBuilder;
+use crate::services::auth::AUTH;
 use crate::services::core_services::{DISCOVERY, ROOT_CONFIG, ROOT_HTTP_ROUTER};
 
 /// The `app` backend plugin; see the [module docs](self).
@@ -70,9 +74,12 @@ impl BackendPlugin for AppPlugin {
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let builder = self.builder.clone();
         reg.init(
-            (&ROOT_CONFIG, &ROOT_HTTP_ROUTER, &DISCOVERY),
-            move |(config, root, discovery)| async move {
+            (&ROOT_CONFIG, &ROOT_HTTP_ROUTER, &DISCOVERY, &AUTH),
+            move |(config, root, discovery, auth)| async move {
                 let mut builder = builder.with_discovery(discovery);
+                if !builder.has_auth() {
+                    builder = builder.auth_service(auth);
+                }
                 if !builder.has_config() {
                     builder = builder.config((*config).clone());
                 }

@@ -410,11 +410,19 @@ impl AuthService for DefaultAuthService {
             .as_deref()
             .ok_or_else(|| unauthenticated("token has no key id"))?;
         let header = JwtHeader::es256(kid).with_typ(LIMITED_USER_TOKEN_TYPE);
-        let claims = json!({
-            "sub": str_claim(&t.claims, "sub")?,
-            "iat": t.claims.get("iat").cloned().unwrap_or(Value::Null),
-            "exp": t.claims.get("exp").cloned().unwrap_or(Value::Null),
-        });
+        // Claims in the order the auth plugin signed them (`sub`, `iat`, `exp`): `json!`
+        // would sort the keys.
+        #[derive(serde::Serialize)]
+        struct LimitedClaims<'a> {
+            sub: &'a str,
+            iat: &'a Value,
+            exp: &'a Value,
+        }
+        let claims = LimitedClaims {
+            sub: str_claim(&t.claims, "sub")?,
+            iat: t.claims.get("iat").unwrap_or(&Value::Null),
+            exp: t.claims.get("exp").unwrap_or(&Value::Null),
+        };
         let input =
             jwt::signing_input(&header, &claims).map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(LimitedToken {

@@ -189,6 +189,17 @@ pub trait UserInfoService: Send + Sync + std::fmt::Debug {
     async fn user_info(&self, credentials: &Credentials) -> Result<BackstageUserInfo, AuthError>;
 }
 
+/// The default factory of [`AUTH`], for a host (or a test backend) that replaced it and wants
+/// it back.
+pub fn default_auth_factory() -> crate::backend::ServiceFactory {
+    factories::auth_factory()
+}
+
+/// The default factory of [`USER_INFO`].
+pub fn default_user_info_factory() -> crate::backend::ServiceFactory {
+    factories::user_info_factory()
+}
+
 /// A plugin's token service (`core.auth`). The default keeps the plugin's ES256 keys in its
 /// database and serves their public halves at `/.backstage/auth/v1/jwks.json`.
 pub static AUTH: ServiceRef<dyn AuthService> =

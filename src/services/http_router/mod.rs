@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 
-/// Who may call a route without credentials; kept for the authentication layer that a later
-/// release adds (every route is open for now).
+/// Who may call a path without a user or service token (the default-deny layer answers 401
+/// everywhere else). A path covers everything below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthPolicyAllow {
     /// No credentials needed.

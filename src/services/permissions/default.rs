@@ -203,7 +203,7 @@ pub(crate) fn restriction_allows(
             let name_ok = r
                 .permission_names
                 .as_ref()
-                .is_none_or(|names| names.iter().any(|n| *n == permission.name));
+                .is_none_or(|names| names.contains(&permission.name));
             let action_ok = r.actions.as_ref().is_none_or(|actions| {
                 permission
                     .attributes

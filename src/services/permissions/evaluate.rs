@@ -208,3 +208,33 @@ async fn apply_remote(
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::permissions::ConditionFactory;
+    use serde_json::json;
+
+    #[test]
+    fn conditional_decisions_must_match_the_permission() {
+        let todo = ConditionFactory::new("todo", "todo-item");
+        let conditional = PolicyDecision::Conditional {
+            plugin_id: "todo".into(),
+            resource_type: "todo-item".into(),
+            conditions: todo.condition("IS_DONE", json!({})),
+        };
+        let read = Permission::resource("todo.item.read", "todo-item", Some("read"));
+        let other = Permission::resource("notes.note.read", "notes-note", Some("read"));
+        let basic = Permission::basic("todo.item.create", Some("create"));
+        assert!(validate_decision(&read, &conditional).is_ok());
+        assert!(matches!(
+            validate_decision(&other, &conditional),
+            Err(PermissionError::Internal(_))
+        ));
+        assert!(matches!(
+            validate_decision(&basic, &conditional),
+            Err(PermissionError::Internal(_))
+        ));
+        assert!(validate_decision(&basic, &PolicyDecision::Allow).is_ok());
+    }
+}

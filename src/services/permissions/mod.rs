@@ -44,6 +44,15 @@ pub use types::{
 };
 pub use well_known::{APPLY_CONDITIONS_PATH, METADATA_PATH};
 
+/// `docs/permissions.md`, rendered here so that `cargo test --doc` runs its examples (they use
+/// the test kit: build with the `testing` feature).
+#[cfg_attr(feature = "testing", doc = include_str!("../../../docs/permissions.md"))]
+#[cfg_attr(
+    not(feature = "testing"),
+    doc = "Build the docs with `--features testing` to read `docs/permissions.md` here."
+)]
+pub mod guide {}
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -15,10 +15,13 @@ use crate::services::auth::{BackstageUserInfo, Credentials, UserInfoService};
 
 const CACHE_CAPACITY: usize = 4096;
 
+/// The whole token and its user info, by the token's last segment.
+type Entries = HashMap<Box<str>, (Box<str>, Arc<BackstageUserInfo>)>;
+
 /// Ownership refs by token.
 #[derive(Debug, Default)]
 pub(crate) struct UserInfoCache {
-    entries: Mutex<HashMap<Box<str>, (Box<str>, Arc<BackstageUserInfo>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl UserInfoCache {

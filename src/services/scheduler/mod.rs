@@ -53,13 +53,23 @@
 //! let backend = Backend::builder()
 //!     .listen_addr(([127, 0, 0, 1], 0).into())
 //!     .config_value(serde_json::json!({
-//!         "backend": { "database": { "client": "better-sqlite3", "connection": ":memory:" } }
+//!         "backend": {
+//!             "database": { "client": "better-sqlite3", "connection": ":memory:" },
+//!             // The task listing is a plugin route: callers need a token.
+//!             "auth": { "externalAccess": [
+//!                 { "type": "static", "options": { "token": "an-ops-dashboard-secret", "subject": "ops" } }
+//!             ] },
+//!         }
 //!     }))
 //!     .add_feature(plugin)
 //!     .start()
 //!     .await?;
-//! let tasks = reqwest::get(backend.url("/api/search/.backstage/scheduler/v1/tasks"))
+//! let tasks = reqwest::Client::new()
+//!     .get(backend.url("/api/search/.backstage/scheduler/v1/tasks"))
+//!     .bearer_auth("an-ops-dashboard-secret")
+//!     .send()
 //!     .await?
+//!     .error_for_status()?
 //!     .json::<serde_json::Value>()
 //!     .await?;
 //! assert_eq!(tasks["tasks"][0]["taskId"], "collate-catalog");
@@ -81,7 +91,8 @@ mod task;
 
 pub use error::SchedulerError;
 pub use plugin::{PluginScheduler, PluginSchedulerBuilder};
-pub use router::router;
+pub(crate) use router::guard_actions;
+pub use router::{TASK_CANCEL_PERMISSION, TASK_TRIGGER_PERMISSION, router};
 pub use schedule::{TaskFrequency, TaskSchedule, TaskScope, TaskSettings};
 pub use state::{TaskDescriptor, TaskInfo, TaskState, WorkerState};
 pub use store::{LeaseStore, MemoryLeaseStore};

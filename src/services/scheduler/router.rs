@@ -163,3 +163,62 @@ async fn cancel_task(
         .map(|()| StatusCode::OK)
         .map_err(|e| ApiError::new(e, method, &uri))
 }
+
+/// `scheduler.task.trigger`: a user may trigger a plugin's task now (services always may).
+pub const TASK_TRIGGER_PERMISSION: &str = "scheduler.task.trigger";
+/// `scheduler.task.cancel`: a user may cancel a plugin's running task (services always may).
+pub const TASK_CANCEL_PERMISSION: &str = "scheduler.task.cancel";
+
+/// Guards the task actions: a service principal may trigger and cancel; a user only when
+/// the permission service allows `scheduler.task.trigger` / `scheduler.task.cancel` (with
+/// permissions off, every signed-in user may); nobody never.
+pub(crate) async fn guard_actions(
+    axum::extract::State(permissions): axum::extract::State<
+        Arc<dyn crate::services::permissions::PermissionsService>,
+    >,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::backend::http::ApiError as HttpError;
+    use crate::services::auth::{Credentials, PrincipalKind};
+    use crate::services::permissions::{AuthorizePermissionRequest, AuthorizeResult, Permission};
+    use axum::response::IntoResponse;
+
+    let path = req.uri().path();
+    let permission = if req.method() != Method::POST {
+        None
+    } else if path.ends_with("/trigger") {
+        Some(TASK_TRIGGER_PERMISSION)
+    } else if path.ends_with("/cancel") {
+        Some(TASK_CANCEL_PERMISSION)
+    } else {
+        None
+    };
+    let Some(permission) = permission else {
+        return next.run(req).await;
+    };
+    let credentials = req
+        .extensions()
+        .get::<Credentials>()
+        .cloned()
+        .unwrap_or_else(Credentials::none);
+    match credentials.kind() {
+        PrincipalKind::Service => next.run(req).await,
+        PrincipalKind::None => HttpError::authentication("Missing credentials").into_response(),
+        PrincipalKind::User => {
+            let request = AuthorizePermissionRequest {
+                permission: Permission::basic(permission, Some("update")),
+                resource_ref: None,
+            };
+            match permissions.authorize(&[request], &credentials).await {
+                Ok(d) if d.first().map(|d| d.result) == Some(AuthorizeResult::Allow) => {
+                    next.run(req).await
+                }
+                Ok(_) => {
+                    HttpError::not_allowed(format!("not allowed: {permission}")).into_response()
+                }
+                Err(e) => HttpError::from(e).into_response(),
+            }
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::error::CatalogApiError;
-use crate::frontend::{ApiFactory, ApiRef, core_apis};
+use crate::frontend::{ApiFactory, ApiRef, SignedInUser, core_apis};
 use crate::plugins::catalog::common::{
     CatalogClient, Entity, EntityFilter, EntityRef, FacetValue, QueryEntitiesRequest,
     QueryEntitiesResponse,
@@ -76,6 +76,9 @@ pub trait CatalogApi: Send + Sync + std::fmt::Debug {
 pub static CATALOG_API: ApiRef<dyn CatalogApi> = ApiRef::new("plugin.catalog");
 
 /// [`CatalogApi`] over HTTP: the catalog's [`CatalogClient`] against the catalog backend.
+/// Each call carries the token of the signed-in user whose page is rendering
+/// ([`SignedInUser::current_token`](crate::frontend::SignedInUser::current_token)); the client
+/// itself, shared by every page of the app, never holds a user's token.
 ///
 /// ```
 /// use backlot::plugins::catalog::react::HttpCatalogApi;
@@ -103,9 +106,17 @@ impl HttpCatalogApi {
         }
     }
 
-    /// The underlying client.
+    /// The underlying client (without a user's token).
     pub fn client(&self) -> &CatalogClient {
         &self.client
+    }
+
+    /// The client for one call: with the rendering user's token, if any.
+    fn call(&self) -> std::borrow::Cow<'_, CatalogClient> {
+        match SignedInUser::current_token() {
+            Some(token) => std::borrow::Cow::Owned(self.client.with_token(&token)),
+            None => std::borrow::Cow::Borrowed(&self.client),
+        }
     }
 
     /// The API factory: base URL from the `core.discovery` API (`base_url("catalog")`),
@@ -140,21 +151,21 @@ impl CatalogApi for HttpCatalogApi {
         &self,
         request: &QueryEntitiesRequest,
     ) -> Result<QueryEntitiesResponse, CatalogApiError> {
-        Ok(self.client.query_entities(request).await?)
+        Ok(self.call().query_entities(request).await?)
     }
 
     async fn get_entity_by_ref(
         &self,
         entity_ref: &EntityRef,
     ) -> Result<Option<Entity>, CatalogApiError> {
-        Ok(self.client.get_entity_by_ref(entity_ref).await?)
+        Ok(self.call().get_entity_by_ref(entity_ref).await?)
     }
 
     async fn get_entities_by_refs(
         &self,
         refs: &[String],
     ) -> Result<Vec<Option<Entity>>, CatalogApiError> {
-        Ok(self.client.get_entities_by_refs(refs, &[]).await?)
+        Ok(self.call().get_entities_by_refs(refs, &[]).await?)
     }
 
     async fn get_entity_facets(
@@ -162,6 +173,6 @@ impl CatalogApi for HttpCatalogApi {
         facets: &[String],
         filter: &[EntityFilter],
     ) -> Result<BTreeMap<String, Vec<FacetValue>>, CatalogApiError> {
-        Ok(self.client.get_entity_facets(facets, filter).await?)
+        Ok(self.call().get_entity_facets(facets, filter).await?)
     }
 }

@@ -39,13 +39,12 @@ pub(super) fn build(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AuthorizeRequest {
     items: Vec<AuthorizeRequestItem>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct AuthorizeRequestItem {
     id: String,
     permission: Permission,

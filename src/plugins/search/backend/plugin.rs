@@ -54,13 +54,22 @@ fn latency_budget(config: &Config) -> Result<std::time::Duration, SearchError> {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Callers from outside the backend need a token (backend.auth.externalAccess).
+/// let token = "a-long-random-secret-for-the-ci-job";
 /// let handle = Backend::builder()
-///     .config_value(serde_json::json!({ "search": { "embedded": { "inMemory": true } } }))
+///     .config_value(serde_json::json!({
+///         "search": { "embedded": { "inMemory": true } },
+///         "backend": { "auth": { "externalAccess": [
+///             { "type": "static", "options": { "token": token, "subject": "ci" } }
+///         ] } },
+///     }))
 ///     .add_feature(Feature::plugin(SearchPlugin::new()))
 ///     .listen_addr("127.0.0.1:0".parse()?)
 ///     .start()
 ///     .await?;
-/// let res = reqwest::get(handle.url("/api/search/query?term=anything")).await?;
+/// let url = handle.url("/api/search/query?term=anything");
+/// assert_eq!(reqwest::get(&url).await?.status(), 401);
+/// let res = reqwest::Client::new().get(&url).bearer_auth(token).send().await?;
 /// assert_eq!(res.status(), 200);
 /// handle.stop().await?;
 /// # Ok(())
