@@ -74,6 +74,9 @@ impl PermissionsService for CasePolicy {
     }
 }
 
+/// A case: its name and the decision it sets.
+type Case = (&'static str, fn() -> PolicyDecision);
+
 fn owner_or_api() -> PolicyDecision {
     decision(PermissionCriteria::AnyOf {
         any_of: vec![
@@ -160,7 +163,7 @@ fn bench_permissions(c: &mut Criterion) {
         .unwrap_or_default();
     assert!(names.len() > 50, "the condition allows entities to read");
 
-    let cases: [(&str, fn() -> PolicyDecision); 2] = [
+    let cases: [Case; 2] = [
         ("off", || PolicyDecision::Allow),
         ("owner_or_api", owner_or_api),
     ];
