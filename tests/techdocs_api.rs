@@ -184,7 +184,12 @@ fn sse_events(body: &str) -> Vec<(String, String)> {
 /// Sends a request line as given (no client-side path normalization).
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    // As a signed-in user (the test backend's mock token): traversal must fail on its own
+    // merits, not for want of credentials.
+    let auth = backlot::testing::mock_credentials::user_header("user:default/mock");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await.unwrap();
