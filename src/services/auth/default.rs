@@ -94,47 +94,34 @@ impl DefaultAuthService {
         }
     }
 
+    /// A user identity token: signed by the auth plugin's keys, unexpired, for `backstage`.
     async fn verify_user_token(
         &self,
         token: &str,
         t: &UnverifiedToken<'_>,
     ) -> Result<Verified, AuthError> {
-        let keys = self
-            .root
-            .keys(&self.root.user_key_source(), t.header.kid.as_deref())
-            .await?;
-        t.verify(&keys)
-            .map_err(|_| unauthenticated("invalid token signature"))?;
-        let expires_at = check_times(&t.claims)?;
+        let v = self.verify_user_signature(token, t).await?;
         if !has_audience(&t.claims, USER_TOKEN_AUDIENCE) {
             return Err(unauthenticated("token is not for this audience"));
         }
-        let sub = str_claim(&t.claims, "sub")?;
-        Ok(Verified {
-            credentials: Credentials::from_principal(Principal::User(UserPrincipal {
-                user_entity_ref: sub.to_string(),
-                actor: None,
-            }))
-            .with_token(token)
-            .with_expiry(expires_at),
-            audience: None,
-            expires_at,
-        })
+        Ok(v)
     }
 
+    /// A limited token: signed by the auth plugin's keys, with `sub` and `exp` only.
     async fn verify_limited_token(
         &self,
         token: &str,
         t: &UnverifiedToken<'_>,
     ) -> Result<Verified, AuthError> {
-        let mut v = self.verify_user_token_keys_only(t).await?;
-        v.credentials = v.credentials.with_token(token).limited(true);
+        let mut v = self.verify_user_signature(token, t).await?;
+        v.credentials = v.credentials.limited(true);
         Ok(v)
     }
 
-    /// A limited token: signed by the auth plugin's keys, with `sub` and `exp` only.
-    async fn verify_user_token_keys_only(
+    /// The checks user and limited tokens share: the auth plugin's signature, the times, `sub`.
+    async fn verify_user_signature(
         &self,
+        token: &str,
         t: &UnverifiedToken<'_>,
     ) -> Result<Verified, AuthError> {
         let keys = self
@@ -146,7 +133,9 @@ impl DefaultAuthService {
         let expires_at = check_times(&t.claims)?;
         let sub = str_claim(&t.claims, "sub")?;
         Ok(Verified {
-            credentials: Credentials::user(sub).with_expiry(expires_at),
+            credentials: Credentials::user(sub)
+                .with_token(token)
+                .with_expiry(expires_at),
             audience: None,
             expires_at,
         })
