@@ -73,14 +73,31 @@ impl HttpClientTimeouts {
         })
     }
 
-    /// A client with these timeouts.
-    pub fn client(&self) -> reqwest::Client {
+    /// A client builder with these timeouts, for a client that needs more settings (such as
+    /// no redirects) on top of them.
+    ///
+    /// ```
+    /// use backlot::services::http_client::HttpClientTimeouts;
+    ///
+    /// let client = HttpClientTimeouts::default()
+    ///     .builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    pub fn builder(&self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .connect_timeout(self.connect)
             .timeout(self.request)
             // Below the server's default keep-alive timeout (5 s), so that a pooled connection
             // is not reused just as the backend closes it.
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+    }
+
+    /// A client with these timeouts.
+    pub fn client(&self) -> reqwest::Client {
+        self.builder()
             .build()
             // Building fails only if the TLS backend cannot start, which `Client::new` would
             // turn into a panic; keep serving with the default client's behaviour instead.

@@ -1,7 +1,6 @@
 //! An OpenID Connect relying party: discovery, the authorization code flow with PKCE, ID token
 //! verification against the provider's JWKS, refresh and userinfo.
 
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -85,12 +84,9 @@ async fn json_of<T: for<'de> Deserialize<'de>>(
 }
 
 impl OidcClient {
-    pub(crate) fn new(settings: OidcSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+    /// A client for the provider of `settings`, calling it through `http` (the backend's
+    /// client settings, with redirects off).
+    pub(crate) fn new(settings: OidcSettings, http: reqwest::Client) -> Self {
         Self {
             settings,
             http,

@@ -8,6 +8,7 @@ use super::oidc::{OidcClient, OidcSettings};
 use super::resolvers::ResolverChain;
 use crate::plugins::auth::node::AuthResolversExtension;
 use crate::services::config::{Config, ConfigError};
+use crate::services::http_client::HttpClientTimeouts;
 
 /// The guest provider (`auth.providers.guest`).
 #[derive(Debug, Clone)]
@@ -65,6 +66,18 @@ pub(crate) fn read_providers(
     let Some(providers) = config.opt_config("auth.providers")? else {
         return Ok(out);
     };
+    // Calls to identity providers take the backend's timeouts (`backend.httpClient.*`) and
+    // never follow redirects.
+    let http = HttpClientTimeouts::from_config(config)?
+        .builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| {
+            invalid(
+                "backend.httpClient".to_string(),
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
     for id in providers.keys() {
         let pc = providers.config(&id)?;
         if id == "guest" {
@@ -134,7 +147,7 @@ pub(crate) fn read_providers(
             by_env.insert(
                 env,
                 Arc::new(OidcEnv {
-                    client: OidcClient::new(settings),
+                    client: OidcClient::new(settings, http.clone()),
                     resolvers,
                     session_duration,
                 }),
