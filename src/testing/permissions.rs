@@ -43,8 +43,8 @@ use async_trait::async_trait;
 
 use crate::backend::ServiceFactory;
 use crate::services::auth::{Credentials, PrincipalKind, USER_INFO, UserInfoService};
-use crate::services::permissions::default::{allow_or_deny, service_decisions};
-use crate::services::permissions::evaluate::{EvalItem, evaluate};
+use crate::services::permissions::default::service_decisions;
+use crate::services::permissions::evaluate::{EvalItem, definitive, evaluate};
 use crate::services::permissions::{
     AllowAllPolicy, AuthorizeDecision, AuthorizePermissionRequest, DenyAllPolicy, PERMISSIONS,
     Permission, PermissionError, PermissionPolicy, PermissionsService, PolicyDecision, PolicyQuery,
@@ -119,21 +119,8 @@ impl PermissionsService for MockPermissions {
         requests: &[AuthorizePermissionRequest],
         credentials: &Credentials,
     ) -> Result<Vec<AuthorizeDecision>, PermissionError> {
-        let items: Vec<EvalItem<'_>> = requests
-            .iter()
-            .map(|r| EvalItem {
-                permission: &r.permission,
-                resource_ref: r.resource_ref.as_deref(),
-            })
-            .collect();
-        Ok(self
-            .decide(&items, credentials)
-            .await?
-            .into_iter()
-            .map(|d| AuthorizeDecision {
-                result: allow_or_deny(d == PolicyDecision::Allow),
-            })
-            .collect())
+        let items = EvalItem::of_authorize(requests);
+        Ok(definitive(self.decide(&items, credentials).await?))
     }
 
     async fn authorize_conditional(
@@ -141,13 +128,7 @@ impl PermissionsService for MockPermissions {
         requests: &[QueryPermissionRequest],
         credentials: &Credentials,
     ) -> Result<Vec<PolicyDecision>, PermissionError> {
-        let items: Vec<EvalItem<'_>> = requests
-            .iter()
-            .map(|r| EvalItem {
-                permission: &r.permission,
-                resource_ref: None,
-            })
-            .collect();
+        let items = EvalItem::of_queries(requests);
         self.decide(&items, credentials).await
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::{EvalItem, Remote, evaluate};
+use super::evaluate::{EvalItem, Remote, definitive, evaluate};
 use super::root::RootPermissions;
 use super::types::{
     AuthorizeDecision, AuthorizePermissionRequest, AuthorizeResult, Permission, PolicyDecision,
@@ -239,20 +239,8 @@ impl PermissionsService for DefaultPermissions {
                 })
                 .collect());
         }
-        let items: Vec<EvalItem<'_>> = requests
-            .iter()
-            .map(|r| EvalItem {
-                permission: &r.permission,
-                resource_ref: r.resource_ref.as_deref(),
-            })
-            .collect();
-        let decisions = self.decide(&items, credentials).await?;
-        Ok(decisions
-            .into_iter()
-            .map(|d| AuthorizeDecision {
-                result: allow_or_deny(d == PolicyDecision::Allow),
-            })
-            .collect())
+        let items = EvalItem::of_authorize(requests);
+        Ok(definitive(self.decide(&items, credentials).await?))
     }
 
     async fn authorize_conditional(
@@ -273,13 +261,7 @@ impl PermissionsService for DefaultPermissions {
                 })
                 .collect());
         }
-        let items: Vec<EvalItem<'_>> = requests
-            .iter()
-            .map(|r| EvalItem {
-                permission: &r.permission,
-                resource_ref: None,
-            })
-            .collect();
+        let items = EvalItem::of_queries(requests);
         self.decide(&items, credentials).await
     }
 }

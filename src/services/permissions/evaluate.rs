@@ -11,7 +11,10 @@ use super::registry::{
     ApplyConditionsRequest, ApplyConditionsRequestItem, ApplyConditionsResponse,
 };
 use super::root::RootPermissions;
-use super::types::{AuthorizeResult, Permission, PolicyDecision};
+use super::types::{
+    AuthorizeDecision, AuthorizePermissionRequest, AuthorizeResult, Permission, PolicyDecision,
+    QueryPermissionRequest,
+};
 use super::well_known::APPLY_CONDITIONS_PATH;
 use crate::services::auth::{AuthService, Credentials, UserInfoService};
 use crate::services::discovery::DiscoveryService;
@@ -21,6 +24,46 @@ use crate::services::discovery::DiscoveryService;
 pub(crate) struct EvalItem<'a> {
     pub(crate) permission: &'a Permission,
     pub(crate) resource_ref: Option<&'a str>,
+}
+
+impl<'a> EvalItem<'a> {
+    /// The items of `authorize` requests (with their resource refs).
+    pub(crate) fn of_authorize(requests: &'a [AuthorizePermissionRequest]) -> Vec<Self> {
+        requests
+            .iter()
+            .map(|r| Self {
+                permission: &r.permission,
+                resource_ref: r.resource_ref.as_deref(),
+            })
+            .collect()
+    }
+
+    /// The items of `authorize_conditional` requests (no resource refs: the caller applies
+    /// the conditions).
+    pub(crate) fn of_queries(requests: &'a [QueryPermissionRequest]) -> Vec<Self> {
+        requests
+            .iter()
+            .map(|r| Self {
+                permission: &r.permission,
+                resource_ref: None,
+            })
+            .collect()
+    }
+}
+
+/// Definitive answers from policy decisions whose conditions were resolved: only `ALLOW` is
+/// allowed.
+pub(crate) fn definitive(decisions: Vec<PolicyDecision>) -> Vec<AuthorizeDecision> {
+    decisions
+        .into_iter()
+        .map(|d| AuthorizeDecision {
+            result: if d == PolicyDecision::Allow {
+                AuthorizeResult::Allow
+            } else {
+                AuthorizeResult::Deny
+            },
+        })
+        .collect()
 }
 
 /// What resolving conditions over HTTP needs.

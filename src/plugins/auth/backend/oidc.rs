@@ -1,7 +1,6 @@
 //! An OpenID Connect relying party: discovery, the authorization code flow with PKCE, ID token
 //! verification against the provider's JWKS, refresh and userinfo.
 
-
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
