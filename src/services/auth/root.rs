@@ -21,13 +21,18 @@ const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
 /// The largest key set body read.
 const JWKS_MAX_BYTES: usize = 256 * 1024;
+/// Key sets remembered (cleared when full).
+const JWKS_SOURCES_CAP: usize = 1_000;
 /// Verified tokens remembered (cleared when full).
 const VERIFIED_CAP: usize = 20_000;
 
 #[derive(Debug, Clone)]
 struct CachedJwks {
     keys: Arc<Vec<Jwk>>,
+    /// When `keys` were fetched.
     fetched: Instant,
+    /// When a fetch was last tried.
+    attempted: Instant,
 }
 
 /// A verified token remembered: its credentials, the plugin it was for (plugin tokens) and
@@ -54,7 +59,7 @@ pub(crate) struct AuthRoot {
     pub(crate) external: Vec<ExternalAccess>,
     pub(crate) discovery: Arc<dyn DiscoveryService>,
     http: reqwest::Client,
-    jwks: tokio::sync::Mutex<HashMap<String, CachedJwks>>,
+    jwks: parking_lot::Mutex<HashMap<String, CachedJwks>>,
     verified: parking_lot::Mutex<HashMap<[u8; 32], Verified>>,
     local: parking_lot::Mutex<HashMap<String, Arc<PluginKeyStore>>>,
 }
@@ -69,7 +74,7 @@ impl AuthRoot {
             external: read_external_access(config)?,
             discovery,
             http,
-            jwks: tokio::sync::Mutex::new(HashMap::new()),
+            jwks: parking_lot::Mutex::new(HashMap::new()),
             verified: parking_lot::Mutex::new(HashMap::new()),
             local: parking_lot::Mutex::new(HashMap::new()),
         })
@@ -111,27 +116,58 @@ impl AuthRoot {
             KeySource::Local(store) => format!("local:{:p}", Arc::as_ptr(store)),
             KeySource::Url(url) => url.clone(),
         };
-        let mut cache = self.jwks.lock().await;
-        if let Some(c) = cache.get(&name) {
-            let known = kid.is_none_or(|k| c.keys.iter().any(|j| j.kid.as_deref() == Some(k)));
-            let age = c.fetched.elapsed();
-            if (known && age < JWKS_MAX_AGE) || age < JWKS_MIN_REFETCH {
-                return Ok(c.keys.clone());
+        // Decide under the lock, fetch without it: a slow key set never holds up the others.
+        {
+            let mut cache = self.jwks.lock();
+            if let Some(c) = cache.get_mut(&name) {
+                let known = kid.is_none_or(|k| c.keys.iter().any(|j| j.kid.as_deref() == Some(k)));
+                if (known && c.fetched.elapsed() < JWKS_MAX_AGE)
+                    || c.attempted.elapsed() < JWKS_MIN_REFETCH
+                {
+                    return Ok(c.keys.clone());
+                }
+                // One attempt per interval, whether it succeeds or not.
+                c.attempted = Instant::now();
             }
         }
-        let set = match source {
-            KeySource::Local(store) => store.public_keys().await?,
-            KeySource::Url(url) => self.fetch_jwks(url).await?,
+        let fetched = match source {
+            KeySource::Local(store) => store.public_keys().await,
+            KeySource::Url(url) => self.fetch_jwks(url).await,
         };
-        let keys = Arc::new(set.keys);
-        cache.insert(
-            name,
-            CachedJwks {
-                keys: keys.clone(),
-                fetched: Instant::now(),
-            },
-        );
-        Ok(keys)
+        let mut cache = self.jwks.lock();
+        if cache.len() >= JWKS_SOURCES_CAP && !cache.contains_key(&name) {
+            cache.clear();
+        }
+        let now = Instant::now();
+        match fetched {
+            Ok(set) => {
+                let keys = Arc::new(set.keys);
+                cache.insert(
+                    name,
+                    CachedJwks {
+                        keys: keys.clone(),
+                        fetched: now,
+                        attempted: now,
+                    },
+                );
+                Ok(keys)
+            }
+            Err(e) => {
+                // Remember the failure too, so a flood of tokens naming an unreachable key
+                // set fetches it once per interval.
+                let entry = cache.entry(name).or_insert_with(|| CachedJwks {
+                    keys: Arc::new(Vec::new()),
+                    fetched: now.checked_sub(JWKS_MAX_AGE).unwrap_or(now),
+                    attempted: now,
+                });
+                // Keys fetched before stay usable while their source is unreachable.
+                if entry.keys.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(entry.keys.clone())
+                }
+            }
+        }
     }
 
     async fn fetch_jwks(&self, url: &str) -> Result<JwkSet, AuthError> {
