@@ -1,0 +1,12 @@
+//! Built-in `fetch:*` actions.
+
+use std::sync::Arc;
+
+use super::BuiltinActionDeps;
+use crate::plugins::scaffolder::node::TemplateAction;
+
+/// The `fetch:*` actions.
+pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> {
+    let _ = deps;
+    Vec::new()
+}

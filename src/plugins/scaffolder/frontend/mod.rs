@@ -1,0 +1,1 @@
+//! The scaffolder's pages: `/create`, the parameter form, the task page and the task list.
