@@ -10,6 +10,11 @@ pub(super) fn register_builtins(env: &mut Environment<'static>) {
     let _ = env;
 }
 
+/// The built-in filters with their documentation, for [`describe`](super::describe).
+pub(super) fn builtin_docs() -> Vec<(&'static str, super::TemplateFunction)> {
+    Vec::new()
+}
+
 /// Registers the filters and globals modules added.
 pub(super) fn register_extensions(env: &mut Environment<'static>, ext: &TemplatingExtensions) {
     for (name, f) in ext.filters() {

@@ -96,6 +96,52 @@ impl TemplatingExtensions {
     }
 }
 
+/// What `GET /v2/templating-extensions` answers: the built-in and added filters and globals,
+/// `{filters: {name: {description?, schema?, examples?}}, globals: {functions: {…}, values: {name: {value, description?}}}}`.
+///
+/// ```
+/// use backlot::plugins::scaffolder::node::templating::{self, TemplateFunction, TemplatingExtensions};
+///
+/// let ext = TemplatingExtensions::default();
+/// ext.add_filter("shout", TemplateFunction::new(|a| Ok(a[0].as_str().unwrap_or("").to_uppercase().into())));
+/// let listed = templating::describe(&ext);
+/// assert!(listed["filters"]["shout"].is_object());
+/// ```
+pub fn describe(extensions: &TemplatingExtensions) -> Value {
+    let doc = |f: &TemplateFunction| {
+        let mut o = serde_json::Map::new();
+        if let Some(d) = &f.description {
+            o.insert("description".into(), Value::String(d.clone()));
+        }
+        if let Some(s) = &f.schema {
+            o.insert("schema".into(), s.clone());
+        }
+        if !f.examples.is_empty() {
+            o.insert("examples".into(), Value::Array(f.examples.clone()));
+        }
+        Value::Object(o)
+    };
+    let mut filters = serde_json::Map::new();
+    for (name, f) in filters::builtin_docs() {
+        filters.insert(name.to_string(), doc(&f));
+    }
+    for (name, f) in extensions.filters() {
+        filters.insert(name, doc(&f));
+    }
+    let mut functions = serde_json::Map::new();
+    for (name, f) in extensions.global_functions() {
+        functions.insert(name, doc(&f));
+    }
+    let mut values = serde_json::Map::new();
+    for (name, v) in extensions.global_values() {
+        values.insert(name, serde_json::json!({ "value": v }));
+    }
+    serde_json::json!({
+        "filters": filters,
+        "globals": { "functions": functions, "values": values },
+    })
+}
+
 /// A template that did not parse or render.
 #[derive(Debug, thiserror::Error)]
 #[error("template error: {0}")]
