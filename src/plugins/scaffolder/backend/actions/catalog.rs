@@ -488,8 +488,9 @@ impl TemplateAction for CatalogFetch {
                 ctx.check_cancelled()?;
                 let entity = self.fetch(ctx, &input, raw).await?;
                 out.push(
-                    serde_json::to_value(entity)
-                        .map_err(|e| ActionError::Failed(format!("entity not serialisable: {e}")))?,
+                    serde_json::to_value(entity).map_err(|e| {
+                        ActionError::Failed(format!("entity not serialisable: {e}"))
+                    })?,
                 );
             }
             ctx.output("entities", out);

@@ -27,10 +27,7 @@ pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> 
         .ok()
         .flatten()
         .unwrap_or(DEFAULT_MAX_ENTRIES);
-    vec![
-        Arc::new(FsDelete { max_entries }),
-        Arc::new(FsRename),
-    ]
+    vec![Arc::new(FsDelete { max_entries }), Arc::new(FsRename)]
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(ctx: &ActionContext) -> Result<T, ActionError> {

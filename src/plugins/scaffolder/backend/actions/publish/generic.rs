@@ -86,10 +86,7 @@ impl TemplateAction for PublishGit {
         let (remote, contents) = match integration.kind {
             Kind::Gitea => {
                 let base = format!("{}/{}/{}", integration.base_url, repo.owner, repo.repo);
-                (
-                    format!("{base}.git"),
-                    format!("{base}/raw/branch/{branch}"),
-                )
+                (format!("{base}.git"), format!("{base}/raw/branch/{branch}"))
             }
             Kind::Github => {
                 let base = format!("{}/{}/{}", integration.base_url, repo.owner, repo.repo);

@@ -111,7 +111,10 @@ impl Git {
             ("credential.helper", String::new()),
             ("http.followRedirects", "false".to_string()),
             ("http.lowSpeedLimit", "1".to_string()),
-            ("http.lowSpeedTime", self.timeout.as_secs().max(1).to_string()),
+            (
+                "http.lowSpeedTime",
+                self.timeout.as_secs().max(1).to_string(),
+            ),
             ("protocol.allow", "never".to_string()),
             ("protocol.http.allow", "always".to_string()),
             ("protocol.https.allow", "always".to_string()),

@@ -46,9 +46,7 @@ impl TemplateAction for PublishGithub {
     }
 
     fn description(&self) -> Option<&str> {
-        Some(
-            "Initializes a git repository of contents in workspace and publishes it to GitHub.",
-        )
+        Some("Initializes a git repository of contents in workspace and publishes it to GitHub.")
     }
 
     fn examples(&self) -> Vec<ActionExample> {
@@ -68,12 +66,24 @@ impl TemplateAction for PublishGithub {
         let mut props = common_properties();
         props.insert("defaultBranch".into(), json!({"title": "Default Branch", "type": "string",
             "description": "Sets the default branch on the repository. The default value is 'master'"}));
-        props.insert("homepage".into(), json!({"title": "Repository Homepage", "type": "string"}));
-        props.insert("repoVisibility".into(), json!({"title": "Repository Visibility", "type": "string",
-            "enum": ["private", "public", "internal"]}));
-        props.insert("topics".into(), json!({"title": "Topics", "type": "array", "items": {"type": "string"}}));
-        props.insert("token".into(), json!({"title": "Authentication Token", "type": "string",
-            "description": "The token to use for authorization to GitHub"}));
+        props.insert(
+            "homepage".into(),
+            json!({"title": "Repository Homepage", "type": "string"}),
+        );
+        props.insert(
+            "repoVisibility".into(),
+            json!({"title": "Repository Visibility", "type": "string",
+            "enum": ["private", "public", "internal"]}),
+        );
+        props.insert(
+            "topics".into(),
+            json!({"title": "Topics", "type": "array", "items": {"type": "string"}}),
+        );
+        props.insert(
+            "token".into(),
+            json!({"title": "Authentication Token", "type": "string",
+            "description": "The token to use for authorization to GitHub"}),
+        );
         for (name, _) in FLAGS {
             props.insert((*name).into(), json!({"type": "boolean"}));
         }
@@ -172,7 +182,8 @@ impl TemplateAction for PublishGithub {
             &ctx.signal,
         )
         .await?;
-        let clone_url = field(&created, "clone_url", "GitHub: creating the repository")?.to_string();
+        let clone_url =
+            field(&created, "clone_url", "GitHub: creating the repository")?.to_string();
         let html_url = field(&created, "html_url", "GitHub: creating the repository")?
             .trim_end_matches('/')
             .to_string();

@@ -56,11 +56,20 @@ impl TemplateAction for PublishGitlab {
         let mut props = common_properties();
         props.insert("defaultBranch".into(), json!({"title": "Default Branch", "type": "string",
             "description": "Sets the default branch on the repository. The default value is 'master'"}));
-        props.insert("repoVisibility".into(), json!({"title": "Repository Visibility", "type": "string",
-            "enum": ["private", "public", "internal"]}));
-        props.insert("topics".into(), json!({"title": "Topic labels", "type": "array", "items": {"type": "string"}}));
-        props.insert("token".into(), json!({"title": "Authentication Token", "type": "string",
-            "description": "The token to use for authorization to GitLab"}));
+        props.insert(
+            "repoVisibility".into(),
+            json!({"title": "Repository Visibility", "type": "string",
+            "enum": ["private", "public", "internal"]}),
+        );
+        props.insert(
+            "topics".into(),
+            json!({"title": "Topic labels", "type": "array", "items": {"type": "string"}}),
+        );
+        props.insert(
+            "token".into(),
+            json!({"title": "Authentication Token", "type": "string",
+            "description": "The token to use for authorization to GitLab"}),
+        );
         Some(json!({ "type": "object", "required": ["repoUrl"], "properties": props }))
     }
 
@@ -121,12 +130,9 @@ impl TemplateAction for PublishGitlab {
             &ctx.signal,
         )
         .await?;
-        let namespace_id = namespace
-            .get("id")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                ActionError::Failed("GitLab: the namespace answer has no 'id'".to_string())
-            })?;
+        let namespace_id = namespace.get("id").and_then(Value::as_i64).ok_or_else(|| {
+            ActionError::Failed("GitLab: the namespace answer has no 'id'".to_string())
+        })?;
 
         let mut body = Map::new();
         body.insert("namespace_id".into(), json!(namespace_id));

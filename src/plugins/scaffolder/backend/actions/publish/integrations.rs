@@ -36,7 +36,8 @@ pub(super) fn parse_repo_url(raw: &str, nested_owner: bool) -> Result<RepoUrl, A
             "Invalid repo URL passed to publisher: '{raw}', {why}"
         ))
     };
-    let url = url::Url::parse(&format!("https://{raw}")).map_err(|_| bad("not host?owner=&repo="))?;
+    let url =
+        url::Url::parse(&format!("https://{raw}")).map_err(|_| bad("not host?owner=&repo="))?;
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
@@ -172,17 +173,19 @@ fn defaults(kind: Kind, host: &str) -> (String, String) {
 
 fn read_entry(kind: Kind, entry: &Config, host: &str) -> Result<Integration, ActionError> {
     let (default_base, default_api) = defaults(kind, host);
-    let base_url = trim(entry.opt_string("baseUrl").map_err(cfg_err)?.unwrap_or(default_base));
-    let api_base_url = trim(
+    let base_url = trim(
         entry
-            .opt_string("apiBaseUrl")
+            .opt_string("baseUrl")
             .map_err(cfg_err)?
-            .unwrap_or(match kind {
-                Kind::Gitlab => format!("{base_url}/api/v4"),
-                Kind::Gitea => format!("{base_url}/api/v1"),
-                Kind::Github => default_api,
-            }),
+            .unwrap_or(default_base),
     );
+    let api_base_url = trim(entry.opt_string("apiBaseUrl").map_err(cfg_err)?.unwrap_or(
+        match kind {
+            Kind::Gitlab => format!("{base_url}/api/v4"),
+            Kind::Gitea => format!("{base_url}/api/v1"),
+            Kind::Github => default_api,
+        },
+    ));
     let token = entry.opt_string("token").map_err(cfg_err)?;
     let basic = match kind {
         Kind::Gitea => {
@@ -258,7 +261,8 @@ mod tests {
         let gitea = gitea.ok_or(ActionError::NotFound("gitea".into()))?;
         assert_eq!(gitea.base_url, "http://git.local:7900");
         assert_eq!(gitea.basic, Some(("u".into(), "p".into())));
-        let gh = find(&config, "ghe.local", &[Kind::Github])?.ok_or(ActionError::NotFound("gh".into()))?;
+        let gh = find(&config, "ghe.local", &[Kind::Github])?
+            .ok_or(ActionError::NotFound("gh".into()))?;
         assert_eq!(gh.api_base_url, "http://127.0.0.1:1/api");
         assert_eq!(gh.basic, Some(("x-access-token".into(), "t".into())));
         assert!(find(&config, "ghe.local", &[Kind::Gitlab])?.is_none());
