@@ -6,7 +6,9 @@
 #
 # - Repositories live in ROOT/repos/<owner>/<repo>.git; http://127.0.0.1:PORT/<owner>/<repo>(.git)
 #   is their smart-HTTP URL. Reads (clone, fetch) are anonymous; pushes need HTTP basic auth
-#   as USER:PASS. The first authenticated push to a missing repository creates it.
+#   as USER:PASS (or x-access-token:PASS, oauth2:PASS, as GitHub and GitLab take tokens). The
+#   first authenticated push to a missing repository creates it (so does an authenticated GET
+#   of its info/refs?service=git-receive-pack, which is how a test's fake API creates one).
 # - http://127.0.0.1:PORT/<owner>/<repo>/raw/branch/<branch>/<path> serves one file anonymously
 #   (Gitea's raw URL shape).
 # - nginx and fcgiwrap run in the background; their PIDs are in ROOT/nginx.pid and
@@ -35,8 +37,14 @@ done
 mkdir -p "$ROOT/repos" "$ROOT/tmp" "$ROOT/logs"
 ROOT=$(cd "$ROOT" && pwd)
 
-# The password file: apr1 hashes (nginx reads them), written fresh each start.
-printf '%s:%s\n' "$GUSER" "$(openssl passwd -apr1 "$GPASS")" > "$ROOT/htpasswd"
+# The password file: apr1 hashes (nginx reads them), written fresh each start. PASS is also
+# accepted as a token the way GitHub (user x-access-token) and GitLab (user oauth2) take one.
+HASH=$(openssl passwd -apr1 "$GPASS")
+{
+  printf '%s:%s\n' "$GUSER" "$HASH"
+  printf 'x-access-token:%s\n' "$HASH"
+  printf 'oauth2:%s\n' "$HASH"
+} > "$ROOT/htpasswd"
 chmod 600 "$ROOT/htpasswd"
 
 # fcgiwrap, on a unix socket in ROOT; it runs the CGI scripts below.
