@@ -260,9 +260,16 @@ async fn fs_rename_refuses_every_path_out_of_the_workspace() {
 #[tokio::test]
 async fn debug_log_writes_the_message_and_lists_the_workspace() {
     let h = Harness::start("").await;
-    let ws = tempfile::tempdir().unwrap();
+    let (ws, _outside) = workspace_with_escape_hatch();
     write(ws.path(), "README.md", "# Hello\nworld");
     write(ws.path(), "src/main.rs", "fn main() {}");
+    // A link to a file outside and a FIFO: listed, never read.
+    std::os::unix::fs::symlink(_outside.path().join("secret.txt"), ws.path().join("leak")).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(ws.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
     let run = h
         .run(
             "debug:log",
@@ -281,6 +288,12 @@ async fn debug_log_writes_the_message_and_lists_the_workspace() {
     assert!(text.contains("  - src/main.rs"), "{text}");
     assert!(text.contains("fn main() {}"), "{text}");
     assert!(text.contains("\"extra\""), "{text}");
+    assert!(text.contains("  - leak\n      <symlink>"), "{text}");
+    assert!(
+        text.contains("  - pipe\n      <not a regular file>"),
+        "{text}"
+    );
+    assert!(!text.contains("keep me"), "{text}");
     // The task's secrets never reach the log, not even from file contents.
     assert!(!text.contains("world"), "{text}");
 

@@ -110,6 +110,10 @@ fn read_head(path: &Path, max: u64) -> String {
     if meta.file_type().is_symlink() {
         return "<symlink>".to_string();
     }
+    // A FIFO or device would block or never end.
+    if !meta.is_file() {
+        return "<not a regular file>".to_string();
+    }
     let mut buf = Vec::new();
     let read = std::fs::File::open(path).and_then(|f| f.take(max).read_to_end(&mut buf));
     if let Err(e) = read {
