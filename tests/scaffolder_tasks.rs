@@ -68,7 +68,8 @@ impl TemplateAction for Leak {
     }
     async fn handler(&self, ctx: &mut ActionContext) -> Result<(), ActionError> {
         let all: Vec<String> = ctx.secrets.values().cloned().collect();
-        ctx.logger.info(&format!("secrets are {}", all.join(" and ")));
+        ctx.logger
+            .info(&format!("secrets are {}", all.join(" and ")));
         ctx.output("leaked", all.join(","));
         Ok(())
     }
@@ -291,7 +292,10 @@ async fn start(extra_yaml: Option<String>) -> Env {
         if res.status() == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "templates never appeared in the catalog");
+        assert!(
+            Instant::now() < deadline,
+            "templates never appeared in the catalog"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Env {
@@ -318,7 +322,10 @@ async fn get(b: &TestBackend, path: &str) -> TestResponse {
 async fn create(b: &TestBackend, body: &Value) -> String {
     let res = post(b, "/v2/tasks", body).await;
     assert_eq!(res.status(), 201, "{}", res.text());
-    res.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+    res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn wait_final(b: &TestBackend, id: &str) -> Value {
@@ -328,7 +335,10 @@ async fn wait_final(b: &TestBackend, id: &str) -> Value {
         if ["completed", "failed", "cancelled"].contains(&task["status"].as_str().unwrap()) {
             return task;
         }
-        assert!(Instant::now() < deadline, "task {id} never finished: {task}");
+        assert!(
+            Instant::now() < deadline,
+            "task {id} never finished: {task}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -363,25 +373,45 @@ async fn run_suite(env: &Env) {
     let b = &env.backend;
 
     // --- validation errors: 400 {errors: [...]} shaped like Backstage's
-    let res = post(b, "/v2/tasks", &json!({"templateRef": "template:default/demo", "values": {"count": "three"}})).await;
+    let res = post(
+        b,
+        "/v2/tasks",
+        &json!({"templateRef": "template:default/demo", "values": {"count": "three"}}),
+    )
+    .await;
     assert_eq!(res.status(), 400, "{}", res.text());
     let body: Value = res.json().unwrap();
     let errors = body["errors"].as_array().unwrap();
     let required = errors.iter().find(|e| e["name"] == "required").unwrap();
     assert_eq!(required["argument"], "name");
     assert_eq!(required["property"], "instance");
-    assert!(required["stack"].as_str().unwrap().contains("requires property \"name\""));
+    assert!(
+        required["stack"]
+            .as_str()
+            .unwrap()
+            .contains("requires property \"name\"")
+    );
     let ty = errors.iter().find(|e| e["name"] == "type").unwrap();
     assert_eq!(ty["path"], json!(["count"]));
     assert_eq!(ty["property"], "instance.count");
     assert_eq!(ty["instance"], "three");
-    for key in ["path", "property", "message", "schema", "instance", "name", "argument", "stack"] {
+    for key in [
+        "path", "property", "message", "schema", "instance", "name", "argument", "stack",
+    ] {
         assert!(ty.get(key).is_some(), "{key} missing in {ty}");
     }
     // Unknown template: Backstage's error JSON.
-    let res = post(b, "/v2/tasks", &json!({"templateRef": "template:default/missing", "values": {}})).await;
+    let res = post(
+        b,
+        "/v2/tasks",
+        &json!({"templateRef": "template:default/missing", "values": {}}),
+    )
+    .await;
     assert_eq!(res.status(), 404);
-    assert_eq!(res.json::<Value>().unwrap()["error"]["name"], "NotFoundError");
+    assert_eq!(
+        res.json::<Value>().unwrap()["error"]["name"],
+        "NotFoundError"
+    );
 
     // --- a full run
     let started = Instant::now();
@@ -390,10 +420,21 @@ async fn run_suite(env: &Env) {
     println!("demo task finished in {:?}", started.elapsed());
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(task["createdBy"], "user:default/mock");
-    assert_eq!(task["spec"]["templateInfo"]["entityRef"], "template:default/demo");
-    assert!(task["spec"]["templateInfo"]["baseUrl"].as_str().unwrap().starts_with("file://"));
+    assert_eq!(
+        task["spec"]["templateInfo"]["entityRef"],
+        "template:default/demo"
+    );
+    assert!(
+        task["spec"]["templateInfo"]["baseUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("file://")
+    );
     assert_eq!(task["spec"]["user"]["ref"], "user:default/mock");
-    assert!(task["spec"]["parameters"].get("token").is_none(), "Secret field went to secrets");
+    assert!(
+        task["spec"]["parameters"].get("token").is_none(),
+        "Secret field went to secrets"
+    );
     let events = all_events(b, &id).await;
     // ids: 1..n, strictly increasing, no gaps or duplicates
     let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
@@ -414,10 +455,17 @@ async fn run_suite(env: &Env) {
     let output = &completion["body"]["output"];
     assert_eq!(output["count"], json!(3), "{output}");
     assert_eq!(output["loop"], json!(["a-0", "b-1"]));
-    assert_eq!(output["links"], json!([{"title": "Repo", "url": "https://example.com/svc"}]));
+    assert_eq!(
+        output["links"],
+        json!([{"title": "Repo", "url": "https://example.com/svc"}])
+    );
     assert_eq!(output["text"][0]["content"], "count is 3");
     // object each
-    assert!(events.iter().any(|e| e["body"]["message"] == "echo \"k=v\""));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["body"]["message"] == "echo \"k=v\"")
+    );
 
     // --- secrets absent everywhere
     let task_text = get(b, &format!("/v2/tasks/{id}")).await.text();
@@ -430,25 +478,43 @@ async fn run_suite(env: &Env) {
         .text();
     let list_text = get(b, "/v2/tasks").await.text();
     let logs = format!("{:?}", b.logger().records());
-    for (what, text) in [("task", &task_text), ("events", &events_text), ("stream", &stream_text), ("list", &list_text), ("logs", &logs)] {
+    for (what, text) in [
+        ("task", &task_text),
+        ("events", &events_text),
+        ("stream", &stream_text),
+        ("list", &list_text),
+        ("logs", &logs),
+    ] {
         assert!(!text.contains(SECRET), "request secret in {what}");
         assert!(!text.contains(FIELD_SECRET), "Secret field in {what}");
     }
-    assert!(events_text.contains("secrets are *** and ***"), "{events_text}");
+    assert!(
+        events_text.contains("secrets are *** and ***"),
+        "{events_text}"
+    );
     assert_eq!(output["leaked"], "***,***");
 
     // --- /events?after= and SSE resumed with after / Last-Event-ID
     let after = ids[ids.len() / 2];
-    let later: Vec<Value> = get(b, &format!("/v2/tasks/{id}/events?after={after}")).await.json().unwrap();
+    let later: Vec<Value> = get(b, &format!("/v2/tasks/{id}/events?after={after}"))
+        .await
+        .json()
+        .unwrap();
     assert_eq!(later.first().unwrap()["id"].as_i64().unwrap(), after + 1);
     assert_eq!(later.len(), ids.len() - after as usize);
     let res = b
         .client()
-        .get(&format!("/api/scaffolder/v2/tasks/{id}/eventstream?after={after}"))
+        .get(&format!(
+            "/api/scaffolder/v2/tasks/{id}/eventstream?after={after}"
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let sse = parse_sse(&res.text());
     assert_eq!(sse.len(), later.len());
     assert_eq!(sse[0].0, (after + 1).to_string());
@@ -460,13 +526,20 @@ async fn run_suite(env: &Env) {
     }
     let req = b
         .client()
-        .request(reqwest::Method::GET, &format!("/api/scaffolder/v2/tasks/{id}/eventstream"))
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/scaffolder/v2/tasks/{id}/eventstream"),
+        )
         .header("Last-Event-ID", (ids.len() as i64 - 2).to_string());
     let resumed = parse_sse(&b.client().execute(req).await.unwrap().text());
     assert_eq!(resumed.len(), 2);
 
     // --- a live stream follows a running task to its end
-    let id2 = create(b, &json!({"templateRef": "template:default/chatty", "values": {}})).await;
+    let id2 = create(
+        b,
+        &json!({"templateRef": "template:default/chatty", "values": {}}),
+    )
+    .await;
     let live = b
         .client()
         .get(&format!("/api/scaffolder/v2/tasks/{id2}/eventstream"))
@@ -478,15 +551,28 @@ async fn run_suite(env: &Env) {
     assert_eq!(live_ids, (1..=live_ids.len() as i64).collect::<Vec<_>>());
 
     // --- unknown action: a clear failure
-    let id3 = create(b, &json!({"templateRef": "template:default/unknown", "values": {}})).await;
+    let id3 = create(
+        b,
+        &json!({"templateRef": "template:default/unknown", "values": {}}),
+    )
+    .await;
     let task = wait_final(b, &id3).await;
     assert_eq!(task["status"], "failed");
     let events = all_events(b, &id3).await;
     let completion = events.last().unwrap();
-    assert!(completion["body"]["error"]["message"].as_str().unwrap().contains("Template action with ID 'test:nope' is not registered"));
+    assert!(
+        completion["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Template action with ID 'test:nope' is not registered")
+    );
 
     // --- cancel mid-action
-    let id4 = create(b, &json!({"templateRef": "template:default/slow", "values": {}})).await;
+    let id4 = create(
+        b,
+        &json!({"templateRef": "template:default/slow", "values": {}}),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let events = all_events(b, &id4).await;
@@ -502,67 +588,140 @@ async fn run_suite(env: &Env) {
     let cancelled_at = Instant::now();
     let task = wait_final(b, &id4).await;
     assert_eq!(task["status"], "cancelled");
-    assert!(cancelled_at.elapsed() < Duration::from_secs(5), "the action was stopped");
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(5),
+        "the action was stopped"
+    );
     let events = all_events(b, &id4).await;
     assert!(events.iter().any(|e| e["type"] == "cancelled"));
     assert_eq!(step_statuses(&events, "wait"), ["processing", "cancelled"]);
-    assert!(step_statuses(&events, "after").is_empty(), "later steps do not run");
+    assert!(
+        step_statuses(&events, "after").is_empty(),
+        "later steps do not run"
+    );
 
     // --- retry: fails first, then succeeds once the file exists
-    let id5 = create(b, &json!({"templateRef": "template:default/needs-file", "values": {}})).await;
+    let id5 = create(
+        b,
+        &json!({"templateRef": "template:default/needs-file", "values": {}}),
+    )
+    .await;
     assert_eq!(wait_final(b, &id5).await["status"], "failed");
     let res = post(b, &format!("/v2/tasks/{id}/retry"), &json!({})).await;
-    assert_eq!(res.status(), 201, "a completed task can be retried: {}", res.text());
+    assert_eq!(
+        res.status(),
+        201,
+        "a completed task can be retried: {}",
+        res.text()
+    );
     wait_final(b, &id).await;
     std::fs::write(&env.flag_file, "x").unwrap();
-    let res = post(b, &format!("/v2/tasks/{id5}/retry"), &json!({"secrets": {"a": "b"}})).await;
+    let res = post(
+        b,
+        &format!("/v2/tasks/{id5}/retry"),
+        &json!({"secrets": {"a": "b"}}),
+    )
+    .await;
     assert_eq!(res.status(), 201, "{}", res.text());
     assert_eq!(res.json::<Value>().unwrap()["id"], id5.as_str());
     let task = wait_final(b, &id5).await;
     assert_eq!(task["status"], "completed");
     let events = all_events(b, &id5).await;
     assert!(events.iter().any(|e| e["type"] == "recovered"));
-    assert_eq!(events.iter().filter(|e| e["type"] == "completion").count(), 1);
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "completion").count(),
+        1
+    );
     let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids keep growing after a retry: {ids:?}");
-    let res = post(b, &format!("/v2/tasks/{}/retry", uuid::Uuid::new_v4()), &json!({})).await;
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids keep growing after a retry: {ids:?}"
+    );
+    let res = post(
+        b,
+        &format!("/v2/tasks/{}/retry", uuid::Uuid::new_v4()),
+        &json!({}),
+    )
+    .await;
     assert_eq!(res.status(), 404);
 
     // --- list filters and paging
     let other = b.client().as_user("user:default/other");
     let res = other
-        .post_json("/api/scaffolder/v2/tasks", &json!({"templateRef": "template:default/chatty", "values": {}}))
+        .post_json(
+            "/api/scaffolder/v2/tasks",
+            &json!({"templateRef": "template:default/chatty", "values": {}}),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
     let all: Value = get(b, "/v2/tasks").await.json().unwrap();
     assert_eq!(all["totalTasks"], 6, "{all}");
-    let mine: Value = get(b, "/v2/tasks?createdBy=user:default/other").await.json().unwrap();
+    let mine: Value = get(b, "/v2/tasks?createdBy=user:default/other")
+        .await
+        .json()
+        .unwrap();
     assert_eq!(mine["totalTasks"], 1);
-    let two: Value = get(b, "/v2/tasks?createdBy=user:default/other&createdBy=user:default/mock").await.json().unwrap();
+    let two: Value = get(
+        b,
+        "/v2/tasks?createdBy=user:default/other&createdBy=user:default/mock",
+    )
+    .await
+    .json()
+    .unwrap();
     assert_eq!(two["totalTasks"], 6);
     let failed: Value = get(b, "/v2/tasks?status=failed").await.json().unwrap();
     assert_eq!(failed["totalTasks"], 1, "{failed}");
-    let fc: Value = get(b, "/v2/tasks?status=failed&status=cancelled").await.json().unwrap();
+    let fc: Value = get(b, "/v2/tasks?status=failed&status=cancelled")
+        .await
+        .json()
+        .unwrap();
     assert_eq!(fc["totalTasks"], 2);
-    let page1: Value = get(b, "/v2/tasks?limit=3&offset=0&order=asc:created_at").await.json().unwrap();
-    let page2: Value = get(b, "/v2/tasks?limit=3&offset=3&order=asc:created_at").await.json().unwrap();
+    let page1: Value = get(b, "/v2/tasks?limit=3&offset=0&order=asc:created_at")
+        .await
+        .json()
+        .unwrap();
+    let page2: Value = get(b, "/v2/tasks?limit=3&offset=3&order=asc:created_at")
+        .await
+        .json()
+        .unwrap();
     assert_eq!(page1["tasks"].as_array().unwrap().len(), 3);
     assert_eq!(page1["totalTasks"], 6);
     assert_eq!(page1["tasks"][0]["id"], id.as_str());
-    let p1: Vec<&str> = page1["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
-    let p2: Vec<&str> = page2["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let p1: Vec<&str> = page1["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let p2: Vec<&str> = page2["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
     assert!(p1.iter().all(|x| !p2.contains(x)));
     assert_eq!(get(b, "/v2/tasks?status=bogus").await.status(), 400);
     assert_eq!(get(b, "/v2/tasks?limit=100000").await.status(), 400);
     assert_eq!(get(b, "/v2/tasks?order=desc:spec").await.status(), 400);
-    assert_eq!(get(b, &format!("/v2/tasks/{}", uuid::Uuid::new_v4())).await.status(), 404);
+    assert_eq!(
+        get(b, &format!("/v2/tasks/{}", uuid::Uuid::new_v4()))
+            .await
+            .status(),
+        404
+    );
 
     // --- parameter-schema keeps ui:*; actions list holds the added actions
-    let schema: Value = get(b, "/v2/templates/default/template/demo/parameter-schema").await.json().unwrap();
+    let schema: Value = get(b, "/v2/templates/default/template/demo/parameter-schema")
+        .await
+        .json()
+        .unwrap();
     assert_eq!(schema["title"], "Demo");
     assert_eq!(schema["steps"][0]["title"], "Basics");
-    assert_eq!(schema["steps"][0]["schema"]["properties"]["name"]["ui:autofocus"], true);
+    assert_eq!(
+        schema["steps"][0]["schema"]["properties"]["name"]["ui:autofocus"],
+        true
+    );
     let actions: Vec<Value> = get(b, "/v2/actions").await.json().unwrap();
     let echo = actions.iter().find(|a| a["id"] == "test:echo").unwrap();
     assert_eq!(echo["schema"]["input"]["required"], json!(["value"]));
@@ -580,14 +739,20 @@ async fn run_suite(env: &Env) {
         false,
     );
     let mut template = template;
-    template["spec"]["parameters"] = json!({"required": ["who"], "properties": {"who": {"type": "string"}}});
+    template["spec"]["parameters"] =
+        json!({"required": ["who"], "properties": {"who": {"type": "string"}}});
     template["spec"]["output"] = json!({"who": "${{ steps.e.output.value }}"});
-    let res = post(b, "/v2/dry-run", &json!({
-        "template": template,
-        "values": {"who": "world"},
-        "secrets": {},
-        "directoryContents": [{"path": "skeleton/a.txt", "base64Content": "eA=="}]
-    })).await;
+    let res = post(
+        b,
+        "/v2/dry-run",
+        &json!({
+            "template": template,
+            "values": {"who": "world"},
+            "secrets": {},
+            "directoryContents": [{"path": "skeleton/a.txt", "base64Content": "eA=="}]
+        }),
+    )
+    .await;
     assert_eq!(res.status(), 200, "{}", res.text());
     let dry: Value = res.json().unwrap();
     let files = dry["directoryContents"].as_array().unwrap();
@@ -597,12 +762,26 @@ async fn run_suite(env: &Env) {
     assert_eq!(dry["output"]["who"], "world");
     assert_eq!(dry["steps"].as_array().unwrap().len(), 3);
     let log = dry["log"].as_array().unwrap();
-    assert!(log.iter().any(|l| l["body"]["message"] == "Skipping because test:not-dry does not support dry-run"));
-    let res = post(b, "/v2/dry-run", &json!({"template": template, "values": {}, "directoryContents": []})).await;
+    assert!(
+        log.iter()
+            .any(|l| l["body"]["message"]
+                == "Skipping because test:not-dry does not support dry-run")
+    );
+    let res = post(
+        b,
+        "/v2/dry-run",
+        &json!({"template": template, "values": {}, "directoryContents": []}),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     assert!(res.json::<Value>().unwrap()["errors"].is_array());
-    let res = post(b, "/v2/dry-run", &json!({"template": template, "values": {"who": "x"},
-        "directoryContents": [{"path": "../escape", "base64Content": "eA=="}]})).await;
+    let res = post(
+        b,
+        "/v2/dry-run",
+        &json!({"template": template, "values": {"who": "x"},
+        "directoryContents": [{"path": "../escape", "base64Content": "eA=="}]}),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     // A dry run stores no task.
     let all: Value = get(b, "/v2/tasks").await.json().unwrap();
@@ -653,7 +832,11 @@ async fn concurrent_logs_and_cancel_keep_event_ids_unique_and_gapless() {
     let env = start(None).await;
     let b = &env.backend;
     let ids: Vec<String> = futures::future::join_all((0..20).map(|_| async {
-        create(b, &json!({"templateRef": "template:default/slow", "values": {}})).await
+        create(
+            b,
+            &json!({"templateRef": "template:default/slow", "values": {}}),
+        )
+        .await
     }))
     .await;
     // Cancel them all while they run: worker and cancel request write events at once.
@@ -667,8 +850,15 @@ async fn concurrent_logs_and_cancel_keep_event_ids_unique_and_gapless() {
         assert_eq!(wait_final(b, id).await["status"], "cancelled");
         let events = all_events(b, id).await;
         let got: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
-        assert_eq!(got, (1..=got.len() as i64).collect::<Vec<_>>(), "{events:?}");
-        assert_eq!(events.iter().filter(|e| e["type"] == "completion").count(), 1);
+        assert_eq!(
+            got,
+            (1..=got.len() as i64).collect::<Vec<_>>(),
+            "{events:?}"
+        );
+        assert_eq!(
+            events.iter().filter(|e| e["type"] == "completion").count(),
+            1
+        );
     }
     env.backend.stop().await.unwrap();
 }
