@@ -152,7 +152,7 @@ impl ScaffolderConfig {
     /// [`ConfigError`] for a value of the wrong type or out of range.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         let d = Self::default();
-        Ok(Self {
+        let c = Self {
             concurrent_tasks_limit: count(
                 config,
                 "scaffolder.concurrentTasksLimit",
@@ -234,6 +234,13 @@ impl ScaffolderConfig {
             )? as i64,
             max_steps: positive(config, "scaffolder.maxSteps", d.max_steps)?,
             max_each_items: positive(config, "scaffolder.maxEachItems", d.max_each_items)?,
-        })
+        };
+        if c.heartbeat_interval >= c.heartbeat_timeout {
+            return Err(ConfigError::Invalid {
+                path: "scaffolder.taskHeartbeatInterval".into(),
+                message: "must be shorter than scaffolder.taskHeartbeatTimeout".into(),
+            });
+        }
+        Ok(c)
     }
 }
