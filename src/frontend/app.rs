@@ -21,7 +21,8 @@ use super::route_table::{REST_PARAM, axum_pattern, build_routes};
 use super::routing::{
     AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteResolver, Routes,
 };
-use super::serve::{APP_CSS, APP_JS, AppState, not_found, script, serve_form, serve_page, stylesheet,
+use super::serve::{
+    APP_CSS, APP_JS, AppState, not_found, script, serve_form, serve_page, stylesheet,
 };
 use super::signin::{SignIn, SignInSettings};
 use super::theme::{ThemeVariant, theme_css};

@@ -90,7 +90,8 @@ pub trait ScaffolderApi: Send + Sync + std::fmt::Debug {
     /// `POST /v2/tasks/{taskId}/cancel`.
     async fn cancel_task(&self, task_id: &str) -> Result<(), ScaffolderApiError>;
 
-    /// `GET /v2/tasks/{taskId}/events?after=`: the events after `after` (all without).
+    /// `GET /v2/tasks/{taskId}/events?after=`: the events after `after` (all without); an
+    /// empty list when none come within a few seconds (the endpoint long-polls).
     async fn list_events(
         &self,
         task_id: &str,
@@ -150,6 +151,9 @@ fn encode(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// How long [`HttpScaffolderApi::list_events`] waits for the long-polling events endpoint.
+const EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The largest event-stream message taken (a bigger one ends the stream with an error).
 const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -183,7 +187,10 @@ impl std::fmt::Debug for HttpScaffolderApi {
 impl HttpScaffolderApi {
     /// A client for the scaffolder backend at `base_url` (`…/api/scaffolder`).
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self::with_client(base_url, crate::services::http_client::default_http_client())
+        Self::with_client(
+            base_url,
+            crate::services::http_client::default_http_client(),
+        )
     }
 
     /// A client sending through `http` (for its timeouts).
@@ -376,12 +383,36 @@ impl ScaffolderApi for HttpScaffolderApi {
             Some(a) => format!("/events?after={a}"),
             None => "/events".to_string(),
         };
-        self.json(
-            reqwest::Method::GET,
-            &self.task_url(task_id, &suffix),
-            None,
-        )
-        .await
+        let url = self.task_url(task_id, &suffix);
+        let transport = |source| ScaffolderApiError::Transport {
+            url: url.clone(),
+            source,
+        };
+        // The endpoint long-polls while there is nothing new: a wait longer than
+        // EVENTS_WAIT means no events yet.
+        let res = match self
+            .request(reqwest::Method::GET, &url)
+            .timeout(EVENTS_WAIT)
+            .send()
+            .await
+        {
+            Ok(res) => res,
+            Err(e) if e.is_timeout() => return Ok(Vec::new()),
+            Err(e) => return Err(transport(e)),
+        };
+        let status = res.status().as_u16();
+        let bytes = match res.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => return Ok(Vec::new()),
+            Err(e) => return Err(transport(e)),
+        };
+        if !(200..300).contains(&status) {
+            return Err(error_of(&url, status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|source| ScaffolderApiError::Decode {
+            url: url.clone(),
+            source,
+        })
     }
 
     async fn list_actions(&self) -> Result<Vec<ActionInfo>, ScaffolderApiError> {
@@ -477,12 +508,13 @@ fn sse_events(
                 if data.is_empty() {
                     continue;
                 }
-                let item = serde_json::from_str::<SerializedTaskEvent>(&data.join("\n")).map_err(
-                    |e| ScaffolderApiError::Stream {
-                        task_id: st.task_id.clone(),
-                        message: e.to_string(),
-                    },
-                );
+                let item =
+                    serde_json::from_str::<SerializedTaskEvent>(&data.join("\n")).map_err(|e| {
+                        ScaffolderApiError::Stream {
+                            task_id: st.task_id.clone(),
+                            message: e.to_string(),
+                        }
+                    });
                 if let Ok(ev) = &item
                     && matches!(
                         ev.event_type,
