@@ -331,9 +331,10 @@ mod tests {
         );
         let steps = read_steps(&[step]).unwrap();
         let names: Vec<String> = steps[0].fields.iter().map(Field::name).collect();
+        // The rest in map order (sorted by name): templates that care set `ui:order`.
         assert_eq!(
             names,
-            ["owner", "size", "lang", "tags", "token", "repo", "name"]
+            ["owner", "lang", "repo", "size", "tags", "token", "name"]
         );
         let f = |n: &str| steps[0].fields.iter().find(|f| f.name() == n).unwrap();
         assert!(f("name").required && f("name").autofocus);
