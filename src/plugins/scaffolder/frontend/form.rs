@@ -91,7 +91,20 @@ fn merge_step(
     let Some(s) = state.steps.get(step) else {
         return BTreeMap::new();
     };
-    let input = read_step(s, form);
+    let mut input = read_step(s, form);
+    // A secret entered on an earlier post is kept in the draft: leaving it empty keeps it.
+    if let Some(d) = state.draft.as_deref() {
+        let kept = drafts.get(d, &state.user);
+        for leaf in s.leaves() {
+            let name = leaf.name();
+            if matches!(leaf.kind, Kind::Secret)
+                && kept.contains_key(&name)
+                && !input.secrets.contains_key(&name)
+            {
+                input.errors.remove(&name);
+            }
+        }
+    }
     for leaf in s.leaves() {
         if !matches!(leaf.kind, Kind::Secret) {
             set_path(&mut state.values, &leaf.path, None);
@@ -158,6 +171,7 @@ async fn entity_choices(req: &PageRequest, step: &Step) -> HashMap<String, Vec<(
             filter: filters,
             limit: Some(MAX_PICKER_ENTITIES),
             fields: [
+                "apiVersion",
                 "kind",
                 "metadata.name",
                 "metadata.namespace",
@@ -168,8 +182,9 @@ async fn entity_choices(req: &PageRequest, step: &Step) -> HashMap<String, Vec<(
             order_fields: vec![("metadata.name".to_string(), "asc".to_string())],
             ..QueryEntitiesRequest::default()
         };
-        let Ok(page) = catalog.query_entities(&request).await else {
-            continue;
+        let page = match catalog.query_entities(&request).await {
+            Ok(p) => p,
+            Err(_) => continue,
         };
         let choices = page
             .items
@@ -241,6 +256,7 @@ async fn render_step(
     drafts: &Drafts,
     index: usize,
     errors: &BTreeMap<String, String>,
+    posted: Option<&[(String, String)]>,
 ) -> PageContent {
     let Some(step) = state.steps.get(index) else {
         return render_review(req, state, drafts, &[]);
@@ -257,6 +273,7 @@ async fn render_step(
         errors,
         entities: &entities,
         secrets_given: &given,
+        posted: if errors.is_empty() { None } else { posted },
     };
     let last = index + 1 == state.steps.len();
     let body = html! {
@@ -375,7 +392,7 @@ async fn create(req: &PageRequest, mut state: FormState, drafts: &Drafts) -> Pag
         let form = as_form(&state.steps[i], &state.values, &secrets);
         let errors = read_step(&state.steps[i], &form).errors;
         if !errors.is_empty() {
-            return render_step(req, &state, drafts, i, &errors).await;
+            return render_step(req, &state, drafts, i, &errors, Some(&form)).await;
         }
     }
     let mut request = ScaffoldRequest::new(state.template.to_string());
@@ -452,7 +469,7 @@ pub(crate) async fn render(
             draft: None,
             user,
         };
-        return Ok(render_step(&req, &state, &drafts, 0, &BTreeMap::new()).await);
+        return Ok(render_step(&req, &state, &drafts, 0, &BTreeMap::new(), None).await);
     };
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let n = steps.len();
@@ -476,7 +493,7 @@ pub(crate) async fn render(
         .strip_prefix("edit:")
         .and_then(|i| i.parse::<usize>().ok())
     {
-        return Ok(render_step(&req, &state, &drafts, i.min(n), &BTreeMap::new()).await);
+        return Ok(render_step(&req, &state, &drafts, i.min(n), &BTreeMap::new(), None).await);
     }
     if action == "back" {
         if step < n {
@@ -488,18 +505,19 @@ pub(crate) async fn render(
             &drafts,
             step.saturating_sub(1),
             &BTreeMap::new(),
+            None,
         )
         .await);
     }
     // "next": check this step, then go on.
     let errors = merge_step(&mut state, &drafts, step, &form);
     if !errors.is_empty() {
-        return Ok(render_step(&req, &state, &drafts, step, &errors).await);
+        return Ok(render_step(&req, &state, &drafts, step, &errors, Some(&form)).await);
     }
     if step + 1 >= n {
         return Ok(render_review(&req, &state, &drafts, &[]));
     }
-    Ok(render_step(&req, &state, &drafts, step + 1, &BTreeMap::new()).await)
+    Ok(render_step(&req, &state, &drafts, step + 1, &BTreeMap::new(), None).await)
 }
 
 /// The link back to the template list.

@@ -18,6 +18,40 @@ pub(crate) struct FieldContext<'a> {
     pub(crate) entities: &'a HashMap<String, Vec<(String, String)>>,
     /// Secret fields already entered (kept in the draft).
     pub(crate) secrets_given: &'a [String],
+    /// The post being answered with messages: its raw values are shown again as entered.
+    pub(crate) posted: Option<&'a [(String, String)]>,
+}
+
+/// The value of a leaf as a refused post sent it, to show it again.
+fn posted_value(field: &Field, form: &[(String, String)]) -> Option<Value> {
+    let key = format!("{PARAM}{}", field.name());
+    let all = |k: &str| -> Vec<String> {
+        form.iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    match &field.kind {
+        Kind::Secret | Kind::Object(_) => None,
+        Kind::Boolean => Some(Value::Bool(all(&key).iter().any(|v| v == "true"))),
+        Kind::MultiChoice(_) => Some(Value::Array(
+            all(&key).into_iter().map(Value::String).collect(),
+        )),
+        Kind::RepoUrl => {
+            let part = |p: &str| {
+                all(&format!("{key}.{p}"))
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+            };
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("owner", &part("owner"))
+                .append_pair("repo", &part("repo"))
+                .finish();
+            Some(Value::String(format!("{}?{q}", part("host"))))
+        }
+        _ => all(&key).into_iter().next().map(Value::String),
+    }
 }
 
 fn text_of(v: &Value) -> String {
@@ -41,8 +75,10 @@ fn one(field: &Field, ctx: &FieldContext<'_>) -> Markup {
     let name = field.name();
     let id = format!("f-{}", super::ui_id(&name));
     let error = ctx.errors.get(&name);
-    let current = get_path(ctx.values, &field.path)
-        .cloned()
+    let current = ctx
+        .posted
+        .and_then(|form| posted_value(field, form))
+        .or_else(|| get_path(ctx.values, &field.path).cloned())
         .or_else(|| field.default.clone());
     let described = format!("{id}-desc {id}-help {id}-error");
     let input_name = format!("{PARAM}{name}");
