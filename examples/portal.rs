@@ -1,6 +1,10 @@
 //! The portal: the host program that composes backlot's reference plugins into one backend —
-//! the software catalog, search, TechDocs, sign-in (the `auth` plugin), the example `hello`
-//! plugin — and the app (catalog, search and docs pages) at `/`.
+//! the software catalog, search, TechDocs, the scaffolder (software templates), sign-in (the
+//! `auth` plugin), the example `hello` plugin — and the app (catalog, search, docs and
+//! "Create..." pages) at `/`.
+//!
+//! The demo templates publish to the local git server of `integrations.gitea`
+//! (`127.0.0.1:7900`) and register the result in the catalog.
 //!
 //! Every page asks you to sign in first: `app-config.yaml` enables the `guest` provider
 //! (`auth.environment: development`), one click on `/signin`. For OpenID Connect, layer
@@ -25,7 +29,7 @@ use backlot::frontend::App;
 use backlot::plugins::search::backend::{
     SearchCatalogCollatorModule, SearchTechdocsCollatorModule,
 };
-use backlot::plugins::{app, auth, catalog, search, techdocs};
+use backlot::plugins::{app, auth, catalog, scaffolder, search, techdocs};
 use backlot::services::config::ConfigLoader;
 
 const USAGE: &str = "usage: portal [--config FILE]...";
@@ -66,7 +70,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = App::builder()
         .feature(catalog::frontend::plugin())
         .feature(search::frontend::plugin())
-        .feature(techdocs::frontend::plugin());
+        .feature(techdocs::frontend::plugin())
+        .feature(scaffolder::frontend::plugin());
     let backend = Backend::builder()
         .config(config)
         .add((
@@ -76,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             SearchCatalogCollatorModule,
             techdocs::backend::plugin(),
             SearchTechdocsCollatorModule,
+            scaffolder::backend::plugin(),
             hello::HelloPlugin,
             hello::HelloModuleEurope,
             app::plugin(app),

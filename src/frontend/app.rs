@@ -21,7 +21,9 @@ use super::route_table::{REST_PARAM, axum_pattern, build_routes};
 use super::routing::{
     AnyExternalRoute, AnyRouteRef, BindTarget, ExternalRouteRef, RouteParams, RouteResolver, Routes,
 };
-use super::serve::{APP_CSS, APP_JS, AppState, not_found, script, serve_page, stylesheet};
+use super::serve::{
+    APP_CSS, APP_JS, AppState, not_found, script, serve_form, serve_page, stylesheet,
+};
 use super::signin::{SignIn, SignInSettings};
 use super::theme::{ThemeVariant, theme_css};
 use super::tree::{self, AppTree, Entry, Source};
@@ -489,7 +491,19 @@ impl App {
                       params: Option<Path<HashMap<String, String>>>| {
                     serve_page(state, index, uri, headers, params)
                 };
-            router = router.route(pattern, get(handler));
+            let method = if self.state.pages[index].1.render.accepts_forms() {
+                let post = move |State(state): State<Arc<AppState>>,
+                                 uri: Uri,
+                                 headers: HeaderMap,
+                                 params: Option<Path<HashMap<String, String>>>,
+                                 body: axum::body::Bytes| {
+                    serve_form(state, index, uri, headers, params, body)
+                };
+                get(handler).post(post)
+            } else {
+                get(handler)
+            };
+            router = router.route(pattern, method.clone());
             // A page with other pages mounted below it (`/catalog` and
             // `/catalog/:namespace/:kind/:name`) gets no catch-all: the router cannot hold
             // both, and the paths below belong to those pages.
@@ -506,7 +520,7 @@ impl App {
                 Some(format!("{pattern}/{{*{REST_PARAM}}}"))
             };
             if let Some(rest) = rest {
-                router = router.route(&rest, get(handler));
+                router = router.route(&rest, method);
             }
         }
         // Without a page of its own at `/`, the app's home is its first page without path

@@ -30,7 +30,7 @@ type RenderFn = dyn Fn(PageRequest) -> Pin<Box<dyn Future<Output = Result<PageCo
 /// # let _ = render;
 /// ```
 #[derive(Clone)]
-pub struct PageRenderer(Arc<RenderFn>);
+pub struct PageRenderer(Arc<RenderFn>, bool);
 
 impl fmt::Debug for PageRenderer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,7 +45,30 @@ impl PageRenderer {
         F: Fn(PageRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<PageContent, PageError>> + Send + 'static,
     {
-        Self(Arc::new(move |req| Box::pin(render(req))))
+        Self(Arc::new(move |req| Box::pin(render(req))), false)
+    }
+
+    /// Lets the page take form posts too: a `POST` from one of the app's own pages (the same
+    /// origin check as sign-in) with an `application/x-www-form-urlencoded` body of at most
+    /// 1 MiB renders the page with [`PageRequest::form`] set. Pages that change something
+    /// (create a task, cancel it) do it on a post and answer with
+    /// [`PageContent::redirect`].
+    ///
+    /// ```
+    /// use backlot::frontend::PageRenderer;
+    ///
+    /// let render = PageRenderer::new(|_req| async move { Ok(maud::html! { "ok" }.into()) }).accept_forms();
+    /// assert!(render.accepts_forms());
+    /// ```
+    #[must_use]
+    pub fn accept_forms(mut self) -> Self {
+        self.1 = true;
+        self
+    }
+
+    /// Whether the page takes form posts ([`accept_forms`](Self::accept_forms)).
+    pub fn accepts_forms(&self) -> bool {
+        self.1
     }
 
     /// Renders a request.
@@ -73,6 +96,7 @@ pub struct PageRequest {
     pub(crate) rest: String,
     pub(crate) app: Arc<AppContext>,
     pub(crate) user: Option<Arc<super::SignedInUser>>,
+    pub(crate) form: Option<Vec<(String, String)>>,
 }
 
 impl PageRequest {
@@ -137,6 +161,21 @@ impl PageRequest {
         self.user.as_deref()
     }
 
+    /// The fields of a form post, in order (`None` for a GET); only pages that
+    /// [accept forms](PageRenderer::accept_forms) get posts.
+    pub fn form(&self) -> Option<&[(String, String)]> {
+        self.form.as_deref()
+    }
+
+    /// The first value of the form field `name` (`None` for a GET or a missing field).
+    pub fn form_value(&self, name: &str) -> Option<&str> {
+        self.form
+            .as_deref()?
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The app title (`app.title`).
     pub fn app_title(&self) -> &str {
         &self.app.title
@@ -152,6 +191,8 @@ pub struct PageContent {
     pub body: Markup,
     /// The HTTP status (200 unless set).
     pub status: StatusCode,
+    /// Where to send the browser instead (`303 See Other`), after a form post did its work.
+    pub redirect: Option<String>,
 }
 
 impl PageContent {
@@ -161,6 +202,26 @@ impl PageContent {
             title: None,
             body,
             status: StatusCode::OK,
+            redirect: None,
+        }
+    }
+
+    /// A `303 See Other` to `location` (a path of the app), the answer to a form post that
+    /// did its work.
+    ///
+    /// ```
+    /// use backlot::frontend::PageContent;
+    ///
+    /// let done = PageContent::redirect("/create/tasks/42");
+    /// assert_eq!(done.redirect.as_deref(), Some("/create/tasks/42"));
+    /// assert_eq!(done.status, 303);
+    /// ```
+    pub fn redirect(location: impl Into<String>) -> Self {
+        Self {
+            title: None,
+            body: maud::html! {},
+            status: StatusCode::SEE_OTHER,
+            redirect: Some(location.into()),
         }
     }
 

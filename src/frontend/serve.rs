@@ -136,12 +136,61 @@ fn parse_query(uri: &Uri) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The largest form post a page takes.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// A form post to a page that [accepts forms](super::PageRenderer::accept_forms): only from
+/// the app's own pages (the sign-in routes' same-origin check), urlencoded, at most 1 MiB.
+pub(crate) async fn serve_form(
+    state: Arc<AppState>,
+    index: usize,
+    uri: Uri,
+    headers: HeaderMap,
+    params: Option<Path<HashMap<String, String>>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let base = state
+        .signin
+        .as_ref()
+        .and_then(|s| s.settings.app_base_url.clone());
+    if !signin::same_origin(&headers, base.as_deref()) {
+        return state.error_page(
+            uri.path(),
+            &PageError::new(
+                StatusCode::FORBIDDEN,
+                "Forms are only accepted from this app's own pages.",
+            ),
+            None,
+        );
+    }
+    if body.len() > MAX_FORM_BYTES {
+        return state.error_page(
+            uri.path(),
+            &PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+            None,
+        );
+    }
+    let form = url::form_urlencoded::parse(&body).into_owned().collect();
+    serve(state, index, uri, headers, params, Some(form)).await
+}
+
 pub(crate) async fn serve_page(
     state: Arc<AppState>,
     index: usize,
     uri: Uri,
     headers: HeaderMap,
     params: Option<Path<HashMap<String, String>>>,
+) -> Response {
+    serve(state, index, uri, headers, params, None).await
+}
+
+async fn serve(
+    state: Arc<AppState>,
+    index: usize,
+    uri: Uri,
+    headers: HeaderMap,
+    params: Option<Path<HashMap<String, String>>>,
+    form: Option<Vec<(String, String)>>,
 ) -> Response {
     let user = match signin::resolve(&state, &headers, &uri).await {
         Ok(user) => user,
@@ -167,6 +216,7 @@ pub(crate) async fn serve_page(
         rest,
         app: state.ctx.clone(),
         user: user.clone(),
+        form,
     };
     let rendered = match &user {
         Some(user) => SignedInUser::scope(user.clone(), page.render.render(req)).await,
@@ -174,9 +224,14 @@ pub(crate) async fn serve_page(
     };
     let mut res = match rendered {
         Ok(PageContent {
+            redirect: Some(location),
+            ..
+        }) => axum::response::Redirect::to(&location).into_response(),
+        Ok(PageContent {
             title,
             body,
             status,
+            redirect: None,
         }) => {
             let title = title.or_else(|| page.title.clone());
             html_response(

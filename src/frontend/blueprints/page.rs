@@ -93,6 +93,7 @@ pub struct PageBlueprint {
     disabled: bool,
     render: Render,
     inputs: Vec<(String, ExtensionInput)>,
+    forms: bool,
 }
 
 type RenderFactory =
@@ -129,6 +130,7 @@ impl PageBlueprint {
             disabled: false,
             render: Render::Fixed(PageRenderer::new(render)),
             inputs: Vec::new(),
+            forms: false,
         }
     }
 
@@ -150,6 +152,7 @@ impl PageBlueprint {
             disabled: false,
             render: Render::Factory(Arc::new(factory)),
             inputs: Vec::new(),
+            forms: false,
         }
     }
 
@@ -182,6 +185,13 @@ impl PageBlueprint {
     /// The default title.
     pub fn title(mut self, title: &str) -> Self {
         self.title = Some(title.to_string());
+        self
+    }
+
+    /// Lets the page take form posts from the app's own pages
+    /// ([`PageRenderer::accept_forms`]).
+    pub fn accept_forms(mut self) -> Self {
+        self.forms = true;
         self
     }
 
@@ -218,6 +228,11 @@ impl PageBlueprint {
             let render = match &self.render {
                 Render::Fixed(render) => render.clone(),
                 Render::Factory(factory) => factory(ctx)?,
+            };
+            let render = if self.forms {
+                render.accept_forms()
+            } else {
+                render
             };
             let mut out = Outputs::new()
                 .with(

@@ -23,7 +23,8 @@ use crate::backend::http::ApiError;
 use crate::services::auth::{AuthService, AuthenticateOptions, PrincipalKind};
 use crate::services::discovery::DiscoveryService;
 use pages::{SignInView, complete_page, complete_path, sign_in_page};
-use session::{SessionCookie, clear_cookie, forwarded_https, safe_next, same_origin, set_cookie};
+pub(crate) use session::same_origin;
+use session::{SessionCookie, clear_cookie, forwarded_https, safe_next, set_cookie};
 use settings::Flow;
 
 pub(crate) use pages::user_box;
