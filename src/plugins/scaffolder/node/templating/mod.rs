@@ -7,6 +7,7 @@ mod js;
 mod methods;
 mod nunjucks;
 mod render;
+mod text;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -446,7 +447,6 @@ impl Templater {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,9 +460,10 @@ mod tests {
             t.render_value(&json!("${{ parameters.b }}"), &ctx)?,
             json!(true)
         );
+        // Blanks around make three Nunjucks nodes: text, not a lone expression.
         assert_eq!(
             t.render_value(&json!(" ${{ parameters.n }} "), &ctx)?,
-            json!(2)
+            json!(" 2 ")
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.o }}"), &ctx)?,
@@ -474,7 +475,11 @@ mod tests {
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.missing.deeper }}"), &ctx)?,
-            json!("")
+            Value::Null
+        );
+        assert_eq!(
+            t.render_value(&json!({"a": "${{ parameters.missing }}", "b": ""}), &ctx)?,
+            json!({})
         );
         Ok(())
     }

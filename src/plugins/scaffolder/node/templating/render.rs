@@ -128,7 +128,9 @@ pub(super) fn whole_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(a) => Value::Array(a.into_iter().map(whole_numbers).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect())
+        }
         other => other,
     }
 }
@@ -144,18 +146,23 @@ mod tests {
         assert!(!is_single_node("${{ a }}${{ b }}"));
         assert!(!is_single_node("x ${{ a }}"));
         assert!(is_single_node("{% if a %}1{% else %}2{% endif %}"));
-        assert!(is_single_node("{% if a %}{% if b %}1{% endif %}{% endif %}"));
-        assert!(!is_single_node("{% if a %}1{% endif %}{% if b %}2{% endif %}"));
+        assert!(is_single_node(
+            "{% if a %}{% if b %}1{% endif %}{% endif %}"
+        ));
+        assert!(!is_single_node(
+            "{% if a %}1{% endif %}{% if b %}2{% endif %}"
+        ));
         assert!(!is_single_node("{% if a %}1{% endif %} "));
         assert!(!is_single_node("plain"));
     }
 
     #[test]
     fn dump_wrapping() {
-        assert_eq!(wrap_dump("${{ a.b }}"), "${{ ( a.b ) | dump }}");
+        // As the runner's `'${{ ( $1 ) | dump }}'` replacement: the blanks of `$1` stay.
+        assert_eq!(wrap_dump("${{ a.b }}"), "${{ (  a.b  ) | dump }}");
         assert_eq!(
             wrap_dump("{% if x %}\n${{ y }}\n{% endif %}"),
-            "{% if x %}\n${{ ( y ) | dump }}\n{% endif %}"
+            "{% if x %}\n${{ (  y  ) | dump }}\n{% endif %}"
         );
     }
 }
