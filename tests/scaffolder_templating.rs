@@ -305,6 +305,10 @@ line2"##,
         r##"0 0 {} [] |true"##,
     ),
     (
+        r##"{% for k, v in parameters.obj %}${{ k }}=${{ v }};{% endfor %} {% for a, b in [[1, 2], [3, 4]] %}${{ a }}-${{ b }};{% endfor %} {%- for k, v in parameters.emptyObj %}x{% else %} none{% endfor %}"##,
+        r##"a=1;b=2; 1-2;3-4; none"##,
+    ),
+    (
         r##"{% raw %}${{ not rendered }}{% endraw %}"##,
         r##"${{ not rendered }}"##,
     ),

@@ -146,6 +146,18 @@ pub(super) fn register(env: &mut Environment<'static>) {
     // keys as variables. These two make `parseEntityRef`'s documented argument work.
     env.add_global("defaultKind", "defaultKind");
     env.add_global("defaultNamespace", "defaultNamespace");
+    env.add_filter(super::render::PAIRS_FILTER, |v: Value| {
+        if v.kind() == ValueKind::Map {
+            Value::from(
+                entries(&v)
+                    .into_iter()
+                    .map(|(k, x)| Value::from(vec![Value::from(k), x]))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            v
+        }
+    });
     env.add_filter("abs", |v: Value| number_value(to_number(&v).abs()));
     env.add_filter("batch", |v: Value, a: Args| {
         let n = arg(&a, 0).map_or(0.0, to_number);
