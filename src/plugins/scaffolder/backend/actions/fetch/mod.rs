@@ -14,6 +14,10 @@
 //!   templating:
 //!     maxOutputSize: 10MiB  # bytes one rendered file may have
 //! ```
+//!
+//! Symlinks inside a fetched tree are copied as the file they lead to; one that leads out of
+//! the tree is refused. Empty directories of a skeleton are not recreated (the reader returns
+//! files only).
 
 mod plain;
 mod template;
@@ -216,6 +220,15 @@ pub(super) fn opt_str<'a>(
         Some(other) => Err(ActionError::InvalidInput(format!(
             "{key} must be a string, got {other}"
         ))),
+    }
+}
+
+/// Trees are read without a token (the reader takes none for trees): say so rather than drop
+/// it silently.
+pub(super) fn warn_unused_token(ctx: &ActionContext) {
+    if ctx.input.get("token").is_some_and(|t| !t.is_null()) {
+        ctx.logger
+            .warn("the token input is not used when reading a directory tree; the URL reader's integration credentials apply");
     }
 }
 

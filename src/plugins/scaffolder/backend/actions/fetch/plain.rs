@@ -113,6 +113,7 @@ impl TemplateAction for FetchPlain {
         resolve_safe_child_path(&ctx.workspace_path, &target)?;
         ctx.logger
             .info(&format!("Fetching plain content from {url}"));
+        super::warn_unused_token(ctx);
         let tree = self
             .reader
             .read_tree(&url, &ReadTreeOptions::new())

@@ -357,6 +357,7 @@ impl TemplateAction for FetchTemplate {
         let templater = Templater::with_options(&self.templating, options);
 
         ctx.logger.info("Fetching template content from remote URL");
+        super::warn_unused_token(ctx);
         let tree = self
             .reader
             .read_tree(&url, &ReadTreeOptions::new())
