@@ -1,7 +1,10 @@
 //! JavaScript value semantics the Nunjucks engine has and minijinja does not: how a value
 //! prints (`String(v)`), how `JSON.stringify` writes it, truthiness, `+`, number formatting.
 
-use minijinja::value::{Value, ValueKind};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 use serde_json::Value as Json;
 
 /// `String(v)` of a JavaScript value: `undefined`, `null`, numbers without a `.0`, arrays
@@ -91,7 +94,10 @@ pub(crate) fn js_number(f: f64) -> String {
     let n = exp + 1;
     let sign = if f < 0.0 { "-" } else { "" };
     let body = if k <= n && n <= 21 {
-        format!("{digits}{}", "0".repeat(usize::try_from(n - k).unwrap_or(0)))
+        format!(
+            "{digits}{}",
+            "0".repeat(usize::try_from(n - k).unwrap_or(0))
+        )
     } else if 0 < n && n <= 21 {
         let (a, b) = digits.split_at(usize::try_from(n).unwrap_or(0));
         format!("{a}.{b}")
@@ -178,7 +184,10 @@ fn write_json(v: &Value, indent: &str, depth: usize, out: &mut String) -> bool {
             _ => out.push_str("null"),
         },
         ValueKind::String | ValueKind::Bytes => {
-            let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let s = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             out.push_str(&serde_json::to_string(&s).unwrap_or_default());
         }
         ValueKind::Seq | ValueKind::Iterable => {
@@ -264,13 +273,60 @@ pub(crate) fn to_json(v: &Value) -> Option<Json> {
     serde_json::from_str(&text).ok()
 }
 
+/// A JSON array as the template sees it: a sequence that is true even when empty, as a
+/// JavaScript array is.
+#[derive(Debug)]
+struct JsArray(Vec<Value>);
+
+impl Object for JsArray {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_usize()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+}
+
+/// A JSON object as the template sees it: a map that is true even when empty.
+#[derive(Debug)]
+struct JsObject(BTreeMap<String, Value>);
+
+impl Object for JsObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+}
+
 /// A JSON value (from a task's parameters or a file) as the template sees it: numbers that are
-/// whole become integers, as in JavaScript.
+/// whole become integers, and arrays and objects are true even when empty, as in JavaScript.
 pub(crate) fn from_json(v: &Json) -> Value {
     match v {
         Json::Number(n) if !n.is_i64() && !n.is_u64() => number_value(n.as_f64().unwrap_or(0.0)),
-        Json::Array(items) => Value::from(items.iter().map(from_json).collect::<Vec<_>>()),
-        Json::Object(map) => Value::from_pairs(map.iter().map(|(k, v)| (k.clone(), from_json(v)))),
+        Json::Array(items) => Value::from_object(JsArray(items.iter().map(from_json).collect())),
+        Json::Object(map) => Value::from_object(JsObject(
+            map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+        )),
         Json::Null => Value::from(()),
         Json::Bool(b) => Value::from(*b),
         Json::String(s) => Value::from(s.as_str()),
@@ -315,7 +371,9 @@ mod tests {
         );
         assert_eq!(
             stringify(&v, "  ").as_deref(),
-            Some("{\n  \"a\": [\n    1,\n    2.5,\n    null\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": 2\n}")
+            Some(
+                "{\n  \"a\": [\n    1,\n    2.5,\n    null\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": 2\n}"
+            )
         );
         assert_eq!(stringify(&Value::UNDEFINED, ""), None);
     }

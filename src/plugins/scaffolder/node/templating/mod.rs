@@ -1,12 +1,37 @@
 //! `${{ }}` templating with Nunjucks semantics on [minijinja]: the variable delimiters are
 //! `${{` / `}}`, tags stay `{% %}`, undefined values render empty and chain, and a value that
 //! is exactly one expression keeps the JSON type of its result.
+//!
+//! What follows Nunjucks (and Backstage's sandbox around it), checked against the real
+//! `nunjucks` package by `tests/scaffolder_templating.rs`:
+//!
+//! - printing: `undefined` and `null` print nothing, numbers as JavaScript prints them (`2`, not
+//!   `2.0`; `1e+21`), arrays joined with `,`, objects as `[object Object]`;
+//! - truthiness: arrays and objects of the context are true even when empty;
+//! - the Nunjucks built-in filters (`dump` with indent, `default`/`d` with its boolean argument,
+//!   `replace`, `truncate`, `indent`, `title`, `capitalize`, `join`, `first`, `last`, `length`,
+//!   `sort`, `reverse`, `int`, `float`, `round`, `urlencode`, `striptags`, `trim`, `wordcount`,
+//!   `list`, `sum`, `selectattr`/`rejectattr`, `groupby`, `dictsort`, `batch`, `slice`,
+//!   `escape`/`safe`/`forceescape`, `center`, `nl2br`, `abs`, `string`);
+//! - `{% for key, value in object %}`, and the JavaScript string and array methods templates
+//!   call (`name.split('-')`, `tags.join(', ')`, `s.toLowerCase()`, …);
+//! - the scaffolder's filters `parseRepoUrl`, `parseEntityRef`, `pick` and `projectSlug`.
+//!
+//! Known differences: dict literals with bare keys (`{a: 1}`) read the keys as variables
+//! (except `defaultKind` and `defaultNamespace`, for `parseEntityRef`); `==` is strict
+//! (`1 == '1'` is false); `+` does not join strings with numbers (use `~`); minijinja's extra
+//! filters and tests stay available.
+//!
+//! Hostile templates: every render is bounded in work (`fuel`), recursion (64 levels) and output
+//! (`max_output_size`); templates cannot include, import or extend other templates; the
+//! `namespace()` global is not offered (Nunjucks has none).
 
 mod filters;
 mod js;
 mod methods;
 mod nunjucks;
 mod render;
+mod text;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -446,7 +471,6 @@ impl Templater {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,9 +484,10 @@ mod tests {
             t.render_value(&json!("${{ parameters.b }}"), &ctx)?,
             json!(true)
         );
+        // Blanks around make three Nunjucks nodes: text, not a lone expression.
         assert_eq!(
             t.render_value(&json!(" ${{ parameters.n }} "), &ctx)?,
-            json!(2)
+            json!(" 2 ")
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.o }}"), &ctx)?,
@@ -474,7 +499,11 @@ mod tests {
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.missing.deeper }}"), &ctx)?,
-            json!("")
+            Value::Null
+        );
+        assert_eq!(
+            t.render_value(&json!({"a": "${{ parameters.missing }}", "b": ""}), &ctx)?,
+            json!({})
         );
         Ok(())
     }

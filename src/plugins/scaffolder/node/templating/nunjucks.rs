@@ -6,9 +6,8 @@ use std::cmp::Ordering;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
-use super::js::{
-    self, add, display, indent_of, number_value, to_js_string, to_number, truthy,
-};
+use super::js::{self, add, display, indent_of, number_value, to_js_string, to_number, truthy};
+use super::text::{encode_uri_component, html_escape, parse_float, parse_int, replace, striptags};
 
 type Args = Rest<Value>;
 
@@ -22,7 +21,7 @@ fn arg(args: &[Value], i: usize) -> Option<&Value> {
 
 /// Nunjucks' `normalize(v, "")`: `undefined`, `null` and `false` become `""`, anything else
 /// is printed.
-fn norm(v: &Value) -> String {
+pub(super) fn norm(v: &Value) -> String {
     match v.kind() {
         ValueKind::Undefined | ValueKind::None => String::new(),
         ValueKind::Bool if !v.is_true() => String::new(),
@@ -31,7 +30,7 @@ fn norm(v: &Value) -> String {
 }
 
 /// Keeps a string marked safe when its input was.
-fn like(input: &Value, out: String) -> Value {
+pub(super) fn like(input: &Value, out: String) -> Value {
     if input.is_safe() {
         Value::from_safe_string(out)
     } else {
@@ -107,88 +106,6 @@ fn upper_if(v: &Value, fold: bool) -> Value {
     }
 }
 
-/// JavaScript's `parseFloat`.
-fn parse_float(s: &str) -> f64 {
-    let s = s.trim_start();
-    let mut end = 0;
-    let b = s.as_bytes();
-    let mut best = f64::NAN;
-    for prefix in ["Infinity", "+Infinity", "-Infinity"] {
-        if s.starts_with(prefix) {
-            return if prefix.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            };
-        }
-    }
-    while end < b.len() {
-        end += 1;
-        if let Ok(f) = s[..end].parse::<f64>() {
-            if !s[..end].ends_with(['e', 'E', '+', '-', '.']) || s[..end].contains(char::is_numeric)
-            {
-                best = f;
-            }
-        } else if !matches!(b[end - 1], b'e' | b'E' | b'+' | b'-' | b'.') {
-            break;
-        }
-        if s[..end].contains("inf") || s[..end].contains("nan") {
-            break;
-        }
-    }
-    best
-}
-
-/// JavaScript's `parseInt(s, base)`.
-fn parse_int(s: &str, base: u32) -> Option<i64> {
-    let s = s.trim_start();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let s = if base == 16 {
-        s.strip_prefix("0x")
-            .or_else(|| s.strip_prefix("0X"))
-            .unwrap_or(s)
-    } else {
-        s
-    };
-    let digits: String = s.chars().take_while(|c| c.is_digit(base)).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    let v = i64::from_str_radix(&digits, base).ok()?;
-    Some(if neg { -v } else { v })
-}
-
-fn encode_uri_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' => out.push_str("&#92;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn capitalize_str(s: &str) -> String {
     let lower = s.to_lowercase();
     let mut chars = lower.chars();
@@ -229,11 +146,27 @@ pub(super) fn register(env: &mut Environment<'static>) {
     // keys as variables. These two make `parseEntityRef`'s documented argument work.
     env.add_global("defaultKind", "defaultKind");
     env.add_global("defaultNamespace", "defaultNamespace");
+    env.add_filter(super::render::PAIRS_FILTER, |v: Value| {
+        if v.kind() == ValueKind::Map {
+            Value::from(
+                entries(&v)
+                    .into_iter()
+                    .map(|(k, x)| Value::from(vec![Value::from(k), x]))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            v
+        }
+    });
     env.add_filter("abs", |v: Value| number_value(to_number(&v).abs()));
     env.add_filter("batch", |v: Value, a: Args| {
         let n = arg(&a, 0).map_or(0.0, to_number);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = if n.is_finite() && n >= 1.0 { n as usize } else { 1 };
+        let n = if n.is_finite() && n >= 1.0 {
+            n as usize
+        } else {
+            1
+        };
         let fill = arg(&a, 1).filter(|f| truthy(f)).cloned();
         let mut out: Vec<Value> = Vec::new();
         for chunk in items(&v).chunks(n) {
@@ -264,11 +197,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let def = a.first().cloned().unwrap_or(Value::UNDEFINED);
         let boolean = a.get(1).is_some_and(truthy);
         if boolean {
-            if truthy(&v) {
-                v
-            } else {
-                def
-            }
+            if truthy(&v) { v } else { def }
         } else if v.is_undefined() {
             def
         } else {
@@ -296,9 +225,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .into_iter()
             .map(|(k, val)| [Value::from(k), val])
             .collect();
-        pairs.sort_by(|x, y| {
-            js_cmp(&upper_if(&x[by], !case), &upper_if(&y[by], !case))
-        });
+        pairs.sort_by(|x, y| js_cmp(&upper_if(&x[by], !case), &upper_if(&y[by], !case)));
         Ok(Value::from(
             pairs
                 .into_iter()
@@ -332,7 +259,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("first", |v: Value| {
         items(&v).into_iter().next().unwrap_or(Value::UNDEFINED)
     });
-    env.add_filter("last", |v: Value| items(&v).pop().unwrap_or(Value::UNDEFINED));
+    env.add_filter("last", |v: Value| {
+        items(&v).pop().unwrap_or(Value::UNDEFINED)
+    });
     env.add_filter("groupby", |v: Value, a: Args| {
         let key_attr = a.first().cloned().unwrap_or(Value::UNDEFINED);
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
@@ -374,7 +303,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
         like(&v, out)
     });
     env.add_filter("join", |v: Value, a: Args| {
-        let del = a.first().filter(|d| truthy(d)).map(to_js_string).unwrap_or_default();
+        let del = a
+            .first()
+            .filter(|d| truthy(d))
+            .map(to_js_string)
+            .unwrap_or_default();
         let mut list = items(&v);
         if let Some(at) = a.get(1).filter(|x| truthy(x)) {
             list = list.iter().map(|i| attr(i, at)).collect();
@@ -408,7 +341,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
         if v.is_undefined() || v.is_none() {
             return Value::from("");
         }
-        let s = to_js_string(&v).replace("\r\n", "\n").replace('\n', "<br />\n");
+        let s = to_js_string(&v)
+            .replace("\r\n", "\n")
+            .replace('\n', "<br />\n");
         like(&v, s)
     });
     env.add_filter("rejectattr", |v: Value, a: Args| {
@@ -453,7 +388,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let list = items(&v);
         let n = arg(&a, 0).map_or(1.0, to_number);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let slices = if n >= 1.0 { n.min(10_000.0) as usize } else { 0 };
+        let slices = if n >= 1.0 {
+            n.min(10_000.0) as usize
+        } else {
+            0
+        };
         let fill = a.get(1).filter(|f| truthy(f)).cloned();
         let mut out = Vec::new();
         if slices == 0 {
@@ -468,7 +407,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
                 offset += 1;
             }
             let end = (offset + (i + 1) * size).min(list.len());
-            let mut chunk = list.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
+            let mut chunk = list
+                .get(start..end)
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default();
             if let (Some(f), true) = (&fill, i >= extra) {
                 chunk.push(f.clone());
             }
@@ -515,7 +457,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let s = norm(&v);
         like(
             &v,
-            s.split(' ').map(capitalize_str).collect::<Vec<_>>().join(" "),
+            s.split(' ')
+                .map(capitalize_str)
+                .collect::<Vec<_>>()
+                .join(" "),
         )
     });
     env.add_filter("trim", |v: Value| {
@@ -543,7 +488,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
             Some(e) if !e.is_undefined() && !e.is_none() => to_js_string(e),
             _ => "...".to_string(),
         };
-        like(&v, format!("{}{end}", String::from_utf16_lossy(&units[..cut])))
+        like(
+            &v,
+            format!("{}{end}", String::from_utf16_lossy(&units[..cut])),
+        )
     });
     env.add_filter("urlencode", |v: Value| {
         if let Some(s) = v.as_str() {
@@ -585,7 +533,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|w| !w.is_empty())
             .count();
-        if n == 0 { Value::from(()) } else { Value::from(n) }
+        if n == 0 {
+            Value::from(())
+        } else {
+            Value::from(n)
+        }
     });
     env.add_filter("float", |v: Value, a: Args| {
         let f = parse_float(&to_js_string(&v));
@@ -602,7 +554,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
             let base = kw_or(&kw, "base", base)?.map_or(10.0, |b| to_number(&b));
             kw.assert_all_used()?;
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let base = if (2.0..=36.0).contains(&base) { base as u32 } else { 10 };
+            let base = if (2.0..=36.0).contains(&base) {
+                base as u32
+            } else {
+                10
+            };
             Ok::<_, Error>(match parse_int(&to_js_string(&v), base) {
                 Some(i) => Value::from(i),
                 None => def,
@@ -618,104 +574,4 @@ pub(super) fn add_jsonify(env: &mut Environment<'static>) {
             .map(Value::from)
             .unwrap_or(Value::UNDEFINED)
     });
-}
-
-fn replace(v: Value, a: Args) -> Value {
-    let (old, new) = (
-        a.first().cloned().unwrap_or(Value::UNDEFINED),
-        a.get(1).cloned().unwrap_or(Value::UNDEFINED),
-    );
-    let old = match old.kind() {
-        ValueKind::Number => display(&old),
-        ValueKind::String => old.as_str().unwrap_or_default().to_string(),
-        _ => return v,
-    };
-    let s = match v.kind() {
-        ValueKind::Number => display(&v),
-        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
-        _ => return v,
-    };
-    let new = to_js_string(&new);
-    let max = a.get(2).filter(|m| !m.is_undefined()).map(to_number);
-    if old.is_empty() {
-        let mut out = new.clone();
-        for c in s.chars() {
-            out.push(c);
-            out.push_str(&new);
-        }
-        return like(&v, out);
-    }
-    let mut out = String::new();
-    let mut rest = s.as_str();
-    let mut count = 0.0;
-    while let Some(i) = rest.find(&old) {
-        if max.is_some_and(|m| m >= 0.0 && count >= m) {
-            break;
-        }
-        out.push_str(&rest[..i]);
-        out.push_str(&new);
-        rest = &rest[i + old.len()..];
-        count += 1.0;
-    }
-    if count == 0.0 {
-        return v;
-    }
-    out.push_str(rest);
-    like(&v, out)
-}
-
-fn striptags(v: Value, a: Args) -> Value {
-    static TAGS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?i)</?([a-z][a-z0-9]*)\b[^>]*>|<!--[\s\S]*?-->").ok()
-    });
-    static EDGE_SPACES: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^ +| +$").ok());
-    static SPACES: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r" +").ok());
-    static BREAKS: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"\n\n\n+").ok());
-    static WS: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"\s+").ok());
-    let s = norm(&v);
-    let (Some(tags), Some(edge), Some(spaces), Some(breaks), Some(ws)) = (
-        TAGS.as_ref(),
-        EDGE_SPACES.as_ref(),
-        SPACES.as_ref(),
-        BREAKS.as_ref(),
-        WS.as_ref(),
-    ) else {
-        return v;
-    };
-    let stripped = tags.replace_all(&s, "");
-    let trimmed = stripped.trim();
-    let out = if a.first().is_some_and(truthy) {
-        let x = edge.replace_all(trimmed, "");
-        let x = spaces.replace_all(&x, " ");
-        let x = x.replace("\r\n", "\n");
-        breaks.replace_all(&x, "\n\n").into_owned()
-    } else {
-        ws.replace_all(trimmed, " ").into_owned()
-    };
-    like(&v, out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_numbers_like_javascript() {
-        assert_eq!(parse_int("42px", 10), Some(42));
-        assert_eq!(parse_int("  -7.9", 10), Some(-7));
-        assert_eq!(parse_int("ff", 16), Some(255));
-        assert_eq!(parse_int("x", 10), None);
-        assert!((parse_float("3.25abc") - 3.25).abs() < f64::EPSILON);
-        assert!((parse_float("1e3") - 1000.0).abs() < f64::EPSILON);
-        assert!(parse_float("abc").is_nan());
-    }
-
-    #[test]
-    fn uri_components() {
-        assert_eq!(encode_uri_component("a b&c/é"), "a%20b%26c%2F%C3%A9");
-    }
 }

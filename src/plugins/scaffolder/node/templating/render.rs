@@ -35,7 +35,8 @@ pub(super) fn render(
     max_output: Option<usize>,
 ) -> Result<String, TemplateError> {
     let limit = max_output.unwrap_or(usize::MAX);
-    let tmpl = env.template_from_str(template)?;
+    let template = rewrite_pair_loops(template);
+    let tmpl = env.template_from_str(&template)?;
     let mut out = Bounded {
         buf: Vec::with_capacity(template.len().min(limit)),
         limit,
@@ -47,6 +48,28 @@ pub(super) fn render(
             "rendered output is larger than {limit} bytes (scaffolder.templating.maxOutputSize)"
         ))),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The filter [`rewrite_pair_loops`] inserts.
+pub(super) const PAIRS_FILTER: &str = "__nunjucks_pairs";
+
+/// `{% for k, v in obj %}` walks the keys and values of an object in Nunjucks; minijinja would
+/// unpack each key. The loop's expression is piped through [`PAIRS_FILTER`], which turns an
+/// object into `[key, value]` pairs and leaves anything else as it is.
+fn rewrite_pair_loops(template: &str) -> std::borrow::Cow<'_, str> {
+    static LOOP: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?s)(\{%[-+]?\s*for\s+[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s+in\s+)(.*?)(\s*[-+]?%\})",
+        )
+        .ok()
+    });
+    match LOOP.as_ref() {
+        Some(re) if template.contains("for") => re.replace_all(
+            template,
+            format!("${{1}}(${{2}}) | {PAIRS_FILTER}${{3}}").as_str(),
+        ),
+        _ => std::borrow::Cow::Borrowed(template),
     }
 }
 
@@ -128,7 +151,9 @@ pub(super) fn whole_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(a) => Value::Array(a.into_iter().map(whole_numbers).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect())
+        }
         other => other,
     }
 }
@@ -144,18 +169,35 @@ mod tests {
         assert!(!is_single_node("${{ a }}${{ b }}"));
         assert!(!is_single_node("x ${{ a }}"));
         assert!(is_single_node("{% if a %}1{% else %}2{% endif %}"));
-        assert!(is_single_node("{% if a %}{% if b %}1{% endif %}{% endif %}"));
-        assert!(!is_single_node("{% if a %}1{% endif %}{% if b %}2{% endif %}"));
+        assert!(is_single_node(
+            "{% if a %}{% if b %}1{% endif %}{% endif %}"
+        ));
+        assert!(!is_single_node(
+            "{% if a %}1{% endif %}{% if b %}2{% endif %}"
+        ));
         assert!(!is_single_node("{% if a %}1{% endif %} "));
         assert!(!is_single_node("plain"));
     }
 
     #[test]
+    fn pair_loops() {
+        assert_eq!(
+            rewrite_pair_loops("{% for k, v in a.b %}x{% endfor %}{% for x in y %}{% endfor %}"),
+            "{% for k, v in (a.b) | __nunjucks_pairs %}x{% endfor %}{% for x in y %}{% endfor %}"
+        );
+        assert_eq!(
+            rewrite_pair_loops("{%- for k,v in o -%}"),
+            "{%- for k,v in (o) | __nunjucks_pairs -%}"
+        );
+    }
+
+    #[test]
     fn dump_wrapping() {
-        assert_eq!(wrap_dump("${{ a.b }}"), "${{ ( a.b ) | dump }}");
+        // As the runner's `'${{ ( $1 ) | dump }}'` replacement: the blanks of `$1` stay.
+        assert_eq!(wrap_dump("${{ a.b }}"), "${{ (  a.b  ) | dump }}");
         assert_eq!(
             wrap_dump("{% if x %}\n${{ y }}\n{% endif %}"),
-            "{% if x %}\n${{ ( y ) | dump }}\n{% endif %}"
+            "{% if x %}\n${{ (  y  ) | dump }}\n{% endif %}"
         );
     }
 }

@@ -14,6 +14,10 @@
 //!   templating:
 //!     maxOutputSize: 10MiB  # bytes one rendered file may have
 //! ```
+//!
+//! Symlinks inside a fetched tree are copied as the file they lead to; one that leads out of
+//! the tree is refused. Empty directories of a skeleton are not recreated (the reader returns
+//! files only).
 
 mod plain;
 mod template;
@@ -24,7 +28,9 @@ use std::sync::Arc;
 use url::Url;
 
 use super::BuiltinActionDeps;
-use crate::plugins::scaffolder::node::{resolve_safe_child_path, ActionContext, ActionError, TemplateAction};
+use crate::plugins::scaffolder::node::{
+    ActionContext, ActionError, TemplateAction, resolve_safe_child_path,
+};
 use crate::services::config::Config;
 use crate::services::url_reader::{TreeFile, UrlReaderError};
 
@@ -123,9 +129,9 @@ pub(super) fn resolve_fetch_url(ctx: &ActionContext, url: &str) -> Result<String
             "Fetch URL may not be absolute for file locations, {url}"
         )));
     }
-    base.join(url).map(String::from).map_err(|e| {
-        ActionError::InvalidInput(format!("cannot resolve {url} against {base}: {e}"))
-    })
+    base.join(url)
+        .map(String::from)
+        .map_err(|e| ActionError::InvalidInput(format!("cannot resolve {url} against {base}: {e}")))
 }
 
 /// A reader failure as an action error.
@@ -163,7 +169,11 @@ pub(super) fn check_symlink(file: &TreeFile) -> Result<(), ActionError> {
 }
 
 /// Writes `content` at `path` (parents created) with the file's permission bits.
-pub(super) fn write_file(path: &Path, content: &[u8], mode: Option<u32>) -> Result<(), ActionError> {
+pub(super) fn write_file(
+    path: &Path,
+    content: &[u8],
+    mode: Option<u32>,
+) -> Result<(), ActionError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -200,13 +210,25 @@ pub(super) fn write_tree(
 }
 
 /// An optional string input.
-pub(super) fn opt_str<'a>(ctx: &'a ActionContext, key: &str) -> Result<Option<&'a str>, ActionError> {
+pub(super) fn opt_str<'a>(
+    ctx: &'a ActionContext,
+    key: &str,
+) -> Result<Option<&'a str>, ActionError> {
     match ctx.input.get(key) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(ActionError::InvalidInput(format!(
             "{key} must be a string, got {other}"
         ))),
+    }
+}
+
+/// Trees are read without a token (the reader takes none for trees): say so rather than drop
+/// it silently.
+pub(super) fn warn_unused_token(ctx: &ActionContext) {
+    if ctx.input.get("token").is_some_and(|t| !t.is_null()) {
+        ctx.logger
+            .warn("the token input is not used when reading a directory tree; the URL reader's integration credentials apply");
     }
 }
 
