@@ -615,3 +615,30 @@ async fn the_actions_describe_themselves_like_backstages() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_limit_set_wrong_in_config_fails_the_action_instead_of_lifting_it() {
+    let h = Harness::start(
+        "scaffolder:\n  actions:\n    debugWait:\n      maxWaitTime: soon\n    fs:\n      maxEntries: many\n",
+    )
+    .await;
+    let ws = tempfile::tempdir().unwrap();
+    let run = h
+        .run(
+            "debug:wait",
+            json!({"milliseconds": 1}),
+            ws.path(),
+            RunOpts::default(),
+        )
+        .await;
+    assert!(run.err().contains("maxWaitTime"), "{}", run.err());
+    let run = h
+        .run(
+            "fs:delete",
+            json!({"files": ["*.txt"]}),
+            ws.path(),
+            RunOpts::default(),
+        )
+        .await;
+    assert!(run.err().contains("maxEntries"), "{}", run.err());
+}

@@ -192,6 +192,7 @@ async fn publish_git_with_bad_credentials_fails_clearly_without_the_secret() {
         )
         .await;
     let err = run.err();
+    println!("the error a user sees: {err}");
     assert!(err.contains("authentication to 127.0.0.1"), "{err}");
     assert!(err.contains("credentials were refused"), "{err}");
     let encoded =

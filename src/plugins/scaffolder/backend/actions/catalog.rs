@@ -1,5 +1,12 @@
 //! Built-in `catalog:*` actions: `catalog:register`, `catalog:write` and `catalog:fetch`. The
 //! catalog is called as the task's user (`ctx.credentials`).
+//!
+//! ```yaml
+//! scaffolder:
+//!   actions:
+//!     catalogFetch:
+//!       maxEntityRefs: 100   # refs one catalog:fetch may name (default 100)
+//! ```
 
 use std::sync::Arc;
 
@@ -25,12 +32,12 @@ const SOURCE_TEMPLATE_ANNOTATION: &str = "backstage.io/source-template";
 
 /// The `catalog:*` actions.
 pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> {
+    // A bad value fails the action when it runs rather than lifting the limit.
     let max_refs = deps
         .config
         .opt_u64("scaffolder.actions.catalogFetch.maxEntityRefs")
-        .ok()
-        .flatten()
-        .unwrap_or(DEFAULT_MAX_REFS);
+        .map(|v| usize::try_from(v.unwrap_or(DEFAULT_MAX_REFS)).unwrap_or(usize::MAX))
+        .map_err(|e| e.to_string());
     vec![
         Arc::new(CatalogRegister {
             catalog: Arc::clone(&deps.catalog),
@@ -38,7 +45,7 @@ pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> 
         Arc::new(CatalogWrite),
         Arc::new(CatalogFetch {
             catalog: Arc::clone(&deps.catalog),
-            max_refs: usize::try_from(max_refs).unwrap_or(usize::MAX),
+            max_refs,
         }),
     ]
 }
@@ -355,7 +362,7 @@ impl TemplateAction for CatalogWrite {
 #[derive(Debug)]
 struct CatalogFetch {
     catalog: Arc<dyn CatalogApi>,
-    max_refs: usize,
+    max_refs: Result<usize, String>,
 }
 
 #[derive(Deserialize)]
@@ -477,10 +484,10 @@ impl TemplateAction for CatalogFetch {
             ctx.output("entity", value);
         }
         if let Some(refs) = &input.entity_refs {
-            if refs.len() > self.max_refs {
+            let max_refs = self.max_refs.clone().map_err(ActionError::Failed)?;
+            if refs.len() > max_refs {
                 return Err(ActionError::InvalidInput(format!(
-                    "at most {} entity refs may be fetched at once (scaffolder.actions.catalogFetch.maxEntityRefs)",
-                    self.max_refs
+                    "at most {max_refs} entity refs may be fetched at once (scaffolder.actions.catalogFetch.maxEntityRefs)"
                 )));
             }
             let mut out = Vec::with_capacity(refs.len());

@@ -1,4 +1,13 @@
 //! Built-in `debug:*` actions: `debug:log` and `debug:wait`.
+//!
+//! ```yaml
+//! scaffolder:
+//!   actions:
+//!     debugWait:
+//!       maxWaitTime: 30s     # the longest debug:wait (default 30 s, as Backstage)
+//!     debugLog:
+//!       maxFileBytes: 65536  # bytes of each file `listWorkspace: with-contents` shows
+//! ```
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,18 +32,17 @@ const MAX_LISTED: usize = 10_000;
 
 /// The `debug:*` actions.
 pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> {
+    // A bad value fails the action when it runs rather than lifting the limit.
     let max_wait = deps
         .config
         .opt_duration("scaffolder.actions.debugWait.maxWaitTime")
-        .ok()
-        .flatten()
-        .unwrap_or(DEFAULT_MAX_WAIT);
+        .map(|v| v.unwrap_or(DEFAULT_MAX_WAIT))
+        .map_err(|e| e.to_string());
     let max_file_bytes = deps
         .config
         .opt_u64("scaffolder.actions.debugLog.maxFileBytes")
-        .ok()
-        .flatten()
-        .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+        .map(|v| v.unwrap_or(DEFAULT_MAX_FILE_BYTES))
+        .map_err(|e| e.to_string());
     vec![
         Arc::new(DebugLog { max_file_bytes }),
         Arc::new(DebugWait { max_wait }),
@@ -51,7 +59,7 @@ fn example(description: &str, yaml: &str) -> ActionExample {
 /// `debug:log`: writes a message, the input, or the workspace's files into the task log.
 #[derive(Debug)]
 struct DebugLog {
-    max_file_bytes: u64,
+    max_file_bytes: Result<u64, String>,
 }
 
 /// `listWorkspace`: `true`/`"with-filenames"` lists names, `"with-contents"` adds contents.
@@ -176,6 +184,7 @@ impl TemplateAction for DebugLog {
 
     async fn handler(&self, ctx: &mut ActionContext) -> Result<(), ActionError> {
         let mode = listing(ctx.input.get("listWorkspace"))?;
+        let max = self.max_file_bytes.clone().map_err(ActionError::Failed)?;
         let input_text =
             serde_json::to_string_pretty(&ctx.input).unwrap_or_else(|_| ctx.input.to_string());
         ctx.logger.info(&input_text);
@@ -190,7 +199,6 @@ impl TemplateAction for DebugLog {
             return Ok(());
         }
         let root = ctx.workspace_path.clone();
-        let max = self.max_file_bytes;
         let text = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
             let (files, truncated) = list_files(&root)?;
             let mut text = String::from("Workspace:\n");
@@ -218,7 +226,7 @@ impl TemplateAction for DebugLog {
 /// cancelled.
 #[derive(Debug)]
 struct DebugWait {
-    max_wait: Duration,
+    max_wait: Result<Duration, String>,
 }
 
 #[derive(Deserialize)]
@@ -296,10 +304,11 @@ impl TemplateAction for DebugWait {
         let input: WaitInput = serde_json::from_value(ctx.input.clone())
             .map_err(|e| ActionError::InvalidInput(e.to_string()))?;
         let wait = input.duration()?;
-        if wait > self.max_wait {
+        let max_wait = self.max_wait.clone().map_err(ActionError::Failed)?;
+        if wait > max_wait {
             return Err(ActionError::InvalidInput(format!(
                 "Waiting duration is longer than the maximum threshold of {} (scaffolder.actions.debugWait.maxWaitTime)",
-                humantime::format_duration(self.max_wait)
+                humantime::format_duration(max_wait)
             )));
         }
         tokio::select! {

@@ -1,4 +1,15 @@
 //! Built-in `fs:*` actions: `fs:delete` and `fs:rename`, confined to the task's workspace.
+//!
+//! Every path, and every glob, goes through [`resolve_safe_child_path`]: `..`, absolute paths
+//! and symlinks leading out are refused. Globs are matched while walking the workspace without
+//! following symlinks.
+//!
+//! ```yaml
+//! scaffolder:
+//!   actions:
+//!     fs:
+//!       maxEntries: 100000   # workspace entries a glob may walk (default 100,000)
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,12 +32,12 @@ const MAX_FILES: usize = 1_000;
 
 /// The `fs:*` actions.
 pub(super) fn actions(deps: &BuiltinActionDeps) -> Vec<Arc<dyn TemplateAction>> {
+    // A bad value fails the action when it runs rather than lifting the limit.
     let max_entries = deps
         .config
         .opt_u64("scaffolder.actions.fs.maxEntries")
-        .ok()
-        .flatten()
-        .unwrap_or(DEFAULT_MAX_ENTRIES);
+        .map(|v| v.unwrap_or(DEFAULT_MAX_ENTRIES))
+        .map_err(|e| e.to_string());
     vec![Arc::new(FsDelete { max_entries }), Arc::new(FsRename)]
 }
 
@@ -44,7 +55,7 @@ fn example(description: &str, yaml: &str) -> ActionExample {
 /// `fs:delete`: deletes files and directories of the workspace named by globs.
 #[derive(Debug)]
 struct FsDelete {
-    max_entries: u64,
+    max_entries: Result<u64, String>,
 }
 
 #[derive(Deserialize)]
@@ -155,7 +166,7 @@ impl TemplateAction for FsDelete {
             )));
         }
         let ws = ctx.workspace_path.clone();
-        let max_entries = self.max_entries;
+        let max_entries = self.max_entries.clone().map_err(ActionError::Failed)?;
         let logger = ctx.logger.clone();
         let signal = ctx.signal.clone();
         tokio::task::spawn_blocking(move || -> Result<(), ActionError> {

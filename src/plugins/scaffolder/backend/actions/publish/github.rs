@@ -131,7 +131,7 @@ impl TemplateAction for PublishGithub {
         let http = http_client(&self.settings.config)
             .map_err(|e| ActionError::Failed(format!("backend.httpClient config: {e}")))?;
         let api = integration.api_base_url.as_str();
-        let timeout = self.settings.timeout;
+        let timeout = self.settings.timeout()?;
         let auth = |req: reqwest::RequestBuilder| {
             req.header("Authorization", format!("token {token}"))
                 .header("Accept", "application/vnd.github+json")

@@ -118,7 +118,7 @@ impl TemplateAction for PublishGitlab {
         let http = http_client(&self.settings.config)
             .map_err(|e| ActionError::Failed(format!("backend.httpClient config: {e}")))?;
         let api = integration.api_base_url.as_str();
-        let timeout = self.settings.timeout;
+        let timeout = self.settings.timeout()?;
         let auth = |req: reqwest::RequestBuilder| req.header("PRIVATE-TOKEN", token.as_str());
 
         let encoded_owner: String =

@@ -1,6 +1,34 @@
 //! Built-in `publish:*` actions: `publish:git` (any smart-HTTP git server), `publish:github`
 //! and `publish:gitlab` (which create the repository through the host's REST API first). All
 //! push one commit of the workspace with the `git` CLI.
+//!
+//! git runs as a child process with the host's git config ignored, no terminal prompts, no
+//! credential helpers, and credentials only in its environment (`GIT_CONFIG_COUNT`/
+//! `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` carrying an `http.extraHeader`), never on its
+//! command line or in a message. It is killed when the task is cancelled or the timeout passes.
+//! In a dry run the commit is made (its hash is an output) but not pushed, and no API is called.
+//!
+//! ```yaml
+//! integrations:
+//!   gitea:                       # any smart-HTTP git server (publish:git)
+//!     - host: git.example.com
+//!       baseUrl: https://git.example.com
+//!       username: bot
+//!       password: ${GIT_PASSWORD}
+//!   github:                      # publish:github (and publish:git to that host)
+//!     - host: github.com
+//!       token: ${GITHUB_TOKEN}
+//!       apiBaseUrl: https://api.github.com
+//!   gitlab:                      # publish:gitlab (and publish:git to that host)
+//!     - host: gitlab.com
+//!       token: ${GITLAB_TOKEN}
+//! scaffolder:
+//!   defaultAuthor: { name: Scaffolder, email: scaffolder@backstage.io }
+//!   defaultCommitMessage: initial commit
+//!   actions:
+//!     publish:
+//!       timeout: 5m              # each git command and API call (default 5 minutes)
+//! ```
 
 mod generic;
 mod git;
@@ -48,27 +76,45 @@ pub(super) struct Settings {
     default_author_name: String,
     default_author_email: String,
     default_commit_message: String,
+    /// The first config value that could not be read; the actions fail with it when they run.
+    problem: Option<String>,
 }
 
 impl Settings {
     fn from_config(config: &Arc<Config>) -> Self {
-        let s = |key: &str, default: &str| {
-            config
-                .opt_string(key)
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| default.to_string())
+        let mut problem = None;
+        let mut s = |key: &str, default: &str| match config.opt_string(key) {
+            Ok(v) => v.unwrap_or_else(|| default.to_string()),
+            Err(e) => {
+                problem.get_or_insert(e.to_string());
+                default.to_string()
+            }
+        };
+        let default_author_name = s("scaffolder.defaultAuthor.name", "Scaffolder");
+        let default_author_email = s("scaffolder.defaultAuthor.email", "scaffolder@backstage.io");
+        let default_commit_message = s("scaffolder.defaultCommitMessage", "initial commit");
+        let timeout = match config.opt_duration("scaffolder.actions.publish.timeout") {
+            Ok(v) => v.unwrap_or(DEFAULT_TIMEOUT),
+            Err(e) => {
+                problem.get_or_insert(e.to_string());
+                DEFAULT_TIMEOUT
+            }
         };
         Self {
             config: Arc::clone(config),
-            timeout: config
-                .opt_duration("scaffolder.actions.publish.timeout")
-                .ok()
-                .flatten()
-                .unwrap_or(DEFAULT_TIMEOUT),
-            default_author_name: s("scaffolder.defaultAuthor.name", "Scaffolder"),
-            default_author_email: s("scaffolder.defaultAuthor.email", "scaffolder@backstage.io"),
-            default_commit_message: s("scaffolder.defaultCommitMessage", "initial commit"),
+            timeout,
+            default_author_name,
+            default_author_email,
+            default_commit_message,
+            problem,
+        }
+    }
+
+    /// The timeout of one git command or API call, or the config problem.
+    pub(super) fn timeout(&self) -> Result<Duration, ActionError> {
+        match &self.problem {
+            Some(p) => Err(ActionError::Failed(p.clone())),
+            None => Ok(self.timeout),
         }
     }
 }
@@ -179,7 +225,7 @@ pub(super) async fn commit_and_push(
         )));
     }
     let scratch = ctx.create_temporary_directory()?;
-    let mut git = git::Git::new(&scratch, source, settings.timeout, ctx.signal.clone());
+    let mut git = git::Git::new(&scratch, source, settings.timeout()?, ctx.signal.clone());
     let result = async {
         let commit = input.commit(settings, branch.to_string());
         let hash = git.commit_all(&commit).await?;
