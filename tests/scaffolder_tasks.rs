@@ -235,7 +235,7 @@ struct Env {
 async fn start(extra_yaml: Option<String>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let flag_file = dir.path().join("flag");
-    let templates = vec![
+    let templates = [
         demo_template(),
         simple_template(
             "slow",
