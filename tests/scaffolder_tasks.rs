@@ -228,13 +228,21 @@ fn simple_template(name: &str, steps: Value, recovery: bool) -> Value {
 
 struct Env {
     backend: TestBackend,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     flag_file: std::path::PathBuf,
 }
 
 async fn start(extra_yaml: Option<String>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let flag_file = dir.path().join("flag");
+    let mut env = start_in(dir.path(), extra_yaml).await;
+    env._dir = Some(dir);
+    env
+}
+
+/// A backend whose templates file is in `dir` (written again, with the same content, when
+/// another backend uses the same directory).
+async fn start_in(dir: &Path, extra_yaml: Option<String>) -> Env {
+    let flag_file = dir.join("flag");
     let templates = [
         demo_template(),
         simple_template(
@@ -263,7 +271,7 @@ async fn start(extra_yaml: Option<String>) -> Env {
         .iter()
         .map(|t| format!("---\n{}\n", serde_yaml::to_string(t).unwrap()))
         .collect();
-    let file = dir.path().join("templates.yaml");
+    let file = dir.join("templates.yaml");
     std::fs::write(&file, text).unwrap();
     let mut builder = TestBackend::builder()
         .config_yaml(support::file_locations_yaml())
@@ -300,7 +308,7 @@ async fn start(extra_yaml: Option<String>) -> Env {
     }
     Env {
         backend,
-        _dir: dir,
+        _dir: None,
         flag_file,
     }
 }
@@ -861,4 +869,54 @@ async fn concurrent_logs_and_cancel_keep_event_ids_unique_and_gapless() {
         );
     }
     env.backend.stop().await.unwrap();
+}
+
+/// Two backends on one database: every task runs exactly once.
+async fn two_backends(yaml: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_in(dir.path(), Some(yaml.clone())).await;
+    let b = start_in(dir.path(), Some(yaml)).await;
+    let ids: Vec<String> = futures::future::join_all((0..40).map(|i| {
+        let env = if i % 2 == 0 { &a } else { &b };
+        async move {
+            create(
+                &env.backend,
+                &json!({"templateRef": "template:default/chatty", "values": {}}),
+            )
+            .await
+        }
+    }))
+    .await;
+    for id in &ids {
+        assert_eq!(wait_final(&a.backend, id).await["status"], "completed");
+        let events = all_events(&b.backend, id).await;
+        let begins = events
+            .iter()
+            .filter(|e| e["body"]["status"] == "processing")
+            .count();
+        assert_eq!(begins, 1, "task {id} ran more than once: {events:?}");
+        let got: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        assert_eq!(got, (1..=got.len() as i64).collect::<Vec<_>>());
+    }
+    a.backend.stop().await.unwrap();
+    b.backend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_sqlite_file_never_run_a_task_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    two_backends(format!(
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n",
+        dir.path().join("db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_postgres_never_run_a_task_twice() {
+    let Some(yaml) = support::postgres_database_yaml("scaffoldertwo") else {
+        println!("skipped: BACKLOT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    two_backends(yaml).await;
 }
