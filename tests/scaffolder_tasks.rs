@@ -920,3 +920,55 @@ async fn two_backends_on_one_postgres_never_run_a_task_twice() {
     };
     two_backends(yaml).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn limits_answer_with_errors() {
+    let env = start(Some(
+        "scaffolder:\n  maxRequestBodyBytes: 4096\n  eventStream:\n    maxOpenStreams: 1\n".into(),
+    ))
+    .await;
+    let b = &env.backend;
+    // Bodies above scaffolder.maxRequestBodyBytes are refused.
+    let big = "x".repeat(10_000);
+    let res = post(
+        b,
+        "/v2/tasks",
+        &json!({"templateRef": "template:default/demo", "values": {"name": big}}),
+    )
+    .await;
+    assert_eq!(res.status(), 413, "{}", res.text());
+    // One open stream at most: the second gets 503 until the first ends.
+    let id = create(
+        b,
+        &json!({"templateRef": "template:default/slow", "values": {}}),
+    )
+    .await;
+    let first = b
+        .client()
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/scaffolder/v2/tasks/{id}/eventstream"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let second = get(b, &format!("/v2/tasks/{id}/eventstream")).await;
+    assert_eq!(second.status(), 503);
+    assert_eq!(
+        second.json::<Value>().unwrap()["error"]["name"],
+        "ServiceUnavailableError"
+    );
+    assert_eq!(
+        post(b, &format!("/v2/tasks/{id}/cancel"), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    // The first stream ends with the task's completion, and frees its place.
+    let text = first.text().await.unwrap();
+    assert!(text.contains("event: completion"), "{text}");
+    let again = get(b, &format!("/v2/tasks/{id}/eventstream")).await;
+    assert_eq!(again.status(), 200);
+    env.backend.stop().await.unwrap();
+}
