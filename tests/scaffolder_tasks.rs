@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::scaffolder::backend::ScaffolderPlugin;
+use backlot::plugins::scaffolder::common::{SerializedTask, SerializedTaskEvent, TaskStatus};
 use backlot::plugins::scaffolder::node::{
     ActionContext, ActionError, SCAFFOLDER_ACTIONS, TemplateAction,
 };
@@ -474,6 +475,16 @@ async fn run_suite(env: &Env) {
             .iter()
             .any(|e| e["body"]["message"] == "echo \"k=v\"")
     );
+
+    // The wire types of `common` read what the API answers.
+    let typed: SerializedTask = get(b, &format!("/v2/tasks/{id}")).await.json().unwrap();
+    assert_eq!(typed.status, TaskStatus::Completed);
+    assert_eq!(typed.spec.steps.len(), 6);
+    let typed_events: Vec<SerializedTaskEvent> = get(b, &format!("/v2/tasks/{id}/events"))
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(typed_events.len(), events.len());
 
     // --- secrets absent everywhere
     let task_text = get(b, &format!("/v2/tasks/{id}")).await.text();
