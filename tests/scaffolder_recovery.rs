@@ -247,3 +247,37 @@ async fn secrets_sealed_with_a_per_process_key_fail_the_recovered_task_clearly()
     assert!(message.contains("scaffolder.taskSecretsKey"), "{message}");
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_graceful_shutdown_leaves_no_task_processing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long timeouts: only the shutdown itself may settle the tasks.
+    let a = start(config(dir.path(), Some("k"), "1h", "2h"), true).await;
+    let plain = create(a.client(), "plain", json!({})).await;
+    let again = create(a.client(), "again", json!({"token": "t0ken"})).await;
+    wait_running(a.client(), &plain).await;
+    wait_running(a.client(), &again).await;
+    let stopping = Instant::now();
+    a.stop().await.unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "workers stopped promptly"
+    );
+
+    let b = start(config(dir.path(), Some("k"), "1h", "2h"), false).await;
+    let task = get_json(b.client(), &format!("/v2/tasks/{plain}")).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    let events = get_json(b.client(), &format!("/v2/tasks/{plain}/events")).await;
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shut down")
+    );
+    // The recoverable one was re-opened and B runs it.
+    let (task, events) = wait_final(b.client(), &again).await;
+    assert_eq!(task["status"], "completed", "{events:?}");
+    assert_eq!(events.last().unwrap()["body"]["output"]["hasSecret"], true);
+    b.stop().await.unwrap();
+}

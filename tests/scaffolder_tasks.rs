@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::scaffolder::backend::ScaffolderPlugin;
+use backlot::plugins::scaffolder::common::{SerializedTask, SerializedTaskEvent, TaskStatus};
 use backlot::plugins::scaffolder::node::{
     ActionContext, ActionError, SCAFFOLDER_ACTIONS, TemplateAction,
 };
@@ -228,14 +229,22 @@ fn simple_template(name: &str, steps: Value, recovery: bool) -> Value {
 
 struct Env {
     backend: TestBackend,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     flag_file: std::path::PathBuf,
 }
 
 async fn start(extra_yaml: Option<String>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let flag_file = dir.path().join("flag");
-    let templates = vec![
+    let mut env = start_in(dir.path(), extra_yaml).await;
+    env._dir = Some(dir);
+    env
+}
+
+/// A backend whose templates file is in `dir` (written again, with the same content, when
+/// another backend uses the same directory).
+async fn start_in(dir: &Path, extra_yaml: Option<String>) -> Env {
+    let flag_file = dir.join("flag");
+    let templates = [
         demo_template(),
         simple_template(
             "slow",
@@ -263,7 +272,7 @@ async fn start(extra_yaml: Option<String>) -> Env {
         .iter()
         .map(|t| format!("---\n{}\n", serde_yaml::to_string(t).unwrap()))
         .collect();
-    let file = dir.path().join("templates.yaml");
+    let file = dir.join("templates.yaml");
     std::fs::write(&file, text).unwrap();
     let mut builder = TestBackend::builder()
         .config_yaml(support::file_locations_yaml())
@@ -300,7 +309,7 @@ async fn start(extra_yaml: Option<String>) -> Env {
     }
     Env {
         backend,
-        _dir: dir,
+        _dir: None,
         flag_file,
     }
 }
@@ -466,6 +475,16 @@ async fn run_suite(env: &Env) {
             .iter()
             .any(|e| e["body"]["message"] == "echo \"k=v\"")
     );
+
+    // The wire types of `common` read what the API answers.
+    let typed: SerializedTask = get(b, &format!("/v2/tasks/{id}")).await.json().unwrap();
+    assert_eq!(typed.status, TaskStatus::Completed);
+    assert_eq!(typed.spec.steps.len(), 6);
+    let typed_events: Vec<SerializedTaskEvent> = get(b, &format!("/v2/tasks/{id}/events"))
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(typed_events.len(), events.len());
 
     // --- secrets absent everywhere
     let task_text = get(b, &format!("/v2/tasks/{id}")).await.text();
@@ -860,5 +879,107 @@ async fn concurrent_logs_and_cancel_keep_event_ids_unique_and_gapless() {
             1
         );
     }
+    env.backend.stop().await.unwrap();
+}
+
+/// Two backends on one database: every task runs exactly once.
+async fn two_backends(yaml: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_in(dir.path(), Some(yaml.clone())).await;
+    let b = start_in(dir.path(), Some(yaml)).await;
+    let ids: Vec<String> = futures::future::join_all((0..40).map(|i| {
+        let env = if i % 2 == 0 { &a } else { &b };
+        async move {
+            create(
+                &env.backend,
+                &json!({"templateRef": "template:default/chatty", "values": {}}),
+            )
+            .await
+        }
+    }))
+    .await;
+    for id in &ids {
+        assert_eq!(wait_final(&a.backend, id).await["status"], "completed");
+        let events = all_events(&b.backend, id).await;
+        let begins = events
+            .iter()
+            .filter(|e| e["body"]["status"] == "processing")
+            .count();
+        assert_eq!(begins, 1, "task {id} ran more than once: {events:?}");
+        let got: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        assert_eq!(got, (1..=got.len() as i64).collect::<Vec<_>>());
+    }
+    a.backend.stop().await.unwrap();
+    b.backend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_sqlite_file_never_run_a_task_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    two_backends(format!(
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: {}\n",
+        dir.path().join("db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_postgres_never_run_a_task_twice() {
+    let Some(yaml) = support::postgres_database_yaml("scaffoldertwo") else {
+        println!("skipped: BACKLOT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    two_backends(yaml).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn limits_answer_with_errors() {
+    let env = start(Some(
+        "scaffolder:\n  maxRequestBodyBytes: 4096\n  eventStream:\n    maxOpenStreams: 1\n".into(),
+    ))
+    .await;
+    let b = &env.backend;
+    // Bodies above scaffolder.maxRequestBodyBytes are refused.
+    let big = "x".repeat(10_000);
+    let res = post(
+        b,
+        "/v2/tasks",
+        &json!({"templateRef": "template:default/demo", "values": {"name": big}}),
+    )
+    .await;
+    assert_eq!(res.status(), 413, "{}", res.text());
+    // One open stream at most: the second gets 503 until the first ends.
+    let id = create(
+        b,
+        &json!({"templateRef": "template:default/slow", "values": {}}),
+    )
+    .await;
+    let first = b
+        .client()
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/scaffolder/v2/tasks/{id}/eventstream"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let second = get(b, &format!("/v2/tasks/{id}/eventstream")).await;
+    assert_eq!(second.status(), 503);
+    assert_eq!(
+        second.json::<Value>().unwrap()["error"]["name"],
+        "ServiceUnavailableError"
+    );
+    assert_eq!(
+        post(b, &format!("/v2/tasks/{id}/cancel"), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    // The first stream ends with the task's completion, and frees its place.
+    let text = first.text().await.unwrap();
+    assert!(text.contains("event: completion"), "{text}");
+    let again = get(b, &format!("/v2/tasks/{id}/eventstream")).await;
+    assert_eq!(again.status(), 200);
     env.backend.stop().await.unwrap();
 }
