@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::backend::{ServiceFactory, ServiceRef};
 use crate::plugins::catalog::common::{
-    CatalogClient, CatalogClientError, Entity, EntityRef, QueryEntitiesRequest,
-    QueryEntitiesResponse,
+    AddLocationResponse, CatalogClient, CatalogClientError, Entity, EntityRef,
+    QueryEntitiesRequest, QueryEntitiesResponse,
 };
 use crate::services::auth::{AUTH, AuthService, Credentials};
 use crate::services::core_services::{DISCOVERY, ROOT_CONFIG};
@@ -92,6 +92,29 @@ pub trait CatalogApi: Send + Sync + std::fmt::Debug {
             }
         }
     }
+
+    /// Registers a location (`POST /locations`) of `location_type` (`url`, `file`) at
+    /// `target` and returns it with the entities read from it; with `dry_run` the catalog only
+    /// reads it and says whether it `exists` already. The default answers that this catalog
+    /// does not support it, so read-only implementations need not care.
+    async fn add_location(
+        &self,
+        location_type: &str,
+        target: &str,
+        dry_run: bool,
+        credentials: &Credentials,
+    ) -> Result<AddLocationResponse, CatalogClientError> {
+        let _ = (dry_run, credentials);
+        Err(CatalogClientError::Response {
+            method: "POST".to_string(),
+            url: "/locations".to_string(),
+            status: 501,
+            name: "NotImplementedError".to_string(),
+            message: format!(
+                "this catalog does not support registering locations (type {location_type}, target {target})"
+            ),
+        })
+    }
 }
 
 /// A plain client sends its own token ([`CatalogClient::with_token`], such as an external
@@ -112,6 +135,16 @@ impl CatalogApi for CatalogClient {
         _credentials: &Credentials,
     ) -> Result<QueryEntitiesResponse, CatalogClientError> {
         CatalogClient::query_entities(self, request).await
+    }
+
+    async fn add_location(
+        &self,
+        location_type: &str,
+        target: &str,
+        dry_run: bool,
+        _credentials: &Credentials,
+    ) -> Result<AddLocationResponse, CatalogClientError> {
+        CatalogClient::add_location(self, location_type, target, dry_run).await
     }
 }
 
@@ -164,6 +197,19 @@ impl CatalogApi for AuthedCatalogClient {
         self.client_for(credentials)
             .await?
             .query_entities(request)
+            .await
+    }
+
+    async fn add_location(
+        &self,
+        location_type: &str,
+        target: &str,
+        dry_run: bool,
+        credentials: &Credentials,
+    ) -> Result<AddLocationResponse, CatalogClientError> {
+        self.client_for(credentials)
+            .await?
+            .add_location(location_type, target, dry_run)
             .await
     }
 }
