@@ -159,6 +159,17 @@ impl TemplateAction for Register {
     }
 }
 
+/// Waits up to 10 s until the page source contains `marker` (after a form post).
+async fn wait_for(browser: &Browser, marker: &str) {
+    for _ in 0..100 {
+        if browser.source().await.contains(marker) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never saw {marker}: {}", browser.source().await);
+}
+
 fn catalog_dir(dir: &Path) -> PathBuf {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-catalog");
     std::fs::copy(demo.join("org.yaml"), dir.join("org.yaml")).unwrap();
@@ -254,16 +265,16 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     browser
         .click(&browser.find("button[value=next]").await)
         .await;
-    let message = browser.text_of("#f-name-error").await;
-    assert!(message.contains("must match the pattern"), "{message}");
+    wait_for(&browser, "Name must match the pattern").await;
     let name = browser.find("input[name='p.name']").await;
-    // The refused value is shown again: erase it (backspaces), then type the good one.
+    // The refused value is shown again: select it all (Ctrl+A), then type the good one.
     browser
-        .type_text(&name, &format!("{}parcel-pricing", "\u{E003}".repeat(10)))
+        .type_text(&name, "\u{E009}a\u{E000}parcel-pricing")
         .await;
     browser
         .click(&browser.find("button[value=next]").await)
         .await;
+    wait_for(&browser, "<li aria-current=\"step\">Repository</li>").await;
 
     // Step 2: the repository and the secret.
     browser
@@ -285,6 +296,7 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     browser
         .click(&browser.find("button[value=next]").await)
         .await;
+    wait_for(&browser, "<li aria-current=\"step\">Review</li>").await;
 
     // Review: the secret masked, then Create.
     assert_eq!(
@@ -299,6 +311,7 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     browser
         .click(&browser.find("button[value=create]").await)
         .await;
+    wait_for(&browser, "Run of Browser service").await;
     let task_url = browser.wait_for_url(|u| u.contains("/create/tasks/")).await;
     println!("task page: {task_url}");
 

@@ -665,6 +665,11 @@ async fn steps_are_checked_on_the_server_and_the_review_masks_secrets() {
     assert!(!b.contains("Internal note") && !b.contains("data-field=\"internal\""));
     assert!(!b.contains("hunter2-secret"));
     let values = hidden_value(&b, "_values");
+    let carried: Value = serde_json::from_str(&values).unwrap();
+    assert_eq!(
+        carried["token"], "**************",
+        "only a mask in the page"
+    );
     let draft = hidden_value(&b, "_draft");
 
     // Create: the task is started with the values and the secret, then the task page.
@@ -688,7 +693,8 @@ async fn steps_are_checked_on_the_server_and_the_review_masks_secrets() {
         "127.0.0.1:7900?owner=northwind&repo=parcel-lib"
     );
     assert_eq!(sent.values["internal"], "do-not-show");
-    assert!(!sent.values.contains_key("token"));
+    // The secret in `secrets`, and in `values` for the backend to check and move out.
+    assert_eq!(sent.values["token"], "hunter2-secret");
     assert_eq!(sent.secrets["token"], "hunter2-secret");
 
     // The draft is gone: creating again asks for the secret.

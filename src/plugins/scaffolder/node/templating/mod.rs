@@ -446,7 +446,6 @@ impl Templater {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
