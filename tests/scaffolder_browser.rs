@@ -5,12 +5,22 @@
 //! backend and the app (guest sign-in), `chromedriver` from PATH (without it the test prints
 //! `skipped: chromedriver not found`).
 //!
-//! The template is a test template whose steps are actions this test registers through
-//! `SCAFFOLDER_ACTIONS` (write a file, "publish", "register"): the demo templates publish to
-//! a git server (`integrations.gitea`, 127.0.0.1:7900) that a test run does not have.
+//! Two runs:
+//! - a test template whose steps are actions this test registers through
+//!   `SCAFFOLDER_ACTIONS` (write a file, "publish", "register"), so the form, review, live
+//!   task page and output are checked without any outside service;
+//! - the demo catalog's `rust-service` template with the built-in actions (`fetch:template`,
+//!   `publish:git` to the git server of `BACKLOT_TEST_GIT_URL`, `catalog:register`), skipped
+//!   when that variable is unset (`.ci/run` starts the server on 127.0.0.1:7900, the host
+//!   the demo template allows).
+//!
 //! Screenshots land in `<target tmpdir>/screenshots/`.
 
 mod support;
+
+#[path = "support/git_server/mod.rs"]
+#[allow(dead_code)]
+mod git_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -362,6 +372,154 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
         row.contains("Browser service") && row.contains("completed"),
         "{row}"
     );
+
+    browser.close().await;
+    backend.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_person_makes_a_rust_service_from_the_demo_template() {
+    let Some(server) = git_server::GitServer::from_env("demo template in the browser") else {
+        return;
+    };
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-catalog/all.yaml");
+    let backend = TestBackend::builder()
+        .real_auth()
+        .feature(Feature::plugin(backlot::plugins::auth::backend::plugin()))
+        .config_yaml("auth:\n  environment: development\n  providers:\n    guest: {}\n")
+        .config_yaml(support::file_locations_yaml())
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(backlot::plugins::scaffolder::backend::plugin()))
+        .feature(app_plugin(
+            App::builder()
+                .feature(backlot::plugins::catalog::frontend::plugin())
+                .feature(backlot::plugins::scaffolder::frontend::plugin()),
+        ))
+        .config_yaml(format!(
+            "app:\n  title: Northwind Portal\ncatalog:\n  processingInterval: {{ seconds: 1 }}\n  rules:\n    - allow: [Component, API, Resource, System, Domain, Group, User, Location, Template]\n  locations:\n    - type: file\n      target: {}\n",
+            demo.display()
+        ))
+        .config_yaml(format!(
+            "backend:\n  reading:\n    allow:\n      - host: '{host}'\nintegrations:\n  gitea:\n    - host: '{host}'\n      baseUrl: '{url}'\n      username: '{user}'\n      password: '{pass}'\n",
+            host = server.host(),
+            url = server.url,
+            user = server.user,
+            pass = server.password
+        ))
+        .start()
+        .await
+        .unwrap();
+    let Some(browser) = Browser::start().await else {
+        backend.stop().await.unwrap();
+        return;
+    };
+    browser.set_window_size(1280, 1000).await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let owner = git_server::GitServer::fresh_owner("ui");
+    let name = format!("svc-{}", &owner[3..11]);
+
+    browser.sign_in_as_guest(&backend.url("")).await;
+    browser
+        .goto(&backend.url("/create/templates/default/rust-service"))
+        .await;
+    wait_for(&browser, "<li aria-current=\"step\">Service</li>").await;
+    browser
+        .type_text(&browser.find("input[name='p.name']").await, &name)
+        .await;
+    browser
+        .type_text(
+            &browser.find("textarea[name='p.description']").await,
+            "Prices parcels",
+        )
+        .await;
+    browser
+        .click(
+            &browser
+                .find("select[name='p.owner'] option[value='group:default/platform-engineering']")
+                .await,
+        )
+        .await;
+    browser
+        .click(
+            &browser
+                .find("select[name='p.system'] option[value='system:default/billing']")
+                .await,
+        )
+        .await;
+    browser
+        .click(&browser.find("button[value=next]").await)
+        .await;
+    wait_for(&browser, "<li aria-current=\"step\">Repository</li>").await;
+    browser
+        .type_text(&browser.find("input[name='p.repoUrl.owner']").await, &owner)
+        .await;
+    browser
+        .type_text(&browser.find("input[name='p.repoUrl.repo']").await, &name)
+        .await;
+    browser
+        .click(&browser.find("button[value=next]").await)
+        .await;
+    wait_for(&browser, "<li aria-current=\"step\">Review</li>").await;
+    assert_eq!(browser.text_of("dd[data-field=port]").await, "8080");
+    browser
+        .click(&browser.find("button[value=create]").await)
+        .await;
+    wait_for(&browser, "Run of Rust service").await;
+
+    let mut status = String::new();
+    for _ in 0..600 {
+        status = browser.text_of(".sc-task-status .sc-status").await;
+        if status == "completed" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser
+        .screenshot(&shots.join("scaffolder-demo-task.png"))
+        .await;
+    let source = browser.source().await;
+    assert_eq!(status, "completed", "{source}");
+    let remote = format!("{}/{owner}/{name}", server.url);
+    assert!(
+        source.contains(&format!("href=\"{remote}")),
+        "repository link: {source}"
+    );
+    let entity = format!("component:default/{name}");
+    assert!(
+        source.contains(&format!("data-entity-ref=\"{entity}\"")),
+        "{source}"
+    );
+    assert!(
+        source.contains(&format!("<strong>{name}</strong> is ready")),
+        "output text"
+    );
+
+    // The new component's page in the catalog, from the output link.
+    browser
+        .click(
+            &browser
+                .find(&format!("a[data-entity-ref='{entity}']"))
+                .await,
+        )
+        .await;
+    assert!(
+        browser
+            .url_reaches(&format!("/catalog/default/component/{name}"))
+            .await
+    );
+    for _ in 0..100 {
+        if browser.title().await.starts_with(&name) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        browser.goto(&browser.url().await).await;
+    }
+    let page = browser.source().await;
+    assert!(page.contains("Prices parcels"), "{page}");
+    browser
+        .screenshot(&shots.join("scaffolder-demo-entity.png"))
+        .await;
 
     browser.close().await;
     backend.stop().await.unwrap();

@@ -101,7 +101,7 @@ pub fn scaffolder_frontend_plugin() -> FrontendPlugin {
         )
         .extension(
             NavItemBlueprint::new("Create...", &SCAFFOLDER_ROOT_ROUTE)
-                .icon("＋")
+                .icon("+")
                 .build(),
         )
 }
