@@ -19,7 +19,6 @@
 mod support;
 
 #[path = "support/git_server/mod.rs"]
-#[allow(dead_code)]
 mod git_server;
 
 use std::path::{Path, PathBuf};
