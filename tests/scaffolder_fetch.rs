@@ -12,7 +12,7 @@ use backlot::plugins::catalog::common::{
     CatalogClientError, Entity, EntityRef, QueryEntitiesRequest, QueryEntitiesResponse,
 };
 use backlot::plugins::catalog::node::CatalogApi;
-use backlot::plugins::scaffolder::backend::{BuiltinActionDeps, builtin_actions};
+use backlot::plugins::scaffolder::backend::{builtin_actions, BuiltinActionDeps};
 use backlot::plugins::scaffolder::common::TemplateInfo;
 use backlot::plugins::scaffolder::node::{
     ActionContext, ActionError, ActionLogSink, ActionLogger, TemplateAction, TemplatingExtensions,
@@ -21,7 +21,7 @@ use backlot::services::auth::Credentials;
 use backlot::services::config::Config;
 use backlot::services::url_reader::UrlReaders;
 use parking_lot::Mutex;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug)]
@@ -66,11 +66,7 @@ impl Setup {
     fn new() -> Self {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("templates")).unwrap();
-        std::fs::write(
-            root.path().join("templates/template.yaml"),
-            "kind: Template\n",
-        )
-        .unwrap();
+        std::fs::write(root.path().join("templates/template.yaml"), "kind: Template\n").unwrap();
         Self {
             root,
             workspace: tempfile::tempdir().unwrap(),
@@ -153,26 +149,14 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, u32)>) {
         if meta.is_dir() {
             walk(root, &path, out);
         } else {
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.insert(
-                rel,
-                (
-                    std::fs::read(&path).unwrap(),
-                    meta.permissions().mode() & 0o777,
-                ),
-            );
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.insert(rel, (std::fs::read(&path).unwrap(), meta.permissions().mode() & 0o777));
         }
     }
 }
 
 fn copy_fixture(name: &str, to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/scaffolder/skeletons")
-        .join(name);
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scaffolder/skeletons").join(name);
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {
@@ -181,11 +165,7 @@ fn copy_fixture(name: &str, to: &Path) {
                 copy(&e.path(), &to.join(e.file_name()));
             } else {
                 std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-                std::fs::set_permissions(
-                    to.join(e.file_name()),
-                    std::fs::Permissions::from_mode(0o644),
-                )
-                .unwrap();
+                std::fs::set_permissions(to.join(e.file_name()), std::fs::Permissions::from_mode(0o644)).unwrap();
             }
         }
     }
@@ -211,16 +191,8 @@ async fn fetch_template_renders_names_and_contents() {
     let s = Setup::new();
     copy_fixture("basic", &s.templates().join("skeleton"));
     s.file("skeleton/bin/logo.png", PNG, 0o644);
-    s.file(
-        "skeleton/scripts/run.sh",
-        b"#!/bin/sh\necho ${{ values.name }}\n",
-        0o755,
-    );
-    s.file(
-        "skeleton/${{ values.missing }}",
-        b"skipped: the name renders empty",
-        0o644,
-    );
+    s.file("skeleton/scripts/run.sh", b"#!/bin/sh\necho ${{ values.name }}\n", 0o755);
+    s.file("skeleton/${{ values.missing }}", b"skipped: the name renders empty", 0o644);
     let lines = s
         .run(
             "fetch:template",
@@ -234,87 +206,47 @@ async fn fetch_template_renders_names_and_contents() {
         .unwrap();
     let written = s.written();
     let expected: BTreeMap<String, (Vec<u8>, u32)> = [
-        (
-            "README.md",
-            b"# payments\n\nTakes money.\n\nThis component is public.\n\nOwner: team-a\n".to_vec(),
-            0o644,
-        ),
-        (
-            "payments/index.js",
-            b"module.exports = { name: \"payments\", replicas: 3 };\n".to_vec(),
-            0o644,
-        ),
-        (
-            "static/payments.txt",
-            b"Deploy with ${{ github.token }} as written.\n".to_vec(),
-            0o644,
-        ),
+        ("README.md", b"# payments\n\nTakes money.\n\nThis component is public.\n\nOwner: team-a\n".to_vec(), 0o644),
+        ("payments/index.js", b"module.exports = { name: \"payments\", replicas: 3 };\n".to_vec(), 0o644),
+        ("static/payments.txt", b"Deploy with ${{ github.token }} as written.\n".to_vec(), 0o644),
         ("docs/tags.md", b"- rust\n- web\n".to_vec(), 0o644),
         ("bin/logo.png", PNG.to_vec(), 0o644),
-        (
-            "scripts/run.sh",
-            b"#!/bin/sh\necho payments\n".to_vec(),
-            0o755,
-        ),
+        ("scripts/run.sh", b"#!/bin/sh\necho payments\n".to_vec(), 0o755),
     ]
     .into_iter()
     .map(|(k, c, m)| (k.to_string(), (c, m)))
     .collect();
     assert_eq!(written, expected);
     let lines = lines.0.lock();
-    assert!(
-        lines.iter().any(|l| l.contains("without processing")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.contains("without processing")), "{lines:?}");
 }
 
 #[tokio::test]
 async fn target_path_replace_and_block_options() {
     let s = Setup::new();
-    s.file(
-        "skel/a.txt",
-        b"{% if values.x %}\n  x=${{ values.x }}\n{% endif %}\n",
-        0o644,
-    );
+    s.file("skel/a.txt", b"{% if values.x %}\n  x=${{ values.x }}\n{% endif %}\n", 0o644);
     std::fs::create_dir_all(s.workspace.path().join("out")).unwrap();
     std::fs::write(s.workspace.path().join("out/a.txt"), "kept").unwrap();
     let input = json!({"url": "./skel", "targetPath": "out", "values": {"x": 1}});
     s.run("fetch:template", input.clone()).await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(),
-        "kept"
-    );
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(), "kept");
 
     let mut replace = input.clone();
     replace["replace"] = json!(true);
     s.run("fetch:template", replace.clone()).await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(),
-        "\n  x=1\n\n"
-    );
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(), "\n  x=1\n\n");
 
     replace["trimBlocks"] = json!(true);
     replace["lstripBlocks"] = json!(true);
     s.run("fetch:template", replace).await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(),
-        "  x=1\n"
-    );
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("out/a.txt")).unwrap(), "  x=1\n");
 }
 
 #[tokio::test]
 async fn template_file_extension_and_copy_without_render() {
     let s = Setup::new();
-    s.file(
-        "skel/${{ values.name }}.txt.njk",
-        b"hello ${{ values.name }}",
-        0o644,
-    );
-    s.file(
-        "skel/plain-${{ values.name }}.txt",
-        b"raw ${{ values.name }}",
-        0o644,
-    );
+    s.file("skel/${{ values.name }}.txt.njk", b"hello ${{ values.name }}", 0o644);
+    s.file("skel/plain-${{ values.name }}.txt", b"raw ${{ values.name }}", 0o644);
     s.run(
         "fetch:template",
         json!({"url": "./skel", "values": {"name": "n"}, "templateFileExtension": true, "targetPath": "ext"}),
@@ -352,18 +284,12 @@ async fn template_file_extension_and_copy_without_render() {
     assert_eq!(written, expected);
 
     let err = s
-        .run(
-            "fetch:template",
-            json!({"url": "./skel", "copyWithoutRender": ["a"], "copyWithoutTemplating": ["b"]}),
-        )
+        .run("fetch:template", json!({"url": "./skel", "copyWithoutRender": ["a"], "copyWithoutTemplating": ["b"]}))
         .await
         .unwrap_err();
     assert!(matches!(err, ActionError::InvalidInput(_)), "{err}");
     let err = s
-        .run(
-            "fetch:template",
-            json!({"url": "./skel", "templateFileExtension": true, "cookiecutterCompat": true}),
-        )
+        .run("fetch:template", json!({"url": "./skel", "templateFileExtension": true, "cookiecutterCompat": true}))
         .await
         .unwrap_err();
     assert!(matches!(err, ActionError::InvalidInput(_)), "{err}");
@@ -372,21 +298,14 @@ async fn template_file_extension_and_copy_without_render() {
 #[tokio::test]
 async fn cookiecutter_compat() {
     let s = Setup::new();
-    s.file(
-        "skel/{{ cookiecutter.name }}.md",
-        b"# {{ cookiecutter.name }} {{ cookiecutter.tags | jsonify }}",
-        0o644,
-    );
+    s.file("skel/{{ cookiecutter.name }}.md", b"# {{ cookiecutter.name }} {{ cookiecutter.tags | jsonify }}", 0o644);
     s.run(
         "fetch:template",
         json!({"url": "./skel", "cookiecutterCompat": true, "values": {"name": "cc", "tags": ["a"]}}),
     )
     .await
     .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("cc.md")).unwrap(),
-        "# cc [\"a\"]"
-    );
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("cc.md")).unwrap(), "# cc [\"a\"]");
 }
 
 fn assert_escape(r: Result<Arc<Lines>, ActionError>, what: &str) {
@@ -405,28 +324,16 @@ async fn every_way_out_of_the_workspace_is_refused() {
 
     for target in ["../x", "/abs", "a/../../x"] {
         for id in ["fetch:template", "fetch:plain", "fetch:plain:file"] {
-            let url = if id == "fetch:plain:file" {
-                "./skel/ok.txt"
-            } else {
-                "./skel"
-            };
+            let url = if id == "fetch:plain:file" { "./skel/ok.txt" } else { "./skel" };
             assert_escape(
-                s.run(
-                    id,
-                    json!({"url": url, "targetPath": target, "values": {"evil": "fine"}}),
-                )
-                .await,
+                s.run(id, json!({"url": url, "targetPath": target, "values": {"evil": "fine"}})).await,
                 &format!("{id} targetPath {target}"),
             );
         }
     }
     for evil in ["../x", "../../x", "a/../../x", "/etc/x", "//x"] {
         assert_escape(
-            s.run(
-                "fetch:template",
-                json!({"url": "./skel", "values": {"evil": evil}}),
-            )
-            .await,
+            s.run("fetch:template", json!({"url": "./skel", "values": {"evil": evil}})).await,
             &format!("a file name rendering to {evil}"),
         );
     }
@@ -434,30 +341,16 @@ async fn every_way_out_of_the_workspace_is_refused() {
     std::os::unix::fs::symlink(outside.path(), s.workspace.path().join("link")).unwrap();
     for id in ["fetch:template", "fetch:plain"] {
         assert_escape(
-            s.run(
-                id,
-                json!({"url": "./skel", "targetPath": "link", "values": {"evil": "fine"}}),
-            )
-            .await,
+            s.run(id, json!({"url": "./skel", "targetPath": "link", "values": {"evil": "fine"}})).await,
             &format!("{id} into a symlink"),
         );
     }
     assert_escape(
-        s.run(
-            "fetch:plain:file",
-            json!({"url": "./skel/ok.txt", "targetPath": "link/ok.txt"}),
-        )
-        .await,
+        s.run("fetch:plain:file", json!({"url": "./skel/ok.txt", "targetPath": "link/ok.txt"})).await,
         "fetch:plain:file into a symlink",
     );
-    assert!(
-        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
-        "nothing written outside"
-    );
-    assert!(
-        !s.root.path().join("x").exists()
-            && !s.workspace.path().parent().unwrap().join("x").exists()
-    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "nothing written outside");
+    assert!(!s.root.path().join("x").exists() && !s.workspace.path().parent().unwrap().join("x").exists());
 }
 
 #[tokio::test]
@@ -466,11 +359,7 @@ async fn symlinks_in_a_skeleton_that_lead_out_of_it_are_refused() {
     s.file("skel/ok.txt", b"ok", 0o644);
     // Inside the reader's allowed root but outside the skeleton.
     std::fs::write(s.root.path().join("secret.txt"), "secret").unwrap();
-    std::os::unix::fs::symlink(
-        s.root.path().join("secret.txt"),
-        s.templates().join("skel/leak.txt"),
-    )
-    .unwrap();
+    std::os::unix::fs::symlink(s.root.path().join("secret.txt"), s.templates().join("skel/leak.txt")).unwrap();
     for id in ["fetch:template", "fetch:plain"] {
         assert_escape(s.run(id, json!({"url": "./skel"})).await, id);
     }
@@ -481,76 +370,34 @@ async fn symlinks_in_a_skeleton_that_lead_out_of_it_are_refused() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("passwd"), "root:x").unwrap();
     s.file("skel/ok.txt", b"ok", 0o644);
-    std::os::unix::fs::symlink(
-        outside.path().join("passwd"),
-        s.templates().join("skel/passwd"),
-    )
-    .unwrap();
-    s.run("fetch:plain", json!({"url": "./skel"}))
-        .await
-        .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("passwd"), s.templates().join("skel/passwd")).unwrap();
+    s.run("fetch:plain", json!({"url": "./skel"})).await.unwrap();
     assert!(!s.workspace.path().join("passwd").exists());
 
     // A link to a file inside the skeleton is fine: its content is copied.
     let s = Setup::new();
     s.file("skel/real.txt", b"${{ values.x }}", 0o644);
     std::os::unix::fs::symlink("real.txt", s.templates().join("skel/alias.txt")).unwrap();
-    s.run(
-        "fetch:template",
-        json!({"url": "./skel", "values": {"x": "y"}}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("alias.txt")).unwrap(),
-        "y"
-    );
+    s.run("fetch:template", json!({"url": "./skel", "values": {"x": "y"}})).await.unwrap();
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("alias.txt")).unwrap(), "y");
 }
 
 #[tokio::test]
 async fn urls_resolve_against_the_template_and_respect_the_reader() {
     let s = Setup::new();
     s.file("skel/ok.txt", b"ok", 0o644);
-    let abs = url::Url::from_file_path(s.templates().join("skel"))
-        .unwrap()
-        .to_string();
-    s.run("fetch:plain", json!({"url": abs, "targetPath": "abs"}))
-        .await
-        .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(s.workspace.path().join("abs/ok.txt")).unwrap(),
-        "ok"
-    );
+    let abs = url::Url::from_file_path(s.templates().join("skel")).unwrap().to_string();
+    s.run("fetch:plain", json!({"url": abs, "targetPath": "abs"})).await.unwrap();
+    assert_eq!(std::fs::read_to_string(s.workspace.path().join("abs/ok.txt")).unwrap(), "ok");
 
-    let err = s
-        .run("fetch:plain", json!({"url": "/etc"}))
-        .await
-        .unwrap_err();
+    let err = s.run("fetch:plain", json!({"url": "/etc"})).await.unwrap_err();
     assert!(matches!(err, ActionError::InvalidInput(_)), "{err}");
     // Outside the reader's fileAllow roots.
-    let err = s
-        .run("fetch:plain", json!({"url": "../../../../../../etc"}))
-        .await
-        .unwrap_err();
+    let err = s.run("fetch:plain", json!({"url": "../../../../../../etc"})).await.unwrap_err();
     assert!(matches!(err, ActionError::Failed(_)), "{err}");
-    let err = s
-        .run(
-            "fetch:plain:file",
-            json!({"url": "../../../../../../etc/hostname", "targetPath": "h"}),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ActionError::Failed(_) | ActionError::NotFound(_)),
-        "{err}"
-    );
-    let err = s
-        .run(
-            "fetch:plain:file",
-            json!({"url": "./skel/missing.txt", "targetPath": "m"}),
-        )
-        .await
-        .unwrap_err();
+    let err = s.run("fetch:plain:file", json!({"url": "../../../../../../etc/hostname", "targetPath": "h"})).await.unwrap_err();
+    assert!(matches!(err, ActionError::Failed(_) | ActionError::NotFound(_)), "{err}");
+    let err = s.run("fetch:plain:file", json!({"url": "./skel/missing.txt", "targetPath": "m"})).await.unwrap_err();
     assert!(matches!(err, ActionError::NotFound(_)), "{err}");
     assert!(!s.workspace.path().join("h").exists());
 
@@ -565,21 +412,11 @@ async fn fetch_plain_and_plain_file_copy_bytes_and_modes() {
     let s = Setup::new();
     s.file("skel/bin/logo.png", PNG, 0o600);
     s.file("skel/run.sh", b"#!/bin/sh\necho ${{ x }}\n", 0o755);
-    s.run("fetch:plain", json!({"url": "./skel", "targetPath": "p"}))
-        .await
-        .unwrap();
-    s.run(
-        "fetch:plain:file",
-        json!({"url": "./skel/bin/logo.png", "targetPath": "f/logo.png"}),
-    )
-    .await
-    .unwrap();
+    s.run("fetch:plain", json!({"url": "./skel", "targetPath": "p"})).await.unwrap();
+    s.run("fetch:plain:file", json!({"url": "./skel/bin/logo.png", "targetPath": "f/logo.png"})).await.unwrap();
     let written = s.written();
     assert_eq!(written["p/bin/logo.png"], (PNG.to_vec(), 0o600));
-    assert_eq!(
-        written["p/run.sh"],
-        (b"#!/bin/sh\necho ${{ x }}\n".to_vec(), 0o755)
-    );
+    assert_eq!(written["p/run.sh"], (b"#!/bin/sh\necho ${{ x }}\n".to_vec(), 0o755));
     assert_eq!(written["f/logo.png"].0, PNG.to_vec());
     assert_eq!(written.len(), 3);
 }
@@ -593,64 +430,36 @@ async fn limits_from_config() {
     s.config = json!({"scaffolder": {"fetch": {"maxFiles": 2}}});
     for id in ["fetch:template", "fetch:plain"] {
         let err = s.run(id, json!({"url": "./skel"})).await.unwrap_err();
-        assert!(
-            err.to_string().contains("scaffolder.fetch.maxFiles"),
-            "{id}: {err}"
-        );
+        assert!(err.to_string().contains("scaffolder.fetch.maxFiles"), "{id}: {err}");
     }
     s.config = json!({"scaffolder": {"fetch": {"maxBytes": 25}}});
     for id in ["fetch:template", "fetch:plain"] {
         let err = s.run(id, json!({"url": "./skel"})).await.unwrap_err();
-        assert!(
-            err.to_string().contains("scaffolder.fetch.maxBytes"),
-            "{id}: {err}"
-        );
+        assert!(err.to_string().contains("scaffolder.fetch.maxBytes"), "{id}: {err}");
     }
-    let err = s
-        .run(
-            "fetch:plain:file",
-            json!({"url": "./skel/f0.txt", "targetPath": "x"}),
-        )
-        .await;
+    let err = s.run("fetch:plain:file", json!({"url": "./skel/f0.txt", "targetPath": "x"})).await;
     assert!(err.is_ok(), "one 10-byte file is within 25 bytes");
     assert!(s.written().len() == 1);
 
     // What rendering produces counts too.
     let mut s = Setup::new();
-    s.file(
-        "skel/bomb.txt",
-        b"{% for i in range(100) %}${{ values.x }}{% endfor %}",
-        0o644,
-    );
+    s.file("skel/bomb.txt", b"{% for i in range(100) %}${{ values.x }}{% endfor %}", 0o644);
     s.config = json!({"scaffolder": {"fetch": {"maxBytes": 1000}}});
     let err = s
-        .run(
-            "fetch:template",
-            json!({"url": "./skel", "values": {"x": "0123456789abcdef"}}),
-        )
+        .run("fetch:template", json!({"url": "./skel", "values": {"x": "0123456789abcdef"}}))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("scaffolder.fetch.maxBytes"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("scaffolder.fetch.maxBytes"), "{err}");
     s.config = json!({"scaffolder": {"templating": {"maxOutputSize": 100}}});
     let err = s
-        .run(
-            "fetch:template",
-            json!({"url": "./skel", "values": {"x": "0123456789abcdef"}}),
-        )
+        .run("fetch:template", json!({"url": "./skel", "values": {"x": "0123456789abcdef"}}))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("maxOutputSize"), "{err}");
     assert!(s.written().is_empty());
 
     s.config = json!({"scaffolder": {"fetch": {"maxFiles": "many"}}});
-    assert!(
-        s.run("fetch:plain", json!({"url": "./skel"}))
-            .await
-            .is_err()
-    );
+    assert!(s.run("fetch:plain", json!({"url": "./skel"})).await.is_err());
 }
 
 #[tokio::test]
@@ -659,11 +468,7 @@ async fn cancelled_and_described() {
     s.file("skel/a.txt", b"a", 0o644);
     let (mut ctx, _) = s.context(json!({"url": "./skel"}));
     ctx.signal.cancel();
-    let err = s
-        .action("fetch:template")
-        .handler(&mut ctx)
-        .await
-        .unwrap_err();
+    let err = s.action("fetch:template").handler(&mut ctx).await.unwrap_err();
     assert!(matches!(err, ActionError::Cancelled), "{err}");
 
     for id in ["fetch:plain", "fetch:plain:file", "fetch:template"] {
@@ -672,13 +477,7 @@ async fn cancelled_and_described() {
         assert!(a.description().is_some(), "{id}");
         assert!(!a.examples().is_empty(), "{id}");
         let schema = a.input_schema().unwrap();
-        assert!(
-            schema["required"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("url")),
-            "{id}"
-        );
+        assert!(schema["required"].as_array().unwrap().contains(&json!("url")), "{id}");
         assert!(a.output_schema().is_some(), "{id}");
     }
 }

@@ -10,10 +10,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backlot::plugins::scaffolder::node::templating::TemplaterOptions;
 use backlot::plugins::scaffolder::node::templating::{self, TemplateFunction};
+use backlot::plugins::scaffolder::node::templating::TemplaterOptions;
 use backlot::plugins::scaffolder::node::{Templater, TemplatingExtensions};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const CONTEXT: &str = r##"{
   "parameters": {
@@ -72,7 +72,10 @@ const CONTEXT: &str = r##"{
 /// `(template, what Nunjucks renders)`. Objects of the context reach templates with their keys
 /// sorted (the backend's JSON maps are ordered by key), so that is what Nunjucks is given too.
 const CORPUS: &[(&str, &str)] = &[
-    (r##"hello ${{ parameters.name }}"##, r##"hello My Service"##),
+    (
+        r##"hello ${{ parameters.name }}"##,
+        r##"hello My Service"##,
+    ),
     (
         r##"${{ parameters.replicas }}-${{ parameters.ratio }}-${{ parameters.whole }}"##,
         r##"3-2.5-2"##,
@@ -89,7 +92,10 @@ const CORPUS: &[(&str, &str)] = &[
         r##"${{ parameters.tags }} | ${{ parameters.obj }} | ${{ parameters.empty }} | ${{ [1, [2, 3], null] }}"##,
         r##"b,a,C | [object Object] |  | 1,2,3,"##,
     ),
-    (r##"${{ parameters.obj | dump }}"##, r##"{"a":1,"b":2}"##),
+    (
+        r##"${{ parameters.obj | dump }}"##,
+        r##"{"a":1,"b":2}"##,
+    ),
     (
         r##"${{ parameters.people | dump(2) }}"##,
         r##"[
@@ -310,15 +316,10 @@ fn context() -> Value {
 /// Renders every `(template, context)` with the real Nunjucks; `None` when skipped.
 fn nunjucks(items: &[(&str, Value)]) -> Option<Vec<Result<String, String>>> {
     let Ok(modules) = std::env::var("BACKLOT_TEST_NUNJUCKS_MODULES") else {
-        eprintln!(
-            "BACKLOT_TEST_NUNJUCKS_MODULES is not set: skipping the comparison with the real nunjucks"
-        );
+        eprintln!("BACKLOT_TEST_NUNJUCKS_MODULES is not set: skipping the comparison with the real nunjucks");
         return None;
     };
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/nunjucks/render.js"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/nunjucks/render.js");
     let mut child = Command::new("node")
         .arg(script)
         .env("NODE_PATH", &modules)
@@ -332,12 +333,7 @@ fn nunjucks(items: &[(&str, Value)]) -> Option<Vec<Result<String, String>>> {
         input.push_str(&json!({"template": template, "context": ctx}).to_string());
         input.push('\n');
     }
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "render.js failed");
     let lines: Vec<Result<String, String>> = String::from_utf8(out.stdout)
@@ -351,11 +347,7 @@ fn nunjucks(items: &[(&str, Value)]) -> Option<Vec<Result<String, String>>> {
             }
         })
         .collect();
-    assert_eq!(
-        lines.len(),
-        items.len(),
-        "render.js answered every template"
-    );
+    assert_eq!(lines.len(), items.len(), "render.js answered every template");
     Some(lines)
 }
 
@@ -368,37 +360,21 @@ fn corpus_renders_as_nunjucks_does() {
     for (template, expected) in CORPUS {
         match t.render_str(template, &ctx) {
             Ok(out) if out == *expected => {}
-            other => failures.push(format!(
-                "{template:?}\n  want {expected:?}\n  got  {other:?}"
-            )),
+            other => failures.push(format!("{template:?}\n  want {expected:?}\n  got  {other:?}")),
         }
     }
-    if let Some(real) = nunjucks(
-        &CORPUS
-            .iter()
-            .map(|(t, _)| (*t, ctx.clone()))
-            .collect::<Vec<_>>(),
-    ) {
+    if let Some(real) = nunjucks(&CORPUS.iter().map(|(t, _)| (*t, ctx.clone())).collect::<Vec<_>>()) {
         for ((template, expected), real) in CORPUS.iter().zip(real) {
             if real.as_deref() != Ok(*expected) {
-                failures.push(format!(
-                    "nunjucks disagrees with the expectation of {template:?}: {real:?}"
-                ));
+                failures.push(format!("nunjucks disagrees with the expectation of {template:?}: {real:?}"));
             }
             let ours = t.render_str(template, &ctx).map_err(|e| e.to_string());
             if ours.as_ref().ok() != real.as_ref().ok() {
-                failures.push(format!(
-                    "{template:?}\n  nunjucks {real:?}\n  ours     {ours:?}"
-                ));
+                failures.push(format!("{template:?}\n  nunjucks {real:?}\n  ours     {ours:?}"));
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -414,10 +390,7 @@ fn errors_where_nunjucks_errors() {
         "${{ parameters.name | dictsort }}",
     ];
     for template in bad {
-        assert!(
-            t.render_str(template, &ctx).is_err(),
-            "{template} must fail"
-        );
+        assert!(t.render_str(template, &ctx).is_err(), "{template} must fail");
     }
     let err = t.render_str(bad[1], &ctx).unwrap_err().to_string();
     assert!(err.contains("missing repo"), "{err}");
@@ -470,11 +443,7 @@ fn lone_expressions_keep_their_type_as_in_the_runner() {
             "list": [null, 2.5, 7, true],
         })
     );
-    assert_eq!(
-        t.render_value(&json!("${{ parameters.missing }}"), &ctx)
-            .unwrap(),
-        Value::Null
-    );
+    assert_eq!(t.render_value(&json!("${{ parameters.missing }}"), &ctx).unwrap(), Value::Null);
 }
 
 #[test]
@@ -493,27 +462,16 @@ fn hostile_templates_are_refused_quickly() {
     // Unbounded recursion.
     let rec = "{% macro f(n) %}${{ f(n + 1) }}{% endmacro %}${{ f(0) }}";
     assert!(t.render_str(rec, &ctx).is_err());
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "refused in {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "refused in {:?}", started.elapsed());
     // A smaller bound from options.
     let small = Templater::with_options(
         &TemplatingExtensions::default(),
-        TemplaterOptions {
-            max_output_size: Some(10),
-            ..TemplaterOptions::default()
-        },
+        TemplaterOptions { max_output_size: Some(10), ..TemplaterOptions::default() },
     );
     assert_eq!(small.render_str("0123456789", &ctx).unwrap(), "0123456789");
     assert!(small.render_str("${{ '01234567890' }}", &ctx).is_err());
     // Templates are never loaded from disk.
-    for load in [
-        "{% include '/etc/passwd' %}",
-        "{% import 'Cargo.toml' as x %}",
-        "{% extends 'Cargo.toml' %}",
-    ] {
+    for load in ["{% include '/etc/passwd' %}", "{% import 'Cargo.toml' as x %}", "{% extends 'Cargo.toml' %}"] {
         let err = t.render_str(load, &ctx).unwrap_err();
         assert!(!err.to_string().contains("[package]"), "{err}");
     }
@@ -530,14 +488,7 @@ fn limits_come_from_config() {
     assert_eq!(opts.max_output_size, Some(2048));
     assert_eq!(opts.fuel, Some(500));
     let t = Templater::with_options(&TemplatingExtensions::default(), opts);
-    assert!(
-        t.render_str(
-            "{% for a in range(10000) %}${{ a }}{% endfor %}",
-            &json!({})
-        )
-        .unwrap_err()
-        .is_limit()
-    );
+    assert!(t.render_str("{% for a in range(10000) %}${{ a }}{% endfor %}", &json!({})).unwrap_err().is_limit());
     let bad = backlot::services::config::Config::from_value(json!({
         "scaffolder": {"templating": {"maxOutputSize": "lots"}}
     }));
@@ -547,74 +498,32 @@ fn limits_come_from_config() {
 #[test]
 fn extensions_and_describe() {
     let ext = TemplatingExtensions::default();
-    ext.add_filter(
-        "shout",
-        TemplateFunction::new(|a| {
-            Ok(json!(
-                format!("{}!", a[0].as_str().unwrap_or("")).to_uppercase()
-            ))
-        }),
-    );
-    ext.add_global_function(
-        "twice",
-        TemplateFunction::new(|a| Ok(json!(a[0].as_f64().unwrap_or(0.0) * 2.0))),
-    );
+    ext.add_filter("shout", TemplateFunction::new(|a| Ok(json!(format!("{}!", a[0].as_str().unwrap_or("")).to_uppercase()))));
+    ext.add_global_function("twice", TemplateFunction::new(|a| Ok(json!(a[0].as_f64().unwrap_or(0.0) * 2.0))));
     ext.add_global_value("org", json!({"name": "acme"}));
     let t = Templater::new(&ext);
-    assert_eq!(
-        t.render_str(
-            "${{ 'hi' | shout }} ${{ twice(2) }} ${{ org.name }}",
-            &json!({})
-        )
-        .unwrap(),
-        "HI! 4 acme"
-    );
+    assert_eq!(t.render_str("${{ 'hi' | shout }} ${{ twice(2) }} ${{ org.name }}", &json!({})).unwrap(), "HI! 4 acme");
     let d = templating::describe(&ext);
-    for name in [
-        "parseRepoUrl",
-        "parseEntityRef",
-        "pick",
-        "projectSlug",
-        "shout",
-    ] {
+    for name in ["parseRepoUrl", "parseEntityRef", "pick", "projectSlug", "shout"] {
         assert!(d["filters"][name].is_object(), "{name} listed");
     }
     for name in ["parseRepoUrl", "parseEntityRef", "pick", "projectSlug"] {
-        assert!(
-            d["filters"][name]["description"].is_string(),
-            "{name} described"
-        );
-        assert!(
-            !d["filters"][name]["examples"]
-                .as_array()
-                .unwrap()
-                .is_empty(),
-            "{name} has examples"
-        );
+        assert!(d["filters"][name]["description"].is_string(), "{name} described");
+        assert!(!d["filters"][name]["examples"].as_array().unwrap().is_empty(), "{name} has examples");
     }
     assert!(d["globals"]["functions"]["twice"].is_object());
-    assert_eq!(
-        d["globals"]["values"]["org"]["value"],
-        json!({"name": "acme"})
-    );
+    assert_eq!(d["globals"]["values"]["org"]["value"], json!({"name": "acme"}));
 }
 
 #[test]
 fn cookiecutter_compat_uses_plain_braces_and_jsonify() {
     let t = Templater::with_options(
         &TemplatingExtensions::default(),
-        TemplaterOptions {
-            cookiecutter_compat: true,
-            ..TemplaterOptions::default()
-        },
+        TemplaterOptions { cookiecutter_compat: true, ..TemplaterOptions::default() },
     );
     let ctx = json!({"cookiecutter": {"name": "svc", "tags": ["a"]}});
     assert_eq!(
-        t.render_str(
-            "{{ cookiecutter.name }} {{ cookiecutter.tags | jsonify }} ${{ x }}",
-            &ctx
-        )
-        .unwrap(),
+        t.render_str("{{ cookiecutter.name }} {{ cookiecutter.tags | jsonify }} ${{ x }}", &ctx).unwrap(),
         "svc [\"a\"] $"
     );
 }

@@ -263,10 +263,7 @@ impl FileUrlReader {
                     .strip_prefix(&root)
                     .ok()
                     .and_then(|rel| rel.to_str())
-                    .map_or_else(
-                        || target.display().to_string(),
-                        |rel| rel.replace('\\', "/"),
-                    )
+                    .map_or_else(|| target.display().to_string(), |rel| rel.replace('\\', "/"))
             });
             files.push(file);
         }

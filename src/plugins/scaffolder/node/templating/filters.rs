@@ -2,7 +2,7 @@
 //! Nunjucks built-ins (see [`super::nunjucks`]) and the extensions' filters and globals.
 
 use minijinja::Environment;
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 use super::{TemplateFunction, TemplatingExtensions};
 
@@ -23,11 +23,7 @@ pub(crate) fn parse_repo_url(args: &[Value]) -> Result<Value, String> {
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) if !h.is_empty() => format!("{h}:{p}"),
         (Some(h), None) if !h.is_empty() => h.to_string(),
-        _ => {
-            return Err(format!(
-                "Invalid repo URL passed to publisher: {raw}, missing host"
-            ));
-        }
+        _ => return Err(format!("Invalid repo URL passed to publisher: {raw}, missing host")),
     };
     let param = |name: &str| {
         url.query_pairs()
@@ -103,8 +99,7 @@ pub(crate) fn parse_entity_ref(args: &[Value]) -> Result<Value, String> {
     let namespace = namespace
         .or_else(|| ctx_str("defaultNamespace"))
         .unwrap_or_else(|| "default".to_string());
-    let name =
-        name.ok_or_else(|| format!("Entity reference {textual} had missing or empty name"))?;
+    let name = name.ok_or_else(|| format!("Entity reference {textual} had missing or empty name"))?;
     Ok(json!({"kind": kind, "namespace": namespace, "name": name}))
 }
 
@@ -235,14 +230,7 @@ pub(super) fn register_builtins(env: &mut Environment<'static>) {
     for (name, f) in builtin_docs() {
         // Backstage's results list their keys in this order (our JSON maps sort them).
         let order: &'static [&'static str] = match name {
-            "parseRepoUrl" => &[
-                "host",
-                "owner",
-                "repo",
-                "organization",
-                "workspace",
-                "project",
-            ],
+            "parseRepoUrl" => &["host", "owner", "repo", "organization", "workspace", "project"],
             "parseEntityRef" => &["kind", "namespace", "name"],
             _ => &[],
         };
@@ -323,9 +311,7 @@ mod tests {
         );
         assert_eq!(
             parse_repo_url(&[json!("dev.azure.com?organization=org&project=p&repo=r")]).ok(),
-            Some(
-                json!({"host": "dev.azure.com", "repo": "r", "organization": "org", "project": "p"})
-            )
+            Some(json!({"host": "dev.azure.com", "repo": "r", "organization": "org", "project": "p"}))
         );
         let err = parse_repo_url(&[json!("github.com?owner=o")]).unwrap_err();
         assert!(err.contains("missing repo"), "{err}");
@@ -344,11 +330,7 @@ mod tests {
             Some(json!({"kind": "group", "namespace": "default", "name": "team-a"}))
         );
         assert_eq!(
-            parse_entity_ref(&[
-                json!("team-a"),
-                json!({"defaultKind": "group", "defaultNamespace": "p"})
-            ])
-            .ok(),
+            parse_entity_ref(&[json!("team-a"), json!({"defaultKind": "group", "defaultNamespace": "p"})]).ok(),
             Some(json!({"kind": "group", "namespace": "p", "name": "team-a"}))
         );
         assert!(parse_entity_ref(&[json!("team-a")]).is_err());

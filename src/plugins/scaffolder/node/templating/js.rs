@@ -91,10 +91,7 @@ pub(crate) fn js_number(f: f64) -> String {
     let n = exp + 1;
     let sign = if f < 0.0 { "-" } else { "" };
     let body = if k <= n && n <= 21 {
-        format!(
-            "{digits}{}",
-            "0".repeat(usize::try_from(n - k).unwrap_or(0))
-        )
+        format!("{digits}{}", "0".repeat(usize::try_from(n - k).unwrap_or(0)))
     } else if 0 < n && n <= 21 {
         let (a, b) = digits.split_at(usize::try_from(n).unwrap_or(0));
         format!("{a}.{b}")
@@ -181,10 +178,7 @@ fn write_json(v: &Value, indent: &str, depth: usize, out: &mut String) -> bool {
             _ => out.push_str("null"),
         },
         ValueKind::String | ValueKind::Bytes => {
-            let s = v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
+            let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
             out.push_str(&serde_json::to_string(&s).unwrap_or_default());
         }
         ValueKind::Seq | ValueKind::Iterable => {
@@ -321,9 +315,7 @@ mod tests {
         );
         assert_eq!(
             stringify(&v, "  ").as_deref(),
-            Some(
-                "{\n  \"a\": [\n    1,\n    2.5,\n    null\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": 2\n}"
-            )
+            Some("{\n  \"a\": [\n    1,\n    2.5,\n    null\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": 2\n}")
         );
         assert_eq!(stringify(&Value::UNDEFINED, ""), None);
     }

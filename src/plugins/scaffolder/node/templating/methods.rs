@@ -16,11 +16,7 @@ fn index_arg(args: &[Value], i: usize, len: usize, default: usize) -> usize {
         Some(v) => {
             let n = to_number(v);
             let n = if n.is_nan() { 0.0 } else { n.trunc() };
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss
-            )]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
             let r = if n < 0.0 {
                 (len as f64 + n).max(0.0) as usize
             } else {
@@ -50,9 +46,7 @@ fn string_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, 
         "split" => {
             let parts: Vec<Value> = match args.first().filter(|v| !v.is_undefined()) {
                 None => vec![Value::from(s)],
-                Some(_) if a(0).is_empty() => {
-                    chars.iter().map(|c| Value::from(c.to_string())).collect()
-                }
+                Some(_) if a(0).is_empty() => chars.iter().map(|c| Value::from(c.to_string())).collect(),
                 Some(_) => s.split(a(0).as_str()).map(Value::from).collect(),
             };
             Value::from(parts)
@@ -72,12 +66,7 @@ fn string_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, 
             } else {
                 (start, end)
             };
-            Value::from(
-                chars
-                    .get(start..end.max(start))
-                    .map(|c| c.iter().collect::<String>())
-                    .unwrap_or_default(),
-            )
+            Value::from(chars.get(start..end.max(start)).map(|c| c.iter().collect::<String>()).unwrap_or_default())
         }
         "charAt" => Value::from(
             chars
@@ -85,44 +74,22 @@ fn string_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, 
                 .map(char::to_string)
                 .unwrap_or_default(),
         ),
-        "concat" => Value::from(format!(
-            "{s}{}",
-            args.iter().map(to_js_string).collect::<String>()
-        )),
+        "concat" => Value::from(format!("{s}{}", args.iter().map(to_js_string).collect::<String>())),
         "padStart" | "padEnd" | "repeat" => {
             let n = args.first().map_or(0.0, to_number);
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let n = if n.is_finite() && n > 0.0 {
-                n as usize
-            } else {
-                0
-            };
-            let built = if method == "repeat" {
-                s.len().saturating_mul(n)
-            } else {
-                n
-            };
+            let n = if n.is_finite() && n > 0.0 { n as usize } else { 0 };
+            let built = if method == "repeat" { s.len().saturating_mul(n) } else { n };
             if built > MAX_BUILT {
-                return Some(Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("{method}: string too long"),
-                )));
+                return Some(Err(Error::new(ErrorKind::InvalidOperation, format!("{method}: string too long"))));
             }
             if method == "repeat" {
                 Value::from(s.repeat(n))
             } else {
                 let fill = args.get(1).map_or(" ".to_string(), to_js_string);
                 let missing = n.saturating_sub(chars.len());
-                let pad: String = fill
-                    .chars()
-                    .cycle()
-                    .take(if fill.is_empty() { 0 } else { missing })
-                    .collect();
-                Value::from(if method == "padStart" {
-                    format!("{pad}{s}")
-                } else {
-                    format!("{s}{pad}")
-                })
+                let pad: String = fill.chars().cycle().take(if fill.is_empty() { 0 } else { missing }).collect();
+                Value::from(if method == "padStart" { format!("{pad}{s}") } else { format!("{s}{pad}") })
             }
         }
         "toString" => Value::from(s),
@@ -135,17 +102,8 @@ fn array_method(v: &Value, method: &str, args: &[Value]) -> Option<Result<Value,
     let items: Vec<Value> = v.try_iter().ok()?.collect();
     let out = match method {
         "join" => {
-            let sep = args
-                .first()
-                .filter(|x| !x.is_undefined())
-                .map_or(",".to_string(), to_js_string);
-            Value::from(
-                items
-                    .iter()
-                    .map(super::js::display)
-                    .collect::<Vec<_>>()
-                    .join(&sep),
-            )
+            let sep = args.first().filter(|x| !x.is_undefined()).map_or(",".to_string(), to_js_string);
+            Value::from(items.iter().map(super::js::display).collect::<Vec<_>>().join(&sep))
         }
         "includes" => Value::from(args.first().is_some_and(|x| items.contains(x))),
         "indexOf" => Value::from(
@@ -156,12 +114,7 @@ fn array_method(v: &Value, method: &str, args: &[Value]) -> Option<Result<Value,
         "slice" => {
             let start = index_arg(args, 0, items.len(), 0);
             let end = index_arg(args, 1, items.len(), items.len());
-            Value::from(
-                items
-                    .get(start..end.max(start))
-                    .map(<[Value]>::to_vec)
-                    .unwrap_or_default(),
-            )
+            Value::from(items.get(start..end.max(start)).map(<[Value]>::to_vec).unwrap_or_default())
         }
         "concat" => {
             let mut out = items;
@@ -182,11 +135,7 @@ fn map_method(v: &Value, method: &str, args: &[Value]) -> Option<Result<Value, E
     let keys: Vec<Value> = v.try_iter().ok()?.collect();
     let get = |k: &Value| v.get_item(k).unwrap_or(Value::UNDEFINED);
     let out = match method {
-        "items" => Value::from(
-            keys.iter()
-                .map(|k| Value::from(vec![k.clone(), get(k)]))
-                .collect::<Vec<_>>(),
-        ),
+        "items" => Value::from(keys.iter().map(|k| Value::from(vec![k.clone(), get(k)])).collect::<Vec<_>>()),
         "keys" => Value::from(keys),
         "values" => Value::from(keys.iter().map(get).collect::<Vec<_>>()),
         "get" => {

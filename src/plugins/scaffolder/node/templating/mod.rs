@@ -446,6 +446,7 @@ impl Templater {
     }
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,9 @@ use std::cmp::Ordering;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
-use super::js::{self, add, display, indent_of, number_value, to_js_string, to_number, truthy};
+use super::js::{
+    self, add, display, indent_of, number_value, to_js_string, to_number, truthy,
+};
 
 type Args = Rest<Value>;
 
@@ -231,11 +233,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("batch", |v: Value, a: Args| {
         let n = arg(&a, 0).map_or(0.0, to_number);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = if n.is_finite() && n >= 1.0 {
-            n as usize
-        } else {
-            1
-        };
+        let n = if n.is_finite() && n >= 1.0 { n as usize } else { 1 };
         let fill = arg(&a, 1).filter(|f| truthy(f)).cloned();
         let mut out: Vec<Value> = Vec::new();
         for chunk in items(&v).chunks(n) {
@@ -266,7 +264,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let def = a.first().cloned().unwrap_or(Value::UNDEFINED);
         let boolean = a.get(1).is_some_and(truthy);
         if boolean {
-            if truthy(&v) { v } else { def }
+            if truthy(&v) {
+                v
+            } else {
+                def
+            }
         } else if v.is_undefined() {
             def
         } else {
@@ -294,7 +296,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .into_iter()
             .map(|(k, val)| [Value::from(k), val])
             .collect();
-        pairs.sort_by(|x, y| js_cmp(&upper_if(&x[by], !case), &upper_if(&y[by], !case)));
+        pairs.sort_by(|x, y| {
+            js_cmp(&upper_if(&x[by], !case), &upper_if(&y[by], !case))
+        });
         Ok(Value::from(
             pairs
                 .into_iter()
@@ -328,9 +332,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("first", |v: Value| {
         items(&v).into_iter().next().unwrap_or(Value::UNDEFINED)
     });
-    env.add_filter("last", |v: Value| {
-        items(&v).pop().unwrap_or(Value::UNDEFINED)
-    });
+    env.add_filter("last", |v: Value| items(&v).pop().unwrap_or(Value::UNDEFINED));
     env.add_filter("groupby", |v: Value, a: Args| {
         let key_attr = a.first().cloned().unwrap_or(Value::UNDEFINED);
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
@@ -372,11 +374,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         like(&v, out)
     });
     env.add_filter("join", |v: Value, a: Args| {
-        let del = a
-            .first()
-            .filter(|d| truthy(d))
-            .map(to_js_string)
-            .unwrap_or_default();
+        let del = a.first().filter(|d| truthy(d)).map(to_js_string).unwrap_or_default();
         let mut list = items(&v);
         if let Some(at) = a.get(1).filter(|x| truthy(x)) {
             list = list.iter().map(|i| attr(i, at)).collect();
@@ -410,9 +408,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         if v.is_undefined() || v.is_none() {
             return Value::from("");
         }
-        let s = to_js_string(&v)
-            .replace("\r\n", "\n")
-            .replace('\n', "<br />\n");
+        let s = to_js_string(&v).replace("\r\n", "\n").replace('\n', "<br />\n");
         like(&v, s)
     });
     env.add_filter("rejectattr", |v: Value, a: Args| {
@@ -457,11 +453,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let list = items(&v);
         let n = arg(&a, 0).map_or(1.0, to_number);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let slices = if n >= 1.0 {
-            n.min(10_000.0) as usize
-        } else {
-            0
-        };
+        let slices = if n >= 1.0 { n.min(10_000.0) as usize } else { 0 };
         let fill = a.get(1).filter(|f| truthy(f)).cloned();
         let mut out = Vec::new();
         if slices == 0 {
@@ -476,10 +468,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
                 offset += 1;
             }
             let end = (offset + (i + 1) * size).min(list.len());
-            let mut chunk = list
-                .get(start..end)
-                .map(<[Value]>::to_vec)
-                .unwrap_or_default();
+            let mut chunk = list.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
             if let (Some(f), true) = (&fill, i >= extra) {
                 chunk.push(f.clone());
             }
@@ -526,10 +515,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let s = norm(&v);
         like(
             &v,
-            s.split(' ')
-                .map(capitalize_str)
-                .collect::<Vec<_>>()
-                .join(" "),
+            s.split(' ').map(capitalize_str).collect::<Vec<_>>().join(" "),
         )
     });
     env.add_filter("trim", |v: Value| {
@@ -557,10 +543,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             Some(e) if !e.is_undefined() && !e.is_none() => to_js_string(e),
             _ => "...".to_string(),
         };
-        like(
-            &v,
-            format!("{}{end}", String::from_utf16_lossy(&units[..cut])),
-        )
+        like(&v, format!("{}{end}", String::from_utf16_lossy(&units[..cut])))
     });
     env.add_filter("urlencode", |v: Value| {
         if let Some(s) = v.as_str() {
@@ -602,11 +585,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|w| !w.is_empty())
             .count();
-        if n == 0 {
-            Value::from(())
-        } else {
-            Value::from(n)
-        }
+        if n == 0 { Value::from(()) } else { Value::from(n) }
     });
     env.add_filter("float", |v: Value, a: Args| {
         let f = parse_float(&to_js_string(&v));
@@ -623,11 +602,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             let base = kw_or(&kw, "base", base)?.map_or(10.0, |b| to_number(&b));
             kw.assert_all_used()?;
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let base = if (2.0..=36.0).contains(&base) {
-                base as u32
-            } else {
-                10
-            };
+            let base = if (2.0..=36.0).contains(&base) { base as u32 } else { 10 };
             Ok::<_, Error>(match parse_int(&to_js_string(&v), base) {
                 Some(i) => Value::from(i),
                 None => def,

@@ -128,9 +128,7 @@ pub(super) fn whole_numbers(v: Value) -> Value {
             _ => Value::Number(n),
         },
         Value::Array(a) => Value::Array(a.into_iter().map(whole_numbers).collect()),
-        Value::Object(m) => {
-            Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect())
-        }
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
         other => other,
     }
 }
@@ -146,12 +144,8 @@ mod tests {
         assert!(!is_single_node("${{ a }}${{ b }}"));
         assert!(!is_single_node("x ${{ a }}"));
         assert!(is_single_node("{% if a %}1{% else %}2{% endif %}"));
-        assert!(is_single_node(
-            "{% if a %}{% if b %}1{% endif %}{% endif %}"
-        ));
-        assert!(!is_single_node(
-            "{% if a %}1{% endif %}{% if b %}2{% endif %}"
-        ));
+        assert!(is_single_node("{% if a %}{% if b %}1{% endif %}{% endif %}"));
+        assert!(!is_single_node("{% if a %}1{% endif %}{% if b %}2{% endif %}"));
         assert!(!is_single_node("{% if a %}1{% endif %} "));
         assert!(!is_single_node("plain"));
     }

@@ -24,9 +24,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::BuiltinActionDeps;
-use crate::plugins::scaffolder::node::{
-    ActionContext, ActionError, TemplateAction, resolve_safe_child_path,
-};
+use crate::plugins::scaffolder::node::{resolve_safe_child_path, ActionContext, ActionError, TemplateAction};
 use crate::services::config::Config;
 use crate::services::url_reader::{TreeFile, UrlReaderError};
 
@@ -125,9 +123,9 @@ pub(super) fn resolve_fetch_url(ctx: &ActionContext, url: &str) -> Result<String
             "Fetch URL may not be absolute for file locations, {url}"
         )));
     }
-    base.join(url)
-        .map(String::from)
-        .map_err(|e| ActionError::InvalidInput(format!("cannot resolve {url} against {base}: {e}")))
+    base.join(url).map(String::from).map_err(|e| {
+        ActionError::InvalidInput(format!("cannot resolve {url} against {base}: {e}"))
+    })
 }
 
 /// A reader failure as an action error.
@@ -165,11 +163,7 @@ pub(super) fn check_symlink(file: &TreeFile) -> Result<(), ActionError> {
 }
 
 /// Writes `content` at `path` (parents created) with the file's permission bits.
-pub(super) fn write_file(
-    path: &Path,
-    content: &[u8],
-    mode: Option<u32>,
-) -> Result<(), ActionError> {
+pub(super) fn write_file(path: &Path, content: &[u8], mode: Option<u32>) -> Result<(), ActionError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -206,10 +200,7 @@ pub(super) fn write_tree(
 }
 
 /// An optional string input.
-pub(super) fn opt_str<'a>(
-    ctx: &'a ActionContext,
-    key: &str,
-) -> Result<Option<&'a str>, ActionError> {
+pub(super) fn opt_str<'a>(ctx: &'a ActionContext, key: &str) -> Result<Option<&'a str>, ActionError> {
     match ctx.input.get(key) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),

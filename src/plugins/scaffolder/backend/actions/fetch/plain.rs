@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use super::{
-    FetchLimits, opt_str, output_dir, read_error, resolve_fetch_url, url_input, write_file,
-    write_tree,
+    opt_str, output_dir, read_error, resolve_fetch_url, url_input, write_file, write_tree,
+    FetchLimits,
 };
 use crate::plugins::scaffolder::backend::actions::BuiltinActionDeps;
 use crate::plugins::scaffolder::common::ActionExample;
 use crate::plugins::scaffolder::node::{
-    ActionContext, ActionError, TemplateAction, resolve_safe_child_path,
+    resolve_safe_child_path, ActionContext, ActionError, TemplateAction,
 };
 use crate::services::config::Config;
 use crate::services::url_reader::{ReadTreeOptions, ReadUrlOptions, UrlReaderService};
@@ -63,9 +63,7 @@ impl TemplateAction for FetchPlain {
     }
 
     fn description(&self) -> Option<&str> {
-        Some(
-            "Downloads content and places it in the workspace, or optionally in a subdirectory specified by the `targetPath` input option.",
-        )
+        Some("Downloads content and places it in the workspace, or optionally in a subdirectory specified by the `targetPath` input option.")
     }
 
     fn examples(&self) -> Vec<ActionExample> {
@@ -111,8 +109,7 @@ impl TemplateAction for FetchPlain {
         let target = opt_str(ctx, "targetPath")?.unwrap_or("./").to_string();
         // Resolve before reading: a bad targetPath fails without a read.
         resolve_safe_child_path(&ctx.workspace_path, &target)?;
-        ctx.logger
-            .info(&format!("Fetching plain content from {url}"));
+        ctx.logger.info(&format!("Fetching plain content from {url}"));
         let tree = self
             .reader
             .read_tree(&url, &ReadTreeOptions::new())

@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use super::{
-    FetchLimits, check_symlink, is_binary, opt_str, output_dir, read_error, resolve_fetch_url,
-    url_input, write_file,
+    check_symlink, is_binary, opt_str, output_dir, read_error, resolve_fetch_url, url_input,
+    write_file, FetchLimits,
 };
 use crate::plugins::scaffolder::backend::actions::BuiltinActionDeps;
 use crate::plugins::scaffolder::common::ActionExample;
 use crate::plugins::scaffolder::node::templating::TemplaterOptions;
 use crate::plugins::scaffolder::node::{
-    ActionContext, ActionError, ActionLogger, TemplateAction, Templater, TemplatingExtensions,
-    resolve_safe_child_path,
+    resolve_safe_child_path, ActionContext, ActionError, ActionLogger, TemplateAction, Templater,
+    TemplatingExtensions,
 };
 use crate::services::config::Config;
 use crate::services::url_reader::{ReadTreeOptions, TreeFile, UrlReaderService};
@@ -73,9 +73,7 @@ fn globs(patterns: &Value) -> Result<GlobSet, ActionError> {
     let mut set = GlobSetBuilder::new();
     for p in items {
         let p = p.as_str().ok_or_else(|| {
-            ActionError::InvalidInput(format!(
-                "a copyWithoutTemplating pattern must be a string, got {p}"
-            ))
+            ActionError::InvalidInput(format!("a copyWithoutTemplating pattern must be a string, got {p}"))
         })?;
         let glob = GlobBuilder::new(p.trim_start_matches("./"))
             .literal_separator(true)
@@ -89,10 +87,7 @@ fn globs(patterns: &Value) -> Result<GlobSet, ActionError> {
 
 fn settings(ctx: &ActionContext) -> Result<Settings, ActionError> {
     let without_render = ctx.input.get("copyWithoutRender").filter(|v| !v.is_null());
-    let without_templating = ctx
-        .input
-        .get("copyWithoutTemplating")
-        .filter(|v| !v.is_null());
+    let without_templating = ctx.input.get("copyWithoutTemplating").filter(|v| !v.is_null());
     if without_render.is_some() && without_templating.is_some() {
         return Err(ActionError::InvalidInput(
             "Fetch action input copyWithoutRender and copyWithoutTemplating can not be used at the same time".to_string(),
@@ -130,9 +125,7 @@ fn settings(ctx: &ActionContext) -> Result<Settings, ActionError> {
         None | Some(Value::Null) => json!({}),
         Some(v @ Value::Object(_)) => v.clone(),
         Some(other) => {
-            return Err(ActionError::InvalidInput(format!(
-                "values must be an object, got {other}"
-            )));
+            return Err(ActionError::InvalidInput(format!("values must be an object, got {other}")));
         }
     };
     Ok(Settings {
@@ -173,10 +166,7 @@ fn render_path(
         if rendered.is_empty() {
             return Ok(None);
         }
-        if rendered.starts_with('/')
-            || rendered.starts_with('\\')
-            || Path::new(&rendered).is_absolute()
-        {
+        if rendered.starts_with('/') || rendered.starts_with('\\') || Path::new(&rendered).is_absolute() {
             return Err(ActionError::PathEscape(format!(
                 "the path '{path}' of the skeleton renders to '{rendered}', an absolute path"
             )));
@@ -200,11 +190,7 @@ struct Job {
 impl Job {
     fn run(self) -> Result<usize, ActionError> {
         let s = &self.settings;
-        let key = if s.cookiecutter {
-            "cookiecutter"
-        } else {
-            "values"
-        };
+        let key = if s.cookiecutter { "cookiecutter" } else { "values" };
         let ctx = Templater::context(&json!({ key: s.values }));
         let mut written_bytes = 0u64;
         let mut written = 0usize;
@@ -250,8 +236,7 @@ impl Job {
                 std::borrow::Cow::Owned(rendered.into_bytes())
             } else {
                 if !render_contents {
-                    self.logger
-                        .info(&format!("Copying file {location} without processing."));
+                    self.logger.info(&format!("Copying file {location} without processing."));
                 }
                 std::borrow::Cow::Borrowed(&file.content[..])
             };
@@ -281,9 +266,7 @@ impl TemplateAction for FetchTemplate {
     }
 
     fn description(&self) -> Option<&str> {
-        Some(
-            "Downloads a skeleton, templates variables into file and directory names and content, and places the result in the workspace, or optionally in a subdirectory specified by the `targetPath` input option.",
-        )
+        Some("Downloads a skeleton, templates variables into file and directory names and content, and places the result in the workspace, or optionally in a subdirectory specified by the `targetPath` input option.")
     }
 
     fn examples(&self) -> Vec<ActionExample> {
