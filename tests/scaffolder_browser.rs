@@ -179,6 +179,10 @@ async fn wait_for(browser: &Browser, marker: &str) {
     panic!("never saw {marker}: {}", browser.source().await);
 }
 
+async fn source_has(browser: &Browser, marker: &str) -> bool {
+    browser.source().await.contains(marker)
+}
+
 fn catalog_dir(dir: &Path) -> PathBuf {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-catalog");
     std::fs::copy(demo.join("org.yaml"), dir.join("org.yaml")).unwrap();
@@ -210,6 +214,7 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
         .real_auth()
         .feature(Feature::plugin(backlot::plugins::auth::backend::plugin()))
         .config_yaml("auth:\n  environment: development\n  providers:\n    guest: {}\n")
+        .config_yaml("app:\n  signInPage:\n    userCookiePlugins: [scaffolder]\n")
         .feature(Feature::plugin(CatalogPlugin::new()))
         .feature(Feature::plugin(backlot::plugins::scaffolder::backend::plugin()))
         .feature(actions)
@@ -336,6 +341,10 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     browser.screenshot(&shots.join("scaffolder-task.png")).await;
     assert_eq!(status, "completed", "{}", browser.source().await);
     assert_eq!(browser.url().await, task_url, "no navigation happened");
+    assert!(
+        source_has(&browser, "data-sc-live=\"sse\"").await,
+        "the page followed the event stream"
+    );
     let repo = browser.find("ul.sc-output-links a[rel]").await;
     assert_eq!(browser.text(&repo).await, "Repository");
     let entity = browser
