@@ -107,6 +107,12 @@ spec:
           catalogFilter:
             kind: System
           defaultKind: System
+      lead:
+        title: Lead
+        type: string
+        ui:field: EntityPicker
+        ui:options:
+          allowedKinds: [User]
   - title: Publishing
     required: [repoUrl, token]
     properties:
@@ -511,8 +517,22 @@ async fn the_form_renders_every_field_type_and_extension() {
         b.contains("<option value=\"group:default/platform-engineering\">"),
         "{b}"
     );
-    assert!(!b.contains("<option value=\"user:"), "groups only");
+    let owner_select = &b[pos("name=\"p.owner\"")..];
+    let owner_select = &owner_select[..owner_select.find("</select>").unwrap()];
+    assert!(!owner_select.contains("user:"), "groups only");
     assert!(b.contains("<option value=\"system:default/billing\">"));
+    // allowedKinds: users only, labelled with their kind.
+    assert!(
+        b.contains("<option value=\"user:default/ada.okafor\">user:ada.okafor</option>"),
+        "{b}"
+    );
+    // OwnerPicker labels leave out the default kind.
+    assert!(
+        b.contains(
+            "<option value=\"group:default/platform-engineering\">platform-engineering</option>"
+        ),
+        "{b}"
+    );
     // Secrets and the repo picker are on the next step.
     assert!(!b.contains("p.token"));
 }

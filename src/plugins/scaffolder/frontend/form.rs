@@ -172,7 +172,11 @@ async fn entity_choices(req: &PageRequest, step: &Step) -> HashMap<String, Vec<(
                 filters.push(f);
             }
         }
-        let default_kind = opts.get("defaultKind").and_then(Value::as_str);
+        // Labels leave out the default kind (Group for owners), as Backstage's pickers do.
+        let default_kind =
+            opts.get("defaultKind")
+                .and_then(Value::as_str)
+                .or((leaf.ui_field.as_deref() == Some("OwnerPicker")).then_some("Group"));
         let request = QueryEntitiesRequest {
             filter: filters,
             limit: Some(MAX_PICKER_ENTITIES),
