@@ -107,6 +107,12 @@ spec:
           catalogFilter:
             kind: System
           defaultKind: System
+      lead:
+        title: Lead
+        type: string
+        ui:field: EntityPicker
+        ui:options:
+          allowedKinds: [User]
   - title: Publishing
     required: [repoUrl, token]
     properties:
@@ -511,8 +517,22 @@ async fn the_form_renders_every_field_type_and_extension() {
         b.contains("<option value=\"group:default/platform-engineering\">"),
         "{b}"
     );
-    assert!(!b.contains("<option value=\"user:"), "groups only");
+    let owner_select = &b[pos("name=\"p.owner\"")..];
+    let owner_select = &owner_select[..owner_select.find("</select>").unwrap()];
+    assert!(!owner_select.contains("user:"), "groups only");
     assert!(b.contains("<option value=\"system:default/billing\">"));
+    // allowedKinds: users only, labelled with their kind.
+    assert!(
+        b.contains("<option value=\"user:default/ada.okafor\">user:ada.okafor</option>"),
+        "{b}"
+    );
+    // OwnerPicker labels leave out the default kind.
+    assert!(
+        b.contains(
+            "<option value=\"group:default/platform-engineering\">platform-engineering</option>"
+        ),
+        "{b}"
+    );
     // Secrets and the repo picker are on the next step.
     assert!(!b.contains("p.token"));
 }
@@ -665,6 +685,11 @@ async fn steps_are_checked_on_the_server_and_the_review_masks_secrets() {
     assert!(!b.contains("Internal note") && !b.contains("data-field=\"internal\""));
     assert!(!b.contains("hunter2-secret"));
     let values = hidden_value(&b, "_values");
+    let carried: Value = serde_json::from_str(&values).unwrap();
+    assert_eq!(
+        carried["token"], "**************",
+        "only a mask in the page"
+    );
     let draft = hidden_value(&b, "_draft");
 
     // Create: the task is started with the values and the secret, then the task page.
@@ -688,7 +713,8 @@ async fn steps_are_checked_on_the_server_and_the_review_masks_secrets() {
         "127.0.0.1:7900?owner=northwind&repo=parcel-lib"
     );
     assert_eq!(sent.values["internal"], "do-not-show");
-    assert!(!sent.values.contains_key("token"));
+    // The secret in `secrets`, and in `values` for the backend to check and move out.
+    assert_eq!(sent.values["token"], "hunter2-secret");
     assert_eq!(sent.secrets["token"], "hunter2-secret");
 
     // The draft is gone: creating again asks for the secret.

@@ -13,6 +13,9 @@
 //!   APIs ([`ApiRef`], [`ApiFactory`]) and the route table ([`Routes`]), and serves every page
 //!   through [`App::router`] — HTML that works without JavaScript.
 //! - [`ui`] is the rendering kit (maud components) pages are made of.
+//! - Pages that change something take form posts ([`PageBlueprint::accept_forms`]): only
+//!   from the app's own pages (the `Origin` check of the sign-in routes), read with
+//!   [`PageRequest::form`], answered with a page or [`PageContent::redirect`].
 //! - Sign-in: with an auth service and a provider in `auth.providers`, pages need a session
 //!   (`/signin`, guest in one click, OIDC through the auth plugin's redirect flow); each page
 //!   renders for a [`SignedInUser`] and every plugin call of that render carries the user's

@@ -102,6 +102,12 @@ fn merge_step(
                 && !input.secrets.contains_key(&name)
             {
                 input.errors.remove(&name);
+                let len = kept[&name].as_str().map_or(0, |v| v.chars().count());
+                set_path(
+                    &mut input.values,
+                    &leaf.path,
+                    Some(Value::String("*".repeat(len))),
+                );
             }
         }
     }
@@ -166,7 +172,11 @@ async fn entity_choices(req: &PageRequest, step: &Step) -> HashMap<String, Vec<(
                 filters.push(f);
             }
         }
-        let default_kind = opts.get("defaultKind").and_then(Value::as_str);
+        // Labels leave out the default kind (Group for owners), as Backstage's pickers do.
+        let default_kind =
+            opts.get("defaultKind")
+                .and_then(Value::as_str)
+                .or((leaf.ui_field.as_deref() == Some("OwnerPicker")).then_some("Group"));
         let request = QueryEntitiesRequest {
             filter: filters,
             limit: Some(MAX_PICKER_ENTITIES),
@@ -397,6 +407,19 @@ async fn create(req: &PageRequest, mut state: FormState, drafts: &Drafts) -> Pag
     }
     let mut request = ScaffoldRequest::new(state.template.to_string());
     request.values = state.values.clone();
+    // Secret fields go in `secrets`, and also in `values` in place of their mask: the
+    // backend checks the values against the schema (the secret's own pattern included),
+    // then moves every Secret field out of them into the task's sealed secrets, so the
+    // parameters stored with the task never hold it.
+    for step in &state.steps {
+        for leaf in step.leaves() {
+            if matches!(leaf.kind, Kind::Secret)
+                && let Some(v) = secrets.get(&leaf.name())
+            {
+                set_path(&mut request.values, &leaf.path, Some(v.clone()));
+            }
+        }
+    }
     request.secrets = secrets;
     let Ok(api) = req.api(&SCAFFOLDER_API) else {
         return render_review(

@@ -101,7 +101,7 @@ pub fn scaffolder_frontend_plugin() -> FrontendPlugin {
         )
         .extension(
             NavItemBlueprint::new("Create...", &SCAFFOLDER_ROOT_ROUTE)
-                .icon("＋")
+                .icon("+")
                 .build(),
         )
 }
@@ -230,8 +230,10 @@ form.addEventListener("input",function(e){if(e.target.willValidate)show(e.target
 form.addEventListener("focusout",function(e){if(e.target.willValidate&&e.target.value)show(e.target);});
 })();"#;
 
-/// The live task page: follows the backend's event stream when the browser may read it,
-/// else reloads the task's part of the page every two seconds, until the task ends.
+/// The live task page: follows the backend's event stream when the browser may read it
+/// (the scaffolder in `app.signInPage.userCookiePlugins`, so the browser holds its user
+/// cookie), else reloads the task's part of the page every two seconds, until the task
+/// ends. `<body data-sc-live>` says which (`sse` or `poll`).
 pub(crate) const TASK_SCRIPT: &str = r##"(function(){
 var live=document.getElementById("sc-live");if(!live||live.dataset.final==="true")return;
 var busy=false,timer=null,es=null;
@@ -240,10 +242,10 @@ var doc=new DOMParser().parseFromString(t,"text/html");var next=doc.getElementBy
 if(next&&cur){var log=cur.querySelector("#sc-log");var atEnd=log&&log.scrollTop+log.clientHeight>=log.scrollHeight-4;cur.replaceWith(next);var nl=next.querySelector("#sc-log");if(nl&&atEnd)nl.scrollTop=nl.scrollHeight;
 if(next.dataset.final==="true"){if(timer)clearInterval(timer);if(es)es.close();var acts=document.querySelector(".sc-actions form");if(acts)acts.remove();}}
 }).catch(function(){}).then(function(){busy=false;});}
-function poll(){if(!timer)timer=setInterval(refresh,2000);}
+function poll(){document.body.dataset.scLive="poll";if(!timer)timer=setInterval(refresh,2000);}
 var url=live.dataset.eventstream;
 if(url&&window.EventSource){try{es=new EventSource(url,{withCredentials:true});var got=false;
-var on=function(){got=true;refresh();};["log","completion","cancelled","recovered","message"].forEach(function(t){es.addEventListener(t,on);});
+var on=function(){got=true;document.body.dataset.scLive="sse";refresh();};["log","completion","cancelled","recovered","message"].forEach(function(t){es.addEventListener(t,on);});
 es.onerror=function(){if(!got){es.close();es=null;poll();}};}catch(e){poll();}}else{poll();}
 setTimeout(function(){if(es&&!es.readyState){poll();}},3000);
 })();"##;

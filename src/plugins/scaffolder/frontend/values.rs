@@ -243,7 +243,11 @@ pub(crate) fn read_step(step: &Step, form: &[(String, String)]) -> StepInput {
             }
             Ok(value) => {
                 if matches!(field.kind, Kind::Secret) {
+                    // As Backstage: the value goes to `secrets`, the parameters get a mask of
+                    // the same length so that `required` still holds on the backend.
                     if let Some(v) = value {
+                        let mask = "*".repeat(v.as_str().map_or(0, |s| s.chars().count()));
+                        set_path(&mut input.values, &field.path, Some(Value::String(mask)));
                         input.secrets.insert(name, v);
                     }
                 } else {
@@ -318,7 +322,7 @@ mod tests {
             Value::Object(input.values),
             json!({
                 "name": "billing", "count": 2, "color": "blue", "flags": ["x", "y"], "on": true,
-                "repoUrl": "127.0.0.1:7900?owner=northwind&repo=billing", "owner": "group:default/team-a"
+                "repoUrl": "127.0.0.1:7900?owner=northwind&repo=billing", "owner": "group:default/team-a", "token": "********"
             })
         );
         assert_eq!(Value::Object(input.secrets), json!({ "token": " s3cret " }));

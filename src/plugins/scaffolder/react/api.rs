@@ -496,10 +496,10 @@ fn sse_events(
             return None;
         }
         loop {
-            let text = String::from_utf8_lossy(&st.buffer).into_owned();
-            if let Some(end) = text.find("\n\n") {
-                let message = text[..end].to_string();
-                st.buffer = text[end + 2..].as_bytes().to_vec();
+            if let Some(end) = st.buffer.windows(2).position(|w| w == b"\n\n") {
+                let rest = st.buffer.split_off(end + 2);
+                let message = String::from_utf8_lossy(&st.buffer).into_owned();
+                st.buffer = rest;
                 let data: Vec<&str> = message
                     .lines()
                     .filter_map(|l| l.strip_prefix("data:"))
@@ -537,10 +537,9 @@ fn sse_events(
                 return Some((Err(e), st));
             }
             match st.bytes.next().await {
-                Some(Ok(chunk)) => {
-                    let chunk = String::from_utf8_lossy(&chunk).replace("\r\n", "\n");
-                    st.buffer.extend_from_slice(chunk.as_bytes());
-                }
+                // A carriage return never occurs inside a UTF-8 sequence: dropping them turns
+                // CRLF line ends into LF without splitting characters across chunks.
+                Some(Ok(chunk)) => st.buffer.extend(chunk.iter().filter(|b| **b != b'\r')),
                 Some(Err(e)) => {
                     st.done = true;
                     let e = ScaffolderApiError::Stream {
@@ -554,4 +553,91 @@ fn sse_events(
         }
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+
+    use super::*;
+
+    fn chunks(parts: Vec<&'static [u8]>) -> BoxStream<'static, reqwest::Result<bytes::Bytes>> {
+        futures::stream::iter(parts.into_iter().map(|p| Ok(bytes::Bytes::from_static(p)))).boxed()
+    }
+
+    #[tokio::test]
+    async fn event_streams_are_parsed_across_chunks_and_end_at_completion() {
+        let log = "event: log\r\ndata: {\"id\":1,\"taskId\":\"t\",\"type\":\"log\",\"createdAt\":\"x\",\"body\":{\"message\":\"h\u{e9}llo\"}}\r\n\r\n";
+        let bytes = log.as_bytes();
+        // Split inside the two-byte 'é'.
+        let cut = log.find('\u{e9}').unwrap() + 1;
+        let (a, b) = bytes.split_at(cut);
+        let a: &'static [u8] = Box::leak(a.to_vec().into_boxed_slice());
+        let b: &'static [u8] = Box::leak(b.to_vec().into_boxed_slice());
+        let done: &'static [u8] = b": keep-alive\n\nevent: completion\ndata: {\"id\":2,\"taskId\":\"t\",\"type\":\"completion\",\"createdAt\":\"x\",\"body\":{\"message\":\"done\",\"status\":\"completed\"}}\n\ndata: {\"id\":3}\n\n";
+        let events: Vec<_> = sse_events("t".into(), chunks(vec![a, b, done]))
+            .collect()
+            .await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].as_ref().unwrap().body.message, "h\u{e9}llo");
+        assert_eq!(
+            events[1].as_ref().unwrap().event_type,
+            TaskEventType::Completion
+        );
+        let bad: Vec<_> = sse_events("t".into(), chunks(vec![b"data: nope\n\n"]))
+            .collect()
+            .await;
+        assert!(matches!(bad[..], [Err(ScaffolderApiError::Stream { .. })]));
+    }
+
+    #[tokio::test]
+    async fn calls_carry_the_token_and_errors_are_typed() {
+        let app = axum::Router::new()
+            .route(
+                "/api/scaffolder/v2/tasks",
+                post(|headers: HeaderMap, Json(body): Json<Value>| async move {
+                    if body["values"]["name"] == "bad" {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({ "errors": [{ "property": "instance.name", "message": "does not match pattern", "name": "pattern" }] })),
+                        );
+                    }
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    (StatusCode::CREATED, Json(json!({ "id": auth })))
+                }),
+            )
+            .route(
+                "/api/scaffolder/v2/tasks/{id}",
+                get(|| async {
+                    (
+                        StatusCode::NOT_FOUND,
+                        Json(json!({ "error": { "name": "NotFoundError", "message": "no task x" }, "response": { "statusCode": 404 } })),
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let api = HttpScaffolderApi::new(format!("http://{addr}/api/scaffolder")).with_token("tok");
+        let id = api
+            .scaffold(&ScaffoldRequest::new("template:default/x").value("name", "ok"))
+            .await
+            .unwrap();
+        assert_eq!(id, "Bearer tok");
+        let err = api
+            .scaffold(&ScaffoldRequest::new("template:default/x").value("name", "bad"))
+            .await
+            .unwrap_err();
+        match &err {
+            ScaffolderApiError::Validation { errors } => {
+                assert_eq!(errors[0].field().as_deref(), Some("name"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = api.get_task("x").await.unwrap_err();
+        assert_eq!(err.status(), Some(404));
+        assert_eq!(err.user_message(), "no task x");
+    }
 }
