@@ -9,8 +9,6 @@
 //! gives. The expected file contents were rendered by the real `nunjucks` package configured
 //! as Backstage's SecureTemplater (`tests/support/nunjucks/render.js`).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -94,8 +92,16 @@ async fn start() -> TestBackend {
         .iter()
         .map(|p| format!("    - type: file\n      target: {}\n", p.display()))
         .collect();
+    // Files only below the templates: a dry run's own files (written to a temp directory) are
+    // read without the backend's allow-list.
+    let mut roots = vec![samples()];
+    roots.extend(shared_templates());
+    let roots: Vec<String> = roots.iter().map(|r| format!("'{}'", r.display())).collect();
     TestBackend::builder()
-        .config_yaml(support::file_locations_yaml())
+        .config_yaml(format!(
+            "backend:\n  reading:\n    fileAllow: [{}]\ncatalog:\n  allowedLocationTypes: [url, file]\n",
+            roots.join(", ")
+        ))
         .config_yaml(format!(
             "catalog:\n  processingInterval: {{ seconds: 1 }}\n  rules:\n    - allow: [Template, Component, Location, User, Group]\n  locations:\n{targets}"
         ))
@@ -228,8 +234,7 @@ async fn backstage_sample_templates_register_validate_and_dry_run() {
         .collect();
     assert_eq!(step_ids, ["template", "publish", "register"]);
     assert_eq!(
-        dry["output"]["links"][0]["url"],
-        "https://github.com/acme/orders.git",
+        dry["output"]["links"][0]["url"], "https://github.com/acme/orders.git",
         "{}",
         dry["output"]
     );
@@ -291,7 +296,12 @@ async fn backstage_sample_templates_register_validate_and_dry_run() {
     .await;
     let template = yaml_file(&shared.join("conditional-output-demo/template.yaml"));
     for (ci, details, links, texts) in [
-        ("Yes", true, vec!["Backstage Homepage", "CI Dashboard", "CI Docs"], vec!["Summary", "CI Details", "CI Setup Instructions"]),
+        (
+            "Yes",
+            true,
+            vec!["Backstage Homepage", "CI Dashboard", "CI Docs"],
+            vec!["Summary", "CI Details", "CI Setup Instructions"],
+        ),
         ("No", false, vec!["Backstage Homepage"], vec!["Summary"]),
     ] {
         let res = client
@@ -307,7 +317,6 @@ async fn backstage_sample_templates_register_validate_and_dry_run() {
             .unwrap();
         assert_eq!(res.status(), 200, "{}", res.text());
         let dry: Value = res.json().unwrap();
-println!("{dry}");
         let titles = |key: &str| -> Vec<String> {
             dry["output"][key]
                 .as_array()
@@ -318,16 +327,25 @@ println!("{dry}");
         };
         assert_eq!(titles("links"), links, "{}", dry["output"]);
         assert_eq!(titles("text"), texts, "{}", dry["output"]);
-        assert_eq!(dry["output"]["text"][0]["content"], "**Component:** `svc`\n");
+        assert_eq!(
+            dry["output"]["text"][0]["content"],
+            "**Component:** `svc`\n"
+        );
         if ci == "Yes" {
-            assert_eq!(dry["output"]["links"][1]["url"], "https://ci.example.com/svc");
+            assert_eq!(
+                dry["output"]["links"][1]["url"],
+                "https://ci.example.com/svc"
+            );
         }
         assert!(
             dry["log"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|l| l["body"]["message"].as_str().unwrap_or("").contains("Creating svc")),
+                .any(|l| l["body"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Creating svc")),
             "{}",
             dry["log"]
         );

@@ -165,3 +165,8 @@ impl BackendPlugin for ScaffolderPlugin {
 pub fn plugin() -> ScaffolderPlugin {
     ScaffolderPlugin::new()
 }
+
+/// Compiles the examples of the guide `docs/scaffolder.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/scaffolder.md")]
+pub struct ScaffolderGuide;

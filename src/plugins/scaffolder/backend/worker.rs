@@ -231,6 +231,7 @@ impl TaskEngine {
             dry_run: false,
             workspace: workspace.path().to_path_buf(),
             temp_root: temp_root.path().to_path_buf(),
+            template_directory: None,
             action_decision,
         };
         let emitter: Arc<dyn Emitter> = Arc::new(ChannelEmitter(tx));

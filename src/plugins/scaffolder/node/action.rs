@@ -151,6 +151,10 @@ pub struct ActionContext {
     pub signal: CancellationToken,
     /// A dry run: the action must not change anything outside the workspace.
     pub is_dry_run: bool,
+    /// The template's own files when they came with the request (a dry run's
+    /// `directoryContents`): `fetch:*` reads `file:` URLs below this directory directly, as the
+    /// backend's file allow-list knows nothing of a request's files.
+    pub template_directory: Option<PathBuf>,
     outputs: Map<String, Value>,
     temp_root: PathBuf,
 }
@@ -181,6 +185,7 @@ impl ActionContext {
             step_id,
             signal,
             is_dry_run: false,
+            template_directory: None,
             outputs: Map::new(),
             temp_root,
         }

@@ -131,6 +131,7 @@ pub(super) async fn dry_run(
         dry_run: true,
         workspace: workspace.clone(),
         temp_root,
+        template_directory: Some(contents.clone()),
         action_decision: match &decision[0] {
             PolicyDecision::Allow => None,
             d => Some(d.clone()),

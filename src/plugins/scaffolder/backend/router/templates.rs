@@ -120,7 +120,8 @@ pub(crate) fn check_values(
     Ok(None)
 }
 
-/// Moves the values of `ui:field: Secret` properties into `secrets`.
+/// Moves the values of `ui:field: Secret` properties into `secrets`. A secret the request sent
+/// in `secrets` wins: Backstage's form sends a mask in `values` and the real value there.
 pub(crate) fn split_secrets(
     template: &Value,
     values: &mut Map<String, Value>,
@@ -138,7 +139,7 @@ pub(crate) fn split_secrets(
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                secrets.insert(name.clone(), s);
+                secrets.entry(name.clone()).or_insert(s);
             }
         }
     }

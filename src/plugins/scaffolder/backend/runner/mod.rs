@@ -66,6 +66,8 @@ pub(crate) struct RunRequest {
     pub(crate) dry_run: bool,
     pub(crate) workspace: PathBuf,
     pub(crate) temp_root: PathBuf,
+    /// The template's files sent with a dry run (see [`ActionContext::template_directory`]).
+    pub(crate) template_directory: Option<PathBuf>,
     /// The creator's `scaffolder.action.execute` decision; `None` allows every action.
     pub(crate) action_decision: Option<PolicyDecision>,
 }
@@ -375,6 +377,7 @@ impl Runner {
             )
             .unwrap_or_default();
             actx.credentials = req.credentials.clone();
+            actx.template_directory = req.template_directory.clone();
             actx.template_info = req
                 .spec
                 .get("templateInfo")

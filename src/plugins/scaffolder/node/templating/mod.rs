@@ -464,7 +464,7 @@ impl Templater {
             Value::Null => false,
             Value::Bool(b) => *b,
             Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-            Value::String(s) => !s.is_empty() && s != "false",
+            Value::String(s) => !s.is_empty(),
             Value::Array(a) => !a.is_empty(),
             Value::Object(_) => true,
         }

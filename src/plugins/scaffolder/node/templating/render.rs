@@ -35,7 +35,8 @@ pub(super) fn render(
     max_output: Option<usize>,
 ) -> Result<String, TemplateError> {
     let limit = max_output.unwrap_or(usize::MAX);
-    let template = rewrite_pair_loops(template);
+    let template = rewrite_strict_equality(template);
+    let template = rewrite_pair_loops(&template);
     let tmpl = env.template_from_str(&template)?;
     let mut out = Bounded {
         buf: Vec::with_capacity(template.len().min(limit)),
@@ -49,6 +50,65 @@ pub(super) fn render(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Nunjucks takes JavaScript's `===` and `!==` (Backstage's samples write
+/// `${{ parameters.x === "Yes" }}`); minijinja's `==` and `!=` already compare strictly, so
+/// inside `${{ }}` and `{% %}`, outside string literals, the JavaScript spellings become those.
+fn rewrite_strict_equality(template: &str) -> std::borrow::Cow<'_, str> {
+    if !template.contains("==") {
+        return std::borrow::Cow::Borrowed(template);
+    }
+    let b = template.as_bytes();
+    let mut out = String::with_capacity(template.len());
+    let (mut i, mut start) = (0, 0);
+    let mut code_end: Option<&[u8]> = None;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        match (code_end, quote) {
+            (None, _) => {
+                if b[i..].starts_with(b"${{") {
+                    code_end = Some(b"}}");
+                    i += 3;
+                    continue;
+                }
+                if b[i..].starts_with(b"{%") {
+                    code_end = Some(b"%}");
+                    i += 2;
+                    continue;
+                }
+            }
+            (Some(_), Some(q)) => {
+                if b[i] == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if b[i] == q {
+                    quote = None;
+                }
+            }
+            (Some(end), None) => {
+                if b[i] == b'"' || b[i] == b'\'' {
+                    quote = Some(b[i]);
+                } else if b[i..].starts_with(end) {
+                    code_end = None;
+                    i += end.len();
+                    continue;
+                } else if b[i..].starts_with(b"===") || b[i..].starts_with(b"!==") {
+                    out.push_str(&template[start..i + 2]);
+                    i += 3;
+                    start = i;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    if start == 0 {
+        return std::borrow::Cow::Borrowed(template);
+    }
+    out.push_str(&template[start.min(template.len())..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The filter [`rewrite_pair_loops`] inserts.
@@ -189,6 +249,19 @@ mod tests {
             rewrite_pair_loops("{%- for k,v in o -%}"),
             "{%- for k,v in (o) | __nunjucks_pairs -%}"
         );
+    }
+
+    #[test]
+    fn strict_equality_is_rewritten_in_code_only() {
+        let r = |s: &str| rewrite_strict_equality(s).into_owned();
+        assert_eq!(r(r#"${{ a === "Yes" }}"#), r#"${{ a == "Yes" }}"#);
+        assert_eq!(
+            r("{% if a !== 'x' %}y{% endif %}"),
+            "{% if a != 'x' %}y{% endif %}"
+        );
+        assert_eq!(r(r#"a === b ${{ "===" }}"#), r#"a === b ${{ "===" }}"#);
+        assert_eq!(r(r#"${{ 'it\'s' === x }}"#), r#"${{ 'it\'s' == x }}"#);
+        assert_eq!(r("${{ a == b }}"), "${{ a == b }}");
     }
 
     #[test]

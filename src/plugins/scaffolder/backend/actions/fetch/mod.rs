@@ -134,6 +134,30 @@ pub(super) fn resolve_fetch_url(ctx: &ActionContext, url: &str) -> Result<String
         .map_err(|e| ActionError::InvalidInput(format!("cannot resolve {url} against {base}: {e}")))
 }
 
+/// The reader for `url`: the backend's, or — for a `file:` URL below the template files a dry
+/// run was sent ([`ActionContext::template_directory`]) — a file reader confined to them.
+pub(super) fn reader_for(
+    ctx: &ActionContext,
+    url: &str,
+    shared: &std::sync::Arc<dyn crate::services::url_reader::UrlReaderService>,
+) -> std::sync::Arc<dyn crate::services::url_reader::UrlReaderService> {
+    let local = ctx.template_directory.as_ref().and_then(|dir| {
+        let path = Url::parse(url).ok()?.to_file_path().ok()?;
+        if !path.starts_with(dir) {
+            return None;
+        }
+        let readers = crate::services::url_reader::UrlReaders::builder()
+            .file_roots([dir.clone()])
+            .build()
+            .ok()?;
+        Some(std::sync::Arc::new(readers)
+            as std::sync::Arc<
+                dyn crate::services::url_reader::UrlReaderService,
+            >)
+    });
+    local.unwrap_or_else(|| std::sync::Arc::clone(shared))
+}
+
 /// A reader failure as an action error.
 pub(super) fn read_error(url: &str, e: UrlReaderError) -> ActionError {
     if e.is_not_found() {

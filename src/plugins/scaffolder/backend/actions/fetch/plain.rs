@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    FetchLimits, opt_str, output_dir, read_error, resolve_fetch_url, url_input, write_file,
-    write_tree,
+    FetchLimits, opt_str, output_dir, read_error, reader_for, resolve_fetch_url, url_input,
+    write_file, write_tree,
 };
 use crate::plugins::scaffolder::backend::actions::BuiltinActionDeps;
 use crate::plugins::scaffolder::common::ActionExample;
@@ -114,8 +114,7 @@ impl TemplateAction for FetchPlain {
         ctx.logger
             .info(&format!("Fetching plain content from {url}"));
         super::warn_unused_token(ctx);
-        let tree = self
-            .reader
+        let tree = reader_for(ctx, &url, &self.reader)
             .read_tree(&url, &ReadTreeOptions::new())
             .await
             .map_err(|e| read_error(&url, e))?;
@@ -210,8 +209,7 @@ impl TemplateAction for FetchPlainFile {
         if let Some(token) = opt_str(ctx, "token")? {
             opts = opts.token(token);
         }
-        let res = self
-            .reader
+        let res = reader_for(ctx, &url, &self.reader)
             .read_url(&url, &opts)
             .await
             .map_err(|e| read_error(&url, e))?;

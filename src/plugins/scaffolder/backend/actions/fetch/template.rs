@@ -8,8 +8,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::{Value, json};
 
 use super::{
-    FetchLimits, check_symlink, is_binary, opt_str, output_dir, read_error, resolve_fetch_url,
-    url_input, write_file,
+    FetchLimits, check_symlink, is_binary, opt_str, output_dir, read_error, reader_for,
+    resolve_fetch_url, url_input, write_file,
 };
 use crate::plugins::scaffolder::backend::actions::BuiltinActionDeps;
 use crate::plugins::scaffolder::common::ActionExample;
@@ -358,8 +358,7 @@ impl TemplateAction for FetchTemplate {
 
         ctx.logger.info("Fetching template content from remote URL");
         super::warn_unused_token(ctx);
-        let tree = self
-            .reader
+        let tree = reader_for(ctx, &url, &self.reader)
             .read_tree(&url, &ReadTreeOptions::new())
             .await
             .map_err(|e| read_error(&url, e))?;
