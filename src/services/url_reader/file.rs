@@ -257,6 +257,17 @@ impl FileUrlReader {
             etag.add(&entry.rel, &content);
             let mut file = TreeFile::new(entry.rel, content);
             file.last_modified_at = modified;
+            file.mode = entry.mode;
+            file.symlink = entry.link.as_deref().map(|target| {
+                target
+                    .strip_prefix(&root)
+                    .ok()
+                    .and_then(|rel| rel.to_str())
+                    .map_or_else(
+                        || target.display().to_string(),
+                        |rel| rel.replace('\\', "/"),
+                    )
+            });
             files.push(file);
         }
         let etag = etag.finish();
@@ -398,11 +409,13 @@ impl FileUrlReader {
             } else if !keep(&child_rel) {
                 continue;
             } else if file_type.is_file() {
-                let size = child.metadata().map_err(io_error(url))?.len();
+                let meta = child.metadata().map_err(io_error(url))?;
                 out.push(Entry {
                     rel: child_rel,
                     path,
-                    size,
+                    size: meta.len(),
+                    mode: permission_bits(&meta),
+                    link: None,
                 });
             } else if file_type.is_symlink() {
                 let Ok(meta) = fs::metadata(&path) else {
@@ -415,6 +428,8 @@ impl FileUrlReader {
                 if allowed {
                     out.push(Entry {
                         rel: child_rel,
+                        mode: permission_bits(&meta),
+                        link: fs::canonicalize(&path).ok(),
                         path,
                         size: meta.len(),
                     });
@@ -436,6 +451,21 @@ struct Entry {
     rel: String,
     path: PathBuf,
     size: u64,
+    /// Permission bits of the file (of the target for a symlink).
+    mode: Option<u32>,
+    /// The canonical target of a symlink.
+    link: Option<PathBuf>,
+}
+
+#[cfg(unix)]
+fn permission_bits(meta: &fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn permission_bits(_meta: &fs::Metadata) -> Option<u32> {
+    None
 }
 
 fn modified_at(meta: &fs::Metadata) -> Option<DateTime<Utc>> {

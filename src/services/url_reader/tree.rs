@@ -24,6 +24,11 @@ pub struct TreeFile {
     pub content: Bytes,
     /// When the file last changed, when the source knows.
     pub last_modified_at: Option<DateTime<Utc>>,
+    /// Unix permission bits (`0o755` for an executable), when the source knows them.
+    pub mode: Option<u32>,
+    /// When the file is a symbolic link, where it leads: a `/`-separated path relative to the
+    /// tree root when the target is inside the tree, an absolute path when it is outside.
+    pub symlink: Option<String>,
 }
 
 impl TreeFile {
@@ -33,6 +38,8 @@ impl TreeFile {
             path: path.into(),
             content: content.into(),
             last_modified_at: None,
+            mode: None,
+            symlink: None,
         }
     }
 

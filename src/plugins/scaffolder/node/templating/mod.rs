@@ -1,8 +1,37 @@
 //! `${{ }}` templating with Nunjucks semantics on [minijinja]: the variable delimiters are
 //! `${{` / `}}`, tags stay `{% %}`, undefined values render empty and chain, and a value that
 //! is exactly one expression keeps the JSON type of its result.
+//!
+//! What follows Nunjucks (and Backstage's sandbox around it), checked against the real
+//! `nunjucks` package by `tests/scaffolder_templating.rs`:
+//!
+//! - printing: `undefined` and `null` print nothing, numbers as JavaScript prints them (`2`, not
+//!   `2.0`; `1e+21`), arrays joined with `,`, objects as `[object Object]`;
+//! - truthiness: arrays and objects of the context are true even when empty;
+//! - the Nunjucks built-in filters (`dump` with indent, `default`/`d` with its boolean argument,
+//!   `replace`, `truncate`, `indent`, `title`, `capitalize`, `join`, `first`, `last`, `length`,
+//!   `sort`, `reverse`, `int`, `float`, `round`, `urlencode`, `striptags`, `trim`, `wordcount`,
+//!   `list`, `sum`, `selectattr`/`rejectattr`, `groupby`, `dictsort`, `batch`, `slice`,
+//!   `escape`/`safe`/`forceescape`, `center`, `nl2br`, `abs`, `string`);
+//! - `{% for key, value in object %}`, and the JavaScript string and array methods templates
+//!   call (`name.split('-')`, `tags.join(', ')`, `s.toLowerCase()`, …);
+//! - the scaffolder's filters `parseRepoUrl`, `parseEntityRef`, `pick` and `projectSlug`.
+//!
+//! Known differences: dict literals with bare keys (`{a: 1}`) read the keys as variables
+//! (except `defaultKind` and `defaultNamespace`, for `parseEntityRef`); `==` is strict
+//! (`1 == '1'` is false); `+` does not join strings with numbers (use `~`); minijinja's extra
+//! filters and tests stay available.
+//!
+//! Hostile templates: every render is bounded in work (`fuel`), recursion (64 levels) and output
+//! (`max_output_size`); templates cannot include, import or extend other templates; the
+//! `namespace()` global is not offered (Nunjucks has none).
 
 mod filters;
+mod js;
+mod methods;
+mod nunjucks;
+mod render;
+mod text;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +41,8 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, UndefinedBehavior};
 use parking_lot::RwLock;
 use serde_json::Value;
+
+use crate::services::config::Config;
 
 /// A filter or global function of an extension: JSON arguments in (for a filter the piped
 /// value first), JSON out.
@@ -147,6 +178,15 @@ pub fn describe(extensions: &TemplatingExtensions) -> Value {
 #[error("template error: {0}")]
 pub struct TemplateError(pub String);
 
+impl TemplateError {
+    /// Whether the render was stopped by a limit (work, recursion or output size) rather than
+    /// by a mistake in the template.
+    pub fn is_limit(&self) -> bool {
+        let m = self.0.as_str();
+        m.contains("out of fuel") || m.contains("maxOutputSize") || m.contains("recursion")
+    }
+}
+
 impl From<minijinja::Error> for TemplateError {
     fn from(e: minijinja::Error) -> Self {
         let mut msg = e.to_string();
@@ -161,15 +201,34 @@ impl From<minijinja::Error> for TemplateError {
 }
 
 /// Options of a [`Templater`].
+///
+/// ```
+/// use backlot::plugins::scaffolder::node::{templating::TemplaterOptions, Templater, TemplatingExtensions};
+///
+/// let opts = TemplaterOptions { max_output_size: Some(16), ..TemplaterOptions::default() };
+/// let t = Templater::with_options(&TemplatingExtensions::default(), opts);
+/// let err = t.render_str("${{ 'x' * 100 }}", &serde_json::json!({})).unwrap_err();
+/// assert!(err.to_string().contains("maxOutputSize"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplaterOptions {
     /// Remove the first newline after a block tag.
     pub trim_blocks: bool,
     /// Strip whitespace before a block tag on its line.
     pub lstrip_blocks: bool,
-    /// A bound on the work one render may do (instructions); `None` for no bound.
+    /// A bound on the work one render may do (instructions); `None` for no bound
+    /// (`scaffolder.templating.fuel`).
     pub fuel: Option<u64>,
+    /// A bound on the bytes one render may produce; `None` for no bound
+    /// (`scaffolder.templating.maxOutputSize`, default 10 MiB).
+    pub max_output_size: Option<usize>,
+    /// Cookiecutter compatibility (`fetch:template`'s `cookiecutterCompat`): variables are
+    /// `{{ }}` instead of `${{ }}` and `jsonify` is `dump`.
+    pub cookiecutter_compat: bool,
 }
+
+/// The default of [`TemplaterOptions::max_output_size`].
+pub const DEFAULT_MAX_OUTPUT_SIZE: usize = 10 * 1024 * 1024;
 
 impl Default for TemplaterOptions {
     fn default() -> Self {
@@ -177,11 +236,58 @@ impl Default for TemplaterOptions {
             trim_blocks: false,
             lstrip_blocks: false,
             fuel: Some(5_000_000),
+            max_output_size: Some(DEFAULT_MAX_OUTPUT_SIZE),
+            cookiecutter_compat: false,
         }
     }
 }
 
-/// Renders `${{ }}` templates over a JSON context.
+impl TemplaterOptions {
+    /// The defaults with the limits of `scaffolder.templating` (`fuel`, `maxOutputSize` as a
+    /// number of bytes or a size like `4MiB`).
+    ///
+    /// ```
+    /// use backlot::plugins::scaffolder::node::templating::TemplaterOptions;
+    /// use backlot::services::config::Config;
+    ///
+    /// let config = Config::from_value(serde_json::json!({
+    ///     "scaffolder": {"templating": {"maxOutputSize": "1MiB", "fuel": 1000}}
+    /// }));
+    /// let opts = TemplaterOptions::from_config(&config)?;
+    /// assert_eq!(opts.max_output_size, Some(1024 * 1024));
+    /// assert_eq!(opts.fuel, Some(1000));
+    /// # Ok::<(), backlot::plugins::scaffolder::node::TemplateError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TemplateError`] naming a key that is not a size or a positive number.
+    pub fn from_config(config: &Config) -> Result<Self, TemplateError> {
+        let mut opts = Self::default();
+        if let Some(v) = config.get("scaffolder.templating.maxOutputSize") {
+            let n = crate::services::url_reader::parse_size(v).ok_or_else(|| {
+                TemplateError(format!(
+                    "scaffolder.templating.maxOutputSize must be a size, got {v}"
+                ))
+            })?;
+            opts.max_output_size = Some(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        if let Some(v) = config.get("scaffolder.templating.fuel") {
+            let n = v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                TemplateError(format!(
+                    "scaffolder.templating.fuel must be a positive number, got {v}"
+                ))
+            })?;
+            opts.fuel = Some(n);
+        }
+        Ok(opts)
+    }
+}
+
+/// Renders `${{ }}` templates over a JSON context the way Backstage's Nunjucks sandbox does:
+/// `undefined` and `null` print nothing, numbers print as in JavaScript, arrays print joined
+/// with `,`, the Nunjucks built-in filters behave as in Nunjucks. Templates cannot load
+/// other templates, and every render is bounded in work, recursion and output size.
 ///
 /// ```
 /// use serde_json::json;
@@ -190,18 +296,24 @@ impl Default for TemplaterOptions {
 /// let t = Templater::new(&TemplatingExtensions::default());
 /// let ctx = json!({"parameters": {"name": "svc", "replicas": 3, "tags": ["a", "b"]}});
 /// assert_eq!(t.render_str("hello ${{ parameters.name }}", &ctx)?, "hello svc");
+/// assert_eq!(t.render_str("${{ parameters.tags }} ${{ 4 / 2 }}", &ctx)?, "a,b 2");
 /// // A lone expression keeps its type.
 /// assert_eq!(t.render_value(&json!("${{ parameters.replicas }}"), &ctx)?, json!(3));
 /// assert_eq!(t.render_value(&json!({"t": "${{ parameters.tags }}"}), &ctx)?, json!({"t": ["a", "b"]}));
+/// // An undefined value drops the key, as in Backstage.
+/// assert_eq!(t.render_value(&json!({"x": "${{ parameters.nope }}"}), &ctx)?, json!({}));
 /// # Ok::<(), backlot::plugins::scaffolder::node::TemplateError>(())
 /// ```
 pub struct Templater {
     env: Environment<'static>,
+    options: TemplaterOptions,
 }
 
 impl fmt::Debug for Templater {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Templater").finish_non_exhaustive()
+        f.debug_struct("Templater")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -214,8 +326,13 @@ impl Templater {
     /// The same with options.
     pub fn with_options(extensions: &TemplatingExtensions, options: TemplaterOptions) -> Self {
         let mut env = Environment::new();
+        let start = if options.cookiecutter_compat {
+            "{{"
+        } else {
+            "${{"
+        };
         if let Ok(syntax) = SyntaxConfig::builder()
-            .variable_delimiters("${{", "}}")
+            .variable_delimiters(start, "}}")
             .trim_blocks(options.trim_blocks)
             .lstrip_blocks(options.lstrip_blocks)
             .keep_trailing_newline(true)
@@ -226,58 +343,119 @@ impl Templater {
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_fuel(options.fuel);
         env.set_recursion_limit(64);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_formatter(|out, _state, value| {
+            out.write_str(&js::display(value))
+                .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write"))
+        });
+        methods::register(&mut env);
         filters::register_builtins(&mut env);
+        if options.cookiecutter_compat {
+            nunjucks::add_jsonify(&mut env);
+        }
         filters::register_extensions(&mut env, extensions);
-        Self { env }
+        Self { env, options }
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &TemplaterOptions {
+        &self.options
     }
 
     /// Renders a string template to a string.
     ///
     /// # Errors
     ///
-    /// [`TemplateError`] for a syntax error, an unknown filter or a failed filter.
+    /// [`TemplateError`] for a syntax error, an unknown filter, a failed filter, too much work
+    /// or too much output.
     pub fn render_str(&self, template: &str, ctx: &Value) -> Result<String, TemplateError> {
-        if !template.contains("${{") && !template.contains("{%") && !template.contains("{#") {
-            return Ok(template.to_string());
-        }
-        Ok(self.env.render_str(template, to_template_value(ctx))?)
+        self.render_str_with(template, &js::from_json(ctx))
     }
 
-    /// Renders every string inside `value`; a string that is exactly one `${{ expr }}` becomes
-    /// the JSON value of `expr` (an undefined result becomes the empty string, as in Backstage).
+    /// Renders with a context already converted by [`context`](Self::context), to render many
+    /// templates (the files of a skeleton) with one context.
+    ///
+    /// # Errors
+    ///
+    /// As [`render_str`](Self::render_str).
+    pub fn render_str_with(
+        &self,
+        template: &str,
+        ctx: &minijinja::Value,
+    ) -> Result<String, TemplateError> {
+        let start = if self.options.cookiecutter_compat {
+            "{{"
+        } else {
+            "${{"
+        };
+        if !template.contains(start) && !template.contains("{%") && !template.contains("{#") {
+            return Ok(template.to_string());
+        }
+        render::render(&self.env, template, ctx, self.options.max_output_size)
+    }
+
+    /// A JSON context converted once, for [`render_str_with`](Self::render_str_with).
+    pub fn context(ctx: &Value) -> minijinja::Value {
+        js::from_json(ctx)
+    }
+
+    /// Renders every string inside `value` as Backstage's workflow runner does: a string that
+    /// is one `${{ expr }}` (or one `{% %}` block) becomes the JSON value of its result; a
+    /// string that renders empty is `undefined` — the key is dropped from its object, an array
+    /// item becomes `null`, and the whole value `null`.
     ///
     /// # Errors
     ///
     /// [`TemplateError`] of the first string that fails.
     pub fn render_value(&self, value: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+        let ctx = js::from_json(ctx);
+        Ok(self.render_json(value, &ctx)?.unwrap_or(Value::Null))
+    }
+
+    fn render_json(
+        &self,
+        value: &Value,
+        ctx: &minijinja::Value,
+    ) -> Result<Option<Value>, TemplateError> {
         match value {
             Value::String(s) => self.render_string_value(s, ctx),
             Value::Array(items) => items
                 .iter()
-                .map(|v| self.render_value(v, ctx))
+                .map(|v| Ok(self.render_json(v, ctx)?.unwrap_or(Value::Null)))
                 .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+                .map(|v| Some(Value::Array(v))),
             Value::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (k, v) in map {
-                    out.insert(k.clone(), self.render_value(v, ctx)?);
+                    if let Some(r) = self.render_json(v, ctx)? {
+                        out.insert(k.clone(), r);
+                    }
                 }
-                Ok(Value::Object(out))
+                Ok(Some(Value::Object(out)))
             }
-            other => Ok(other.clone()),
+            other => Ok(Some(other.clone())),
         }
     }
 
-    fn render_string_value(&self, s: &str, ctx: &Value) -> Result<Value, TemplateError> {
-        if let Some(expr) = lone_expression(s) {
-            let compiled = self.env.compile_expression(expr)?;
-            let result = compiled.eval(to_template_value(ctx))?;
-            if result.is_undefined() {
-                return Ok(Value::String(String::new()));
+    fn render_string_value(
+        &self,
+        s: &str,
+        ctx: &minijinja::Value,
+    ) -> Result<Option<Value>, TemplateError> {
+        if !self.options.cookiecutter_compat && render::is_single_node(s) {
+            match self.render_str_with(&render::wrap_dump(s), ctx) {
+                Ok(out) if out.is_empty() => return Ok(None),
+                Ok(out) => {
+                    if let Ok(v) = serde_json::from_str::<Value>(&out) {
+                        return Ok(Some(render::whole_numbers(v)));
+                    }
+                }
+                Err(e) if e.is_limit() => return Err(e),
+                Err(_) => {}
             }
-            return serde_json::to_value(&result).map_err(|e| TemplateError(e.to_string()));
         }
-        self.render_str(s, ctx).map(Value::String)
+        let out = self.render_str_with(s, ctx)?;
+        Ok((!out.is_empty()).then_some(Value::String(out)))
     }
 
     /// Whether a rendered `if` is true: everything but `false`, `null`, `""`, `0` and `[]`.
@@ -293,21 +471,6 @@ impl Templater {
     }
 }
 
-/// A JSON value as minijinja sees it.
-pub(crate) fn to_template_value(v: &Value) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(v))
-}
-
-/// The expression of a string that is exactly one `${{ expr }}` (surrounding blanks allowed).
-fn lone_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("${{")?.strip_suffix("}}")?;
-    if inner.contains("${{") || inner.contains("}}") {
-        return None;
-    }
-    Some(inner.trim())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,9 +484,10 @@ mod tests {
             t.render_value(&json!("${{ parameters.b }}"), &ctx)?,
             json!(true)
         );
+        // Blanks around make three Nunjucks nodes: text, not a lone expression.
         assert_eq!(
             t.render_value(&json!(" ${{ parameters.n }} "), &ctx)?,
-            json!(2)
+            json!(" 2 ")
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.o }}"), &ctx)?,
@@ -335,7 +499,11 @@ mod tests {
         );
         assert_eq!(
             t.render_value(&json!("${{ parameters.missing.deeper }}"), &ctx)?,
-            json!("")
+            Value::Null
+        );
+        assert_eq!(
+            t.render_value(&json!({"a": "${{ parameters.missing }}", "b": ""}), &ctx)?,
+            json!({})
         );
         Ok(())
     }
