@@ -18,6 +18,7 @@ use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::scaffolder::backend::ScaffolderPlugin;
 use backlot::testing::{TestBackend, TestClient};
+use base64::Engine;
 use git_server::{GitServer, files_of, git_clone, git_in};
 use serde_json::{Value, json};
 
@@ -123,15 +124,8 @@ async fn follow_events(client: &TestClient, id: &str) -> Vec<Value> {
     }
 }
 
-#[tokio::test]
-async fn a_template_run_publishes_the_repository_and_registers_the_component() {
-    let Some(server) = GitServer::from_env("scaffolder end to end") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let template_file = write_template(dir.path());
-    let started = Instant::now();
-    let backend = TestBackend::builder()
+async fn start_backend(server: &GitServer, template_file: &Path) -> TestBackend {
+    TestBackend::builder()
         .config_yaml(support::file_locations_yaml())
         .config_yaml(format!(
             "catalog:\n  processingInterval: {{ seconds: 1 }}\n  rules:\n    - allow: [Template, Component, Location, User, Group]\n  locations:\n    - type: file\n      target: {}\n",
@@ -148,7 +142,18 @@ async fn a_template_run_publishes_the_repository_and_registers_the_component() {
         .feature(Feature::plugin(ScaffolderPlugin::new()))
         .start()
         .await
-        .expect("backend starts");
+        .expect("backend starts")
+}
+
+#[tokio::test]
+async fn a_template_run_publishes_the_repository_and_registers_the_component() {
+    let Some(server) = GitServer::from_env("scaffolder end to end") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let template_file = write_template(dir.path());
+    let started = Instant::now();
+    let backend = start_backend(&server, &template_file).await;
     let client = backend.client().as_user(USER);
     wait_for_entity(
         &client,
@@ -253,13 +258,8 @@ async fn a_template_run_publishes_the_repository_and_registers_the_component() {
         )
     );
 
-    // The task's output links to both.
+    // The task's output, in its completion event, links to both.
     let links = &completion["body"]["output"]["links"];
-    let links = if links.is_null() {
-        &task["output"]["links"]
-    } else {
-        links
-    };
     println!("output links: {links}");
     assert!(
         links.to_string().contains(&remote),
@@ -271,5 +271,96 @@ async fn a_template_run_publishes_the_repository_and_registers_the_component() {
             .contains(&format!("component:default/{name}")),
         "output links lack the entity: {links}"
     );
+    backend.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dry_run_renders_and_commits_but_pushes_and_registers_nothing() {
+    let Some(server) = GitServer::from_env("scaffolder end-to-end dry run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let template_file = write_template(dir.path());
+    let backend = start_backend(&server, &template_file).await;
+    let client = backend.client().as_user(USER);
+
+    // The actions list shows the built-in ones with Backstage's schemas.
+    let actions: Vec<Value> = client
+        .get("/api/scaffolder/v2/actions")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let publish = actions.iter().find(|a| a["id"] == "publish:git").unwrap();
+    assert_eq!(publish["schema"]["input"]["required"], json!(["repoUrl"]));
+    assert!(publish["schema"]["output"]["properties"]["commitHash"].is_object());
+    for id in [
+        "fs:delete",
+        "fs:rename",
+        "debug:log",
+        "debug:wait",
+        "catalog:register",
+        "catalog:write",
+        "catalog:fetch",
+        "publish:github",
+        "publish:gitlab",
+    ] {
+        assert!(actions.iter().any(|a| a["id"] == id), "{id} missing");
+    }
+
+    let template: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&template_file).unwrap()).unwrap();
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let owner = GitServer::fresh_owner("dry");
+    let res = client
+        .post_json(
+            "/api/scaffolder/v2/dry-run",
+            &json!({
+                "template": template,
+                "values": {"name": "drysvc", "owner": "team-a",
+                           "repoUrl": format!("{}?owner={owner}&repo=drysvc", server.host())},
+                "directoryContents": [
+                    {"path": "skeleton/README.md",
+                     "base64Content": b64("# ${{ values.name }}\n")},
+                ]
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let body: Value = res.json().unwrap();
+    let files: Vec<&str> = body["directoryContents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"README.md") && files.contains(&"catalog-info.yaml"),
+        "{files:?}"
+    );
+    let log = body["log"].to_string();
+    assert!(log.contains("Dry run: committed"), "{log}");
+    let links = body["output"]["links"].to_string();
+    assert!(
+        links.contains(&format!("{}/{owner}/drysvc.git", server.url)),
+        "{links}"
+    );
+    assert!(
+        body["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["body"]["stepId"] == "register" && l["body"]["status"] == "skipped"),
+        "{log}"
+    );
+    // Nothing reached the git server.
+    let res = reqwest::get(format!(
+        "{}/{owner}/drysvc/raw/branch/main/README.md",
+        server.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
     backend.stop().await.unwrap();
 }

@@ -447,6 +447,33 @@ async fn publish_github_creates_the_repository_through_the_api_then_pushes() {
         run.outputs["commitHash"].as_str().unwrap()
     );
 
+    // A user's repository (not an organisation's) is created through /user/repos, private by
+    // default.
+    let name = GitServer::fresh_owner("mine");
+    let run = h
+        .run(
+            "publish:github",
+            json!({"repoUrl": format!("github.test?owner=someone&repo={name}")}),
+            ws.path(),
+            RunOpts::default(),
+        )
+        .await;
+    run.result.as_ref().unwrap();
+    assert_eq!(
+        run.outputs["remoteUrl"],
+        format!("{}/user-me/{name}.git", server.url)
+    );
+    assert_eq!(
+        run.outputs["repoContentsUrl"],
+        format!("{}/user-me/{name}/blob/master", server.url)
+    );
+    {
+        let seen = fake.seen.lock();
+        let body = &seen.bodies[1];
+        assert_eq!(body["private"], true);
+        assert!(body.get("visibility").is_none(), "{body}");
+    }
+
     // A wrong token (the step's `token` input wins over the integration's): GitHub's answer,
     // not the token.
     let run = h
