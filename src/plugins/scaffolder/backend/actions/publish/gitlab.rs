@@ -6,9 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::integrations::{self, Kind};
+use super::integrations::Kind;
 use super::{
-    CommonInput, Settings, commit_and_push, common_properties, example, field, output_schema,
+    HostedTarget, Settings, commit_and_push, common_properties, example, field, output_schema,
     send_json,
 };
 use crate::plugins::scaffolder::common::ActionExample;
@@ -89,25 +89,16 @@ impl TemplateAction for PublishGitlab {
     }
 
     async fn handler(&self, ctx: &mut ActionContext) -> Result<(), ActionError> {
-        let input = CommonInput::parse(ctx)?;
-        let repo = integrations::parse_repo_url(&input.repo_url, true)?;
-        let integration = integrations::find(&self.settings.config, &repo.host, &[Kind::Gitlab])?
-            .ok_or_else(|| {
-                ActionError::InvalidInput(format!(
-                    "No matching integration configuration for host {}, please check your integrations config",
-                    repo.host
-                ))
-            })?;
-        let branch = input.branch("master")?;
+        let target = HostedTarget::parse(ctx, &self.settings, Kind::Gitlab, true)?;
         if ctx.is_dry_run {
-            let base = format!("{}/{}/{}", integration.base_url, repo.owner, repo.repo);
-            let remote = format!("{base}.git");
-            let hash = commit_and_push(ctx, &self.settings, &input, &branch, &remote, None).await?;
-            ctx.output("remoteUrl", remote);
-            ctx.output("repoContentsUrl", format!("{base}/-/blob/{branch}"));
-            ctx.output("commitHash", hash);
-            return Ok(());
+            return target.dry_run(ctx, &self.settings, "-/blob").await;
         }
+        let HostedTarget {
+            input,
+            repo,
+            integration,
+            branch,
+        } = target;
         let token = input
             .token
             .clone()

@@ -246,6 +246,63 @@ pub(super) async fn commit_and_push(
 }
 
 /// The input schema properties every publisher has.
+/// What a hosted publisher (`publish:github`, `publish:gitlab`) starts from: its input, the
+/// repository named by `repoUrl`, the host's integration of `kind` and the branch.
+struct HostedTarget {
+    input: CommonInput,
+    repo: integrations::RepoUrl,
+    integration: integrations::Integration,
+    branch: String,
+}
+
+impl HostedTarget {
+    /// Reads the target; `nested_owner` lets the owner hold `/` (GitLab groups).
+    fn parse(
+        ctx: &ActionContext,
+        settings: &Settings,
+        kind: integrations::Kind,
+        nested_owner: bool,
+    ) -> Result<Self, ActionError> {
+        let input = CommonInput::parse(ctx)?;
+        let repo = integrations::parse_repo_url(&input.repo_url, nested_owner)?;
+        let integration = integrations::find(&settings.config, &repo.host, &[kind])?
+            .ok_or_else(|| {
+                ActionError::InvalidInput(format!(
+                    "No matching integration configuration for host {}, please check your integrations config",
+                    repo.host
+                ))
+            })?;
+        let branch = input.branch("master")?;
+        Ok(Self {
+            input,
+            repo,
+            integration,
+            branch,
+        })
+    }
+
+    /// A dry run: the commit is made (so its hash is real), nothing is created or pushed, and
+    /// the outputs are those the host would give; `blob` is the host's path to a branch's
+    /// files (`blob`, `-/blob`).
+    async fn dry_run(
+        &self,
+        ctx: &mut ActionContext,
+        settings: &Settings,
+        blob: &str,
+    ) -> Result<(), ActionError> {
+        let base = format!(
+            "{}/{}/{}",
+            self.integration.base_url, self.repo.owner, self.repo.repo
+        );
+        let remote = format!("{base}.git");
+        let hash = commit_and_push(ctx, settings, &self.input, &self.branch, &remote, None).await?;
+        ctx.output("remoteUrl", remote);
+        ctx.output("repoContentsUrl", format!("{base}/{blob}/{}", self.branch));
+        ctx.output("commitHash", hash);
+        Ok(())
+    }
+}
+
 pub(super) fn common_properties() -> serde_json::Map<String, Value> {
     let props = json!({
         "repoUrl": { "title": "Repository Location", "type": "string",
