@@ -79,12 +79,28 @@ pub(crate) async fn connect_file(
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    pool_options(pool, 8, 0)
-        .connect_with(options)
-        .await
-        .map_err(|source| DatabaseError::Connect {
-            plugin_id: plugin_id.to_owned(),
-            target: path.display().to_string(),
-            source,
-        })
+    // Two processes opening a new file at once can both try to switch it to WAL; SQLite then
+    // answers SQLITE_BUSY at once, without its busy handler. Try again within the busy timeout.
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match pool_options(pool, 8, 0).connect_with(options.clone()).await {
+            Ok(p) => return Ok(p),
+            Err(source) if is_busy(&source) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 + fastrand::u64(0..80)))
+                    .await;
+            }
+            Err(source) => {
+                return Err(DatabaseError::Connect {
+                    plugin_id: plugin_id.to_owned(),
+                    target: path.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Whether SQLite answered `SQLITE_BUSY` (code 5, "database is locked").
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("5"))
 }
