@@ -121,8 +121,12 @@ impl TemplateAction for Write {
     }
 }
 
-/// "Publishes": checks the secret arrived, waits a moment (so the page is seen live), and
-/// answers the repository URL.
+/// Set by the test once the task page follows the event stream; `test:publish` waits for it
+/// (at most 30 s), so the page is seen live however slow the machine is.
+static PAGE_IS_LIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// "Publishes": checks the secret arrived, waits until the test has seen the task page follow
+/// the event stream, and answers the repository URL.
 #[derive(Debug)]
 struct Publish;
 #[async_trait]
@@ -144,7 +148,12 @@ impl TemplateAction for Publish {
                 .collect();
         ctx.logger
             .info(&format!("publishing with token s3cret-token to {repo_url}"));
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for _ in 0..300 {
+            if PAGE_IS_LIVE.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         ctx.output(
             "remoteUrl",
             format!("http://{host}/{}/{}", q["owner"], q["repo"]),
@@ -169,6 +178,17 @@ impl TemplateAction for Register {
 }
 
 /// Waits up to 10 s until the page source contains `marker` (after a form post).
+/// The task status the task page shows (`completed`, …), read from its HTML.
+fn task_status(source: &str) -> String {
+    source
+        .split("class=\"sc-task-status\"")
+        .nth(1)
+        .and_then(|rest| rest.split("sc-status sc-status-").nth(1))
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
 async fn wait_for(browser: &Browser, marker: &str) {
     for _ in 0..100 {
         if browser.source().await.contains(marker) {
@@ -329,10 +349,22 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     let task_url = browser.wait_for_url(|u| u.contains("/create/tasks/")).await;
     println!("task page: {task_url}");
 
-    // The task page follows the task to its end without a reload by the person.
+    // The task page follows the task to its end without a reload by the person: it is still
+    // running (publish waits for the test) when the page attaches to the event stream.
+    let mut followed_stream = false;
+    for _ in 0..150 {
+        if source_has(&browser, "data-sc-live=\"sse\"").await {
+            followed_stream = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    PAGE_IS_LIVE.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut status = String::new();
     for _ in 0..150 {
-        status = browser.text_of(".sc-task-status .sc-status").await;
+        // From a snapshot of the page: the live script replaces the status element as the
+        // task moves, so an element found first may be gone when its text is asked for.
+        status = task_status(&browser.source().await);
         if status == "completed" || status == "failed" {
             break;
         }
@@ -342,8 +374,9 @@ async fn a_person_runs_a_template_and_sees_the_task_complete() {
     assert_eq!(status, "completed", "{}", browser.source().await);
     assert_eq!(browser.url().await, task_url, "no navigation happened");
     assert!(
-        source_has(&browser, "data-sc-live=\"sse\"").await,
-        "the page followed the event stream"
+        followed_stream,
+        "the page followed the event stream while the task ran: {}",
+        browser.source().await
     );
     let repo = browser.find("ul.sc-output-links a[rel]").await;
     assert_eq!(browser.text(&repo).await, "Repository");
@@ -477,7 +510,9 @@ async fn a_person_makes_a_rust_service_from_the_demo_template() {
 
     let mut status = String::new();
     for _ in 0..600 {
-        status = browser.text_of(".sc-task-status .sc-status").await;
+        // From a snapshot of the page: the live script replaces the status element as the
+        // task moves, so an element found first may be gone when its text is asked for.
+        status = task_status(&browser.source().await);
         if status == "completed" || status == "failed" {
             break;
         }

@@ -233,7 +233,9 @@ form.addEventListener("focusout",function(e){if(e.target.willValidate&&e.target.
 /// The live task page: follows the backend's event stream when the browser may read it
 /// (the scaffolder in `app.signInPage.userCookiePlugins`, so the browser holds its user
 /// cookie), else reloads the task's part of the page every two seconds, until the task
-/// ends. `<body data-sc-live>` says which (`sse` or `poll`).
+/// ends. A stream refused before its first event (the user cookie may still be on its way
+/// on a first visit) is tried again, up to five times, while the page polls.
+/// `<body data-sc-live>` says which (`sse` or `poll`).
 pub(crate) const TASK_SCRIPT: &str = r##"(function(){
 var live=document.getElementById("sc-live");if(!live||live.dataset.final==="true")return;
 var busy=false,timer=null,es=null;
@@ -243,9 +245,10 @@ if(next&&cur){var log=cur.querySelector("#sc-log");var atEnd=log&&log.scrollTop+
 if(next.dataset.final==="true"){if(timer)clearInterval(timer);if(es)es.close();var acts=document.querySelector(".sc-actions form");if(acts)acts.remove();}}
 }).catch(function(){}).then(function(){busy=false;});}
 function poll(){document.body.dataset.scLive="poll";if(!timer)timer=setInterval(refresh,2000);}
-var url=live.dataset.eventstream;
-if(url&&window.EventSource){try{es=new EventSource(url,{withCredentials:true});var got=false;
-var on=function(){got=true;document.body.dataset.scLive="sse";refresh();};["log","completion","cancelled","recovered","message"].forEach(function(t){es.addEventListener(t,on);});
-es.onerror=function(){if(!got){es.close();es=null;poll();}};}catch(e){poll();}}else{poll();}
+var url=live.dataset.eventstream,tries=0;
+function connect(){if(!url||!window.EventSource){poll();return;}tries++;try{es=new EventSource(url,{withCredentials:true});var got=false;
+var on=function(){if(!got){got=true;document.body.dataset.scLive="sse";if(timer){clearInterval(timer);timer=null;}}refresh();};["log","completion","cancelled","recovered","message"].forEach(function(t){es.addEventListener(t,on);});
+es.onerror=function(){if(!got){es.close();es=null;poll();if(tries<5)setTimeout(connect,1000*tries);}};}catch(e){poll();}}
+connect();
 setTimeout(function(){if(es&&!es.readyState){poll();}},3000);
 })();"##;
