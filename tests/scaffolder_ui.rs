@@ -168,6 +168,7 @@ struct Recorder {
     tasks: Mutex<HashMap<String, (SerializedTask, Vec<SerializedTaskEvent>)>>,
     scaffolded: Mutex<Vec<ScaffoldRequest>>,
     cancelled: Mutex<Vec<String>>,
+    retried: Mutex<Vec<String>>,
     listed: Mutex<Vec<ListTasksRequest>>,
 }
 
@@ -269,6 +270,15 @@ impl ScaffolderApi for Recorder {
     async fn cancel_task(&self, task_id: &str) -> Result<(), ScaffolderApiError> {
         self.cancelled.lock().unwrap().push(task_id.to_string());
         Ok(())
+    }
+
+    async fn retry(
+        &self,
+        task_id: &str,
+        _secrets: &serde_json::Map<String, Value>,
+    ) -> Result<String, ScaffolderApiError> {
+        self.retried.lock().unwrap().push(task_id.to_string());
+        Ok(task_id.to_string())
     }
 
     async fn list_events(
@@ -919,6 +929,8 @@ async fn the_task_page_shows_steps_log_output_and_cancel() {
         b.contains("data-final=\"true\"")
             && !b.contains("http-equiv=\"refresh\"")
             && !b.contains("value=\"cancel\"")
+            && !b.contains("value=\"retry\""),
+        "a completed task offers neither cancel nor retry"
     );
     assert!(b.contains("<a class=\"bl-button\" href=\"http://127.0.0.1:7900/northwind/parcel-lib\" rel=\"noopener noreferrer\">Repository</a>"), "{b}");
     assert!(b.contains("href=\"/catalog/default/component/parcel-lib\" data-entity-ref=\"component:default/parcel-lib\">Open in catalog</a>"), "{b}");
@@ -966,4 +978,45 @@ async fn the_task_list_shows_mine_or_all() {
         env.api.listed.lock().unwrap()[0].created_by,
         ["user:default/jane"]
     );
+}
+
+#[tokio::test]
+async fn a_failed_task_can_be_retried_from_its_page() {
+    let env = env().await;
+    env.api.tasks.lock().unwrap().insert(
+        "broken".into(),
+        (
+            task("broken", "failed", "user:default/jane"),
+            vec![
+                event(
+                    1,
+                    "log",
+                    json!({ "message": "push refused", "stepId": "publish", "status": "failed" }),
+                ),
+                event(
+                    2,
+                    "completion",
+                    json!({ "message": "Run completed with status: failed", "status": "failed" }),
+                ),
+            ],
+        ),
+    );
+    let b = env
+        .backend
+        .client()
+        .get("/create/tasks/broken")
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        b.contains("value=\"retry\"") && !b.contains("value=\"cancel\""),
+        "{b}"
+    );
+    let (status, location, _) =
+        post_form(&env, "/create/tasks/broken", &[("_action", "retry")]).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/create/tasks/broken"))
+    );
+    assert_eq!(*env.api.retried.lock().unwrap(), ["broken"]);
 }

@@ -100,7 +100,8 @@ fn output(req: &PageRequest, output: &Value) -> Markup {
     }
 }
 
-/// The task page (POST `_action=cancel` cancels it).
+/// The task page (POST `_action=cancel` cancels it, `_action=retry` runs a failed or
+/// cancelled task again).
 pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
     let id = req.param("taskId").unwrap_or("").to_string();
     let api = req.api(&SCAFFOLDER_API)?;
@@ -110,6 +111,12 @@ pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
             return Ok(api_error_page(&req, "Task", &e));
         }
         return Ok(PageContent::redirect(here));
+    }
+    if let Some("retry") = req.form_value("_action") {
+        return Ok(match api.retry(&id, &serde_json::Map::new()).await {
+            Ok(new_id) => PageContent::redirect(task_href(&req, &new_id)),
+            Err(e) => api_error_page(&req, "Task", &e),
+        });
     }
     let task = match api.get_task(&id).await {
         Ok(t) => t,
@@ -209,6 +216,11 @@ pub(crate) async fn render(req: PageRequest) -> Result<PageContent, PageError> {
             @if !done {
                 form method="post" action=(here) class="sc-inline" {
                     button class="bl-button" type="submit" name="_action" value="cancel" { "Cancel" }
+                }
+            }
+            @if matches!(status, TaskStatus::Failed | TaskStatus::Cancelled) {
+                form method="post" action=(here) class="sc-inline" {
+                    button class="bl-button" type="submit" name="_action" value="retry" { "Retry" }
                 }
             }
             @if let Some(h) = &start_over { " " a class="bl-button" href=(h) { "Start over" } }
