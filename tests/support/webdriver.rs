@@ -284,9 +284,33 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Also when a test panics: the session is ended first (chromedriver then closes
+    /// Chromium), else Chromium would outlive its killed chromedriver.
     fn drop(&mut self) {
+        self.delete_session_blocking();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// `DELETE /session/{id}` without the async runtime (it may be gone or panicking).
+    fn delete_session_blocking(&self) {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+        let path = self.session_path("");
+        let _ = write!(
+            stream,
+            "DELETE {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        // The answer's first bytes come once the session (and Chromium) is closed.
+        let mut answer = [0u8; 512];
+        let _ = stream.read(&mut answer);
     }
 }
 
