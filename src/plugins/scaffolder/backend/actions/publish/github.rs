@@ -13,7 +13,6 @@ use super::{
 };
 use crate::plugins::scaffolder::common::ActionExample;
 use crate::plugins::scaffolder::node::{ActionContext, ActionError, TemplateAction};
-use crate::services::http_client::http_client;
 
 /// Boolean inputs passed to GitHub as they are (input name, API field).
 const FLAGS: &[(&str, &str)] = &[
@@ -119,8 +118,7 @@ impl TemplateAction for PublishGithub {
                     repo.host, repo.owner, repo.repo
                 ))
             })?;
-        let http = http_client(&self.settings.config)
-            .map_err(|e| ActionError::Failed(format!("backend.httpClient config: {e}")))?;
+        let http = self.settings.http()?;
         let api = integration.api_base_url.as_str();
         let timeout = self.settings.timeout()?;
         let auth = |req: reqwest::RequestBuilder| {

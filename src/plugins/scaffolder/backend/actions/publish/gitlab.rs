@@ -13,7 +13,6 @@ use super::{
 };
 use crate::plugins::scaffolder::common::ActionExample;
 use crate::plugins::scaffolder::node::{ActionContext, ActionError, TemplateAction};
-use crate::services::http_client::http_client;
 
 /// `publish:gitlab`.
 #[derive(Debug)]
@@ -106,8 +105,7 @@ impl TemplateAction for PublishGitlab {
             .ok_or_else(|| {
                 ActionError::InvalidInput(format!("No token available for host {}", repo.host))
             })?;
-        let http = http_client(&self.settings.config)
-            .map_err(|e| ActionError::Failed(format!("backend.httpClient config: {e}")))?;
+        let http = self.settings.http()?;
         let api = integration.api_base_url.as_str();
         let timeout = self.settings.timeout()?;
         let auth = |req: reqwest::RequestBuilder| req.header("PRIVATE-TOKEN", token.as_str());

@@ -76,6 +76,9 @@ pub(super) struct Settings {
     default_author_name: String,
     default_author_email: String,
     default_commit_message: String,
+    /// The client for the hosts' REST APIs, built once with `backend.httpClient.*`; a config
+    /// error fails the API publishers when they run.
+    http: Result<reqwest::Client, String>,
     /// The first config value that could not be read; the actions fail with it when they run.
     problem: Option<String>,
 }
@@ -100,14 +103,24 @@ impl Settings {
                 DEFAULT_TIMEOUT
             }
         };
+        let http = crate::services::http_client::http_client(config)
+            .map_err(|e| format!("backend.httpClient config: {e}"));
         Self {
             config: Arc::clone(config),
             timeout,
             default_author_name,
             default_author_email,
             default_commit_message,
+            http,
             problem,
         }
+    }
+
+    /// The client for the hosts' REST APIs, or the config problem.
+    pub(super) fn http(&self) -> Result<&reqwest::Client, ActionError> {
+        self.http
+            .as_ref()
+            .map_err(|e| ActionError::Failed(e.clone()))
     }
 
     /// The timeout of one git command or API call, or the config problem.
