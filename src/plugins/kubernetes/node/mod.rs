@@ -1,0 +1,1 @@
+//! See the [plugin's overview](super).
