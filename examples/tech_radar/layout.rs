@@ -77,6 +77,30 @@ fn candidates(inner: f64, outer: f64, a0: f64, a1: f64, spacing: f64) -> Vec<(f6
     points
 }
 
+/// Picks up to `n` of `points`, far apart: the one nearest `centre` first, then each time the
+/// one farthest from those already picked (the lowest index on ties).
+fn spread(points: &[(f64, f64)], centre: (f64, f64), n: usize) -> Vec<usize> {
+    let dist = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).hypot(a.1 - b.1);
+    let mut nearest: Vec<f64> = points.iter().map(|p| -dist(*p, centre)).collect();
+    let mut picked = Vec::with_capacity(n.min(points.len()));
+    while picked.len() < n.min(points.len()) {
+        let mut best: Option<usize> = None;
+        for (i, d) in nearest.iter().enumerate() {
+            if !picked.contains(&i) && best.is_none_or(|b| *d > nearest[b]) {
+                best = Some(i);
+            }
+        }
+        let Some(best) = best else { break };
+        picked.push(best);
+        for (i, d) in nearest.iter_mut().enumerate() {
+            let to_best = dist(points[i], points[best]);
+            // The first pick scored by closeness to the centre; from now on by distance.
+            *d = if picked.len() == 1 { to_best } else { d.min(to_best) };
+        }
+    }
+    picked
+}
+
 /// Places every entry; numbers follow quadrant, ring and title order.
 pub(crate) fn layout(data: &RadarData) -> Vec<Blip> {
     let mut order: Vec<(usize, usize, String, usize)> = data
@@ -116,12 +140,10 @@ pub(crate) fn layout(data: &RadarData) -> Vec<Blip> {
         if points.is_empty() {
             points.push(point((inner + outer) / 2.0, (a0 + a1) / 2.0));
         }
+        let centre = point((inner + outer) / 2.0, (a0 + a1) / 2.0);
+        let picked = spread(&points, centre, group.len());
         for (k, (_, _, _, entry)) in group.iter().enumerate() {
-            let index = if points.len() >= group.len() {
-                k * points.len() / group.len()
-            } else {
-                k % points.len()
-            };
+            let index = picked[k % picked.len()];
             let (x, y) = points[index];
             blips.push(Blip {
                 number: start + k + 1,
