@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use backlot::backend::ApiError;
+use backlot::backend::{ApiError, ApiErrorKind};
 use backlot::services::auth::Credentials;
 use backlot::services::permissions::{AuthorizePermissionRequest, AuthorizeResult};
 use serde::Deserialize;
@@ -72,7 +72,7 @@ fn page(query: &HashMap<String, String>, max: i64) -> Result<(i64, i64), ApiErro
                 .ok_or_else(|| ApiError::input(format!("{name} must be a number."))),
         }
     };
-    let limit = number("limit", 25)?;
+    let limit = number("limit", 25.min(max))?;
     if limit > max {
         return Err(ApiError::input(format!(
             "limit must be at most {max} (lighthouse.maxPageSize)"
@@ -112,7 +112,19 @@ async fn create(
     body: Result<Json<TriggerAudit>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AuditBody>), ApiError> {
     require_create(&state, caller).await?;
-    let Json(req) = body.map_err(|e| ApiError::input(e.body_text()))?;
+    let Json(req) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ApiErrorKind::PayloadTooLarge,
+                format!(
+                    "the body is larger than lighthouse.maxBodyBytes ({})",
+                    state.config.max_body_bytes
+                ),
+            )
+        } else {
+            ApiError::input(e.body_text())
+        }
+    })?;
     let url = check_url(&req.url)?;
     if !(req.options.is_null() || req.options.is_object()) {
         return Err(ApiError::input("options must be an object"));

@@ -265,7 +265,7 @@ impl Store {
             if i > 0 {
                 query.push(", ");
             }
-            query.push("?").push_bind(*id);
+            query.push_bind(*id);
         }
         query.push(")");
         let scores: Vec<(String, String, String, Option<f64>)> = query.fetch_all(&*self.db).await?;
