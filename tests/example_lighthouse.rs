@@ -78,8 +78,14 @@ fn script(dir: &Path, name: &str, body: &str) -> String {
 fn error(res: &TestResponse) -> (String, String) {
     let body: Value = res.json().unwrap();
     (
-        body["error"]["name"].as_str().unwrap_or_default().to_owned(),
-        body["error"]["message"].as_str().unwrap_or_default().to_owned(),
+        body["error"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     )
 }
 
@@ -110,7 +116,10 @@ async fn finished(b: &TestBackend, id: &str, within: Duration) -> Value {
         if audit["status"] != "RUNNING" {
             return audit;
         }
-        assert!(Instant::now() < deadline, "audit {id} still running: {audit}");
+        assert!(
+            Instant::now() < deadline,
+            "audit {id} still running: {audit}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -192,7 +201,11 @@ async fn failures_are_recorded_with_their_reason() {
             "cannot run /nonexistent/bin/lighthouse",
         ),
         (
-            script(dir.path(), "exit3.sh", "echo 'Chrome crashed: no display' >&2\nexit 3"),
+            script(
+                dir.path(),
+                "exit3.sh",
+                "echo 'Chrome crashed: no display' >&2\nexit 3",
+            ),
             "lighthouse exited with exit status: 3: Chrome crashed: no display",
         ),
         (
@@ -233,7 +246,12 @@ async fn failures_are_recorded_with_their_reason() {
                 .await
                 .unwrap();
         assert_eq!((status.as_str(), stored.as_str()), ("FAILED", failure));
-        assert!(b.logger().records().iter().any(|r| r.message == "audit failed"));
+        assert!(
+            b.logger()
+                .records()
+                .iter()
+                .any(|r| r.message == "audit failed")
+        );
         b.stop().await.unwrap();
     }
 }
@@ -254,13 +272,19 @@ async fn a_timeout_kills_the_whole_process_group() {
         "hang.sh",
         &format!("sleep 300 &\necho $$ $! > {}\nwait", pids.display()),
     );
-    let b = start(&format!("lighthouse:\n  command: '{hang}'\n  timeout: 1s\n")).await;
+    let b = start(&format!(
+        "lighthouse:\n  command: '{hang}'\n  timeout: 1s\n"
+    ))
+    .await;
     let audit = trigger(&b, &b.url("/api/website/home")).await;
     let started = Instant::now();
     let done = finished(&b, audit["id"].as_str().unwrap(), Duration::from_secs(20)).await;
     assert_eq!(done["status"], "FAILED");
     assert!(
-        done["failure"].as_str().unwrap().contains("timed out after 1s (lighthouse.timeout)"),
+        done["failure"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1s (lighthouse.timeout)"),
         "{done}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -268,9 +292,112 @@ async fn a_timeout_kills_the_whole_process_group() {
     for pid in text.split_whitespace().map(|p| p.parse::<u32>().unwrap()) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while !matches!(proc_state(pid), None | Some('Z')) {
-            assert!(Instant::now() < deadline, "process {pid} outlived the timeout");
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} outlived the timeout"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_backend_shutting_down_stops_its_audits_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let hang = script(
+        dir.path(),
+        "hang.sh",
+        &format!("sleep 300 &\necho $$ $! > {}\nwait", pids.display()),
+    );
+    let db_yaml = format!(
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
+        dir.path().join("data").display()
+    );
+    let config = format!(
+        "{db_yaml}lighthouse:\n  command: '{hang}'\n  timeout: 5m\n  maxConcurrentAudits: 1\n"
+    );
+    let b = start(&config).await;
+    let running = trigger(&b, &b.url("/api/website/home")).await;
+    let waiting = trigger(&b, &b.url("/api/website/home")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids.exists()
+        || std::fs::read_to_string(&pids)
+            .unwrap()
+            .split_whitespace()
+            .count()
+            < 2
+    {
+        assert!(Instant::now() < deadline, "the audit never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopped_at = Instant::now();
+    b.stop().await.unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    for pid in std::fs::read_to_string(&pids).unwrap().split_whitespace() {
+        let pid: u32 = pid.parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !matches!(proc_state(pid), None | Some('Z')) {
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} outlived the backend"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let b = start(&config).await;
+    for audit in [&running, &waiting] {
+        let done = finished(&b, audit["id"].as_str().unwrap(), Duration::from_secs(1)).await;
+        assert_eq!(done["status"], "FAILED");
+        assert_eq!(
+            done["failure"],
+            "stopped: the backend shut down during the audit"
+        );
+    }
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_scheduled_reaudit_audits_every_known_website() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = script(dir.path(), "fail.sh", "exit 1");
+    let b = start(&format!(
+        "lighthouse:\n  command: '{failing}'\n  reauditEvery: 1d\n"
+    ))
+    .await;
+    let t = Utc::now() - chrono::Duration::days(2);
+    seed(&b, "x1", "https://a.example.com/", t, [0.5; 4]).await;
+    seed(&b, "x2", "https://b.example.com/", t, [0.5; 4]).await;
+    seed(&b, "x3", "https://b.example.com/", t, [0.6; 4]).await;
+    b.trigger_task("lighthouse", lighthouse::REAUDIT_TASK)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: Value = b
+            .client()
+            .get("/api/lighthouse/v1/websites")
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let fresh: Vec<&Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["lastAudit"]["status"] == "FAILED")
+            .collect();
+        if fresh.len() == 2 {
+            assert_eq!(
+                list["items"][0]["audits"].as_array().unwrap().len()
+                    + list["items"][1]["audits"].as_array().unwrap().len(),
+                5
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not re-audited: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     b.stop().await.unwrap();
 }
@@ -319,22 +446,57 @@ async fn audits_wait_for_a_slot_and_too_many_are_refused() {
 }
 
 async fn api_shapes(db_yaml: &str) {
-    let b = start(&format!("{db_yaml}lighthouse:\n  maxPageSize: 10\n  maxBodyBytes: 1024\n")).await;
+    let b = start(&format!(
+        "{db_yaml}lighthouse:\n  maxPageSize: 10\n  maxBodyBytes: 1024\n"
+    ))
+    .await;
     let site = "https://www.example.com/";
     let other = "https://shop.example.com/a?b=c";
     let t0 = Utc::now() - chrono::Duration::hours(3);
     seed(&b, "a1", site, t0, [0.5, 0.9, 0.8, 0.7]).await;
-    seed(&b, "a2", site, t0 + chrono::Duration::hours(1), [0.6, 0.95, 0.85, 0.75]).await;
-    seed(&b, "b1", other, t0 + chrono::Duration::minutes(30), [0.9, 1.0, 1.0, 0.9]).await;
+    seed(
+        &b,
+        "a2",
+        site,
+        t0 + chrono::Duration::hours(1),
+        [0.6, 0.95, 0.85, 0.75],
+    )
+    .await;
+    seed(
+        &b,
+        "b1",
+        other,
+        t0 + chrono::Duration::minutes(30),
+        [0.9, 1.0, 1.0, 0.9],
+    )
+    .await;
 
     let res = b.client().get("/api/lighthouse/v1/websites").await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text());
     let list: Value = res.json().unwrap();
-    assert_eq!((list["total"].clone(), list["limit"].clone(), list["offset"].clone()), (json!(2), json!(10), json!(0)), "limit: 25 or lighthouse.maxPageSize");
-    let urls: Vec<&str> = list["items"].as_array().unwrap().iter().map(|s| s["url"].as_str().unwrap()).collect();
+    assert_eq!(
+        (
+            list["total"].clone(),
+            list["limit"].clone(),
+            list["offset"].clone()
+        ),
+        (json!(2), json!(10), json!(0)),
+        "limit: 25 or lighthouse.maxPageSize"
+    );
+    let urls: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["url"].as_str().unwrap())
+        .collect();
     assert_eq!(urls, [site, other], "most recently audited first");
     let first = &list["items"][0];
-    let ids: Vec<&str> = first["audits"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = first["audits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["a2", "a1"], "newest first");
     assert_eq!(first["lastAudit"]["id"], "a2");
     assert_eq!(first["lastAudit"]["status"], "COMPLETED");
@@ -343,24 +505,56 @@ async fn api_shapes(db_yaml: &str) {
         json!({ "id": "accessibility", "title": "Accessibility", "score": 0.95 })
     );
 
-    let encoded = percent_encoding::utf8_percent_encode(other, percent_encoding::NON_ALPHANUMERIC).to_string();
-    let res = b.client().get(&format!("/api/lighthouse/v1/websites/{encoded}")).await.unwrap();
+    let encoded = percent_encoding::utf8_percent_encode(other, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let res = b
+        .client()
+        .get(&format!("/api/lighthouse/v1/websites/{encoded}"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text());
     let one: Value = res.json().unwrap();
     assert_eq!(one["url"], other);
     assert_eq!(one["audits"].as_array().unwrap().len(), 1);
-    let res = b.client().get("/api/lighthouse/v1/websites/https%3A%2F%2Fnope.example").await.unwrap();
+    let res = b
+        .client()
+        .get("/api/lighthouse/v1/websites/https%3A%2F%2Fnope.example")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(error(&res).0, "NotFoundError");
 
-    let res = b.client().get("/api/lighthouse/v1/audits?limit=2&offset=1").await.unwrap();
+    let res = b
+        .client()
+        .get("/api/lighthouse/v1/audits?limit=2&offset=1")
+        .await
+        .unwrap();
     let page: Value = res.json().unwrap();
-    assert_eq!((page["total"].as_i64(), page["limit"].as_i64(), page["offset"].as_i64()), (Some(3), Some(2), Some(1)));
-    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        (
+            page["total"].as_i64(),
+            page["limit"].as_i64(),
+            page["offset"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["b1", "a1"]);
-    assert!(page["items"][0].get("report").is_none(), "lists carry no report");
+    assert!(
+        page["items"][0].get("report").is_none(),
+        "lists carry no report"
+    );
 
-    let res = b.client().get("/api/lighthouse/v1/audits/a2").await.unwrap();
+    let res = b
+        .client()
+        .get("/api/lighthouse/v1/audits/a2")
+        .await
+        .unwrap();
     let audit: Value = res.json().unwrap();
     assert_eq!(audit["report"]["lighthouseVersion"], "12.2.3");
     assert_eq!(audit["categories"]["performance"]["score"], 0.6);
@@ -368,15 +562,32 @@ async fn api_shapes(db_yaml: &str) {
     for (query, message) in [
         ("limit=abc", "limit must be a number."),
         ("offset=-1", "offset must be a number."),
-        ("limit=11", "limit must be at most 10 (lighthouse.maxPageSize)"),
+        (
+            "limit=11",
+            "limit must be at most 10 (lighthouse.maxPageSize)",
+        ),
     ] {
-        let res = b.client().get(&format!("/api/lighthouse/v1/audits?{query}")).await.unwrap();
+        let res = b
+            .client()
+            .get(&format!("/api/lighthouse/v1/audits?{query}"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400, "{query}");
         assert_eq!(error(&res), ("InputError".to_string(), message.to_string()));
     }
-    let res = b.client().get("/api/lighthouse/v1/audits/nope").await.unwrap();
+    let res = b
+        .client()
+        .get("/api/lighthouse/v1/audits/nope")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(error(&res), ("NotFoundError".into(), "audit with id \"nope\" not found".into()));
+    assert_eq!(
+        error(&res),
+        (
+            "NotFoundError".into(),
+            "audit with id \"nope\" not found".into()
+        )
+    );
 
     for body in [
         json!({ "url": "ftp://example.com/" }),
@@ -386,14 +597,22 @@ async fn api_shapes(db_yaml: &str) {
         json!({ "url": "https://example.com/", "options": "fast" }),
         json!({ "website": "https://example.com/" }),
     ] {
-        let res = b.client().post_json("/api/lighthouse/v1/audits", &body).await.unwrap();
+        let res = b
+            .client()
+            .post_json("/api/lighthouse/v1/audits", &body)
+            .await
+            .unwrap();
         assert!(matches!(res.status(), 400 | 413), "{body}: {}", res.text());
         if res.status() == 400 {
             assert_eq!(error(&res).0, "InputError", "{body}");
         }
     }
     let huge = json!({ "url": "https://example.com/", "options": { "pad": "x".repeat(2000) } });
-    let res = b.client().post_json("/api/lighthouse/v1/audits", &huge).await.unwrap();
+    let res = b
+        .client()
+        .post_json("/api/lighthouse/v1/audits", &huge)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413, "lighthouse.maxBodyBytes: {}", res.text());
     assert_eq!(
         error(&res),
@@ -403,19 +622,34 @@ async fn api_shapes(db_yaml: &str) {
         )
     );
 
-    let res = b.client().delete("/api/lighthouse/v1/audits/a1").await.unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text());
-    let db = b.database("lighthouse").await.unwrap();
-    let (left,): (i64,) = Sql::new("SELECT COUNT(*) FROM lighthouse_categories WHERE audit_id = 'a1'")
-        .fetch_one(&db)
+    let res = b
+        .client()
+        .delete("/api/lighthouse/v1/audits/a1")
         .await
         .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let db = b.database("lighthouse").await.unwrap();
+    let (left,): (i64,) =
+        Sql::new("SELECT COUNT(*) FROM lighthouse_categories WHERE audit_id = 'a1'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(left, 0);
-    assert_eq!(b.client().get("/api/lighthouse/v1/audits/a1").await.unwrap().status(), 404);
+    assert_eq!(
+        b.client()
+            .get("/api/lighthouse/v1/audits/a1")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // Every route needs credentials (the backend's default-deny auth layer).
     let anonymous = b.client().unauthenticated();
-    for path in ["/api/lighthouse/v1/websites", "/api/lighthouse/v1/audits/a2"] {
+    for path in [
+        "/api/lighthouse/v1/websites",
+        "/api/lighthouse/v1/audits/a2",
+    ] {
         assert_eq!(anonymous.get(path).await.unwrap().status(), 401, "{path}");
     }
     b.stop().await.unwrap();
@@ -453,7 +687,10 @@ async fn triggering_needs_the_create_permission() {
         .unwrap();
     let body = json!({ "url": "https://example.com/" });
     let joe = b.client().as_user("user:default/joe");
-    let res = joe.post_json("/api/lighthouse/v1/audits", &body).await.unwrap();
+    let res = joe
+        .post_json("/api/lighthouse/v1/audits", &body)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403, "{}", res.text());
     assert_eq!(
         error(&res),
@@ -463,13 +700,27 @@ async fn triggering_needs_the_create_permission() {
         )
     );
     // Reading needs no permission; nothing was stored.
-    let list: Value = joe.get("/api/lighthouse/v1/audits").await.unwrap().json().unwrap();
+    let list: Value = joe
+        .get("/api/lighthouse/v1/audits")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(list["total"], 0);
     let jane = b.client().as_user("user:default/jane");
-    let res = jane.post_json("/api/lighthouse/v1/audits", &body).await.unwrap();
+    let res = jane
+        .post_json("/api/lighthouse/v1/audits", &body)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text());
-    let id = res.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
-    let res = joe.delete(&format!("/api/lighthouse/v1/audits/{id}")).await.unwrap();
+    let id = res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = joe
+        .delete(&format!("/api/lighthouse/v1/audits/{id}"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     // The permission is listed in the plugin's permission metadata.
     let meta = b
@@ -478,7 +729,11 @@ async fn triggering_needs_the_create_permission() {
         .get("/api/lighthouse/.well-known/backstage/permissions/metadata")
         .await
         .unwrap();
-    assert!(meta.text().contains("lighthouse.audit.create"), "{}", meta.text());
+    assert!(
+        meta.text().contains("lighthouse.audit.create"),
+        "{}",
+        meta.text()
+    );
     b.stop().await.unwrap();
 }
 
@@ -491,7 +746,8 @@ async fn audits_of_a_killed_backend_fail_at_start_and_live_ones_keep_beating() {
         data.display()
     );
     let slow = script(dir.path(), "slow.sh", "sleep 4\nexit 2");
-    let config = format!("{db_yaml}lighthouse:\n  command: '{slow}'\n  staleAfter: 1s\n  timeout: 20s\n");
+    let config =
+        format!("{db_yaml}lighthouse:\n  command: '{slow}'\n  staleAfter: 1s\n  timeout: 20s\n");
 
     let b = start(&config).await;
     let db = b.database("lighthouse").await.unwrap();
@@ -514,20 +770,35 @@ async fn audits_of_a_killed_backend_fail_at_start_and_live_ones_keep_beating() {
     let live = trigger(&b, &b.url("/api/website/home")).await;
     let id = live["id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    b.trigger_task("lighthouse", lighthouse::STALE_TASK).await.unwrap();
+    b.trigger_task("lighthouse", lighthouse::STALE_TASK)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let res = b.client().get(&format!("/api/lighthouse/v1/audits/{id}")).await.unwrap();
+    let res = b
+        .client()
+        .get(&format!("/api/lighthouse/v1/audits/{id}"))
+        .await
+        .unwrap();
     let now: Value = res.json().unwrap();
-    assert_eq!(now["status"], "RUNNING", "the sweep failed a live audit: {now}");
+    assert_eq!(
+        now["status"], "RUNNING",
+        "the sweep failed a live audit: {now}"
+    );
     let done = finished(&b, id, Duration::from_secs(20)).await;
-    assert!(done["failure"].as_str().unwrap().contains("exit status: 2"), "{done}");
+    assert!(
+        done["failure"].as_str().unwrap().contains("exit status: 2"),
+        "{done}"
+    );
     b.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_config_fails_the_start() {
     for (yaml, key) in [
-        ("lighthouse:\n  maxConcurrentAudits: 0\n", "maxConcurrentAudits"),
+        (
+            "lighthouse:\n  maxConcurrentAudits: 0\n",
+            "maxConcurrentAudits",
+        ),
         ("lighthouse:\n  timeout: soon\n", "timeout"),
         ("lighthouse:\n  chromeFlag: [x]\n", "chromeFlag"),
     ] {
@@ -561,35 +832,65 @@ async fn the_card_shows_the_latest_scores_and_sparklines() {
     register_entity(&b, dir.path(), &site).await;
 
     let html = b.client().get(ENTITY_PAGE).await.unwrap().text();
-    assert!(html.contains("This website has not been audited yet."), "{html}");
+    assert!(
+        html.contains("This website has not been audited yet."),
+        "{html}"
+    );
     assert!(html.contains("Audit now"));
 
     let t0 = Utc::now() - chrono::Duration::days(3);
     for (i, p) in [0.42, 0.61, 0.93].iter().enumerate() {
-        seed(&b, &format!("s{i}"), &site, t0 + chrono::Duration::days(i as i64), [*p, 1.0, 0.79, 0.5]).await;
+        seed(
+            &b,
+            &format!("s{i}"),
+            &site,
+            t0 + chrono::Duration::days(i as i64),
+            [*p, 1.0, 0.79, 0.5],
+        )
+        .await;
     }
     let html = b.client().get(ENTITY_PAGE).await.unwrap().text();
     let perf = card_row(&html, "performance");
-    assert!(perf.contains("<strong>93</strong>") && perf.contains("lh-good"), "{perf}");
+    assert!(
+        perf.contains("<strong>93</strong>") && perf.contains("lh-good"),
+        "{perf}"
+    );
     assert!(perf.contains("data-points=\"3\""), "{perf}");
     assert!(card_row(&html, "best-practices").contains("<strong>79</strong>"));
     assert!(card_row(&html, "best-practices").contains("lh-average"));
     assert!(card_row(&html, "seo").contains("<strong>50</strong>"));
     // The sparkline rises: its last point is higher (smaller y) than its first.
-    let points = perf.split("polyline points=\"").nth(1).unwrap().split('"').next().unwrap();
-    let ys: Vec<f64> = points.split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let points = perf
+        .split("polyline points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let ys: Vec<f64> = points
+        .split(' ')
+        .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(ys.len(), 3);
     assert!(ys[0] > ys[1] && ys[1] > ys[2], "{ys:?}");
 
     // No card without the annotation.
-    let other = b.client().get("/catalog/default/component/no-website").await.unwrap().text();
+    let other = b
+        .client()
+        .get("/catalog/default/component/no-website")
+        .await
+        .unwrap()
+        .text();
     assert!(!other.contains("lh-audit-now"));
 
     // A failed newest audit says why, and the scores stay.
     let audit = trigger(&b, &site).await;
     finished(&b, audit["id"].as_str().unwrap(), Duration::from_secs(20)).await;
     let html = b.client().get(ENTITY_PAGE).await.unwrap().text();
-    assert!(html.contains("lh-status-failed") && html.contains("no chrome"), "{html}");
+    assert!(
+        html.contains("lh-status-failed") && html.contains("no chrome"),
+        "{html}"
+    );
     assert!(card_row(&html, "performance").contains("<strong>93</strong>"));
 
     // The websites page lists it.
@@ -605,7 +906,10 @@ async fn a_real_lighthouse_audit_of_a_page_this_backend_serves() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let b = start(&format!("lighthouse:\n  command: '{command}'\n  timeout: 3m\n")).await;
+    let b = start(&format!(
+        "lighthouse:\n  command: '{command}'\n  timeout: 3m\n"
+    ))
+    .await;
     let site = b.url("/api/website/home");
     register_entity(&b, dir.path(), &site).await;
     let audit = trigger(&b, &site).await;
@@ -622,17 +926,68 @@ async fn a_real_lighthouse_audit_of_a_page_this_backend_serves() {
     }
     println!("lighthouse scores of {site}: {percents:?}");
     let db = b.database("lighthouse").await.unwrap();
-    let (stored,): (i64,) = Sql::new("SELECT COUNT(*) FROM lighthouse_categories WHERE audit_id = ? AND score IS NOT NULL")
-        .bind(id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let (stored,): (i64,) = Sql::new(
+        "SELECT COUNT(*) FROM lighthouse_categories WHERE audit_id = ? AND score IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(stored, 4);
     let html = b.client().get(ENTITY_PAGE).await.unwrap().text();
     for (category, percent) in percents {
-        assert!(card_row(&html, category).contains(&format!("<strong>{percent}</strong>")), "{category}");
+        assert!(
+            card_row(&html, category).contains(&format!("<strong>{percent}</strong>")),
+            "{category}"
+        );
     }
     b.stop().await.unwrap();
+
+    // A real audit cut by the timeout leaves no Chromium behind (lighthouse's browser runs in
+    // a session of its own; the SIGINT to the group makes lighthouse close it).
+    let b = start(&format!(
+        "lighthouse:\n  command: '{command}'\n  timeout: 3s\n"
+    ))
+    .await;
+    let audit = trigger(&b, &b.url("/api/website/home")).await;
+    let done = finished(&b, audit["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert!(
+        done["failure"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 3s"),
+        "{done}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = lighthouse_browsers();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Chromium outlived the audit: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.stop().await.unwrap();
+}
+
+/// Live Chromium processes launched by lighthouse (their profile is `/tmp/lighthouse.*`).
+fn lighthouse_browsers() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains("--user-data-dir=/tmp/lighthouse.")
+                && !matches!(proc_state(*pid), None | Some('Z'))
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -641,7 +996,8 @@ async fn chromium_opens_the_entity_page_with_the_lighthouse_card() {
     let failing = script(dir.path(), "fail.sh", "echo 'chromium is busy' >&2\nexit 1");
     // The example's own catalog file: its website URL is the example portal's; the audits
     // shown are seeded for it, and "Audit now" runs the failing command.
-    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lighthouse/catalog-info.yaml");
+    let catalog =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lighthouse/catalog-info.yaml");
     let site = "http://127.0.0.1:7007/api/website/home";
     let b = start_with(
         &format!(
@@ -655,8 +1011,22 @@ async fn chromium_opens_the_entity_page_with_the_lighthouse_card() {
         b.stop().await.unwrap();
         return;
     };
-    seed(&b, "c1", site, Utc::now() - chrono::Duration::days(1), [0.71, 0.88, 0.96, 0.9]).await;
-    seed(&b, "c2", site, Utc::now() - chrono::Duration::hours(1), [0.97, 0.98, 1.0, 0.92]).await;
+    seed(
+        &b,
+        "c1",
+        site,
+        Utc::now() - chrono::Duration::days(1),
+        [0.71, 0.88, 0.96, 0.9],
+    )
+    .await;
+    seed(
+        &b,
+        "c2",
+        site,
+        Utc::now() - chrono::Duration::hours(1),
+        [0.97, 0.98, 1.0, 0.92],
+    )
+    .await;
 
     browser.sign_in_as_guest(&b.url("/")).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -665,18 +1035,32 @@ async fn chromium_opens_the_entity_page_with_the_lighthouse_card() {
         if browser.source().await.contains("lh-scores") {
             break;
         }
-        assert!(Instant::now() < deadline, "no Lighthouse card: {}", browser.source().await);
+        assert!(
+            Instant::now() < deadline,
+            "no Lighthouse card: {}",
+            browser.source().await
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let row = browser.text_of("table.lh-scores tr[data-category='performance']").await;
+    let row = browser
+        .text_of("table.lh-scores tr[data-category='performance']")
+        .await;
     assert!(row.contains("97"), "{row}");
-    assert_eq!(browser.find_all("svg.lh-spark[data-points='2']").await.len(), 4);
+    assert_eq!(
+        browser
+            .find_all("svg.lh-spark[data-points='2']")
+            .await
+            .len(),
+        4
+    );
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     browser.screenshot(&shots.join("lighthouse-card.png")).await;
 
     // "Audit now" posts the form, triggers an audit with the user's token, and comes back.
-    browser.click(&browser.find("form.lh-audit-now button").await).await;
+    browser
+        .click(&browser.find("form.lh-audit-now button").await)
+        .await;
     browser.wait_for_url(|u| u.ends_with(ENTITY_PAGE)).await;
     // The post reaches the backend before the page comes back: wait for the new row.
     let db = b.database("lighthouse").await.unwrap();
@@ -689,7 +1073,10 @@ async fn chromium_opens_the_entity_page_with_the_lighthouse_card() {
         if count == 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "no audit was triggered from the browser");
+        assert!(
+            Instant::now() < deadline,
+            "no audit was triggered from the browser"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -700,7 +1087,10 @@ async fn chromium_opens_the_entity_page_with_the_lighthouse_card() {
             assert!(source.contains("lh-status-failed"));
             break;
         }
-        assert!(Instant::now() < deadline, "the audit never showed: {source}");
+        assert!(
+            Instant::now() < deadline,
+            "the audit never showed: {source}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     browser.close().await;

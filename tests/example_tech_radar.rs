@@ -127,8 +127,9 @@ fn ring_radii(html: &str) -> HashMap<String, f64> {
 #[tokio::test]
 async fn the_page_has_one_blip_per_entry_inside_its_sector() {
     let data = sample();
-    let html = page_html(tech_radar::plugin_from_config(&config(&sample_path(), json!({}))).unwrap())
-        .await;
+    let html =
+        page_html(tech_radar::plugin_from_config(&config(&sample_path(), json!({}))).unwrap())
+            .await;
     let entries = data["entries"].as_array().unwrap();
     let placed = blips(&html);
     assert_eq!(placed.len(), entries.len(), "one blip per entry");
@@ -155,17 +156,27 @@ async fn the_page_has_one_blip_per_entry_inside_its_sector() {
             .unwrap_or_else(|| panic!("no blip for {key}"));
         // Its current ring is its first timeline step's.
         let ring = entry["timeline"][0]["ringId"].as_str().unwrap();
-        assert_eq!((blip.ring.as_str(), blip.quadrant.as_str()), (ring, entry["quadrant"].as_str().unwrap()));
+        assert_eq!(
+            (blip.ring.as_str(), blip.quadrant.as_str()),
+            (ring, entry["quadrant"].as_str().unwrap())
+        );
         let r = (blip.x * blip.x + blip.y * blip.y).sqrt();
         let index = rings.iter().position(|id| *id == ring).unwrap();
-        let inner = if index == 0 { 0.0 } else { radii[rings[index - 1]] };
+        let inner = if index == 0 {
+            0.0
+        } else {
+            radii[rings[index - 1]]
+        };
         let outer = radii[ring];
         assert!(
             r - 9.0 >= inner && r + 9.0 <= outer,
             "{key}: r={r} not within ring {ring} [{inner}, {outer}]"
         );
         // Quadrants: first top right, then top left, bottom left, bottom right (y grows down).
-        let q = quadrants.iter().position(|id| *id == blip.quadrant).unwrap();
+        let q = quadrants
+            .iter()
+            .position(|id| *id == blip.quadrant)
+            .unwrap();
         let (sx, sy) = [(1.0, -1.0), (-1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)][q];
         assert!(
             blip.x * sx >= 9.0 && blip.y * sy >= 9.0,
@@ -185,13 +196,18 @@ async fn the_page_has_one_blip_per_entry_inside_its_sector() {
     // The legend names every ring; the lists every entry under its quadrant.
     for ring in data["rings"].as_array().unwrap() {
         let id = ring["id"].as_str().unwrap();
-        assert!(html.contains(&format!("<li data-ring=\"{id}\">")), "legend {id}");
+        assert!(
+            html.contains(&format!("<li data-ring=\"{id}\">")),
+            "legend {id}"
+        );
         assert!(html.contains(ring["name"].as_str().unwrap()));
     }
     for quadrant in data["quadrants"].as_array().unwrap() {
         let id = quadrant["id"].as_str().unwrap();
         let section = html
-            .split(&format!("<section class=\"tr-quadrant\" data-quadrant=\"{id}\">"))
+            .split(&format!(
+                "<section class=\"tr-quadrant\" data-quadrant=\"{id}\">"
+            ))
             .nth(1)
             .unwrap()
             .split("</section>")
@@ -199,12 +215,21 @@ async fn the_page_has_one_blip_per_entry_inside_its_sector() {
             .unwrap();
         for entry in entries.iter().filter(|e| e["quadrant"] == id) {
             let key = entry["key"].as_str().unwrap();
-            assert!(section.contains(&format!("data-key=\"{key}\"")), "{key} listed in {id}");
+            assert!(
+                section.contains(&format!("data-key=\"{key}\"")),
+                "{key} listed in {id}"
+            );
         }
     }
     // Moved markers follow the latest timeline step.
-    let moved_in = entries.iter().filter(|e| e["timeline"][0]["moved"] == 1).count();
-    let moved_out = entries.iter().filter(|e| e["timeline"][0]["moved"] == -1).count();
+    let moved_in = entries
+        .iter()
+        .filter(|e| e["timeline"][0]["moved"] == 1)
+        .count();
+    let moved_out = entries
+        .iter()
+        .filter(|e| e["timeline"][0]["moved"] == -1)
+        .count();
     assert!(moved_in > 0 && moved_out > 0, "the sample has both");
     assert_eq!(html.matches("class=\"tr-moved-in\"").count(), moved_in);
     assert_eq!(html.matches("class=\"tr-moved-out\"").count(), moved_out);
@@ -252,9 +277,12 @@ async fn hostile_strings_are_escaped() {
     assert!(html.contains("data-key=\"a&quot;b\""));
 }
 
+/// A change to the sample radar.
+type Change = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn bad_radar_files_fail_naming_the_entry() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "unknown ring",
             Box::new(|d| d["entries"][2]["timeline"][0]["ringId"] = json!("maybe")),
@@ -313,7 +341,10 @@ fn bad_radar_files_fail_naming_the_entry() {
     let err = tech_radar::plugin_from_config(&config(missing, json!({})))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("cannot read the radar file /nonexistent/radar.json"), "{err}");
+    assert!(
+        err.contains("cannot read the radar file /nonexistent/radar.json"),
+        "{err}"
+    );
     let err = tech_radar::plugin_from_config(&Config::from_value(json!({})))
         .unwrap_err()
         .to_string();
@@ -340,7 +371,12 @@ async fn chromium_opens_the_radar_page() {
     assert!(browser.url().await.ends_with("/tech-radar"));
     let blips = browser.find_all("svg g.tr-blip").await;
     assert_eq!(blips.len(), sample()["entries"].as_array().unwrap().len());
-    assert!(browser.text_of("section.tr-quadrant[data-quadrant='data']").await.contains("PostgreSQL"));
+    assert!(
+        browser
+            .text_of("section.tr-quadrant[data-quadrant='data']")
+            .await
+            .contains("PostgreSQL")
+    );
     assert!(browser.text_of(".tr-legend").await.contains("ADOPT"));
     let nav = browser.source().await;
     assert!(nav.contains("href=\"/tech-radar\""), "nav item");

@@ -41,7 +41,10 @@ pub(crate) enum LighthouseApiError {
     },
     /// An answer of another shape.
     #[error("unexpected answer from {url}: {source}")]
-    Decode { url: String, source: serde_json::Error },
+    Decode {
+        url: String,
+        source: serde_json::Error,
+    },
 }
 
 /// What the card and page need from the lighthouse backend.
@@ -56,7 +59,8 @@ pub(crate) trait LighthouseApi: Send + Sync + std::fmt::Debug {
 }
 
 /// The lighthouse utility API (`plugin.lighthouse.service`).
-pub(crate) static LIGHTHOUSE_API: ApiRef<dyn LighthouseApi> = ApiRef::new("plugin.lighthouse.service");
+pub(crate) static LIGHTHOUSE_API: ApiRef<dyn LighthouseApi> =
+    ApiRef::new("plugin.lighthouse.service");
 
 /// [`LighthouseApi`] over HTTP against `/api/lighthouse`.
 #[derive(Debug, Clone)]
@@ -72,7 +76,10 @@ impl HttpLighthouseApi {
             .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
             .build(|(discovery, config)| {
                 Ok(Arc::new(HttpLighthouseApi {
-                    base_url: discovery.base_url("lighthouse").trim_end_matches('/').to_string(),
+                    base_url: discovery
+                        .base_url("lighthouse")
+                        .trim_end_matches('/')
+                        .to_string(),
                     http: http_client(&config)?,
                 }) as Arc<dyn LighthouseApi>)
             })
@@ -287,7 +294,7 @@ async fn card(req: EntityRequest) -> Result<Markup, PageError> {
         Ok(api) => match api.website(&url).await {
             Err(e) => ui::error_state("Could not load the audits", &e.to_string()),
             Ok(site) => html! {
-                p class="lh-url" {
+                p class="lh-url" style="overflow-wrap:anywhere" {
                     @if linkable { a href=(url) { (url) } } @else { (url) }
                 }
                 @match &site {
@@ -314,7 +321,9 @@ async fn lighthouse_page(req: PageRequest) -> Result<PageContent, PageError> {
         let url = req.form_value("url").unwrap_or_default();
         return match api.trigger_audit(url).await {
             Ok(_) => Ok(PageContent::redirect(
-                req.form_value("return").and_then(local_path).unwrap_or(req.path()),
+                req.form_value("return")
+                    .and_then(local_path)
+                    .unwrap_or(req.path()),
             )),
             Err(e) => Ok(PageContent::new(html! {
                 (ui::header("Lighthouse", None))
@@ -356,5 +365,9 @@ pub(crate) fn frontend_plugin() -> FrontendPlugin {
                 .accept_forms()
                 .build(),
         )
-        .extension(NavItemBlueprint::new("Lighthouse", &LIGHTHOUSE_PAGE).icon("⚡").build())
+        .extension(
+            NavItemBlueprint::new("Lighthouse", &LIGHTHOUSE_PAGE)
+                .icon("⚡")
+                .build(),
+        )
 }

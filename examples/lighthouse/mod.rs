@@ -11,7 +11,8 @@
 //!   CLI driving headless Chromium as a child process ([`runner`]), with a timeout, a
 //!   concurrency cap and a report size limit. A running audit's row is kept alive by a
 //!   heartbeat; one whose process died (a killed backend) is marked failed at start and by the
-//!   `fail-stale-audits` task. Optionally `reaudit-websites` audits every known website again.
+//!   `fail-stale-audits` task; a backend shutting down stops its audits and records them
+//!   failed. Optionally `reaudit-websites` audits every known website again.
 //! - The frontend part ([`card`]): the `LIGHTHOUSE_API` utility API, an entity card for
 //!   entities annotated `lighthouse.com/website-url` (latest scores, a sparkline per category,
 //!   "Audit now"), and the page `/lighthouse` listing the audited websites.
@@ -44,7 +45,9 @@ use std::time::Duration;
 
 use backlot::backend::{ApiError, BackendPlugin, BoxError, PluginRegistrar, Registration};
 use backlot::services::config::parse_duration_value;
-use backlot::services::core_services::{DATABASE, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER};
+use backlot::services::core_services::{
+    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, SCHEDULER,
+};
 use backlot::services::logger::{LoggerService, LoggerServiceExt};
 use backlot::services::permissions::{
     PERMISSIONS, PERMISSIONS_REGISTRY, Permission, PermissionsService,
@@ -54,6 +57,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use runner::RunnerConfig;
 use store::{AuditBody, Store};
@@ -97,9 +101,14 @@ impl Default for LighthouseConfig {
         Self {
             command: "lighthouse".to_string(),
             chrome_path: "/usr/bin/chromium".to_string(),
-            chrome_flags: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-                .map(String::from)
-                .to_vec(),
+            chrome_flags: [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+            ]
+            .map(String::from)
+            .to_vec(),
             timeout: Duration::from_secs(120),
             max_concurrent_audits: 2,
             max_pending_audits: 20,
@@ -117,7 +126,9 @@ fn config_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D
     parse_duration_value(&value).map_err(serde::de::Error::custom)
 }
 
-fn opt_config_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+fn opt_config_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
     config_duration(d).map(Some)
 }
 
@@ -170,6 +181,8 @@ pub(crate) struct Lighthouse {
     slots: Arc<Semaphore>,
     /// Audits of this backend waiting or running.
     pending: AtomicUsize,
+    /// Fires at backend shutdown: running audits stop and are recorded failed.
+    stop: CancellationToken,
 }
 
 /// Releases a pending place when an audit task ends, however it ends.
@@ -184,11 +197,22 @@ impl Drop for PendingGuard {
 impl Lighthouse {
     /// Records a running audit of `url` and starts it; 503 when `maxPendingAudits` audits are
     /// waiting or running here.
-    pub(crate) async fn trigger(self: &Arc<Self>, url: &str, options: &Value) -> Result<AuditBody, ApiError> {
+    pub(crate) async fn trigger(
+        self: &Arc<Self>,
+        url: &str,
+        options: &Value,
+    ) -> Result<AuditBody, ApiError> {
         let max = self.config.max_pending_audits;
+        if self.stop.is_cancelled() {
+            return Err(ApiError::service_unavailable(
+                "the backend is shutting down",
+            ));
+        }
         if self
             .pending
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
             .is_err()
         {
             return Err(ApiError::service_unavailable(format!(
@@ -218,8 +242,11 @@ impl Lighthouse {
     /// fresh meanwhile.
     async fn run(&self, id: &str, url: &str, options: &Value) {
         let work = async {
-            let _slot = self.slots.acquire().await;
-            runner::run(&self.config.runner(), url, options).await
+            let _slot = tokio::select! {
+                slot = self.slots.acquire() => slot,
+                () = self.stop.cancelled() => return Err(runner::AuditFailure::Stopped),
+            };
+            runner::run(&self.config.runner(), url, options, &self.stop).await
         };
         tokio::pin!(work);
         let mut beat = tokio::time::interval(self.config.stale_after / 4);
@@ -238,13 +265,27 @@ impl Lighthouse {
             Err(failure) => self.store.fail(id, &failure.to_string()).await,
         };
         match (&outcome, recorded) {
-            (_, Err(e)) => self
+            (_, Err(e)) => self.logger.error_with(
+                "recording the audit failed",
+                &[("auditId", &id), ("error", &e)],
+            ),
+            (Ok(_), Ok(())) => self
                 .logger
-                .error_with("recording the audit failed", &[("auditId", &id), ("error", &e)]),
-            (Ok(_), Ok(())) => self.logger.info_with("audit completed", &[("auditId", &id), ("url", &url)]),
-            (Err(f), Ok(())) => self
-                .logger
-                .warn_with("audit failed", &[("auditId", &id), ("url", &url), ("reason", f)]),
+                .info_with("audit completed", &[("auditId", &id), ("url", &url)]),
+            (Err(f), Ok(())) => self.logger.warn_with(
+                "audit failed",
+                &[("auditId", &id), ("url", &url), ("reason", f)],
+            ),
+        }
+    }
+
+    /// Stops this backend's audits (their process groups) and waits, at most ten seconds,
+    /// until each is recorded failed.
+    pub(crate) async fn shut_down(&self) {
+        self.stop.cancel();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -260,7 +301,10 @@ impl Lighthouse {
     }
 }
 
-async fn schedule_tasks(scheduler: &PluginScheduler, state: &Arc<Lighthouse>) -> Result<(), BoxError> {
+async fn schedule_tasks(
+    scheduler: &PluginScheduler,
+    state: &Arc<Lighthouse>,
+) -> Result<(), BoxError> {
     let every = state.config.stale_after;
     let s = Arc::clone(state);
     let stale = TaskDefinition::builder(STALE_TASK)
@@ -316,15 +360,17 @@ impl BackendPlugin for LighthousePlugin {
                 &SCHEDULER,
                 &PERMISSIONS,
                 &PERMISSIONS_REGISTRY,
+                &LIFECYCLE,
             ),
-            |(config, logger, http, db, scheduler, permissions, registry)| async move {
+            |(config, logger, http, db, scheduler, permissions, registry, lifecycle)| async move {
                 let config: LighthouseConfig = config.opt_get_as("lighthouse")?.unwrap_or_default();
                 config.check()?;
                 db.migrate(store::MIGRATIONS).await?;
-                registry.add_permissions(&[AUDIT_CREATE.clone()]);
+                registry.add_permissions(std::slice::from_ref(&AUDIT_CREATE));
                 let state = Arc::new(Lighthouse {
                     slots: Arc::new(Semaphore::new(config.max_concurrent_audits)),
                     pending: AtomicUsize::new(0),
+                    stop: CancellationToken::new(),
                     store: Store { db },
                     logger,
                     permissions,
@@ -333,6 +379,11 @@ impl BackendPlugin for LighthousePlugin {
                 // Audits left running by a backend that was stopped or killed.
                 state.fail_stale().await?;
                 schedule_tasks(&scheduler, &state).await?;
+                let stopping = Arc::clone(&state);
+                lifecycle.add_shutdown_hook(move || async move {
+                    stopping.shut_down().await;
+                    Ok(())
+                });
                 http.use_router(routes::router(state));
                 Ok(())
             },

@@ -49,7 +49,10 @@ async fn require_create(state: &Lighthouse, caller: Caller) -> Result<(), ApiErr
         .permissions
         .authorize(std::slice::from_ref(&request), &credentials)
         .await?;
-    if decisions.first().is_some_and(|d| d.result == AuthorizeResult::Allow) {
+    if decisions
+        .first()
+        .is_some_and(|d| d.result == AuthorizeResult::Allow)
+    {
         Ok(())
     } else {
         Err(ApiError::not_allowed(format!(
@@ -88,7 +91,8 @@ pub(crate) fn check_url(raw: &str) -> Result<String, ApiError> {
             "url is longer than {MAX_URL_LENGTH} characters"
         )));
     }
-    let url = url::Url::parse(raw).map_err(|e| ApiError::input(format!("url {raw:?} is not a URL: {e}")))?;
+    let url = url::Url::parse(raw)
+        .map_err(|e| ApiError::input(format!("url {raw:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(ApiError::input(format!(
             "url {raw:?} must be an http or https URL with a host"
@@ -184,7 +188,10 @@ async fn get_website(
     State(state): State<Arc<Lighthouse>>,
     Path(url): Path<String>,
 ) -> Result<Json<Website>, ApiError> {
-    let site = state.store.website(&url, state.config.max_page_size).await?;
+    let site = state
+        .store
+        .website(&url, state.config.max_page_size)
+        .await?;
     site.map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no audited website with url \"{url}\"")))
 }

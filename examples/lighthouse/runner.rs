@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
 use super::store::CategoryScore;
 
@@ -64,6 +65,9 @@ pub(crate) enum AuditFailure {
     /// Lighthouse ran but could not audit the page.
     #[error("lighthouse could not audit the page: {code}: {message}")]
     Runtime { code: String, message: String },
+    /// The backend shut down.
+    #[error("stopped: the backend shut down during the audit")]
+    Stopped,
     /// Reading the child's output failed.
     #[error("reading lighthouse's output: {0}")]
     Io(#[from] std::io::Error),
@@ -141,8 +145,13 @@ async fn stop_group(child: &mut Child, pid: Option<u32>) {
     let _ = child.wait().await;
 }
 
-/// Audits `url`.
-pub(crate) async fn run(config: &RunnerConfig, url: &str, options: &Value) -> Result<Report, AuditFailure> {
+/// Audits `url`; `stop` ends the audit early (backend shutdown).
+pub(crate) async fn run(
+    config: &RunnerConfig,
+    url: &str,
+    options: &Value,
+    stop: &CancellationToken,
+) -> Result<Report, AuditFailure> {
     let mut child = Command::new(&config.command)
         .args(args(config, url, options))
         .env("CHROME_PATH", &config.chrome_path)
@@ -159,17 +168,29 @@ pub(crate) async fn run(config: &RunnerConfig, url: &str, options: &Value) -> Re
     let pid = child.id();
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         stop_group(&mut child, pid).await;
-        return Err(AuditFailure::Io(std::io::Error::other("no pipes to the child")));
+        return Err(AuditFailure::Io(std::io::Error::other(
+            "no pipes to the child",
+        )));
     };
     let work = async {
-        let (out, err) = tokio::join!(read_capped(stdout, config.max_report_bytes), read_tail(stderr));
+        let (out, err) = tokio::join!(
+            read_capped(stdout, config.max_report_bytes),
+            read_tail(stderr)
+        );
         (out, err)
     };
-    let (out, stderr) = match tokio::time::timeout(config.timeout, work).await {
-        Ok(done) => done,
-        Err(_) => {
+    let deadline = tokio::time::Instant::now() + config.timeout;
+    let (out, stderr) = tokio::select! {
+        done = tokio::time::timeout_at(deadline, work) => match done {
+            Ok(done) => done,
+            Err(_) => {
+                stop_group(&mut child, pid).await;
+                return Err(AuditFailure::Timeout(config.timeout));
+            }
+        },
+        () = stop.cancelled() => {
             stop_group(&mut child, pid).await;
-            return Err(AuditFailure::Timeout(config.timeout));
+            return Err(AuditFailure::Stopped);
         }
     };
     let out = match out {
@@ -180,7 +201,7 @@ pub(crate) async fn run(config: &RunnerConfig, url: &str, options: &Value) -> Re
         }
     };
     // The pipes are closed: the CLI is exiting; give it the rest of the timeout.
-    let status = match tokio::time::timeout(config.timeout, child.wait()).await {
+    let status = match tokio::time::timeout_at(deadline, child.wait()).await {
         Ok(status) => status?,
         Err(_) => {
             stop_group(&mut child, pid).await;
@@ -212,7 +233,9 @@ pub(crate) fn parse(out: Vec<u8>) -> Result<Report, AuditFailure> {
         });
     }
     let Some(categories) = report.get("categories").and_then(Value::as_object) else {
-        return Err(AuditFailure::Unparsable("no categories in the report".into()));
+        return Err(AuditFailure::Unparsable(
+            "no categories in the report".into(),
+        ));
     };
     let scores = CATEGORIES
         .iter()
@@ -226,7 +249,9 @@ pub(crate) fn parse(out: Vec<u8>) -> Result<Report, AuditFailure> {
         })
         .collect::<Vec<_>>();
     if scores.is_empty() {
-        return Err(AuditFailure::Unparsable("none of the audited categories in the report".into()));
+        return Err(AuditFailure::Unparsable(
+            "none of the audited categories in the report".into(),
+        ));
     }
     Ok(Report { json, scores })
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use backlot::services::database::{DatabaseError, DbRow, FromDbRow, Migration, PluginDatabase, Sql};
+use backlot::services::database::{
+    DatabaseError, DbRow, FromDbRow, Migration, PluginDatabase, Sql,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -260,7 +262,9 @@ impl Store {
             return Ok(items);
         }
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut query = Sql::new("SELECT audit_id, category, title, score FROM lighthouse_categories WHERE audit_id IN (");
+        let mut query = Sql::new(
+            "SELECT audit_id, category, title, score FROM lighthouse_categories WHERE audit_id IN (",
+        );
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 query.push(", ");
@@ -279,7 +283,8 @@ impl Store {
         for r in rows {
             let categories = by_audit.remove(&r.id);
             items.push(AuditListItem {
-                categories: categories.or_else(|| (r.status == AuditStatus::Completed).then(BTreeMap::new)),
+                categories: categories
+                    .or_else(|| (r.status == AuditStatus::Completed).then(BTreeMap::new)),
                 id: r.id,
                 url: r.url,
                 time_created: r.time_created,
@@ -337,7 +342,11 @@ impl Store {
     }
 
     /// A website's newest `limit` audits, or `None` when it has none.
-    pub(crate) async fn website(&self, url: &str, limit: i64) -> Result<Option<Website>, DatabaseError> {
+    pub(crate) async fn website(
+        &self,
+        url: &str,
+        limit: i64,
+    ) -> Result<Option<Website>, DatabaseError> {
         let rows: Vec<AuditRow> = Sql::new(format!(
             "SELECT {AUDIT_COLUMNS} FROM lighthouse_audits WHERE url = ? ORDER BY time_created DESC, id LIMIT ?"
         ))

@@ -95,7 +95,11 @@ fn spread(points: &[(f64, f64)], centre: (f64, f64), n: usize) -> Vec<usize> {
         for (i, d) in nearest.iter_mut().enumerate() {
             let to_best = dist(points[i], points[best]);
             // The first pick scored by closeness to the centre; from now on by distance.
-            *d = if picked.len() == 1 { to_best } else { d.min(to_best) };
+            *d = if picked.len() == 1 {
+                to_best
+            } else {
+                d.min(to_best)
+            };
         }
     }
     picked

@@ -112,5 +112,9 @@ pub(crate) fn frontend_plugin(data: &RadarData, title: &str) -> FrontendPlugin {
             .title(title)
             .build(),
         )
-        .extension(NavItemBlueprint::new(title, &TECH_RADAR_PAGE).icon("◎").build())
+        .extension(
+            NavItemBlueprint::new(title, &TECH_RADAR_PAGE)
+                .icon("◎")
+                .build(),
+        )
 }

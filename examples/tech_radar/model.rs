@@ -195,10 +195,11 @@ impl RadarData {
                 path: path.to_string(),
                 source,
             })?;
-        data.validate(limits).map_err(|message| RadarError::Invalid {
-            path: path.to_string(),
-            message,
-        })?;
+        data.validate(limits)
+            .map_err(|message| RadarError::Invalid {
+                path: path.to_string(),
+                message,
+            })?;
         Ok(data)
     }
 
@@ -266,7 +267,9 @@ impl RadarData {
             }
             let urls = e.url.iter().chain(e.links.iter().map(|l| &l.url));
             if let Some(bad) = urls.into_iter().find(|u| !is_safe_url(u)) {
-                return Err(format!("{name}: link {bad:?} is not http(s) or a site path"));
+                return Err(format!(
+                    "{name}: link {bad:?} is not http(s) or a site path"
+                ));
             }
         }
         Ok(())

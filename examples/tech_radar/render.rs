@@ -73,7 +73,12 @@ pub(crate) fn svg(data: &RadarData, blips: &[Blip]) -> Markup {
     let m = RADIUS + 60.0;
     let n = data.rings.len();
     // Quadrant names sit outside the circle, in the corners of their quadrant.
-    let corners = [(1.0, -1.0, "end"), (-1.0, -1.0, "start"), (-1.0, 1.0, "start"), (1.0, 1.0, "end")];
+    let corners = [
+        (1.0, -1.0, "end"),
+        (-1.0, -1.0, "start"),
+        (-1.0, 1.0, "start"),
+        (1.0, 1.0, "end"),
+    ];
     html! {
         svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("{} {} {} {}", num(-m), num(-m), num(2.0 * m), num(2.0 * m)))
             role="img" aria-label="Tech Radar" class="tr-svg" {
