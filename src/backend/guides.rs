@@ -12,3 +12,8 @@
     doc = "Build the docs with `--features testing` to read `docs/writing-a-backend-plugin.md` here."
 )]
 pub mod writing_a_backend_plugin {}
+
+/// Compiles the examples of the guide `docs/plugin-forms.md` as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/plugin-forms.md")]
+pub struct PluginFormsGuide;
