@@ -51,7 +51,13 @@ techRadar:
     );
     let config = ConfigLoader::new().yaml("tech_radar.rs", yaml).load()?;
     // A bad radar file stops the start here, naming the entry.
-    let radar = tech_radar::plugin_from_config(&config)?;
+    let radar = match tech_radar::plugin_from_config(&config) {
+        Ok(radar) => radar,
+        Err(e) => {
+            eprintln!("tech radar: {e}");
+            std::process::exit(1);
+        }
+    };
     let backend = Backend::builder()
         .config(config)
         .add((

@@ -160,7 +160,7 @@ async fn register_entity(b: &TestBackend, dir: &Path, website: &str) {
     .unwrap()
     .replace("http://127.0.0.1:7007/api/website/home", website);
     let yaml = format!(
-        "{yaml}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: no-website\nspec:\n  type: service\n  lifecycle: production\n  owner: group:web-team\n"
+        "{yaml}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: no-website\nspec:\n  type: service\n  lifecycle: production\n  owner: group:web-team\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: evil-website\n  annotations:\n    lighthouse.com/website-url: 'javascript:alert(1)//\"><script>x</script>'\nspec:\n  type: website\n  lifecycle: production\n  owner: group:web-team\n"
     );
     std::fs::write(&file, yaml).unwrap();
     let res = b
@@ -174,17 +174,18 @@ async fn register_entity(b: &TestBackend, dir: &Path, website: &str) {
     assert!(res.status() < 300, "{}", res.text());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let res = b
-            .client()
-            .get("/api/catalog/entities/by-name/component/default/no-website")
-            .await
-            .unwrap();
-        let found = b
-            .client()
-            .get("/api/catalog/entities/by-name/component/default/northwind-website")
-            .await
-            .unwrap();
-        if res.status() == 200 && found.status() == 200 {
+        let mut found = 0;
+        for name in ["northwind-website", "no-website", "evil-website"] {
+            let res = b
+                .client()
+                .get(&format!(
+                    "/api/catalog/entities/by-name/component/default/{name}"
+                ))
+                .await
+                .unwrap();
+            found += usize::from(res.status() == 200);
+        }
+        if found == 3 {
             return;
         }
         assert!(Instant::now() < deadline, "the entities never showed");
@@ -447,7 +448,7 @@ async fn audits_wait_for_a_slot_and_too_many_are_refused() {
 
 async fn api_shapes(db_yaml: &str) {
     let b = start(&format!(
-        "{db_yaml}lighthouse:\n  maxPageSize: 10\n  maxBodyBytes: 1024\n"
+        "{db_yaml}lighthouse:\n  command: /nonexistent/lighthouse\n  maxPageSize: 10\n  maxBodyBytes: 1024\n"
     ))
     .await;
     let site = "https://www.example.com/";
@@ -621,6 +622,35 @@ async fn api_shapes(db_yaml: &str) {
             "the body is larger than lighthouse.maxBodyBytes (1024)".to_string()
         )
     );
+
+    // A valid request is stored (options as JSON) and its failure recorded.
+    let options = json!({ "lighthouseConfig": { "settings": { "formFactor": "desktop" } } });
+    let res = b
+        .client()
+        .post_json(
+            "/api/lighthouse/v1/audits",
+            &json!({ "url": other, "options": options }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text());
+    let id = res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = finished(&b, &id, Duration::from_secs(10)).await;
+    let failure = done["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("cannot run /nonexistent/lighthouse"),
+        "{done}"
+    );
+    let db = b.database("lighthouse").await.unwrap();
+    let (stored,): (Value,) = Sql::new("SELECT options FROM lighthouse_audits WHERE id = ?")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, options);
 
     let res = b
         .client()
@@ -873,6 +903,20 @@ async fn the_card_shows_the_latest_scores_and_sparklines() {
         .collect();
     assert_eq!(ys.len(), 3);
     assert!(ys[0] > ys[1] && ys[1] > ys[2], "{ys:?}");
+
+    // A hostile annotation is shown escaped and never linked.
+    let evil = b
+        .client()
+        .get("/catalog/default/component/evil-website")
+        .await
+        .unwrap()
+        .text();
+    assert!(evil.contains("lh-audit-now"), "{evil}");
+    assert!(
+        !evil.contains("<script>x") && !evil.contains("href=\"javascript:"),
+        "{evil}"
+    );
+    assert!(evil.contains("&lt;script&gt;x"), "{evil}");
 
     // No card without the annotation.
     let other = b
