@@ -775,9 +775,9 @@ async fn audits_of_a_killed_backend_fail_at_start_and_live_ones_keep_beating() {
         "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
         data.display()
     );
-    let slow = script(dir.path(), "slow.sh", "sleep 4\nexit 2");
+    let slow = script(dir.path(), "slow.sh", "sleep 8\nexit 2");
     let config =
-        format!("{db_yaml}lighthouse:\n  command: '{slow}'\n  staleAfter: 1s\n  timeout: 20s\n");
+        format!("{db_yaml}lighthouse:\n  command: '{slow}'\n  staleAfter: 3s\n  timeout: 20s\n");
 
     let b = start(&config).await;
     let db = b.database("lighthouse").await.unwrap();
@@ -799,10 +799,9 @@ async fn audits_of_a_killed_backend_fail_at_start_and_live_ones_keep_beating() {
     // A live audit is not failed by the sweep: its heartbeat is fresh.
     let live = trigger(&b, &b.url("/api/website/home")).await;
     let id = live["id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    b.trigger_task("lighthouse", lighthouse::STALE_TASK)
-        .await
-        .unwrap();
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // (It also runs every `staleAfter` by itself: a trigger may find it running.)
+    let _ = b.trigger_task("lighthouse", lighthouse::STALE_TASK).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let res = b
         .client()
@@ -814,6 +813,18 @@ async fn audits_of_a_killed_backend_fail_at_start_and_live_ones_keep_beating() {
         now["status"], "RUNNING",
         "the sweep failed a live audit: {now}"
     );
+    // A row whose process is gone while this backend runs is failed by the sweep.
+    let db = b.database("lighthouse").await.unwrap();
+    Sql::new("INSERT INTO lighthouse_audits (id, url, status, time_created, heartbeat_at) VALUES ('dead2', 'https://example.com/', 'RUNNING', ?, ?)")
+        .bind(old)
+        .bind(old)
+        .execute(&db)
+        .await
+        .unwrap();
+    // (It also runs every `staleAfter` by itself: a trigger may find it running.)
+    let _ = b.trigger_task("lighthouse", lighthouse::STALE_TASK).await;
+    let dead = finished(&b, "dead2", Duration::from_secs(10)).await;
+    assert_eq!(dead["failure"], lighthouse::INTERRUPTED);
     let done = finished(&b, id, Duration::from_secs(20)).await;
     assert!(
         done["failure"].as_str().unwrap().contains("exit status: 2"),
