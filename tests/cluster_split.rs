@@ -6,6 +6,9 @@
 //! The test builds the example with the same cargo, target directory, profile and features
 //! as itself (a no-op when it is fresh), then starts the binary; children are killed on drop.
 
+#![allow(missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
