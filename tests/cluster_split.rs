@@ -119,6 +119,7 @@ impl Portal {
             .current_dir(&dir)
             .args(["--config", "../split.yaml", "--config", "port.yaml"])
             .args(["--plugins", plugins])
+            // The default level logs every request, which the plugin-token checks read.
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
@@ -344,6 +345,18 @@ async fn catalog_search_and_app_processes_serve_the_portal_together() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(entity["metadata"]["name"], "tracking-service");
+    // TechDocs on the search process reads the entity from the catalog process as the user.
+    let (status, meta) = api(
+        &http,
+        &format!(
+            "{}/api/techdocs/metadata/entity/default/component/tracking-service",
+            search.url
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(meta["metadata"]["name"], "tracking-service", "{meta}");
     // The search collator reads the catalog process with a plugin token of `search`.
     let hits = eventually("search indexes the catalog of the other process", || {
         let (http, url, token) = (
