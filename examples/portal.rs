@@ -18,24 +18,41 @@
 //! Like Backstage's backend it takes `--config FILE` (repeatable, later files win; default
 //! `app-config.yaml` in the working directory, plus `app-config.local.yaml` when present) and
 //! listens on `backend.listen.port` (default 7007) and `backend.listen.host`.
+//!
+//! `--plugins LIST` (comma-separated plugin ids: `catalog`, `auth`, `search`, `techdocs`,
+//! `scaffolder`, `hello`, `app`; default all) runs only some plugins, so the same binary makes
+//! the deployments of a split portal that find each other through `discovery.endpoints`; see
+//! `docs/split-deployments.md`:
+//!
+//! ```sh
+//! portal --config split.yaml --plugins catalog,auth
+//! portal --config split.yaml --plugins search,techdocs
+//! portal --config split.yaml --plugins app
+//! ```
 
 #[path = "support/hello.rs"]
 mod hello;
+#[path = "support/portal_plugins.rs"]
+mod portal_plugins;
 
 use std::path::PathBuf;
 
 use backlot::backend::Backend;
 use backlot::frontend::App;
-use backlot::plugins::search::backend::{
-    SearchCatalogCollatorModule, SearchTechdocsCollatorModule,
-};
-use backlot::plugins::{app, auth, catalog, scaffolder, search, techdocs};
+use backlot::plugins::app;
 use backlot::services::config::ConfigLoader;
 
-const USAGE: &str = "usage: portal [--config FILE]...";
+const USAGE: &str = "usage: portal [--config FILE]... [--plugins ID,ID,...]";
 
-fn config_files() -> Result<Vec<PathBuf>, String> {
+/// The command line: the config files and the `--plugins` list, if given.
+struct Args {
+    files: Vec<PathBuf>,
+    plugins: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut files = Vec::new();
+    let mut plugins = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--config" || arg == "-c" {
@@ -43,6 +60,19 @@ fn config_files() -> Result<Vec<PathBuf>, String> {
             files.push(PathBuf::from(file));
         } else if let Some(file) = arg.strip_prefix("--config=") {
             files.push(PathBuf::from(file));
+        } else if arg == "--plugins" || arg.starts_with("--plugins=") {
+            let list = match arg.strip_prefix("--plugins=") {
+                Some(list) => list.to_string(),
+                None => args.next().ok_or_else(|| {
+                    format!(
+                        "--plugins needs a comma-separated list of plugin ids: {}",
+                        portal_plugins::known_ids()
+                    )
+                })?,
+            };
+            if plugins.replace(list).is_some() {
+                return Err("--plugins is given twice".into());
+            }
         } else if arg == "--help" || arg == "-h" {
             return Err(USAGE.into());
         } else {
@@ -56,44 +86,56 @@ fn config_files() -> Result<Vec<PathBuf>, String> {
             }
         }
     }
-    Ok(files)
+    Ok(Args { files, plugins })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = config_files()?;
+    let (files, chosen, with_app) = match parse_args()
+        .and_then(|args| Ok((args.files, portal_plugins::select(args.plugins.as_deref())?)))
+    {
+        Ok((files, (chosen, with_app))) => (files, chosen, with_app),
+        Err(e) => {
+            eprintln!("portal: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut loader = ConfigLoader::new();
     for file in &files {
         loader = loader.file(file);
     }
     let config = loader.load()?;
-    let app = App::builder()
-        .feature(catalog::frontend::plugin())
-        .feature(search::frontend::plugin())
-        .feature(techdocs::frontend::plugin())
-        .feature(scaffolder::frontend::plugin());
-    let backend = Backend::builder()
-        .config(config)
-        .add((
-            catalog::backend::plugin(),
-            auth::backend::plugin(),
-            search::backend::plugin(),
-            SearchCatalogCollatorModule,
-            techdocs::backend::plugin(),
-            SearchTechdocsCollatorModule,
-            scaffolder::backend::plugin(),
-            hello::HelloPlugin,
-            hello::HelloModuleEurope,
-            app::plugin(app),
-        ))
-        .build()?;
-    let handle = backend.start().await?;
+    let mut backend = Backend::builder().config(config);
+    for plugin in &chosen {
+        backend = backend.add((plugin.backend)());
+    }
+    if with_app {
+        // The app shows every plugin's pages; discovery says where each backend runs.
+        let mut app = App::builder();
+        for frontend in portal_plugins::PLUGINS.iter().filter_map(|p| p.frontend) {
+            app = app.feature(frontend());
+        }
+        backend = backend.add(app::plugin(app));
+    }
+    let handle = backend.build()?.start().await?;
     tracing::info!(
         config = ?files,
+        plugins = ?handle_plugin_ids(&chosen, with_app),
         "backlot portal listening on {} — open {}",
         handle.local_addr(),
         handle.base_url()
     );
     handle.serve_until_shutdown().await?;
     Ok(())
+}
+
+fn handle_plugin_ids(
+    chosen: &[&portal_plugins::PortalPlugin],
+    with_app: bool,
+) -> Vec<&'static str> {
+    let mut ids: Vec<_> = chosen.iter().map(|p| p.id).collect();
+    if with_app {
+        ids.push(portal_plugins::APP);
+    }
+    ids
 }
