@@ -39,8 +39,8 @@ fn kubectl() -> Option<PathBuf> {
 
 /// kubectl sends a bearer token only over HTTPS: the server gets a self-signed certificate
 /// that kubectl verifies (`--certificate-authority`).
-fn tls() -> Option<(String, String)> {
-    let pair = support::kube_api::self_signed_cert();
+fn tls() -> Option<support::kube_api::TestCerts> {
+    let pair = support::kube_api::test_certs();
     if pair.is_none() {
         eprintln!("skipped: openssl not installed (needed for the server's certificate)");
     }
@@ -85,9 +85,9 @@ fn run(kubectl: &PathBuf, api: &(KubeApi, String), token: &str, args: &[&str]) -
 }
 
 async fn server() -> Option<(KubeApi, String)> {
-    let (cert, key) = tls()?;
+    let certs = tls()?;
     let api = KubeApiBuilder::new()
-        .tls(&cert, &key)
+        .tls(&certs.cert, &certs.key)
         .token("good", Access::Full)
         .token("no-rights", Access::NoRights)
         .dataset("petstore", "default", 1, 2)
@@ -95,7 +95,7 @@ async fn server() -> Option<(KubeApi, String)> {
         .dataset("other", "default", 1, 3)
         .start()
         .await;
-    Some((api, cert))
+    Some((api, certs.ca))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,9 +290,9 @@ async fn kubectl_reports_bad_tokens_and_missing_rights() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_reads_custom_resources_and_metrics() {
     let Some(kubectl) = kubectl() else { return };
-    let Some((cert, key)) = tls() else { return };
+    let Some(certs) = tls() else { return };
     let api = KubeApiBuilder::new()
-        .tls(&cert, &key)
+        .tls(&certs.cert, &certs.key)
         .token("good", Access::Full)
         .custom_kind("argoproj.io", "v1alpha1", "rollouts", "Rollout")
         .object(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
@@ -300,7 +300,7 @@ async fn kubectl_reads_custom_resources_and_metrics() {
         .dataset("petstore", "default", 1, 1)
         .start()
         .await;
-    let api = (api, cert);
+    let api = (api, certs.ca);
     let out = run(
         &kubectl,
         &api,

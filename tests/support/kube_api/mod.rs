@@ -218,6 +218,7 @@ impl KubeApiBuilder {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://127.0.0.1:{}", addr.port());
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(InFlight::default());
         let kinds: Vec<Kind> = self
             .kinds
             .iter()
@@ -260,6 +261,7 @@ impl KubeApiBuilder {
             delay: self.delay,
             requests: Arc::clone(&requests),
             port: addr.port(),
+            in_flight: Arc::clone(&in_flight),
         });
         let router = axum::Router::new().fallback(handle).with_state(state);
         let tls = self.tls.map(|(cert, key)| tls_acceptor(&cert, &key));
@@ -298,6 +300,7 @@ impl KubeApiBuilder {
         KubeApi {
             url,
             requests,
+            in_flight,
             task,
         }
     }
@@ -323,6 +326,7 @@ fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
 pub struct KubeApi {
     url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    in_flight: Arc<InFlight>,
     task: JoinHandle<()>,
 }
 
@@ -352,48 +356,111 @@ impl KubeApi {
             .collect()
     }
 
+    /// The most requests answered at once so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Forgets the requests so far.
     pub fn clear_requests(&self) {
         self.requests.lock().clear();
     }
 }
 
-/// A self-signed certificate for `127.0.0.1` and its key (PEM), made with the `openssl` CLI;
-/// `None` when openssl is not installed.
-pub fn self_signed_cert() -> Option<(String, String)> {
+/// A CA and a server certificate for `127.0.0.1` it signed, made with the `openssl` CLI.
+#[derive(Debug, Clone)]
+pub struct TestCerts {
+    /// The CA certificate (PEM).
+    pub ca: String,
+    /// The server certificate (PEM).
+    pub cert: String,
+    /// The server's private key (PKCS#8 PEM).
+    pub key: String,
+}
+
+/// Makes [`TestCerts`]; `None` when openssl is not installed.
+pub fn test_certs() -> Option<TestCerts> {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()
+            .is_some_and(|s| s.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ok = openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=backlot test CA",
+                "-keyout",
+                &p("ca.key"),
+                "-out",
+                &p("ca.pem"),
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &p("key.pem"),
+                "-out",
+                &p("req.csr"),
+            ],
+        ]
+        .concat(),
+    ) && {
+        std::fs::write(
+            p("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("req.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
             "-days",
             "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
+            "-extfile",
+            &p("ext.cnf"),
+            "-out",
+            &p("cert.pem"),
         ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?;
-    if !status.success() {
+    };
+    if !ok {
         return None;
     }
-    Some((
-        std::fs::read_to_string(cert).unwrap(),
-        std::fs::read_to_string(key).unwrap(),
-    ))
+    let read = |n: &str| std::fs::read_to_string(p(n)).unwrap();
+    Some(TestCerts {
+        ca: read("ca.pem"),
+        cert: read("cert.pem"),
+        key: read("key.pem"),
+    })
 }
 
 /// A URL where nothing listens (a port bound and released).
@@ -412,6 +479,31 @@ struct ServerState {
     delay: Option<Duration>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     port: u16,
+    in_flight: Arc<InFlight>,
+}
+
+/// Requests being answered now, and the most at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    fn new(counter: &Arc<InFlight>) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = counter.now.fetch_add(1, SeqCst) + 1;
+        counter.max.fetch_max(n, SeqCst);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A Kubernetes `Status` answer.
@@ -449,6 +541,7 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
         headers,
     };
     st.requests.lock().push(recorded.clone());
+    let _guard = InFlightGuard::new(&st.in_flight);
     if let Some(d) = st.delay {
         tokio::time::sleep(d).await;
     }

@@ -26,6 +26,18 @@ pub(crate) fn pem_text(value: &str) -> String {
     }
 }
 
+/// The certificates of a PEM bundle; an error when it holds none.
+fn certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err("no PEM certificate found".to_owned());
+    }
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate found".to_owned());
+    }
+    Ok(certs)
+}
+
 /// Why a cluster's client cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ClientError {
@@ -104,15 +116,15 @@ impl ClusterClients {
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(cluster.skip_tls_verify);
         if let Some(ca) = &cluster.ca_data {
-            let cert = reqwest::Certificate::from_pem(pem_text(ca).as_bytes())
-                .map_err(|e| ClientError::CaData(e.to_string()))?;
-            builder = builder.add_root_certificate(cert);
+            for cert in certificates(pem_text(ca).as_bytes()).map_err(ClientError::CaData)? {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         if let Some(path) = &cluster.ca_file {
             let pem = std::fs::read(path).map_err(|e| ClientError::CaFile(e.to_string()))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| ClientError::CaFile(e.to_string()))?;
-            builder = builder.add_root_certificate(cert);
+            for cert in certificates(&pem).map_err(ClientError::CaFile)? {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         if let KubernetesCredential::X509ClientCertificate { cert, key } = credential {
             let pem = format!("{}\n{}\n", pem_text(cert), pem_text(key));
