@@ -25,6 +25,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -695,6 +696,38 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
                 && selector.matches(&o.labels)
         })
         .collect();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(recorded.query.as_bytes())
+        .into_owned()
+        .collect();
+    if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        // A watch: an ADDED event per object, then the stream stays open until
+        // `timeoutSeconds` (default 60) pass, as the API server does.
+        let events: Vec<String> = matching
+            .iter()
+            .map(|o| format!("{{\"type\":\"ADDED\",\"object\":{}}}\n", o.json))
+            .collect();
+        let hold = Duration::from_secs(
+            params
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(60),
+        );
+        let stream = futures::stream::iter(
+            events
+                .into_iter()
+                .map(|e| Ok::<_, std::io::Error>(e.into_bytes())),
+        )
+        .chain(futures::stream::once(async move {
+            tokio::time::sleep(hold).await;
+            Ok(Vec::new())
+        }));
+        let mut res = Response::new(Body::from_stream(stream));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return res;
+    }
     if accept.contains("as=Table") {
         return json_response(StatusCode::OK, table(kind, &matching).to_string());
     }
@@ -712,9 +745,7 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
         out.push_str(&o.json);
     }
     out.push_str("]}");
-    let mut res = json_response(StatusCode::OK, out);
-    *res.body_mut() = std::mem::replace(res.body_mut(), Body::empty());
-    res
+    json_response(StatusCode::OK, out)
 }
 
 fn group_list(kinds: &[Kind]) -> Value {
