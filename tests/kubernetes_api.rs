@@ -959,6 +959,79 @@ async fn tls_with_ca_data_ca_file_and_skip_tls_verify() {
 }
 
 #[tokio::test]
+async fn x509_client_certificates() {
+    let Some(certs) = support::kube_api::test_certs() else {
+        eprintln!("skipped: openssl not installed");
+        return;
+    };
+    let api = KubeApiBuilder::new()
+        .tls(&certs.cert, &certs.key)
+        .client_ca(&certs.ca)
+        .dataset("petstore", "default", 1, 2)
+        .start()
+        .await;
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.pem"), &certs.client_cert).unwrap();
+    std::fs::write(dir.path().join("client.key"), &certs.client_key).unwrap();
+    let cluster = |name: &str, auth: String| {
+        format!(
+            "        - name: {name}\n          url: {}\n          caData: {}\n          authProvider: x509ClientCert\n{auth}",
+            api.url(),
+            b64(&certs.ca)
+        )
+    };
+    let clusters = [
+        cluster(
+            "data",
+            format!(
+                "          clientCertData: {}\n          clientKeyData: {}\n",
+                b64(&certs.client_cert),
+                b64(&certs.client_key)
+            ),
+        ),
+        cluster(
+            "files",
+            format!(
+                "          clientCertFile: {}\n          clientKeyFile: {}\n",
+                dir.path().join("client.pem").display(),
+                dir.path().join("client.key").display()
+            ),
+        ),
+        // The server's own certificate is no client certificate the CA issued for clients.
+        cluster(
+            "wrong",
+            format!(
+                "          clientCertData: {}\n          clientKeyData: {}\n",
+                b64(&certs.cert),
+                b64(&certs.key)
+            ),
+        ),
+    ];
+    let b = backend(config(&clusters, "  objectTypes: [pods]\n"), vec![]).await;
+    let resp = services(&b, &component("petstore", json!({})), json!({})).await;
+    for ok in ["data", "files"] {
+        let item = resp.items.iter().find(|i| i.cluster.name == ok).unwrap();
+        assert!(item.errors.is_empty(), "{ok}: {:?}", item.errors);
+        assert_eq!(names(&resp, ok, "pods").len(), 2);
+    }
+    let wrong = resp
+        .items
+        .iter()
+        .find(|i| i.cluster.name == "wrong")
+        .unwrap();
+    assert!(
+        !wrong.errors.is_empty(),
+        "a certificate the server refuses gives no access"
+    );
+    assert!(
+        api.requests().iter().all(|r| r.authorization.is_none()),
+        "no bearer token with x509"
+    );
+}
+
+#[tokio::test]
 async fn config_errors_at_start_name_the_key() {
     let cases = [
         (

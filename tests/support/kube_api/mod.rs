@@ -88,7 +88,12 @@ pub struct KubeApiBuilder {
     delay: Option<Duration>,
     down: bool,
     tls: Option<(String, String)>,
+    client_ca: Option<String>,
 }
+
+/// Marks a request whose connection presented a client certificate the CA signed.
+#[derive(Debug, Clone, Copy)]
+struct ClientCertVerified;
 
 impl Default for KubeApiBuilder {
     fn default() -> Self {
@@ -107,6 +112,7 @@ impl KubeApiBuilder {
             delay: None,
             down: false,
             tls: None,
+            client_ca: None,
         }
     }
 
@@ -150,6 +156,13 @@ impl KubeApiBuilder {
     /// Serves HTTPS with this certificate chain and key (PEM).
     pub fn tls(mut self, cert_pem: &str, key_pem: &str) -> Self {
         self.tls = Some((cert_pem.to_owned(), key_pem.to_owned()));
+        self
+    }
+
+    /// With [`tls`](Self::tls): accepts client certificates signed by `ca_pem`; a request on a
+    /// connection with one has full access (connections without one still use tokens).
+    pub fn client_ca(mut self, ca_pem: &str) -> Self {
+        self.client_ca = Some(ca_pem.to_owned());
         self
     }
 
@@ -265,7 +278,10 @@ impl KubeApiBuilder {
             in_flight: Arc::clone(&in_flight),
         });
         let router = axum::Router::new().fallback(handle).with_state(state);
-        let tls = self.tls.map(|(cert, key)| tls_acceptor(&cert, &key));
+        let client_ca = self.client_ca;
+        let tls = self
+            .tls
+            .map(|(cert, key)| tls_acceptor(&cert, &key, client_ca.as_deref()));
         let down = self.down;
         let task = tokio::spawn(async move {
             loop {
@@ -279,17 +295,28 @@ impl KubeApiBuilder {
                 let router = router.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let service = hyper_util::service::TowerToHyperService::new(router);
                     let http = hyper::server::conn::http1::Builder::new();
                     match tls {
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
+                                let verified = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .is_some_and(|c| !c.is_empty());
+                                let router = if verified {
+                                    router.layer(axum::Extension(ClientCertVerified))
+                                } else {
+                                    router
+                                };
+                                let service = hyper_util::service::TowerToHyperService::new(router);
                                 let _ = http
                                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                                     .await;
                             }
                         }
                         None => {
+                            let service = hyper_util::service::TowerToHyperService::new(router);
                             let _ = http
                                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                                 .await;
@@ -307,7 +334,11 @@ impl KubeApiBuilder {
     }
 }
 
-fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
+fn tls_acceptor(
+    cert_pem: &str,
+    key_pem: &str,
+    client_ca: Option<&str>,
+) -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
@@ -315,10 +346,23 @@ fn tls_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
         .unwrap();
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
+    let builder = rustls::ServerConfig::builder();
+    let config = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .allow_unauthenticated()
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    }
+    .with_single_cert(certs, key)
+    .unwrap();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
@@ -377,6 +421,10 @@ pub struct TestCerts {
     pub cert: String,
     /// The server's private key (PKCS#8 PEM).
     pub key: String,
+    /// A client certificate the CA signed (PEM).
+    pub client_cert: String,
+    /// Its private key (PKCS#8 PEM).
+    pub client_key: String,
 }
 
 /// Makes [`TestCerts`]; `None` when openssl is not installed.
@@ -452,6 +500,43 @@ pub fn test_certs() -> Option<TestCerts> {
             "-out",
             &p("cert.pem"),
         ])
+    } && openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=backstage",
+                "-keyout",
+                &p("client.key"),
+                "-out",
+                &p("client.csr"),
+            ],
+        ]
+        .concat(),
+    ) && {
+        std::fs::write(
+            p("client.cnf"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("client.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("client.cnf"),
+            "-out",
+            &p("client.pem"),
+        ])
     };
     if !ok {
         return None;
@@ -461,6 +546,8 @@ pub fn test_certs() -> Option<TestCerts> {
         ca: read("ca.pem"),
         cert: read("cert.pem"),
         key: read("key.pem"),
+        client_cert: read("client.pem"),
+        client_key: read("client.key"),
     })
 }
 
@@ -546,11 +633,17 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
     if let Some(d) = st.delay {
         tokio::time::sleep(d).await;
     }
-    let access = recorded
-        .authorization
-        .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .and_then(|t| st.tokens.get(t).copied());
+    let by_cert = req
+        .extensions()
+        .get::<ClientCertVerified>()
+        .map(|_| Access::Full);
+    let access = by_cert.or_else(|| {
+        recorded
+            .authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .and_then(|t| st.tokens.get(t).copied())
+    });
     let Some(access) = access else {
         return status(401, "Unauthorized", "Unauthorized", None);
     };
