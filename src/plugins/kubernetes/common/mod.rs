@@ -1,6 +1,7 @@
 //! What the Kubernetes backend and its clients share (Backstage
 //! `@backstage/plugin-kubernetes-common`): the wire types of `/api/kubernetes`.
 
+pub mod permissions;
 mod types;
 
 pub use types::{
