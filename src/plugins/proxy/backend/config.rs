@@ -114,7 +114,9 @@ impl ProxySettings {
         // the proxy, so there is nothing to revive.
         config.opt_bool("proxy.reviveConsumedRequestBodies")?;
         Ok(Self {
-            skip_invalid: config.opt_bool("proxy.skipInvalidProxies")?.unwrap_or(false),
+            skip_invalid: config
+                .opt_bool("proxy.skipInvalidProxies")?
+                .unwrap_or(false),
             timeout,
             max_websockets: count("proxy.maxWebSocketConnections", DEFAULT_MAX_WEBSOCKETS)?,
             max_idle_per_target: count(
@@ -222,7 +224,11 @@ impl Endpoint {
         let scheme = match url.scheme() {
             "http" => Scheme::HTTP,
             "https" => Scheme::HTTPS,
-            other => return Err(fail(format!("target scheme '{other}' is not http or https"))),
+            other => {
+                return Err(fail(format!(
+                    "target scheme '{other}' is not http or https"
+                )));
+            }
         };
         let Some(host) = url.host_str() else {
             return Err(fail("target has no host".into()));
@@ -254,23 +260,33 @@ impl Endpoint {
             match key.as_str() {
                 "target" => {}
                 "changeOrigin" => {
-                    change_origin = v
-                        .as_bool()
-                        .ok_or_else(|| fail(format!("'changeOrigin' must be a boolean, but is {}", kind(v))))?;
+                    change_origin = v.as_bool().ok_or_else(|| {
+                        fail(format!(
+                            "'changeOrigin' must be a boolean, but is {}",
+                            kind(v)
+                        ))
+                    })?;
                 }
                 "pathRewrite" => {
                     let map = v.as_object().ok_or_else(|| {
-                        fail(format!("'pathRewrite' must be an object of regex → replacement, but is {}", kind(v)))
+                        fail(format!(
+                            "'pathRewrite' must be an object of regex → replacement, but is {}",
+                            kind(v)
+                        ))
                     })?;
                     let mut rules = Vec::new();
                     for (pattern, replacement) in map {
                         let replacement = replacement.as_str().ok_or_else(|| {
-                            fail(format!("'pathRewrite' replacement for '{pattern}' must be a string"))
+                            fail(format!(
+                                "'pathRewrite' replacement for '{pattern}' must be a string"
+                            ))
                         })?;
                         let regex = RegexBuilder::new(pattern)
                             .size_limit(REGEX_SIZE_LIMIT)
                             .build()
-                            .map_err(|e| fail(format!("'pathRewrite' regex '{pattern}' is invalid: {e}")))?;
+                            .map_err(|e| {
+                                fail(format!("'pathRewrite' regex '{pattern}' is invalid: {e}"))
+                            })?;
                         rules.push((regex, replacement.to_string()));
                     }
                     rewrite = Some(rules);
@@ -280,32 +296,41 @@ impl Endpoint {
                         fail(format!("'headers' must be an object, but is {}", kind(v)))
                     })?;
                     for (name, value) in map {
-                        let header_name = HeaderName::from_bytes(name.as_bytes())
-                            .map_err(|_| fail(format!("'headers' has an invalid header name '{name}'")))?;
-                        let text = value.as_str().ok_or_else(|| {
-                            fail(format!("'headers.{name}' must be a string"))
-                        })?;
+                        let header_name =
+                            HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                                fail(format!("'headers' has an invalid header name '{name}'"))
+                            })?;
+                        let text = value
+                            .as_str()
+                            .ok_or_else(|| fail(format!("'headers.{name}' must be a string")))?;
                         // The value may be a secret: never in the message.
-                        let header_value = HeaderValue::from_str(text)
-                            .map_err(|_| fail(format!("'headers.{name}' is not a valid header value")))?;
+                        let header_value = HeaderValue::from_str(text).map_err(|_| {
+                            fail(format!("'headers.{name}' is not a valid header value"))
+                        })?;
                         headers.insert(header_name, header_value);
                     }
                 }
                 "allowedHeaders" => {
-                    for name in strings(v).ok_or_else(|| fail("'allowedHeaders' must be a list of header names".into()))? {
-                        allowed_headers.push(
-                            HeaderName::from_bytes(name.as_bytes())
-                                .map_err(|_| fail(format!("'allowedHeaders' has an invalid header name '{name}'")))?,
-                        );
+                    for name in strings(v).ok_or_else(|| {
+                        fail("'allowedHeaders' must be a list of header names".into())
+                    })? {
+                        allowed_headers.push(HeaderName::from_bytes(name.as_bytes()).map_err(
+                            |_| {
+                                fail(format!(
+                                    "'allowedHeaders' has an invalid header name '{name}'"
+                                ))
+                            },
+                        )?);
                     }
                 }
                 "allowedMethods" => {
                     let mut list = Vec::new();
-                    for name in strings(v).ok_or_else(|| fail("'allowedMethods' must be a list of HTTP methods".into()))? {
-                        list.push(
-                            Method::from_bytes(name.as_bytes())
-                                .map_err(|_| fail(format!("'allowedMethods' has an invalid method '{name}'")))?,
-                        );
+                    for name in strings(v).ok_or_else(|| {
+                        fail("'allowedMethods' must be a list of HTTP methods".into())
+                    })? {
+                        list.push(Method::from_bytes(name.as_bytes()).map_err(|_| {
+                            fail(format!("'allowedMethods' has an invalid method '{name}'"))
+                        })?);
                     }
                     methods = Some(list);
                 }
@@ -431,9 +456,13 @@ mod tests {
 
     #[test]
     fn default_rewrite_strips_the_mount_and_route() {
-        let ep = Endpoint::parse("larger/v1", &json!("http://h:8080/svc.v1/"), &settings()).unwrap();
+        let ep =
+            Endpoint::parse("larger/v1", &json!("http://h:8080/svc.v1/"), &settings()).unwrap();
         assert_eq!(ep.route, "/larger/v1");
-        assert_eq!(ep.target_path("/api/proxy/larger/v1/some/path"), "/svc.v1/some/path");
+        assert_eq!(
+            ep.target_path("/api/proxy/larger/v1/some/path"),
+            "/svc.v1/some/path"
+        );
         assert_eq!(ep.target_path("/api/proxy/larger/v1"), "/svc.v1/");
         assert!(ep.matches("/larger/v1/x") && ep.matches("/larger/v1"));
         assert!(!ep.matches("/larger/v10"));
@@ -451,8 +480,15 @@ mod tests {
         assert_eq!(ep.target_path("/api/proxy/r/items/3"), "/v2/items/3");
         let err = Endpoint::parse("/bad", &json!({ "target": 3 }), &settings()).unwrap_err();
         assert!(err.to_string().contains("'/bad'"), "{err}");
-        let err = Endpoint::parse("/bad", &json!({ "target": "http://h", "credentials": "x" }), &settings())
-            .unwrap_err();
-        assert!(err.to_string().contains("unknown credentials policy 'x'"), "{err}");
+        let err = Endpoint::parse(
+            "/bad",
+            &json!({ "target": "http://h", "credentials": "x" }),
+            &settings(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown credentials policy 'x'"),
+            "{err}"
+        );
     }
 }

@@ -40,7 +40,12 @@ pub enum ProxyConfigError {
 
 /// A gateway error (502, 504) with Backstage's error JSON, request part included (the crate's
 /// error kinds stop at 503, so the body is built here in the same shape).
-pub(crate) fn gateway_error(status: StatusCode, message: &str, method: &str, url: &str) -> Response {
+pub(crate) fn gateway_error(
+    status: StatusCode,
+    message: &str,
+    method: &str,
+    url: &str,
+) -> Response {
     let body = serde_json::json!({
         "error": { "name": "Error", "message": message },
         "request": { "method": method, "url": url },

@@ -90,8 +90,8 @@ fn filtered(from: &HeaderMap, allow: &[HeaderName], websocket: bool) -> HeaderMa
     let connection = connection_tokens(from);
     let mut out = HeaderMap::with_capacity(from.len());
     for (name, value) in from {
-        let allowed = allow.contains(name)
-            || (websocket && WEBSOCKET_HEADERS.contains(&name.as_str()));
+        let allowed =
+            allow.contains(name) || (websocket && WEBSOCKET_HEADERS.contains(&name.as_str()));
         if allowed && !is_hop_by_hop(name, &connection) {
             out.append(name.clone(), value.clone());
         }
@@ -123,9 +123,10 @@ pub(crate) async fn handle(State(proxy): State<Arc<Proxy>>, mut req: Request) ->
     if endpoint.credentials != CredentialsPolicy::DangerouslyAllowUnauthenticated
         && !proxy.auth_disabled
     {
-        let known = req.extensions().get::<Credentials>().is_some_and(|c| {
-            c.user_entity_ref().is_some() || c.service_subject().is_some()
-        });
+        let known = req
+            .extensions()
+            .get::<Credentials>()
+            .is_some_and(|c| c.user_entity_ref().is_some() || c.service_subject().is_some());
         if !known {
             return ApiError::authentication("Missing credentials").into_response();
         }
@@ -153,9 +154,7 @@ pub(crate) async fn handle(State(proxy): State<Arc<Proxy>>, mut req: Request) ->
     };
 
     let upgrade = upgrade_protocol(req.headers());
-    let client_upgrade = upgrade
-        .as_ref()
-        .map(|_| hyper::upgrade::on(&mut req));
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let permit = match upgrade {
         Some(_) => match Arc::clone(&proxy.tunnels).try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -221,14 +220,7 @@ pub(crate) async fn handle(State(proxy): State<Arc<Proxy>>, mut req: Request) ->
         && let (Some(client_upgrade), Some(permit), Some(protocol)) =
             (client_upgrade, permit, upgrade)
     {
-        return tunnel::open(
-            &proxy,
-            endpoint,
-            client_upgrade,
-            res,
-            permit,
-            protocol,
-        );
+        return tunnel::open(&proxy, endpoint, client_upgrade, res, permit, protocol);
     }
 
     let (mut parts, incoming) = res.into_parts();

@@ -78,46 +78,49 @@ impl BackendPlugin for ProxyPlugin {
 
     fn register(&self, reg: PluginRegistrar) -> Registration {
         let added = Arc::new(ProxyEndpoints::default());
-        reg.extension_point(&PROXY_ENDPOINTS, Arc::clone(&added)).init(
-            (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
-            move |(config, logger, http, lifecycle)| async move {
-                let settings = ProxySettings::from_config(&config)?;
-                let endpoints = endpoints(&config, &added.endpoints(), &settings, &*logger)?;
-                let auth_disabled = config
-                    .opt_bool("backend.auth.dangerouslyDisableDefaultAuthPolicy")?
-                    .unwrap_or(false);
-                for endpoint in &endpoints {
-                    if endpoint.credentials == CredentialsPolicy::DangerouslyAllowUnauthenticated {
-                        http.add_auth_policy(AuthPolicy {
-                            path: endpoint.route.clone(),
-                            allow: AuthPolicyAllow::Unauthenticated,
-                        });
+        reg.extension_point(&PROXY_ENDPOINTS, Arc::clone(&added))
+            .init(
+                (&ROOT_CONFIG, &LOGGER, &HTTP_ROUTER, &LIFECYCLE),
+                move |(config, logger, http, lifecycle)| async move {
+                    let settings = ProxySettings::from_config(&config)?;
+                    let endpoints = endpoints(&config, &added.endpoints(), &settings, &*logger)?;
+                    let auth_disabled = config
+                        .opt_bool("backend.auth.dangerouslyDisableDefaultAuthPolicy")?
+                        .unwrap_or(false);
+                    for endpoint in &endpoints {
+                        if endpoint.credentials
+                            == CredentialsPolicy::DangerouslyAllowUnauthenticated
+                        {
+                            http.add_auth_policy(AuthPolicy {
+                                path: endpoint.route.clone(),
+                                allow: AuthPolicyAllow::Unauthenticated,
+                            });
+                        }
                     }
-                }
-                let shutdown = CancellationToken::new();
-                let proxy = Arc::new(Proxy {
-                    endpoints,
-                    client: client(&config, &settings)?,
-                    tunnels: Arc::new(Semaphore::new(settings.max_websockets)),
-                    shutdown: shutdown.clone(),
-                    auth_disabled,
-                    logger,
-                });
-                // Proxied bodies are the target's business, whatever their type.
-                http.allow_any_body_type();
-                http.use_router(
-                    Router::new()
-                        .route("/", any(forward::handle))
-                        .route("/{*rest}", any(forward::handle))
-                        .with_state(proxy),
-                );
-                lifecycle.add_shutdown_hook(move || async move {
-                    shutdown.cancel();
+                    let shutdown = CancellationToken::new();
+                    let proxy = Arc::new(Proxy {
+                        endpoints,
+                        client: client(&config, &settings)?,
+                        tunnels: Arc::new(Semaphore::new(settings.max_websockets)),
+                        shutdown: shutdown.clone(),
+                        auth_disabled,
+                        logger,
+                    });
+                    // Proxied bodies are the target's business, whatever their type.
+                    http.allow_any_body_type();
+                    http.use_router(
+                        Router::new()
+                            .route("/", any(forward::handle))
+                            .route("/{*rest}", any(forward::handle))
+                            .with_state(proxy),
+                    );
+                    lifecycle.add_shutdown_hook(move || async move {
+                        shutdown.cancel();
+                        Ok(())
+                    });
                     Ok(())
-                });
-                Ok(())
-            },
-        )
+                },
+            )
     }
 }
 

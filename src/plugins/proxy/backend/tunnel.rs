@@ -50,10 +50,7 @@ pub(crate) fn open(
         let (mut client, mut target) = match (client, target) {
             (Ok(c), Ok(t)) => (TokioIo::new(c), TokioIo::new(t)),
             (Err(e), _) | (_, Err(e)) => {
-                logger.warn_with(
-                    "proxy upgrade failed",
-                    &[("route", &route), ("error", &e)],
-                );
+                logger.warn_with("proxy upgrade failed", &[("route", &route), ("error", &e)]);
                 return;
             }
         };
