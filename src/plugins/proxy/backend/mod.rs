@@ -162,7 +162,7 @@ fn endpoints(
             Err(e) => return Err(e),
         }
     }
-    out.sort_by(|a, b| b.route.len().cmp(&a.route.len()));
+    out.sort_by_key(|e| std::cmp::Reverse(e.route.len()));
     Ok(out)
 }
 
