@@ -282,3 +282,63 @@ async fn legacy_keys_and_module_endpoints_with_config_winning() {
             .any(|m| m.contains("deprecated"))
     );
 }
+
+/// A listener counting the connections it accepts.
+struct Counting(
+    tokio::net::TcpListener,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl axum::serve::Listener for Counting {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            if let Ok(conn) = self.0.accept().await {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return conn;
+            }
+        }
+    }
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_per_target_are_bounded_and_reused() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        "ok"
+    });
+    let counting = Counting(listener, accepted.clone());
+    tokio::spawn(async move { axum::serve(counting, app).await.unwrap() });
+
+    async fn burst(b: &TestBackend) {
+        let calls = (0..4).map(|_| b.client().get("/api/proxy/t/x"));
+        for res in futures::future::join_all(calls).await {
+            assert_eq!(res.unwrap().status(), 200);
+        }
+    }
+    for (max_idle, expected) in [(1, 4 + 3), (32, 4)] {
+        accepted.store(0, Ordering::SeqCst);
+        let b = backend(format!(
+            "proxy:\n  maxIdleConnectionsPerTarget: {max_idle}\n  endpoints:\n    /t: {url}\n"
+        ))
+        .await;
+        // Four at once need four connections; afterwards only `max_idle` stay pooled, so the
+        // next burst opens the difference.
+        burst(&b).await;
+        burst(&b).await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            expected,
+            "maxIdleConnectionsPerTarget {max_idle}"
+        );
+    }
+}
