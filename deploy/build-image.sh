@@ -60,7 +60,7 @@ trap cleanup EXIT
 echo "== rootfs"
 deploy/rootfs.sh "$WORK/rootfs" "$PORTAL" "$PROBE"
 echo "shared libraries:"
-(cd "$WORK/rootfs" && find lib lib64 usr/lib -type f 2>/dev/null | sed 's/^/  \//' | sort)
+(cd "$WORK/rootfs" && find lib lib64 usr/lib -type f 2>/dev/null | sed "s/^/  \//" | sort) || true
 
 # --- the image --------------------------------------------------------------------------------
 echo "== buildah: $IMAGE"
