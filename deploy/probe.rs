@@ -133,7 +133,9 @@ pub fn probe(url: &str, timeout: Duration) -> Result<(), ProbeError> {
     }
     let mut stream = stream.ok_or(ProbeError::Connect(last))?;
     let io = |e: std::io::Error| ProbeError::Io(e.to_string());
-    stream.set_write_timeout(Some(remaining(deadline)?)).map_err(io)?;
+    stream
+        .set_write_timeout(Some(remaining(deadline)?))
+        .map_err(io)?;
     let host_header = if target.host.contains(':') {
         format!("[{}]:{}", target.host, target.port)
     } else {
@@ -147,7 +149,9 @@ pub fn probe(url: &str, timeout: Duration) -> Result<(), ProbeError> {
     let mut head = Vec::with_capacity(256);
     let mut buf = [0u8; 1024];
     while !head.windows(2).any(|w| w == b"\r\n") && head.len() < MAX_RESPONSE_HEAD {
-        stream.set_read_timeout(Some(remaining(deadline)?)).map_err(io)?;
+        stream
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(io)?;
         let n = stream.read(&mut buf).map_err(io)?;
         if n == 0 {
             break;

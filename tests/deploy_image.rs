@@ -48,10 +48,11 @@ fn yaml_docs(path: &str) -> Vec<Yaml> {
 }
 
 fn y<'a>(v: &'a Yaml, path: &str) -> &'a Yaml {
-    path.split('.').fold(v, |v, key| match key.parse::<usize>() {
-        Ok(i) => &v[i],
-        Err(_) => &v[key],
-    })
+    path.split('.')
+        .fold(v, |v, key| match key.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[key],
+        })
 }
 
 fn ys<'a>(v: &'a Yaml, path: &str) -> &'a str {
@@ -157,10 +158,17 @@ async fn probe_gives_up_on_a_silent_server_at_its_deadline() {
         let _ = s.read(&mut buf);
     });
     let started = Instant::now();
-    let res = run_probe(format!("http://{addr}{LIVENESS}"), Duration::from_millis(300)).await;
+    let res = run_probe(
+        format!("http://{addr}{LIVENESS}"),
+        Duration::from_millis(300),
+    )
+    .await;
     let took = started.elapsed();
     assert!(matches!(res, Err(ProbeError::Io(_))), "{res:?}");
-    assert!(took >= Duration::from_millis(250), "gave up early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "gave up early: {took:?}"
+    );
     assert!(took < Duration::from_secs(2), "not bounded: {took:?}");
     server.join().unwrap();
 }
@@ -226,13 +234,19 @@ fn probe_parses_only_plain_http_urls() {
             "{bad} was accepted"
         );
     }
-    assert_eq!(probe::DEFAULT_URL, format!("http://127.0.0.1:7007{LIVENESS}"));
+    assert_eq!(
+        probe::DEFAULT_URL,
+        format!("http://127.0.0.1:7007{LIVENESS}")
+    );
 }
 
 #[test]
 fn probe_timeout_comes_from_its_variable_within_bounds() {
     assert_eq!(probe::timeout_from_env(None), Ok(probe::DEFAULT_TIMEOUT));
-    assert_eq!(probe::timeout_from_env(Some("")), Ok(probe::DEFAULT_TIMEOUT));
+    assert_eq!(
+        probe::timeout_from_env(Some("")),
+        Ok(probe::DEFAULT_TIMEOUT)
+    );
     assert_eq!(
         probe::timeout_from_env(Some("250")),
         Ok(Duration::from_millis(250))
@@ -316,7 +330,10 @@ fn k8s_configmap_is_the_production_config_and_every_variable_is_set() {
     let container = y(&m.deployment, "spec.template.spec.containers.0");
     for var in container["env"].as_sequence().unwrap() {
         let name = ys(var, "name");
-        if ["PASSWORD", "SECRET", "TOKEN"].iter().any(|s| name.contains(s)) {
+        if ["PASSWORD", "SECRET", "TOKEN"]
+            .iter()
+            .any(|s| name.contains(s))
+        {
             assert!(var["value"].is_null(), "{name} must come from the Secret");
         }
     }
@@ -327,10 +344,7 @@ fn k8s_config_loads_as_app_config_with_the_deployment_env() {
     let m = manifest();
     let env = k8s_env(&m);
     let config = ConfigLoader::new()
-        .yaml(
-            "configmap:app-config.yaml",
-            configmap_text(&m),
-        )
+        .yaml("configmap:app-config.yaml", configmap_text(&m))
         .env_vars(env.clone())
         .load()
         .unwrap();
@@ -449,7 +463,10 @@ fn compose_sets_every_variable_and_mounts_the_production_config() {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     let vars = config_vars(&read("deploy/app-config.production.yaml"));
-    assert_eq!(env, vars, "compose's portal environment vs the config's ${{VAR}}s");
+    assert_eq!(
+        env, vars,
+        "compose's portal environment vs the config's ${{VAR}}s"
+    );
 
     let command: Vec<&str> = portal["command"]
         .as_sequence()
@@ -500,7 +517,10 @@ fn compose_sets_every_variable_and_mounts_the_production_config() {
         .map(|l| l.split('=').next().unwrap().to_owned())
         .collect();
     let missing: Vec<&String> = required.difference(&example).collect();
-    assert!(missing.is_empty(), "missing in compose.env.example: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "missing in compose.env.example: {missing:?}"
+    );
     assert!(required.len() >= 7, "{required:?}");
 }
 
@@ -577,7 +597,10 @@ fn containerfile_and_build_script_describe_the_same_runtime_image() {
         "\"$ROOTFS/app/examples/demo-catalog\"",
         "\"$ROOTFS/etc/ssl/certs/ca-certificates.crt\"",
     ] {
-        assert!(rootfs.contains(installed), "rootfs.sh does not install {installed}");
+        assert!(
+            rootfs.contains(installed),
+            "rootfs.sh does not install {installed}"
+        );
     }
     assert!(rootfs.contains("APP_UID=10001"));
 }
@@ -611,16 +634,10 @@ async fn production_config_boots_the_portal_plugins_on_postgres_and_redis() {
         "POSTGRES_PASSWORD".into(),
         pg.password().unwrap_or_default().into(),
     );
-    env.insert(
-        "REDIS_HOST".into(),
-        redis_url.host_str().unwrap().into(),
-    );
+    env.insert("REDIS_HOST".into(), redis_url.host_str().unwrap().into());
     let data = tempfile::tempdir().unwrap();
     let mut loader = ConfigLoader::new()
-        .yaml(
-            "configmap:app-config.yaml",
-            configmap_text(&m),
-        )
+        .yaml("configmap:app-config.yaml", configmap_text(&m))
         .value(serde_json::json!({
             "backend": {
                 "dataDir": data.path().to_str().unwrap(),
@@ -678,9 +695,7 @@ async fn production_config_boots_the_portal_plugins_on_postgres_and_redis() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let res = client
-            .get(handle.url(
-                "/api/catalog/entities/by-query?filter=kind=component&limit=5",
-            ))
+            .get(handle.url("/api/catalog/entities/by-query?filter=kind=component&limit=5"))
             .bearer_auth(&token)
             .send()
             .await
@@ -690,7 +705,10 @@ async fn production_config_boots_the_portal_plugins_on_postgres_and_redis() {
         if body["items"].as_array().is_some_and(|i| !i.is_empty()) {
             break;
         }
-        assert!(Instant::now() < deadline, "the demo catalog was not ingested");
+        assert!(
+            Instant::now() < deadline,
+            "the demo catalog was not ingested"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Without the token the catalog is closed.
