@@ -1,7 +1,7 @@
 //! The portal: the host program that composes backlot's reference plugins into one backend —
-//! the software catalog, search, TechDocs, the scaffolder (software templates), sign-in (the
-//! `auth` plugin), the example `hello` plugin — and the app (catalog, search, docs and
-//! "Create..." pages) at `/`.
+//! the software catalog, search, TechDocs, the scaffolder (software templates), Kubernetes, the
+//! proxy, sign-in (the `auth` plugin), the example `hello` plugin — and the app (catalog,
+//! search, docs and "Create..." pages, the Kubernetes tab of entities) at `/`.
 //!
 //! The demo templates publish to the local git server of `integrations.gitea`
 //! (`127.0.0.1:7900`) and register the result in the catalog.
@@ -20,7 +20,7 @@
 //! listens on `backend.listen.port` (default 7007) and `backend.listen.host`.
 //!
 //! `--plugins LIST` (comma-separated plugin ids: `catalog`, `auth`, `search`, `techdocs`,
-//! `scaffolder`, `hello`, `app`; default all) runs only some plugins, so the same binary makes
+//! `scaffolder`, `kubernetes`, `proxy`, `hello`, `app`; default all) runs only some plugins, so the same binary makes
 //! the deployments of a split portal that find each other through `discovery.endpoints`; see
 //! `docs/split-deployments.md`:
 //!

@@ -9,7 +9,7 @@ use backlot::frontend::FrontendPlugin;
 use backlot::plugins::search::backend::{
     SearchCatalogCollatorModule, SearchTechdocsCollatorModule,
 };
-use backlot::plugins::{auth, catalog, scaffolder, search, techdocs};
+use backlot::plugins::{auth, catalog, kubernetes, proxy, scaffolder, search, techdocs};
 
 use super::hello;
 
@@ -34,6 +34,8 @@ pub(crate) const PLUGINS: &[PortalPlugin] = &[
     row("search", || (search::backend::plugin(), SearchCatalogCollatorModule, SearchTechdocsCollatorModule).into_features(), Some(search::frontend::plugin)),
     row("techdocs", || techdocs::backend::plugin().into_features(), Some(techdocs::frontend::plugin)),
     row("scaffolder", || scaffolder::backend::plugin().into_features(), Some(scaffolder::frontend::plugin)),
+    row("kubernetes", || kubernetes::backend::plugin().into_features(), Some(kubernetes::frontend::plugin)),
+    row("proxy", || proxy::backend::plugin().into_features(), None),
     row("hello", || (hello::HelloPlugin, hello::HelloModuleEurope).into_features(), None),
 ];
 
