@@ -461,9 +461,10 @@ fn hpa_errors(hpa: &Value, out: &mut Vec<DetectedError>) {
 }
 
 fn job_errors(job: &Value, out: &mut Vec<DetectedError>) {
-    let Some(failed) = list(job, &["status", "conditions"]).iter().find(|c| {
-        text(c, &["type"]) == Some("Failed") && text(c, &["status"]) == Some("True")
-    }) else {
+    let Some(failed) = list(job, &["status", "conditions"])
+        .iter()
+        .find(|c| text(c, &["type"]) == Some("Failed") && text(c, &["status"]) == Some("True"))
+    else {
         return;
     };
     let reason = text(failed, &["reason"]).unwrap_or("Failed");

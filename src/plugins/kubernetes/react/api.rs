@@ -264,8 +264,8 @@ impl HttpKubernetesApi {
             .deps((&core_apis::DISCOVERY, &core_apis::CONFIG))
             .build(|(discovery, config)| {
                 let http = http_client(&config)?;
-                let api = Self::with_client(discovery.base_url("kubernetes"), http)
-                    .configure(&config)?;
+                let api =
+                    Self::with_client(discovery.base_url("kubernetes"), http).configure(&config)?;
                 Ok(Arc::new(api) as Arc<dyn KubernetesApi>)
             })
     }
@@ -347,10 +347,7 @@ impl HttpKubernetesApi {
                     let Some(provider) = cluster.oidc_token_provider.as_deref() else {
                         continue;
                     };
-                    let has = auth
-                        .get("oidc")
-                        .and_then(|o| o.get(provider))
-                        .is_some();
+                    let has = auth.get("oidc").and_then(|o| o.get(provider)).is_some();
                     if has {
                         continue;
                     }
