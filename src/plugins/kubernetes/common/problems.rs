@@ -185,7 +185,7 @@ pub fn detect_cluster_errors(cluster: &ClusterObjects, now: DateTime<Utc>) -> Ve
         job_errors(job, &mut errors);
     }
     // Stable: equal severities keep the order of the objects.
-    errors.sort_by(|a, b| b.severity.cmp(&a.severity));
+    errors.sort_by_key(|e| std::cmp::Reverse(e.severity));
     errors
 }
 

@@ -222,7 +222,7 @@ fn fix_cell(e: &DetectedError) -> Markup {
 /// Detected problems of the shown clusters, most severe first (Backstage's `ErrorReporting`).
 fn problems_panel(rows: &[(&ClusterObjects, &DetectedError)], max_rows: usize) -> Markup {
     let mut rows = rows.to_vec();
-    rows.sort_by(|a, b| b.1.severity.cmp(&a.1.severity));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.severity));
     let shown = &rows[..rows.len().min(max_rows)];
     let table = Table::new(format!("Detected problems ({})", rows.len()))
         .columns(vec![
