@@ -1054,3 +1054,23 @@ async fn env_status(config: &str) -> u16 {
     let env = env(config).await;
     page(&env, SHOP).await.0
 }
+
+#[tokio::test]
+async fn invalid_client_limits_fail_when_the_app_starts() {
+    let started = TestBackend::builder()
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(app_plugin(
+            App::builder()
+                .feature(backlot::plugins::catalog::frontend::plugin())
+                .feature(backlot::plugins::kubernetes::frontend::plugin()),
+        ))
+        .config_yaml("kubernetes:\n  frontend:\n    maxResponseBytes: 0\n")
+        .start()
+        .await;
+    let err = started.err().expect("the app must not start");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("kubernetes.frontend.maxResponseBytes"),
+        "{text}"
+    );
+}

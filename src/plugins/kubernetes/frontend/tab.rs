@@ -23,7 +23,7 @@ pub(super) const DEFAULT_MAX_ROWS: usize = 200;
 const MAX_ROWS_KEY: &str = "kubernetes.frontend.maxRows";
 
 const STYLE: &str = concat!(
-    ".k8s-picker{margin-bottom:12px}",
+    ".k8s-picker{margin-bottom:12px}.k8s-problems{margin-bottom:16px}",
     ".k8s-cluster-head{display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline;margin-bottom:12px}",
     ".k8s-cluster-head h2{margin:0}",
     ".k8s-ok{color:var(--bl-success,#15803d)}.k8s-bad{color:var(--bl-danger,#b91c1c);font-weight:600}",
