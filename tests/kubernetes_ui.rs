@@ -1067,7 +1067,9 @@ async fn invalid_client_limits_fail_when_the_app_starts() {
         .config_yaml("kubernetes:\n  frontend:\n    maxResponseBytes: 0\n")
         .start()
         .await;
-    let err = started.err().expect("the app must not start");
+    let Err(err) = started else {
+        panic!("the app must not start");
+    };
     let text = format!("{err:?}");
     assert!(
         text.contains("kubernetes.frontend.maxResponseBytes"),
