@@ -672,11 +672,19 @@ fn shop_objects() -> ObjectsByEntityResponse {
         "uid-rs-web-5c1a",
         running(true, "2026-12-01T00:00:00Z", 0),
     );
+    let mut cache_pod = pod(
+        "cache-0",
+        "uid-sts-cache",
+        running(true, "2026-12-06T09:31:00Z", 0),
+    );
+    cache_pod["metadata"]["ownerReferences"][0]["kind"] = json!("StatefulSet");
     serde_json::from_value(json!({"items": [
         {
             "cluster": {"name": "prod", "title": "Production <b>EU</b>", "dashboardUrl": "javascript:alert('dash')"},
             "resources": [
-                {"type": "pods", "resources": [healthy, crashing, hostile_pod, old]},
+                {"type": "pods", "resources": [healthy, crashing, hostile_pod, old, cache_pod]},
+                {"type": "statefulsets", "resources": [{"metadata": {"name": "cache", "namespace": "shop", "uid": "uid-sts-cache"},
+                    "spec": {"replicas": 1}, "status": {"replicas": 1, "readyReplicas": 1}}]},
                 {"type": "replicasets", "resources": [replica_set("web-7d9f", "uid-rs-web-7d9f", 2), replica_set("web-5c1a", "uid-rs-web-5c1a", 0)]},
                 {"type": "deployments", "resources": [deployment(json!([
                     {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web-7d9f\" has timed out progressing."}
@@ -850,9 +858,24 @@ async fn the_tab_groups_deployments_with_their_pods_and_shows_problems() {
     );
     // Age is computed from creationTimestamp against the real clock: at least hours.
     assert!(ok_row.contains("h") || ok_row.contains("d"), "{ok_row}");
+    // A stateful set owns its pods directly.
+    let cache = section(
+        prod,
+        "data-workload=\"cache\" data-kind=\"StatefulSet\"",
+        "</details>",
+    );
+    assert!(
+        cache.contains("ready 1/1") && cache.contains("data-pod=\"cache-0\""),
+        "{cache}"
+    );
+    assert!(!web.contains("cache-0"));
     // Pods no workload owns are listed apart.
     let other = section(prod, "k8s-other-pods", "</table>");
     assert!(other.contains("web-5c1a-x"), "{other}");
+    assert!(
+        !other.contains("cache-0") && !other.contains("web-7d9f-a"),
+        "{other}"
+    );
 
     // Other objects, one table each.
     for (kind, text) in [
