@@ -38,13 +38,6 @@ pub(super) fn uid(v: &Value) -> Option<&str> {
     text(v, &["metadata", "uid"]).filter(|u| !u.is_empty())
 }
 
-/// Whether `object` names `owner_uid` among its owner references.
-pub(super) fn owned_by(object: &Value, owner_uid: &str) -> bool {
-    list(object, &["metadata", "ownerReferences"])
-        .iter()
-        .any(|o| text(o, &["uid"]) == Some(owner_uid))
-}
-
 /// The age of an object, like `kubectl get` prints it: `45s`, `12m`, `5h3m`, `3d4h`.
 pub(super) fn age(object: &Value, now: DateTime<Utc>) -> String {
     let Some(created) = text(object, &["metadata", "creationTimestamp"])

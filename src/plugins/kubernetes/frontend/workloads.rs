@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::format::{age, cpu, int, list, memory, name, namespace, owned_by, text, uid};
+use super::format::{age, cpu, int, list, memory, name, namespace, text, uid};
 use crate::frontend::ui::{Column, Table};
 use crate::plugins::kubernetes::common::{ClientPodStatus, ClusterObjects, DetectedError};
 
@@ -30,30 +30,46 @@ pub(super) struct Workload<'a> {
     pub(super) pods: Vec<&'a Value>,
 }
 
-/// The cluster's workloads with their pods, and the pods none of them owns.
-pub(super) fn group(cluster: &ClusterObjects) -> (Vec<Workload<'_>>, Vec<&Value>) {
+/// The cluster's workloads with their pods, and the pods none of them owns. Owners are
+/// looked up by uid in an index, so the work grows with the number of objects, not with
+/// their product.
+pub(super) fn group<'a>(cluster: &'a ClusterObjects) -> (Vec<Workload<'a>>, Vec<&'a Value>) {
     let pods = objects(cluster, "pods");
-    let replica_sets = objects(cluster, "replicasets");
-    let mut claimed = vec![false; pods.len()];
-    let take = |owner: &str, claimed: &mut Vec<bool>| -> Vec<&Value> {
-        let mut out = Vec::new();
-        for (i, pod) in pods.iter().enumerate() {
-            if !claimed[i] && owned_by(pod, owner) {
-                claimed[i] = true;
-                out.push(*pod);
+    let mut by_owner: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, pod) in pods.iter().enumerate() {
+        for owner in list(pod, &["metadata", "ownerReferences"]) {
+            if let Some(uid) = text(owner, &["uid"]).filter(|u| !u.is_empty()) {
+                by_owner.entry(uid).or_default().push(i);
             }
         }
-        out
+    }
+    let mut sets_by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for rs in objects(cluster, "replicasets") {
+        if int(rs, &["status", "replicas"]).unwrap_or(0) <= 0 {
+            continue;
+        }
+        for owner in list(rs, &["metadata", "ownerReferences"]) {
+            if let Some(uid) = text(owner, &["uid"]).filter(|u| !u.is_empty()) {
+                sets_by_owner.entry(uid).or_default().push(rs);
+            }
+        }
+    }
+    let mut claimed = vec![false; pods.len()];
+    let mut take = |owner: &str, out: &mut Vec<&'a Value>| {
+        for &i in by_owner.get(owner).map_or(&[][..], Vec::as_slice) {
+            if !claimed[i] {
+                claimed[i] = true;
+                out.push(pods[i]);
+            }
+        }
     };
     let mut workloads = Vec::new();
     for deployment in objects(cluster, "deployments") {
         let mut owned = Vec::new();
-        if let Some(d_uid) = uid(deployment) {
-            for rs in &replica_sets {
-                let live = int(rs, &["status", "replicas"]).unwrap_or(0) > 0;
-                if let (true, true, Some(rs_uid)) = (live, owned_by(rs, d_uid), uid(rs)) {
-                    owned.extend(take(rs_uid, &mut claimed));
-                }
+        let sets = uid(deployment).and_then(|u| sets_by_owner.get(u));
+        for rs in sets.map_or(&[][..], Vec::as_slice) {
+            if let Some(rs_uid) = uid(rs) {
+                take(rs_uid, &mut owned);
             }
         }
         workloads.push(Workload {
@@ -64,10 +80,15 @@ pub(super) fn group(cluster: &ClusterObjects) -> (Vec<Workload<'_>>, Vec<&Value>
     }
     for (kind, plural) in [("StatefulSet", "statefulsets"), ("DaemonSet", "daemonsets")] {
         for object in objects(cluster, plural) {
-            let pods = uid(object)
-                .map(|u| take(u, &mut claimed))
-                .unwrap_or_default();
-            workloads.push(Workload { kind, object, pods });
+            let mut owned = Vec::new();
+            if let Some(u) = uid(object) {
+                take(u, &mut owned);
+            }
+            workloads.push(Workload {
+                kind,
+                object,
+                pods: owned,
+            });
         }
     }
     let rest = pods
@@ -97,9 +118,10 @@ pub(super) fn workload_ready(w: &Workload<'_>) -> (i64, i64) {
 /// What a pod table needs besides the pods.
 pub(super) struct PodContext<'a> {
     pub(super) now: DateTime<Utc>,
-    pub(super) metrics: &'a [ClientPodStatus],
+    /// Pod metrics by `(namespace, pod name)`.
+    metrics: HashMap<(&'a str, &'a str), &'a ClientPodStatus>,
     /// Problem counts by `(namespace, pod name)`.
-    pub(super) problems: HashMap<(String, String), usize>,
+    problems: HashMap<(&'a str, &'a str), usize>,
     pub(super) max_rows: usize,
 }
 
@@ -107,15 +129,19 @@ impl<'a> PodContext<'a> {
     pub(super) fn new(
         now: DateTime<Utc>,
         metrics: &'a [ClientPodStatus],
-        errors: &[DetectedError],
+        errors: &'a [DetectedError],
         max_rows: usize,
     ) -> Self {
         let mut problems = HashMap::new();
         for e in errors.iter().filter(|e| e.source_ref.kind == "Pod") {
             *problems
-                .entry((e.source_ref.namespace.clone(), e.source_ref.name.clone()))
+                .entry((e.source_ref.namespace.as_str(), e.source_ref.name.as_str()))
                 .or_insert(0) += 1;
         }
+        let metrics = metrics
+            .iter()
+            .map(|m| ((namespace(&m.pod), name(&m.pod)), m))
+            .collect();
         Self {
             now,
             metrics,
@@ -126,15 +152,13 @@ impl<'a> PodContext<'a> {
 
     pub(super) fn problems_of(&self, pod: &Value) -> usize {
         self.problems
-            .get(&(namespace(pod).to_string(), name(pod).to_string()))
+            .get(&(namespace(pod), name(pod)))
             .copied()
             .unwrap_or(0)
     }
 
     fn metrics_of(&self, pod: &Value) -> Option<&ClientPodStatus> {
-        self.metrics
-            .iter()
-            .find(|m| name(&m.pod) == name(pod) && namespace(&m.pod) == namespace(pod))
+        self.metrics.get(&(namespace(pod), name(pod))).copied()
     }
 }
 
