@@ -1,6 +1,7 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod kube_api;
 pub mod webdriver;
 
 /// The `backend.database` config for PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set: a

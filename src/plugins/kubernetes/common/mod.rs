@@ -2,6 +2,7 @@
 //! `@backstage/plugin-kubernetes-common`): the wire types of `/api/kubernetes`, and the
 //! detection of problems in the objects they carry ([`detect_errors`]).
 
+pub mod permissions;
 mod problems;
 mod types;
 

@@ -1,0 +1,904 @@
+//! A fake Kubernetes API server for tests and benches: Kubernetes' real REST paths and JSON
+//! (discovery as kubectl reads it, lists cluster-wide and per namespace with `labelSelector`,
+//! single objects, server-side `Table`s for kubectl, `metrics.k8s.io`, custom resources),
+//! `Status` bodies for 401 (unknown token), 403 (token without rights), 400 (bad selector) and
+//! 404, optional TLS, a "down" mode that drops every connection, and a record of every
+//! request so that tests can check which paths were fetched.
+//!
+//! ```ignore
+//! let api = KubeApiBuilder::new()
+//!     .token("t0k", Access::Full)
+//!     .dataset("petstore", "default", 2, 3)
+//!     .start()
+//!     .await;
+//! // GET {api.url()}/api/v1/namespaces/default/pods?labelSelector=backstage.io/kubernetes-id=petstore
+//! ```
+
+pub mod kinds;
+pub mod selector;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use kinds::Kind;
+pub use selector::Selector;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read everything.
+    Full,
+    /// Authenticated, but every list or get is 403 (discovery stays allowed, as RBAC's
+    /// `system:discovery` does).
+    NoRights,
+}
+
+/// One request the server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// Every header, lower-cased names.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Recorded {
+    /// The decoded `labelSelector` parameter.
+    pub fn label_selector(&self) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == "labelSelector")
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    kind: usize,
+    namespace: Option<String>,
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: Value,
+    json: Arc<str>,
+}
+
+/// Builds a [`KubeApi`].
+#[derive(Debug, Clone)]
+pub struct KubeApiBuilder {
+    kinds: Vec<Kind>,
+    objects: Vec<Value>,
+    tokens: HashMap<String, Access>,
+    metrics: bool,
+    delay: Option<Duration>,
+    down: bool,
+    tls: Option<(String, String)>,
+    client_ca: Option<String>,
+}
+
+/// Marks a request whose connection presented a client certificate the CA signed.
+#[derive(Debug, Clone, Copy)]
+struct ClientCertVerified;
+
+impl Default for KubeApiBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KubeApiBuilder {
+    /// A server with the built-in kinds, `metrics.k8s.io`, no objects and no tokens.
+    pub fn new() -> Self {
+        Self {
+            kinds: kinds::builtin(),
+            objects: Vec::new(),
+            tokens: HashMap::new(),
+            metrics: true,
+            delay: None,
+            down: false,
+            tls: None,
+            client_ca: None,
+        }
+    }
+
+    /// Accepts `token` as a bearer token with `access`.
+    pub fn token(mut self, token: &str, access: Access) -> Self {
+        self.tokens.insert(token.to_owned(), access);
+        self
+    }
+
+    /// Serves a custom resource kind.
+    pub fn custom_kind(mut self, group: &str, version: &str, plural: &str, kind: &str) -> Self {
+        self.kinds
+            .push(Kind::new(group, version, plural, kind, &[]));
+        self
+    }
+
+    /// Adds an object (its `apiVersion` and `kind` pick the resource).
+    pub fn object(mut self, value: Value) -> Self {
+        self.objects.push(value);
+        self
+    }
+
+    /// `metrics.k8s.io` is not served (no metrics-server): its paths are 404.
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = false;
+        self
+    }
+
+    /// Waits `delay` before answering each request.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Accepts connections and closes them at once: a cluster that gives no answer.
+    pub fn down(mut self) -> Self {
+        self.down = true;
+        self
+    }
+
+    /// Serves HTTPS with this certificate chain and key (PEM).
+    pub fn tls(mut self, cert_pem: &str, key_pem: &str) -> Self {
+        self.tls = Some((cert_pem.to_owned(), key_pem.to_owned()));
+        self
+    }
+
+    /// With [`tls`](Self::tls): accepts client certificates signed by `ca_pem`; a request on a
+    /// connection with one has full access (connections without one still use tokens).
+    pub fn client_ca(mut self, ca_pem: &str) -> Self {
+        self.client_ca = Some(ca_pem.to_owned());
+        self
+    }
+
+    /// For the entity `id` in `namespace`: `deployments` deployments, each with a
+    /// replica set and `pods_per_deployment` pods (with requests and limits), their pod
+    /// metrics, and a service, all labelled `backstage.io/kubernetes-id=<id>` and `app=<id>`.
+    pub fn dataset(
+        mut self,
+        id: &str,
+        namespace: &str,
+        deployments: usize,
+        pods_per_deployment: usize,
+    ) -> Self {
+        let labels = json!({"app": id, "backstage.io/kubernetes-id": id});
+        let created = "2026-01-01T00:00:00Z";
+        self.objects.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": id, "namespace": namespace, "labels": labels, "uid": format!("svc-{id}-{namespace}"), "creationTimestamp": created},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}], "selector": {"app": id}}
+        }));
+        for d in 0..deployments {
+            let dname = format!("{id}-d{d}");
+            let rs = format!("{dname}-5d8f7c");
+            self.objects.push(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": dname, "namespace": namespace, "labels": labels, "uid": format!("dep-{dname}-{namespace}"), "creationTimestamp": created},
+                "spec": {"replicas": pods_per_deployment, "selector": {"matchLabels": {"app": id}},
+                         "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}},
+                "status": {"replicas": pods_per_deployment, "readyReplicas": pods_per_deployment, "availableReplicas": pods_per_deployment, "updatedReplicas": pods_per_deployment}
+            }));
+            self.objects.push(json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": rs, "namespace": namespace, "labels": labels, "uid": format!("rs-{rs}-{namespace}"), "creationTimestamp": created,
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": dname, "uid": format!("dep-{dname}-{namespace}"), "controller": true}]},
+                "spec": {"replicas": pods_per_deployment},
+                "status": {"replicas": pods_per_deployment, "readyReplicas": pods_per_deployment}
+            }));
+            for p in 0..pods_per_deployment {
+                let pname = format!("{rs}-p{p}");
+                self.objects.push(json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": pname, "namespace": namespace, "labels": labels, "uid": format!("pod-{pname}-{namespace}"), "creationTimestamp": created,
+                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": format!("rs-{rs}-{namespace}"), "controller": true}]},
+                    "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "nginx:1.27",
+                        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}}]},
+                    "status": {"phase": "Running", "podIP": "10.1.0.1", "startTime": created,
+                        "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],
+                        "containerStatuses": [{"name": "app", "ready": true, "started": true, "restartCount": 0, "image": "nginx:1.27",
+                            "state": {"running": {"startedAt": created}}}]}
+                }));
+                self.objects.push(json!({
+                    "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+                    "metadata": {"name": pname, "namespace": namespace, "labels": labels, "creationTimestamp": created},
+                    "timestamp": created, "window": "30s",
+                    "containers": [{"name": "app", "usage": {"cpu": format!("{}n", (p + 1) * 1_000_000), "memory": "65536Ki"}}]
+                }));
+            }
+        }
+        self
+    }
+
+    /// Starts the server on `127.0.0.1` with a free port.
+    pub async fn start(self) -> KubeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{}", addr.port());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(InFlight::default());
+        let kinds: Vec<Kind> = self
+            .kinds
+            .iter()
+            .filter(|k| self.metrics || k.group != "metrics.k8s.io")
+            .cloned()
+            .collect();
+        let mut objects = Vec::new();
+        for value in self.objects {
+            let api_version = value["apiVersion"].as_str().unwrap_or("");
+            let kind_name = value["kind"].as_str().unwrap_or("");
+            let Some(kind) = kinds
+                .iter()
+                .position(|k| k.group_version() == api_version && k.kind == kind_name)
+            else {
+                // A kind the server does not serve (metrics without metrics-server).
+                continue;
+            };
+            let meta = &value["metadata"];
+            let labels = meta["labels"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            objects.push(Stored {
+                kind,
+                namespace: meta["namespace"].as_str().map(str::to_owned),
+                name: meta["name"].as_str().unwrap_or("").to_owned(),
+                labels,
+                json: Arc::from(value.to_string()),
+                value,
+            });
+        }
+        let state = Arc::new(ServerState {
+            kinds,
+            objects,
+            tokens: self.tokens,
+            delay: self.delay,
+            requests: Arc::clone(&requests),
+            port: addr.port(),
+            in_flight: Arc::clone(&in_flight),
+        });
+        let router = axum::Router::new().fallback(handle).with_state(state);
+        let client_ca = self.client_ca;
+        let tls = self
+            .tls
+            .map(|(cert, key)| tls_acceptor(&cert, &key, client_ca.as_deref()));
+        let down = self.down;
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                if down {
+                    drop(stream);
+                    continue;
+                }
+                let router = router.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let verified = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .is_some_and(|c| !c.is_empty());
+                                let router = if verified {
+                                    router.layer(axum::Extension(ClientCertVerified))
+                                } else {
+                                    router
+                                };
+                                let service = hyper_util::service::TowerToHyperService::new(router);
+                                let _ = http
+                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let service = hyper_util::service::TowerToHyperService::new(router);
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        KubeApi {
+            url,
+            requests,
+            in_flight,
+            task,
+        }
+    }
+}
+
+fn tls_acceptor(
+    cert_pem: &str,
+    key_pem: &str,
+    client_ca: Option<&str>,
+) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let builder = rustls::ServerConfig::builder();
+    let config = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .allow_unauthenticated()
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    }
+    .with_single_cert(certs, key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A running fake API server; stops on drop.
+#[derive(Debug)]
+pub struct KubeApi {
+    url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    in_flight: Arc<InFlight>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl KubeApi {
+    /// `http://127.0.0.1:<port>` (or `https://`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().clone()
+    }
+
+    /// The paths requested so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    }
+
+    /// The most requests answered at once so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets the requests so far.
+    pub fn clear_requests(&self) {
+        self.requests.lock().clear();
+    }
+}
+
+/// A CA and a server certificate for `127.0.0.1` it signed, made with the `openssl` CLI.
+#[derive(Debug, Clone)]
+pub struct TestCerts {
+    /// The CA certificate (PEM).
+    pub ca: String,
+    /// The server certificate (PEM).
+    pub cert: String,
+    /// The server's private key (PKCS#8 PEM).
+    pub key: String,
+    /// A client certificate the CA signed (PEM).
+    pub client_cert: String,
+    /// Its private key (PKCS#8 PEM).
+    pub client_key: String,
+}
+
+/// Makes [`TestCerts`]; `None` when openssl is not installed.
+pub fn test_certs() -> Option<TestCerts> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()
+            .is_some_and(|s| s.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ok = openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=backlot test CA",
+                "-keyout",
+                &p("ca.key"),
+                "-out",
+                &p("ca.pem"),
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &p("key.pem"),
+                "-out",
+                &p("req.csr"),
+            ],
+        ]
+        .concat(),
+    ) && {
+        std::fs::write(
+            p("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("req.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("ext.cnf"),
+            "-out",
+            &p("cert.pem"),
+        ])
+    } && openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=backstage",
+                "-keyout",
+                &p("client.key"),
+                "-out",
+                &p("client.csr"),
+            ],
+        ]
+        .concat(),
+    ) && {
+        std::fs::write(
+            p("client.cnf"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("client.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("client.cnf"),
+            "-out",
+            &p("client.pem"),
+        ])
+    };
+    if !ok {
+        return None;
+    }
+    let read = |n: &str| std::fs::read_to_string(p(n)).unwrap();
+    Some(TestCerts {
+        ca: read("ca.pem"),
+        cert: read("cert.pem"),
+        key: read("key.pem"),
+        client_cert: read("client.pem"),
+        client_key: read("client.key"),
+    })
+}
+
+/// A URL where nothing listens (a port bound and released).
+pub async fn unreachable_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[derive(Debug)]
+struct ServerState {
+    kinds: Vec<Kind>,
+    objects: Vec<Stored>,
+    tokens: HashMap<String, Access>,
+    delay: Option<Duration>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    port: u16,
+    in_flight: Arc<InFlight>,
+}
+
+/// Requests being answered now, and the most at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    fn new(counter: &Arc<InFlight>) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = counter.now.fetch_add(1, SeqCst) + 1;
+        counter.max.fetch_max(n, SeqCst);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A Kubernetes `Status` answer.
+pub fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response {
+    let mut body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason, "code": code,
+    });
+    if let Some(d) = details {
+        body["details"] = d;
+    }
+    json_response(StatusCode::from_u16(code).unwrap(), body.to_string())
+}
+
+fn json_response(code: StatusCode, body: String) -> Response {
+    let mut res = (code, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let recorded = Recorded {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().unwrap_or("").to_owned(),
+        authorization: headers.get("authorization").cloned(),
+        headers,
+    };
+    st.requests.lock().push(recorded.clone());
+    let _guard = InFlightGuard::new(&st.in_flight);
+    if let Some(d) = st.delay {
+        tokio::time::sleep(d).await;
+    }
+    let by_cert = req
+        .extensions()
+        .get::<ClientCertVerified>()
+        .map(|_| Access::Full);
+    let access = by_cert.or_else(|| {
+        recorded
+            .authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .and_then(|t| st.tokens.get(t).copied())
+    });
+    let Some(access) = access else {
+        return status(401, "Unauthorized", "Unauthorized", None);
+    };
+    // Drain the body (the proxy tests send some); answer with its length for POST/PUT.
+    let method = req.method().clone();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let segs: Vec<&str> = recorded.path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["version"] => {
+            return json_response(
+                StatusCode::OK,
+                json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-backlot-fake", "platform": "linux/amd64"})
+                    .to_string(),
+            );
+        }
+        ["api"] => {
+            return json_response(
+                StatusCode::OK,
+                json!({"kind": "APIVersions", "versions": ["v1"],
+                       "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": format!("127.0.0.1:{}", st.port)}]})
+                .to_string(),
+            );
+        }
+        ["apis"] => return json_response(StatusCode::OK, group_list(&st.kinds).to_string()),
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            );
+        }
+    };
+    let served: Vec<&Kind> = st
+        .kinds
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+        .collect();
+    if served.is_empty() {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    }
+    let (namespace, plural, name) = match rest {
+        [] => return json_response(StatusCode::OK, resource_list(&served).to_string()),
+        [plural] => (None, *plural, None),
+        ["namespaces", ns, plural] => (Some(*ns), *plural, None),
+        ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name)),
+        [plural, name] => (None, *plural, Some(*name)),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            );
+        }
+    };
+    let Some(kind_idx) = st
+        .kinds
+        .iter()
+        .position(|k| k.group == group && k.version == version && k.plural == plural)
+    else {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    };
+    let kind = &st.kinds[kind_idx];
+    if access == Access::NoRights {
+        let verb = if name.is_some() { "get" } else { "list" };
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".to_owned(),
+        };
+        return status(
+            403,
+            "Forbidden",
+            &format!(
+                "{plural} is forbidden: User \"system:serviceaccount:default:no-rights\" cannot {verb} resource \"{plural}\" in API group \"{group}\" {scope}"
+            ),
+            Some(json!({"kind": plural})),
+        );
+    }
+    if method != axum::http::Method::GET {
+        // Writes are accepted and echoed (the proxy tests check bodies arrive whole).
+        return json_response(
+            StatusCode::CREATED,
+            json!({"kind": kind.kind, "apiVersion": kind.group_version(), "receivedBytes": body.len()}).to_string(),
+        );
+    }
+    if let Some(name) = name {
+        return match st
+            .objects
+            .iter()
+            .find(|o| o.kind == kind_idx && o.name == name && o.namespace.as_deref() == namespace)
+        {
+            Some(o) => json_response(StatusCode::OK, o.json.to_string()),
+            None => status(
+                404,
+                "NotFound",
+                &format!("{plural} \"{name}\" not found"),
+                Some(json!({"name": name, "kind": plural})),
+            ),
+        };
+    }
+    let selector_text = recorded.label_selector().unwrap_or_default();
+    let selector = match Selector::parse(&selector_text) {
+        Ok(s) => s,
+        Err(e) => {
+            return status(
+                400,
+                "BadRequest",
+                &format!("unable to parse requirement: {e}"),
+                None,
+            );
+        }
+    };
+    let matching: Vec<&Stored> = st
+        .objects
+        .iter()
+        .filter(|o| {
+            o.kind == kind_idx
+                && namespace.is_none_or(|ns| o.namespace.as_deref() == Some(ns))
+                && selector.matches(&o.labels)
+        })
+        .collect();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(recorded.query.as_bytes())
+        .into_owned()
+        .collect();
+    if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        // A watch: an ADDED event per object, then the stream stays open until
+        // `timeoutSeconds` (default 60) pass, as the API server does.
+        let events: Vec<String> = matching
+            .iter()
+            .map(|o| format!("{{\"type\":\"ADDED\",\"object\":{}}}\n", o.json))
+            .collect();
+        let hold = Duration::from_secs(
+            params
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(60),
+        );
+        let stream = futures::stream::iter(
+            events
+                .into_iter()
+                .map(|e| Ok::<_, std::io::Error>(e.into_bytes())),
+        )
+        .chain(futures::stream::once(async move {
+            tokio::time::sleep(hold).await;
+            Ok(Vec::new())
+        }));
+        let mut res = Response::new(Body::from_stream(stream));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return res;
+    }
+    if accept.contains("as=Table") {
+        return json_response(StatusCode::OK, table(kind, &matching).to_string());
+    }
+    let mut out =
+        String::with_capacity(matching.iter().map(|o| o.json.len() + 1).sum::<usize>() + 128);
+    out.push_str(&format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"1\"}},\"items\":[",
+        kind.kind,
+        kind.group_version()
+    ));
+    for (i, o) in matching.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&o.json);
+    }
+    out.push_str("]}");
+    json_response(StatusCode::OK, out)
+}
+
+fn group_list(kinds: &[Kind]) -> Value {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for k in kinds.iter().filter(|k| !k.group.is_empty()) {
+        match groups.iter_mut().find(|(g, _)| *g == k.group) {
+            Some((_, versions)) => {
+                if !versions.contains(&k.version) {
+                    versions.push(k.version.clone());
+                }
+            }
+            None => groups.push((k.group.clone(), vec![k.version.clone()])),
+        }
+    }
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups.iter().map(|(g, vs)| json!({
+        "name": g,
+        "versions": vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect::<Vec<_>>(),
+        "preferredVersion": {"groupVersion": format!("{g}/{}", vs[0]), "version": vs[0]},
+    })).collect::<Vec<_>>()})
+}
+
+fn resource_list(kinds: &[&Kind]) -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": kinds[0].group_version(),
+        "resources": kinds.iter().map(|k| json!({
+            "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
+            "verbs": ["get", "list"], "shortNames": k.short_names,
+        })).collect::<Vec<_>>()})
+}
+
+/// The server-side `Table` kubectl asks for: Name (and for pods Ready, Status, Restarts).
+fn table(kind: &Kind, objects: &[&Stored]) -> Value {
+    let is_pod = kind.group.is_empty() && kind.plural == "pods";
+    let mut columns = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
+    ];
+    if is_pod {
+        for (n, t) in [
+            ("Ready", "string"),
+            ("Status", "string"),
+            ("Restarts", "integer"),
+        ] {
+            columns
+                .push(json!({"name": n, "type": t, "format": "", "description": n, "priority": 0}));
+        }
+    }
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let mut cells = vec![json!(o.name)];
+            if is_pod {
+                let statuses = o.value["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+                let ready = statuses.iter().filter(|s| s["ready"] == true).count();
+                let restarts: i64 = statuses.iter().map(|s| s["restartCount"].as_i64().unwrap_or(0)).sum();
+                cells.push(json!(format!("{ready}/{}", statuses.len())));
+                cells.push(o.value["status"]["phase"].clone());
+                cells.push(json!(restarts));
+            }
+            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.value["metadata"]}})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "1"},
+           "columnDefinitions": columns, "rows": rows})
+}
