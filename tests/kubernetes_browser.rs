@@ -1,31 +1,28 @@
 #![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
-//! A person opens an entity's Kubernetes tab in headless Chromium: a backend with the
-//! catalog, the auth backend (guest sign-in) and the app with the catalog and Kubernetes
-//! frontend plugins; `chromedriver` from PATH (without it the test prints
+//! A person opens an entity's Kubernetes tab in headless Chromium, end to end: a backend with
+//! the catalog, the auth backend (guest sign-in), the Kubernetes backend plugin and the app
+//! with the catalog and Kubernetes frontend plugins; the clusters are fake Kubernetes API
+//! servers (`tests/support/kube_api`, proven faithful by kubectl in
+//! `tests/kubernetes_kubectl.rs`): `prod` serves the entity's deployment with two healthy pods
+//! and a crash-looping one, `locked` refuses the configured token (401), `gone` does not
+//! answer. `chromedriver` comes from PATH (without it the test prints
 //! `skipped: chromedriver not found`).
-//!
-//! The Kubernetes API here is a fixture answering prepared cluster objects (a deployment
-//! with a healthy and a crash-looping pod, a second cluster that fails).
 //!
 //! Screenshots land in `<target tmpdir>/screenshots/`.
 
 mod support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use backlot::backend::Feature;
-use backlot::frontend::{ApiBlueprint, ApiFactory, App};
+use backlot::frontend::App;
 use backlot::plugins::app::app_plugin;
 use backlot::plugins::catalog::CatalogPlugin;
-use backlot::plugins::kubernetes::common::{
-    ClusterSummary, KubernetesRequestBody, ObjectsByEntityResponse,
-};
-use backlot::plugins::kubernetes::react::{KUBERNETES_API, KubernetesApi, KubernetesApiError};
 use backlot::testing::TestBackend;
 use serde_json::json;
+use support::kube_api::{Access, KubeApiBuilder, unreachable_url};
 use support::webdriver::Browser;
 
 const CATALOG: &str = r#"
@@ -38,84 +35,64 @@ metadata:
 spec: {type: service, lifecycle: production, owner: team-a}
 "#;
 
-fn pod(name: &str, statuses: serde_json::Value) -> serde_json::Value {
+/// A pod of the dataset's replica set `petstore-d0-5d8f7c` whose container crash-loops.
+fn crash_looping_pod() -> serde_json::Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
-                     "creationTimestamp": "2026-01-01T00:00:00Z",
-                     "ownerReferences": [{"kind": "ReplicaSet", "name": "petstore-6b8d", "uid": "uid-rs"}]},
-        "spec": {"containers": [{"name": "petstore", "image": "petstore:1"}]},
-        "status": {"phase": "Running", "containerStatuses": statuses}
+        "metadata": {"name": "petstore-d0-5d8f7c-crash", "namespace": "default",
+            "labels": {"app": "petstore", "backstage.io/kubernetes-id": "petstore"},
+            "uid": "pod-petstore-crash", "creationTimestamp": "2026-01-01T00:00:00Z",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "petstore-d0-5d8f7c",
+                                 "uid": "rs-petstore-d0-5d8f7c-default", "controller": true}]},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": false, "restartCount": 5,
+            "image": "nginx:1.27",
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=app"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}
     })
-}
-
-fn objects() -> ObjectsByEntityResponse {
-    serde_json::from_value(json!({"items": [
-        {
-            "cluster": {"name": "local", "title": "Local cluster"},
-            "resources": [
-                {"type": "pods", "resources": [
-                    pod("petstore-6b8d-ok", json!([{"name": "petstore", "ready": true, "restartCount": 0,
-                        "state": {"running": {"startedAt": "2026-01-01T00:00:10Z"}}}])),
-                    pod("petstore-6b8d-crash", json!([{"name": "petstore", "ready": false, "restartCount": 5,
-                        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=petstore"}},
-                        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]))
-                ]},
-                {"type": "replicasets", "resources": [{"metadata": {"name": "petstore-6b8d", "namespace": "default", "uid": "uid-rs",
-                    "ownerReferences": [{"kind": "Deployment", "name": "petstore", "uid": "uid-deploy"}]}, "status": {"replicas": 2}}]},
-                {"type": "deployments", "resources": [{"metadata": {"name": "petstore", "namespace": "default", "uid": "uid-deploy"},
-                    "spec": {"replicas": 2}, "status": {"replicas": 2, "readyReplicas": 1}}]}
-            ],
-            "podMetrics": [],
-            "errors": []
-        },
-        {
-            "cluster": {"name": "remote"},
-            "resources": [],
-            "podMetrics": [],
-            "errors": [{"errorType": "FETCH_ERROR", "message": "connection refused"}]
-        }
-    ]}))
-    .unwrap()
-}
-
-#[derive(Debug)]
-struct Fixture;
-
-#[async_trait::async_trait]
-impl KubernetesApi for Fixture {
-    async fn get_clusters(&self) -> Result<Vec<ClusterSummary>, KubernetesApiError> {
-        Ok(vec![])
-    }
-
-    async fn get_objects_by_entity(
-        &self,
-        _: &KubernetesRequestBody,
-    ) -> Result<ObjectsByEntityResponse, KubernetesApiError> {
-        Ok(objects())
-    }
 }
 
 #[tokio::test]
 async fn a_person_opens_the_kubernetes_tab() {
+    let prod = KubeApiBuilder::new()
+        .token("prod-token", Access::Full)
+        .dataset("petstore", "default", 1, 2)
+        .object(crash_looping_pod())
+        .start()
+        .await;
+    let locked = KubeApiBuilder::new()
+        .token("another-token", Access::Full)
+        .dataset("petstore", "default", 1, 1)
+        .start()
+        .await;
+    let gone = unreachable_url().await;
+
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog.yaml");
     std::fs::write(&catalog, CATALOG).unwrap();
-    let api: Arc<dyn KubernetesApi> = Arc::new(Fixture);
+    let cluster = |name: &str, url: &str, token: &str| {
+        format!(
+            "        - name: {name}\n          url: {url}\n          authProvider: serviceAccount\n          serviceAccountToken: {token}\n"
+        )
+    };
     let backend = TestBackend::builder()
         .real_auth()
         .feature(Feature::plugin(backlot::plugins::auth::backend::plugin()))
         .config_yaml("auth:\n  environment: development\n  providers:\n    guest: {}\n")
         .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(backlot::plugins::kubernetes::backend::plugin()))
         .feature(app_plugin(
             App::builder()
                 .feature(backlot::plugins::catalog::frontend::plugin())
-                .feature(backlot::plugins::kubernetes::frontend::plugin())
-                .extension(ApiBlueprint::make(ApiFactory::instance(&KUBERNETES_API, api))),
+                .feature(backlot::plugins::kubernetes::frontend::plugin()),
         ))
         .config_yaml(format!(
-            "app:\n  title: Northwind Portal\ncatalog:\n  rules:\n    - allow: [Component]\n  locations:\n    - type: file\n      target: {}\n",
-            catalog.display()
+            "app:\n  title: Northwind Portal\ncatalog:\n  rules:\n    - allow: [Component]\n  locations:\n    - type: file\n      target: {}\n\
+             kubernetes:\n  serviceLocatorMethod:\n    type: multiTenant\n  clusterLocatorMethods:\n    - type: config\n      clusters:\n{}{}{}",
+            catalog.display(),
+            cluster("prod", prod.url(), "prod-token"),
+            cluster("locked", locked.url(), "prod-token"),
+            cluster("gone", &gone, "prod-token"),
         ))
         .start()
         .await
@@ -146,56 +123,88 @@ async fn a_person_opens_the_kubernetes_tab() {
         "petstore · Kubernetes · Northwind Portal"
     );
 
-    // The deployment, open, with its two pods; the crash-looping one is marked.
-    let summary = browser
-        .text_of("details[data-workload='petstore'] > summary")
-        .await;
-    assert!(summary.contains("ready 1/2"), "{summary}");
+    // prod: the deployment with the three pods of its replica set, metrics from
+    // metrics.k8s.io, the crash-looping pod marked.
+    let deployment = "section[data-cluster='prod'] details[data-workload='petstore-d0']";
+    let summary = browser.text_of(&format!("{deployment} > summary")).await;
+    assert!(summary.contains("ready 2/2"), "{summary}");
+    assert!(summary.contains("3 pods"), "{summary}");
     assert!(summary.contains("1 pods with errors"), "{summary}");
-    let pods = browser
-        .find_all("details[data-workload='petstore'] .k8s-pod")
+    assert_eq!(
+        browser
+            .find_all(&format!("{deployment} .k8s-pod"))
+            .await
+            .len(),
+        3
+    );
+    let healthy = browser
+        .text_of(&format!(
+            "{deployment} tr:has([data-pod='petstore-d0-5d8f7c-p1'])"
+        ))
         .await;
-    assert_eq!(pods.len(), 2);
-    let crash_row = browser
-        .text_of("details[data-workload='petstore'] tr:has([data-pod='petstore-6b8d-crash'])")
+    assert!(healthy.contains("app: Running"), "{healthy}");
+    assert!(healthy.contains("2m · 2% of request 100m"), "{healthy}");
+    assert!(
+        healthy.contains("64.0MiB · 50% of request 128.0MiB"),
+        "{healthy}"
+    );
+    let crash = browser
+        .text_of(&format!(
+            "{deployment} tr:has([data-pod='petstore-d0-5d8f7c-crash'])"
+        ))
         .await;
-    assert!(crash_row.contains("CrashLoopBackOff"), "{crash_row}");
-    assert!(crash_row.contains("2 problems"), "{crash_row}");
+    assert!(crash.contains("app: CrashLoopBackOff"), "{crash}");
+    assert!(crash.contains("2 problems"), "{crash}");
+    let services = browser
+        .text_of("section[data-cluster='prod'] [data-type='services']")
+        .await;
+    assert!(services.contains("10.0.0.10"), "{services}");
 
-    // Problems and the failing cluster.
+    // Problems, and the clusters that failed, each with its own error.
     let problems = browser.text_of(".k8s-problems").await;
     assert!(
-        problems.contains("back-off 40s restarting failed container=petstore"),
+        problems.contains("back-off 40s restarting failed container=app"),
         "{problems}"
     );
-    assert!(problems.contains("restarted 5 times"), "{problems}");
+    assert!(
+        problems.contains("container=app restarted 5 times (last exit: OOMKilled, code 137)"),
+        "{problems}"
+    );
     let errors = browser.text_of(".k8s-errors").await;
-    assert!(errors.contains("Cluster: remote"), "{errors}");
-    assert!(errors.contains("connection refused"), "{errors}");
+    assert!(errors.contains("Cluster: locked"), "{errors}");
+    assert!(
+        errors.contains("UNAUTHORIZED_ERROR, status code: 401"),
+        "{errors}"
+    );
+    assert!(errors.contains("Cluster: gone"), "{errors}");
+    assert!(errors.contains("FETCH_ERROR"), "{errors}");
+    assert!(!errors.contains("Cluster: prod"), "{errors}");
     browser.screenshot(&shots.join("kubernetes.png")).await;
 
-    // Pick the local cluster: the failing one is gone.
+    // Pick prod: the failing clusters are gone from the page.
     browser
         .click(
             &browser
-                .find("nav[aria-label=Clusters] a[href$='cluster=local']")
+                .find("nav[aria-label=Clusters] a[href$='cluster=prod']")
                 .await,
         )
         .await;
-    assert!(browser.url_reaches("cluster=local").await);
+    assert!(browser.url_reaches("cluster=prod").await);
     assert!(browser.find_all(".k8s-errors").await.is_empty());
+    assert_eq!(browser.find_all("section.k8s-cluster").await.len(), 1);
     assert_eq!(
         browser
-            .find_all("section.k8s-cluster[data-cluster='local']")
+            .find_all("section.k8s-cluster[data-cluster='prod']")
             .await
             .len(),
         1
     );
+    // The backend asked prod for the entity's pods by its label.
     assert!(
-        browser
-            .find_all("section.k8s-cluster[data-cluster='remote']")
-            .await
-            .is_empty()
+        prod.requests().iter().any(|r| r.path.ends_with("/pods")
+            && r.label_selector().as_deref() == Some("backstage.io/kubernetes-id=petstore")),
+        "{:?}",
+        prod.paths()
     );
 
     browser.close().await;
