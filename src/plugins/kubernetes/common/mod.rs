@@ -1,8 +1,15 @@
 //! What the Kubernetes backend and its clients share (Backstage
-//! `@backstage/plugin-kubernetes-common`): the wire types of `/api/kubernetes`.
+//! `@backstage/plugin-kubernetes-common`): the wire types of `/api/kubernetes`, and the
+//! detection of problems in the objects they carry ([`detect_errors`]).
 
 pub mod permissions;
+mod problems;
 mod types;
+
+pub use problems::{
+    DetectedError, DetectedErrorType, DetectedErrorsByCluster, FixSolution, ProposedFix,
+    ResourceRef, detect_cluster_errors, detect_errors, detect_errors_at,
+};
 
 pub use types::{
     CLUSTER_AUTHORIZATION_HEADER, CLUSTER_HEADER, ClientContainerStatus,
