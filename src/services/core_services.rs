@@ -29,6 +29,7 @@ use crate::services::health::RootHealth;
 use crate::services::http_router::{HttpRouter, RootHttpRouter};
 use crate::services::lifecycle::{Lifecycle, RootLifecycle};
 use crate::services::logger::{LoggerService, TracingLogger, init_tracing};
+use crate::services::metrics::{MetricsService, PluginMetrics};
 use crate::services::permissions::PERMISSIONS;
 use crate::services::scheduler::{LeaseStore, PluginScheduler};
 use crate::services::url_reader::{UrlReaderService, UrlReaders};
@@ -97,6 +98,17 @@ pub static CACHE: ServiceRef<CacheClient> =
 pub static SCHEDULER: ServiceRef<PluginScheduler> =
     ServiceRef::plugin("core.scheduler").with_default(scheduler_factory);
 
+/// The backend's metrics (`core.rootMetrics`), from `backend.metrics`. When enabled it serves
+/// the Prometheus exposition at `backend.metrics.path` (default `/metrics`) on the root
+/// router. See `docs/operations.md`.
+pub static ROOT_METRICS: ServiceRef<MetricsService> =
+    ServiceRef::root("core.rootMetrics").with_default(root_metrics_factory);
+
+/// A plugin's metrics recorder (`core.metrics`): records under the plugin's id, and does
+/// nothing while `backend.metrics.enabled` is off.
+pub static METRICS: ServiceRef<PluginMetrics> =
+    ServiceRef::plugin("core.metrics").with_default(metrics_factory);
+
 /// What a plugin knows about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginMetadata {
@@ -139,6 +151,24 @@ fn logger_factory() -> ServiceFactory {
         .build(|ctx, root| async move {
             Ok(root.child(vec![("plugin".to_string(), ctx.plugin_id().to_string())]))
         })
+}
+
+fn root_metrics_factory() -> ServiceFactory {
+    ServiceFactory::root(&ROOT_METRICS)
+        .deps((&ROOT_CONFIG, &ROOT_HTTP_ROUTER))
+        .build(|(config, root_http)| async move {
+            let metrics = Arc::new(MetricsService::from_config(&config)?);
+            if metrics.enabled() {
+                root_http.use_router("/", crate::services::metrics::router(metrics.clone()));
+            }
+            Ok(metrics)
+        })
+}
+
+fn metrics_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&METRICS)
+        .deps(&ROOT_METRICS)
+        .build(|ctx, root| async move { Ok(Arc::new(root.for_plugin(ctx.plugin_id()))) })
 }
 
 fn root_lifecycle_factory() -> ServiceFactory {
