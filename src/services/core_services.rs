@@ -217,29 +217,32 @@ fn url_reader_factory() -> ServiceFactory {
 
 fn scheduler_factory() -> ServiceFactory {
     ServiceFactory::plugin(&SCHEDULER)
-        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE, &PERMISSIONS))
-        .build(|ctx, (lifecycle, http, database, permissions)| async move {
-            // Global tasks take their lease in the plugin's own database, so every backend
-            // sharing that database runs each global task on one instance at a time.
-            let store = match database.pool() {
-                DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
-                #[cfg(feature = "postgres")]
-                DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
-            };
-            let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
-            http.use_router(crate::services::scheduler::router(scheduler.clone()).layer(
-                axum::middleware::from_fn_with_state(
-                    permissions,
-                    crate::services::scheduler::guard_actions,
-                ),
-            ));
-            let stopping = scheduler.clone();
-            lifecycle.add_shutdown_hook(move || async move {
-                stopping.shutdown().await;
-                Ok(())
-            });
-            Ok(scheduler)
-        })
+        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE, &PERMISSIONS, &METRICS))
+        .build(
+            |ctx, (lifecycle, http, database, permissions, metrics)| async move {
+                // Global tasks take their lease in the plugin's own database, so every backend
+                // sharing that database runs each global task on one instance at a time.
+                let store = match database.pool() {
+                    DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
+                    #[cfg(feature = "postgres")]
+                    DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
+                };
+                let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
+                scheduler.set_metrics((*metrics).clone());
+                http.use_router(crate::services::scheduler::router(scheduler.clone()).layer(
+                    axum::middleware::from_fn_with_state(
+                        permissions,
+                        crate::services::scheduler::guard_actions,
+                    ),
+                ));
+                let stopping = scheduler.clone();
+                lifecycle.add_shutdown_hook(move || async move {
+                    stopping.shutdown().await;
+                    Ok(())
+                });
+                Ok(scheduler)
+            },
+        )
 }
 
 /// Where the backend and its plugins keep their files (SQLite databases, the search index,
@@ -280,10 +283,11 @@ fn database_factory() -> ServiceFactory {
                 Ok(manager)
             },
         )
-        .build(|ctx, ()| async move {
-            Ok(Arc::new(
-                ctx.root_context().for_plugin(ctx.plugin_id()).await?,
-            ))
+        .deps(&METRICS)
+        .build(|ctx, metrics| async move {
+            let database = ctx.root_context().for_plugin(ctx.plugin_id()).await?;
+            crate::services::metrics::sample_database_pool(&metrics, database.pool().clone());
+            Ok(Arc::new(database))
         })
 }
 
@@ -294,7 +298,12 @@ fn cache_factory() -> ServiceFactory {
                 config.get("backend.cache"),
             )?))
         })
-        .build(
-            |ctx, ()| async move { Ok(Arc::new(ctx.root_context().for_plugin(ctx.plugin_id()))) },
-        )
+        .deps(&METRICS)
+        .build(|ctx, metrics| async move {
+            Ok(Arc::new(
+                ctx.root_context()
+                    .for_plugin(ctx.plugin_id())
+                    .with_metrics((*metrics).clone()),
+            ))
+        })
 }

@@ -114,20 +114,31 @@ pub(crate) async fn observe(
     let id = request_id_of(&req);
     let header = HeaderValue::from_str(&id).ok();
     if let Some(value) = &header {
-        req.headers_mut().insert(REQUEST_ID_HEADER.clone(), value.clone());
+        req.headers_mut()
+            .insert(REQUEST_ID_HEADER.clone(), value.clone());
     }
     req.extensions_mut().insert(RequestId(id.clone()));
     let metrics = state.metrics.get();
     let observed = metrics.map(|_| {
         let slot = RouteSlot::default();
         req.extensions_mut().insert(slot.clone());
-        (slot, method_label(req.method()), state.plugin_of(req.uri().path()))
+        (
+            slot,
+            method_label(req.method()),
+            state.plugin_of(req.uri().path()),
+        )
     });
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = next.run(req).instrument(span).await;
     if let (Some(metrics), Some((slot, method, plugin))) = (metrics, observed) {
         let route = slot.0.get().unwrap_or(&state.unmatched);
-        metrics.record_http(&plugin, route, method, res.status().as_u16(), start.elapsed());
+        metrics.record_http(
+            &plugin,
+            route,
+            method,
+            res.status().as_u16(),
+            start.elapsed(),
+        );
     }
     if let Some(value) = header {
         res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);

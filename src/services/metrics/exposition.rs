@@ -14,7 +14,8 @@ use crate::backend::ApiError;
 /// The content type of Prometheus' text format, served by default.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The content type of OpenMetrics text, served to scrapers that ask for it in `Accept`.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The root router serving the exposition at `backend.metrics.path`.
 pub(crate) fn router(metrics: Arc<MetricsService>) -> Router {
@@ -30,8 +31,8 @@ async fn scrape(State(metrics): State<Arc<MetricsService>>, headers: HeaderMap) 
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         if !constant_time_eq(sent.as_bytes(), token.as_bytes()) {
-            let mut res = ApiError::authentication("a valid metrics token is required")
-                .into_response();
+            let mut res =
+                ApiError::authentication("a valid metrics token is required").into_response();
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"metrics\""),

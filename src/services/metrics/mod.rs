@@ -25,10 +25,14 @@
 
 mod exposition;
 mod families;
+mod pools;
 mod process;
+mod task;
 
 pub(crate) use exposition::router;
 pub use exposition::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+pub(crate) use pools::sample_database_pool;
+pub(crate) use task::instrument_task;
 
 use std::fmt;
 use std::sync::Arc;
@@ -332,7 +336,11 @@ impl PluginMetrics {
             plugin: self.plugin.clone(),
             task: self.root.tasks.admit(task_id),
         };
-        self.root.families.scheduler_runs.get_or_create(&labels).inc();
+        self.root
+            .families
+            .scheduler_runs
+            .get_or_create(&labels)
+            .inc();
         if failed {
             self.root
                 .families
