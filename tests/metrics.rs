@@ -499,31 +499,7 @@ async fn json_logs_carry_the_request_id() {
         json_log_child().await;
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new(exe)
-            .args([
-                "--exact",
-                "json_logs_carry_the_request_id",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(JSON_CHILD, "1")
-            .env_remove("LOG_LEVEL")
-            .env("NO_COLOR", "1")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("child finishes")
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_json_log_child(&[]).await;
     let records: Vec<Value> = stdout
         .lines()
         // libtest's own `test ... ` may precede the first record on its line.
@@ -559,4 +535,88 @@ async fn json_logs_carry_the_request_id() {
             "{id}: {stdout}"
         );
     }
+}
+
+/// Runs the JSON log child with `env`; returns its standard output.
+async fn run_json_log_child(env: &[(&str, String)]) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .args([
+            "--exact",
+            "json_logs_carry_the_request_id",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(JSON_CHILD, "1")
+        .env_remove("LOG_LEVEL")
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("child finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// With the `otel` feature, the request spans reach an OTLP/HTTP collector (a sink on
+/// 127.0.0.1 recording what is posted to `/v1/traces`) named by `OTEL_EXPORTER_OTLP_ENDPOINT`.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_exports_request_spans_to_the_otlp_endpoint() {
+    use std::sync::{Arc, Mutex};
+    let posts: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let recorded = posts.clone();
+    let sink = Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let recorded = recorded.clone();
+                async move {
+                    let content_type = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    recorded.lock().unwrap().push((content_type, body.to_vec()));
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, sink).await });
+    run_json_log_child(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_string()),
+        ("OTEL_SERVICE_NAME", "backlot-metrics-test".to_string()),
+    ])
+    .await;
+    server.abort();
+    let posts = posts.lock().unwrap().clone();
+    assert!(!posts.is_empty(), "nothing was exported");
+    assert!(
+        posts.iter().all(|(ct, _)| ct == "application/x-protobuf"),
+        "{posts:?}"
+    );
+    let all: Vec<u8> = posts.into_iter().flat_map(|(_, b)| b).collect();
+    let contains = |needle: &str| all.windows(needle.len()).any(|w| w == needle.as_bytes());
+    // Protobuf keeps strings as they are: the service, the span name and its request id.
+    assert!(contains("backlot-metrics-test"));
+    assert!(contains("request"));
+    assert!(contains("request_id"));
+    assert!(contains("req-metrics-42"));
 }

@@ -138,9 +138,18 @@ pub struct ServerInfo {
 
 fn root_logger_factory() -> ServiceFactory {
     ServiceFactory::root(&ROOT_LOGGER)
-        .deps(&ROOT_CONFIG)
-        .build(|config| async move {
+        .deps((&ROOT_CONFIG, &ROOT_LIFECYCLE))
+        .build(|(config, lifecycle)| async move {
             init_tracing(&config);
+            // Spans still batched for the OpenTelemetry exporter go out when the backend stops.
+            #[cfg(feature = "otel")]
+            lifecycle.add_shutdown_hook(|| async {
+                let _ = tokio::task::spawn_blocking(crate::services::metrics::otel::flush_tracing)
+                    .await;
+                Ok(())
+            });
+            #[cfg(not(feature = "otel"))]
+            let _ = lifecycle;
             Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>)
         })
 }

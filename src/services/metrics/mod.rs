@@ -25,6 +25,8 @@
 
 mod exposition;
 mod families;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod pools;
 mod process;
 mod task;
