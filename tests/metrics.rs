@@ -574,7 +574,9 @@ async fn run_json_log_child(env: &[(&str, String)]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_exports_request_spans_to_the_otlp_endpoint() {
     use std::sync::{Arc, Mutex};
-    let posts: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    /// Each post's content type and body.
+    type Posts = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let posts: Posts = Arc::default();
     let recorded = posts.clone();
     let sink = Router::new().route(
         "/v1/traces",
