@@ -64,7 +64,11 @@ fn bench(c: &mut Criterion) {
         };
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
-                let res = client.get(&url).send().await.unwrap_or_else(|e| panic!("{e}"));
+                let res = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 black_box(res.bytes().await.unwrap_or_default());
             });
         });

@@ -13,7 +13,7 @@
 //! use backlot::services::metrics::MetricsService;
 //!
 //! let config = Config::from_value(serde_json::json!({"backend": {"metrics": {"enabled": true}}}));
-//! let metrics = MetricsService::from_config(&config)?;
+//! let metrics = std::sync::Arc::new(MetricsService::from_config(&config)?);
 //! let cache = metrics.for_plugin("todo");
 //! cache.record_cache_read(true);
 //! cache.record_cache_read(false);
@@ -278,7 +278,7 @@ impl MetricsService {
 ///     max_label_values: 10,
 /// }));
 /// let plugin = metrics.for_plugin("todo");
-/// plugin.record_task_run("todo:sync", false);
+/// plugin.record_task_run("todo:sync", true);
 /// let text = metrics.render();
 /// assert!(text.contains(r#"backlot_scheduler_task_runs_total{plugin="todo",task="todo:sync"} 1"#));
 /// assert!(text.contains(r#"backlot_scheduler_task_failures_total{plugin="todo",task="todo:sync"} 1"#));
