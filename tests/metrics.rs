@@ -622,3 +622,51 @@ async fn otel_exports_request_spans_to_the_otlp_endpoint() {
     assert!(contains("request_id"));
     assert!(contains("req-metrics-42"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_index_reports_its_documents_and_age() {
+    use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
+    let dir = tempfile::tempdir().unwrap();
+    let backend = TestBackend::builder()
+        .config_yaml("backend:\n  metrics:\n    enabled: true\n")
+        .config_yaml(catalog_yaml(&std::fs::canonicalize(dir.path()).unwrap()))
+        .config_yaml(
+            "search:\n  embedded:\n    inMemory: true\n  collators:\n    catalog:\n      schedule:\n        \
+             frequency: { trigger: manual }\n        timeout: { minutes: 1 }\n",
+        )
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .feature(Feature::module(SearchCatalogCollatorModule))
+        .start()
+        .await
+        .expect("backend starts");
+    let client = backend.client();
+    let documents = "backlot_search_index_documents{plugin=\"search\",type=\"software-catalog\"}";
+    assert!(!scrape(&backend).await.contains(documents));
+    let path = "/api/search/.backstage/scheduler/v1/tasks/search_index_software_catalog/trigger";
+    let mut text = String::new();
+    for _ in 0..100 {
+        let res = client
+            .execute(client.request(reqwest::Method::POST, path))
+            .await
+            .unwrap();
+        assert!(matches!(res.status(), 200 | 409), "{}", res.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = scrape(&backend).await;
+        if value(&text, documents) >= 2.0 {
+            break;
+        }
+    }
+    // The component and its location.
+    assert_eq!(value(&text, documents), 2.0, "{text}");
+    let age = "backlot_search_index_age_seconds{plugin=\"search\",type=\"software-catalog\"}";
+    assert!(text.contains(age), "{text}");
+    assert!(value(&text, age) < 60.0, "{text}");
+    assert!(
+        value(
+            &text,
+            "backlot_scheduler_task_runs_total{plugin=\"search\",task=\"search_index_software_catalog\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+}
