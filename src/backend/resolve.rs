@@ -10,7 +10,9 @@ use super::plan::PluginPlan;
 use super::service_factory::{FactoryKind, ServiceFactory};
 use super::service_ref::{ServiceKey, ServiceScope};
 use crate::services::auth::{AUTH, HTTP_AUTH};
-use crate::services::core_services::{ROOT_CONFIG, ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ROOT_LOGGER};
+use crate::services::core_services::{
+    ROOT_CONFIG, ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ROOT_LOGGER, ROOT_METRICS,
+};
 
 struct FactoryResolver {
     overrides: HashMap<&'static str, ServiceFactory>,
@@ -123,6 +125,7 @@ pub(crate) fn resolve_factories(
         ROOT_HTTP_ROUTER.key(),
         ROOT_LOGGER.key(),
         ROOT_CONFIG.key(),
+        ROOT_METRICS.key(),
     ] {
         resolver.visit(key, "the backend", "the backend")?;
     }

@@ -20,6 +20,7 @@ use super::error::{BackendError, BoxError, StartupError};
 use super::http::auth_layer::{self, AuthLayerState};
 use super::http::edge::require_json_body;
 use super::http::gate::Gate;
+use super::http::request_metrics::{HttpMetrics, record_route};
 use super::http::server::{ServerLimits, serve};
 use super::http::{health_router, not_found, with_root_layers};
 use super::plan::PluginPlan;
@@ -27,7 +28,7 @@ use super::registry::{Registry, ResolveError};
 use super::service_ref::ServiceRef;
 use crate::services::auth::{AUTH, HTTP_AUTH};
 use crate::services::config::{Config, ConfigError};
-use crate::services::core_services::{ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ServerInfo};
+use crate::services::core_services::{ROOT_HTTP_ROUTER, ROOT_LIFECYCLE, ROOT_METRICS, ServerInfo};
 use crate::services::health::RootHealth;
 use crate::services::http_router::RootHttpRouter;
 use crate::services::lifecycle::RootLifecycle;
@@ -200,7 +201,14 @@ impl Backend {
         let root_gate = Gate::new("the backend", pause);
         app = app.fallback_service(root_gate.service());
         let (cut_off, cut_off_rx) = watch::channel(false);
-        let app = with_root_layers(app, max_body, limits.request_limits(), cut_off_rx);
+        let http_metrics = Arc::new(HttpMetrics::new(self.plugins.iter().map(|p| &*p.id)));
+        let app = with_root_layers(
+            app,
+            max_body,
+            limits.request_limits(),
+            cut_off_rx,
+            http_metrics.clone(),
+        );
 
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server: JoinHandle<std::io::Result<()>> =
@@ -223,7 +231,13 @@ impl Backend {
 
         match boot(&registry, self.plugins, &config, &gates, &mut handle).await {
             Ok(root) => {
-                root_gate.open(root.fallback(not_found));
+                if let Ok(metrics) = root_service(&registry, &ROOT_METRICS).await {
+                    http_metrics.set(metrics);
+                }
+                root_gate.open(
+                    root.layer(axum::middleware::from_fn(record_route))
+                        .fallback(not_found),
+                );
                 health.set_ready();
                 Ok(handle)
             }
@@ -420,6 +434,7 @@ async fn start_plugin(
             .as_ref()
             .and_then(|http| http.take_router())
             .unwrap_or_default()
+            .layer(axum::middleware::from_fn(record_route))
             .fallback(not_found);
         let router = match &http {
             Some(http) if !http.json_bodies_only() => router,

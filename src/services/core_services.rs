@@ -29,6 +29,7 @@ use crate::services::health::RootHealth;
 use crate::services::http_router::{HttpRouter, RootHttpRouter};
 use crate::services::lifecycle::{Lifecycle, RootLifecycle};
 use crate::services::logger::{LoggerService, TracingLogger, init_tracing};
+use crate::services::metrics::{MetricsService, PluginMetrics};
 use crate::services::permissions::PERMISSIONS;
 use crate::services::scheduler::{LeaseStore, PluginScheduler};
 use crate::services::url_reader::{UrlReaderService, UrlReaders};
@@ -97,6 +98,17 @@ pub static CACHE: ServiceRef<CacheClient> =
 pub static SCHEDULER: ServiceRef<PluginScheduler> =
     ServiceRef::plugin("core.scheduler").with_default(scheduler_factory);
 
+/// The backend's metrics (`core.rootMetrics`), from `backend.metrics`. When enabled it serves
+/// the Prometheus exposition at `backend.metrics.path` (default `/metrics`) on the root
+/// router. See `docs/operations.md`.
+pub static ROOT_METRICS: ServiceRef<MetricsService> =
+    ServiceRef::root("core.rootMetrics").with_default(root_metrics_factory);
+
+/// A plugin's metrics recorder (`core.metrics`): records under the plugin's id, and does
+/// nothing while `backend.metrics.enabled` is off.
+pub static METRICS: ServiceRef<PluginMetrics> =
+    ServiceRef::plugin("core.metrics").with_default(metrics_factory);
+
 /// What a plugin knows about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginMetadata {
@@ -126,9 +138,18 @@ pub struct ServerInfo {
 
 fn root_logger_factory() -> ServiceFactory {
     ServiceFactory::root(&ROOT_LOGGER)
-        .deps(&ROOT_CONFIG)
-        .build(|config| async move {
+        .deps((&ROOT_CONFIG, &ROOT_LIFECYCLE))
+        .build(|(config, lifecycle)| async move {
             init_tracing(&config);
+            // Spans still batched for the OpenTelemetry exporter go out when the backend stops.
+            #[cfg(feature = "otel")]
+            lifecycle.add_shutdown_hook(|| async {
+                let _ = tokio::task::spawn_blocking(crate::services::metrics::otel::flush_tracing)
+                    .await;
+                Ok(())
+            });
+            #[cfg(not(feature = "otel"))]
+            let _ = lifecycle;
             Ok(Arc::new(TracingLogger::new()) as Arc<dyn LoggerService>)
         })
 }
@@ -139,6 +160,24 @@ fn logger_factory() -> ServiceFactory {
         .build(|ctx, root| async move {
             Ok(root.child(vec![("plugin".to_string(), ctx.plugin_id().to_string())]))
         })
+}
+
+fn root_metrics_factory() -> ServiceFactory {
+    ServiceFactory::root(&ROOT_METRICS)
+        .deps((&ROOT_CONFIG, &ROOT_HTTP_ROUTER))
+        .build(|(config, root_http)| async move {
+            let metrics = Arc::new(MetricsService::from_config(&config)?);
+            if metrics.enabled() {
+                root_http.use_router("/", crate::services::metrics::router(metrics.clone()));
+            }
+            Ok(metrics)
+        })
+}
+
+fn metrics_factory() -> ServiceFactory {
+    ServiceFactory::plugin(&METRICS)
+        .deps(&ROOT_METRICS)
+        .build(|ctx, root| async move { Ok(Arc::new(root.for_plugin(ctx.plugin_id()))) })
 }
 
 fn root_lifecycle_factory() -> ServiceFactory {
@@ -187,29 +226,32 @@ fn url_reader_factory() -> ServiceFactory {
 
 fn scheduler_factory() -> ServiceFactory {
     ServiceFactory::plugin(&SCHEDULER)
-        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE, &PERMISSIONS))
-        .build(|ctx, (lifecycle, http, database, permissions)| async move {
-            // Global tasks take their lease in the plugin's own database, so every backend
-            // sharing that database runs each global task on one instance at a time.
-            let store = match database.pool() {
-                DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
-                #[cfg(feature = "postgres")]
-                DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
-            };
-            let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
-            http.use_router(crate::services::scheduler::router(scheduler.clone()).layer(
-                axum::middleware::from_fn_with_state(
-                    permissions,
-                    crate::services::scheduler::guard_actions,
-                ),
-            ));
-            let stopping = scheduler.clone();
-            lifecycle.add_shutdown_hook(move || async move {
-                stopping.shutdown().await;
-                Ok(())
-            });
-            Ok(scheduler)
-        })
+        .deps((&LIFECYCLE, &HTTP_ROUTER, &DATABASE, &PERMISSIONS, &METRICS))
+        .build(
+            |ctx, (lifecycle, http, database, permissions, metrics)| async move {
+                // Global tasks take their lease in the plugin's own database, so every backend
+                // sharing that database runs each global task on one instance at a time.
+                let store = match database.pool() {
+                    DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
+                    #[cfg(feature = "postgres")]
+                    DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
+                };
+                let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
+                scheduler.set_metrics((*metrics).clone());
+                http.use_router(crate::services::scheduler::router(scheduler.clone()).layer(
+                    axum::middleware::from_fn_with_state(
+                        permissions,
+                        crate::services::scheduler::guard_actions,
+                    ),
+                ));
+                let stopping = scheduler.clone();
+                lifecycle.add_shutdown_hook(move || async move {
+                    stopping.shutdown().await;
+                    Ok(())
+                });
+                Ok(scheduler)
+            },
+        )
 }
 
 /// Where the backend and its plugins keep their files (SQLite databases, the search index,
@@ -250,10 +292,11 @@ fn database_factory() -> ServiceFactory {
                 Ok(manager)
             },
         )
-        .build(|ctx, ()| async move {
-            Ok(Arc::new(
-                ctx.root_context().for_plugin(ctx.plugin_id()).await?,
-            ))
+        .deps(&METRICS)
+        .build(|ctx, metrics| async move {
+            let database = ctx.root_context().for_plugin(ctx.plugin_id()).await?;
+            crate::services::metrics::sample_database_pool(&metrics, database.pool().clone());
+            Ok(Arc::new(database))
         })
 }
 
@@ -264,7 +307,12 @@ fn cache_factory() -> ServiceFactory {
                 config.get("backend.cache"),
             )?))
         })
-        .build(
-            |ctx, ()| async move { Ok(Arc::new(ctx.root_context().for_plugin(ctx.plugin_id()))) },
-        )
+        .deps(&METRICS)
+        .build(|ctx, metrics| async move {
+            Ok(Arc::new(
+                ctx.root_context()
+                    .for_plugin(ctx.plugin_id())
+                    .with_metrics((*metrics).clone()),
+            ))
+        })
 }

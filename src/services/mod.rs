@@ -1,5 +1,5 @@
 //! Core services: configuration, logging, lifecycle, HTTP routing, discovery, health,
-//! databases, caches, the scheduler and the URL reader.
+//! databases, caches, the scheduler, the URL reader and metrics.
 //!
 //! Every service is reached through a typed [`ServiceRef`](crate::backend::ServiceRef) listed in
 //! [`core_services`].
@@ -15,6 +15,7 @@ pub mod http_client;
 pub mod http_router;
 pub mod lifecycle;
 pub mod logger;
+pub mod metrics;
 pub mod permissions;
 pub mod scheduler;
 pub mod url_reader;

@@ -5,6 +5,7 @@ pub(crate) mod edge;
 mod error;
 pub(crate) mod gate;
 pub(crate) mod middleware;
+pub(crate) mod request_metrics;
 pub(crate) mod server;
 
 pub use error::{ApiError, ApiErrorKind, RawErrorResponse};
@@ -44,6 +45,7 @@ pub(crate) fn health_router(health: Arc<RootHealth>, headers: Vec<(String, Strin
                 async move { health_response(h, &headers) }
             }),
         )
+        .layer(axum::middleware::from_fn(request_metrics::record_route))
 }
 
 fn health_response(
@@ -66,15 +68,21 @@ fn health_response(
 /// Applies the root layers: panics become 500s, errors become Backstage's error JSON, requests
 /// are logged, URLs, headers and bodies are limited, requests time out, and requests still
 /// running when `cut_off` turns true are ended with a 503. Authentication layers will sit
-/// between the error layer and the routes.
+/// between the error layer and the routes. Outermost, each request gets its request id and
+/// is counted in `metrics`.
 pub(crate) fn with_root_layers(
     router: Router,
     max_body: usize,
     limits: edge::RequestLimits,
     cut_off: tokio::sync::watch::Receiver<bool>,
+    metrics: Arc<request_metrics::HttpMetrics>,
 ) -> Router {
     router.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                metrics,
+                request_metrics::observe,
+            ))
             .layer(axum::middleware::from_fn(middleware::log_request))
             .layer(axum::middleware::from_fn(middleware::error_json))
             .layer(CatchPanicLayer::custom(middleware::panic_response))

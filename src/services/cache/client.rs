@@ -60,6 +60,7 @@ pub struct CacheClient {
     plugin_id: Arc<str>,
     prefix: Arc<str>,
     default_ttl: Option<Duration>,
+    metrics: Option<crate::services::metrics::PluginMetrics>,
 }
 
 impl CacheClient {
@@ -75,7 +76,16 @@ impl CacheClient {
             plugin_id: Arc::from(plugin_id),
             prefix: Arc::from(prefix),
             default_ttl,
+            metrics: None,
         }
+    }
+
+    /// The same client, counting its reads as hits and misses in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: crate::services::metrics::PluginMetrics) -> Self {
+        if metrics.enabled() {
+            self.metrics = Some(metrics);
+        }
+        self
     }
 
     /// The plugin this client belongs to.
@@ -143,6 +153,14 @@ impl CacheClient {
 
     /// Reads `key`, reporting store and JSON failures.
     pub async fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        let result = self.read(key).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.record_cache_read(matches!(result, Ok(Some(_))));
+        }
+        result
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
         let Some(bytes) = self.store.get(&self.store_key(key)).await? else {
             return Ok(None);
         };

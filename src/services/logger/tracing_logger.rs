@@ -121,9 +121,38 @@ pub fn init_tracing(config: &Config) -> bool {
         .with_env_filter(filter)
         .with_ansi(ansi);
     if json {
-        builder.json().try_init().is_ok()
+        install(builder.json().finish())
     } else {
-        builder.try_init().is_ok()
+        install(builder.finish())
+    }
+}
+
+/// Installs `subscriber` as the global default, with the OpenTelemetry layer when the `otel`
+/// feature is on and the environment names an OTLP endpoint.
+fn install<S>(subscriber: S) -> bool
+where
+    S: tracing::Subscriber
+        + Send
+        + Sync
+        + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use tracing_subscriber::util::SubscriberInitExt;
+    #[cfg(feature = "otel")]
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let (otel, error) = match crate::services::metrics::otel::layer() {
+            Ok(layer) => (layer, None),
+            Err(e) => (None, Some(e)),
+        };
+        let installed = subscriber.with(otel).try_init().is_ok();
+        if let Some(e) = error {
+            tracing::warn!(error = %e, "OpenTelemetry tracing is off");
+        }
+        installed
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        subscriber.try_init().is_ok()
     }
 }
 

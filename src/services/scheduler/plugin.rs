@@ -83,6 +83,7 @@ pub struct PluginScheduler {
     shutdown: CancellationToken,
     tasks: Mutex<Vec<Scheduled>>,
     handles: Mutex<Vec<JoinHandle<()>>>,
+    metrics: std::sync::OnceLock<crate::services::metrics::PluginMetrics>,
 }
 
 /// Builds a [`PluginScheduler`] with non-default timings; for the crate's own tests and
@@ -142,6 +143,7 @@ impl PluginSchedulerBuilder {
             shutdown: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
             handles: Mutex::new(Vec::new()),
+            metrics: std::sync::OnceLock::new(),
         }
     }
 }
@@ -165,6 +167,13 @@ impl PluginScheduler {
             poll_interval: DEFAULT_POLL_INTERVAL,
             startup_jitter: DEFAULT_STARTUP_JITTER,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// Counts each task run (and failure) in `metrics` from now on.
+    pub(crate) fn set_metrics(&self, metrics: crate::services::metrics::PluginMetrics) {
+        if metrics.enabled() {
+            let _ = self.metrics.set(metrics);
         }
     }
 
@@ -202,6 +211,11 @@ impl PluginScheduler {
         }
         if self.find(&task.id).is_some() {
             return Err(self.duplicate(&task.id));
+        }
+        let mut task = task;
+        if let Some(metrics) = self.metrics.get() {
+            task.func =
+                crate::services::metrics::instrument_task(metrics.clone(), &task.id, task.func);
         }
         let schedule = &task.schedule;
         let descriptor = TaskDescriptor {

@@ -73,10 +73,11 @@ use crate::plugins::catalog::node::{
 };
 use crate::services::config::Config;
 use crate::services::core_services::{
-    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, URL_READER,
+    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, METRICS, ROOT_CONFIG, URL_READER,
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::{LogLevel, LoggerService, LoggerServiceExt};
+use crate::services::metrics::PluginMetrics;
 use crate::services::permissions::{PERMISSIONS, PERMISSIONS_REGISTRY};
 use crate::services::url_reader::{UrlReaderService, UrlReaders, parse_size};
 
@@ -132,6 +133,7 @@ impl BackendPlugin for CatalogPlugin {
                     &URL_READER,
                     &PERMISSIONS,
                     &PERMISSIONS_REGISTRY,
+                    &METRICS,
                 ),
                 move |(
                     config,
@@ -142,6 +144,7 @@ impl BackendPlugin for CatalogPlugin {
                     url_reader,
                     permissions,
                     registry,
+                    metrics,
                 )| async move {
                     store::migrate(&database).await?;
                     let service = start(
@@ -157,7 +160,8 @@ impl BackendPlugin for CatalogPlugin {
                     http.use_router(router::router(service.clone()));
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                     let engine = Arc::clone(&service.engine);
-                    let task = tokio::spawn(refresh_loop(engine, stop_rx));
+                    sample_entities_per_kind(&metrics, &engine);
+                    let task = tokio::spawn(refresh_loop(engine, (*metrics).clone(), stop_rx));
                     lifecycle.add_shutdown_hook(move || async move {
                         let _ = stop_tx.send(true);
                         let _ = task.await;
@@ -324,8 +328,28 @@ async fn start(
     Ok(service)
 }
 
-/// Reprocesses due entities until told to stop.
-async fn refresh_loop(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Counts the catalog's entities per kind before each metrics scrape.
+fn sample_entities_per_kind(metrics: &Arc<PluginMetrics>, engine: &Arc<Engine>) {
+    if !metrics.enabled() {
+        return;
+    }
+    let index = Arc::downgrade(&engine.index);
+    let recorder = Arc::clone(metrics);
+    metrics.add_sampler(move || {
+        if let Some(index) = index.upgrade() {
+            recorder
+                .set_catalog_entities(&index.facet("kind", &predicate::Predicate::everything()));
+        }
+    });
+}
+
+/// Reprocesses due entities until told to stop; records each pass's queue depth (entities
+/// due) and stitch lag (how long the pass took until its entities were readable).
+async fn refresh_loop(
+    engine: Arc<Engine>,
+    metrics: PluginMetrics,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let tick = Duration::from_secs(1);
     loop {
         tokio::select! {
@@ -335,7 +359,12 @@ async fn refresh_loop(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receive
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = engine.process_due().await {
+        let started = std::time::Instant::now();
+        let result = engine.process_due().await;
+        if let Ok(due) = &result {
+            metrics.set_catalog_processing(*due as u64, started.elapsed());
+        }
+        if let Err(e) = result {
             engine.logger.log(
                 LogLevel::Warn,
                 "catalog refresh failed",

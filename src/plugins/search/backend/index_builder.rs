@@ -45,7 +45,12 @@ use crate::services::scheduler::{PluginScheduler, SchedulerError, TaskDefinition
 pub struct IndexBuilder {
     engine: Arc<dyn SearchEngine>,
     decorators: Vec<Arc<dyn DocumentDecorator>>,
+    /// Documents and build time of each type's last build, for the metrics.
+    built: Option<Arc<parking_lot::Mutex<BuiltTypes>>>,
 }
+
+/// Per document type: documents indexed by the last build, and when it ended.
+type BuiltTypes = std::collections::HashMap<String, (u64, std::time::Instant)>;
 
 impl fmt::Debug for IndexBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,7 +77,33 @@ pub fn collator_task_id(doc_type: &str) -> String {
 impl IndexBuilder {
     /// A builder feeding `engine`, applying `decorators` to the types they name.
     pub fn new(engine: Arc<dyn SearchEngine>, decorators: Vec<Arc<dyn DocumentDecorator>>) -> Self {
-        Self { engine, decorators }
+        Self {
+            engine,
+            decorators,
+            built: None,
+        }
+    }
+
+    /// Reports each type's documents and index age to `metrics` at every scrape.
+    pub(crate) fn with_metrics(
+        mut self,
+        metrics: &crate::services::metrics::PluginMetrics,
+    ) -> Self {
+        if !metrics.enabled() {
+            return self;
+        }
+        let built = Arc::new(parking_lot::Mutex::new(BuiltTypes::new()));
+        let sampled = Arc::downgrade(&built);
+        let recorder = metrics.clone();
+        metrics.add_sampler(move || {
+            if let Some(built) = sampled.upgrade() {
+                for (doc_type, (documents, at)) in built.lock().iter() {
+                    recorder.set_search_index(doc_type, *documents, at.elapsed());
+                }
+            }
+        });
+        self.built = Some(built);
+        self
     }
 
     /// Collates, decorates and indexes one type; returns the number of documents indexed.
@@ -99,6 +130,11 @@ impl IndexBuilder {
         }
         let count = docs.len();
         self.engine.index(&doc_type, docs).await?;
+        if let Some(built) = &self.built {
+            built
+                .lock()
+                .insert(doc_type, (count as u64, std::time::Instant::now()));
+        }
         Ok(count)
     }
 

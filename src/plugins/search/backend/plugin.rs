@@ -11,7 +11,9 @@ use crate::plugins::search::node::{
     SearchIndexRegistry,
 };
 use crate::services::config::Config;
-use crate::services::core_services::{DATABASE, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER};
+use crate::services::core_services::{
+    DATABASE, HTTP_ROUTER, LOGGER, METRICS, ROOT_CONFIG, SCHEDULER,
+};
 #[cfg(feature = "postgres")]
 use crate::services::database::DbPool;
 use crate::services::database::PluginDatabase;
@@ -145,8 +147,9 @@ impl BackendPlugin for SearchPlugin {
                     &SCHEDULER,
                     &DATABASE,
                     &PERMISSIONS,
+                    &METRICS,
                 ),
-                move |(root_config, logger, http, scheduler, database, permissions)| async move {
+                move |(root_config, logger, http, scheduler, database, permissions, metrics)| async move {
                     let config = SearchConfig::read(&root_config)?;
                     let engine = match engine_registry.search_engine() {
                         Some(engine) => engine,
@@ -155,7 +158,8 @@ impl BackendPlugin for SearchPlugin {
                     logger.info(&format!("search engine: {engine:?}"));
                     // Global collator tasks take their lease in the plugin's database, so
                     // backends sharing it run each collator once per run.
-                    let builder = IndexBuilder::new(engine.clone(), index_registry.decorators());
+                    let builder = IndexBuilder::new(engine.clone(), index_registry.decorators())
+                        .with_metrics(&metrics);
                     let collators = index_registry.collators();
                     let search = AuthorizedSearch {
                         engine,
