@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+#[allow(unused_imports)] // not every test uses TLS
 pub use certs::{TestCerts, test_certs};
 use discovery::{group_list, resource_list, table};
 pub use kinds::Kind;
