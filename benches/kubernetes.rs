@@ -9,7 +9,8 @@
     clippy::expect_used,
     missing_docs,
     dead_code,
-    unreachable_pub
+    unreachable_pub,
+    unused_imports
 )]
 
 #[path = "../tests/support/kube_api/mod.rs"]

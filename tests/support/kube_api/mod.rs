@@ -14,6 +14,9 @@
 //! // GET {api.url()}/api/v1/namespaces/default/pods?labelSelector=backstage.io/kubernetes-id=petstore
 //! ```
 
+mod certs;
+mod dataset;
+mod discovery;
 pub mod kinds;
 pub mod selector;
 
@@ -31,6 +34,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+#[allow(unused_imports)] // not every test uses TLS
+pub use certs::{TestCerts, test_certs};
+use discovery::{group_list, resource_list, table};
 pub use kinds::Kind;
 pub use selector::Selector;
 
@@ -163,65 +169,6 @@ impl KubeApiBuilder {
     /// connection with one has full access (connections without one still use tokens).
     pub fn client_ca(mut self, ca_pem: &str) -> Self {
         self.client_ca = Some(ca_pem.to_owned());
-        self
-    }
-
-    /// For the entity `id` in `namespace`: `deployments` deployments, each with a
-    /// replica set and `pods_per_deployment` pods (with requests and limits), their pod
-    /// metrics, and a service, all labelled `backstage.io/kubernetes-id=<id>` and `app=<id>`.
-    pub fn dataset(
-        mut self,
-        id: &str,
-        namespace: &str,
-        deployments: usize,
-        pods_per_deployment: usize,
-    ) -> Self {
-        let labels = json!({"app": id, "backstage.io/kubernetes-id": id});
-        let created = "2026-01-01T00:00:00Z";
-        self.objects.push(json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": id, "namespace": namespace, "labels": labels, "uid": format!("svc-{id}-{namespace}"), "creationTimestamp": created},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}], "selector": {"app": id}}
-        }));
-        for d in 0..deployments {
-            let dname = format!("{id}-d{d}");
-            let rs = format!("{dname}-5d8f7c");
-            self.objects.push(json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": dname, "namespace": namespace, "labels": labels, "uid": format!("dep-{dname}-{namespace}"), "creationTimestamp": created},
-                "spec": {"replicas": pods_per_deployment, "selector": {"matchLabels": {"app": id}},
-                         "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}},
-                "status": {"replicas": pods_per_deployment, "readyReplicas": pods_per_deployment, "availableReplicas": pods_per_deployment, "updatedReplicas": pods_per_deployment}
-            }));
-            self.objects.push(json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": rs, "namespace": namespace, "labels": labels, "uid": format!("rs-{rs}-{namespace}"), "creationTimestamp": created,
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": dname, "uid": format!("dep-{dname}-{namespace}"), "controller": true}]},
-                "spec": {"replicas": pods_per_deployment},
-                "status": {"replicas": pods_per_deployment, "readyReplicas": pods_per_deployment}
-            }));
-            for p in 0..pods_per_deployment {
-                let pname = format!("{rs}-p{p}");
-                self.objects.push(json!({
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": pname, "namespace": namespace, "labels": labels, "uid": format!("pod-{pname}-{namespace}"), "creationTimestamp": created,
-                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": format!("rs-{rs}-{namespace}"), "controller": true}]},
-                    "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "nginx:1.27",
-                        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}}]},
-                    "status": {"phase": "Running", "podIP": "10.1.0.1", "startTime": created,
-                        "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],
-                        "containerStatuses": [{"name": "app", "ready": true, "started": true, "restartCount": 0, "image": "nginx:1.27",
-                            "state": {"running": {"startedAt": created}}}]}
-                }));
-                self.objects.push(json!({
-                    "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
-                    "metadata": {"name": pname, "namespace": namespace, "labels": labels, "creationTimestamp": created},
-                    "timestamp": created, "window": "30s",
-                    "containers": [{"name": "app", "usage": {"cpu": format!("{}n", (p + 1) * 1_000_000), "memory": "65536Ki"}}]
-                }));
-            }
-        }
         self
     }
 
@@ -410,145 +357,6 @@ impl KubeApi {
     pub fn clear_requests(&self) {
         self.requests.lock().clear();
     }
-}
-
-/// A CA and a server certificate for `127.0.0.1` it signed, made with the `openssl` CLI.
-#[derive(Debug, Clone)]
-pub struct TestCerts {
-    /// The CA certificate (PEM).
-    pub ca: String,
-    /// The server certificate (PEM).
-    pub cert: String,
-    /// The server's private key (PKCS#8 PEM).
-    pub key: String,
-    /// A client certificate the CA signed (PEM).
-    pub client_cert: String,
-    /// Its private key (PKCS#8 PEM).
-    pub client_key: String,
-}
-
-/// Makes [`TestCerts`]; `None` when openssl is not installed.
-pub fn test_certs() -> Option<TestCerts> {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    let openssl = |args: &[&str]| {
-        std::process::Command::new("openssl")
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()
-            .is_some_and(|s| s.success())
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let ok = openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-days",
-                "2",
-                "-subj",
-                "/CN=backlot test CA",
-                "-keyout",
-                &p("ca.key"),
-                "-out",
-                &p("ca.pem"),
-            ],
-        ]
-        .concat(),
-    ) && openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                &p("key.pem"),
-                "-out",
-                &p("req.csr"),
-            ],
-        ]
-        .concat(),
-    ) && {
-        std::fs::write(
-            p("ext.cnf"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("req.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &p("ext.cnf"),
-            "-out",
-            &p("cert.pem"),
-        ])
-    } && openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-subj",
-                "/CN=backstage",
-                "-keyout",
-                &p("client.key"),
-                "-out",
-                &p("client.csr"),
-            ],
-        ]
-        .concat(),
-    ) && {
-        std::fs::write(
-            p("client.cnf"),
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("client.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &p("client.cnf"),
-            "-out",
-            &p("client.pem"),
-        ])
-    };
-    if !ok {
-        return None;
-    }
-    let read = |n: &str| std::fs::read_to_string(p(n)).unwrap();
-    Some(TestCerts {
-        ca: read("ca.pem"),
-        cert: read("cert.pem"),
-        key: read("key.pem"),
-        client_cert: read("client.pem"),
-        client_key: read("client.key"),
-    })
 }
 
 /// A URL where nothing listens (a port bound and released).
@@ -839,66 +647,4 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
     }
     out.push_str("]}");
     json_response(StatusCode::OK, out)
-}
-
-fn group_list(kinds: &[Kind]) -> Value {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for k in kinds.iter().filter(|k| !k.group.is_empty()) {
-        match groups.iter_mut().find(|(g, _)| *g == k.group) {
-            Some((_, versions)) => {
-                if !versions.contains(&k.version) {
-                    versions.push(k.version.clone());
-                }
-            }
-            None => groups.push((k.group.clone(), vec![k.version.clone()])),
-        }
-    }
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups.iter().map(|(g, vs)| json!({
-        "name": g,
-        "versions": vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect::<Vec<_>>(),
-        "preferredVersion": {"groupVersion": format!("{g}/{}", vs[0]), "version": vs[0]},
-    })).collect::<Vec<_>>()})
-}
-
-fn resource_list(kinds: &[&Kind]) -> Value {
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": kinds[0].group_version(),
-        "resources": kinds.iter().map(|k| json!({
-            "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
-            "verbs": ["get", "list"], "shortNames": k.short_names,
-        })).collect::<Vec<_>>()})
-}
-
-/// The server-side `Table` kubectl asks for: Name (and for pods Ready, Status, Restarts).
-fn table(kind: &Kind, objects: &[&Stored]) -> Value {
-    let is_pod = kind.group.is_empty() && kind.plural == "pods";
-    let mut columns = vec![
-        json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
-    ];
-    if is_pod {
-        for (n, t) in [
-            ("Ready", "string"),
-            ("Status", "string"),
-            ("Restarts", "integer"),
-        ] {
-            columns
-                .push(json!({"name": n, "type": t, "format": "", "description": n, "priority": 0}));
-        }
-    }
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| {
-            let mut cells = vec![json!(o.name)];
-            if is_pod {
-                let statuses = o.value["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
-                let ready = statuses.iter().filter(|s| s["ready"] == true).count();
-                let restarts: i64 = statuses.iter().map(|s| s["restartCount"].as_i64().unwrap_or(0)).sum();
-                cells.push(json!(format!("{ready}/{}", statuses.len())));
-                cells.push(o.value["status"]["phase"].clone());
-                cells.push(json!(restarts));
-            }
-            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.value["metadata"]}})
-        })
-        .collect();
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "1"},
-           "columnDefinitions": columns, "rows": rows})
 }

@@ -193,8 +193,8 @@ impl Fetcher {
                 Err(e) => objects.errors.push(e),
             }
         }
-        let pods: Vec<Value> = pods.into_iter().cloned().collect();
-        objects.pod_metrics = pod_statuses(&pods, &metrics);
+        let statuses = pod_statuses(&pods, &metrics);
+        objects.pod_metrics = statuses;
     }
 
     /// `GET <cluster><path>?labelSelector=...`, decoded, within the deadline and size cap.

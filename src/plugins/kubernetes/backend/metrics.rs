@@ -102,7 +102,7 @@ fn usage(metrics: Option<&ContainerMetrics>, name: &str) -> f64 {
 }
 
 /// One [`ClientPodStatus`] per pod that has metrics, in the order of `pods`.
-pub(crate) fn pod_statuses(pods: &[Value], metrics: &[PodMetrics]) -> Vec<ClientPodStatus> {
+pub(crate) fn pod_statuses(pods: &[&Value], metrics: &[PodMetrics]) -> Vec<ClientPodStatus> {
     let by_pod: HashMap<(&str, &str), &PodMetrics> = metrics
         .iter()
         .map(|m| ((m.metadata.namespace.as_str(), m.metadata.name.as_str()), m))
@@ -116,7 +116,7 @@ pub(crate) fn pod_statuses(pods: &[Value], metrics: &[PodMetrics]) -> Vec<Client
         );
         let Some(m) = by_pod.get(&key) else { continue };
         let mut status = ClientPodStatus {
-            pod: pod.clone(),
+            pod: (*pod).clone(),
             ..ClientPodStatus::default()
         };
         let containers = pod["spec"]["containers"]
