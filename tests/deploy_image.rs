@@ -641,9 +641,13 @@ async fn production_config_boots_the_portal_plugins_on_postgres_and_redis() {
         .value(serde_json::json!({
             "backend": {
                 "dataDir": data.path().to_str().unwrap(),
-                // Databases of their own on the shared test server.
+                // Databases of their own on the shared test server, fresh for each run: an
+                // earlier run's catalog (from another checkout) must not answer for this one.
                 "database": {
-                    "prefix": "backlot_deploy_image_",
+                    "prefix": format!(
+                        "backlot_deploy_image_{}_",
+                        &uuid::Uuid::new_v4().simple().to_string()[..10]
+                    ),
                     "connection": { "port": pg.port().unwrap_or(5432) },
                 },
             },
