@@ -39,7 +39,46 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "s3") {
         f.push("s3");
     }
+    if cfg!(feature = "otel") {
+        f.push("otel");
+    }
     f
+}
+
+/// Every feature `features()` knows; a feature added to Cargo.toml must be added there too,
+/// or the example is built with other features than the test and the crate compiles twice.
+const KNOWN_FEATURES: [&str; 7] = [
+    "testing",
+    "postgres",
+    "redis",
+    "memcache",
+    "infinispan",
+    "s3",
+    "otel",
+];
+
+#[test]
+fn every_cargo_feature_is_passed_to_the_example_build() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("Cargo.toml");
+    let section = manifest
+        .split("\n[features]\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [features] section");
+    for line in section.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = line.split('=').next().unwrap_or_default().trim();
+        if name != "default" {
+            assert!(
+                KNOWN_FEATURES.contains(&name),
+                "feature '{name}' of Cargo.toml is missing from features() in tests/cluster_split.rs"
+            );
+        }
+    }
 }
 
 /// Builds `examples/portal.rs` next to this test binary (`<target>/<profile>/deps/..`) and
