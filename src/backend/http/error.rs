@@ -33,6 +33,10 @@ pub enum ApiErrorKind {
     NotImplemented,
     /// `ServiceUnavailableError`, 503.
     ServiceUnavailable,
+    /// `Error`, 502: an upstream a route forwards to (the proxy) could not be reached.
+    BadGateway,
+    /// `Error`, 504: an upstream a route forwards to did not answer in time.
+    GatewayTimeout,
     /// Anything else: `Error`, 500, with no details sent to the client.
     Internal,
 }
@@ -53,7 +57,7 @@ impl ApiErrorKind {
             Self::NotModified => "NotModifiedError",
             Self::NotImplemented => "NotImplementedError",
             Self::ServiceUnavailable => "ServiceUnavailableError",
-            Self::Internal => "Error",
+            Self::BadGateway | Self::GatewayTimeout | Self::Internal => "Error",
         }
     }
 
@@ -72,6 +76,8 @@ impl ApiErrorKind {
             Self::NotModified => StatusCode::NOT_MODIFIED,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

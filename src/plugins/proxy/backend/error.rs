@@ -1,8 +1,6 @@
-//! The proxy's errors: bad config at start ([`ProxyConfigError`]) and the gateway errors a
-//! request can meet (Backstage's error JSON with status 502 or 504).
-
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+//! The proxy's config errors ([`ProxyConfigError`]); a request's gateway errors (502, 504)
+//! are [`ApiErrorKind::BadGateway`](crate::backend::ApiErrorKind::BadGateway) and
+//! [`ApiErrorKind::GatewayTimeout`](crate::backend::ApiErrorKind::GatewayTimeout).
 
 use crate::services::config::ConfigError;
 
@@ -36,25 +34,4 @@ pub enum ProxyConfigError {
     /// A config value has the wrong type.
     #[error(transparent)]
     Config(#[from] ConfigError),
-}
-
-/// A gateway error (502, 504) with Backstage's error JSON, request part included (the crate's
-/// error kinds stop at 503, so the body is built here in the same shape).
-pub(crate) fn gateway_error(
-    status: StatusCode,
-    message: &str,
-    method: &str,
-    url: &str,
-) -> Response {
-    let body = serde_json::json!({
-        "error": { "name": "Error", "message": message },
-        "request": { "method": method, "url": url },
-        "response": { "statusCode": status.as_u16() },
-    });
-    let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res
 }

@@ -14,9 +14,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{CredentialsPolicy, Endpoint, MOUNT_PATH};
-use super::error::gateway_error;
 use super::tunnel;
-use crate::backend::{ApiError, http::RawErrorResponse};
+use crate::backend::{ApiError, ApiErrorKind, http::RawErrorResponse};
 use crate::services::auth::Credentials;
 use crate::services::logger::{LoggerService, LoggerServiceExt};
 
@@ -134,10 +133,6 @@ pub(crate) async fn handle(State(proxy): State<Arc<Proxy>>, mut req: Request) ->
 
     let method = req.method().clone();
     let full_path = format!("{MOUNT_PATH}{path}");
-    let url_for_errors = match req.uri().query() {
-        Some(q) => format!("{full_path}?{q}"),
-        None => full_path.clone(),
-    };
     let mut target = endpoint.target_path(&full_path);
     if let Some(query) = req.uri().query() {
         target.push('?');
@@ -192,27 +187,25 @@ pub(crate) async fn handle(State(proxy): State<Arc<Proxy>>, mut req: Request) ->
                 "proxy target unreachable",
                 &[("route", &endpoint.route), ("error", &e)],
             );
-            return gateway_error(
-                StatusCode::BAD_GATEWAY,
-                &format!(
+            return ApiError::new(
+                ApiErrorKind::BadGateway,
+                format!(
                     "proxy endpoint '{}': the target could not be reached",
                     endpoint.route
                 ),
-                method.as_str(),
-                &url_for_errors,
-            );
+            )
+            .into_response();
         }
         Err(_) => {
-            return gateway_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                &format!(
+            return ApiError::new(
+                ApiErrorKind::GatewayTimeout,
+                format!(
                     "proxy endpoint '{}': the target did not answer within {} (proxy.timeout)",
                     endpoint.route,
                     humantime::format_duration(endpoint.timeout)
                 ),
-                method.as_str(),
-                &url_for_errors,
-            );
+            )
+            .into_response();
         }
     };
 
