@@ -126,3 +126,39 @@ pub fn http_client(config: &Config) -> Result<reqwest::Client, ConfigError> {
 pub fn default_http_client() -> reqwest::Client {
     HttpClientTimeouts::default().client()
 }
+
+/// Why [`read_body_capped`] gave up on an answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CappedBodyError {
+    /// The answer (announced or received) is larger than the limit.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Reading the answer failed.
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+}
+
+/// Reads the body of `response`, giving up as soon as it is (or announces to be) larger than
+/// `limit` bytes, so a hostile peer cannot make the caller buffer an unbounded answer.
+pub(crate) async fn read_body_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, CappedBodyError> {
+    let too_large = || CappedBodyError::TooLarge { limit };
+    let announced = response.content_length();
+    if announced.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body =
+        Vec::with_capacity(announced.map_or(8192, |n| usize::try_from(n).unwrap_or(8192)));
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

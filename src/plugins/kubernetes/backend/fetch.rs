@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,6 +19,7 @@ use crate::plugins::kubernetes::common::{
     ClusterAttributes, ClusterObjects, FetchResponse, KubernetesErrorType, KubernetesFetchError,
 };
 use crate::plugins::kubernetes::node::{ClusterDetails, KubernetesCredential};
+use crate::services::http_client::{CappedBodyError, read_body_capped};
 
 /// What to fetch for one entity.
 #[derive(Debug, Clone)]
@@ -267,25 +267,12 @@ impl Fetcher {
         path: &str,
     ) -> Result<Vec<u8>, KubernetesFetchError> {
         let cap = self.max_response_bytes;
-        if response.content_length().is_some_and(|n| n > cap) {
-            return Err(too_large(path, cap));
-        }
-        let mut body = Vec::with_capacity(
-            response
-                .content_length()
-                .map_or(8192, |n| usize::try_from(n).unwrap_or(8192)),
-        );
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
+        read_body_capped(response, cap).await.map_err(|e| match e {
+            CappedBodyError::TooLarge { .. } => too_large(path, cap),
+            CappedBodyError::Transport(e) => {
                 fetch_error(path, format!("reading the answer failed: {}", chain(&e)))
-            })?;
-            if (body.len() + chunk.len()) as u64 > cap {
-                return Err(too_large(path, cap));
             }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        })
     }
 }
 

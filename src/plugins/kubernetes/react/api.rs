@@ -15,7 +15,7 @@ use crate::plugins::kubernetes::common::{
     KubernetesRequestBody, ObjectsByEntityResponse, WorkloadsByEntityRequest,
 };
 use crate::services::config::Config;
-use crate::services::http_client::http_client;
+use crate::services::http_client::{CappedBodyError, http_client, read_body_capped};
 
 /// Reads an entity's Kubernetes objects, like Backstage's `KubernetesApi`. Pages get it with
 /// `req.api(&KUBERNETES_API)?`; an app can install another implementation with an
@@ -289,25 +289,17 @@ impl HttpKubernetesApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let mut res = request.send().await.map_err(transport)?;
-        let too_large = || KubernetesApiError::TooLarge {
-            url: url.to_string(),
-            limit: self.max_response_bytes,
-        };
-        if res
-            .content_length()
-            .is_some_and(|len| len > self.max_response_bytes as u64)
-        {
-            return Err(too_large());
-        }
+        let res = request.send().await.map_err(transport)?;
         let status = res.status().as_u16();
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_body_capped(res, self.max_response_bytes as u64)
+            .await
+            .map_err(|e| match e {
+                CappedBodyError::TooLarge { .. } => KubernetesApiError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.max_response_bytes,
+                },
+                CappedBodyError::Transport(e) => transport(e),
+            })?;
         if !(200..300).contains(&status) {
             let error = BackendError::from_body(&body);
             return Err(KubernetesApiError::Response {
