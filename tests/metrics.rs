@@ -214,6 +214,10 @@ async fn counters_move_with_requests_a_catalog_refresh_tasks_and_cache_reads() {
                 &second,
                 "backlot_scheduler_task_failures_total{plugin=\"probe\",task=\"probe-fail\"}",
             ) >= 2.0
+            && value(
+                &second,
+                "backlot_scheduler_task_runs_total{plugin=\"probe\",task=\"probe-ok\"}",
+            ) >= 2.0
         {
             break;
         }
