@@ -39,7 +39,12 @@
 //! (`delete`, the default, or `keep`), `catalog.processingInterval` (a duration; default 100
 //! seconds, each entity refreshed after 1 to 1.5 times it), `catalog.readonly`,
 //! `catalog.allowedLocationTypes` (default `[url]`), `catalog.yaml.maxExpandedSize` (default
-//! 32 MiB per YAML document, aliases included).
+//! 32 MiB per YAML document, aliases included), `catalog.sync.interval` (how often each
+//! process catches up with writes of others sharing the database; default 250 ms),
+//! `catalog.changeLog.maxAge` / `maxRows` / `pruneInterval` (the change log those catch-ups
+//! read; default 1 hour, 500,000 rows, pruned every minute), `catalog.progress.interval`
+//! (how often the first ingestion's progress is logged and reported in the readiness
+//! payload; default 5 seconds).
 
 mod error;
 pub mod generate;
@@ -49,6 +54,7 @@ mod locations;
 pub mod permissions;
 mod predicate;
 mod processing;
+mod progress;
 mod query;
 mod read;
 mod router;
@@ -73,7 +79,8 @@ use crate::plugins::catalog::node::{
 };
 use crate::services::config::Config;
 use crate::services::core_services::{
-    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, METRICS, ROOT_CONFIG, URL_READER,
+    DATABASE, HTTP_ROUTER, LIFECYCLE, LOGGER, METRICS, ROOT_CONFIG, ROOT_HEALTH, SCHEDULER,
+    URL_READER,
 };
 use crate::services::database::PluginDatabase;
 use crate::services::logger::{LogLevel, LoggerService, LoggerServiceExt};
@@ -134,6 +141,8 @@ impl BackendPlugin for CatalogPlugin {
                     &PERMISSIONS,
                     &PERMISSIONS_REGISTRY,
                     &METRICS,
+                    &ROOT_HEALTH,
+                    &SCHEDULER,
                 ),
                 move |(
                     config,
@@ -145,15 +154,34 @@ impl BackendPlugin for CatalogPlugin {
                     permissions,
                     registry,
                     metrics,
+                    health,
+                    scheduler,
                 )| async move {
                     store::migrate(&database).await?;
-                    let service = start(
-                        &config,
+                    let sync = index::SyncSettings::from_config(&config)?;
+                    let every = progress_interval(&config)?;
+                    // The first ingestion keeps the backend unready; say how far it got.
+                    let service = progress::report_while(
+                        start(
+                            &config,
+                            (*database).clone(),
+                            Arc::clone(&extension),
+                            url_reader,
+                            Arc::clone(&logger),
+                            Authorizer::new(permissions),
+                        ),
+                        &database,
+                        &health,
+                        &*logger,
+                        every,
+                    )
+                    .await?;
+                    index::schedule(
+                        &scheduler,
+                        Arc::clone(&service.engine.index),
                         (*database).clone(),
-                        Arc::clone(&extension),
-                        url_reader,
                         Arc::clone(&logger),
-                        Authorizer::new(permissions),
+                        sync,
                     )
                     .await?;
                     permissions::register(&registry, Arc::clone(&service.engine.index))?;
@@ -326,6 +354,21 @@ async fn start(
     }
     engine.process_due().await?;
     Ok(service)
+}
+
+/// `catalog.progress.interval`: how often the first ingestion's progress is measured, logged
+/// and put in the readiness payload.
+fn progress_interval(config: &Config) -> Result<Duration, CatalogError> {
+    const KEY: &str = "catalog.progress.interval";
+    let bad = |message: String| CatalogError::Config {
+        key: KEY.into(),
+        message,
+    };
+    match config.opt_duration(KEY).map_err(|e| bad(e.to_string()))? {
+        Some(d) if d.is_zero() => Err(bad("must be greater than zero".into())),
+        Some(d) => Ok(d),
+        None => Ok(progress::DEFAULT_INTERVAL),
+    }
 }
 
 /// Counts the catalog's entities per kind before each metrics scrape.

@@ -64,7 +64,29 @@ pub(crate) fn router(service: CatalogService) -> Router {
         .route("/refresh", post(refresh))
         .route("/validate-entity", post(validate_entity))
         .route("/analyze-location", post(analyze_location))
+        .route("/status", get(status))
         .with_state(service)
+}
+
+/// `GET /status` (backlot's own, not Backstage's): where ingestion stands and how this
+/// process's index keeps up with the shared database —
+/// `{entities, ingestion: {known, processed, stitched, pending}, index: {generation,
+/// incremental, full, rowsRead, lastRowsRead}, changeLog: {generation, horizon}}`. Any
+/// signed-in caller may read it; it holds counts only.
+async fn status(State(s): State<CatalogService>, _caller: Caller) -> ApiResult {
+    let db = &s.engine.db;
+    let ingestion = super::progress::Progress::measure(db).await?;
+    let generation = super::store::read_generation(db).await?;
+    let horizon = super::store::read_horizon(db).await?;
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({
+            "entities": s.engine.index.len(),
+            "ingestion": ingestion,
+            "index": s.engine.index.sync_stats(),
+            "changeLog": { "generation": generation, "horizon": horizon },
+        }),
+    ))
 }
 
 /// Query params in order, repeated keys kept.

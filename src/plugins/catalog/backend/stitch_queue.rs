@@ -156,7 +156,16 @@ impl Engine {
             let generation = if changed.is_empty() && removed.is_empty() {
                 None
             } else {
-                Some(store::bump_generation(&mut tx).await?)
+                Some(
+                    store::bump_generation(
+                        &mut tx,
+                        changed
+                            .iter()
+                            .map(|e| e.entity_id.as_str())
+                            .chain(removed.iter().map(String::as_str)),
+                    )
+                    .await?,
+                )
             };
             tx.commit().await.map_err(CatalogError::db("commit"))?;
             if generation.is_some() {

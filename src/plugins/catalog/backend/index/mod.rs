@@ -3,16 +3,16 @@
 //!
 //! The database stays the source of truth. The stitcher applies its changes here right after
 //! its transaction commits; a `catalog_generation` counter that every writing transaction
-//! bumps lets other processes sharing the database notice changes and reconcile (see
-//! [`EntityIndex::sync`]).
+//! bumps, with a change log of the entity ids each generation touched, lets other processes
+//! sharing the database catch up by reading only what changed (see [`EntityIndex::sync`]).
 //!
 //! Postings are roaring bitmaps of slot numbers (a plain slot for values held by one entity),
 //! so a filter is a few bitmap operations and `totalItems` is a bitmap's length.
 //!
 //! One file per concern: `interner` (strings stored once), `postings` (value → slots),
 //! `compression` (entity JSON), `state` (slots, fields, predicate evaluation),
-//! `paging` (sorted pages and cursors), `facets` (counts) and `sync` (load and
-//! reconcile with the database).
+//! `paging` (sorted pages and cursors), `facets` (counts), `sync` (load and catch up with
+//! the database) and `tasks` (the scheduled sync and change-log pruning).
 
 mod compression;
 mod facets;
@@ -22,6 +22,7 @@ mod paging;
 mod postings;
 mod state;
 mod sync;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +34,7 @@ use super::stitching::{SearchRow, search_rows};
 use compression::decompress;
 pub(crate) use matching::entity_matches;
 use state::State;
+pub(crate) use tasks::{SyncSettings, schedule};
 
 /// A final entity as the stitcher wrote it.
 pub(crate) struct IndexedEntity {
@@ -103,8 +105,12 @@ pub(crate) enum Position {
 #[derive(Default)]
 pub(crate) struct EntityIndex {
     state: RwLock<State>,
-    /// The `catalog_generation` this index reflects.
+    /// The `catalog_generation` this index reflects. Lock order: `state`, then this.
     generation: parking_lot::Mutex<i64>,
+    /// One [`EntityIndex::sync`] at a time.
+    sync_lock: tokio::sync::Mutex<()>,
+    /// What the syncs did.
+    stats: sync::SyncCounters,
 }
 
 impl std::fmt::Debug for EntityIndex {

@@ -158,8 +158,6 @@ impl Engine {
     /// pass that was cut short (here or in another process sharing the database).
     pub(crate) async fn process_due(&self) -> Result<usize, CatalogError> {
         let _guard = self.lock.lock().await;
-        // Catch up with what other processes sharing the database wrote.
-        self.index.sync(&self.db, &*self.logger).await?;
         let due = store::due_refs(&self.db, now_ms()).await?;
         let n = due.len();
         self.pass_locked(due).await?;
@@ -306,7 +304,8 @@ impl Engine {
         )
         .await?;
         marks.write(&mut tx).await?;
-        let generation = store::bump_generation(&mut tx).await?;
+        let generation =
+            store::bump_generation(&mut tx, removed.iter().map(String::as_str)).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         self.index.apply(Vec::new(), &removed, Some(generation));
         self.drain_stitch_queue().await.map(drop)

@@ -1,9 +1,9 @@
 //! What stitching reads and writes: processed rows and their relations, `final_entities`,
-//! the generation counter, and deleting entities from every table.
+//! and deleting entities from every table (the generation counter is in `changes.rs`).
 
 use std::collections::HashMap;
 
-use crate::services::database::{DbTransaction, Sql};
+use crate::services::database::DbTransaction;
 
 use super::super::error::CatalogError;
 use super::*;
@@ -117,19 +117,6 @@ pub(crate) async fn write_finals(
         "insert final entities",
     )
     .await
-}
-
-/// Bumps the generation counter inside a writing transaction: `(before, after)`.
-pub(crate) async fn bump_generation(tx: &mut DbTransaction) -> Result<(i64, i64), CatalogError> {
-    Sql::new("UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1")
-        .execute(&mut *tx)
-        .await
-        .map_err(CatalogError::db("bump catalog generation"))?;
-    let (after,): (i64,) = Sql::new("SELECT generation FROM catalog_generation WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(CatalogError::db("read catalog generation"))?;
-    Ok((after - 1, after))
 }
 
 /// Deletes entities by id from every table; returns nothing about their children.

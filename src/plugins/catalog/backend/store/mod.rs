@@ -1,14 +1,17 @@
 //! The catalog's tables and the batched SQL that reads and writes them.
 //!
 //! One file per group of tables: `locations`, `refresh_state` (processing), `references`
-//! (relations and who emits what) and `finals` (stitching); here the schema, the row types
-//! and the batching helpers they share.
+//! (relations and who emits what), `finals` (stitching) and `changes` (the generation
+//! counter and the change log other processes catch up from); here the schema, the row
+//! types and the batching helpers they share.
 
+mod changes;
 mod finals;
 mod locations;
 mod references;
 mod refresh_state;
 
+pub(crate) use changes::*;
 pub(crate) use finals::*;
 pub(crate) use locations::*;
 pub(crate) use references::*;
@@ -102,6 +105,22 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         ticket ${text} NOT NULL,
         eager ${bigint} NOT NULL
     );",
+    ),
+    // The change log (see `changes.rs`): the entity ids each generation upserted or removed,
+    // so other processes catch up by reading the change instead of every row. Row 2 of
+    // `catalog_generation` is the log's horizon: it holds every generation above it. An
+    // existing database starts with an empty log reaching back to its current generation.
+    Migration::new(
+        4,
+        "catalog_change_log",
+        "CREATE TABLE catalog_changes (
+        generation ${bigint} NOT NULL,
+        entity_id ${text} NOT NULL,
+        created_at ${bigint} NOT NULL
+    );
+    CREATE INDEX catalog_changes_generation ON catalog_changes (generation);
+    INSERT INTO catalog_generation (id, generation)
+        SELECT 2, generation FROM catalog_generation WHERE id = 1;",
     ),
 ];
 
