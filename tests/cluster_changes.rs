@@ -125,6 +125,7 @@ async fn writes_and_deletions_reach_the_other_replica_reading_only_the_change() 
     // Three entities changed (a Location and two Components; the Group they name gains
     // relations): each costs a log row and an entity row, against 400+ entities in all.
     let read = counter(&after, "rowsRead") - counter(&before, "rowsRead");
+    eprintln!("write: the follower read {read} rows; catalog of {size}");
     assert!(
         (3..=24).contains(&read),
         "the follower read {read} rows for a change of 3 entities in {size}"
@@ -150,6 +151,7 @@ async fn writes_and_deletions_reach_the_other_replica_reading_only_the_change() 
     assert_eq!(after["entities"].as_u64(), Some(size), "{after}");
     assert_eq!(counter(&after, "full"), counter(&before, "full"), "{after}");
     let read = counter(&after, "rowsRead") - counter(&before, "rowsRead");
+    eprintln!("deletion: the follower read {read} rows; catalog of {size}");
     assert!(
         (3..=24).contains(&read),
         "the follower read {read} rows for a deletion of 3 entities in {size}"
