@@ -469,3 +469,126 @@ fn one_entity_matching_agrees_with_the_index() {
     assert!(idx.contains("component:default/e001", None));
     assert!(!idx.contains("component:default/e001", Some(&visible)));
 }
+
+/// Writes `entities` (and removes `removed`) the way the stitcher does: final rows, then the
+/// generation bump with the change log, in one transaction.
+async fn commit_change(
+    db: &crate::services::database::PluginDatabase,
+    entities: &[&IndexedEntity],
+    removed: &[String],
+) -> (i64, i64) {
+    use super::super::store;
+    let mut tx = db.begin().await.unwrap();
+    let ids: Vec<String> = entities.iter().map(|e| e.entity_id.clone()).collect();
+    let existing = store::final_hashes(&mut tx, &ids).await.unwrap();
+    let rows: Vec<store::FinalWrite> = entities
+        .iter()
+        .map(|e| store::FinalWrite {
+            entity_id: e.entity_id.clone(),
+            entity_ref: e.entity_ref.clone(),
+            hash: e.hash.clone(),
+            json: e.json.clone(),
+        })
+        .collect();
+    store::write_finals(&mut tx, &rows, &existing)
+        .await
+        .unwrap();
+    store::delete_where_in(&mut tx, "final_entities", "entity_id", removed, "delete")
+        .await
+        .unwrap();
+    let generation = store::bump_generation(&mut tx, ids.iter().chain(removed).map(String::as_str))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    generation
+}
+
+#[tokio::test]
+async fn sync_reads_the_change_log_and_falls_back_when_it_was_pruned() {
+    use super::super::store::{self, Retention};
+    let db = crate::services::database::DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .unwrap();
+    store::migrate(&db).await.unwrap();
+    let logger = crate::services::logger::CapturingLogger::new();
+    let all: Vec<IndexedEntity> = (0..200)
+        .map(|i| entity("Component", &format!("s{i:03}"), "service", &[]))
+        .collect();
+    commit_change(&db, &all.iter().collect::<Vec<_>>(), &[]).await;
+    let follower = EntityIndex::default();
+    follower.load(&db, &logger).await.unwrap();
+    assert_eq!(follower.len(), 200);
+
+    // One entity changes, one goes: the follower reads two log rows and one entity.
+    let changed = entity("Component", "s007", "website", &[]);
+    let changed = IndexedEntity {
+        hash: "h-s007-v2".into(),
+        ..changed
+    };
+    commit_change(&db, &[&changed], &["uid-s008".to_owned()]).await;
+    assert!(follower.sync(&db, &logger).await.unwrap());
+    let stats = follower.sync_stats();
+    assert_eq!((stats.incremental, stats.full), (1, 0));
+    assert_eq!(stats.last_rows_read, 3);
+    assert_eq!(follower.len(), 199);
+    assert!(
+        follower
+            .by_uid("uid-s007", None)
+            .unwrap()
+            .contains("website")
+    );
+    assert!(follower.by_uid("uid-s008", None).is_none());
+    assert!(!follower.sync(&db, &logger).await.unwrap(), "nothing new");
+
+    // Pruned past the follower's generation: it compares every row once.
+    let other = entity("Component", "s009", "library", &[]);
+    let other = IndexedEntity {
+        hash: "h-s009-v2".into(),
+        ..other
+    };
+    commit_change(&db, &[&other], &[]).await;
+    let retention = Retention {
+        max_age: std::time::Duration::from_secs(3600),
+        max_rows: 0,
+    };
+    let horizon = store::prune_changes(&db, retention).await.unwrap();
+    assert_eq!(horizon, Some(store::read_generation(&db).await.unwrap()));
+    assert!(follower.sync(&db, &logger).await.unwrap());
+    let stats = follower.sync_stats();
+    assert_eq!((stats.incremental, stats.full), (1, 1));
+    assert_eq!(
+        stats.last_rows_read,
+        199 + 1,
+        "every hash, then the changed entity"
+    );
+    assert!(
+        follower
+            .by_uid("uid-s009", None)
+            .unwrap()
+            .contains("library")
+    );
+}
+
+#[test]
+fn a_local_change_older_than_what_a_sync_loaded_is_dropped() {
+    let idx = EntityIndex::default();
+    let newer = entity("Component", "x", "website", &[]);
+    idx.apply(vec![newer], &[], Some((1, 2)));
+    assert_eq!(
+        idx.sync_stats().generation,
+        0,
+        "another writer came in between"
+    );
+    // As if a sync loaded generation 2's state: a late local apply of generation 1 is dropped.
+    *idx.generation.lock() = 2;
+    idx.apply(
+        vec![entity("Component", "x", "service", &[])],
+        &[],
+        Some((0, 1)),
+    );
+    assert!(idx.by_uid("uid-x", None).unwrap().contains("website"));
+    idx.apply(Vec::new(), &["uid-x".to_owned()], Some((2, 3)));
+    assert!(idx.by_uid("uid-x", None).is_none());
+    assert_eq!(idx.sync_stats().generation, 3);
+}
