@@ -2,8 +2,9 @@
 //! change log: a write or a deletion on one is readable on the other, the follower reads rows
 //! in proportion to the change (its `GET /api/catalog/status` counters), and when the log was
 //! pruned past the follower's generation it falls back to comparing every entity.
-//! Needs `BACKLOT_TEST_POSTGRES_URL` (skipped with a message otherwise).
-#![cfg(all(feature = "testing", feature = "postgres"))]
+//! The PostgreSQL tests need `BACKLOT_TEST_POSTGRES_URL` (skipped with a message otherwise);
+//! the same write-and-delete test also runs on two backends sharing one SQLite directory.
+#![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -97,17 +98,32 @@ fn counter(s: &Value, key: &str) -> u64 {
     s["index"][key].as_u64().unwrap()
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_and_deletions_reach_the_other_replica_reading_only_the_change() {
     let Some(database_yaml) = support::postgres_database_yaml("chglog") else {
         eprintln!("skipped: BACKLOT_TEST_POSTGRES_URL not set");
         return;
     };
+    write_and_delete_on_one_replica_read_on_the_other(&database_yaml).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_sqlite_directory_share_changes_through_the_log() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let database_yaml = format!(
+        "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
+        db_dir.path().display()
+    );
+    write_and_delete_on_one_replica_read_on_the_other(&database_yaml).await;
+}
+
+async fn write_and_delete_on_one_replica_read_on_the_other(database_yaml: &str) {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base.yaml");
     std::fs::write(&base, synthetic_catalog_yaml(400)).unwrap();
-    let a = replica(&database_yaml, &base, "").await;
-    let b = replica(&database_yaml, &base, "").await;
+    let a = replica(database_yaml, &base, "").await;
+    let b = replica(database_yaml, &base, "").await;
     let size = status(&a).await["entities"].as_u64().unwrap();
     assert!(size > 400, "the catalog holds {size} entities");
     assert_eq!(status(&b).await["entities"].as_u64(), Some(size));
@@ -179,6 +195,7 @@ async fn wait_for_first_sync(b: &TestBackend) {
     }
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_behind_the_pruned_log_compares_every_entity() {
     let Some(database_yaml) = support::postgres_database_yaml("chgprune") else {
