@@ -136,6 +136,8 @@ struct Record {
 /// A registration the catalog acknowledged with 201.
 #[derive(Debug, Clone)]
 struct Acked {
+    /// When the registration was sent, since the load started.
+    at: Duration,
     id: String,
     target: String,
     name: String,
@@ -255,7 +257,12 @@ async fn worker(
                 .and_then(|b| b["location"]["id"].as_str())
                 .map(str::to_string);
             match id {
-                Some(id) => log.acked.push(Acked { id, target, name }),
+                Some(id) => log.acked.push(Acked {
+                    at: began - start,
+                    id,
+                    target,
+                    name,
+                }),
                 None => log.records.push(Record {
                     op,
                     at: began - start,
@@ -315,12 +322,12 @@ async fn eventually<T, F: std::future::Future<Output = Result<T, String>>>(
     }
 }
 
+/// `(target, id)` of locations or `(name, uid)` of entities.
+type Pairs = Vec<(String, String)>;
+
 /// What one replica serves: the registered locations' targets (with their ids) and the
 /// component names (with their uids).
-async fn replica_state(
-    http: &reqwest::Client,
-    base: &str,
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+async fn replica_state(http: &reqwest::Client, base: &str) -> Result<(Pairs, Pairs), String> {
     let locations = get_json(http, &format!("{base}/api/catalog/locations")).await?;
     let locations = locations
         .as_array()
@@ -379,6 +386,17 @@ async fn in_database(pg_port: u16, names: &[&str]) -> String {
             found += usize::from(n > 0);
         }
         out.push(format!("{found} of them in {table}"));
+    }
+    // The rows that mention their location files (the Location entities, the components).
+    for name in names.iter().take(3) {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT entity_ref, location_key FROM refresh_state WHERE unprocessed_entity LIKE $1",
+        )
+        .bind(format!("%/{name}.yaml%"))
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        out.push(format!("rows naming {name}.yaml: {rows:?}"));
     }
     pool.close().await;
     out.join(", ")
@@ -671,9 +689,14 @@ async fn three_replicas_survive_a_killed_replica_redis_outage_and_postgres_resta
                         .filter(|a| !names.contains(a.name.as_str()))
                         .map(|a| a.name.as_str())
                         .collect();
+                    let when: Vec<String> = acked
+                        .iter()
+                        .filter(|a| !names.contains(a.name.as_str()))
+                        .map(|a| format!("{:.1} s", a.at.as_secs_f64()))
+                        .collect();
                     if !lost.is_empty() || !missing.is_empty() {
                         return Err(format!(
-                            "locations missing: {lost:?}; entities missing: {missing:?}; {}",
+                            "locations missing: {lost:?}; entities missing: {missing:?} (registered at {when:?}); {}",
                             in_database(pg_port, &missing).await
                         ));
                     }
@@ -707,7 +730,7 @@ async fn three_replicas_survive_a_killed_replica_redis_outage_and_postgres_resta
         states.push(state);
     }
     // Every replica lists the same locations and entities (uids too): one catalog.
-    let sorted = |(mut l, mut e): (Vec<(String, String)>, Vec<(String, String)>)| {
+    let sorted = |(mut l, mut e): (Pairs, Pairs)| {
         l.sort();
         e.sort();
         (l, e)
