@@ -336,11 +336,15 @@ async fn start(
             DeferredEntity::new(generated_location_entity(&spec), Some(spec.to_string()))
         })
         .collect();
+    // A delta, not a full mutation: another replica may register a location between the
+    // read above and this write, and a full mutation would delete its (acknowledged) entities.
+    // Deleting a location removes its entities itself.
     engine
         .apply_mutation_now(
             service::LOCATION_STORE_PROVIDER,
-            EntityProviderMutation::Full {
-                entities: registered,
+            EntityProviderMutation::Delta {
+                added: registered,
+                removed: Vec::new(),
             },
         )
         .await?;

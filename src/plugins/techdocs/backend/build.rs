@@ -1,5 +1,7 @@
 //! The build coordinator: one build per entity at a time, shared by every request that
-//! asks while it runs; source checks at most once per check interval.
+//! asks while it runs; source checks at most once per check interval. With build leases
+//! (the plugin's database), one build per entity at a time across every replica sharing the
+//! database: the others wait for it and serve what it published.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,6 +13,7 @@ use tokio::sync::watch;
 
 use super::TechdocsError;
 use super::error::public_message;
+use super::lease::BuildLeases;
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::techdocs::common::DocsEntity;
 use crate::plugins::techdocs::node::{
@@ -33,9 +36,13 @@ pub(crate) struct DocsBuilder {
     publisher: Arc<dyn Publisher>,
     logger: Arc<dyn LoggerService>,
     check_interval: Duration,
+    leases: Option<BuildLeases>,
     inflight: Mutex<HashMap<String, watch::Receiver<BuildState>>>,
     last_check: Mutex<HashMap<String, Instant>>,
 }
+
+/// How often a replica waiting for another one's build looks at the lease.
+const LEASE_POLL: Duration = Duration::from_millis(250);
 
 fn finished(result: Result<bool, String>) -> watch::Receiver<BuildState> {
     let (_tx, rx) = watch::channel(BuildState {
@@ -52,6 +59,7 @@ impl DocsBuilder {
         publisher: Arc<dyn Publisher>,
         logger: Arc<dyn LoggerService>,
         check_interval: Duration,
+        leases: Option<BuildLeases>,
     ) -> Self {
         Self {
             preparer,
@@ -59,6 +67,7 @@ impl DocsBuilder {
             publisher,
             logger,
             check_interval,
+            leases,
             inflight: Mutex::new(HashMap::new()),
             last_check: Mutex::new(HashMap::new()),
         }
@@ -103,7 +112,10 @@ impl DocsBuilder {
         let docs = docs.clone();
         let entity = entity.clone();
         tokio::spawn(async move {
-            let result = this.build(&docs, &entity, &tx).await;
+            let result = match &this.leases {
+                Some(leases) => this.build_leased(leases, &docs, &entity, &tx).await,
+                None => this.build(&docs, &entity, &tx).await,
+            };
             let outcome = match result {
                 Ok(updated) => {
                     this.last_check.lock().insert(docs.key(), Instant::now());
@@ -146,6 +158,64 @@ impl DocsBuilder {
             Some(Ok(updated)) => Ok(updated),
             Some(Err(message)) => Err(TechdocsError::SharedBuild { message }),
             None => Ok(false),
+        }
+    }
+
+    /// Builds under the site's lease, renewed while the build runs; while another replica
+    /// holds it, waits for it to end and serves what that replica published (or builds, when
+    /// it published nothing).
+    async fn build_leased(
+        &self,
+        leases: &BuildLeases,
+        docs: &DocsEntity,
+        entity: &Entity,
+        tx: &watch::Sender<BuildState>,
+    ) -> Result<bool, TechdocsError> {
+        let site = docs.key();
+        let lease_error = |source| TechdocsError::Lease {
+            entity: docs.to_string(),
+            source,
+        };
+        let mut announced = false;
+        loop {
+            if leases.try_acquire(&site).await.map_err(lease_error)? {
+                let renew_every = (leases.timeout() / 3).max(Duration::from_millis(100));
+                let build = self.build(docs, entity, tx);
+                tokio::pin!(build);
+                let result = loop {
+                    tokio::select! {
+                        result = &mut build => break result,
+                        () = tokio::time::sleep(renew_every) => {
+                            if let Err(e) = leases.renew(&site).await {
+                                self.logger.warn(&format!(
+                                    "techdocs: renewing the build lease of '{docs}' failed: {e}"
+                                ));
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = leases.release(&site).await {
+                    self.logger.warn(&format!(
+                        "techdocs: releasing the build lease of '{docs}' failed (it expires by itself): {e}"
+                    ));
+                }
+                return result;
+            }
+            if !announced {
+                let line = format!("Another replica is building docs for {docs}; waiting for it");
+                self.logger.info(&line);
+                tx.send_modify(|s| s.logs.push(line));
+                announced = true;
+            }
+            while leases.is_held(&site).await.map_err(lease_error)? {
+                tokio::time::sleep(LEASE_POLL).await;
+            }
+            if self.publisher.has_docs(docs).await.unwrap_or(false) {
+                let line = format!("Docs for {docs} were published by another replica");
+                tx.send_modify(|s| s.logs.push(line));
+                return Ok(true);
+            }
+            // The other build failed or its replica died: build here.
         }
     }
 

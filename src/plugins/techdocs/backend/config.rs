@@ -55,6 +55,10 @@ pub struct TechdocsConfig {
     /// How often a local build checks the source for changes: `techdocs.cache.ttl`
     /// (default 60 s; `0` checks on every sync).
     pub check_interval: Duration,
+    /// How long a replica's build lease lives without renewal (renewed every third of it
+    /// while the build runs): `techdocs.buildLeaseTimeout` (default 2 minutes). A replica
+    /// that dies mid-build holds up other replicas' builds of that site this long at most.
+    pub build_lease_timeout: Duration,
     /// `techdocs.generator.runIn`, accepted for compatibility: builds always run natively.
     pub run_in: Option<String>,
 }
@@ -72,6 +76,7 @@ struct RawConfig {
     cache: RawCache,
     #[serde(default)]
     generator: RawGenerator,
+    build_lease_timeout: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,8 +153,15 @@ impl TechdocsConfig {
             None => Duration::from_secs(60),
             Some(ttl) => parse_duration_value(ttl).map_err(|e| bad("techdocs.cache.ttl", &e))?,
         };
+        let build_lease_timeout = match &raw.build_lease_timeout {
+            None => Duration::from_secs(120),
+            Some(t) => {
+                parse_duration_value(t).map_err(|e| bad("techdocs.buildLeaseTimeout", &e))?
+            }
+        };
         Ok(Self {
             builder,
+            build_lease_timeout,
             publisher_type: raw.publisher.kind.unwrap_or_else(|| "local".to_owned()),
             publish_directory,
             case_sensitive_paths: raw.legacy_use_case_sensitive_triplet_paths,
@@ -171,6 +183,7 @@ mod tests {
         assert!(td.publish_directory.ends_with("data/techdocs"));
         assert!(!td.case_sensitive_paths);
         assert_eq!(td.check_interval, Duration::from_secs(60));
+        assert_eq!(td.build_lease_timeout, Duration::from_secs(120));
 
         let bad = Config::from_value(serde_json::json!({"techdocs": {"builder": "docker"}}));
         assert!(matches!(

@@ -60,6 +60,15 @@ pub enum TechdocsError {
         /// The failed build's message.
         message: String,
     },
+    /// The build lease (the plugin's database) could not be taken or read.
+    #[error("could not coordinate the build of '{entity}' with other replicas")]
+    Lease {
+        /// The entity ref.
+        entity: String,
+        /// The database's error.
+        #[source]
+        source: crate::services::database::DatabaseError,
+    },
     /// Storing or reading a site failed.
     #[error("techdocs storage error for '{entity}'")]
     Publisher {
@@ -120,7 +129,9 @@ impl From<TechdocsError> for ApiError {
                 PublisherError::UnsafePath { .. } => ApiError::input(message),
                 _ => ApiError::internal(message),
             },
-            TechdocsError::Config { .. } | TechdocsError::Catalog { .. } => {
+            TechdocsError::Config { .. }
+            | TechdocsError::Catalog { .. }
+            | TechdocsError::Lease { .. } => {
                 let _ = err.source();
                 ApiError::internal(message)
             }

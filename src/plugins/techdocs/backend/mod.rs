@@ -16,6 +16,7 @@ mod build;
 mod catalog;
 mod config;
 mod error;
+mod lease;
 mod router;
 
 pub use config::{BuilderMode, TechdocsConfig};
@@ -30,7 +31,7 @@ use crate::plugins::techdocs::node::{
 };
 use crate::services::auth::AUTH;
 use crate::services::config::Config;
-use crate::services::core_services::{HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
+use crate::services::core_services::{DATABASE, HTTP_ROUTER, LOGGER, ROOT_CONFIG, URL_READER};
 use crate::services::http_router::{AuthPolicy, AuthPolicyAllow};
 use crate::services::logger::LoggerServiceExt;
 use crate::services::permissions::PERMISSIONS;
@@ -136,8 +137,9 @@ impl BackendPlugin for TechdocsPlugin {
                     &URL_READER,
                     &AUTH,
                     &PERMISSIONS,
+                    &DATABASE,
                 ),
-                move |(config, logger, http, catalog, reader, auth, permissions)| async move {
+                move |(config, logger, http, catalog, reader, auth, permissions, database)| async move {
                     let td = TechdocsConfig::from_config(&config)?;
                     if td.run_in.as_deref() == Some("docker") {
                         logger.info(
@@ -154,12 +156,18 @@ impl BackendPlugin for TechdocsPlugin {
                     let generator = stages
                         .generator()
                         .unwrap_or_else(|| Arc::new(MkDocsGenerator::new()));
+                    let leases = lease::BuildLeases::new((*database).clone(), td.build_lease_timeout);
+                    leases.table().await.map_err(|source| TechdocsError::Lease {
+                        entity: "(startup)".to_owned(),
+                        source,
+                    })?;
                     let builder = Arc::new(build::DocsBuilder::new(
                         preparer,
                         generator,
                         Arc::clone(&publisher),
                         Arc::clone(&logger),
                         td.check_interval,
+                        Some(leases),
                     ));
                     let state = Arc::new(router::AppState {
                         config: td,
