@@ -147,6 +147,7 @@ fn names(resp: &ObjectsByEntityResponse, cluster: &str, kind: &str) -> Vec<Strin
         .filter(|r| r.kind == kind)
         .flat_map(|r| r.resources.iter())
         .map(|o| {
+            let o = o.to_value().unwrap();
             format!(
                 "{}/{}",
                 o["metadata"]["namespace"].as_str().unwrap_or(""),
@@ -601,7 +602,10 @@ async fn pod_metrics_only_for_the_entitys_namespaces_and_selector() {
     assert!(m.errors.is_empty(), "{:?}", m.errors);
     assert_eq!(m.pod_metrics.len(), 7);
     let first = &m.pod_metrics[0];
-    assert_eq!(first.pod["metadata"]["name"], "petstore-d0-5d8f7c-p0");
+    assert_eq!(
+        first.pod.to_value().unwrap()["metadata"]["name"],
+        "petstore-d0-5d8f7c-p0"
+    );
     assert!(
         (first.cpu.current_usage - 0.001).abs() < 1e-9,
         "{:?}",
