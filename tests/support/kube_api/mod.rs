@@ -380,8 +380,11 @@ struct ServerState {
     /// Encoded list answers by `(kind, namespace, labelSelector)`, as an API server serves
     /// lists from its watch cache: each is encoded once. The objects never change once the
     /// server runs (writes are echoed, not stored), so nothing invalidates an entry.
-    lists: Mutex<HashMap<(usize, Option<String>, String), axum::body::Bytes>>,
+    lists: Mutex<HashMap<ListKey, axum::body::Bytes>>,
 }
+
+/// A list answer's `(kind index, namespace, labelSelector)`.
+type ListKey = (usize, Option<String>, String);
 
 /// Requests being answered now, and the most at once.
 #[derive(Debug, Default)]
