@@ -147,6 +147,7 @@ fn names(resp: &ObjectsByEntityResponse, cluster: &str, kind: &str) -> Vec<Strin
         .filter(|r| r.kind == kind)
         .flat_map(|r| r.resources.iter())
         .map(|o| {
+            let o = o.to_value().unwrap();
             format!(
                 "{}/{}",
                 o["metadata"]["namespace"].as_str().unwrap_or(""),
@@ -601,7 +602,10 @@ async fn pod_metrics_only_for_the_entitys_namespaces_and_selector() {
     assert!(m.errors.is_empty(), "{:?}", m.errors);
     assert_eq!(m.pod_metrics.len(), 7);
     let first = &m.pod_metrics[0];
-    assert_eq!(first.pod["metadata"]["name"], "petstore-d0-5d8f7c-p0");
+    assert_eq!(
+        first.pod.to_value().unwrap()["metadata"]["name"],
+        "petstore-d0-5d8f7c-p0"
+    );
     assert!(
         (first.cpu.current_usage - 0.001).abs() < 1e-9,
         "{:?}",
@@ -1097,5 +1101,71 @@ async fn config_errors_at_start_name_the_key() {
             .expect_err(yaml);
         let text = format!("{err:?} {err}");
         assert!(text.contains(key), "expected '{key}' in: {text}");
+    }
+}
+
+#[tokio::test]
+async fn objects_pass_through_as_the_clusters_json_text() {
+    // A pod whose containers are not a list: passed through, only without metrics.
+    let odd = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "odd", "namespace": "default",
+                     "labels": {"backstage.io/kubernetes-id": "petstore"}},
+        "spec": {"containers": "not a list"}, "x-unknown": [1.5, {"z": null, "a": true}]});
+    let odd_metrics = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+        "metadata": {"name": "odd", "namespace": "default",
+                     "labels": {"backstage.io/kubernetes-id": "petstore"}},
+        "containers": [{"name": "app", "usage": {"cpu": "1m", "memory": "1Ki"}}]});
+    let api = KubeApiBuilder::new()
+        .token("sa-token", Access::Full)
+        .dataset("petstore", "default", 1, 2)
+        .object(odd)
+        .object(odd_metrics)
+        .start()
+        .await;
+    let b = backend(
+        config(&[cluster_yaml("a", api.url(), "sa-token")], ""),
+        vec![],
+    )
+    .await;
+    let resp = services(&b, &component("petstore", json!({})), json!({})).await;
+    let item = &resp.items[0];
+    assert!(item.errors.is_empty(), "{:?}", item.errors);
+    let pods = &item
+        .resources
+        .iter()
+        .find(|r| r.kind == "pods")
+        .unwrap()
+        .resources;
+    assert_eq!(pods.len(), 3);
+    let http = reqwest::Client::new();
+    for pod in pods {
+        let name = pod.to_value().unwrap()["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let served = http
+            .get(format!(
+                "{}/api/v1/namespaces/default/pods/{name}",
+                api.url()
+            ))
+            .bearer_auth("sa-token")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            pod.json(),
+            served,
+            "{name} is the cluster's text, byte for byte"
+        );
+    }
+    // The two regular pods have metrics, with the pods' own text; the odd one has none.
+    let with_metrics: Vec<&str> = item.pod_metrics.iter().map(|m| m.pod.json()).collect();
+    assert_eq!(with_metrics.len(), 2, "{with_metrics:?}");
+    for text in with_metrics {
+        assert!(pods.iter().any(|p| p.json() == text));
+        assert!(!text.contains("\"odd\""));
     }
 }

@@ -248,9 +248,17 @@ async fn refusals_and_errors() {
     let (status, v) = send("/api/kubernetes/proxy/api/v1/pods", Some("down")).await;
     assert_eq!(
         (status, v["error"]["name"].as_str()),
-        (503, Some("ServiceUnavailableError")),
+        (502, Some("Error")),
         "{v}"
     );
+    assert_eq!(v["response"]["statusCode"], 502, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'down'")),
+        "{v}"
+    );
+    assert_eq!(v["request"]["method"], "GET", "{v}");
     // Dot segments, sent raw (HTTP clients would resolve them before sending).
     for path in [
         "/api/kubernetes/proxy/api/v1/%2e%2e/%2E%2E/secret",

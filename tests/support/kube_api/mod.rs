@@ -223,6 +223,7 @@ impl KubeApiBuilder {
             requests: Arc::clone(&requests),
             port: addr.port(),
             in_flight: Arc::clone(&in_flight),
+            lists: Mutex::new(HashMap::new()),
         });
         let router = axum::Router::new().fallback(handle).with_state(state);
         let client_ca = self.client_ca;
@@ -376,7 +377,14 @@ struct ServerState {
     requests: Arc<Mutex<Vec<Recorded>>>,
     port: u16,
     in_flight: Arc<InFlight>,
+    /// Encoded list answers by `(kind, namespace, labelSelector)`, as an API server serves
+    /// lists from its watch cache: each is encoded once. The objects never change once the
+    /// server runs (writes are echoed, not stored), so nothing invalidates an entry.
+    lists: Mutex<HashMap<ListKey, axum::body::Bytes>>,
 }
+
+/// A list answer's `(kind index, namespace, labelSelector)`.
+type ListKey = (usize, Option<String>, String);
 
 /// Requests being answered now, and the most at once.
 #[derive(Debug, Default)]
@@ -577,6 +585,22 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
         };
     }
     let selector_text = recorded.label_selector().unwrap_or_default();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(recorded.query.as_bytes())
+        .into_owned()
+        .collect();
+    let watch = params.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let table_wanted = accept.contains("as=Table");
+    let cache_key = (
+        kind_idx,
+        namespace.map(str::to_owned),
+        selector_text.clone(),
+    );
+    if !watch
+        && !table_wanted
+        && let Some(bytes) = st.lists.lock().get(&cache_key)
+    {
+        return bytes_response(bytes.clone());
+    }
     let selector = match Selector::parse(&selector_text) {
         Ok(s) => s,
         Err(e) => {
@@ -597,10 +621,7 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
                 && selector.matches(&o.labels)
         })
         .collect();
-    let params: HashMap<String, String> = url::form_urlencoded::parse(recorded.query.as_bytes())
-        .into_owned()
-        .collect();
-    if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
+    if watch {
         // A watch: an ADDED event per object, then the stream stays open until
         // `timeoutSeconds` (default 60) pass, as the API server does.
         let events: Vec<String> = matching
@@ -629,7 +650,7 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
         );
         return res;
     }
-    if accept.contains("as=Table") {
+    if table_wanted {
         return json_response(StatusCode::OK, table(kind, &matching).to_string());
     }
     let mut out =
@@ -646,5 +667,16 @@ async fn handle(State(st): State<Arc<ServerState>>, req: Request) -> Response {
         out.push_str(&o.json);
     }
     out.push_str("]}");
-    json_response(StatusCode::OK, out)
+    let bytes = axum::body::Bytes::from(out);
+    st.lists.lock().insert(cache_key, bytes.clone());
+    bytes_response(bytes)
+}
+
+fn bytes_response(bytes: axum::body::Bytes) -> Response {
+    let mut res = Response::new(Body::from(bytes));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }

@@ -13,10 +13,11 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::client::ClusterClients;
-use super::metrics::{PodMetricsList, pod_statuses};
+use super::metrics::{PodMetricsList, PodSummary, pod_statuses};
 use super::objects::{ListTarget, list_path};
 use crate::plugins::kubernetes::common::{
     ClusterAttributes, ClusterObjects, FetchResponse, KubernetesErrorType, KubernetesFetchError,
+    KubernetesObject,
 };
 use crate::plugins::kubernetes::node::{ClusterDetails, KubernetesCredential};
 use crate::services::http_client::{CappedBodyError, read_body_capped};
@@ -116,7 +117,7 @@ impl Fetcher {
             let credential = &credential;
             async move {
                 let res = self
-                    .get_json::<List<Value>>(
+                    .get_json::<List<KubernetesObject>>(
                         client,
                         cluster,
                         credential,
@@ -156,18 +157,19 @@ impl Fetcher {
         plan: &FetchPlan,
         deadline: Instant,
     ) {
-        let pods: Vec<&Value> = objects
+        let pods: Vec<(&KubernetesObject, PodSummary)> = objects
             .resources
             .iter()
             .filter(|r| r.kind == "pods")
             .flat_map(|r| r.resources.iter())
+            .filter_map(|p| PodSummary::of(p).map(|s| (p, s)))
             .collect();
         if pods.is_empty() {
             return;
         }
         let namespaces: BTreeSet<&str> = pods
             .iter()
-            .filter_map(|p| p["metadata"]["namespace"].as_str())
+            .filter_map(|(_, s)| s.metadata.namespace.as_deref())
             .filter(|ns| super::objects::is_path_segment(ns))
             .collect();
         let results = futures::future::join_all(namespaces.iter().map(|ns| {

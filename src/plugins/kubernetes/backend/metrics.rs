@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plugins::kubernetes::common::{
-    ClientContainerStatus, ClientCurrentResourceUsage, ClientPodStatus,
+    ClientContainerStatus, ClientCurrentResourceUsage, ClientPodStatus, KubernetesObject,
 };
 
 /// A Kubernetes quantity (`250m`, `1`, `128Mi`, `1e3`) as a number (cores or bytes).
@@ -81,10 +81,51 @@ pub(crate) struct ContainerMetrics {
     pub(crate) usage: HashMap<String, String>,
 }
 
-fn resource(container: &Value, section: &str, name: &str) -> f64 {
-    container
-        .get("resources")
-        .and_then(|r| r.get(section))
+/// What the join reads of a pod: its name, namespace and containers' requests and limits
+/// (the rest of the object is skipped, not decoded).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PodSummary {
+    pub(crate) metadata: PodMeta,
+    spec: PodSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PodMeta {
+    pub(crate) name: Option<String>,
+    pub(crate) namespace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PodSpec {
+    containers: Vec<Container>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Container {
+    name: Option<String>,
+    resources: Resources,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Resources {
+    requests: Option<HashMap<String, Value>>,
+    limits: Option<HashMap<String, Value>>,
+}
+
+impl PodSummary {
+    /// The pod's summary; a pod of another shape has none (and so no metrics).
+    pub(crate) fn of(pod: &KubernetesObject) -> Option<Self> {
+        pod.parse().ok()
+    }
+}
+
+fn resource(section: Option<&HashMap<String, Value>>, name: &str) -> f64 {
+    section
         .and_then(|r| r.get(name))
         .and_then(|q| match q {
             Value::String(s) => parse_quantity(s),
@@ -102,39 +143,41 @@ fn usage(metrics: Option<&ContainerMetrics>, name: &str) -> f64 {
 }
 
 /// One [`ClientPodStatus`] per pod that has metrics, in the order of `pods`.
-pub(crate) fn pod_statuses(pods: &[&Value], metrics: &[PodMetrics]) -> Vec<ClientPodStatus> {
+pub(crate) fn pod_statuses(
+    pods: &[(&KubernetesObject, PodSummary)],
+    metrics: &[PodMetrics],
+) -> Vec<ClientPodStatus> {
     let by_pod: HashMap<(&str, &str), &PodMetrics> = metrics
         .iter()
         .map(|m| ((m.metadata.namespace.as_str(), m.metadata.name.as_str()), m))
         .collect();
     let mut out = Vec::new();
-    for pod in pods {
-        let meta = &pod["metadata"];
+    for (pod, summary) in pods {
         let key = (
-            meta["namespace"].as_str().unwrap_or(""),
-            meta["name"].as_str().unwrap_or(""),
+            summary.metadata.namespace.as_deref().unwrap_or(""),
+            summary.metadata.name.as_deref().unwrap_or(""),
         );
         let Some(m) = by_pod.get(&key) else { continue };
         let mut status = ClientPodStatus {
             pod: (*pod).clone(),
             ..ClientPodStatus::default()
         };
-        let containers = pod["spec"]["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for container in &containers {
-            let name = container["name"].as_str().unwrap_or("");
+        for container in &summary.spec.containers {
+            let name = container.name.as_deref().unwrap_or("");
             let cm = m.containers.iter().find(|c| c.name == name);
+            let (requests, limits) = (
+                container.resources.requests.as_ref(),
+                container.resources.limits.as_ref(),
+            );
             let cpu = ClientCurrentResourceUsage {
                 current_usage: usage(cm, "cpu"),
-                request_total: resource(container, "requests", "cpu"),
-                limit_total: resource(container, "limits", "cpu"),
+                request_total: resource(requests, "cpu"),
+                limit_total: resource(limits, "cpu"),
             };
             let memory = ClientCurrentResourceUsage {
                 current_usage: usage(cm, "memory"),
-                request_total: resource(container, "requests", "memory"),
-                limit_total: resource(container, "limits", "memory"),
+                request_total: resource(requests, "memory"),
+                limit_total: resource(limits, "memory"),
             };
             add(&mut status.cpu, &cpu);
             add(&mut status.memory, &memory);

@@ -450,7 +450,17 @@ async fn proxy(
             state.logger.warn(&format!(
                 "kubernetes proxy to cluster '{cluster_name}' failed: {e}"
             ));
-            ApiError::service_unavailable(format!("cluster '{cluster_name}' did not answer"))
+            if e.is_timeout() {
+                ApiError::new(
+                    ApiErrorKind::GatewayTimeout,
+                    format!("cluster '{cluster_name}' did not answer in time (backend.httpClient)"),
+                )
+            } else {
+                ApiError::new(
+                    ApiErrorKind::BadGateway,
+                    format!("cluster '{cluster_name}' could not be reached"),
+                )
+            }
         })?;
     let status =
         StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::object::DecodedObjects;
 use super::types::{ClusterObjects, ObjectsByEntityResponse};
 
 /// Which rule found a problem (Backstage's `DetectedError.type`).
@@ -164,24 +165,29 @@ pub fn detect_errors_at(
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn detect_cluster_errors(cluster: &ClusterObjects, now: DateTime<Utc>) -> Vec<DetectedError> {
-    let of = |kind: &'static str| {
-        cluster
-            .resources
-            .iter()
-            .filter(move |r| r.kind == kind)
-            .flat_map(|r| r.resources.iter())
-    };
+    let decoded = DecodedObjects::new(cluster, Some(&DETECTED_KINDS));
+    detect_decoded_errors(&decoded, now)
+}
+
+/// The object types problems are found on.
+const DETECTED_KINDS: [&str; 4] = ["pods", "deployments", "horizontalpodautoscalers", "jobs"];
+
+/// [`detect_cluster_errors`] over objects already decoded.
+pub(crate) fn detect_decoded_errors(
+    decoded: &DecodedObjects,
+    now: DateTime<Utc>,
+) -> Vec<DetectedError> {
     let mut errors = Vec::new();
-    for pod in of("pods") {
+    for pod in decoded.of("pods") {
         pod_errors(pod, now, &mut errors);
     }
-    for deployment in of("deployments") {
+    for deployment in decoded.of("deployments") {
         deployment_errors(deployment, &mut errors);
     }
-    for hpa in of("horizontalpodautoscalers") {
+    for hpa in decoded.of("horizontalpodautoscalers") {
         hpa_errors(hpa, &mut errors);
     }
-    for job in of("jobs") {
+    for job in decoded.of("jobs") {
         job_errors(job, &mut errors);
     }
     // Stable: equal severities keep the order of the objects.

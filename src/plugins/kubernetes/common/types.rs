@@ -1,11 +1,13 @@
 //! The JSON of `/api/kubernetes`, field for field as Backstage's
 //! `@backstage/plugin-kubernetes-common` types spell it. Kubernetes objects stay the cluster's
-//! JSON unchanged ([`serde_json::Value`]).
+//! JSON text unchanged ([`KubernetesObject`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::object::KubernetesObject;
 
 /// The annotation naming an entity's workloads: objects labelled
 /// `backstage.io/kubernetes-id=<value>` belong to it.
@@ -119,6 +121,8 @@ pub struct CustomResourceMatcher {
 ///                 "resourcePath": "/apis/apps/v1/deployments"}]
 /// }]}"#)?;
 /// assert_eq!(body.items[0].resources[0].kind, "pods");
+/// let pod = body.items[0].resources[0].resources[0].to_value()?;
+/// assert_eq!(pod["metadata"]["name"], "web-1");
 /// assert_eq!(body.items[0].errors[0].status_code, Some(401));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -173,7 +177,7 @@ pub struct FetchResponse {
     #[serde(rename = "type")]
     pub kind: String,
     /// The cluster's objects, unchanged.
-    pub resources: Vec<Value>,
+    pub resources: Vec<KubernetesObject>,
 }
 
 /// Backstage's `KubernetesErrorTypes`.
@@ -261,7 +265,7 @@ pub struct ClientContainerStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ClientPodStatus {
     /// The pod object.
-    pub pod: Value,
+    pub pod: KubernetesObject,
     /// CPU usage (cores).
     pub cpu: ClientCurrentResourceUsage,
     /// Memory usage (bytes).

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::format::{age, int, list, name, namespace, text};
 use super::workloads::objects;
 use crate::frontend::ui::{Column, Table};
-use crate::plugins::kubernetes::common::ClusterObjects;
+use crate::plugins::kubernetes::common::DecodedObjects;
 
 /// Types shown elsewhere in the tab (as workloads and pods) or not at all.
 const SHOWN_AS_WORKLOADS: &[&str] = &[
@@ -233,19 +233,12 @@ fn known(kind: &str) -> Option<(&'static str, &'static [&'static str], RowFn)> {
 /// One table per object type of the cluster that is not a workload, each at most
 /// `max_rows` long.
 pub(super) fn other_objects(
-    cluster: &ClusterObjects,
+    cluster: &DecodedObjects,
     now: DateTime<Utc>,
     max_rows: usize,
 ) -> Markup {
-    let mut kinds: Vec<&str> = Vec::new();
-    for r in &cluster.resources {
-        if !SHOWN_AS_WORKLOADS.contains(&r.kind.as_str())
-            && !r.resources.is_empty()
-            && !kinds.contains(&r.kind.as_str())
-        {
-            kinds.push(&r.kind);
-        }
-    }
+    let mut kinds = cluster.kinds();
+    kinds.retain(|k| !SHOWN_AS_WORKLOADS.contains(k));
     html! {
         @for kind in kinds {
             @let items = objects(cluster, kind);

@@ -11,9 +11,9 @@ use crate::frontend::{Extension, PageError};
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::react::{EntityContentBlueprint, EntityPredicate, EntityRequest};
 use crate::plugins::kubernetes::common::{
-    ClusterObjects, DetectedError, FixSolution, KUBERNETES_ID_ANNOTATION,
-    KUBERNETES_LABEL_SELECTOR_ANNOTATION, KubernetesErrorType, KubernetesRequestBody,
-    detect_errors_at,
+    ClusterObjects, DecodedObjects, DetectedError, DetectedErrorsByCluster, FixSolution,
+    KUBERNETES_ID_ANNOTATION, KUBERNETES_LABEL_SELECTOR_ANNOTATION, KubernetesErrorType,
+    KubernetesRequestBody, detect_decoded_errors,
 };
 use crate::plugins::kubernetes::react::KUBERNETES_API;
 use crate::services::config::Config;
@@ -102,7 +102,18 @@ async fn render(req: EntityRequest) -> Result<Markup, PageError> {
         }
     };
     let now = Utc::now();
-    let problems = detect_errors_at(&objects, now);
+    // Every object is decoded once, for the problems and the tables.
+    let decoded: Vec<DecodedObjects> = objects
+        .items
+        .iter()
+        .map(|c| DecodedObjects::new(c, None))
+        .collect();
+    let problems: DetectedErrorsByCluster = objects
+        .items
+        .iter()
+        .zip(&decoded)
+        .map(|(c, d)| (c.cluster.name.clone(), detect_decoded_errors(d, now)))
+        .collect();
     let selected = page
         .query("cluster")
         .filter(|c| !c.is_empty() && *c != "all");
@@ -119,11 +130,13 @@ async fn render(req: EntityRequest) -> Result<Markup, PageError> {
             selected == Some(c.cluster.name.as_str()),
         ));
     }
-    let shown: Vec<&ClusterObjects> = objects
+    let shown_decoded: Vec<(&ClusterObjects, &DecodedObjects)> = objects
         .items
         .iter()
-        .filter(|c| selected.is_none_or(|s| c.cluster.name == s))
+        .zip(&decoded)
+        .filter(|(c, _)| selected.is_none_or(|s| c.cluster.name == s))
         .collect();
+    let shown: Vec<&ClusterObjects> = shown_decoded.iter().map(|(c, _)| *c).collect();
     let entity_name = &req.entity().metadata.name;
     let rows: Vec<(&ClusterObjects, &DetectedError)> = shown
         .iter()
@@ -153,8 +166,8 @@ async fn render(req: EntityRequest) -> Result<Markup, PageError> {
                 }
                 (errors_panel(entity_name, &shown))
                 (problems_panel(&rows, max_rows))
-                @for cluster in &shown {
-                    (cluster_section(cluster, problems.get(&cluster.cluster.name).map_or(&[], Vec::as_slice), now, max_rows))
+                @for (cluster, decoded) in &shown_decoded {
+                    (cluster_section(cluster, decoded, problems.get(&cluster.cluster.name).map_or(&[], Vec::as_slice), now, max_rows))
                 }
             }
         }
@@ -297,15 +310,22 @@ fn workload_block(w: &Workload<'_>, hpas: &[&serde_json::Value], ctx: &PodContex
 
 fn cluster_section(
     cluster: &ClusterObjects,
+    decoded: &DecodedObjects,
     problems: &[DetectedError],
     now: DateTime<Utc>,
     max_rows: usize,
 ) -> Markup {
-    let ctx = PodContext::new(now, &cluster.pod_metrics, problems, max_rows);
-    let (workloads, other_pods) = group(cluster);
-    let all_pods = super::workloads::objects(cluster, "pods");
+    let ctx = PodContext::new(
+        now,
+        &cluster.pod_metrics,
+        &decoded.metric_pods,
+        problems,
+        max_rows,
+    );
+    let (workloads, other_pods) = group(decoded);
+    let all_pods = super::workloads::objects(decoded, "pods");
     let with_errors = all_pods.iter().filter(|p| ctx.problems_of(p) > 0).count();
-    let hpas = super::workloads::objects(cluster, "horizontalpodautoscalers");
+    let hpas = super::workloads::objects(decoded, "horizontalpodautoscalers");
     let empty = cluster.resources.iter().all(|r| r.resources.is_empty());
     let dashboard = cluster
         .cluster
@@ -339,7 +359,7 @@ fn cluster_section(
             @if !other_pods.is_empty() {
                 div class="k8s-pods k8s-other-pods" { (pod_table("Other pods", &other_pods, &ctx)) }
             }
-            (other_objects(cluster, now, max_rows))
+            (other_objects(decoded, now, max_rows))
         }
     }
 }

@@ -10,16 +10,11 @@ use serde_json::Value;
 
 use super::format::{age, cpu, int, list, memory, name, namespace, text, uid};
 use crate::frontend::ui::{Column, Table};
-use crate::plugins::kubernetes::common::{ClientPodStatus, ClusterObjects, DetectedError};
+use crate::plugins::kubernetes::common::{ClientPodStatus, DecodedObjects, DetectedError};
 
 /// The objects of one type in a cluster's answer.
-pub(super) fn objects<'a>(cluster: &'a ClusterObjects, kind: &str) -> Vec<&'a Value> {
-    cluster
-        .resources
-        .iter()
-        .filter(|r| r.kind == kind)
-        .flat_map(|r| r.resources.iter())
-        .collect()
+pub(super) fn objects<'a>(cluster: &'a DecodedObjects, kind: &str) -> Vec<&'a Value> {
+    cluster.of(kind).collect()
 }
 
 /// A workload and the pods it owns.
@@ -33,7 +28,7 @@ pub(super) struct Workload<'a> {
 /// The cluster's workloads with their pods, and the pods none of them owns. Owners are
 /// looked up by uid in an index, so the work grows with the number of objects, not with
 /// their product.
-pub(super) fn group<'a>(cluster: &'a ClusterObjects) -> (Vec<Workload<'a>>, Vec<&'a Value>) {
+pub(super) fn group<'a>(cluster: &'a DecodedObjects) -> (Vec<Workload<'a>>, Vec<&'a Value>) {
     let pods = objects(cluster, "pods");
     let mut by_owner: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, pod) in pods.iter().enumerate() {
@@ -129,6 +124,7 @@ impl<'a> PodContext<'a> {
     pub(super) fn new(
         now: DateTime<Utc>,
         metrics: &'a [ClientPodStatus],
+        metric_pods: &'a [Value],
         errors: &'a [DetectedError],
         max_rows: usize,
     ) -> Self {
@@ -138,9 +134,10 @@ impl<'a> PodContext<'a> {
                 .entry((e.source_ref.namespace.as_str(), e.source_ref.name.as_str()))
                 .or_insert(0) += 1;
         }
-        let metrics = metrics
+        let metrics = metric_pods
             .iter()
-            .map(|m| ((namespace(&m.pod), name(&m.pod)), m))
+            .zip(metrics)
+            .map(|(pod, m)| ((namespace(pod), name(pod)), m))
             .collect();
         Self {
             now,
