@@ -115,6 +115,32 @@ impl PgEngine {
     }
 }
 
+/// Multiplies each word's factors by its inverse document frequency over the searched types
+/// (BM25's idf), so a rare word weighs more in a multi-word query.
+async fn weigh_by_rarity(
+    engine: &PgEngine,
+    types: &[String],
+    words: &mut [Word],
+) -> Result<(), SearchError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(df), 0)::int8 FROM search_terms
+         WHERE term = '' AND (cardinality($1::text[]) = 0 OR type = ANY($1))",
+    )
+    .bind(types)
+    .fetch_one(&engine.pool)
+    .await
+    .map_err(db_err("cannot read the document count"))?;
+    let n = n as f64;
+    for word in words {
+        let df = (word.df_sum as f64).min(n);
+        let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln().max(0.01) as f32;
+        for f in &mut word.factors {
+            *f *= idf;
+        }
+    }
+    Ok(())
+}
+
 /// `filters[...]` as sets of `key=value` terms, any of which must be on the document.
 fn filter_sets(query: &SearchQuery) -> Vec<Vec<String>> {
     query
@@ -157,6 +183,9 @@ pub(super) async fn run(
             return Ok(page_of(engine, Vec::new(), &tokens, page, limit, offset, 0));
         }
         words.push(word);
+    }
+    if words.len() > 1 {
+        weigh_by_rarity(engine, &query.types, &mut words).await?;
     }
     let (rows, total) = if words.is_empty() {
         list_all(engine, query, &filters, limit, offset).await?

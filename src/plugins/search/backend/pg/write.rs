@@ -71,14 +71,6 @@ pub(super) async fn replace_type(
     }
     let n = words.len() as f32;
     let avg_len = words.iter().map(|w| w.len).sum::<f32>() / n.max(1.0);
-    let idf: HashMap<&str, f32> = df
-        .iter()
-        .map(|(w, d)| {
-            let d = *d as f32;
-            (*w, (1.0 + (n - d + 0.5) / (d + 0.5)).ln())
-        })
-        .collect();
-
     let mut tx = pool
         .begin()
         .await
@@ -119,12 +111,9 @@ pub(super) async fn replace_type(
             filters.push(Value::from(filter_terms(doc)));
             let mut map = Map::new();
             for (word, tf) in &w.words {
-                let score = bm25(
-                    idf.get(word.as_str()).copied().unwrap_or(0.0),
-                    *tf,
-                    w.len,
-                    avg_len,
-                );
+                // The word's weight without its rarity: the query multiplies in the inverse
+                // document frequency over the types it searches.
+                let score = bm25(1.0, *tf, w.len, avg_len);
                 map.insert(word.clone(), Value::from(f64::from(score)));
                 p_terms.push(word);
                 p_scores.push(score);
@@ -153,7 +142,13 @@ pub(super) async fn replace_type(
         }
     }
     insert_postings(&mut tx, doc_type, &p_terms, &p_scores, &p_ords).await?;
-    let terms: Vec<(&str, i32)> = df.into_iter().collect();
+    let mut terms: Vec<(&str, i32)> = df.into_iter().collect();
+    if !documents.is_empty() {
+        // The empty word (never a token) holds the type's number of documents.
+        let count = i32::try_from(documents.len())
+            .map_err(|e| SearchError::engine(ENGINE, "too many documents", e))?;
+        terms.push(("", count));
+    }
     for chunk in terms.chunks(ROW_BATCH) {
         let (words, dfs): (Vec<&str>, Vec<i32>) = chunk.iter().copied().unzip();
         sqlx::query(
