@@ -29,12 +29,12 @@ fn db_err(message: &str) -> impl FnOnce(sqlx::Error) -> SearchError + '_ {
 /// use backlot::plugins::search::backend::PgLimits;
 ///
 /// let limits = PgLimits { count_limit: 50_000, ..PgLimits::default() };
-/// assert_eq!(limits.candidate_limit, 10_000);
+/// assert_eq!(limits.candidate_limit, 1_000);
 /// assert_eq!(limits.max_expansions, 50);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgLimits {
-    /// `search.pg.candidateLimit` (10,000): a query of several words, or with field filters,
+    /// `search.pg.candidateLimit` (1,000): a query of several words, or with field filters,
     /// ranks the best this many postings of its rarest word and checks the other words and
     /// the filters on them.
     pub candidate_limit: usize,
@@ -50,7 +50,7 @@ pub struct PgLimits {
 impl Default for PgLimits {
     fn default() -> Self {
         Self {
-            candidate_limit: 10_000,
+            candidate_limit: 1_000,
             count_limit: 10_000,
             max_expansions: 50,
         }
