@@ -309,7 +309,7 @@ impl SearchEngine for EmbeddedEngine {
         let type_term = Term::from_field_text(self.fields.doc_type, doc_type);
         let (index, reader, fields) = (self.index.clone(), self.reader.clone(), self.fields);
         let doc_type = doc_type.to_string();
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _guard = guard;
             let mut writer = open_writer(&index)?;
             writer.delete_term(type_term);
@@ -335,8 +335,7 @@ impl SearchEngine for EmbeddedEngine {
                 .map_err(|e| SearchError::engine(ENGINE, "cannot reload the index reader", e))
         })
         .await
-        .map_err(|e| SearchError::engine(ENGINE, "indexing task failed", e))?;
-        result
+        .map_err(|e| SearchError::engine(ENGINE, "indexing task failed", e))?
     }
 
     async fn query(&self, query: &SearchQuery) -> Result<SearchResultSet, SearchError> {
