@@ -2,8 +2,22 @@
 //! documents (a full word, a prefix, a typo, a filtered query) and the time of a full reindex.
 //! The PostgreSQL engine is measured too when `BACKLOT_TEST_POSTGRES_URL` is set and the
 //! `postgres` feature is on.
+//!
+//! Environment: `BACKLOT_BENCH_SEARCH_SIZES` (comma-separated corpus sizes, default
+//! `10000,100000`), `BACKLOT_BENCH_SEARCH_ENGINES` (`embedded,pg` by default) and
+//! `BACKLOT_BENCH_SEARCH_REINDEX=0` to skip the reindex groups.
+//!
+//! `BACKLOT_BENCH_SEARCH_MEMORY=<n>` instead measures memory: this process indexes `n`
+//! documents into an embedded engine in a temporary directory, as a collator run does, and
+//! prints its resident memory (`VmRSS`) before, right after and 2 s after indexing, and its
+//! peak (`VmHWM`). Linux only.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +25,7 @@ use std::time::Duration;
 use backlot::plugins::search::backend::EmbeddedEngine;
 use backlot::plugins::search::common::{FilterValue, SearchDocument, SearchQuery};
 use backlot::plugins::search::node::SearchEngine;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 
 const WORDS: &[&str] = &[
     "payment",
@@ -98,11 +112,26 @@ fn bench_engine(
         .enable_all()
         .build()
         .unwrap();
-    for n in [10_000, 100_000] {
+    let enabled = std::env::var("BACKLOT_BENCH_SEARCH_ENGINES")
+        .map(|v| v.split(',').any(|e| e.trim() == name))
+        .unwrap_or(true);
+    if !enabled {
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("BACKLOT_BENCH_SEARCH_SIZES")
+        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|_| vec![10_000, 100_000]);
+    let reindex = std::env::var("BACKLOT_BENCH_SEARCH_REINDEX").map_or(true, |v| v != "0");
+    for n in sizes {
         let docs = corpus(n);
         let engine = make(&rt);
+        let started = std::time::Instant::now();
         rt.block_on(engine.index("software-catalog", docs.clone()))
             .unwrap();
+        eprintln!(
+            "{name}: first index of {n} documents took {:?}",
+            started.elapsed()
+        );
         let mut group = c.benchmark_group(format!("{name}/query/{n}"));
         group.measurement_time(Duration::from_secs(3));
         for (label, query) in queries() {
@@ -116,6 +145,9 @@ fn bench_engine(
             });
         }
         group.finish();
+        if !reindex {
+            continue;
+        }
         let mut group = c.benchmark_group(format!("{name}/reindex"));
         group
             .sample_size(10)
@@ -168,5 +200,53 @@ fn pg(c: &mut Criterion) {
 #[cfg(not(feature = "postgres"))]
 fn pg(_: &mut Criterion) {}
 
+/// A size line (`VmRSS:`, `VmHWM:`) of this process's status, in MB.
+fn vm_mb(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn memory(n: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedEngine::in_directory(dir.path()).unwrap();
+    let before = vm_mb("VmRSS:");
+    let docs = corpus(n);
+    let with_docs = vm_mb("VmRSS:");
+    rt.block_on(engine.index("software-catalog", docs)).unwrap();
+    let after = vm_mb("VmRSS:");
+    std::thread::sleep(Duration::from_secs(2));
+    let settled = vm_mb("VmRSS:");
+    let hits = rt
+        .block_on(engine.query(&SearchQuery::new("invoice")))
+        .unwrap()
+        .number_of_results
+        .unwrap();
+    assert!(hits > 0);
+    println!(
+        "search memory, {n} documents: RSS before {before:.0} MB, with the documents built \
+         {with_docs:.0} MB, after indexing {after:.0} MB, 2 s later {settled:.0} MB; peak \
+         (VmHWM) {:.0} MB",
+        vm_mb("VmHWM:")
+    );
+}
+
 criterion_group!(benches, embedded, pg);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("BACKLOT_BENCH_SEARCH_MEMORY") {
+        memory(n.parse().unwrap());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -390,3 +390,151 @@ async fn pg_engine() {
         .await
         .unwrap();
 }
+
+/// A fresh database on `BACKLOT_TEST_POSTGRES_URL`: its pool and a closure-free drop handle.
+#[cfg(feature = "postgres")]
+async fn fresh_pg() -> Option<(sqlx::PgPool, sqlx::PgConnection, String)> {
+    use sqlx::{Connection, Executor};
+    let Ok(url) = std::env::var("BACKLOT_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: BACKLOT_TEST_POSTGRES_URL not set");
+        return None;
+    };
+    let mut admin = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("postgres unreachable");
+    let db = format!("backlot_search_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    let mut db_url = url::Url::parse(&url).unwrap();
+    db_url.set_path(&db);
+    let pool = sqlx::PgPool::connect(db_url.as_str()).await.unwrap();
+    Some((pool, admin, db))
+}
+
+#[cfg(feature = "postgres")]
+async fn drop_pg(pool: sqlx::PgPool, mut admin: sqlx::PgConnection, db: String) {
+    use sqlx::Executor;
+    pool.close().await;
+    admin
+        .execute(format!("DROP DATABASE {db} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
+/// Walks every page of `query`; returns the locations in order and checks the cursors,
+/// ranks and the count on each page.
+async fn walk(engine: &dyn SearchEngine, query: SearchQuery, expected_total: usize) -> Vec<String> {
+    let mut query = query.with_page_limit(7);
+    let mut seen = Vec::new();
+    loop {
+        let page = engine.query(&query).await.unwrap();
+        assert_eq!(page.number_of_results, Some(expected_total), "{query:?}");
+        for r in &page.results {
+            seen.push(r.document.location.clone());
+            assert_eq!(r.rank, Some(seen.len()));
+        }
+        match page.next_page_cursor {
+            Some(c) => query.page_cursor = Some(c),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_engine_ranking_paging_and_counts() {
+    use backlot::plugins::search::backend::{PgEngine, PgLimits};
+
+    let Some((pool, admin, db)) = fresh_pg().await else {
+        return;
+    };
+    let engine = PgEngine::new(pool.clone()).await.unwrap();
+    // 90 documents: "alpha" in every one (the title of every third), "beta" in every second,
+    // "alphabet" in every fifth; kind Component or API.
+    let docs: Vec<SearchDocument> = (0..90)
+        .map(|i| {
+            let title = if i % 3 == 0 {
+                format!("alpha {i}")
+            } else {
+                format!("item {i}")
+            };
+            let mut text = String::from("alpha");
+            if i % 2 == 0 {
+                text.push_str(" beta");
+            }
+            if i % 5 == 0 {
+                text.push_str(" alphabet");
+            }
+            SearchDocument::new(title, text, format!("/d/{i}"))
+                .with_field("kind", if i % 2 == 0 { "Component" } else { "API" })
+        })
+        .collect();
+    engine.index("ranked", docs).await.unwrap();
+
+    // One word: every match once, in rank order, the exact count on every page.
+    let all = walk(&engine, SearchQuery::new("alpha"), 90).await;
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), 90);
+    // Title matches rank first.
+    for loc in &all[..30] {
+        let i: usize = loc.trim_start_matches("/d/").parse().unwrap();
+        assert_eq!(i % 3, 0, "{all:?}");
+    }
+    // A prefix: `alp` stands for `alpha` and `alphabet`; the count is of documents.
+    assert_eq!(walk(&engine, SearchQuery::new("alp"), 90).await.len(), 90);
+    // An exact word ranks above a word it only prefixes.
+    let page = engine.query(&SearchQuery::new("alphabet")).await.unwrap();
+    assert_eq!(page.number_of_results, Some(18));
+    // Two words and a filter: every result matches both and the filter.
+    let two = walk(&engine, SearchQuery::new("beta alpha"), 45).await;
+    assert_eq!(two.len(), 45);
+    let q = SearchQuery::new("alpha").with_filter("kind", FilterValue::One("API".into()));
+    let api = walk(&engine, q, 45).await;
+    assert!(api.iter().all(|l| {
+        let i: usize = l.trim_start_matches("/d/").parse().unwrap();
+        i % 2 == 1
+    }));
+    // A type with no such word, a word nowhere.
+    let q = SearchQuery::new("alpha").with_types(["other"]);
+    assert_eq!(engine.query(&q).await.unwrap().number_of_results, Some(0));
+    assert_eq!(
+        engine
+            .query(&SearchQuery::new("zzzz"))
+            .await
+            .unwrap()
+            .number_of_results,
+        Some(0)
+    );
+
+    // With tight limits, counts past the limit are a lower bound no smaller than the pages
+    // shown, and paging still reaches every candidate without duplicates.
+    let tight = PgEngine::new(pool.clone())
+        .await
+        .unwrap()
+        .with_limits(PgLimits {
+            candidate_limit: 40,
+            count_limit: 20,
+            max_expansions: 2,
+        });
+    let page = tight
+        .query(&SearchQuery::new("alp").with_page_limit(10))
+        .await
+        .unwrap();
+    let n = page.number_of_results.unwrap();
+    assert!((20..=90).contains(&n), "{n}");
+    assert!(page.next_page_cursor.is_some());
+    // One exact word keeps its exact count whatever the limits.
+    let page = tight.query(&SearchQuery::new("alpha")).await.unwrap();
+    assert_eq!(page.number_of_results, Some(90));
+    // Several words rank the rarest word's best candidates only.
+    let page = tight
+        .query(&SearchQuery::new("alpha beta").with_page_limit(10))
+        .await
+        .unwrap();
+    assert_eq!(page.results.len(), 10);
+    assert_eq!(page.number_of_results, Some(40));
+    drop_pg(pool, admin, db).await;
+}

@@ -169,11 +169,23 @@ impl DocumentCollator for CatalogCollator {
             limit: Some(self.batch_size),
             ..Default::default()
         };
-        let entities = self
-            .catalog
-            .query_all_entities(&request, &self.credentials)
-            .await?;
-        let docs = entities.iter().map(|e| self.document(e)).collect();
+        // Page by page: each page's entities become documents and are dropped before the
+        // next page is read, so the whole catalog is never held as entities.
+        let mut request = request;
+        let mut docs = Vec::new();
+        loop {
+            let page = self
+                .catalog
+                .query_entities(&request, &self.credentials)
+                .await?;
+            let done = page.items.is_empty();
+            docs.extend(page.items.iter().map(|e| self.document(e)));
+            match page.page_info.next_cursor {
+                Some(cursor) if !done => request.cursor = Some(cursor),
+                _ => break,
+            }
+        }
+        docs.shrink_to_fit();
         Ok(docs)
     }
 }

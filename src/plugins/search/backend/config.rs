@@ -23,8 +23,20 @@ pub(crate) enum EngineChoice {
     EmbeddedInMemory,
     /// tantivy in a directory.
     EmbeddedDirectory(PathBuf),
-    /// PostgreSQL (`search.pg` is set).
-    Postgres,
+    /// PostgreSQL (`search.pg` is set), with its query bounds.
+    Postgres(PgSettings),
+}
+
+/// `search.pg`: the PostgreSQL engine's query bounds (absent keys keep the defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PgSettings {
+    /// `search.pg.candidateLimit`.
+    pub(crate) candidate_limit: Option<NonZeroUsize>,
+    /// `search.pg.countLimit`.
+    pub(crate) count_limit: Option<NonZeroUsize>,
+    /// `search.pg.maxExpansions`.
+    pub(crate) max_expansions: Option<NonZeroUsize>,
 }
 
 /// `search`: the query limits and the engine.
@@ -108,8 +120,15 @@ impl SearchConfig {
     }
 
     pub(crate) fn engine_choice(&self) -> Result<EngineChoice, SearchError> {
-        if self.pg.is_some() {
-            return Ok(EngineChoice::Postgres);
+        if let Some(pg) = &self.pg {
+            let settings = match pg {
+                Value::Null | Value::Bool(true) => PgSettings::default(),
+                other => PgSettings::deserialize(other).map_err(|e| SearchError::Config {
+                    key: "search.pg".into(),
+                    message: e.to_string(),
+                })?,
+            };
+            return Ok(EngineChoice::Postgres(settings));
         }
         if self.embedded.in_memory {
             return Ok(EngineChoice::EmbeddedInMemory);
@@ -167,7 +186,27 @@ mod tests {
         assert_eq!(s.query_limits().max_page_limit, 50);
         let c = Config::from_value(serde_json::json!({ "search": { "pg": {} } }));
         let s = SearchConfig::read(&c).unwrap();
-        assert_eq!(s.engine_choice().unwrap(), EngineChoice::Postgres);
+        assert_eq!(
+            s.engine_choice().unwrap(),
+            EngineChoice::Postgres(PgSettings::default())
+        );
+        let c = Config::from_value(
+            serde_json::json!({ "search": { "pg": { "countLimit": 5, "maxExpansions": 3 } } }),
+        );
+        let s = SearchConfig::read(&c).unwrap();
+        assert_eq!(
+            s.engine_choice().unwrap(),
+            EngineChoice::Postgres(PgSettings {
+                candidate_limit: None,
+                count_limit: NonZeroUsize::new(5),
+                max_expansions: NonZeroUsize::new(3),
+            })
+        );
+        let c = Config::from_value(serde_json::json!({ "search": { "pg": { "countLimit": 0 } } }));
+        match SearchConfig::read(&c).unwrap().engine_choice() {
+            Err(SearchError::Config { key, .. }) => assert_eq!(key, "search.pg"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
         let c = Config::from_value(serde_json::json!({ "search": { "maxPageLimit": 0 } }));
         match SearchConfig::read(&c) {
             Err(SearchError::Config { key, .. }) => assert_eq!(key, "search.maxPageLimit"),

@@ -63,8 +63,11 @@ struct Fields {
 /// # }
 /// ```
 pub struct EmbeddedEngine {
+    index: Index,
     reader: IndexReader,
-    writer: Arc<Mutex<IndexWriter>>,
+    /// Serializes writers: each `index` call opens one and drops it (with its indexing heap
+    /// and thread) once committed, so an idle engine holds no indexing memory.
+    writing: Arc<Mutex<()>>,
     fields: Fields,
     pre_tag: String,
     post_tag: String,
@@ -95,6 +98,12 @@ fn schema() -> (Schema, Fields) {
         stored: builder.add_text_field("document", STORED),
     };
     (builder.build(), fields)
+}
+
+fn open_writer(index: &Index) -> Result<IndexWriter, SearchError> {
+    index
+        .writer_with_num_threads(1, WRITER_MEMORY)
+        .map_err(err("cannot open the index writer"))
 }
 
 fn err(message: &str) -> impl FnOnce(tantivy::TantivyError) -> SearchError + '_ {
@@ -150,13 +159,14 @@ impl EmbeddedEngine {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(err("cannot open an index reader"))?;
-        let writer = index
-            .writer_with_num_threads(1, WRITER_MEMORY)
-            .map_err(err("cannot open the index writer"))?;
+        // Fail at start, not at the first collator run, when another process holds the
+        // index directory.
+        drop(open_writer(&index)?);
         let (pre_tag, post_tag) = matching::random_tags();
         Ok(Self {
+            index,
             reader,
-            writer: Arc::new(Mutex::new(writer)),
+            writing: Arc::new(Mutex::new(())),
             fields,
             pre_tag,
             post_tag,
@@ -170,11 +180,10 @@ impl EmbeddedEngine {
     }
 
     fn to_tantivy(
-        &self,
+        f: Fields,
         doc_type: &str,
         doc: &SearchDocument,
     ) -> Result<TantivyDocument, SearchError> {
-        let f = self.fields;
         let mut out = TantivyDocument::default();
         out.add_text(f.doc_type, doc_type);
         out.add_text(f.title, &doc.title);
@@ -296,27 +305,31 @@ impl SearchEngine for EmbeddedEngine {
         doc_type: &str,
         documents: Vec<SearchDocument>,
     ) -> Result<(), SearchError> {
-        let docs = documents
-            .iter()
-            .map(|d| self.to_tantivy(doc_type, d))
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(documents);
-        let writer = Arc::clone(&self.writer).lock_owned().await;
+        let guard = Arc::clone(&self.writing).lock_owned().await;
         let type_term = Term::from_field_text(self.fields.doc_type, doc_type);
-        let reader = self.reader.clone();
+        let (index, reader, fields) = (self.index.clone(), self.reader.clone(), self.fields);
+        let doc_type = doc_type.to_string();
         tokio::task::spawn_blocking(move || {
-            let mut writer = writer;
+            let _guard = guard;
+            let mut writer = open_writer(&index)?;
             writer.delete_term(type_term);
-            for doc in docs {
-                if let Err(e) = writer.add_document(doc) {
+            // One document converted at a time: no second copy of the whole set.
+            for doc in documents {
+                let added = Self::to_tantivy(fields, &doc_type, &doc)
+                    .and_then(|d| writer.add_document(d).map_err(err("cannot add a document")));
+                if let Err(e) = added {
                     let _ = writer.rollback();
-                    return Err(SearchError::engine(ENGINE, "cannot add a document", e));
+                    return Err(e);
                 }
             }
             if let Err(e) = writer.commit() {
                 let _ = writer.rollback();
                 return Err(SearchError::engine(ENGINE, "cannot commit the index", e));
             }
+            // Drops the writer's indexing heap and thread once its merges are done.
+            writer
+                .wait_merging_threads()
+                .map_err(err("cannot finish the index merges"))?;
             reader
                 .reload()
                 .map_err(|e| SearchError::engine(ENGINE, "cannot reload the index reader", e))

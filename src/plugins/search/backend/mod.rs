@@ -18,7 +18,7 @@ pub use embedded::EmbeddedEngine;
 pub use index_builder::{IndexBuilder, collator_task_id};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use pg::PgEngine;
+pub use pg::{PgEngine, PgLimits};
 pub use plugin::SearchPlugin;
 pub use techdocs_collator::{
     SearchIndexEntry, SearchTechdocsCollatorModule, TECHDOCS_DOCUMENT_TYPE, TechDocsCollator,

@@ -1,9 +1,11 @@
 //! The `search` backend plugin.
 
+#[cfg(feature = "postgres")]
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use super::authorized::{AuthorizedSearch, DEFAULT_LATENCY_BUDGET};
-use super::config::{EngineChoice, SearchConfig};
+use super::config::{EngineChoice, PgSettings, SearchConfig};
 use super::{EmbeddedEngine, IndexBuilder, router};
 use crate::backend::{BackendPlugin, PluginRegistrar, Registration};
 use crate::plugins::search::node::{
@@ -99,24 +101,47 @@ async fn engine_from_config(
                 .map_err(|e| SearchError::engine("embedded", "opening the index failed", e))??;
             Ok(Arc::new(engine))
         }
-        EngineChoice::Postgres => postgres_engine(database).await,
+        EngineChoice::Postgres(settings) => postgres_engine(database, settings).await,
     }
 }
 
 /// The PostgreSQL engine on the plugin's own database (`DATABASE`).
 #[cfg(feature = "postgres")]
-async fn postgres_engine(database: &PluginDatabase) -> Result<Arc<dyn SearchEngine>, SearchError> {
-    match database.pool() {
-        DbPool::Postgres(pool) => Ok(Arc::new(super::PgEngine::new(pool.clone()).await?)),
-        DbPool::Sqlite(_) => Err(postgres_needed(
-            "the PostgreSQL engine needs the plugin's database on PostgreSQL \
-             (backend.database.client 'pg', or backend.database.plugin.search)",
-        )),
+async fn postgres_engine(
+    database: &PluginDatabase,
+    settings: PgSettings,
+) -> Result<Arc<dyn SearchEngine>, SearchError> {
+    let defaults = super::PgLimits::default();
+    let limits = super::PgLimits {
+        candidate_limit: settings
+            .candidate_limit
+            .map_or(defaults.candidate_limit, NonZeroUsize::get),
+        count_limit: settings
+            .count_limit
+            .map_or(defaults.count_limit, NonZeroUsize::get),
+        max_expansions: settings
+            .max_expansions
+            .map_or(defaults.max_expansions, NonZeroUsize::get),
+    };
+    if let DbPool::Postgres(pool) = database.pool() {
+        return Ok(Arc::new(
+            super::PgEngine::new(pool.clone())
+                .await?
+                .with_limits(limits),
+        ));
     }
+    Err(postgres_needed(
+        "the PostgreSQL engine needs the plugin's database on PostgreSQL \
+         (backend.database.client 'pg', or backend.database.plugin.search); \
+         other clients are not supported by this engine",
+    ))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres_engine(_: &PluginDatabase) -> Result<Arc<dyn SearchEngine>, SearchError> {
+async fn postgres_engine(
+    _: &PluginDatabase,
+    _: PgSettings,
+) -> Result<Arc<dyn SearchEngine>, SearchError> {
     Err(postgres_needed(
         "the PostgreSQL engine needs the cargo feature 'postgres'",
     ))
