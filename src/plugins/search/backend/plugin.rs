@@ -108,7 +108,7 @@ async fn engine_from_config(
 async fn postgres_engine(database: &PluginDatabase) -> Result<Arc<dyn SearchEngine>, SearchError> {
     match database.pool() {
         DbPool::Postgres(pool) => Ok(Arc::new(super::PgEngine::new(pool.clone()).await?)),
-        DbPool::Sqlite(_) => Err(postgres_needed(
+        _ => Err(postgres_needed(
             "the PostgreSQL engine needs the plugin's database on PostgreSQL \
              (backend.database.client 'pg', or backend.database.plugin.search)",
         )),
