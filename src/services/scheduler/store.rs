@@ -687,6 +687,42 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "mysql")]
+    #[tokio::test]
+    async fn mysql_lease_semantics() {
+        use futures::FutureExt;
+        use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+        use std::str::FromStr;
+        let Ok(url) = std::env::var("BACKLOT_TEST_MYSQL_URL") else {
+            println!("skipped: BACKLOT_TEST_MYSQL_URL not set");
+            return;
+        };
+        let admin = MySqlPool::connect(&url).await.expect("mysql reachable");
+        let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let opts = MySqlConnectOptions::from_str(&url).unwrap().database(&name);
+        let pool = MySqlPool::connect_with(opts).await.unwrap();
+        let store = Store::new(LeaseStore::Mysql(pool.clone()));
+        let result = std::panic::AssertUnwindSafe(async {
+            let db = store.now().await.unwrap();
+            assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
+            lease_semantics(&store).await;
+        })
+        .catch_unwind()
+        .await;
+        pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     #[tokio::test]
     async fn sqlite_clock_matches_wall_clock() {
         let (_dir, store) = sqlite().await;
