@@ -200,7 +200,7 @@ impl Dialect {
             }
             Self::Postgres => format!("({column} ->> '{key}')"),
             Self::Mysql => {
-                let path = format!("'$.\"{}\"'", key.replace('"', "").replace('\\', ""));
+                let path = format!("'$.\"{}\"'", key.replace(['"', '\\'], ""));
                 // CAST: the driver reads JSON_UNQUOTE's result as bytes otherwise.
                 format!(
                     "CAST((CASE WHEN JSON_TYPE(JSON_EXTRACT({column}, {path})) = 'NULL' THEN NULL \
