@@ -148,6 +148,7 @@ async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, s
 }
 
 /// The name of the migration lock of a plugin's database.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn lock_key(plugin_id: &str) -> String {
     format!("{MIGRATIONS_TABLE}/{plugin_id}")
 }
