@@ -6,6 +6,8 @@
 //! CATALOG_LOAD_N=100000 cargo bench --features testing --bench catalog_load
 //! BACKLOT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!   cargo bench --features testing,postgres --bench catalog_load          # SQLite and PostgreSQL
+//! BACKLOT_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 \
+//!   cargo bench --features testing,mysql --bench catalog_load             # SQLite and MariaDB
 //! ```
 //!
 //! Environment:
@@ -14,6 +16,8 @@
 //! - `CATALOG_LOAD_MAX_REQUESTS`: request cap per endpoint (default `200000`).
 //! - `BACKLOT_TEST_POSTGRES_URL`: also measure PostgreSQL (needs the `postgres` feature), in a
 //!   fresh database that is dropped afterwards.
+//! - `BACKLOT_TEST_MYSQL_URL`: also measure MySQL / MariaDB (needs the `mysql` feature), in
+//!   fresh databases that are dropped afterwards.
 //!
 //! For each size and database, a fresh process (so peak RSS is that case's own) writes the
 //! catalog of `synthetic_catalog_yaml(N)` as location files of 10,000 entities, starts a
@@ -57,6 +61,7 @@ const CASE_ENV: &str = "CATALOG_LOAD_CASE";
 /// The PostgreSQL database prefix the parent chose for a case.
 const PG_PREFIX_ENV: &str = "CATALOG_LOAD_PG_PREFIX";
 const PG_URL_ENV: &str = "BACKLOT_TEST_POSTGRES_URL";
+const MY_URL_ENV: &str = "BACKLOT_TEST_MYSQL_URL";
 /// Set in the backend child process: the path of its config file.
 const SERVER_ENV: &str = "CATALOG_LOAD_SERVER_CONFIG";
 
@@ -121,6 +126,11 @@ fn run_all() -> Result<()> {
         Ok(_) => eprintln!("PostgreSQL skipped: build with --features testing,postgres"),
         Err(_) => eprintln!("PostgreSQL skipped: {PG_URL_ENV} not set"),
     }
+    match std::env::var(MY_URL_ENV) {
+        Ok(_) if cfg!(feature = "mysql") => databases.push("mysql"),
+        Ok(_) => eprintln!("MySQL skipped: build with --features testing,mysql"),
+        Err(_) => eprintln!("MySQL skipped: {MY_URL_ENV} not set"),
+    }
     let exe = std::env::current_exe()?;
     let mut results = Vec::new();
     let mut failures = Vec::new();
@@ -136,6 +146,9 @@ fn run_all() -> Result<()> {
                 .output()?;
             if database == "postgres" {
                 drop_pg_databases(&prefix)?;
+            }
+            if database == "mysql" {
+                drop_my_databases(&prefix)?;
             }
             let stdout = String::from_utf8_lossy(&out.stdout);
             let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "));
@@ -178,6 +191,37 @@ fn drop_pg_databases(prefix: &str) -> Result<()> {
 
 #[cfg(not(feature = "postgres"))]
 fn drop_pg_databases(_prefix: &str) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "mysql")]
+fn drop_my_databases(prefix: &str) -> Result<()> {
+    use sqlx::{Connection, MySqlConnection};
+    let url = std::env::var(MY_URL_ENV)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut conn = MySqlConnection::connect(&url).await?;
+        let names: Vec<(String,)> = sqlx::query_as(
+            "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME LIKE ?",
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&mut conn)
+        .await?;
+        for (name,) in names {
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                .execute(&mut conn)
+                .await?;
+        }
+        conn.close().await?;
+        Ok::<(), Error>(())
+    })
+}
+
+#[cfg(not(feature = "mysql"))]
+fn drop_my_databases(_prefix: &str) -> Result<()> {
     Ok(())
 }
 
@@ -367,6 +411,11 @@ fn backend_config(
         "postgres" => format!(
             "    client: pg\n    connection: '{}'\n    prefix: {}\n",
             std::env::var(PG_URL_ENV)?,
+            std::env::var(PG_PREFIX_ENV)?
+        ),
+        "mysql" => format!(
+            "    client: mysql2\n    connection: '{}'\n    prefix: {}\n",
+            std::env::var(MY_URL_ENV)?,
             std::env::var(PG_PREFIX_ENV)?
         ),
         other => return Err(format!("unknown database {other}").into()),

@@ -1,6 +1,7 @@
 //! Per-plugin database setup time: how long `DatabaseManager::for_plugin` takes to hand a
 //! plugin a ready pool on each backend, plus the cost of the portable `Sql` helper over native
-//! sqlx. PostgreSQL rows run when `BACKLOT_TEST_POSTGRES_URL` is set (feature `postgres`).
+//! sqlx. PostgreSQL rows run when `BACKLOT_TEST_POSTGRES_URL` is set (feature `postgres`), MySQL
+//! rows when `BACKLOT_TEST_MYSQL_URL` is set (feature `mysql`).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -100,6 +101,71 @@ fn setup(c: &mut Criterion) {
     postgres(&rt, c);
     #[cfg(not(feature = "postgres"))]
     println!("skipped: PostgreSQL setup benches need the 'postgres' feature");
+    #[cfg(feature = "mysql")]
+    mysql(&rt, c);
+    #[cfg(not(feature = "mysql"))]
+    println!("skipped: MySQL setup benches need the 'mysql' feature");
+}
+
+/// MySQL / MariaDB: creating a plugin's database on first use, and reopening it.
+#[cfg(feature = "mysql")]
+fn mysql(rt: &tokio::runtime::Runtime, c: &mut Criterion) {
+    let Ok(url) = std::env::var("BACKLOT_TEST_MYSQL_URL") else {
+        println!("skipped: BACKLOT_TEST_MYSQL_URL not set");
+        return;
+    };
+    let prefix = format!("bb{}_", std::process::id());
+    time_setup(
+        rt,
+        c,
+        "mysql_database_create",
+        json!({ "client": "mysql2", "connection": url, "prefix": prefix }),
+        10,
+    );
+    let config = json!({ "client": "mysql2", "connection": url, "prefix": prefix });
+    rt.block_on(async {
+        let m = DatabaseManager::from_config(Some(&config), Path::new(".")).unwrap();
+        m.for_plugin("existing").await.unwrap();
+        m.close().await;
+    });
+    let mut group = c.benchmark_group("database_setup");
+    group.sample_size(30);
+    group.bench_function("mysql_database_reopen", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let config = config.clone();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let m = DatabaseManager::from_config(Some(&config), Path::new(".")).unwrap();
+                    let start = Instant::now();
+                    m.for_plugin("existing").await.unwrap();
+                    total += start.elapsed();
+                    m.close().await;
+                }
+                total
+            }
+        });
+    });
+    group.finish();
+
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        let names: Vec<(String,)> = sqlx::query_as(
+            "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME LIKE ?",
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for (name,) in names {
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    });
 }
 
 #[cfg(feature = "postgres")]

@@ -27,6 +27,9 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "postgres") {
         f.push("postgres");
     }
+    if cfg!(feature = "mysql") {
+        f.push("mysql");
+    }
     if cfg!(feature = "redis") {
         f.push("redis");
     }
@@ -47,9 +50,10 @@ fn features() -> Vec<&'static str> {
 
 /// Every feature `features()` knows; a feature added to Cargo.toml must be added there too,
 /// or the example is built with other features than the test and the crate compiles twice.
-const KNOWN_FEATURES: [&str; 7] = [
+const KNOWN_FEATURES: [&str; 8] = [
     "testing",
     "postgres",
+    "mysql",
     "redis",
     "memcache",
     "infinispan",

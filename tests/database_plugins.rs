@@ -1,6 +1,8 @@
 //! Per-plugin databases on every backend: each test body runs on SQLite (always) and on
 //! PostgreSQL in `database` and `schema` division modes when `BACKLOT_TEST_POSTGRES_URL` is set
-//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and the `postgres` feature is on.
+//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and the `postgres` feature is on, and
+//! on MySQL / MariaDB when `BACKLOT_TEST_MYSQL_URL` is set (e.g. `mysql://root@127.0.0.1:3306`)
+//! and the `mysql` feature is on.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -15,6 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 const PG_VAR: &str = "BACKLOT_TEST_POSTGRES_URL";
+const MY_VAR: &str = "BACKLOT_TEST_MYSQL_URL";
 
 /// One backend configuration to run a test body against.
 struct Case {
@@ -26,6 +29,8 @@ struct Case {
     _dir: Option<tempfile::TempDir>,
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pg_prefix: Option<(String, String)>,
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    my_prefix: Option<(String, String)>,
 }
 
 impl Case {
@@ -52,6 +57,33 @@ impl Drop for Case {
             })
             .join();
         }
+        #[cfg(feature = "mysql")]
+        if let Some((url, prefix)) = self.my_prefix.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                rt.block_on(drop_my_databases(&url, &prefix));
+            })
+            .join();
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+async fn drop_my_databases(url: &str, prefix: &str) {
+    use sqlx::{Connection, MySqlConnection};
+    let mut conn = MySqlConnection::connect(url).await.unwrap();
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
+    )
+    .bind(format!("{prefix}%"))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for (name,) in names {
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 }
 
@@ -103,6 +135,7 @@ fn sqlite_case() -> Case {
         persistent: true,
         _dir: Some(dir),
         pg_prefix: None,
+        my_prefix: None,
     }
 }
 
@@ -124,6 +157,7 @@ fn cases() -> Vec<Case> {
                     persistent: true,
                     _dir: None,
                     pg_prefix: Some((url.clone(), prefix)),
+                    my_prefix: None,
                 });
                 let prefix = unique("s");
                 cases.push(Case {
@@ -140,11 +174,31 @@ fn cases() -> Vec<Case> {
                     persistent: true,
                     _dir: None,
                     pg_prefix: Some((url, prefix)),
+                    my_prefix: None,
                 });
             } else {
                 println!("skipped: PostgreSQL cases need the 'postgres' feature");
             }
         }
+    }
+    match std::env::var(MY_VAR) {
+        Err(_) => println!("skipped: {MY_VAR} not set (MySQL cases)"),
+        Ok(url) if cfg!(feature = "mysql") => {
+            let prefix = unique("m");
+            cases.push(Case {
+                name: "mysql",
+                config: json!({ "client": "mysql2", "connection": url, "prefix": prefix }),
+                override_connection: (
+                    json!({ "database": format!("{prefix}custom") }),
+                    format!("{prefix}custom"),
+                ),
+                persistent: true,
+                _dir: None,
+                pg_prefix: None,
+                my_prefix: Some((url, prefix)),
+            });
+        }
+        Ok(_) => println!("skipped: MySQL cases need the 'mysql' feature"),
     }
     cases
 }
@@ -153,7 +207,7 @@ static ITEMS: &[Migration] = &[
     Migration::new(
         1,
         "create_items",
-        "CREATE TABLE items (id ${id}, name ${text} NOT NULL UNIQUE, n ${bigint} NOT NULL DEFAULT 0);",
+        "CREATE TABLE items (id ${id}, name ${key} NOT NULL UNIQUE, n ${bigint} NOT NULL DEFAULT 0);",
     ),
     Migration::new(
         2,
@@ -455,7 +509,7 @@ static EVENTS: &[Migration] = &[Migration::new(
         created ${timestamp} NOT NULL DEFAULT ${now},
         done ${bool} NOT NULL,
         score ${float} NOT NULL,
-        blob ${bytes},
+        \"blob\" ${bytes},
         uid ${uuid} NOT NULL UNIQUE
     );
     CREATE INDEX events_at ON events (at);",
@@ -471,7 +525,7 @@ async fn portable_queries_behave_the_same_everywhere() {
         let mut ids = Vec::new();
         for i in 0..5_i64 {
             let (id,): (i64,) = Sql::new(
-                "INSERT INTO events (kind, payload, at, done, score, blob, uid) \
+                "INSERT INTO events (kind, payload, at, done, score, \"blob\", uid) \
                  VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(if i % 2 == 0 { "Component" } else { "api" })
@@ -555,11 +609,12 @@ async fn portable_queries_behave_the_same_everywhere() {
             case.name
         );
         assert_eq!(texts[0].1, None, "{}", case.name);
-        let nulls: Option<(Option<Vec<u8>>,)> = Sql::new("SELECT blob FROM events WHERE id = ?")
-            .bind(1)
-            .fetch_optional(&db)
-            .await
-            .unwrap();
+        let nulls: Option<(Option<Vec<u8>>,)> =
+            Sql::new("SELECT \"blob\" FROM events WHERE id = ?")
+                .bind(1)
+                .fetch_optional(&db)
+                .await
+                .unwrap();
         assert_eq!(nulls, Some((None,)));
         let none: Option<(i64,)> = Sql::new("SELECT id FROM events WHERE id = ?")
             .bind(99)
@@ -645,10 +700,10 @@ async fn default_config_uses_one_file_per_plugin_in_the_data_dir() {
 
 #[tokio::test]
 async fn bad_config_and_ids_are_rejected_with_their_names() {
-    let err = DatabaseManager::from_config(Some(&json!({ "client": "mysql2" })), Path::new("."))
+    let err = DatabaseManager::from_config(Some(&json!({ "client": "mssql" })), Path::new("."))
         .unwrap_err();
     assert!(
-        matches!(err, DatabaseError::UnsupportedClient { ref client, .. } if client == "mysql2")
+        matches!(err, DatabaseError::UnsupportedClient { ref client, .. } if client == "mssql")
     );
     let manager = DatabaseManager::in_memory();
     let err = manager.for_plugin("../etc").await.unwrap_err();
@@ -686,6 +741,7 @@ async fn schema_mode_sets_the_search_path_on_every_connection() {
         persistent: false,
         _dir: None,
         pg_prefix: Some((url.clone(), prefix.clone())),
+        my_prefix: None,
     };
     let config = json!({
         "client": "pg",
@@ -768,6 +824,7 @@ async fn ensure_exists_false_leaves_missing_databases_missing() {
         persistent: false,
         _dir: None,
         pg_prefix: Some((url.clone(), prefix.clone())),
+        my_prefix: None,
     };
     let config =
         json!({ "client": "pg", "connection": url, "prefix": prefix, "ensureExists": false });

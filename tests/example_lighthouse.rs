@@ -700,6 +700,15 @@ async fn the_api_has_the_audit_service_shapes_on_postgres() {
 }
 
 #[tokio::test]
+async fn the_api_has_the_audit_service_shapes_on_mysql() {
+    let Some(db) = support::mysql_database_yaml("lighthouse") else {
+        println!("skipped: BACKLOT_TEST_MYSQL_URL is not set");
+        return;
+    };
+    api_shapes(&db).await;
+}
+
+#[tokio::test]
 async fn triggering_needs_the_create_permission() {
     let b = TestBackend::builder()
         .service(mock_permissions_policy(|query, user| {

@@ -4,7 +4,8 @@
 //! The scaffolder's task API over HTTP, as signed-in users do it: a template registered in
 //! the catalog from a temp file, custom test actions added through `SCAFFOLDER_ACTIONS`, and
 //! tasks created, listed, followed (`/events`, `/eventstream`), cancelled, retried and dry
-//! run. Runs on SQLite, and on PostgreSQL too when `BACKLOT_TEST_POSTGRES_URL` is set.
+//! run. Runs on SQLite, and on PostgreSQL too when `BACKLOT_TEST_POSTGRES_URL` is set, and on
+//! MySQL / MariaDB when `BACKLOT_TEST_MYSQL_URL` is set.
 
 mod support;
 
@@ -847,6 +848,17 @@ async fn tasks_over_http_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tasks_over_http_on_mysql() {
+    let Some(yaml) = support::mysql_database_yaml("scaffoldertasks") else {
+        println!("skipped: BACKLOT_TEST_MYSQL_URL is not set");
+        return;
+    };
+    let env = start(Some(yaml)).await;
+    run_suite(&env).await;
+    env.backend.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_logs_and_cancel_keep_event_ids_unique_and_gapless() {
     let env = start(None).await;
     let b = &env.backend;
@@ -927,6 +939,15 @@ async fn two_backends_on_one_sqlite_file_never_run_a_task_twice() {
 async fn two_backends_on_one_postgres_never_run_a_task_twice() {
     let Some(yaml) = support::postgres_database_yaml("scaffoldertwo") else {
         println!("skipped: BACKLOT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    two_backends(yaml).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_backends_on_one_mysql_never_run_a_task_twice() {
+    let Some(yaml) = support::mysql_database_yaml("scaffoldertwo") else {
+        println!("skipped: BACKLOT_TEST_MYSQL_URL is not set");
         return;
     };
     two_backends(yaml).await;

@@ -1056,3 +1056,57 @@ async fn postgres_router_reports_global_state() {
     })
     .await;
 }
+
+// ---- MySQL / MariaDB ----
+
+#[cfg(feature = "mysql")]
+/// Runs `body` with two pools on a fresh, uniquely named MySQL database; drops it afterwards.
+async fn with_mysql<F, Fut>(body: F)
+where
+    F: FnOnce(sqlx::MySqlPool, sqlx::MySqlPool) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use futures::FutureExt;
+    use std::str::FromStr;
+    let Ok(url) = std::env::var("BACKLOT_TEST_MYSQL_URL") else {
+        println!("skipped: BACKLOT_TEST_MYSQL_URL not set");
+        return;
+    };
+    let admin = sqlx::MySqlPool::connect(&url)
+        .await
+        .expect("BACKLOT_TEST_MYSQL_URL is set but MySQL is unreachable");
+    let name = format!("backlot_sched_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let opts = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+        .unwrap()
+        .database(&name);
+    let a = sqlx::MySqlPool::connect_with(opts.clone()).await.unwrap();
+    let b = sqlx::MySqlPool::connect_with(opts).await.unwrap();
+    let result = std::panic::AssertUnwindSafe(body(a.clone(), b.clone()))
+        .catch_unwind()
+        .await;
+    a.close().await;
+    b.close().await;
+    sqlx::query(&format!("DROP DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn global_task_runs_once_per_period_across_mysql_instances() {
+    with_mysql(|a, b| once_per_period(LeaseStore::Mysql(a), LeaseStore::Mysql(b))).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn global_task_moves_to_the_other_mysql_instance_on_shutdown() {
+    with_mysql(|a, b| takeover_after_shutdown(LeaseStore::Mysql(a), LeaseStore::Mysql(b))).await;
+}

@@ -16,9 +16,9 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     1,
     "create_audits",
     "CREATE TABLE lighthouse_audits (
-        id ${text} PRIMARY KEY,
-        url ${text} NOT NULL,
-        status ${text} NOT NULL,
+        id ${key} PRIMARY KEY,
+        url ${key} NOT NULL,
+        status ${key} NOT NULL,
         options ${json},
         time_created ${timestamp} NOT NULL,
         time_completed ${timestamp},
@@ -29,8 +29,8 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     CREATE INDEX lighthouse_audits_url ON lighthouse_audits (url, time_created);
     CREATE INDEX lighthouse_audits_status ON lighthouse_audits (status);
     CREATE TABLE lighthouse_categories (
-        audit_id ${text} NOT NULL REFERENCES lighthouse_audits (id) ON DELETE CASCADE,
-        category ${text} NOT NULL,
+        audit_id ${key} NOT NULL REFERENCES lighthouse_audits (id) ON DELETE CASCADE,
+        category ${key} NOT NULL,
         title ${text} NOT NULL,
         score ${float},
         PRIMARY KEY (audit_id, category)

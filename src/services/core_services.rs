@@ -235,6 +235,8 @@ fn scheduler_factory() -> ServiceFactory {
                     DbPool::Sqlite(pool) => LeaseStore::Sqlite(pool.clone()),
                     #[cfg(feature = "postgres")]
                     DbPool::Postgres(pool) => LeaseStore::Postgres(pool.clone()),
+                    #[cfg(feature = "mysql")]
+                    DbPool::Mysql(pool) => LeaseStore::Mysql(pool.clone()),
                 };
                 let scheduler = Arc::new(PluginScheduler::new(ctx.plugin_id(), store));
                 scheduler.set_metrics((*metrics).clone());

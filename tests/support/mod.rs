@@ -14,6 +14,17 @@ pub fn postgres_database_yaml(tag: &str) -> Option<String> {
     ))
 }
 
+/// The `backend.database` config for MySQL / MariaDB when `BACKLOT_TEST_MYSQL_URL` is set
+/// (e.g. `mysql://root@127.0.0.1:3306`): a fresh database name prefix starting with `tag`, so
+/// each test backend gets databases of its own.
+pub fn mysql_database_yaml(tag: &str) -> Option<String> {
+    let url = std::env::var("BACKLOT_TEST_MYSQL_URL").ok()?;
+    let prefix = format!("{tag}{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    Some(format!(
+        "backend:\n  database:\n    client: mysql2\n    connection: '{url}'\n    prefix: {prefix}\n"
+    ))
+}
+
 /// Config letting the catalog API register `file` locations (`catalog.allowedLocationTypes`)
 /// and read files below the system temp directory and the working directory
 /// (`backend.reading.fileAllow`), for tests that register files they write to temp dirs.

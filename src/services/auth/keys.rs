@@ -52,7 +52,7 @@ impl PluginKeyStore {
             .get_or_try_init(|| async {
                 Sql::new(
                     "CREATE TABLE IF NOT EXISTS backlot_plugin_keys (
-                        kid ${text} PRIMARY KEY,
+                        kid ${key} PRIMARY KEY,
                         jwk ${text} NOT NULL,
                         expires_at ${bigint} NOT NULL)",
                 )

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::error::DatabaseError;
 
 /// The client names `backend.database.client` accepts.
-pub(crate) const SUPPORTED_CLIENTS: &str = "better-sqlite3, sqlite3, sqlite, pg";
+pub(crate) const SUPPORTED_CLIENTS: &str = "better-sqlite3, sqlite3, sqlite, pg, mysql2, mysql";
 
 /// The default database name prefix in `database` division mode.
 pub(crate) const DEFAULT_PREFIX: &str = "backstage_plugin_";
@@ -21,6 +21,8 @@ pub(crate) enum ClientKind {
     Sqlite,
     #[cfg(feature = "postgres")]
     Postgres,
+    #[cfg(feature = "mysql")]
+    Mysql,
 }
 
 /// How plugins share a PostgreSQL server (`pluginDivisionMode`).
@@ -48,6 +50,8 @@ pub(crate) enum Target {
     SqliteFile(PathBuf),
     #[cfg(feature = "postgres")]
     Postgres(Box<super::postgres::PgTarget>),
+    #[cfg(feature = "mysql")]
+    Mysql(Box<super::mysql::MyTarget>),
 }
 
 /// Everything needed to open one plugin's database.
@@ -77,7 +81,7 @@ pub(crate) struct PgInputs<'a> {
 pub(crate) struct DatabaseConfig {
     root: Map<String, Value>,
     base_client: String,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     prefix: String,
     division: DivisionMode,
     default_dir: PathBuf,
@@ -186,6 +190,14 @@ fn parse_client(name: &str, full_key: &str) -> Result<ClientKind, DatabaseError>
             key: full_key.to_owned(),
             client: name.to_owned(),
             feature: "postgres",
+        }),
+        #[cfg(feature = "mysql")]
+        "mysql2" | "mysql" => Ok(ClientKind::Mysql),
+        #[cfg(not(feature = "mysql"))]
+        "mysql2" | "mysql" => Err(DatabaseError::FeatureDisabled {
+            key: full_key.to_owned(),
+            client: name.to_owned(),
+            feature: "mysql",
         }),
         other => Err(DatabaseError::UnsupportedClient {
             key: full_key.to_owned(),
@@ -363,6 +375,30 @@ impl DatabaseConfig {
                     ensure_exists,
                     ensure_schema_exists,
                     role,
+                })?))
+            }
+            #[cfg(feature = "mysql")]
+            ClientKind::Mysql => {
+                if self.division == DivisionMode::Schema && !client_overridden {
+                    return Err(DatabaseError::config(
+                        key("pluginDivisionMode"),
+                        format!(
+                            "mode 'schema' needs the pg client (on MySQL a schema is a \
+                             database), but plugin '{plugin_id}' uses '{client_name}'"
+                        ),
+                    ));
+                }
+                let ensure_exists = match get_bool(plugin, "ensureExists", || pk("ensureExists"))? {
+                    Some(b) => b,
+                    None => get_bool(&self.root, "ensureExists", || key("ensureExists"))?
+                        .unwrap_or(true),
+                };
+                Target::Mysql(Box::new(super::mysql::resolve(super::mysql::MyInputs {
+                    plugin_id,
+                    base_connection,
+                    plugin_connection,
+                    prefix: &self.prefix,
+                    ensure_exists,
                 })?))
             }
         };
@@ -591,6 +627,38 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    #[test]
+    fn mysql_without_feature_says_to_enable_it() {
+        let err =
+            parse(json!({"client": "mysql2", "connection": "mysql://localhost"})).unwrap_err();
+        assert!(matches!(
+            err,
+            DatabaseError::FeatureDisabled {
+                feature: "mysql",
+                ..
+            }
+        ));
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_rejects_schema_mode_and_gets_one_database_per_plugin() {
+        let err = parse(json!({"client": "mysql2", "pluginDivisionMode": "schema"})).unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::Config { ref key, .. } if key == "backend.database.pluginDivisionMode")
+        );
+        let c = parse(
+            json!({"client": "mysql2", "connection": {"host": "db", "user": "u", "password": "p"}}),
+        )
+        .unwrap();
+        let Target::Mysql(t) = c.resolve("catalog").unwrap().target else {
+            panic!("expected a MySQL target");
+        };
+        assert_eq!(t.database, "backstage_plugin_catalog");
+        assert_eq!(t.describe(), "mysql db:3306/backstage_plugin_catalog");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::sqlite;
 /// | `client: better-sqlite3` (or `sqlite3`, `sqlite`), `connection: ':memory:'` | its own in-memory database |
 /// | `connection: {directory: d}` | the file `d/<pluginId>.sqlite` |
 /// | `client: pg` (feature `postgres`) | database `<prefix><pluginId>` (created when missing), or with `pluginDivisionMode: schema` a schema named after the plugin |
+/// | `client: mysql2` (feature `mysql`) | database `<prefix><pluginId>` (created when missing) |
 /// | `plugin.<pluginId>.{client, connection, ...}` | an override for that plugin |
 ///
 /// ```
@@ -137,6 +138,11 @@ impl DatabaseManager {
                 DbPool::Postgres(super::postgres::connect(plugin_id, pg, &pool).await?),
                 pg.describe(),
             ),
+            #[cfg(feature = "mysql")]
+            Target::Mysql(my) => (
+                DbPool::Mysql(super::mysql::connect(plugin_id, my, &pool).await?),
+                my.describe(),
+            ),
         };
         tracing::debug!(plugin_id, location = %location, "opened plugin database");
         Ok(PluginDatabase {
@@ -227,8 +233,10 @@ impl PluginDatabase {
     /// transaction, and records them in the table `backlot_migrations`.
     ///
     /// Safe when several replicas migrate the same database at once: each migration runs
-    /// under a lock (PostgreSQL: `pg_advisory_xact_lock`; SQLite: `BEGIN IMMEDIATE`) and is
-    /// skipped when another migrator applied it first. A failing migration is rolled back and
+    /// under a lock (PostgreSQL: `pg_advisory_xact_lock`; SQLite: `BEGIN IMMEDIATE`; MySQL:
+    /// `GET_LOCK`, held for the whole run) and is skipped when another migrator applied it
+    /// first. MySQL commits DDL statements implicitly, so there a migration that fails half
+    /// way is not rolled back: its first statements stay applied. A failing migration is rolled back and
     /// returned as [`DatabaseError::Migration`] naming the plugin and the migration. Honours
     /// `backend.database.skipMigrations` (and the per-plugin key).
     pub async fn migrate(

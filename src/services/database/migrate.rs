@@ -34,6 +34,7 @@ pub struct Migration {
     sql: &'static str,
     sqlite: Option<&'static str>,
     postgres: Option<&'static str>,
+    mysql: Option<&'static str>,
 }
 
 impl Migration {
@@ -45,6 +46,7 @@ impl Migration {
             sql,
             sqlite: None,
             postgres: None,
+            mysql: None,
         }
     }
 
@@ -59,6 +61,13 @@ impl Migration {
     #[must_use]
     pub const fn with_postgres(mut self, sql: &'static str) -> Self {
         self.postgres = Some(sql);
+        self
+    }
+
+    /// Uses `sql` instead of the portable SQL on MySQL / MariaDB.
+    #[must_use]
+    pub const fn with_mysql(mut self, sql: &'static str) -> Self {
+        self.mysql = Some(sql);
         self
     }
 
@@ -77,6 +86,7 @@ impl Migration {
         match dialect {
             Dialect::Sqlite => self.sqlite.unwrap_or(self.sql),
             Dialect::Postgres => self.postgres.unwrap_or(self.sql),
+            Dialect::Mysql => self.mysql.unwrap_or(self.sql),
         }
     }
 }
@@ -121,7 +131,7 @@ async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, s
         DbPool::Postgres(p) => {
             let mut tx = p.begin().await?;
             let key = i64::from_be_bytes(
-                u64::from_str_radix(&checksum(&format!("{MIGRATIONS_TABLE}/{plugin_id}")), 16)
+                u64::from_str_radix(&checksum(&lock_key(plugin_id)), 16)
                     .unwrap_or(0)
                     .to_be_bytes(),
             );
@@ -131,7 +141,16 @@ async fn begin_locked(pool: &DbPool, plugin_id: &str) -> Result<DbTransaction, s
                 .await?;
             Ok(DbTransaction::Postgres(tx))
         }
+        // The lock is the session lock `run` holds on a connection of its own.
+        #[cfg(feature = "mysql")]
+        DbPool::Mysql(p) => Ok(DbTransaction::Mysql(p.begin().await?)),
     }
+}
+
+/// The name of the migration lock of a plugin's database.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+fn lock_key(plugin_id: &str) -> String {
+    format!("{MIGRATIONS_TABLE}/{plugin_id}")
 }
 
 /// Runs a (multi-statement) script inside `tx`.
@@ -140,6 +159,8 @@ async fn run_script(tx: &mut DbTransaction, sql: &str) -> Result<(), sqlx::Error
         DbTransaction::Sqlite(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
         #[cfg(feature = "postgres")]
         DbTransaction::Postgres(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
+        #[cfg(feature = "mysql")]
+        DbTransaction::Mysql(tx) => sqlx::Executor::execute(&mut **tx, sql).await.map(drop),
     }
 }
 
@@ -193,8 +214,30 @@ pub(crate) async fn run(
     pool: &DbPool,
     migrations: &[Migration],
 ) -> Result<MigrationReport, DatabaseError> {
+    validate(plugin_id, migrations, pool.dialect())?;
+    // MySQL: DDL commits a transaction implicitly, so the lock is a session lock on a
+    // connection of its own, held for the whole run.
+    #[cfg(feature = "mysql")]
+    if let DbPool::Mysql(p) = pool {
+        let lock = super::mysql::take_lock(p, &lock_key(plugin_id))
+            .await
+            .map_err(|source| DatabaseError::MigrationTable {
+                plugin_id: plugin_id.to_owned(),
+                source,
+            })?;
+        let result = run_unlocked(plugin_id, pool, migrations).await;
+        super::mysql::release_lock(lock, &lock_key(plugin_id)).await;
+        return result;
+    }
+    run_unlocked(plugin_id, pool, migrations).await
+}
+
+async fn run_unlocked(
+    plugin_id: &str,
+    pool: &DbPool,
+    migrations: &[Migration],
+) -> Result<MigrationReport, DatabaseError> {
     let dialect = pool.dialect();
-    validate(plugin_id, migrations, dialect)?;
     let table_error = |source| DatabaseError::MigrationTable {
         plugin_id: plugin_id.to_owned(),
         source,
@@ -272,6 +315,14 @@ mod tests {
         let m = Migration::new(1, "a", "portable").with_postgres("pg");
         assert_eq!(m.sql_for(Dialect::Sqlite), "portable");
         assert_eq!(m.sql_for(Dialect::Postgres), "pg");
+    }
+
+    #[test]
+    fn mysql_override_applies_to_mysql_only() {
+        let m = Migration::new(1, "a", "portable").with_mysql("my");
+        assert_eq!(m.sql_for(Dialect::Mysql), "my");
+        assert_eq!(m.sql_for(Dialect::Postgres), "portable");
+        assert_eq!(Migration::new(1, "a", "p").sql_for(Dialect::Mysql), "p");
     }
 
     #[test]

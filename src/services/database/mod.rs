@@ -4,14 +4,15 @@
 //! it is) from the [`DATABASE`](crate::services::core_services::DATABASE) service ref. Behind
 //! it the backend builds one [`DatabaseManager`] from the `backend.database` config, which
 //! binds each plugin to its own SQLite file, in-memory SQLite database, PostgreSQL database
-//! (`backstage_plugin_<pluginId>`) or PostgreSQL schema, and closes them at shutdown. Unit
+//! (`backstage_plugin_<pluginId>`), PostgreSQL schema or MySQL / MariaDB database, and closes
+//! them at shutdown. Unit
 //! tests of store code can use [`DatabaseManager::in_memory`] (or
 //! `testing::mock_services::database`).
 //!
 //! Plugin code is written once and runs on every backend:
 //!
 //! - queries are [`Sql`] values with `?` placeholders (rewritten to `$1, $2, ...` on
-//!   PostgreSQL) and `${token}` type names, run on a [`PluginDatabase`], [`DbPool`] or
+//!   PostgreSQL, kept on MySQL) and `${token}` type names, run on a [`PluginDatabase`], [`DbPool`] or
 //!   [`DbTransaction`], their rows mapped with [`FromDbRow`];
 //! - the few constructs that are spelled differently come from [`Dialect`] helpers (upserts,
 //!   JSON field access, case-insensitive matching);
@@ -70,6 +71,8 @@ mod dialect;
 mod error;
 mod manager;
 mod migrate;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;

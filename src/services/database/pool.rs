@@ -1,10 +1,13 @@
-//! Connection pools and transactions over either backend.
+//! Connection pools and transactions over every backend.
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
+
+#[cfg(feature = "mysql")]
+use sqlx::mysql::{MySql, MySqlConnection, MySqlPool};
 
 use super::dialect::Dialect;
 use super::error::DatabaseError;
@@ -40,6 +43,9 @@ pub enum DbPool {
     /// A PostgreSQL pool.
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
+    /// A MySQL / MariaDB pool.
+    #[cfg(feature = "mysql")]
+    Mysql(MySqlPool),
 }
 
 impl DbPool {
@@ -49,6 +55,8 @@ impl DbPool {
             Self::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Self::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -56,7 +64,7 @@ impl DbPool {
     pub fn as_sqlite(&self) -> Option<&SqlitePool> {
         match self {
             Self::Sqlite(p) => Some(p),
-            #[cfg(feature = "postgres")]
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
             _ => None,
         }
     }
@@ -66,6 +74,15 @@ impl DbPool {
     pub fn as_postgres(&self) -> Option<&PgPool> {
         match self {
             Self::Postgres(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The MySQL / MariaDB pool, if this is one.
+    #[cfg(feature = "mysql")]
+    pub fn as_mysql(&self) -> Option<&MySqlPool> {
+        match self {
+            Self::Mysql(p) => Some(p),
             _ => None,
         }
     }
@@ -83,6 +100,8 @@ impl DbPool {
                 .map(DbTransaction::Sqlite),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.begin().await.map(DbTransaction::Postgres),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => p.begin().await.map(DbTransaction::Mysql),
         };
         begun.map_err(|source| DatabaseError::Transaction {
             action: "begin",
@@ -96,6 +115,8 @@ impl DbPool {
             Self::Sqlite(p) => p.close().await,
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => p.close().await,
         }
     }
 
@@ -105,6 +126,8 @@ impl DbPool {
             Self::Sqlite(p) => p.is_closed(),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.is_closed(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => p.is_closed(),
         }
     }
 }
@@ -134,6 +157,9 @@ pub enum DbTransaction {
     /// A PostgreSQL transaction.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, Postgres>),
+    /// A MySQL / MariaDB transaction (DDL statements commit it implicitly there).
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::Transaction<'static, MySql>),
 }
 
 impl DbTransaction {
@@ -143,6 +169,8 @@ impl DbTransaction {
             Self::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Self::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -152,6 +180,8 @@ impl DbTransaction {
             Self::Sqlite(tx) => tx.commit().await,
             #[cfg(feature = "postgres")]
             Self::Postgres(tx) => tx.commit().await,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(tx) => tx.commit().await,
         };
         done.map_err(|source| DatabaseError::Transaction {
             action: "commit",
@@ -165,6 +195,8 @@ impl DbTransaction {
             Self::Sqlite(tx) => tx.rollback().await,
             #[cfg(feature = "postgres")]
             Self::Postgres(tx) => tx.rollback().await,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(tx) => tx.rollback().await,
         };
         done.map_err(|source| DatabaseError::Transaction {
             action: "roll back",
@@ -220,6 +252,10 @@ pub(crate) mod sealed {
         PgPool(&'c PgPool),
         #[cfg(feature = "postgres")]
         PgConn(&'c mut PgConnection),
+        #[cfg(feature = "mysql")]
+        MyPool(&'c MySqlPool),
+        #[cfg(feature = "mysql")]
+        MyConn(&'c mut MySqlConnection),
     }
 
     impl Target<'_> {
@@ -228,6 +264,8 @@ pub(crate) mod sealed {
                 Self::SqlitePool(_) | Self::SqliteConn(_) => Dialect::Sqlite,
                 #[cfg(feature = "postgres")]
                 Self::PgPool(_) | Self::PgConn(_) => Dialect::Postgres,
+                #[cfg(feature = "mysql")]
+                Self::MyPool(_) | Self::MyConn(_) => Dialect::Mysql,
             }
         }
     }
@@ -245,6 +283,8 @@ pub(crate) mod sealed {
                 DbPool::Sqlite(p) => Target::SqlitePool(p),
                 #[cfg(feature = "postgres")]
                 DbPool::Postgres(p) => Target::PgPool(p),
+                #[cfg(feature = "mysql")]
+                DbPool::Mysql(p) => Target::MyPool(p),
             }
         }
     }
@@ -255,6 +295,8 @@ pub(crate) mod sealed {
                 DbTransaction::Sqlite(tx) => Target::SqliteConn(tx),
                 #[cfg(feature = "postgres")]
                 DbTransaction::Postgres(tx) => Target::PgConn(tx),
+                #[cfg(feature = "mysql")]
+                DbTransaction::Mysql(tx) => Target::MyConn(tx),
             }
         }
     }

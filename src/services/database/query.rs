@@ -5,6 +5,9 @@ use sqlx::Sqlite;
 #[cfg(feature = "postgres")]
 use sqlx::Postgres;
 
+#[cfg(feature = "mysql")]
+use sqlx::MySql;
+
 use super::error::{DatabaseError, shorten};
 use super::pool::DbExecutor;
 use super::pool::sealed::Target;
@@ -119,6 +122,16 @@ impl Sql {
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected()),
+            #[cfg(feature = "mysql")]
+            Target::MyPool(p) => my_query(&text, self.args)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            #[cfg(feature = "mysql")]
+            Target::MyConn(c) => my_query(&text, self.args)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
         };
         result.map_err(|e| DatabaseError::query(&self.text, e))
     }
@@ -149,6 +162,16 @@ impl Sql {
                 .fetch_all(c)
                 .await
                 .map(|rows| rows.into_iter().map(DbRow::Postgres).collect()),
+            #[cfg(feature = "mysql")]
+            Target::MyPool(p) => my_query(&text, self.args)
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Mysql).collect()),
+            #[cfg(feature = "mysql")]
+            Target::MyConn(c) => my_query(&text, self.args)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(DbRow::Mysql).collect()),
         };
         rows.map_err(|e| DatabaseError::query(&self.text, e))?
             .into_iter()
@@ -182,6 +205,16 @@ impl Sql {
                 .fetch_optional(c)
                 .await
                 .map(|r| r.map(DbRow::Postgres)),
+            #[cfg(feature = "mysql")]
+            Target::MyPool(p) => my_query(&text, self.args)
+                .fetch_optional(p)
+                .await
+                .map(|r| r.map(DbRow::Mysql)),
+            #[cfg(feature = "mysql")]
+            Target::MyConn(c) => my_query(&text, self.args)
+                .fetch_optional(c)
+                .await
+                .map(|r| r.map(DbRow::Mysql)),
         };
         row.map_err(|e| DatabaseError::query(&self.text, e))?
             .map(T::from_row)
@@ -231,6 +264,30 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 #[cfg(feature = "postgres")]
 fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
     let mut q = sqlx::query::<Postgres>(text);
+    for arg in args {
+        q = match arg {
+            DbValue::Bool(v) => q.bind(v),
+            DbValue::Int(v) => q.bind(v),
+            DbValue::Float(v) => q.bind(v),
+            DbValue::Text(v) => q.bind(v),
+            DbValue::Bytes(v) => q.bind(v),
+            DbValue::Json(v) => q.bind(v.map(sqlx::types::Json)),
+            DbValue::Timestamp(v) => q.bind(v),
+            DbValue::Uuid(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+#[cfg(feature = "mysql")]
+type MyQuery<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
+
+/// MySQL statements are prepared on the server like PostgreSQL's, but the server caps the
+/// prepared statements of all sessions (`max_prepared_stmt_count`): one-off statements with
+/// many values are not kept.
+#[cfg(feature = "mysql")]
+fn my_query(text: &str, args: Vec<DbValue>) -> MyQuery<'_> {
+    let mut q = sqlx::query::<MySql>(text).persistent(args.len() <= MAX_CACHED_BINDS);
     for arg in args {
         q = match arg {
             DbValue::Bool(v) => q.bind(v),

@@ -28,6 +28,7 @@ pub(crate) fn render(
         match bytes[i] {
             b'\'' => i = skip_quoted(bytes, i, b'\''),
             b'"' => i = skip_quoted(bytes, i, b'"'),
+            b'`' if dialect == Dialect::Mysql => i = skip_quoted(bytes, i, b'`'),
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |p| i + p + 1);
             }
@@ -181,6 +182,28 @@ mod tests {
         assert_eq!(
             render(Dialect::Postgres, "SELECT '?', ?", false).unwrap(),
             "SELECT '?', ?"
+        );
+    }
+
+    #[test]
+    fn mysql_keeps_marks_and_expands_its_tokens() {
+        assert_eq!(
+            render(
+                Dialect::Mysql,
+                "SELECT `a?`, ? FROM t WHERE k = ? AND d ?? 'x'",
+                true
+            )
+            .unwrap(),
+            "SELECT `a?`, ? FROM t WHERE k = ? AND d ? 'x'"
+        );
+        assert_eq!(
+            render(
+                Dialect::Mysql,
+                "CREATE TABLE t (id ${id}, k ${key}, at ${timestamp})",
+                false
+            )
+            .unwrap(),
+            "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(255), at DATETIME(6))"
         );
     }
 

@@ -6,15 +6,19 @@ use sqlx::sqlite::SqliteRow;
 #[cfg(feature = "postgres")]
 use sqlx::postgres::PgRow;
 
+#[cfg(feature = "mysql")]
+use sqlx::mysql::MySqlRow;
+
 use super::error::DatabaseError;
 
 /// A Rust type a column can be decoded into on every backend this build supports.
 ///
-/// Blanket-implemented for every type sqlx decodes on SQLite (and, with the `postgres`
-/// feature, on PostgreSQL too): `bool`, `i64` (use `${bigint}` columns: PostgreSQL's
-/// `INTEGER` decodes as `i32` only), `f64`, `String`, `Vec<u8>`, `serde_json::Value`,
-/// `sqlx::types::Json<T>`, `chrono::DateTime<Utc>`, `uuid::Uuid`, and `Option` of these.
-/// Build your plugin with the `postgres` feature in CI to catch types only one backend decodes.
+/// Blanket-implemented for every type sqlx decodes on SQLite (and, with the `postgres` and
+/// `mysql` features, on PostgreSQL and MySQL too): `bool`, `i64` (use `${bigint}` columns:
+/// PostgreSQL's `INTEGER` decodes as `i32` only), `f64`, `String`, `Vec<u8>`,
+/// `serde_json::Value`, `sqlx::types::Json<T>`, `chrono::DateTime<Utc>`, `uuid::Uuid`, and
+/// `Option` of these. Build your plugin with every database feature in CI to catch types only
+/// one backend decodes.
 ///
 /// ```
 /// use backlot::services::database::DbDecode;
@@ -25,42 +29,38 @@ use super::error::DatabaseError;
 /// decodable::<chrono::DateTime<chrono::Utc>>();
 /// decodable::<serde_json::Value>();
 /// ```
-#[cfg(not(feature = "postgres"))]
-pub trait DbDecode: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {}
-#[cfg(not(feature = "postgres"))]
-impl<T> DbDecode for T where T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {}
-
-/// A Rust type a column can be decoded into on every backend this build supports.
-///
-/// Blanket-implemented for every type sqlx decodes on both SQLite and PostgreSQL: `bool`,
-/// `i64` (use `${bigint}` columns: PostgreSQL's `INTEGER` decodes as `i32` only), `f64`,
-/// `String`, `Vec<u8>`, `serde_json::Value`, `sqlx::types::Json<T>`, `chrono::DateTime<Utc>`,
-/// `uuid::Uuid`, and `Option` of these.
-///
-/// ```
-/// use backlot::services::database::DbDecode;
-///
-/// fn decodable<T: DbDecode>() {}
-/// decodable::<i64>();
-/// decodable::<Option<String>>();
-/// decodable::<chrono::DateTime<chrono::Utc>>();
-/// decodable::<serde_json::Value>();
-/// ```
-#[cfg(feature = "postgres")]
 pub trait DbDecode:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-    + sqlx::Type<sqlx::Sqlite>
-    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-    + sqlx::Type<sqlx::Postgres>
+    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + bounds::Pg + bounds::My
 {
 }
-#[cfg(feature = "postgres")]
 impl<T> DbDecode for T where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-        + sqlx::Type<sqlx::Sqlite>
-        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-        + sqlx::Type<sqlx::Postgres>
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + bounds::Pg + bounds::My
 {
+}
+
+/// The per-backend halves of [`DbDecode`]; empty when the backend's feature is off.
+mod bounds {
+    /// Decodable on PostgreSQL.
+    #[cfg(feature = "postgres")]
+    pub trait Pg: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
+    #[cfg(feature = "postgres")]
+    impl<T> Pg for T where T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
+    /// Decodable on PostgreSQL (feature off: anything).
+    #[cfg(not(feature = "postgres"))]
+    pub trait Pg {}
+    #[cfg(not(feature = "postgres"))]
+    impl<T> Pg for T {}
+
+    /// Decodable on MySQL.
+    #[cfg(feature = "mysql")]
+    pub trait My: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql> {}
+    #[cfg(feature = "mysql")]
+    impl<T> My for T where T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql> {}
+    /// Decodable on MySQL (feature off: anything).
+    #[cfg(not(feature = "mysql"))]
+    pub trait My {}
+    #[cfg(not(feature = "mysql"))]
+    impl<T> My for T {}
 }
 
 /// One row of a portable query's result.
@@ -86,6 +86,9 @@ pub enum DbRow {
     /// A PostgreSQL row.
     #[cfg(feature = "postgres")]
     Postgres(PgRow),
+    /// A MySQL / MariaDB row.
+    #[cfg(feature = "mysql")]
+    Mysql(MySqlRow),
 }
 
 impl std::fmt::Debug for DbRow {
@@ -94,6 +97,8 @@ impl std::fmt::Debug for DbRow {
             Self::Sqlite(row) => row.columns().iter().map(sqlx::Column::name).collect(),
             #[cfg(feature = "postgres")]
             Self::Postgres(row) => row.columns().iter().map(sqlx::Column::name).collect(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(row) => row.columns().iter().map(sqlx::Column::name).collect(),
         };
         f.debug_struct("DbRow").field("columns", &columns).finish()
     }
@@ -106,6 +111,8 @@ impl DbRow {
             Self::Sqlite(row) => row.try_get::<T, _>(column),
             #[cfg(feature = "postgres")]
             Self::Postgres(row) => row.try_get::<T, _>(column),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(row) => row.try_get::<T, _>(column),
         };
         decoded.map_err(|source| DatabaseError::Decode {
             column: column.to_owned(),
@@ -119,6 +126,8 @@ impl DbRow {
             Self::Sqlite(row) => row.try_get::<T, _>(index),
             #[cfg(feature = "postgres")]
             Self::Postgres(row) => row.try_get::<T, _>(index),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(row) => row.try_get::<T, _>(index),
         };
         decoded.map_err(|source| DatabaseError::Decode {
             column: index.to_string(),
@@ -132,6 +141,8 @@ impl DbRow {
             Self::Sqlite(row) => row.len(),
             #[cfg(feature = "postgres")]
             Self::Postgres(row) => row.len(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(row) => row.len(),
         }
     }
 

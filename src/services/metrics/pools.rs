@@ -14,6 +14,8 @@ pub(crate) fn sample_database_pool(metrics: &PluginMetrics, pool: DbPool) {
             DbPool::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
             #[cfg(feature = "postgres")]
             DbPool::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            #[cfg(feature = "mysql")]
+            DbPool::Mysql(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
         };
         let idle = u64::try_from(idle).unwrap_or(u64::MAX);
         let in_use = u64::from(size).saturating_sub(idle);

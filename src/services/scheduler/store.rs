@@ -10,19 +10,22 @@ use sqlx::SqlitePool;
 
 use super::error::StoreError;
 use super::state::{TaskState, iso_from_ms};
+use crate::services::database::{DatabaseError, DbPool, Dialect, Sql};
 
 /// The table the SQL stores create on first use.
 pub(crate) const TASKS_TABLE: &str = "backlot_scheduler_tasks";
 
+/// Portable SQL: `${key}` and `${text}` are `TEXT` on SQLite and PostgreSQL (the table those
+/// created before stays as it is) and `VARCHAR(255)` / `LONGTEXT` on MySQL.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS backlot_scheduler_tasks (
-    id TEXT NOT NULL PRIMARY KEY,
-    settings_json TEXT NOT NULL,
+    id ${key} NOT NULL PRIMARY KEY,
+    settings_json ${text} NOT NULL,
     next_run_start_at BIGINT,
-    current_run_ticket TEXT,
+    current_run_ticket ${text},
     current_run_started_at BIGINT,
     current_run_expires_at BIGINT,
     last_run_ended_at BIGINT,
-    last_run_error_json TEXT
+    last_run_error_json ${text}
 )";
 
 /// Where global tasks keep their leases.
@@ -51,6 +54,10 @@ pub enum LeaseStore {
     #[cfg(feature = "postgres")]
     #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     Postgres(sqlx::PgPool),
+    /// A MySQL / MariaDB database, shared by every replica.
+    #[cfg(feature = "mysql")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+    Mysql(sqlx::MySqlPool),
 }
 
 impl LeaseStore {
@@ -105,32 +112,38 @@ pub(crate) struct Store {
     ready: tokio::sync::OnceCell<()>,
 }
 
-trait NowSql {
-    const NOW: &'static str;
+/// The database clock in epoch milliseconds.
+fn now_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+        }
+        Dialect::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        // Sessions run in UTC; SYSDATE is the time of the call, not of the statement.
+        _ => "SELECT CAST(ROUND(UNIX_TIMESTAMP(SYSDATE(3)) * 1000) AS SIGNED)",
+    }
 }
 
-impl NowSql for SqlitePool {
-    const NOW: &'static str =
-        "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
-}
-
-#[cfg(feature = "postgres")]
-impl NowSql for sqlx::PgPool {
-    const NOW: &'static str = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
-}
-
-fn now_sql<P: NowSql>(_: &P) -> &'static str {
-    P::NOW
-}
-
-/// Runs `$sql` with the concrete pool bound to `$pool`, for every SQL variant.
+/// Runs `$sql_body` with `$pool` bound to the store's pool as a [`DbPool`], for every SQL
+/// variant.
 macro_rules! with_sql {
     ($lease:expr, $mem:ident => $mem_body:expr, $pool:ident => $sql_body:expr) => {
         match $lease {
             LeaseStore::Memory($mem) => $mem_body,
-            LeaseStore::Sqlite($pool) => $sql_body,
+            LeaseStore::Sqlite(p) => {
+                let $pool = &DbPool::Sqlite(p.clone());
+                $sql_body
+            }
             #[cfg(feature = "postgres")]
-            LeaseStore::Postgres($pool) => $sql_body,
+            LeaseStore::Postgres(p) => {
+                let $pool = &DbPool::Postgres(p.clone());
+                $sql_body
+            }
+            #[cfg(feature = "mysql")]
+            LeaseStore::Mysql(p) => {
+                let $pool = &DbPool::Mysql(p.clone());
+                $sql_body
+            }
         }
     };
 }
@@ -142,9 +155,17 @@ fn wall_clock_ms() -> i64 {
         .unwrap_or_default()
 }
 
-fn err(operation: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+fn err(operation: impl Into<String>) -> impl FnOnce(DatabaseError) -> StoreError {
     let operation = operation.into();
-    move |source| StoreError { operation, source }
+    move |e| {
+        let source = match e {
+            DatabaseError::Query { source, .. }
+            | DatabaseError::Transaction { source, .. }
+            | DatabaseError::Decode { source, .. } => source,
+            other => sqlx::Error::Protocol(other.to_string()),
+        };
+        StoreError { operation, source }
+    }
 }
 
 type StateRow = (
@@ -195,12 +216,15 @@ impl Store {
         self.ready
             .get_or_try_init(|| async {
                 with_sql!(&self.lease, _m => Ok(()), pool => {
-                    if let Err(e) = sqlx::query(CREATE_TABLE).execute(pool).await {
+                    if let Err(e) = Sql::new(CREATE_TABLE).execute(pool).await {
                         // Another instance may have created it at the same moment.
-                        sqlx::query(&format!("SELECT COUNT(*) FROM {TASKS_TABLE}"))
+                        if Sql::new(format!("SELECT COUNT(*) FROM {TASKS_TABLE}"))
                             .execute(pool)
                             .await
-                            .map_err(|_| StoreError { operation: format!("creation of table {TASKS_TABLE}"), source: e })?;
+                            .is_err()
+                        {
+                            return Err(err(format!("creation of table {TASKS_TABLE}"))(e));
+                        }
                     }
                     Ok(())
                 })
@@ -212,9 +236,10 @@ impl Store {
     /// The store's clock, in epoch milliseconds (the database's clock for SQL stores).
     pub(crate) async fn now(&self) -> Result<i64, StoreError> {
         with_sql!(&self.lease, _m => Ok(wall_clock_ms()), pool => {
-            sqlx::query_scalar::<_, i64>(now_sql(pool))
-                .fetch_one(pool)
+            Sql::new(now_sql(pool.dialect()))
+                .fetch_one::<(i64,)>(pool)
                 .await
+                .map(|(ms,)| ms)
                 .map_err(err("reading the database clock"))
         })
     }
@@ -250,19 +275,20 @@ impl Store {
             }
             Ok(())
         }, pool => {
-            sqlx::query(
+            let upsert = pool.dialect().upsert(&["id"], &["settings_json"]);
+            Sql::new(format!(
                 "INSERT INTO backlot_scheduler_tasks (id, settings_json, next_run_start_at)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET
-                   settings_json = excluded.settings_json,
+                 VALUES (?, ?, ?)
+                 {upsert},
                    next_run_start_at = CASE
                      WHEN backlot_scheduler_tasks.next_run_start_at IS NULL
-                       OR $4 < backlot_scheduler_tasks.next_run_start_at THEN $4
+                       OR ? < backlot_scheduler_tasks.next_run_start_at THEN ?
                      ELSE backlot_scheduler_tasks.next_run_start_at END",
-            )
+            ))
             .bind(id)
             .bind(settings_json)
             .bind(start_at)
+            .bind(next_start_at)
             .bind(next_start_at)
             .execute(pool)
             .await
@@ -295,23 +321,25 @@ impl Store {
                 Ok(false)
             }
         }, pool => {
-            sqlx::query(
+            Sql::new(
                 "UPDATE backlot_scheduler_tasks
-                 SET current_run_ticket = $2,
-                     current_run_started_at = $3,
-                     current_run_expires_at = $4
-                 WHERE id = $1
+                 SET current_run_ticket = ?,
+                     current_run_started_at = ?,
+                     current_run_expires_at = ?
+                 WHERE id = ?
                    AND next_run_start_at IS NOT NULL
-                   AND next_run_start_at <= $3
-                   AND (current_run_ticket IS NULL OR current_run_expires_at < $3)",
+                   AND next_run_start_at <= ?
+                   AND (current_run_ticket IS NULL OR current_run_expires_at < ?)",
             )
-            .bind(id)
             .bind(ticket)
             .bind(now)
             .bind(now + timeout_ms)
+            .bind(id)
+            .bind(now)
+            .bind(now)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected() == 1)
+            .map(|n| n == 1)
             .map_err(err(format!("claim of task '{id}'")))
         })
     }
@@ -321,13 +349,11 @@ impl Store {
         with_sql!(&self.lease, m => {
             Ok(m.rows.lock().get(id).and_then(|r| r.current_run_ticket.clone()))
         }, pool => {
-            sqlx::query_scalar::<_, Option<String>>(
-                "SELECT current_run_ticket FROM backlot_scheduler_tasks WHERE id = $1",
-            )
+            Sql::new("SELECT current_run_ticket FROM backlot_scheduler_tasks WHERE id = ?")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional::<(Option<String>,)>(pool)
             .await
-            .map(Option::flatten)
+            .map(|row| row.and_then(|(t,)| t))
             .map_err(err(format!("liveness check of task '{id}'")))
         })
     }
@@ -361,29 +387,33 @@ impl Store {
         }, pool => {
             let next_expr = match next {
                 NextRun::AfterPrevious(_) => {
-                    "CASE WHEN COALESCE(next_run_start_at, $3) + $5 > $3
-                       THEN COALESCE(next_run_start_at, $3) + $5 ELSE $3 END"
+                    "CASE WHEN COALESCE(next_run_start_at, ?) + ? > ?
+                       THEN COALESCE(next_run_start_at, ?) + ? ELSE ? END"
                 }
-                NextRun::At(_) => "$5",
+                NextRun::At(_) => "?",
             };
             let sql = format!(
                 "UPDATE backlot_scheduler_tasks
                  SET current_run_ticket = NULL,
                      current_run_started_at = NULL,
                      current_run_expires_at = NULL,
-                     last_run_ended_at = $3,
-                     last_run_error_json = $4,
+                     last_run_ended_at = ?,
+                     last_run_error_json = ?,
                      next_run_start_at = {next_expr}
-                 WHERE id = $1 AND current_run_ticket = $2"
+                 WHERE id = ? AND current_run_ticket = ?"
             );
-            let q = sqlx::query(&sql).bind(id).bind(ticket).bind(now).bind(error_json);
+            let q = Sql::new(sql).bind(now).bind(error_json);
             let q = match next {
-                NextRun::AfterPrevious(p) => q.bind(p),
+                NextRun::AfterPrevious(p) => {
+                    q.bind(now).bind(p).bind(now).bind(now).bind(p).bind(now)
+                }
                 NextRun::At(at) => q.bind(at),
             };
-            q.execute(pool)
+            q.bind(id)
+                .bind(ticket)
+                .execute(pool)
                 .await
-                .map(|r| r.rows_affected() == 1)
+                .map(|n| n == 1)
                 .map_err(err(format!("release of task '{id}'")))
         })
     }
@@ -406,15 +436,16 @@ impl Store {
                 }
             }
         }, pool => {
-            sqlx::query(
-                "UPDATE backlot_scheduler_tasks SET next_run_start_at = $2
-                 WHERE id = $1 AND (current_run_ticket IS NULL OR current_run_expires_at < $2)",
+            Sql::new(
+                "UPDATE backlot_scheduler_tasks SET next_run_start_at = ?
+                 WHERE id = ? AND (current_run_ticket IS NULL OR current_run_expires_at < ?)",
             )
+            .bind(now)
             .bind(id)
             .bind(now)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected() == 1)
+            .map(|n| n == 1)
             .map_err(err(format!("trigger of task '{id}'")))?
         });
         if done {
@@ -454,24 +485,24 @@ impl Store {
                 Some(_) => false,
             }
         }, pool => {
-            sqlx::query(
+            Sql::new(
                 "UPDATE backlot_scheduler_tasks
                  SET current_run_ticket = NULL,
                      current_run_started_at = NULL,
                      current_run_expires_at = NULL,
-                     last_run_ended_at = $2,
-                     last_run_error_json = $3,
-                     next_run_start_at = CASE WHEN $5 THEN $4 ELSE next_run_start_at END
-                 WHERE id = $1 AND current_run_ticket IS NOT NULL",
+                     last_run_ended_at = ?,
+                     last_run_error_json = ?,
+                     next_run_start_at = CASE WHEN ? THEN ? ELSE next_run_start_at END
+                 WHERE id = ? AND current_run_ticket IS NOT NULL",
             )
-            .bind(id)
             .bind(now)
             .bind(error_json)
-            .bind(next_start_at.flatten())
             .bind(next_start_at.is_some())
+            .bind(next_start_at.flatten())
+            .bind(id)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected() == 1)
+            .map(|n| n == 1)
             .map_err(err(format!("cancellation of task '{id}'")))?
         });
         if done {
@@ -485,11 +516,11 @@ impl Store {
 
     async fn exists(&self, id: &str) -> Result<bool, StoreError> {
         with_sql!(&self.lease, m => Ok(m.rows.lock().contains_key(id)), pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM backlot_scheduler_tasks WHERE id = $1")
+            Sql::new("SELECT COUNT(*) FROM backlot_scheduler_tasks WHERE id = ?")
                 .bind(id)
-                .fetch_one(pool)
+                .fetch_one::<(i64,)>(pool)
                 .await
-                .map(|n| n > 0)
+                .map(|(n,)| n > 0)
                 .map_err(err(format!("lookup of task '{id}'")))
         })
     }
@@ -509,7 +540,7 @@ impl Store {
                 ))
             }).collect())
         }, pool => {
-            let rows: Vec<StateRow> = sqlx::query_as(
+            let rows: Vec<StateRow> = Sql::new(
                 "SELECT id, next_run_start_at, current_run_ticket, current_run_started_at,
                         current_run_expires_at, last_run_ended_at, last_run_error_json
                  FROM backlot_scheduler_tasks",
@@ -648,6 +679,42 @@ mod tests {
         .await;
         pool.close().await;
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    #[tokio::test]
+    async fn mysql_lease_semantics() {
+        use futures::FutureExt;
+        use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+        use std::str::FromStr;
+        let Ok(url) = std::env::var("BACKLOT_TEST_MYSQL_URL") else {
+            println!("skipped: BACKLOT_TEST_MYSQL_URL not set");
+            return;
+        };
+        let admin = MySqlPool::connect(&url).await.expect("mysql reachable");
+        let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let opts = MySqlConnectOptions::from_str(&url).unwrap().database(&name);
+        let pool = MySqlPool::connect_with(opts).await.unwrap();
+        let store = Store::new(LeaseStore::Mysql(pool.clone()));
+        let result = std::panic::AssertUnwindSafe(async {
+            let db = store.now().await.unwrap();
+            assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
+            lease_semantics(&store).await;
+        })
+        .catch_unwind()
+        .await;
+        pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {name}"))
             .execute(&admin)
             .await
             .unwrap();

@@ -27,13 +27,27 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     1,
     "auth_init",
     "CREATE TABLE signing_keys (
-        kid ${text} PRIMARY KEY,
+        kid ${key} PRIMARY KEY,
         key ${text} NOT NULL,
         private_key ${text},
         created_at ${bigint} NOT NULL
     );
     CREATE TABLE user_info (
-        user_entity_ref ${text} PRIMARY KEY,
+        user_entity_ref ${key} PRIMARY KEY,
+        user_info ${text} NOT NULL,
+        updated_at ${bigint} NOT NULL
+    );",
+)
+// `key` is a reserved word on MySQL: quoted there (queries quote it everywhere).
+.with_mysql(
+    "CREATE TABLE signing_keys (
+        kid ${key} PRIMARY KEY,
+        \"key\" ${text} NOT NULL,
+        private_key ${text},
+        created_at ${bigint} NOT NULL
+    );
+    CREATE TABLE user_info (
+        user_entity_ref ${key} PRIMARY KEY,
         user_info ${text} NOT NULL,
         updated_at ${bigint} NOT NULL
     );",
@@ -149,7 +163,7 @@ impl TokenIssuer {
             )
         });
         Sql::new(
-            "INSERT INTO signing_keys (kid, key, private_key, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO signing_keys (kid, \"key\", private_key, created_at) VALUES (?, ?, ?, ?)",
         )
         .bind(kid.as_str())
         .bind(jwk.as_str())
@@ -292,7 +306,7 @@ impl TokenIssuer {
         // as in Backstage.
         let cutoff = now - 3 * self.lifetime_secs();
         let rows: Vec<(String, i64)> =
-            Sql::new("SELECT key, created_at FROM signing_keys ORDER BY created_at DESC, kid")
+            Sql::new("SELECT \"key\", created_at FROM signing_keys ORDER BY created_at DESC, kid")
                 .fetch_all(self.db.as_ref())
                 .await
                 .map_err(db_err)?;

@@ -70,8 +70,13 @@ impl StitchMarks {
                     .push(")");
             }
             sql.push(
-                " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
-                 eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END",
+                if tx.dialect() == crate::services::database::Dialect::Mysql {
+                    " ON DUPLICATE KEY UPDATE ticket = VALUES(ticket), \
+                 eager = CASE WHEN VALUES(eager) = 1 THEN 1 ELSE eager END"
+                } else {
+                    " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
+                 eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END"
+                },
             );
             sql.execute(&mut *tx)
                 .await

@@ -28,19 +28,20 @@ pub(super) const CHUNK: usize = 500;
 /// Bound values per multi-row insert.
 pub(super) const MAX_PARAMS: usize = 8000;
 
-pub(crate) static MIGRATIONS: &[Migration] = &[
-    Migration::new(
-        1,
-        "catalog_init",
+/// The catalog's first tables, without the `search` table that migration 2 drops (MySQL
+/// cannot create it: `key` is a reserved word there). A macro so that the portable migration
+/// text stays byte for byte what SQLite and PostgreSQL databases recorded.
+macro_rules! catalog_init_tables {
+    () => {
         "CREATE TABLE catalog_locations (
-        id ${text} PRIMARY KEY,
-        type ${text} NOT NULL,
-        target ${text} NOT NULL
+        id ${key} PRIMARY KEY,
+        type ${key} NOT NULL,
+        target ${key} NOT NULL
     );
     CREATE UNIQUE INDEX catalog_locations_type_target ON catalog_locations (type, target);
     CREATE TABLE refresh_state (
-        entity_id ${text} PRIMARY KEY,
-        entity_ref ${text} NOT NULL,
+        entity_id ${key} PRIMARY KEY,
+        entity_ref ${key} NOT NULL,
         unprocessed_entity ${text} NOT NULL,
         unprocessed_hash ${text} NOT NULL,
         processed_entity ${text},
@@ -52,28 +53,38 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     CREATE UNIQUE INDEX refresh_state_entity_ref ON refresh_state (entity_ref);
     CREATE INDEX refresh_state_next_update ON refresh_state (next_update_at);
     CREATE TABLE refresh_state_references (
-        source_key ${text},
-        source_entity_ref ${text},
-        target_entity_ref ${text} NOT NULL
+        source_key ${key},
+        source_entity_ref ${key},
+        target_entity_ref ${key} NOT NULL
     );
     CREATE INDEX refs_source_key ON refresh_state_references (source_key);
     CREATE INDEX refs_source_entity ON refresh_state_references (source_entity_ref);
     CREATE INDEX refs_target_entity ON refresh_state_references (target_entity_ref);
     CREATE TABLE relations (
-        originating_entity_id ${text} NOT NULL,
-        source_entity_ref ${text} NOT NULL,
+        originating_entity_id ${key} NOT NULL,
+        source_entity_ref ${key} NOT NULL,
         type ${text} NOT NULL,
         target_entity_ref ${text} NOT NULL
     );
     CREATE INDEX relations_originating ON relations (originating_entity_id);
     CREATE INDEX relations_source ON relations (source_entity_ref);
     CREATE TABLE final_entities (
-        entity_id ${text} PRIMARY KEY,
-        entity_ref ${text} NOT NULL,
+        entity_id ${key} PRIMARY KEY,
+        entity_ref ${key} NOT NULL,
         hash ${text} NOT NULL,
         final_entity ${text} NOT NULL
     );
-    CREATE UNIQUE INDEX final_entities_entity_ref ON final_entities (entity_ref);
+    CREATE UNIQUE INDEX final_entities_entity_ref ON final_entities (entity_ref);"
+    };
+}
+
+pub(crate) static MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "catalog_init",
+        concat!(
+            catalog_init_tables!(),
+            "
     CREATE TABLE search (
         entity_id ${text} NOT NULL,
         key ${text} NOT NULL,
@@ -81,8 +92,10 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         original_value ${text}
     );
     CREATE INDEX search_key_value ON search (key, value);
-    CREATE INDEX search_entity_key ON search (entity_id, key);",
-    ),
+    CREATE INDEX search_entity_key ON search (entity_id, key);"
+        ),
+    )
+    .with_mysql(catalog_init_tables!()),
     // Queries are answered by the in-memory index (see `index/`); the generation counter
     // tells processes sharing the database that another one wrote.
     Migration::new(
@@ -94,6 +107,13 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         generation ${bigint} NOT NULL
     );
     INSERT INTO catalog_generation (id, generation) VALUES (1, 0);",
+    )
+    .with_mysql(
+        "CREATE TABLE catalog_generation (
+        id ${bigint} PRIMARY KEY,
+        generation ${bigint} NOT NULL
+    );
+    INSERT INTO catalog_generation (id, generation) VALUES (1, 0);",
     ),
     // Durable stitching (see `stitch_queue.rs`): what a pass still has to stitch survives a
     // crash, a cancelled request or an error, and is finished by the next drain.
@@ -101,7 +121,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         3,
         "catalog_stitch_queue",
         "CREATE TABLE stitch_queue (
-        entity_ref ${text} PRIMARY KEY,
+        entity_ref ${key} PRIMARY KEY,
         ticket ${text} NOT NULL,
         eager ${bigint} NOT NULL
     );",

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::services::database::{DbTransaction, PluginDatabase, Sql, placeholders};
+use crate::services::database::{DbTransaction, Dialect, PluginDatabase, Sql, placeholders};
 
 use super::super::error::CatalogError;
 use super::*;
@@ -122,6 +122,9 @@ pub(crate) async fn update_processed_many(
     rows: Vec<(String, Option<String>, String, Option<String>)>,
 ) -> Result<(), CatalogError> {
     let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
+    if tx.dialect() == Dialect::Mysql {
+        return update_processed_many_mysql(tx, ok, failed).await;
+    }
     for batch in ok.chunks(MAX_PARAMS / 4) {
         let mut sql = Sql::new("WITH v(id, p, h, e) AS (VALUES ");
         for (i, (id, p, h, e)) in batch.iter().enumerate() {
@@ -151,6 +154,54 @@ pub(crate) async fn update_processed_many(
             ") UPDATE refresh_state SET result_hash = v.h, errors = v.e \
              FROM v WHERE refresh_state.entity_id = v.id",
         );
+        sql.execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("update processing errors"))?;
+    }
+    Ok(())
+}
+
+type Processed = (String, Option<String>, String, Option<String>);
+
+/// MySQL: no `UPDATE ... FROM (VALUES ...)`; the values are a `UNION ALL` joined in instead.
+async fn update_processed_many_mysql(
+    tx: &mut DbTransaction,
+    ok: Vec<Processed>,
+    failed: Vec<Processed>,
+) -> Result<(), CatalogError> {
+    for batch in ok.chunks(MAX_PARAMS / 4) {
+        let mut sql = Sql::new("UPDATE refresh_state JOIN (");
+        for (i, (id, p, h, e)) in batch.iter().enumerate() {
+            sql.push(if i == 0 {
+                "SELECT ? AS id, ? AS p, ? AS h, ? AS e"
+            } else {
+                " UNION ALL SELECT ?, ?, ?, ?"
+            });
+            sql = sql
+                .bind(id.clone())
+                .bind(p.clone())
+                .bind(h.clone())
+                .bind(e.clone());
+        }
+        sql.push(
+            ") v ON refresh_state.entity_id = v.id \
+             SET processed_entity = v.p, result_hash = v.h, errors = v.e",
+        );
+        sql.execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("update processed entities"))?;
+    }
+    for batch in failed.chunks(MAX_PARAMS / 3) {
+        let mut sql = Sql::new("UPDATE refresh_state JOIN (");
+        for (i, (id, _, h, e)) in batch.iter().enumerate() {
+            sql.push(if i == 0 {
+                "SELECT ? AS id, ? AS h, ? AS e"
+            } else {
+                " UNION ALL SELECT ?, ?, ?"
+            });
+            sql = sql.bind(id.clone()).bind(h.clone()).bind(e.clone());
+        }
+        sql.push(") v ON refresh_state.entity_id = v.id SET result_hash = v.h, errors = v.e");
         sql.execute(&mut *tx)
             .await
             .map_err(CatalogError::db("update processing errors"))?;

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::services::database::{DatabaseError, DbExecutor, Dialect, PluginDatabase, Sql};
+use crate::services::database::{
+    DatabaseError, DbExecutor, DbTransaction, Dialect, PluginDatabase, Sql,
+};
 
 /// One stored event.
 #[derive(Debug, Clone)]
@@ -32,8 +34,23 @@ impl EventRow {
     }
 }
 
-/// Inserts an event with the next id of its task; returns the id.
-pub(super) async fn insert<'c>(
+/// Inserts an event with the next id of its task in `tx`; returns the id.
+pub(super) async fn insert(
+    tx: &mut DbTransaction,
+    dialect: Dialect,
+    task_id: &str,
+    event_type: &str,
+    body: &Value,
+) -> Result<i64, DatabaseError> {
+    if dialect == Dialect::Mysql {
+        return super::mysql::insert_event(tx, task_id, event_type, body).await;
+    }
+    insert_on(&mut *tx, dialect, task_id, event_type, body).await
+}
+
+/// Inserts an event with the next id of its task in one statement (SQLite and PostgreSQL);
+/// returns the id.
+pub(super) async fn insert_on<'c>(
     on: impl DbExecutor<'c>,
     dialect: Dialect,
     task_id: &str,

@@ -10,9 +10,11 @@
 //!
 //! Claiming a task is one conditional `UPDATE` (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so
 //! two workers — in one process or in several on one database — never claim the same task.
+//! MySQL, which has no `RETURNING`, locks, updates and reads back in a transaction (`mysql`).
 
 mod events;
 mod hub;
+mod mysql;
 
 pub(crate) use hub::EventHub;
 
@@ -23,7 +25,8 @@ use serde_json::Value;
 
 use crate::plugins::scaffolder::common::TaskStatus;
 use crate::services::database::{
-    DatabaseError, DbRow, Dialect, FromDbRow, Migration, PluginDatabase, Sql, placeholders,
+    DatabaseError, DbRow, Dialect, FromDbRow, IntoDbValue, Migration, PluginDatabase, Sql,
+    placeholders,
 };
 
 /// The scaffolder's tables.
@@ -31,10 +34,10 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     1,
     "scaffolder_tasks",
     "CREATE TABLE tasks (
-        id ${text} PRIMARY KEY,
+        id ${key} PRIMARY KEY,
         spec ${text} NOT NULL,
-        status ${text} NOT NULL,
-        created_by ${text},
+        status ${key} NOT NULL,
+        created_by ${key},
         created_at ${timestamp} NOT NULL,
         last_heartbeat_at ${timestamp},
         worker_id ${text},
@@ -47,7 +50,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[Migration::new(
     CREATE INDEX tasks_status_idx ON tasks (status, created_at);
     CREATE INDEX tasks_created_by_idx ON tasks (created_by, created_at);
     CREATE TABLE task_events (
-        task_id ${text} NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        task_id ${key} NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
         id ${bigint} NOT NULL,
         event_type ${text} NOT NULL,
         body ${text} NOT NULL,
@@ -301,15 +304,32 @@ impl TaskStore {
             }
             _ => "SELECT id FROM tasks WHERE status = 'open' ORDER BY created_at, id LIMIT 1",
         };
-        let row: Option<DbRow> = Sql::new(format!(
-            "UPDATE tasks SET status = 'processing', worker_id = ?, last_heartbeat_at = ?
-             WHERE id = ({pick}) AND status = 'open'
-             RETURNING {TASK_COLUMNS}, secrets, action_decision"
-        ))
-        .bind(worker_id)
-        .bind(Utc::now())
-        .fetch_optional(&*self.db)
-        .await?;
+        let row: Option<DbRow> = if self.dialect() == Dialect::Mysql {
+            let mut tx = self.db.begin().await?;
+            let row = mysql::update_returning(
+                &mut tx,
+                (
+                    "status = 'processing', worker_id = ?, last_heartbeat_at = ?",
+                    vec![worker_id.into_db_value(), Utc::now().into_db_value()],
+                ),
+                ("status = 'open' ORDER BY created_at, id", Vec::new()),
+                &format!("{TASK_COLUMNS}, secrets, action_decision"),
+                true,
+            )
+            .await?;
+            tx.commit().await?;
+            row
+        } else {
+            Sql::new(format!(
+                "UPDATE tasks SET status = 'processing', worker_id = ?, last_heartbeat_at = ?
+                 WHERE id = ({pick}) AND status = 'open'
+                 RETURNING {TASK_COLUMNS}, secrets, action_decision"
+            ))
+            .bind(worker_id)
+            .bind(Utc::now())
+            .fetch_optional(&*self.db)
+            .await?
+        };
         let Some(row) = row else { return Ok(None) };
         let sealed_secrets: Option<String> = row.get("secrets")?;
         let decision: Option<String> = row.get("action_decision")?;
@@ -333,16 +353,33 @@ impl TaskStore {
         id: &str,
         worker_id: &str,
     ) -> Result<Heartbeat, DatabaseError> {
-        let row: Option<(bool,)> = Sql::new(
-            "UPDATE tasks SET last_heartbeat_at = ?
-             WHERE id = ? AND worker_id = ? AND status = 'processing'
-             RETURNING cancel_requested",
-        )
-        .bind(Utc::now())
-        .bind(id)
-        .bind(worker_id)
-        .fetch_optional(&*self.db)
-        .await?;
+        let row: Option<(bool,)> = if self.dialect() == Dialect::Mysql {
+            let mut tx = self.db.begin().await?;
+            let row = mysql::update_returning(
+                &mut tx,
+                ("last_heartbeat_at = ?", vec![Utc::now().into_db_value()]),
+                (
+                    "id = ? AND worker_id = ? AND status = 'processing'",
+                    vec![id.into_db_value(), worker_id.into_db_value()],
+                ),
+                "cancel_requested",
+                false,
+            )
+            .await?;
+            tx.commit().await?;
+            row.map(FromDbRow::from_row).transpose()?
+        } else {
+            Sql::new(
+                "UPDATE tasks SET last_heartbeat_at = ?
+                 WHERE id = ? AND worker_id = ? AND status = 'processing'
+                 RETURNING cancel_requested",
+            )
+            .bind(Utc::now())
+            .bind(id)
+            .bind(worker_id)
+            .fetch_optional(&*self.db)
+            .await?
+        };
         Ok(match row {
             Some((cancel_requested,)) => Heartbeat::Alive { cancel_requested },
             None => Heartbeat::Lost,
@@ -409,17 +446,37 @@ impl TaskStore {
         body: &Value,
     ) -> Result<bool, DatabaseError> {
         let mut tx = self.db.begin().await?;
-        let row: Option<(bool,)> = Sql::new(
-            "UPDATE tasks SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE ? END,
-                 secrets = NULL, worker_id = NULL
-             WHERE id = ? AND worker_id = ? AND status = 'processing'
-             RETURNING cancel_requested",
-        )
-        .bind(status.as_str())
-        .bind(id)
-        .bind(worker_id)
-        .fetch_optional(&mut tx)
-        .await?;
+        let row: Option<(bool,)> = if self.dialect() == Dialect::Mysql {
+            mysql::update_returning(
+                &mut tx,
+                (
+                    "status = CASE WHEN cancel_requested THEN 'cancelled' ELSE ? END, \
+                     secrets = NULL, worker_id = NULL",
+                    vec![status.as_str().into_db_value()],
+                ),
+                (
+                    "id = ? AND worker_id = ? AND status = 'processing'",
+                    vec![id.into_db_value(), worker_id.into_db_value()],
+                ),
+                "cancel_requested",
+                false,
+            )
+            .await?
+            .map(FromDbRow::from_row)
+            .transpose()?
+        } else {
+            Sql::new(
+                "UPDATE tasks SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE ? END,
+                     secrets = NULL, worker_id = NULL
+                 WHERE id = ? AND worker_id = ? AND status = 'processing'
+                 RETURNING cancel_requested",
+            )
+            .bind(status.as_str())
+            .bind(id)
+            .bind(worker_id)
+            .fetch_optional(&mut tx)
+            .await?
+        };
         let Some((cancelled,)) = row else {
             tx.rollback().await?;
             return Ok(false);
@@ -442,7 +499,14 @@ impl TaskStore {
         event_type: &str,
         body: &Value,
     ) -> Result<i64, DatabaseError> {
-        let id = events::insert(&*self.db, self.dialect(), task_id, event_type, body).await?;
+        let id = if self.dialect() == Dialect::Mysql {
+            let mut tx = self.db.begin().await?;
+            let id = events::insert(&mut tx, self.dialect(), task_id, event_type, body).await?;
+            tx.commit().await?;
+            id
+        } else {
+            events::insert_on(&*self.db, self.dialect(), task_id, event_type, body).await?
+        };
         self.hub.notify(task_id);
         Ok(id)
     }
@@ -543,17 +607,37 @@ impl TaskStore {
         sealed_secrets: Option<&str>,
     ) -> Result<Option<bool>, DatabaseError> {
         let mut tx = self.db.begin().await?;
-        let row: Option<(String,)> = Sql::new(
-            "UPDATE tasks SET status = 'open', worker_id = NULL, cancel_requested = FALSE,
-                 last_heartbeat_at = ?, secrets = ?
-             WHERE id = ? AND status IN ('failed', 'cancelled', 'completed')
-             RETURNING spec",
-        )
-        .bind(Utc::now())
-        .bind(sealed_secrets)
-        .bind(id)
-        .fetch_optional(&mut tx)
-        .await?;
+        let row: Option<(String,)> = if self.dialect() == Dialect::Mysql {
+            mysql::update_returning(
+                &mut tx,
+                (
+                    "status = 'open', worker_id = NULL, cancel_requested = FALSE, \
+                     last_heartbeat_at = ?, secrets = ?",
+                    vec![Utc::now().into_db_value(), sealed_secrets.into_db_value()],
+                ),
+                (
+                    "id = ? AND status IN ('failed', 'cancelled', 'completed')",
+                    vec![id.into_db_value()],
+                ),
+                "spec",
+                false,
+            )
+            .await?
+            .map(FromDbRow::from_row)
+            .transpose()?
+        } else {
+            Sql::new(
+                "UPDATE tasks SET status = 'open', worker_id = NULL, cancel_requested = FALSE,
+                     last_heartbeat_at = ?, secrets = ?
+                 WHERE id = ? AND status IN ('failed', 'cancelled', 'completed')
+                 RETURNING spec",
+            )
+            .bind(Utc::now())
+            .bind(sealed_secrets)
+            .bind(id)
+            .fetch_optional(&mut tx)
+            .await?
+        };
         let Some((spec,)) = row else {
             tx.rollback().await?;
             return Ok(self.get(id).await?.map(|_| false));
