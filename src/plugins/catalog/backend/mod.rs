@@ -44,7 +44,9 @@
 //! `catalog.changeLog.maxAge` / `maxRows` / `pruneInterval` (the change log those catch-ups
 //! read; default 1 hour, 500,000 rows, pruned every minute), `catalog.progress.interval`
 //! (how often the first ingestion's progress is logged and reported in the readiness
-//! payload; default 5 seconds).
+//! payload; default 5 seconds), `catalog.processing.batchSize` (entities processed per
+//! transaction, default 1000), `catalog.processing.maxBufferedChildren` (entities emitted by
+//! a batch that are held before they are written, default 5000).
 
 mod error;
 pub mod generate;
@@ -225,10 +227,25 @@ fn engine_options(config: &Config, rules: RulesEnforcer) -> Result<EngineOptions
         .opt_duration("catalog.processingInterval")
         .map_err(|e| bad("catalog.processingInterval", e.to_string()))?
         .unwrap_or(DEFAULT_INTERVAL);
+    let size = |key: &str, default: usize| -> Result<usize, CatalogError> {
+        match config.opt_u64(key).map_err(|e| bad(key, e.to_string()))? {
+            None => Ok(default),
+            Some(0) => Err(bad(key, "must be at least 1".into())),
+            Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    };
     Ok(EngineOptions {
         orphan_strategy,
         interval,
         rules,
+        batch_size: size(
+            "catalog.processing.batchSize",
+            processing::DEFAULT_BATCH_SIZE,
+        )?,
+        max_buffered_children: size(
+            "catalog.processing.maxBufferedChildren",
+            processing::DEFAULT_MAX_BUFFERED_CHILDREN,
+        )?,
     })
 }
 

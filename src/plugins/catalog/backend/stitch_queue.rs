@@ -58,6 +58,10 @@ impl StitchMarks {
         }
         let ticket = uuid::Uuid::new_v4().simple().to_string();
         let rows: Vec<(String, bool)> = self.0.into_iter().collect();
+        #[cfg(feature = "postgres")]
+        if let DbTransaction::Postgres(conn) = &mut *tx {
+            return pg::queue(conn, rows, &ticket).await;
+        }
         for batch in rows.chunks(ROWS_PER_INSERT) {
             let mut sql = Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES ");
             for (i, (entity_ref, eager)) in batch.iter().enumerate() {
@@ -99,6 +103,10 @@ async fn next_chunk(tx: &mut DbTransaction) -> Result<Vec<Queued>, CatalogError>
 
 /// Removes the rows read in `rows`, unless they were queued again since (a new ticket).
 async fn dequeue(tx: &mut DbTransaction, rows: &[Queued]) -> Result<(), CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        return pg::dequeue(conn, rows).await;
+    }
     let tickets: Vec<&String> = rows
         .iter()
         .map(|r| &r.1)
@@ -118,6 +126,63 @@ async fn dequeue(tx: &mut DbTransaction, rows: &[Queued]) -> Result<(), CatalogE
         .map_err(CatalogError::db("dequeue stitched entities"))?;
     }
     Ok(())
+}
+
+/// The same statements on PostgreSQL with an array per column: one statement text whatever
+/// the number of rows, so it is prepared and planned once per connection.
+#[cfg(feature = "postgres")]
+mod pg {
+    use sqlx::PgConnection;
+
+    use super::{Queued, ROWS_PER_INSERT};
+    use crate::plugins::catalog::backend::error::CatalogError;
+    use crate::services::database::DatabaseError;
+
+    fn fail(op: &'static str, text: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogError {
+        move |e| CatalogError::db(op)(DatabaseError::query(text, e))
+    }
+
+    pub(super) async fn queue(
+        conn: &mut PgConnection,
+        rows: Vec<(String, bool)>,
+        ticket: &str,
+    ) -> Result<(), CatalogError> {
+        const TEXT: &str = "INSERT INTO stitch_queue (entity_ref, ticket, eager) \
+            SELECT r, $2, e FROM UNNEST($1::text[], $3::bigint[]) AS v(r, e) \
+            ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
+            eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END";
+        for batch in rows.chunks(ROWS_PER_INSERT) {
+            let refs: Vec<&str> = batch.iter().map(|(r, _)| r.as_str()).collect();
+            let eager: Vec<i64> = batch.iter().map(|(_, e)| i64::from(*e)).collect();
+            sqlx::query(TEXT)
+                .bind(refs)
+                .bind(ticket)
+                .bind(eager)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail("queue stitching", TEXT))?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn dequeue(
+        conn: &mut PgConnection,
+        rows: &[Queued],
+    ) -> Result<(), CatalogError> {
+        const TEXT: &str = "DELETE FROM stitch_queue AS q USING UNNEST($1::text[], $2::text[]) \
+            AS v(r, t) WHERE q.entity_ref = v.r AND q.ticket = v.t";
+        for batch in rows.chunks(ROWS_PER_INSERT) {
+            let refs: Vec<&str> = batch.iter().map(|r| r.0.as_str()).collect();
+            let tickets: Vec<&str> = batch.iter().map(|r| r.1.as_str()).collect();
+            sqlx::query(TEXT)
+                .bind(refs)
+                .bind(tickets)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail("dequeue stitched entities", TEXT))?;
+        }
+        Ok(())
+    }
 }
 
 impl Engine {

@@ -29,6 +29,7 @@ use super::read::{LocationReader, YamlLocationProcessor};
 use super::stitch_queue::StitchMarks;
 use super::store;
 use outcome::ProcessingError;
+pub(crate) use passes::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUFFERED_CHILDREN};
 
 /// Most entities a dry run reads.
 const DRY_RUN_LIMIT: usize = 10_000;
@@ -49,6 +50,11 @@ pub(crate) struct EngineOptions {
     /// Processing interval: each entity is reprocessed after `interval` to `1.5 * interval`.
     pub(crate) interval: Duration,
     pub(crate) rules: RulesEnforcer,
+    /// Entities processed per batch (`catalog.processing.batchSize`).
+    pub(crate) batch_size: usize,
+    /// Children held before the outcomes that emitted them are written
+    /// (`catalog.processing.maxBufferedChildren`).
+    pub(crate) max_buffered_children: usize,
 }
 
 /// The processing engine shared by the router, providers and the refresh loop.
@@ -211,15 +217,15 @@ impl Engine {
         let mut queue = Vec::new();
         let mut accepted = Vec::new();
         let mut seen = HashSet::new();
-        for (entity_ref, hash, json, key) in &prepared {
+        for (entity_ref, hash, json, key) in prepared {
             if !seen.insert(entity_ref.clone()) {
                 continue;
             }
             match Self::plan_upsert(
                 &mut existing,
-                entity_ref,
+                &entity_ref,
                 json,
-                hash,
+                &hash,
                 key.as_deref(),
                 &mut inserts,
                 &mut updates,
@@ -228,7 +234,7 @@ impl Engine {
                     if changed {
                         queue.push(entity_ref.clone());
                     }
-                    accepted.push(entity_ref.clone());
+                    accepted.push(entity_ref);
                 }
                 Err(other) => self.logger.log(
                     LogLevel::Warn,
@@ -236,7 +242,7 @@ impl Engine {
                         "entity conflicts with the same entity from {}; the first one is kept",
                         other.unwrap_or_default()
                     ),
-                    &[("provider", provider), ("entity", entity_ref)],
+                    &[("provider", provider), ("entity", &entity_ref)],
                 ),
             }
         }

@@ -115,11 +115,12 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// What the stored result hash is made of: the processed entity, errors, relations and
-    /// children. An unchanged hash means nothing needs writing.
-    pub(crate) fn result_hash(&self) -> String {
-        let mut s = String::new();
-        if let Some(p) = &self.processed {
-            s.push_str(&p.to_string());
+    /// children. An unchanged hash means nothing needs writing. `processed` is the processed
+    /// entity's JSON text (`self.processed` serialised once by the caller, who stores it too).
+    pub(crate) fn result_hash(&self, processed: Option<&str>) -> String {
+        let mut s = String::with_capacity(processed.map_or(0, str::len) + 64);
+        if let Some(p) = processed {
+            s.push_str(p);
         }
         s.push('\u{1}');
         s.push_str(&self.errors_json());

@@ -17,8 +17,13 @@ use super::super::store::{self, ExistingRow, StateRow, UnprocessedWrite};
 use super::outcome::{Outcome, ProcessingError};
 use super::{Engine, now_ms};
 
-/// Entities processed per batch (one transaction each).
-const BATCH: usize = 1000;
+/// Entities processed per batch, by default (`catalog.processing.batchSize`).
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 1000;
+/// Children emitted by a batch's outcomes that are held before those outcomes are written,
+/// by default (`catalog.processing.maxBufferedChildren`).
+pub(crate) const DEFAULT_MAX_BUFFERED_CHILDREN: usize = 5000;
+/// Entities processed at the same time.
+const CONCURRENCY: usize = 16;
 /// How many times one entity may be processed in one pass (guards against emit loops).
 const MAX_VISITS: u32 = 3;
 
@@ -27,7 +32,7 @@ impl Engine {
     pub(super) fn plan_upsert(
         existing: &mut HashMap<String, ExistingRow>,
         entity_ref: &str,
-        json: &str,
+        json: String,
         hash: &str,
         location_key: Option<&str>,
         inserts: &mut Vec<UnprocessedWrite>,
@@ -47,7 +52,7 @@ impl Engine {
                 inserts.push(UnprocessedWrite {
                     entity_id,
                     entity_ref: entity_ref.to_owned(),
-                    unprocessed: json.to_owned(),
+                    unprocessed: json,
                     unprocessed_hash: hash.to_owned(),
                     location_key: location_key.map(str::to_owned),
                 });
@@ -69,7 +74,7 @@ impl Engine {
                 updates.push(UnprocessedWrite {
                     entity_id: row.entity_id.clone(),
                     entity_ref: entity_ref.to_owned(),
-                    unprocessed: json.to_owned(),
+                    unprocessed: json,
                     unprocessed_hash: hash.to_owned(),
                     location_key: row.location_key.clone(),
                 });
@@ -94,20 +99,22 @@ impl Engine {
             .into_iter()
             .collect();
         let mut existing = store::existing_rows(tx, &child_refs).await?;
+        drop(child_refs);
         let (mut inserts, mut updates) = (Vec::new(), Vec::new());
         let mut accepted: Vec<Vec<String>> = Vec::with_capacity(outcomes.len());
         for o in &mut outcomes {
             let mut refs = Vec::new();
             let mut seen = HashSet::new();
             if o.processed.is_some() {
-                for c in &o.children {
+                for c in &mut o.children {
                     if !seen.insert(c.entity_ref.clone()) {
                         continue;
                     }
+                    // The text moves to the write; the ref and hash stay for the result hash.
                     match Self::plan_upsert(
                         &mut existing,
                         &c.entity_ref,
-                        &c.json,
+                        std::mem::take(&mut c.json),
                         &c.hash,
                         Some(&c.location_key),
                         &mut inserts,
@@ -150,7 +157,8 @@ impl Engine {
         let mut keep_old: HashSet<String> = HashSet::new();
         let mut processed_rows = Vec::new();
         for (o, refs) in outcomes.iter().zip(accepted) {
-            let hash = o.result_hash();
+            let processed = o.processed.as_ref().map(Value::to_string);
+            let hash = o.result_hash(processed.as_deref());
             if o.old_hash.as_deref() == Some(hash.as_str()) {
                 continue;
             }
@@ -159,7 +167,6 @@ impl Engine {
             } else {
                 Some(o.errors_json())
             };
-            let processed = o.processed.as_ref().map(Value::to_string);
             processed_rows.push((o.entity_id.clone(), processed, hash, errors));
             marks.stitch(o.entity_ref.clone());
             if o.processed.is_some() {
@@ -223,6 +230,20 @@ impl Engine {
         marks.write(tx).await
     }
 
+    /// Writes outcomes in a transaction of their own (empty: nothing).
+    async fn write_outcomes(
+        &self,
+        outcomes: Vec<Outcome>,
+        queue: &mut VecDeque<String>,
+    ) -> Result<(), CatalogError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        self.write_batch(&mut tx, outcomes, queue).await?;
+        tx.commit().await.map_err(CatalogError::db("commit"))
+    }
+
     // ---------------------------------------------------------------- passes
 
     /// Processes `initial` and everything that changes because of it, then drains the stitch
@@ -238,9 +259,10 @@ impl Engine {
         let mut queue: VecDeque<String> = initial.into();
         let mut visits: HashMap<String, u32> = HashMap::new();
         while !queue.is_empty() {
-            let mut batch = Vec::with_capacity(BATCH);
+            let batch_size = self.options.batch_size.max(1);
+            let mut batch = Vec::with_capacity(batch_size);
             let mut in_batch = HashSet::new();
-            while batch.len() < BATCH {
+            while batch.len() < batch_size {
                 let Some(r) = queue.pop_front() else { break };
                 let v = visits.entry(r.clone()).or_insert(0);
                 if *v >= MAX_VISITS || !in_batch.insert(r.clone()) {
@@ -259,28 +281,49 @@ impl Engine {
                 batch.iter().enumerate().map(|(i, r)| (r, i)).collect();
             rows.sort_by_key(|r| position.get(&r.entity_ref).copied().unwrap_or(usize::MAX));
             tx.commit().await.map_err(CatalogError::db("commit"))?;
-            let t = std::time::Instant::now();
+            let mut t = std::time::Instant::now();
             processed += rows.len();
-            let mut outcomes: Vec<Outcome> = Vec::with_capacity(rows.len());
-            for chunk in rows.chunks(16) {
-                let mut running = futures::stream::FuturesOrdered::new();
-                for r in chunk {
-                    running.push_back(self.process(
-                        &r.entity_id,
-                        &r.entity_ref,
-                        &r.unprocessed,
-                        r.result_hash.clone(),
-                    ));
+            // Outcomes are written in order, and as soon as the children they emitted reach
+            // the budget. Entities run up to CONCURRENCY at a time, but the window starts at
+            // one and only widens while outcomes emit few children: a batch of locations
+            // that emit thousands of entities each is read one location at a time, so it
+            // never holds them all.
+            let mut outcomes: Vec<Outcome> = Vec::new();
+            let mut buffered = 0usize;
+            let mut window = 1usize;
+            let few = (self.options.max_buffered_children / CONCURRENCY).max(1);
+            let mut rows = rows.into_iter();
+            let mut running = futures::stream::FuturesOrdered::new();
+            loop {
+                while running.len() < window {
+                    let Some(r) = rows.next() else { break };
+                    running.push_back(async move {
+                        self.process(&r.entity_id, &r.entity_ref, &r.unprocessed, r.result_hash)
+                            .await
+                    });
                 }
-                while let Some(o) = running.next().await {
-                    outcomes.push(o);
+                let Some(o) = running.next().await else { break };
+                buffered += o.children.len();
+                window = if o.children.len() >= few {
+                    1
+                } else {
+                    (window * 2).min(CONCURRENCY)
+                };
+                outcomes.push(o);
+                if buffered >= self.options.max_buffered_children {
+                    process_time += t.elapsed();
+                    let w = std::time::Instant::now();
+                    self.write_outcomes(std::mem::take(&mut outcomes), &mut queue)
+                        .await?;
+                    write_time += w.elapsed();
+                    buffered = 0;
+                    t = std::time::Instant::now();
                 }
             }
+            drop(running);
             process_time += t.elapsed();
             let t = std::time::Instant::now();
-            let mut tx = self.begin().await?;
-            self.write_batch(&mut tx, outcomes, &mut queue).await?;
-            tx.commit().await.map_err(CatalogError::db("commit"))?;
+            self.write_outcomes(outcomes, &mut queue).await?;
             write_time += t.elapsed();
         }
         // Free the per-pass bookkeeping before stitching grows the index.

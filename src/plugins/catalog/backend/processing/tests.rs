@@ -99,6 +99,8 @@ async fn a_processor_with_a_lower_priority_reads_file_locations_first() {
                 orphan_strategy: OrphanStrategy::Delete,
                 interval: Duration::from_secs(100),
                 rules: RulesEnforcer::default(),
+                batch_size: super::DEFAULT_BATCH_SIZE,
+                max_buffered_children: super::DEFAULT_MAX_BUFFERED_CHILDREN,
             },
             LocationReader::new(
                 Arc::new(

@@ -12,28 +12,24 @@ pub(crate) async fn stitch_rows(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<StitchRow>, CatalogError> {
-    let mut out = Vec::with_capacity(refs.len());
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String, String, Option<String>)> = in_sql(
-            "SELECT entity_id, entity_ref, processed_entity, errors FROM refresh_state WHERE",
-            "entity_ref",
-            chunk,
-            " AND processed_entity IS NOT NULL",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("load processed entities"))?;
-        out.extend(
-            rows.into_iter()
-                .map(|(entity_id, entity_ref, processed, errors)| StitchRow {
-                    entity_id,
-                    entity_ref,
-                    processed,
-                    errors,
-                }),
-        );
-    }
-    Ok(out)
+    let rows: Vec<(String, String, String, Option<String>)> = select_in(
+        tx,
+        "SELECT entity_id, entity_ref, processed_entity, errors FROM refresh_state WHERE",
+        "entity_ref",
+        refs,
+        " AND processed_entity IS NOT NULL",
+        "load processed entities",
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(entity_id, entity_ref, processed, errors)| StitchRow {
+            entity_id,
+            entity_ref,
+            processed,
+            errors,
+        })
+        .collect())
 }
 
 /// `(source, type, target)` of every relation whose source is one of `refs`.

@@ -5,6 +5,8 @@
 //! counter and the change log other processes catch up from); here the schema, the row
 //! types and the batching helpers they share.
 
+#[cfg(feature = "postgres")]
+mod bulk;
 mod changes;
 mod finals;
 mod locations;
@@ -220,6 +222,12 @@ pub(super) async fn insert_rows(
     rows: Vec<Vec<crate::services::database::DbValue>>,
     op: &'static str,
 ) -> Result<(), CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        if bulk::insertable(&rows) {
+            return bulk::insert(conn, head, rows, op).await;
+        }
+    }
     let per = (MAX_PARAMS / cols).max(1);
     let row_ph = format!("({})", placeholders(cols));
     let mut iter = rows.into_iter().peekable();
@@ -243,8 +251,8 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-/// Runs `<prefix> <column> IN (…)<suffix>` over `items`, [`CHUNK`] at a time, and collects
-/// every row.
+/// Runs `<prefix> <column> IN (…)<suffix>` over `items`, [`CHUNK`] at a time (on PostgreSQL
+/// `= ANY` of an array, a few thousand at a time), and collects every row.
 pub(super) async fn select_in<T: FromDbRow, C: Default + Extend<T>>(
     tx: &mut DbTransaction,
     prefix: &str,
@@ -253,6 +261,10 @@ pub(super) async fn select_in<T: FromDbRow, C: Default + Extend<T>>(
     suffix: &str,
     op: &'static str,
 ) -> Result<C, CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        return bulk::select_any(conn, prefix, column, items, suffix, op).await;
+    }
     let mut out = C::default();
     for chunk in items.chunks(CHUNK) {
         let rows: Vec<T> = in_sql(prefix, column, chunk, suffix)

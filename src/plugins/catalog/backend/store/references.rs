@@ -12,20 +12,16 @@ pub(crate) async fn relation_sources_of(
     tx: &mut DbTransaction,
     ids: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    let mut out = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(String,)> = in_sql(
-            "SELECT DISTINCT source_entity_ref FROM relations WHERE",
-            "originating_entity_id",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("read relations"))?;
-        out.extend(rows.into_iter().map(|(r,)| r));
-    }
-    Ok(out)
+    let rows: Vec<(String,)> = select_in(
+        tx,
+        "SELECT DISTINCT source_entity_ref FROM relations WHERE",
+        "originating_entity_id",
+        ids,
+        "",
+        "read relations",
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
 pub(crate) async fn delete_where_in(
@@ -35,6 +31,11 @@ pub(crate) async fn delete_where_in(
     items: &[String],
     op: &'static str,
 ) -> Result<(), CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        let text = format!("DELETE FROM {table} WHERE {column} = ANY($1)");
+        return bulk::execute_any(conn, &text, items, None, op).await;
+    }
     for chunk in items.chunks(CHUNK) {
         in_sql(&format!("DELETE FROM {table} WHERE"), column, chunk, "")
             .execute(&mut *tx)
@@ -146,20 +147,16 @@ pub(crate) async fn referenced(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    let mut out = HashSet::new();
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String,)> = in_sql(
-            "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE",
-            "target_entity_ref",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("read references"))?;
-        out.extend(rows.into_iter().map(|(r,)| r));
-    }
-    Ok(out)
+    let rows: Vec<(String,)> = select_in(
+        tx,
+        "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE",
+        "target_entity_ref",
+        refs,
+        "",
+        "read references",
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
 /// The sources (entity refs, or `None` for a provider) referencing `target`.

@@ -12,56 +12,51 @@ pub(crate) async fn load_state_rows(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<StateRow>, CatalogError> {
-    let mut out = Vec::with_capacity(refs.len());
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String, String, Option<String>)> = in_sql(
-            "SELECT entity_id, entity_ref, unprocessed_entity, result_hash FROM refresh_state WHERE",
-            "entity_ref",
-            chunk,
-            "",
+    let rows: Vec<(String, String, String, Option<String>)> = select_in(
+        tx,
+        "SELECT entity_id, entity_ref, unprocessed_entity, result_hash FROM refresh_state WHERE",
+        "entity_ref",
+        refs,
+        "",
+        "load refresh state",
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(entity_id, entity_ref, unprocessed, result_hash)| StateRow {
+                entity_id,
+                entity_ref,
+                unprocessed,
+                result_hash,
+            },
         )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("load refresh state"))?;
-        out.extend(
-            rows.into_iter().map(
-                |(entity_id, entity_ref, unprocessed, result_hash)| StateRow {
-                    entity_id,
-                    entity_ref,
-                    unprocessed,
-                    result_hash,
-                },
-            ),
-        );
-    }
-    Ok(out)
+        .collect())
 }
 
 pub(crate) async fn existing_rows(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<HashMap<String, ExistingRow>, CatalogError> {
-    let mut out = HashMap::with_capacity(refs.len());
-    for chunk in refs.chunks(CHUNK) {
-        let rows: Vec<(String, String, Option<String>, String)> = in_sql(
-            "SELECT entity_id, entity_ref, location_key, unprocessed_hash FROM refresh_state WHERE",
-            "entity_ref",
-            chunk,
-            "",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(CatalogError::db("find existing entities"))?;
-        for (entity_id, entity_ref, location_key, unprocessed_hash) in rows {
-            out.insert(
-                entity_ref,
-                ExistingRow {
-                    entity_id,
-                    location_key,
-                    unprocessed_hash,
-                },
-            );
-        }
+    let rows: Vec<(String, String, Option<String>, String)> = select_in(
+        tx,
+        "SELECT entity_id, entity_ref, location_key, unprocessed_hash FROM refresh_state WHERE",
+        "entity_ref",
+        refs,
+        "",
+        "find existing entities",
+    )
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for (entity_id, entity_ref, location_key, unprocessed_hash) in rows {
+        out.insert(
+            entity_ref,
+            ExistingRow {
+                entity_id,
+                location_key,
+                unprocessed_hash,
+            },
+        );
     }
     Ok(out)
 }
@@ -121,6 +116,10 @@ pub(crate) async fn update_processed_many(
     tx: &mut DbTransaction,
     rows: Vec<(String, Option<String>, String, Option<String>)>,
 ) -> Result<(), CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        return bulk::update_processed(conn, rows).await;
+    }
     let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
     if tx.dialect() == Dialect::Mysql {
         return update_processed_many_mysql(tx, ok, failed).await;
@@ -214,6 +213,11 @@ pub(crate) async fn set_next_update(
     ids: &[String],
     at: i64,
 ) -> Result<(), CatalogError> {
+    #[cfg(feature = "postgres")]
+    if let DbTransaction::Postgres(conn) = &mut *tx {
+        let text = "UPDATE refresh_state SET next_update_at = $2 WHERE entity_id = ANY($1)";
+        return bulk::execute_any(conn, text, ids, Some(at), "schedule refresh").await;
+    }
     for chunk in ids.chunks(CHUNK) {
         Sql::new(format!(
             "UPDATE refresh_state SET next_update_at = ? WHERE entity_id IN ({})",
