@@ -157,6 +157,7 @@ impl Engine {
             .await
             .map_err(CatalogError::db("begin transaction"))?;
         store::tune(&mut tx).await?;
+        store::lock_writers(&mut tx).await?;
         Ok(tx)
     }
 

@@ -15,9 +15,22 @@
 //!   until the transaction ends. A second writer's `UPDATE` waits for the first to commit (or
 //!   roll back), then, under READ COMMITTED, re-reads the committed row and adds one to it.
 //!   So the writer of `N + 1` cannot even obtain its number before `N` has committed, and a
-//!   snapshot that sees `N + 1` sees `N`. The bump is the last statement before the commit
-//!   (see its callers), so the lock is held only for the log insert and the commit.
+//!   snapshot that sees `N + 1` sees `N`.
 //! - SQLite: one writer at a time for the whole database; transactions are serial.
+//!
+//! # One writer at a time across processes
+//!
+//! Every writing transaction takes the counter row's lock as its first statement
+//! ([`lock_writers`]), not only at the bump. Without it, two processes sharing the database
+//! that process or stitch the same entities at once (replicas started together, or a
+//! location registered on one while another processes it) both run delete-then-insert and
+//! read-then-insert on the same keys: the second to commit fails on a unique key
+//! (`final_entities`, `refresh_state.entity_ref`) and its whole pass is lost. Taking the
+//! lock first makes the second writer wait, then read what the first committed. Inside one
+//! process the engine's own lock already serialises writers, so this costs nothing there;
+//! across replicas it trades write concurrency (which would only collide) for passes that
+//! never fail. Every writer takes this lock before any other row lock, so writers cannot
+//! deadlock on each other.
 //!
 //! A rolled-back transaction leaves no generation and no log rows; generations without log
 //! rows (a bump that changed nothing) are harmless, so readers never rely on the log being
@@ -44,6 +57,24 @@ const HORIZON_ROW: i64 = 2;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Takes the catalog's writer lock (the generation counter's row) for the rest of `tx`: the
+/// first statement of every transaction that writes catalog rows (see the module docs).
+pub(crate) async fn lock_writers(tx: &mut DbTransaction) -> Result<(), CatalogError> {
+    let sql = if tx.dialect() == crate::services::database::Dialect::Sqlite {
+        // SQLite has no row locks: a no-op write takes the database's write lock now (waiting
+        // out the busy timeout) instead of failing to upgrade a read lock later.
+        "UPDATE catalog_generation SET generation = generation WHERE id = ?"
+    } else {
+        "SELECT generation FROM catalog_generation WHERE id = ? FOR UPDATE"
+    };
+    Sql::new(sql)
+        .bind(COUNTER_ROW)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("take the catalog writer lock"))?;
+    Ok(())
 }
 
 /// Bumps the generation counter inside a writing transaction and records `changed` (ids of
@@ -154,6 +185,7 @@ pub(crate) async fn prune_changes(
         .begin()
         .await
         .map_err(CatalogError::db("begin transaction"))?;
+    lock_writers(&mut tx).await?;
     Sql::new("UPDATE catalog_generation SET generation = ? WHERE id = ? AND generation < ?")
         .bind(horizon)
         .bind(HORIZON_ROW)
