@@ -1,9 +1,10 @@
 #![allow(missing_docs)]
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
-//! The catalog REST API over a real backend, on SQLite (and PostgreSQL when
-//! `BACKLOT_TEST_POSTGRES_URL` is set).
+//! The catalog REST API over a real backend, once per database backend
+//! (`sqlite::*`, `postgres::*`, `mysql::*`; see `support::per_database_backend!`).
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
@@ -19,7 +20,7 @@ const ALL_KINDS: &str =
     "[Component, API, Location, Group, User, System, Domain, Resource, Template]";
 
 fn database_yaml() -> String {
-    support::postgres_database_yaml("cat").unwrap_or_default()
+    support::database_yaml("cat")
 }
 
 async fn start(catalog_yaml: &str) -> TestBackend {
@@ -113,7 +114,6 @@ fn has_relation(e: &Value, t: &str, target: &str) -> bool {
         .any(|r| r["type"] == t && r["targetRef"] == target)
 }
 
-#[tokio::test]
 async fn config_locations_are_ingested_with_relations_annotations_and_identity() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
@@ -178,7 +178,6 @@ async fn config_locations_are_ingested_with_relations_annotations_and_identity()
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn get_entities_filters_combine_like_backstage() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
@@ -303,7 +302,6 @@ async fn get_entities_filters_combine_like_backstage() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn by_query_cursors_walk_every_page_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
@@ -380,7 +378,6 @@ async fn by_query_cursors_walk_every_page_exactly_once() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn by_refs_uid_ancestry_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc-a", ""));
@@ -498,7 +495,6 @@ async fn by_refs_uid_ancestry_and_delete() {
 
 /// Backstage sorts the reference lists of the built-in kinds' `spec` while processing, so
 /// clients see the same `spec` whatever order the file lists them in; other lists keep theirs.
-#[tokio::test]
 async fn spec_reference_lists_are_served_sorted_like_backstage() {
     let dir = tempfile::tempdir().unwrap();
     let group = "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: [team-z, team-b]\n  members: [zoe, adam]\n";
@@ -544,7 +540,6 @@ async fn spec_reference_lists_are_served_sorted_like_backstage() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn facets_count_values() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
@@ -597,7 +592,6 @@ async fn facets_count_values() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn registered_locations_add_list_get_delete() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
@@ -691,7 +685,6 @@ async fn registered_locations_add_list_get_delete() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn orphans_are_deleted_by_default_and_marked_with_keep() {
     for strategy in ["delete", "keep"] {
         let dir = tempfile::tempdir().unwrap();
@@ -767,7 +760,6 @@ async fn orphans_are_deleted_by_default_and_marked_with_keep() {
     }
 }
 
-#[tokio::test]
 async fn conflicting_entity_keeps_the_first_and_reports_on_the_second_location() {
     let dir = tempfile::tempdir().unwrap();
     let first = write(
@@ -827,7 +819,6 @@ async fn conflicting_entity_keeps_the_first_and_reports_on_the_second_location()
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn a_conflict_warning_reaches_the_plugin_logger() {
     let dir = tempfile::tempdir().unwrap();
     let first = write(dir.path(), "first.yaml", &component("dup", ""));
@@ -847,7 +838,6 @@ async fn a_conflict_warning_reaches_the_plugin_logger() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn broken_files_and_entities_do_not_block_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let broken = write(dir.path(), "broken.yaml", "kind: [unclosed\n");
@@ -907,7 +897,6 @@ async fn broken_files_and_entities_do_not_block_the_rest() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn placeholders_resolve_relative_to_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "apis/openapi.yaml", "openapi: 3.0.0\n");
@@ -929,7 +918,6 @@ async fn placeholders_resolve_relative_to_the_file() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn refresh_picks_up_changes_and_rejects_bad_refs() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -979,7 +967,6 @@ async fn refresh_picks_up_changes_and_rejects_bad_refs() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1009,7 +996,6 @@ async fn the_refresh_loop_reprocesses_on_its_interval() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn validate_entity_names_the_broken_fields() {
     let b = start(&config(&[], "", "")).await;
     let good = json!({
@@ -1067,7 +1053,6 @@ async fn validate_entity_names_the_broken_fields() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn analyze_location_lists_existing_entity_files() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "repo/catalog-info.yaml", &component("svc", ""));
@@ -1108,7 +1093,6 @@ async fn analyze_location_lists_existing_entity_files() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn readonly_catalog_refuses_location_changes() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1126,7 +1110,6 @@ async fn readonly_catalog_refuses_location_changes() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn missing_files_set_errors_but_do_not_orphan() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1248,7 +1231,6 @@ mod extension {
     }
 }
 
-#[tokio::test]
 async fn modules_add_entity_providers_and_processors() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
@@ -1304,3 +1286,25 @@ async fn modules_add_entity_providers_and_processors() {
     assert_eq!(teams, ["blue", "green"]);
     b.stop().await.unwrap();
 }
+
+per_database_backend!(
+    config_locations_are_ingested_with_relations_annotations_and_identity,
+    get_entities_filters_combine_like_backstage,
+    by_query_cursors_walk_every_page_exactly_once,
+    by_refs_uid_ancestry_and_delete,
+    spec_reference_lists_are_served_sorted_like_backstage,
+    facets_count_values,
+    registered_locations_add_list_get_delete,
+    orphans_are_deleted_by_default_and_marked_with_keep,
+    conflicting_entity_keeps_the_first_and_reports_on_the_second_location,
+    a_conflict_warning_reaches_the_plugin_logger,
+    broken_files_and_entities_do_not_block_the_rest,
+    placeholders_resolve_relative_to_the_file,
+    refresh_picks_up_changes_and_rejects_bad_refs,
+    the_refresh_loop_reprocesses_on_its_interval,
+    validate_entity_names_the_broken_fields,
+    analyze_location_lists_existing_entity_files,
+    readonly_catalog_refuses_location_changes,
+    missing_files_set_errors_but_do_not_orphan,
+    modules_add_entity_providers_and_processors,
+);

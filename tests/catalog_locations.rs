@@ -2,9 +2,10 @@
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! The catalog's registered-locations API (`POST /locations/by-query`, `PUT /locations/{id}`)
-//! and URL locations read through the backend's URL reader, over a real backend on SQLite
-//! (and PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set).
+//! and URL locations read through the backend's URL reader, over a real backend, once per
+//! database backend (`sqlite::*`, `postgres::*`, `mysql::*`).
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
@@ -18,13 +19,10 @@ use backlot::testing::{TestBackend, TestResponse};
 use serde_json::{Value, json};
 
 fn database_yaml() -> String {
-    support::postgres_database_yaml("loc").unwrap_or_default()
+    support::database_yaml("loc")
 }
 
 async fn start(extra_yaml: &str) -> TestBackend {
-    if std::env::var("BACKLOT_TEST_POSTGRES_URL").is_err() {
-        println!("PostgreSQL variant skipped: BACKLOT_TEST_POSTGRES_URL is unset (SQLite only)");
-    }
     TestBackend::builder()
         .config_yaml(support::file_locations_yaml())
         .feature(Feature::plugin(CatalogPlugin::new()))
@@ -109,7 +107,6 @@ fn targets(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn by_query_walks_every_matching_location_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let b = start("  locations: []\n").await;
@@ -232,7 +229,6 @@ async fn by_query_walks_every_matching_location_exactly_once() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn by_query_rejects_bad_input_naming_the_field() {
     let b = start("  locations: []\n").await;
     let cases = [
@@ -274,7 +270,6 @@ async fn by_query_rejects_bad_input_naming_the_field() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn put_points_a_location_at_a_new_target() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.yaml", &component("svc-a"));
@@ -412,7 +407,6 @@ async fn put_points_a_location_at_a_new_target() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn put_is_refused_in_read_only_mode() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.yaml", &component("svc-a"));
@@ -481,7 +475,6 @@ fn host_of(base: &str) -> String {
     format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
 }
 
-#[tokio::test]
 async fn url_locations_are_read_through_backend_reading_allow() {
     let allowed = serve_catalog("allowed").await;
     let denied = serve_catalog("denied").await;
@@ -625,7 +618,6 @@ async fn url_locations_are_read_through_backend_reading_allow() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn catalog_client_queries_and_updates_locations() {
     use backlot::plugins::catalog::common::{CatalogClient, Location, QueryLocationsRequest};
     let dir = tempfile::tempdir().unwrap();
@@ -716,3 +708,12 @@ async fn catalog_client_queries_and_updates_locations() {
     assert_eq!(err.name(), Some("InputError"));
     b.stop().await.unwrap();
 }
+
+per_database_backend!(
+    by_query_walks_every_matching_location_exactly_once,
+    by_query_rejects_bad_input_naming_the_field,
+    put_points_a_location_at_a_new_target,
+    put_is_refused_in_read_only_mode,
+    url_locations_are_read_through_backend_reading_allow,
+    catalog_client_queries_and_updates_locations,
+);

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The catalog modules of `examples/catalog_modules.rs` (an org chart entity provider that
 //! re-reads its file from a scheduler task, and an on-call processor) on a real backend, over
-//! HTTP. Runs on SQLite, and on PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set and the
-//! `postgres` feature is on.
+//! HTTP. Runs once per database
+//! backend (`sqlite::*`, `postgres::*`, `mysql::*`).
 
+#[macro_use]
 mod support;
 
 #[path = "../examples/support/catalog_modules.rs"]
@@ -25,10 +26,7 @@ use catalog_modules::{
 use serde_json::Value;
 
 fn database_yaml() -> String {
-    if !cfg!(feature = "postgres") {
-        return String::new();
-    }
-    support::postgres_database_yaml("mod").unwrap_or_default()
+    support::database_yaml("mod")
 }
 
 /// A copy of the example's org chart in a temporary directory, to edit.
@@ -147,7 +145,6 @@ where
     }
 }
 
-#[tokio::test]
 async fn the_provider_turns_the_org_chart_into_groups_and_users_related_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let org = org_chart_copy(dir.path());
@@ -198,7 +195,6 @@ async fn the_provider_turns_the_org_chart_into_groups_and_users_related_both_way
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn the_processor_relates_on_call_users_and_reports_bad_values_in_status_items() {
     let dir = tempfile::tempdir().unwrap();
     let org = org_chart_copy(dir.path());
@@ -280,7 +276,6 @@ users:
     memberOf: [design]
 ";
 
-#[tokio::test]
 async fn editing_the_org_chart_and_triggering_the_task_adds_and_removes_entities() {
     let dir = tempfile::tempdir().unwrap();
     let org = org_chart_copy(dir.path());
@@ -342,7 +337,6 @@ async fn editing_the_org_chart_and_triggering_the_task_adds_and_removes_entities
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn a_broken_org_chart_keeps_the_catalog_and_fails_the_task_run() {
     let dir = tempfile::tempdir().unwrap();
     let org = org_chart_copy(dir.path());
@@ -373,3 +367,10 @@ async fn a_broken_org_chart_keeps_the_catalog_and_fails_the_task_run() {
     assert_eq!(names(&b, "group").await.len(), 5);
     b.stop().await.unwrap();
 }
+
+per_database_backend!(
+    the_provider_turns_the_org_chart_into_groups_and_users_related_both_ways,
+    the_processor_relates_on_call_users_and_reports_bad_values_in_status_items,
+    editing_the_org_chart_and_triggering_the_task_adds_and_removes_entities,
+    a_broken_org_chart_keeps_the_catalog_and_fails_the_task_run,
+);

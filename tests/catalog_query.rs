@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! Entity queries answered by the catalog's in-memory index: Backstage's predicate forms
 //! (`POST /entities/by-query`, `POST /entity-facets`), keyset cursors that stay exact while the
-//! catalog changes, and two backends sharing one database seeing each other's writes. On
-//! SQLite, and on PostgreSQL when `BACKLOT_TEST_POSTGRES_URL` is set.
+//! catalog changes, and two backends sharing one database seeing each other's writes. Once
+//! per database backend (`sqlite::*`, `postgres::*`, `mysql::*`).
 
+#[macro_use]
 mod support;
 
 use std::path::Path;
@@ -19,15 +20,16 @@ use serde_json::{Value, json};
 const RULES: &str =
     "  rules:\n    - allow: [Component, API, Location, Group, User, System, Domain, Resource]\n";
 
-/// The database section: PostgreSQL with a fresh prefix when configured, else a SQLite file
-/// in `dir` (so that two backends can share it).
+/// The database section of the test's backend: a fresh prefix on PostgreSQL / MySQL, a
+/// SQLite file in `dir` (so that two backends can share it).
 fn database_yaml(dir: &Path) -> String {
-    support::postgres_database_yaml("q").unwrap_or_else(|| {
-        format!(
+    if support::database_backend() == "sqlite" {
+        return format!(
             "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
             dir.display()
-        )
-    })
+        );
+    }
+    support::database_yaml("q")
 }
 
 async fn start(database: &str, catalog: &str) -> TestBackend {
@@ -99,7 +101,6 @@ fn assert_input_error(res: &TestResponse, needle: &str) {
     );
 }
 
-#[tokio::test]
 async fn predicates_select_order_and_project_like_filters() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog.yaml");
@@ -269,7 +270,6 @@ async fn predicates_select_order_and_project_like_filters() {
     b.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn keyset_cursors_neither_repeat_nor_skip_while_the_catalog_changes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog.yaml");
@@ -355,7 +355,6 @@ async fn by_name(backend: &TestBackend, name: &str) -> u16 {
     backend.client().get(&path).await.unwrap().status()
 }
 
-#[tokio::test]
 async fn backends_sharing_a_database_see_each_others_writes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog.yaml");
@@ -425,3 +424,9 @@ async fn backends_sharing_a_database_see_each_others_writes() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+per_database_backend!(
+    predicates_select_order_and_project_like_filters,
+    keyset_cursors_neither_repeat_nor_skip_while_the_catalog_changes,
+    backends_sharing_a_database_see_each_others_writes,
+);
