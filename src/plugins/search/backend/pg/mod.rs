@@ -107,6 +107,9 @@ const DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS search_postings_rank_idx
         ON search_postings (term, score DESC, type, ord)",
     "CREATE INDEX IF NOT EXISTS search_postings_type_idx ON search_postings (type)",
+    // Checks a candidate document for a word or filter term (index-only).
+    "CREATE INDEX IF NOT EXISTS search_postings_doc_idx
+        ON search_postings (term, type, ord) INCLUDE (score)",
     "CREATE TABLE IF NOT EXISTS search_terms (
         type TEXT NOT NULL,
         term TEXT COLLATE \"C\" NOT NULL,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{ENGINE, PgEngine, db_err};
+use super::{ENGINE, PgEngine, db_err, write};
 use crate::plugins::search::backend::embedded::{page_cursors, requested_page};
 use crate::plugins::search::backend::matching::{self, FUZZY_MIN_LEN};
 use crate::plugins::search::common::{SearchDocument, SearchQuery, SearchResult, SearchResultSet};
@@ -369,18 +369,30 @@ async fn candidates(
     let mut joins = String::new();
     let mut conds = String::new();
     let mut sum = String::from("c.s");
+    // The other words and the filters are postings too: each check is one probe of the
+    // `(term, type, ord)` index; documents are read only for the page.
     for (i, _) in words.iter().enumerate() {
         let (t, f) = (p.take(), p.take());
         joins.push_str(&format!(
-            " CROSS JOIN LATERAL (SELECT max((d.scores ->> u.term)::float4 * u.f) AS s
-               FROM UNNEST(${t}::text[], ${f}::float4[]) AS u(term, f)) w{i}"
+            " CROSS JOIN LATERAL (SELECT max(q.score * u.f) AS s
+               FROM UNNEST(${t}::text[], ${f}::float4[]) AS u(term, f)
+               JOIN search_postings q ON q.term = u.term AND q.type = c.type AND q.ord = c.ord
+             ) w{i}"
         ));
         conds.push_str(&format!(" AND w{i}.s IS NOT NULL"));
         sum.push_str(&format!(" + w{i}.s"));
     }
     for _ in filters {
-        conds.push_str(&format!(" AND d.filters && ${}::text[]", p.take()));
+        conds.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM search_postings q WHERE q.term = ANY(${}::text[])
+               AND q.type = c.type AND q.ord = c.ord)",
+            p.take()
+        ));
     }
+    let filters: Vec<Vec<String>> = filters
+        .iter()
+        .map(|set| set.iter().map(|f| write::filter_posting(f)).collect())
+        .collect();
     let (lim, off) = (p.take(), p.take());
     let sql = format!(
         "WITH c AS (
@@ -390,11 +402,15 @@ async fn candidates(
              SELECT p.type, p.ord, p.score * t.f AS s FROM search_postings p
              WHERE p.term = t.term AND (cardinality($3::text[]) = 0 OR p.type = ANY($3))
              ORDER BY p.score DESC, p.type, p.ord LIMIT ${per}) x
-           GROUP BY x.type, x.ord)
-         SELECT c.type, d.document, {sum} AS s, count(*) OVER () AS n
-         FROM c JOIN search_documents d ON d.type = c.type AND d.ord = c.ord{joins}
-         WHERE TRUE{conds}
-         ORDER BY s DESC, c.type, c.ord LIMIT ${lim} OFFSET ${off}",
+           GROUP BY x.type, x.ord),
+         r AS (
+           SELECT c.type, c.ord, {sum} AS s, count(*) OVER () AS n
+           FROM c{joins}
+           WHERE TRUE{conds}
+           ORDER BY s DESC, c.type, c.ord LIMIT ${lim} OFFSET ${off})
+         SELECT r.type, d.document, r.n
+         FROM r JOIN search_documents d ON d.type = r.type AND d.ord = r.ord
+         ORDER BY r.s DESC, r.type, r.ord",
         per = p.take(),
     );
     let fetch = |lim: usize, off: usize| {
@@ -405,7 +421,7 @@ async fn candidates(
         for w in &words {
             q = q.bind(&w.terms).bind(&w.factors);
         }
-        for f in filters {
+        for f in &filters {
             q = q.bind(f);
         }
         q.bind(to_i64(lim))

@@ -17,6 +17,8 @@ const ROW_BATCH: usize = 20_000;
 /// A title occurrence counts as this many text occurrences.
 const TITLE_WEIGHT: f32 = 2.0;
 const K1: f32 = 1.2;
+/// The first character of a filter posting's term.
+const FILTER_MARK: char = '\u{1}';
 const B: f32 = 0.75;
 
 /// One document's words: (word, weighted term frequency), and its length in words.
@@ -56,6 +58,12 @@ fn filter_terms(doc: &SearchDocument) -> Vec<String> {
     out
 }
 
+/// The posting term of a filter term: marked so no query word (letters and digits) can
+/// match or prefix it.
+pub(super) fn filter_posting(term: &str) -> String {
+    format!("{FILTER_MARK}{term}")
+}
+
 /// Replaces every row of `doc_type` in one transaction, under an advisory lock per type.
 pub(super) async fn replace_type(
     pool: &PgPool,
@@ -63,6 +71,11 @@ pub(super) async fn replace_type(
     documents: Vec<SearchDocument>,
 ) -> Result<(), SearchError> {
     let words: Vec<DocWords> = documents.iter().map(doc_words).collect();
+    // Each document's filter terms, marked as posting terms.
+    let filters_of: Vec<Vec<String>> = documents
+        .iter()
+        .map(|d| filter_terms(d).iter().map(|f| filter_posting(f)).collect())
+        .collect();
     let mut df: HashMap<&str, i32> = HashMap::new();
     for w in &words {
         for (word, _) in &w.words {
@@ -91,16 +104,17 @@ pub(super) async fn replace_type(
     let mut p_terms: Vec<&str> = Vec::with_capacity(ROW_BATCH);
     let mut p_scores: Vec<f32> = Vec::with_capacity(ROW_BATCH);
     let mut p_ords: Vec<i32> = Vec::with_capacity(ROW_BATCH);
-    for (chunk_no, (docs, words)) in documents
+    for (chunk_no, ((docs, words), doc_filters)) in documents
         .chunks(DOC_BATCH)
         .zip(words.chunks(DOC_BATCH))
+        .zip(filters_of.chunks(DOC_BATCH))
         .enumerate()
     {
         let mut ords = Vec::with_capacity(docs.len());
         let mut jsons = Vec::with_capacity(docs.len());
         let mut filters = Vec::with_capacity(docs.len());
         let mut scores = Vec::with_capacity(docs.len());
-        for (i, (doc, w)) in docs.iter().zip(words).enumerate() {
+        for (i, ((doc, w), fs)) in docs.iter().zip(words).zip(doc_filters).enumerate() {
             let ord = i32::try_from(chunk_no * DOC_BATCH + i)
                 .map_err(|e| SearchError::engine(ENGINE, "too many documents", e))?;
             ords.push(ord);
@@ -108,7 +122,17 @@ pub(super) async fn replace_type(
                 serde_json::to_value(doc)
                     .map_err(|e| SearchError::engine(ENGINE, "cannot serialize a document", e))?,
             );
-            filters.push(Value::from(filter_terms(doc)));
+            filters.push(Value::from(
+                fs.iter()
+                    .map(|f| Value::from(f.strip_prefix(FILTER_MARK).unwrap_or(f)))
+                    .collect::<Vec<_>>(),
+            ));
+            // Filter terms are postings too (score 0), so a query checks them by index.
+            for f in fs {
+                p_terms.push(f);
+                p_scores.push(0.0);
+                p_ords.push(ord);
+            }
             let mut map = Map::new();
             for (word, tf) in &w.words {
                 // The word's weight without its rarity: the query multiplies in the inverse
@@ -164,7 +188,14 @@ pub(super) async fn replace_type(
     }
     tx.commit()
         .await
-        .map_err(db_err("cannot commit the new documents"))
+        .map_err(db_err("cannot commit the new documents"))?;
+    // Marks the new rows visible to all (index-only scans then skip the heap) and refreshes
+    // the planner's statistics. Only pages changed since the last vacuum are read. A failure
+    // is not the index's: autovacuum does the same later.
+    let _ = sqlx::raw_sql("VACUUM (ANALYZE) search_postings, search_documents, search_terms")
+        .execute(pool)
+        .await;
+    Ok(())
 }
 
 async fn insert_postings(
