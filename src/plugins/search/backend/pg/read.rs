@@ -384,8 +384,10 @@ async fn candidates(
     }
     for _ in filters {
         conds.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM search_postings q WHERE q.term = ANY(${}::text[])
-               AND q.type = c.type AND q.ord = c.ord)",
+            // A scalar subquery (not `EXISTS`, which the planner may turn into a pass over
+            // every posting of the filter term): at most one probe per candidate.
+            " AND (SELECT 1 FROM search_postings q WHERE q.term = ANY(${}::text[])
+               AND q.type = c.type AND q.ord = c.ord LIMIT 1) IS NOT NULL",
             p.take()
         ));
     }
