@@ -1,4 +1,5 @@
-//! Indexing: BM25 scores computed here, rows written in bulk (`UNNEST`) in one transaction.
+//! Indexing: BM25 scores computed here, rows written in bulk (postings by `COPY`, documents
+//! and words by `UNNEST`) in one transaction.
 
 use std::collections::HashMap;
 
@@ -208,18 +209,48 @@ async fn insert_postings(
     if terms.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO search_postings (type, term, score, ord)
-         SELECT $1, t, s, o FROM UNNEST($2::text[], $3::float4[], $4::int4[]) AS u(t, s, o)",
-    )
-    .bind(doc_type)
-    .bind(terms)
-    .bind(scores)
-    .bind(ords)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err("cannot insert postings"))?;
+    // `COPY ... FROM STDIN` in text format: one line per posting.
+    let mut buf = String::with_capacity(terms.len() * 32);
+    let doc_type = copy_escape(doc_type);
+    for ((term, score), ord) in terms.iter().zip(scores).zip(ords) {
+        buf.push_str(&doc_type);
+        buf.push('\t');
+        buf.push_str(&copy_escape(term));
+        buf.push('\t');
+        buf.push_str(&score.to_string());
+        buf.push('\t');
+        buf.push_str(&ord.to_string());
+        buf.push('\n');
+    }
+    let mut copy = tx
+        .copy_in_raw("COPY search_postings (type, term, score, ord) FROM STDIN")
+        .await
+        .map_err(db_err("cannot insert postings"))?;
+    copy.send(buf.into_bytes())
+        .await
+        .map_err(db_err("cannot insert postings"))?;
+    copy.finish()
+        .await
+        .map_err(db_err("cannot insert postings"))?;
     Ok(())
+}
+
+/// A value for `COPY`'s text format: backslash, tab, newline and carriage return escaped.
+fn copy_escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '\t', '\n', '\r']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -235,5 +266,11 @@ mod tests {
         assert_eq!(w.len, 7.0);
         assert!(bm25(2.0, 1.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
         assert!(bm25(1.0, 3.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
+    }
+
+    #[test]
+    fn copy_values_escape_separators() {
+        assert_eq!(copy_escape("team=a\tb\\c\nd"), "team=a\\tb\\\\c\\nd");
+        assert_eq!(copy_escape("plain"), "plain");
     }
 }
