@@ -1,8 +1,9 @@
 //! The PostgreSQL engine (cargo feature `postgres`), on the `search` plugin's own database.
 //!
 //! Storage: `search_documents` (one row per document: the document, its filter terms and its
-//! per-term scores), `search_postings` (term, score, document; a B-tree on
-//! `(term, score DESC, type, ord)`) and `search_terms` (document frequency per term and type).
+//! per-term scores), `search_postings` (term, score, document, and the document's filter
+//! terms; B-trees on `(term, score DESC, type, ord)` for top-k and `(term, type, ord)` for
+//! checking a candidate) and `search_terms` (document frequency per term and type).
 //! A one-word query is an index range scan with `LIMIT`, never a pass over every match.
 
 mod read;
@@ -107,6 +108,9 @@ const DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS search_postings_rank_idx
         ON search_postings (term, score DESC, type, ord)",
     "CREATE INDEX IF NOT EXISTS search_postings_type_idx ON search_postings (type)",
+    // Checks a candidate document for a word or filter term (index-only).
+    "CREATE INDEX IF NOT EXISTS search_postings_doc_idx
+        ON search_postings (term, type, ord) INCLUDE (score)",
     "CREATE TABLE IF NOT EXISTS search_terms (
         type TEXT NOT NULL,
         term TEXT COLLATE \"C\" NOT NULL,

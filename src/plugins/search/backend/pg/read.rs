@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{ENGINE, PgEngine, db_err};
+use super::{ENGINE, PgEngine, db_err, write};
 use crate::plugins::search::backend::embedded::{page_cursors, requested_page};
 use crate::plugins::search::backend::matching::{self, FUZZY_MIN_LEN};
 use crate::plugins::search::common::{SearchDocument, SearchQuery, SearchResult, SearchResultSet};
@@ -176,27 +176,31 @@ pub(super) async fn run(
     let offset = page.saturating_mul(limit);
     let tokens = matching::query_tokens(&query.term);
     let filters = filter_sets(query);
-    let mut words = Vec::with_capacity(tokens.len());
-    for token in &tokens {
-        let word = engine.expand(token, &query.types).await?;
-        if word.terms.is_empty() {
-            return Ok(page_of(engine, Vec::new(), &tokens, page, limit, offset, 0));
-        }
-        words.push(word);
-    }
-    if words.len() > 1 {
-        weigh_by_rarity(engine, &query.types, &mut words).await?;
-    }
-    let (rows, total) = if words.is_empty() {
-        list_all(engine, query, &filters, limit, offset).await?
-    } else if words.len() == 1 && filters.is_empty() {
-        one_word(engine, query, &words[0], limit, offset).await?
+    let (rows, total) = if tokens.len() == 1 && filters.is_empty() {
+        one_word_direct(engine, query, &tokens[0], limit, offset).await?
     } else {
-        candidates(engine, query, words, &filters, limit, offset).await?
+        let mut words = Vec::with_capacity(tokens.len());
+        for token in &tokens {
+            let word = engine.expand(token, &query.types).await?;
+            if word.terms.is_empty() {
+                return Ok(page_of(engine, Vec::new(), &tokens, page, limit, offset, 0));
+            }
+            words.push(word);
+        }
+        if words.len() > 1 {
+            weigh_by_rarity(engine, &query.types, &mut words).await?;
+        }
+        if words.is_empty() {
+            list_all(engine, query, &filters, limit, offset).await?
+        } else {
+            candidates(engine, query, words, &filters, limit, offset).await?
+        }
     };
     let mut docs = Vec::with_capacity(rows.len());
     for row in rows {
-        let doc_type: String = row.try_get("type").map_err(db_err("cannot read a row"))?;
+        let doc_type: Option<String> = row.try_get("type").map_err(db_err("cannot read a row"))?;
+        // The one-word statement answers one row without a document when nothing matches.
+        let Some(doc_type) = doc_type else { continue };
         let json: Value = row
             .try_get("document")
             .map_err(db_err("cannot read a row"))?;
@@ -299,40 +303,80 @@ async fn list_all(
     Ok((rows, count_of(&count)?))
 }
 
-/// One word, no field filters: the top `offset + limit + 1` postings of each indexed word it
-/// stands for (a B-tree range scan each), merged by best score per document. Exact.
-async fn one_word(
+/// One word, no field filters, in one statement: expands the word through `search_terms`
+/// (itself, the most frequent words it prefixes, the words one edit away) and reads the top
+/// postings of each, merged by best score per document. Each row also carries the
+/// expansion (`terms`, `df_sum`, `df_max`) for the count; with no match, one row without
+/// a document.
+async fn one_word_direct(
     engine: &PgEngine,
     query: &SearchQuery,
-    word: &Word,
+    token: &str,
     limit: usize,
     offset: usize,
 ) -> Result<Rows, SearchError> {
+    let typos = if token.chars().count() >= FUZZY_MIN_LEN {
+        one_edit_variants(token)
+    } else {
+        Vec::new()
+    };
     let want = offset.saturating_add(limit).saturating_add(1);
     let rows = sqlx::query(
-        "SELECT d.type, d.document FROM (
+        "WITH e AS (
+           (SELECT term, sum(df)::int8 AS df,
+                   CASE WHEN term = $1 THEN $6::float4 ELSE $7::float4 END AS f
+            FROM search_terms
+            WHERE term >= $1 AND term < $2
+              AND (cardinality($3::text[]) = 0 OR type = ANY($3))
+            GROUP BY term ORDER BY (term = $1) DESC, sum(df) DESC, term LIMIT $4)
+           UNION ALL
+           (SELECT term, sum(df)::int8 AS df, $8::float4 AS f FROM search_terms
+            WHERE term = ANY($5) AND (cardinality($3::text[]) = 0 OR type = ANY($3))
+            GROUP BY term)),
+         s AS (SELECT coalesce(array_agg(term), '{}') AS terms,
+                      coalesce(sum(df), 0)::int8 AS df_sum,
+                      coalesce(max(df), 0)::int8 AS df_max FROM e),
+         r AS (
            SELECT x.type, x.ord, max(x.s) AS s
-           FROM UNNEST($1::text[], $2::float4[]) AS t(term, f)
-           CROSS JOIN LATERAL (
-             SELECT p.type, p.ord, p.score * t.f AS s FROM search_postings p
-             WHERE p.term = t.term AND (cardinality($3::text[]) = 0 OR p.type = ANY($3))
-             ORDER BY p.score DESC, p.type, p.ord LIMIT $4) x
+           FROM e CROSS JOIN LATERAL (
+             SELECT p.type, p.ord, p.score * e.f AS s FROM search_postings p
+             WHERE p.term = e.term AND (cardinality($3::text[]) = 0 OR p.type = ANY($3))
+             ORDER BY p.score DESC, p.type, p.ord LIMIT $9) x
            GROUP BY x.type, x.ord
-           ORDER BY s DESC, x.type, x.ord LIMIT $5 OFFSET $6) r
-         JOIN search_documents d ON d.type = r.type AND d.ord = r.ord
+           ORDER BY s DESC, x.type, x.ord LIMIT $10 OFFSET $11)
+         SELECT s.terms, s.df_sum, s.df_max, d.type, d.document
+         FROM s LEFT JOIN (r JOIN search_documents d ON d.type = r.type AND d.ord = r.ord)
+           ON TRUE
          ORDER BY r.s DESC, r.type, r.ord",
     )
-    .bind(&word.terms)
-    .bind(&word.factors)
+    .bind(token)
+    .bind(format!("{token}\u{10FFFF}"))
     .bind(&query.types)
+    .bind(to_i64(engine.limits.max_expansions.max(1)))
+    .bind(&typos)
+    .bind(EXACT)
+    .bind(PREFIX)
+    .bind(TYPO)
     .bind(to_i64(want))
     .bind(to_i64(limit.saturating_add(1)))
     .bind(to_i64(offset))
     .fetch_all(&engine.pool)
     .await
     .map_err(db_err("query failed"))?;
-    if word.terms.len() == 1 {
-        return Ok((rows, usize::try_from(word.df_sum).unwrap_or(0)));
+    let Some(first) = rows.first() else {
+        return Ok((rows, 0));
+    };
+    let terms: Vec<String> = first
+        .try_get("terms")
+        .map_err(db_err("cannot read a word"))?;
+    let df_sum: i64 = first
+        .try_get("df_sum")
+        .map_err(db_err("cannot read a word"))?;
+    let df_max: i64 = first
+        .try_get("df_max")
+        .map_err(db_err("cannot read a word"))?;
+    if terms.len() <= 1 {
+        return Ok((rows, usize::try_from(df_sum).unwrap_or(0)));
     }
     let count = sqlx::query(
         "SELECT count(DISTINCT (type, ord)) AS n FROM (
@@ -340,14 +384,14 @@ async fn one_word(
            WHERE term = ANY($1) AND (cardinality($2::text[]) = 0 OR type = ANY($2))
            LIMIT $3) c",
     )
-    .bind(&word.terms)
+    .bind(&terms)
     .bind(&query.types)
     .bind(to_i64(engine.limits.count_limit))
     .fetch_one(&engine.pool)
     .await
     .map_err(db_err("count failed"))?;
     let n = count_of(&count)?;
-    Ok((rows, n.max(usize::try_from(word.df_max).unwrap_or(0))))
+    Ok((rows, n.max(usize::try_from(df_max).unwrap_or(0))))
 }
 
 /// Several words or field filters: the best `candidateLimit` postings of the rarest word,
@@ -369,18 +413,32 @@ async fn candidates(
     let mut joins = String::new();
     let mut conds = String::new();
     let mut sum = String::from("c.s");
+    // The other words and the filters are postings too: each check is one probe of the
+    // `(term, type, ord)` index; documents are read only for the page.
     for (i, _) in words.iter().enumerate() {
         let (t, f) = (p.take(), p.take());
         joins.push_str(&format!(
-            " CROSS JOIN LATERAL (SELECT max((d.scores ->> u.term)::float4 * u.f) AS s
-               FROM UNNEST(${t}::text[], ${f}::float4[]) AS u(term, f)) w{i}"
+            " CROSS JOIN LATERAL (SELECT max(q.score * u.f) AS s
+               FROM UNNEST(${t}::text[], ${f}::float4[]) AS u(term, f)
+               JOIN search_postings q ON q.term = u.term AND q.type = c.type AND q.ord = c.ord
+             ) w{i}"
         ));
         conds.push_str(&format!(" AND w{i}.s IS NOT NULL"));
         sum.push_str(&format!(" + w{i}.s"));
     }
     for _ in filters {
-        conds.push_str(&format!(" AND d.filters && ${}::text[]", p.take()));
+        conds.push_str(&format!(
+            // A scalar subquery (not `EXISTS`, which the planner may turn into a pass over
+            // every posting of the filter term): at most one probe per candidate.
+            " AND (SELECT 1 FROM search_postings q WHERE q.term = ANY(${}::text[])
+               AND q.type = c.type AND q.ord = c.ord LIMIT 1) IS NOT NULL",
+            p.take()
+        ));
     }
+    let filters: Vec<Vec<String>> = filters
+        .iter()
+        .map(|set| set.iter().map(|f| write::filter_posting(f)).collect())
+        .collect();
     let (lim, off) = (p.take(), p.take());
     let sql = format!(
         "WITH c AS (
@@ -390,11 +448,15 @@ async fn candidates(
              SELECT p.type, p.ord, p.score * t.f AS s FROM search_postings p
              WHERE p.term = t.term AND (cardinality($3::text[]) = 0 OR p.type = ANY($3))
              ORDER BY p.score DESC, p.type, p.ord LIMIT ${per}) x
-           GROUP BY x.type, x.ord)
-         SELECT c.type, d.document, {sum} AS s, count(*) OVER () AS n
-         FROM c JOIN search_documents d ON d.type = c.type AND d.ord = c.ord{joins}
-         WHERE TRUE{conds}
-         ORDER BY s DESC, c.type, c.ord LIMIT ${lim} OFFSET ${off}",
+           GROUP BY x.type, x.ord),
+         r AS (
+           SELECT c.type, c.ord, {sum} AS s, count(*) OVER () AS n
+           FROM c{joins}
+           WHERE TRUE{conds}
+           ORDER BY s DESC, c.type, c.ord LIMIT ${lim} OFFSET ${off})
+         SELECT r.type, d.document, r.n
+         FROM r JOIN search_documents d ON d.type = r.type AND d.ord = r.ord
+         ORDER BY r.s DESC, r.type, r.ord",
         per = p.take(),
     );
     let fetch = |lim: usize, off: usize| {
@@ -405,7 +467,7 @@ async fn candidates(
         for w in &words {
             q = q.bind(&w.terms).bind(&w.factors);
         }
-        for f in filters {
+        for f in &filters {
             q = q.bind(f);
         }
         q.bind(to_i64(lim))

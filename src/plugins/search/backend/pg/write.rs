@@ -1,4 +1,5 @@
-//! Indexing: BM25 scores computed here, rows written in bulk (`UNNEST`) in one transaction.
+//! Indexing: BM25 scores computed here, rows written in bulk (postings by `COPY`, documents
+//! and words by `UNNEST`) in one transaction.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,8 @@ const ROW_BATCH: usize = 20_000;
 /// A title occurrence counts as this many text occurrences.
 const TITLE_WEIGHT: f32 = 2.0;
 const K1: f32 = 1.2;
+/// The first character of a filter posting's term.
+const FILTER_MARK: char = '\u{1}';
 const B: f32 = 0.75;
 
 /// One document's words: (word, weighted term frequency), and its length in words.
@@ -56,6 +59,12 @@ fn filter_terms(doc: &SearchDocument) -> Vec<String> {
     out
 }
 
+/// The posting term of a filter term: marked so no query word (letters and digits) can
+/// match or prefix it.
+pub(super) fn filter_posting(term: &str) -> String {
+    format!("{FILTER_MARK}{term}")
+}
+
 /// Replaces every row of `doc_type` in one transaction, under an advisory lock per type.
 pub(super) async fn replace_type(
     pool: &PgPool,
@@ -63,6 +72,11 @@ pub(super) async fn replace_type(
     documents: Vec<SearchDocument>,
 ) -> Result<(), SearchError> {
     let words: Vec<DocWords> = documents.iter().map(doc_words).collect();
+    // Each document's filter terms, marked as posting terms.
+    let filters_of: Vec<Vec<String>> = documents
+        .iter()
+        .map(|d| filter_terms(d).iter().map(|f| filter_posting(f)).collect())
+        .collect();
     let mut df: HashMap<&str, i32> = HashMap::new();
     for w in &words {
         for (word, _) in &w.words {
@@ -91,16 +105,17 @@ pub(super) async fn replace_type(
     let mut p_terms: Vec<&str> = Vec::with_capacity(ROW_BATCH);
     let mut p_scores: Vec<f32> = Vec::with_capacity(ROW_BATCH);
     let mut p_ords: Vec<i32> = Vec::with_capacity(ROW_BATCH);
-    for (chunk_no, (docs, words)) in documents
+    for (chunk_no, ((docs, words), doc_filters)) in documents
         .chunks(DOC_BATCH)
         .zip(words.chunks(DOC_BATCH))
+        .zip(filters_of.chunks(DOC_BATCH))
         .enumerate()
     {
         let mut ords = Vec::with_capacity(docs.len());
         let mut jsons = Vec::with_capacity(docs.len());
         let mut filters = Vec::with_capacity(docs.len());
         let mut scores = Vec::with_capacity(docs.len());
-        for (i, (doc, w)) in docs.iter().zip(words).enumerate() {
+        for (i, ((doc, w), fs)) in docs.iter().zip(words).zip(doc_filters).enumerate() {
             let ord = i32::try_from(chunk_no * DOC_BATCH + i)
                 .map_err(|e| SearchError::engine(ENGINE, "too many documents", e))?;
             ords.push(ord);
@@ -108,7 +123,17 @@ pub(super) async fn replace_type(
                 serde_json::to_value(doc)
                     .map_err(|e| SearchError::engine(ENGINE, "cannot serialize a document", e))?,
             );
-            filters.push(Value::from(filter_terms(doc)));
+            filters.push(Value::from(
+                fs.iter()
+                    .map(|f| Value::from(f.strip_prefix(FILTER_MARK).unwrap_or(f)))
+                    .collect::<Vec<_>>(),
+            ));
+            // Filter terms are postings too (score 0), so a query checks them by index.
+            for f in fs {
+                p_terms.push(f);
+                p_scores.push(0.0);
+                p_ords.push(ord);
+            }
             let mut map = Map::new();
             for (word, tf) in &w.words {
                 // The word's weight without its rarity: the query multiplies in the inverse
@@ -164,7 +189,14 @@ pub(super) async fn replace_type(
     }
     tx.commit()
         .await
-        .map_err(db_err("cannot commit the new documents"))
+        .map_err(db_err("cannot commit the new documents"))?;
+    // Marks the new rows visible to all (index-only scans then skip the heap) and refreshes
+    // the planner's statistics. Only pages changed since the last vacuum are read. A failure
+    // is not the index's: autovacuum does the same later.
+    let _ = sqlx::raw_sql("VACUUM (ANALYZE) search_postings, search_documents, search_terms")
+        .execute(pool)
+        .await;
+    Ok(())
 }
 
 async fn insert_postings(
@@ -177,18 +209,48 @@ async fn insert_postings(
     if terms.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO search_postings (type, term, score, ord)
-         SELECT $1, t, s, o FROM UNNEST($2::text[], $3::float4[], $4::int4[]) AS u(t, s, o)",
-    )
-    .bind(doc_type)
-    .bind(terms)
-    .bind(scores)
-    .bind(ords)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err("cannot insert postings"))?;
+    // `COPY ... FROM STDIN` in text format: one line per posting.
+    let mut buf = String::with_capacity(terms.len() * 32);
+    let doc_type = copy_escape(doc_type);
+    for ((term, score), ord) in terms.iter().zip(scores).zip(ords) {
+        buf.push_str(&doc_type);
+        buf.push('\t');
+        buf.push_str(&copy_escape(term));
+        buf.push('\t');
+        buf.push_str(&score.to_string());
+        buf.push('\t');
+        buf.push_str(&ord.to_string());
+        buf.push('\n');
+    }
+    let mut copy = tx
+        .copy_in_raw("COPY search_postings (type, term, score, ord) FROM STDIN")
+        .await
+        .map_err(db_err("cannot insert postings"))?;
+    copy.send(buf.into_bytes())
+        .await
+        .map_err(db_err("cannot insert postings"))?;
+    copy.finish()
+        .await
+        .map_err(db_err("cannot insert postings"))?;
     Ok(())
+}
+
+/// A value for `COPY`'s text format: backslash, tab, newline and carriage return escaped.
+fn copy_escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '\t', '\n', '\r']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -204,5 +266,11 @@ mod tests {
         assert_eq!(w.len, 7.0);
         assert!(bm25(2.0, 1.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
         assert!(bm25(1.0, 3.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
+    }
+
+    #[test]
+    fn copy_values_escape_separators() {
+        assert_eq!(copy_escape("team=a\tb\\c\nd"), "team=a\\tb\\\\c\\nd");
+        assert_eq!(copy_escape("plain"), "plain");
     }
 }
