@@ -169,6 +169,37 @@ fn get_u64(
     }
 }
 
+/// The string at `obj[name]` of a connection object at `key`; `None` when absent or null.
+pub(crate) fn object_string<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    key: &str,
+    name: &str,
+) -> Result<Option<&'a str>, DatabaseError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(DatabaseError::config(
+            format!("{key}.{name}"),
+            format!("expected a string, found {}", kind_of(other)),
+        )),
+    }
+}
+
+/// The `port` of a connection object at `key`, as a number or a numeric string.
+pub(crate) fn object_port(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<u16>, DatabaseError> {
+    let port = match obj.get("port") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Some(Value::String(s)) => s.parse::<u16>().ok(),
+        Some(_) => None,
+    };
+    port.map(Some)
+        .ok_or_else(|| DatabaseError::config(format!("{key}.port"), "expected a port number"))
+}
+
 pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -10,7 +10,7 @@ use sqlx::mysql::{
 };
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use super::config::{PoolSettings, kind_of};
+use super::config::{PoolSettings, kind_of, object_port, object_string};
 use super::error::DatabaseError;
 
 /// MySQL's identifier length limit in characters.
@@ -108,16 +108,7 @@ fn apply_object(
     from_url: impl Fn(&str, &str) -> Result<MySqlConnectOptions, DatabaseError>,
 ) -> Result<(MySqlConnectOptions, Option<String>), DatabaseError> {
     let mut database = None;
-    let string_at = |name: &str| -> Result<Option<&str>, DatabaseError> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(DatabaseError::config(
-                format!("{key}.{name}"),
-                format!("expected a string, found {}", kind_of(other)),
-            )),
-        }
-    };
+    let string_at = |name: &str| object_string(obj, key, name);
     if let Some(url) = string_at("connectionString")? {
         options = from_url(url, &format!("{key}.connectionString"))?;
         database = options.get_database().map(str::to_owned);
@@ -128,19 +119,8 @@ fn apply_object(
     if let Some(path) = string_at("socketPath")? {
         options = options.socket(path);
     }
-    match obj.get("port") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            let port = match v {
-                Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-                Value::String(s) => s.parse::<u16>().ok(),
-                _ => None,
-            };
-            let port = port.ok_or_else(|| {
-                DatabaseError::config(format!("{key}.port"), "expected a port number")
-            })?;
-            options = options.port(port);
-        }
+    if let Some(port) = object_port(obj, key)? {
+        options = options.port(port);
     }
     if let Some(user) = string_at("user")? {
         options = options.username(user);

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use super::config::{DivisionMode, PgInputs, PoolSettings, kind_of};
+use super::config::{DivisionMode, PgInputs, PoolSettings, kind_of, object_port, object_string};
 use super::error::DatabaseError;
 
 /// PostgreSQL's identifier length limit in bytes.
@@ -98,16 +98,7 @@ fn apply_object(
     from_url: impl Fn(&str, &str) -> Result<PgConnectOptions, DatabaseError>,
 ) -> Result<(PgConnectOptions, Option<String>), DatabaseError> {
     let mut database = None;
-    let string_at = |name: &str| -> Result<Option<&str>, DatabaseError> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(DatabaseError::config(
-                format!("{key}.{name}"),
-                format!("expected a string, found {}", kind_of(other)),
-            )),
-        }
-    };
+    let string_at = |name: &str| object_string(obj, key, name);
     if let Some(url) = string_at("connectionString")? {
         options = from_url(url, &format!("{key}.connectionString"))?;
         database = options.get_database().map(str::to_owned);
@@ -115,19 +106,8 @@ fn apply_object(
     if let Some(host) = string_at("host")? {
         options = options.host(host);
     }
-    match obj.get("port") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            let port = match v {
-                Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-                Value::String(s) => s.parse::<u16>().ok(),
-                _ => None,
-            };
-            let port = port.ok_or_else(|| {
-                DatabaseError::config(format!("{key}.port"), "expected a port number")
-            })?;
-            options = options.port(port);
-        }
+    if let Some(port) = object_port(obj, key)? {
+        options = options.port(port);
     }
     if let Some(user) = string_at("user")? {
         options = options.username(user);
