@@ -1,8 +1,6 @@
 //! Facet counts over the index: per value, how many matching entities hold it, counted from
 //! postings when they can be and from the entities' fields when spellings differ.
 
-use std::collections::HashMap;
-
 use super::super::predicate::Predicate;
 use super::EntityIndex;
 use super::state::NONE;
@@ -35,9 +33,9 @@ impl EntityIndex {
         } else {
             &k.present & &s.eval(predicate)
         };
-        let mut counts: HashMap<u32, u64> = HashMap::new();
+        let mut counts: super::IdMap<u32, u64> = super::IdMap::default();
         // Counts the distinct originals of each entity in `slots`.
-        let visit = |slots: &mut dyn Iterator<Item = u32>, counts: &mut HashMap<u32, u64>| {
+        let visit = |slots: &mut dyn Iterator<Item = u32>, counts: &mut super::IdMap<u32, u64>| {
             for slot in slots {
                 let fields = s.fields_of(slot, key);
                 for (i, f) in fields.iter().enumerate() {

@@ -8,7 +8,8 @@ pub(super) struct Interner {
     table: hashbrown::HashTable<u32>,
     pub(super) items: Vec<(Box<str>, u32)>,
     free: Vec<u32>,
-    hasher: std::hash::RandomState,
+    /// Seeded per process: entity text is hashed, so keep collisions unpredictable.
+    hasher: foldhash::quality::RandomState,
 }
 
 impl Interner {

@@ -36,6 +36,9 @@ pub(crate) use matching::entity_matches;
 use state::State;
 pub(crate) use tasks::{SyncSettings, schedule};
 
+/// A map keyed by the index's own `u32` ids (never by caller text), with a fast hasher.
+pub(super) type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A final entity as the stitcher wrote it.
 pub(crate) struct IndexedEntity {
     pub(crate) entity_id: String,

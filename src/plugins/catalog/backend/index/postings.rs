@@ -1,8 +1,6 @@
 //! Postings: the slots holding one value of one key, sized to how many hold it (one slot, a
 //! short sorted vector, a roaring bitmap), and the per-key maps of value → posting.
 
-use std::collections::HashMap;
-
 use roaring::RoaringBitmap;
 
 /// The slots holding one value of one key.
@@ -128,7 +126,7 @@ impl Posting {
 /// only ever has `true`), so small maps are a plain vector.
 pub(super) enum ValueMap {
     Few(Vec<(u32, Posting)>),
-    Many(HashMap<u32, Posting>),
+    Many(super::IdMap<u32, Posting>),
 }
 
 /// Above this many values a key's map becomes a hash map.
@@ -164,7 +162,7 @@ impl ValueMap {
         match self {
             Self::Few(v) if v.len() < FEW_VALUES => v.push((value, Posting::new(slot, original))),
             Self::Few(v) => {
-                let mut m: HashMap<u32, Posting> = std::mem::take(v).into_iter().collect();
+                let mut m: super::IdMap<u32, Posting> = std::mem::take(v).into_iter().collect();
                 m.insert(value, Posting::new(slot, original));
                 *self = Self::Many(m);
             }

@@ -1,12 +1,11 @@
 //! The index's state behind its lock: slots of entities, their interned fields, the postings
 //! of every key, and the predicate and full-text evaluation over them.
 
-use std::collections::HashMap;
-
 use roaring::RoaringBitmap;
 
 use super::super::predicate::Predicate;
 use super::super::query::FullText;
+use super::IdMap;
 use super::IndexedEntity;
 use super::compression::compress;
 use super::interner::Interner;
@@ -43,10 +42,10 @@ pub(super) struct State {
     pub(super) slots: Vec<Option<Slot>>,
     pub(super) free: Vec<u32>,
     /// Interned ref / id → slot.
-    pub(super) by_ref: HashMap<u32, u32>,
-    pub(super) by_id: HashMap<u32, u32>,
+    pub(super) by_ref: IdMap<u32, u32>,
+    pub(super) by_id: IdMap<u32, u32>,
     pub(super) strings: Interner,
-    pub(super) keys: HashMap<u32, KeyIndex>,
+    pub(super) keys: IdMap<u32, KeyIndex>,
     pub(super) live: RoaringBitmap,
 }
 
