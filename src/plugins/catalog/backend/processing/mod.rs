@@ -150,14 +150,22 @@ impl Engine {
         now_ms() + base + base * jitter / 2000
     }
 
+    /// A transaction that writes catalog rows: it takes the writer lock first.
     pub(super) async fn begin(&self) -> Result<DbTransaction, CatalogError> {
+        let mut tx = self.begin_read().await?;
+        store::lock_writers(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// A transaction that only reads: it does not take the writer lock, so it runs beside a
+    /// write in flight (it sees what had committed when it began).
+    pub(super) async fn begin_read(&self) -> Result<DbTransaction, CatalogError> {
         let mut tx = self
             .db
             .begin()
             .await
             .map_err(CatalogError::db("begin transaction"))?;
         store::tune(&mut tx).await?;
-        store::lock_writers(&mut tx).await?;
         Ok(tx)
     }
 

@@ -40,7 +40,10 @@ impl Engine {
     ) -> Result<bool, Option<String>> {
         match existing.get_mut(entity_ref) {
             None => {
-                let entity_id = uuid::Uuid::new_v4().to_string();
+                // Time-ordered (v7): ids made together sort together, so the indexes keyed by
+                // entity id (`refresh_state`, `final_entities`, `relations`, the change log)
+                // grow at their end instead of dirtying a random page per row.
+                let entity_id = uuid::Uuid::now_v7().to_string();
                 existing.insert(
                     entity_ref.to_owned(),
                     ExistingRow {
@@ -156,10 +159,13 @@ impl Engine {
         let mut new_targets: HashMap<String, HashSet<String>> = HashMap::new();
         let mut keep_old: HashSet<String> = HashSet::new();
         let mut processed_rows = Vec::new();
+        // Outcomes that changed nothing only become due again; the rest do in their update.
+        let mut unchanged_ids = Vec::new();
         for (o, refs) in outcomes.iter().zip(accepted) {
             let processed = o.processed.as_ref().map(Value::to_string);
             let hash = o.result_hash(processed.as_deref());
             if o.old_hash.as_deref() == Some(hash.as_str()) {
+                unchanged_ids.push(o.entity_id.clone());
                 continue;
             }
             let errors = if o.errors.is_empty() {
@@ -187,7 +193,8 @@ impl Engine {
                 new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
             }
         }
-        store::update_processed_many(tx, processed_rows).await?;
+        let next_update = self.next_update();
+        store::update_processed_many(tx, processed_rows, next_update).await?;
         if !changed_ok_ids.is_empty() {
             marks.stitch_all(store::relation_sources_of(tx, &changed_ok_ids).await?);
             store::delete_where_in(
@@ -225,23 +232,24 @@ impl Engine {
             .await?;
             store::insert_references(tx, new_references).await?;
         }
-        let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
-        store::set_next_update(tx, &ids, self.next_update()).await?;
+        store::set_next_update(tx, &unchanged_ids, next_update).await?;
         marks.write(tx).await
     }
 
-    /// Writes outcomes in a transaction of their own (empty: nothing).
+    /// Writes outcomes in a transaction of their own; returns the refs whose unprocessed
+    /// entity changed (to process next).
     async fn write_outcomes(
         &self,
         outcomes: Vec<Outcome>,
-        queue: &mut VecDeque<String>,
-    ) -> Result<(), CatalogError> {
+    ) -> Result<VecDeque<String>, CatalogError> {
+        let mut changed = VecDeque::new();
         if outcomes.is_empty() {
-            return Ok(());
+            return Ok(changed);
         }
         let mut tx = self.begin().await?;
-        self.write_batch(&mut tx, outcomes, queue).await?;
-        tx.commit().await.map_err(CatalogError::db("commit"))
+        self.write_batch(&mut tx, outcomes, &mut changed).await?;
+        tx.commit().await.map_err(CatalogError::db("commit"))?;
+        Ok(changed)
     }
 
     // ---------------------------------------------------------------- passes
@@ -258,7 +266,17 @@ impl Engine {
             (Duration::ZERO, Duration::ZERO, 0usize);
         let mut queue: VecDeque<String> = initial.into();
         let mut visits: HashMap<String, u32> = HashMap::new();
-        while !queue.is_empty() {
+        let mut writer = Writer::default();
+        loop {
+            if queue.is_empty() {
+                // What the write in flight changes is the rest of the pass.
+                let w = std::time::Instant::now();
+                writer.wait(&mut queue).await?;
+                write_time += w.elapsed();
+                if queue.is_empty() {
+                    break;
+                }
+            }
             let batch_size = self.options.batch_size.max(1);
             let mut batch = Vec::with_capacity(batch_size);
             let mut in_batch = HashSet::new();
@@ -274,7 +292,8 @@ impl Engine {
             if batch.is_empty() {
                 continue;
             }
-            let mut tx = self.begin().await?;
+            // A read: it does not wait for the write in flight.
+            let mut tx = self.begin_read().await?;
             let mut rows: Vec<StateRow> = store::load_state_rows(&mut tx, &batch).await?;
             // Keep queue order: earlier emitters win conflicts.
             let position: HashMap<&String, usize> =
@@ -313,8 +332,11 @@ impl Engine {
                 if buffered >= self.options.max_buffered_children {
                     process_time += t.elapsed();
                     let w = std::time::Instant::now();
-                    self.write_outcomes(std::mem::take(&mut outcomes), &mut queue)
+                    writer
+                        .start(self, std::mem::take(&mut outcomes), &mut queue)
                         .await?;
+                    // At the budget: finish the write before holding more.
+                    writer.wait(&mut queue).await?;
                     write_time += w.elapsed();
                     buffered = 0;
                     t = std::time::Instant::now();
@@ -323,9 +345,14 @@ impl Engine {
             drop(running);
             process_time += t.elapsed();
             let t = std::time::Instant::now();
-            self.write_outcomes(outcomes, &mut queue).await?;
+            writer.start(self, outcomes, &mut queue).await?;
+            if buffered * 2 >= self.options.max_buffered_children {
+                // The next batch would hold another budget's worth beside this one.
+                writer.wait(&mut queue).await?;
+            }
             write_time += t.elapsed();
         }
+        // No write is in flight here: the loop ends only after waiting for the last one.
         // Free the per-pass bookkeeping before stitching grows the index.
         drop(visits);
         drop(queue);
@@ -346,6 +373,50 @@ impl Engine {
                 ],
             );
         }
+        Ok(())
+    }
+}
+
+/// The write of a pass's outcomes in flight: outcomes are written on a task of their own
+/// while the pass processes the next ones, one write at a time and in order, so processing
+/// (CPU) and writing (mostly the database) overlap. Writes stay sequential: each starts once
+/// the one before it has committed, and what it changed joins the queue in that order. A
+/// write that carries half the children budget (`catalog.processing.maxBufferedChildren`) or
+/// more is waited for before processing goes on, so overlapping never doubles what a pass
+/// holds (a batch of locations that emit thousands of entities each is written in turn).
+///
+/// Nothing is lost if the pass stops early: a write already started commits or rolls back
+/// as a whole on its own task, with the stitch marks its results call for.
+#[derive(Default)]
+struct Writer {
+    in_flight: Option<tokio::task::JoinHandle<Result<VecDeque<String>, CatalogError>>>,
+}
+
+impl Writer {
+    /// Waits for the write in flight, if any, and queues what it changed.
+    async fn wait(&mut self, queue: &mut VecDeque<String>) -> Result<(), CatalogError> {
+        if let Some(handle) = self.in_flight.take() {
+            let changed = handle.await.map_err(|_| CatalogError::Interrupted)??;
+            queue.extend(changed);
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight, then starts writing `outcomes` (nothing when empty).
+    async fn start(
+        &mut self,
+        engine: &Engine,
+        outcomes: Vec<Outcome>,
+        queue: &mut VecDeque<String>,
+    ) -> Result<(), CatalogError> {
+        self.wait(queue).await?;
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let engine = engine.me.upgrade().ok_or(CatalogError::Interrupted)?;
+        self.in_flight = Some(tokio::spawn(async move {
+            engine.write_outcomes(outcomes).await
+        }));
         Ok(())
     }
 }

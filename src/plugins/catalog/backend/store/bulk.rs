@@ -137,15 +137,17 @@ pub(super) async fn execute_any(
     Ok(())
 }
 
-/// Writes processing results `(entity id, processed entity, result hash, errors)`; a `None`
-/// processed entity leaves the stored one as it is (processing failed).
+/// Writes processing results `(entity id, processed entity, result hash, errors)` and the
+/// time each row is due again; a `None` processed entity leaves the stored one as it is
+/// (processing failed).
 pub(super) async fn update_processed(
     conn: &mut PgConnection,
     rows: Vec<(String, Option<String>, String, Option<String>)>,
+    next_update_at: i64,
 ) -> Result<(), CatalogError> {
     const TEXT: &str = "UPDATE refresh_state SET \
         processed_entity = COALESCE(v.p, refresh_state.processed_entity), \
-        result_hash = v.h, errors = v.e \
+        result_hash = v.h, errors = v.e, next_update_at = $5 \
         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS v(id, p, h, e) \
         WHERE refresh_state.entity_id = v.id";
     let mut iter = rows.into_iter().peekable();
@@ -162,6 +164,7 @@ pub(super) async fn update_processed(
             .bind(ps)
             .bind(hs)
             .bind(es)
+            .bind(next_update_at)
             .execute(&mut *conn)
             .await
             .map_err(fail("update processed entities", TEXT))?;

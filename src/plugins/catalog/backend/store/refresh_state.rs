@@ -111,18 +111,20 @@ pub(crate) async fn update_unprocessed(
 }
 
 /// Writes processing results as `(entity_id, processed entity or None when it failed,
-/// result hash, errors)`, many rows per statement.
+/// result hash, errors)`, many rows per statement, and makes each row due again at
+/// `next_update_at` in the same statement (one write of the row, not two).
 pub(crate) async fn update_processed_many(
     tx: &mut DbTransaction,
     rows: Vec<(String, Option<String>, String, Option<String>)>,
+    next_update_at: i64,
 ) -> Result<(), CatalogError> {
     #[cfg(feature = "postgres")]
     if let DbTransaction::Postgres(conn) = &mut *tx {
-        return bulk::update_processed(conn, rows).await;
+        return bulk::update_processed(conn, rows, next_update_at).await;
     }
     let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
     if tx.dialect() == Dialect::Mysql {
-        return update_processed_many_mysql(tx, ok, failed).await;
+        return update_processed_many_mysql(tx, ok, failed, next_update_at).await;
     }
     for batch in ok.chunks(MAX_PARAMS / 4) {
         let mut sql = Sql::new("WITH v(id, p, h, e) AS (VALUES ");
@@ -134,10 +136,11 @@ pub(crate) async fn update_processed_many(
             sql.push_bind(e.clone()).push(")");
         }
         sql.push(
-            ") UPDATE refresh_state SET processed_entity = v.p, result_hash = v.h, errors = v.e \
-             FROM v WHERE refresh_state.entity_id = v.id",
+            ") UPDATE refresh_state SET processed_entity = v.p, result_hash = v.h, errors = v.e, \
+             next_update_at = ? FROM v WHERE refresh_state.entity_id = v.id",
         );
-        sql.execute(&mut *tx)
+        sql.bind(next_update_at)
+            .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("update processed entities"))?;
     }
@@ -150,10 +153,11 @@ pub(crate) async fn update_processed_many(
             sql.push_bind(e.clone()).push(")");
         }
         sql.push(
-            ") UPDATE refresh_state SET result_hash = v.h, errors = v.e \
+            ") UPDATE refresh_state SET result_hash = v.h, errors = v.e, next_update_at = ? \
              FROM v WHERE refresh_state.entity_id = v.id",
         );
-        sql.execute(&mut *tx)
+        sql.bind(next_update_at)
+            .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("update processing errors"))?;
     }
@@ -167,6 +171,7 @@ async fn update_processed_many_mysql(
     tx: &mut DbTransaction,
     ok: Vec<Processed>,
     failed: Vec<Processed>,
+    next_update_at: i64,
 ) -> Result<(), CatalogError> {
     for batch in ok.chunks(MAX_PARAMS / 4) {
         let mut sql = Sql::new("UPDATE refresh_state JOIN (");
@@ -184,9 +189,10 @@ async fn update_processed_many_mysql(
         }
         sql.push(
             ") v ON refresh_state.entity_id = v.id \
-             SET processed_entity = v.p, result_hash = v.h, errors = v.e",
+             SET processed_entity = v.p, result_hash = v.h, errors = v.e, next_update_at = ?",
         );
-        sql.execute(&mut *tx)
+        sql.bind(next_update_at)
+            .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("update processed entities"))?;
     }
@@ -200,8 +206,12 @@ async fn update_processed_many_mysql(
             });
             sql = sql.bind(id.clone()).bind(h.clone()).bind(e.clone());
         }
-        sql.push(") v ON refresh_state.entity_id = v.id SET result_hash = v.h, errors = v.e");
-        sql.execute(&mut *tx)
+        sql.push(
+            ") v ON refresh_state.entity_id = v.id \
+             SET result_hash = v.h, errors = v.e, next_update_at = ?",
+        );
+        sql.bind(next_update_at)
+            .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("update processing errors"))?;
     }
