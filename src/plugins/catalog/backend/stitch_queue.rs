@@ -25,7 +25,7 @@ use super::stitching::{build_final, search_rows};
 use super::store::{self, FinalWrite};
 
 /// Entities stitched per transaction.
-pub(crate) const STITCH_CHUNK: usize = 2000;
+pub(crate) const STITCH_CHUNK: usize = 500;
 /// Rows per multi-row insert into the queue (three binds each).
 const ROWS_PER_INSERT: usize = 2000;
 
@@ -220,7 +220,13 @@ impl Engine {
                 doomed.extend(refs);
             }
             let live: Vec<String> = refs.into_iter().filter(|r| !doomed.contains(r)).collect();
-            let changed = self.stitch(&mut tx, &live).await?;
+            // Deleting may leave some of the rest unreferenced: then read again.
+            let referenced = if removed.is_empty() {
+                Some(referenced)
+            } else {
+                None
+            };
+            let changed = self.stitch(&mut tx, &live, referenced).await?;
             dequeue(&mut tx, &rows).await?;
             marks.write(&mut tx).await?;
             let generation = if changed.is_empty() && removed.is_empty() {
@@ -281,10 +287,13 @@ impl Engine {
     }
 
     /// Stitches `refs` whose final form changed; returns what changed for the index.
+    /// `referenced`, when given, holds (at least) which of `refs` something references, as
+    /// of this transaction.
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
         refs: &[String],
+        referenced: Option<HashSet<String>>,
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let mut changed = Vec::new();
         for chunk in refs.chunks(STITCH_CHUNK) {
@@ -297,7 +306,10 @@ impl Engine {
             for (s, t, g) in store::relations_from(tx, &present).await? {
                 relations.entry(s).or_default().push((t, g));
             }
-            let referenced = store::referenced(tx, &present).await?;
+            let referenced = match &referenced {
+                Some(known) => std::borrow::Cow::Borrowed(known),
+                None => std::borrow::Cow::Owned(store::referenced(tx, &present).await?),
+            };
             let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
             let hashes = store::final_hashes(tx, &ids).await?;
             let mut writes = Vec::new();
