@@ -18,6 +18,11 @@
 //!   fresh database that is dropped afterwards.
 //! - `BACKLOT_TEST_MYSQL_URL`: also measure MySQL / MariaDB (needs the `mysql` feature), in
 //!   fresh databases that are dropped afterwards.
+//! - `CATALOG_LOAD_TRACE`: the backend logs every SQL statement with its time (`sqlx::query`
+//!   at debug) to standard error, to see where ingestion spends its database time.
+//! - `CATALOG_LOAD_SERVER_WRAPPER`: a profiler command the backend runs under (for example
+//!   `heaptrack -o /tmp/ht` or `perf record -g -o /tmp/perf.data --`); the memory figures are
+//!   then the wrapper's, not the backend's.
 //!
 //! For each size and database, a fresh process (so peak RSS is that case's own) writes the
 //! catalog of `synthetic_catalog_yaml(N)` as location files of 10,000 entities, starts a
@@ -321,7 +326,7 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
 
     // The backend runs in a child process of its own, so its memory is measured alone.
     let started = Instant::now();
-    let mut server = Command::new(std::env::current_exe()?)
+    let mut server = server_command()?
         .env(SERVER_ENV, &config_path)
         .env_remove(CASE_ENV)
         .stdin(Stdio::piped())
@@ -334,15 +339,17 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
             .stdout
             .take()
             .ok_or("no stdout of the backend process")?;
+        // The first `LISTEN` line (a profiler wrapping the backend may print before it).
         tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-                .map(|_| line)
+            let lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+            for line in lines {
+                if let Some(url) = line?.strip_prefix("LISTEN ") {
+                    return Ok(url.trim().to_owned());
+                }
+            }
+            Err::<String, Error>("the backend process did not start".into())
         })
         .await??
-        .strip_prefix("LISTEN ")
-        .map(|u| u.trim().to_owned())
-        .ok_or("the backend process did not start")?
     };
     wait_until_stitched(&base, &facts, files.len()).await?;
     let ingest_secs = started.elapsed().as_secs_f64();
@@ -378,6 +385,23 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
         rss_after_ingest_mb,
         rss_peak_mb,
         endpoints,
+    })
+}
+
+/// The command that starts the backend process: this program, or under the profiler named by
+/// `CATALOG_LOAD_SERVER_WRAPPER` (e.g. `heaptrack` or `perf record -g --`; its figures are then
+/// the wrapper's, not the backend's).
+fn server_command() -> Result<Command> {
+    let exe = std::env::current_exe()?;
+    let wrapper = std::env::var("CATALOG_LOAD_SERVER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    Ok(match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => Command::new(exe),
     })
 }
 
@@ -447,6 +471,14 @@ fn run_server(config: &str) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Standard output carries the `LISTEN` line; the trace goes to standard error.
+    if std::env::var_os("CATALOG_LOAD_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
+            .init();
+    }
     rt.block_on(async {
         let backend = TestBackend::builder()
             .feature(Feature::plugin(CatalogPlugin::new()))
