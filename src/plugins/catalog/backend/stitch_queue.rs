@@ -25,7 +25,7 @@ use super::stitching::{build_final, search_rows};
 use super::store::{self, FinalWrite};
 
 /// Entities stitched per transaction.
-pub(crate) const STITCH_CHUNK: usize = 500;
+pub(crate) const STITCH_CHUNK: usize = 2000;
 /// Rows per multi-row insert into the queue (three binds each).
 const ROWS_PER_INSERT: usize = 2000;
 
