@@ -24,6 +24,37 @@ fn p(name: &'static str, priority: Option<i32>) -> Arc<dyn CatalogProcessor> {
     Arc::new(Named(name, priority))
 }
 
+/// An engine on `db` that reads files below `dir`.
+fn test_engine(
+    db: PluginDatabase,
+    processors: Vec<Arc<dyn CatalogProcessor>>,
+    interval: Duration,
+    batch_size: usize,
+    dir: &std::path::Path,
+) -> Arc<Engine> {
+    Engine::new(
+        db,
+        processors,
+        EngineOptions {
+            orphan_strategy: OrphanStrategy::Delete,
+            interval,
+            rules: RulesEnforcer::default(),
+            batch_size,
+            max_buffered_children: super::DEFAULT_MAX_BUFFERED_CHILDREN,
+        },
+        LocationReader::new(
+            Arc::new(
+                crate::services::url_reader::UrlReaders::builder()
+                    .build()
+                    .expect("url readers"),
+            ),
+            crate::services::url_reader::FileUrlReader::new([dir]),
+            1 << 20,
+        ),
+        Arc::new(crate::services::logger::CapturingLogger::new()),
+    )
+}
+
 #[test]
 fn processors_run_by_priority_then_in_the_order_they_were_added() {
     let builtin = vec![p("builtin", None)];
@@ -92,26 +123,12 @@ async fn a_processor_with_a_lower_priority_reads_file_locations_first() {
             .for_plugin("catalog")
             .await
             .expect("database");
-        let engine = Engine::new(
+        let engine = test_engine(
             db,
             vec![Arc::new(FileOverride(priority))],
-            EngineOptions {
-                orphan_strategy: OrphanStrategy::Delete,
-                interval: Duration::from_secs(100),
-                rules: RulesEnforcer::default(),
-                batch_size: super::DEFAULT_BATCH_SIZE,
-                max_buffered_children: super::DEFAULT_MAX_BUFFERED_CHILDREN,
-            },
-            LocationReader::new(
-                Arc::new(
-                    crate::services::url_reader::UrlReaders::builder()
-                        .build()
-                        .expect("url readers"),
-                ),
-                crate::services::url_reader::FileUrlReader::new([dir.path()]),
-                1 << 20,
-            ),
-            Arc::new(crate::services::logger::CapturingLogger::new()),
+            Duration::from_secs(100),
+            super::DEFAULT_BATCH_SIZE,
+            dir.path(),
         );
         let mut emit = Emitter::default();
         let mut errors = Vec::new();
@@ -153,4 +170,85 @@ fn processing_errors_keep_backstages_status_item_shape_byte_for_byte() {
     let item = ProcessingError::from(&invalid);
     assert_eq!(item.name, "InputError");
     assert_eq!(item.message, "invalid entity component:default/a: bad");
+}
+
+/// `(entity_ref, entity_id, next_update_at, result_hash)` of every row, by ref.
+async fn state_rows(db: &PluginDatabase) -> Vec<(String, String, i64, Option<String>)> {
+    crate::services::database::Sql::new(
+        "SELECT entity_ref, entity_id, next_update_at, result_hash FROM refresh_state \
+         ORDER BY entity_ref",
+    )
+    .fetch_all(db)
+    .await
+    .expect("refresh state")
+}
+
+#[tokio::test]
+async fn passes_with_writes_in_flight_process_everything_and_schedule_every_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = crate::services::database::DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    super::super::store::migrate(&db).await.expect("migrate");
+    // Batches of 2: each batch's write is in flight while the next one is processed.
+    let interval = Duration::from_millis(300);
+    let engine = test_engine(db.clone(), Vec::new(), interval, 2, dir.path());
+    let groups: Vec<_> = (0..9)
+        .map(|i| {
+            let group = Entity::new("backstage.io/v1alpha1", "Group", format!("team-{i}"))
+                .with_spec(serde_json::json!({ "type": "team", "children": [] }));
+            crate::plugins::catalog::node::DeferredEntity::new(group, None)
+        })
+        .collect();
+    let before = now_ms();
+    engine
+        .apply_mutation_now(
+            "test",
+            EntityProviderMutation::Full {
+                entities: groups.clone(),
+            },
+        )
+        .await
+        .expect("ingest");
+    let after = now_ms();
+    let rows = state_rows(&db).await;
+    assert_eq!(rows.len(), 9);
+    let base = interval.as_millis() as i64;
+    for (entity_ref, _, next, hash) in &rows {
+        assert!(hash.is_some(), "{entity_ref} was not processed");
+        // Due again after 1 to 1.5 intervals, written with the result.
+        assert!(
+            (before + base..=after + base * 3 / 2).contains(next),
+            "{entity_ref}: next update {next} not in [{}, {}]",
+            before + base,
+            after + base * 3 / 2
+        );
+    }
+    let finals: Vec<(i64,)> =
+        crate::services::database::Sql::new("SELECT COUNT(*) FROM final_entities")
+            .fetch_all(&db)
+            .await
+            .expect("finals");
+    assert_eq!(finals, [(9,)]);
+    // New ids are time-ordered UUIDs (version 7).
+    for (_, id, _, _) in &rows {
+        let uuid = uuid::Uuid::parse_str(id).expect("uuid");
+        assert_eq!(uuid.get_version_num(), 7, "{id}");
+    }
+
+    // Once due, a pass that changes nothing still schedules every row again.
+    tokio::time::sleep(interval * 2).await;
+    let again = now_ms();
+    assert_eq!(engine.process_due().await.expect("reprocess"), 9);
+    let done = now_ms();
+    for ((entity_ref, id, next, hash), (_, old_id, _, old_hash)) in
+        state_rows(&db).await.iter().zip(&rows)
+    {
+        assert_eq!((id, hash), (old_id, old_hash), "{entity_ref} changed");
+        assert!(
+            (again + base..=done + base * 3 / 2).contains(next),
+            "{entity_ref}: next update {next} not rescheduled"
+        );
+    }
 }
