@@ -239,23 +239,32 @@ impl Sql {
 /// statements. PostgreSQL keeps its prepared statements on the server, so it caches them all.
 const MAX_CACHED_BINDS: usize = 64;
 
+/// Binds every value of `args` to `query` in order; `|$ts| expr` says how a timestamp is bound
+/// (the one type the drivers take differently).
+macro_rules! bind_values {
+    ($query:expr, $args:expr, |$ts:ident| $timestamp:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                DbValue::Bool(v) => q.bind(v),
+                DbValue::Int(v) => q.bind(v),
+                DbValue::Float(v) => q.bind(v),
+                DbValue::Text(v) => q.bind(v),
+                DbValue::Bytes(v) => q.bind(v),
+                DbValue::Json(v) => q.bind(v.map(sqlx::types::Json)),
+                DbValue::Timestamp($ts) => q.bind($timestamp),
+                DbValue::Uuid(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 fn sqlite_query(text: &str, args: Vec<DbValue>) -> SqliteQuery<'_> {
-    let mut q = sqlx::query::<Sqlite>(text).persistent(args.len() <= MAX_CACHED_BINDS);
-    for arg in args {
-        q = match arg {
-            DbValue::Bool(v) => q.bind(v),
-            DbValue::Int(v) => q.bind(v),
-            DbValue::Float(v) => q.bind(v),
-            DbValue::Text(v) => q.bind(v),
-            DbValue::Bytes(v) => q.bind(v),
-            DbValue::Json(v) => q.bind(v.map(sqlx::types::Json)),
-            DbValue::Timestamp(v) => q.bind(v.as_ref().map(sqlite_timestamp)),
-            DbValue::Uuid(v) => q.bind(v),
-        };
-    }
-    q
+    let q = sqlx::query::<Sqlite>(text).persistent(args.len() <= MAX_CACHED_BINDS);
+    bind_values!(q, args, |v| v.as_ref().map(sqlite_timestamp))
 }
 
 #[cfg(feature = "postgres")]
@@ -263,20 +272,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 
 #[cfg(feature = "postgres")]
 fn pg_query(text: &str, args: Vec<DbValue>) -> PgQuery<'_> {
-    let mut q = sqlx::query::<Postgres>(text);
-    for arg in args {
-        q = match arg {
-            DbValue::Bool(v) => q.bind(v),
-            DbValue::Int(v) => q.bind(v),
-            DbValue::Float(v) => q.bind(v),
-            DbValue::Text(v) => q.bind(v),
-            DbValue::Bytes(v) => q.bind(v),
-            DbValue::Json(v) => q.bind(v.map(sqlx::types::Json)),
-            DbValue::Timestamp(v) => q.bind(v),
-            DbValue::Uuid(v) => q.bind(v),
-        };
-    }
-    q
+    bind_values!(sqlx::query::<Postgres>(text), args, |v| v)
 }
 
 #[cfg(feature = "mysql")]
@@ -287,18 +283,6 @@ type MyQuery<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
 /// many values are not kept.
 #[cfg(feature = "mysql")]
 fn my_query(text: &str, args: Vec<DbValue>) -> MyQuery<'_> {
-    let mut q = sqlx::query::<MySql>(text).persistent(args.len() <= MAX_CACHED_BINDS);
-    for arg in args {
-        q = match arg {
-            DbValue::Bool(v) => q.bind(v),
-            DbValue::Int(v) => q.bind(v),
-            DbValue::Float(v) => q.bind(v),
-            DbValue::Text(v) => q.bind(v),
-            DbValue::Bytes(v) => q.bind(v),
-            DbValue::Json(v) => q.bind(v.map(sqlx::types::Json)),
-            DbValue::Timestamp(v) => q.bind(v),
-            DbValue::Uuid(v) => q.bind(v),
-        };
-    }
-    q
+    let q = sqlx::query::<MySql>(text).persistent(args.len() <= MAX_CACHED_BINDS);
+    bind_values!(q, args, |v| v)
 }
