@@ -91,77 +91,67 @@ async fn sqlite_lease_semantics() {
     lease_semantics(&store).await;
 }
 
-#[cfg(feature = "postgres")]
-#[tokio::test]
-async fn postgres_lease_semantics() {
-    use futures::FutureExt;
-    use sqlx::postgres::{PgConnectOptions, PgPool};
-    use std::str::FromStr;
-    let Ok(url) = std::env::var("BACKLOT_TEST_POSTGRES_URL") else {
-        println!("skipped: BACKLOT_TEST_POSTGRES_URL not set");
-        return;
+/// A lease-semantics test on a server database: a fresh database from the URL in `$env`,
+/// the store on it (`LeaseStore::$variant`), dropped afterwards whatever happened (`$drop` is
+/// the `DROP DATABASE` statement's suffix).
+macro_rules! server_lease_test {
+    ($name:ident, $feature:literal, $env:literal, $pool:ty, $options:ty, $variant:ident, $drop:literal) => {
+        #[cfg(feature = $feature)]
+        #[tokio::test]
+        async fn $name() {
+            use futures::FutureExt;
+            use std::str::FromStr;
+            let Ok(url) = std::env::var($env) else {
+                println!(concat!("skipped: ", $env, " not set"));
+                return;
+            };
+            let admin = <$pool>::connect(&url).await.expect("server reachable");
+            let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let opts = <$options>::from_str(&url).unwrap().database(&name);
+            let pool = <$pool>::connect_with(opts).await.unwrap();
+            let store = Store::new(LeaseStore::$variant(pool.clone()));
+            let result = std::panic::AssertUnwindSafe(async {
+                let db = store.now().await.unwrap();
+                assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
+                lease_semantics(&store).await;
+            })
+            .catch_unwind()
+            .await;
+            pool.close().await;
+            sqlx::query(&format!(concat!("DROP DATABASE {}", $drop), name))
+                .execute(&admin)
+                .await
+                .unwrap();
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
     };
-    let admin = PgPool::connect(&url).await.expect("postgres reachable");
-    let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let opts = PgConnectOptions::from_str(&url).unwrap().database(&name);
-    let pool = PgPool::connect_with(opts).await.unwrap();
-    let store = Store::new(LeaseStore::Postgres(pool.clone()));
-    let result = std::panic::AssertUnwindSafe(async {
-        let db = store.now().await.unwrap();
-        assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
-        lease_semantics(&store).await;
-    })
-    .catch_unwind()
-    .await;
-    pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 }
 
-#[cfg(feature = "mysql")]
-#[tokio::test]
-async fn mysql_lease_semantics() {
-    use futures::FutureExt;
-    use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
-    use std::str::FromStr;
-    let Ok(url) = std::env::var("BACKLOT_TEST_MYSQL_URL") else {
-        println!("skipped: BACKLOT_TEST_MYSQL_URL not set");
-        return;
-    };
-    let admin = MySqlPool::connect(&url).await.expect("mysql reachable");
-    let name = format!("backlot_sched_unit_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let opts = MySqlConnectOptions::from_str(&url).unwrap().database(&name);
-    let pool = MySqlPool::connect_with(opts).await.unwrap();
-    let store = Store::new(LeaseStore::Mysql(pool.clone()));
-    let result = std::panic::AssertUnwindSafe(async {
-        let db = store.now().await.unwrap();
-        assert!((db - wall_clock_ms()).abs() < 5000, "db clock {db}");
-        lease_semantics(&store).await;
-    })
-    .catch_unwind()
-    .await;
-    pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
-}
+server_lease_test!(
+    postgres_lease_semantics,
+    "postgres",
+    "BACKLOT_TEST_POSTGRES_URL",
+    sqlx::postgres::PgPool,
+    sqlx::postgres::PgConnectOptions,
+    Postgres,
+    " WITH (FORCE)"
+);
+
+server_lease_test!(
+    mysql_lease_semantics,
+    "mysql",
+    "BACKLOT_TEST_MYSQL_URL",
+    sqlx::mysql::MySqlPool,
+    sqlx::mysql::MySqlConnectOptions,
+    Mysql,
+    ""
+);
 
 #[tokio::test]
 async fn sqlite_clock_matches_wall_clock() {
