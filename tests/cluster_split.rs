@@ -9,7 +9,11 @@
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+#[path = "support/cluster/mod.rs"]
+mod cluster;
+
+use cluster::{free_port, portal_binary};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,49 +21,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-
-/// The crate's features this test was built with, to build the example with the same ones.
-fn features() -> Vec<&'static str> {
-    let mut f = Vec::new();
-    if cfg!(feature = "testing") {
-        f.push("testing");
-    }
-    if cfg!(feature = "postgres") {
-        f.push("postgres");
-    }
-    if cfg!(feature = "mysql") {
-        f.push("mysql");
-    }
-    if cfg!(feature = "redis") {
-        f.push("redis");
-    }
-    if cfg!(feature = "memcache") {
-        f.push("memcache");
-    }
-    if cfg!(feature = "infinispan") {
-        f.push("infinispan");
-    }
-    if cfg!(feature = "s3") {
-        f.push("s3");
-    }
-    if cfg!(feature = "otel") {
-        f.push("otel");
-    }
-    f
-}
-
-/// Every feature `features()` knows; a feature added to Cargo.toml must be added there too,
-/// or the example is built with other features than the test and the crate compiles twice.
-const KNOWN_FEATURES: [&str; 8] = [
-    "testing",
-    "postgres",
-    "mysql",
-    "redis",
-    "memcache",
-    "infinispan",
-    "s3",
-    "otel",
-];
 
 #[test]
 fn every_cargo_feature_is_passed_to_the_example_build() {
@@ -78,65 +39,11 @@ fn every_cargo_feature_is_passed_to_the_example_build() {
         let name = line.split('=').next().unwrap_or_default().trim();
         if name != "default" {
             assert!(
-                KNOWN_FEATURES.contains(&name),
-                "feature '{name}' of Cargo.toml is missing from features() in tests/cluster_split.rs"
+                cluster::FEATURES.iter().any(|(_, known)| *known == name),
+                "feature '{name}' of Cargo.toml is missing from FEATURES in tests/support/cluster"
             );
         }
     }
-}
-
-/// Builds `examples/portal.rs` next to this test binary (`<target>/<profile>/deps/..`) and
-/// returns its path.
-fn portal_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = Command::new(cargo);
-    // Cargo gives this test the package's own `CARGO_PKG_*`, `CARGO_MANIFEST_*`... variables;
-    // build scripts (ring's) watch some of them, so passing them on would rebuild those
-    // crates, and the next `cargo test` would rebuild them back.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if [
-            "CARGO_PKG_",
-            "CARGO_MANIFEST_",
-            "CARGO_CRATE_",
-            "CARGO_BIN_",
-            "CARGO_PRIMARY_",
-            "CARGO_TARGET_TMPDIR",
-            "OUT_DIR",
-        ]
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-        {
-            cmd.env_remove(key.as_ref());
-        }
-    }
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--example", "portal", "--target-dir"])
-        .arg(target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    let features = features();
-    if !features.is_empty() {
-        cmd.args(["--features", &features.join(",")]);
-    }
-    let status = cmd.status().expect("run cargo build --example portal");
-    assert!(status.success(), "cargo build --example portal failed");
-    let bin = profile_dir.join("examples").join("portal");
-    assert!(bin.exists(), "no portal binary at {}", bin.display());
-    bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A portal process, killed when dropped; its output goes to `dir/log`.

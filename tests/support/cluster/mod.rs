@@ -337,23 +337,27 @@ impl Drop for Nginx {
 
 // ------------------------------------------------------------------ the portal
 
+/// Every feature of the crate, with whether this test was built with it: a feature added to
+/// Cargo.toml must be added here too, or the example is built with other features than the
+/// test and the crate compiles twice (`tests/cluster_split.rs` checks the list).
+pub const FEATURES: [(bool, &str); 8] = [
+    (cfg!(feature = "testing"), "testing"),
+    (cfg!(feature = "postgres"), "postgres"),
+    (cfg!(feature = "mysql"), "mysql"),
+    (cfg!(feature = "redis"), "redis"),
+    (cfg!(feature = "memcache"), "memcache"),
+    (cfg!(feature = "infinispan"), "infinispan"),
+    (cfg!(feature = "s3"), "s3"),
+    (cfg!(feature = "otel"), "otel"),
+];
+
 /// The crate's features this test was built with, to build the example with the same ones.
 fn features() -> Vec<&'static str> {
-    let mut f = Vec::new();
-    for (on, name) in [
-        (cfg!(feature = "testing"), "testing"),
-        (cfg!(feature = "postgres"), "postgres"),
-        (cfg!(feature = "redis"), "redis"),
-        (cfg!(feature = "memcache"), "memcache"),
-        (cfg!(feature = "infinispan"), "infinispan"),
-        (cfg!(feature = "s3"), "s3"),
-        (cfg!(feature = "otel"), "otel"),
-    ] {
-        if on {
-            f.push(name);
-        }
-    }
-    f
+    FEATURES
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect()
 }
 
 /// Builds `examples/portal.rs` next to this test binary with the same cargo, target
