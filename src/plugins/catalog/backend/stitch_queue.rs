@@ -24,8 +24,12 @@ use super::processing::{Engine, OrphanStrategy};
 use super::stitching::{build_final, search_rows};
 use super::store::{self, FinalWrite};
 
-/// Entities stitched per transaction.
-pub(crate) const STITCH_CHUNK: usize = 2000;
+/// Entities stitched per transaction (a few in unit tests, so that every drain there spans
+/// several chunks).
+#[cfg(not(test))]
+const STITCH_CHUNK: usize = 2000;
+#[cfg(test)]
+const STITCH_CHUNK: usize = 3;
 /// Rows per multi-row insert into the queue (three binds each).
 const ROWS_PER_INSERT: usize = 2000;
 
@@ -357,3 +361,7 @@ impl Engine {
         Ok(changed)
     }
 }
+
+#[cfg(test)]
+#[path = "stitch_queue_tests.rs"]
+mod tests;

@@ -1,0 +1,116 @@
+//! Tests of the drain over several chunks (`STITCH_CHUNK` is 3 in tests), with deletions
+//! between them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::plugins::catalog::backend::locations::RulesEnforcer;
+use crate::plugins::catalog::backend::processing::EngineOptions;
+use crate::plugins::catalog::backend::read::LocationReader;
+use crate::plugins::catalog::common::Entity;
+use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation};
+use crate::services::database::{DatabaseManager, PluginDatabase};
+
+async fn engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    store::migrate(&db).await.expect("migrate");
+    let reader = LocationReader::new(
+        Arc::new(
+            crate::services::url_reader::UrlReaders::builder()
+                .build()
+                .expect("url readers"),
+        ),
+        crate::services::url_reader::FileUrlReader::new([dir.path()]),
+        1 << 20,
+    );
+    let engine = Engine::new(
+        db.clone(),
+        Vec::new(),
+        EngineOptions {
+            orphan_strategy: OrphanStrategy::Keep,
+            interval: Duration::from_secs(3600),
+            rules: RulesEnforcer::default(),
+            batch_size: 4,
+            max_buffered_children: 100,
+        },
+        reader,
+        Arc::new(crate::services::logger::CapturingLogger::new()),
+    );
+    (engine, db, dir)
+}
+
+/// Groups `team-0` .. `team-{n-1}`, each but the first a child of `team-0`.
+fn teams(n: usize, skip: Option<usize>) -> Vec<DeferredEntity> {
+    (0..n)
+        .filter(|i| Some(*i) != skip)
+        .map(|i| {
+            let mut spec = serde_json::json!({ "type": "team", "children": [] });
+            if i > 0 {
+                spec["parent"] = "team-0".into();
+            }
+            let group =
+                Entity::new("backstage.io/v1alpha1", "Group", format!("team-{i}")).with_spec(spec);
+            DeferredEntity::new(group, None)
+        })
+        .collect()
+}
+
+async fn count(db: &PluginDatabase, sql: &str) -> i64 {
+    let rows: Vec<(i64,)> = Sql::new(sql).fetch_all(db).await.expect("count");
+    rows[0].0
+}
+
+fn child_refs(json: &str) -> Vec<String> {
+    let entity: serde_json::Value = serde_json::from_str(json).expect("entity json");
+    let mut refs: Vec<String> = entity["relations"]
+        .as_array()
+        .expect("relations")
+        .iter()
+        .filter(|r| r["type"] == "parentOf")
+        .map(|r| r["targetRef"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    refs.sort();
+    refs
+}
+
+#[tokio::test]
+async fn a_drain_over_many_chunks_stitches_everything_and_deletes_between_chunks() {
+    let (engine, db, _dir) = engine().await;
+    let full = |n, skip| EntityProviderMutation::Full {
+        entities: teams(n, skip),
+    };
+    engine
+        .apply_mutation_now("test", full(11, None))
+        .await
+        .expect("ingest");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM final_entities").await, 11);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM stitch_queue").await, 0);
+    assert_eq!(engine.index.len(), 11);
+    let root = engine
+        .index
+        .by_ref("group:default/team-0", None)
+        .expect("team-0");
+    assert_eq!(child_refs(&root).len(), 10);
+
+    // The provider drops team-5: its eager deletion falls in a chunk of its own, between
+    // chunks that are only restitched (team-0 loses a child).
+    engine
+        .apply_mutation_now("test", full(11, Some(5)))
+        .await
+        .expect("drop team-5");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM final_entities").await, 10);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM stitch_queue").await, 0);
+    assert_eq!(engine.index.len(), 10);
+    assert!(engine.index.by_ref("group:default/team-5", None).is_none());
+    let root = engine
+        .index
+        .by_ref("group:default/team-0", None)
+        .expect("team-0");
+    assert!(!child_refs(&root).contains(&"group:default/team-5".to_owned()));
+    assert_eq!(child_refs(&root).len(), 9);
+}
