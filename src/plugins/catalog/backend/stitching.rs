@@ -63,7 +63,8 @@ fn lower(s: &str) -> String {
 }
 
 /// A search row: `(key, lowercased value, original value, whether the value is a string item
-/// of an array)`.
+/// of an array)`. The original value is `None` when it is the lowercased value itself (or
+/// when there is no value).
 pub(crate) type SearchRow = (String, Option<String>, Option<String>, bool);
 
 /// The search rows of a final entity, as Backstage's `buildEntitySearch` makes them, except
@@ -104,7 +105,14 @@ pub(crate) fn search_rows(entity: &Value) -> Vec<SearchRow> {
         }
         match value {
             Some(v) if v.len() <= MAX_SEARCH_LEN => {
-                out.push((key, Some(lower(&v)), Some(v), item));
+                // Most values are lowercase already: then the one string serves as both.
+                if v.is_ascii() && !v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    out.push((key, Some(v), None, item));
+                } else {
+                    let lowered = lower(&v);
+                    let original = (lowered != v).then_some(v);
+                    out.push((key, Some(lowered), original, item));
+                }
             }
             _ => out.push((key, None, None, false)),
         }
@@ -218,5 +226,9 @@ mod tests {
             rows.iter()
                 .any(|(k, _, o, _)| k == "kind" && o.as_deref() == Some("Component"))
         );
+        // A value spelled in lowercase is not stored twice.
+        assert!(rows.iter().any(|(k, v, o, _)| k == "spec.type"
+            && v.as_deref() == Some("service")
+            && o.is_none()));
     }
 }

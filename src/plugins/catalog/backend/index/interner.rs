@@ -42,6 +42,14 @@ impl Interner {
         id
     }
 
+    /// Takes one more reference to the string `id` holds; returns `id`.
+    pub(super) fn retain(&mut self, id: u32) -> u32 {
+        if let Some(item) = self.items.get_mut(id as usize) {
+            item.1 += 1;
+        }
+        id
+    }
+
     pub(super) fn release(&mut self, id: u32) {
         let Some(item) = self.items.get_mut(id as usize) else {
             return;

@@ -102,7 +102,12 @@ impl State {
         for (key, value, original, item) in e.rows {
             let key = self.strings.intern(&key);
             let value = value.map_or(NONE, |v| self.strings.intern(&v));
-            let original = original.map_or(NONE, |v| self.strings.intern(&v));
+            // No original: the value is spelled as its lowercased form (or there is none).
+            let original = match original {
+                Some(o) => self.strings.intern(&o),
+                None if value != NONE => self.strings.retain(value),
+                None => NONE,
+            };
             let k = self.keys.entry(key).or_default();
             k.present.insert(slot);
             if item {
