@@ -24,6 +24,9 @@
 //!   `heaptrack -o /tmp/ht` or `perf record -g -o /tmp/perf.data --`); the memory figures are
 //!   then the wrapper's, not the backend's.
 //!
+//! The backend runs on mimalloc, the portal example's global allocator: under glibc's
+//! allocator a 100,000-entity ingestion took about 1.4 times as long (`docs/deployment.md`).
+//!
 //! For each size and database, a fresh process (so peak RSS is that case's own) writes the
 //! catalog of `synthetic_catalog_yaml(N)` as location files of 10,000 entities, starts a
 //! backend with the catalog plugin on 127.0.0.1 (SQLite file in a temp dir, or PostgreSQL), and
@@ -51,6 +54,11 @@ use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
 use backlot::testing::{DEFAULT_MOCK_USER, TestBackend, mock_credentials};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+
+/// The portal example's allocator, so the figures are the portal's (see "Memory allocator"
+/// in `docs/deployment.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = Error> = std::result::Result<T, E>;

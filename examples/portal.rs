@@ -89,6 +89,13 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args { files, plugins })
 }
 
+/// The portal's allocator. Under glibc's, a first ingestion of 100,000 entities took about
+/// 1.4 times as long, peaked higher and answered queries slower: its many small allocations
+/// beside 1 KB entity texts send glibc into consolidating its free lists over and over (see
+/// "Memory allocator" in `docs/deployment.md`). A program embedding backlot chooses its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (files, chosen, with_app) = match parse_args()
