@@ -329,6 +329,7 @@ async fn start(
         allowed_location_types: allowed_location_types.into(),
         max_page_limit,
         authorizer,
+        progress: Arc::default(),
     };
     let config_entities = configured
         .iter()

@@ -60,6 +60,44 @@ impl Progress {
     }
 }
 
+/// How old a figure `GET /api/catalog/status` serves may be. Counting scans `refresh_state`
+/// (about 115 ms at 100,000 entities on SQLite), so the route counts at most once per this
+/// much time, however many callers ask.
+pub(crate) const STATUS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last [`Progress`] measured, shared by the callers of the status route: one count at a
+/// time, and none while the last one is younger than the age asked for.
+#[derive(Debug, Default)]
+pub(crate) struct ProgressCache {
+    last: parking_lot::Mutex<Option<(Instant, Progress)>>,
+    measuring: tokio::sync::Mutex<()>,
+}
+
+impl ProgressCache {
+    /// The progress, measured at most `max_age` ago.
+    pub(crate) async fn get(
+        &self,
+        db: &PluginDatabase,
+        max_age: Duration,
+    ) -> Result<Progress, CatalogError> {
+        let fresh = |last: &Option<(Instant, Progress)>| {
+            last.filter(|(at, _)| at.elapsed() < max_age)
+                .map(|(_, p)| p)
+        };
+        if let Some(p) = fresh(&self.last.lock()) {
+            return Ok(p);
+        }
+        let _one = self.measuring.lock().await;
+        // Another caller may have measured while this one waited.
+        if let Some(p) = fresh(&self.last.lock()) {
+            return Ok(p);
+        }
+        let p = Progress::measure(db).await?;
+        *self.last.lock() = Some((Instant::now(), p));
+        Ok(p)
+    }
+}
+
 /// Runs `work` (the catalog's start: its first ingestion), reporting progress to `health`
 /// and `logger` every `every` until it finishes; then removes the report.
 pub(crate) async fn report_while<T>(
@@ -105,4 +143,40 @@ pub(crate) async fn report_while<T>(
     };
     health.clear_report(SOURCE);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn add_row(db: &PluginDatabase, n: usize) {
+        Sql::new(
+            "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, \
+             unprocessed_hash, next_update_at) VALUES (?, ?, '{}', 'h', 0)",
+        )
+        .bind(format!("id-{n}"))
+        .bind(format!("component:default/c-{n}"))
+        .execute(db)
+        .await
+        .expect("insert");
+    }
+
+    #[tokio::test]
+    async fn the_status_count_is_reused_until_it_is_older_than_asked() {
+        let db = crate::services::database::DatabaseManager::in_memory()
+            .for_plugin("catalog")
+            .await
+            .expect("database");
+        super::super::store::migrate(&db).await.expect("migrate");
+        let cache = ProgressCache::default();
+        let age = Duration::from_millis(200);
+        add_row(&db, 1).await;
+        assert_eq!(cache.get(&db, age).await.expect("count").known, 1);
+        add_row(&db, 2).await;
+        // Within the age: the last count, without scanning again.
+        assert_eq!(cache.get(&db, age).await.expect("count").known, 1);
+        tokio::time::sleep(age).await;
+        let p = cache.get(&db, age).await.expect("count");
+        assert_eq!((p.known, p.processed, p.pending), (2, 0, 2));
+    }
 }

@@ -72,10 +72,12 @@ pub(crate) fn router(service: CatalogService) -> Router {
 /// process's index keeps up with the shared database —
 /// `{entities, ingestion: {known, processed, stitched, pending}, index: {generation,
 /// incremental, full, rowsRead, lastRowsRead}, changeLog: {generation, horizon}}`. Any
-/// signed-in caller may read it; it holds counts only.
+/// signed-in caller may read it; it holds counts only. The ingestion counts are at most
+/// [`STATUS_MAX_AGE`](super::progress::STATUS_MAX_AGE) old: counting scans a table, and
+/// callers asking in a loop must not make the database do it on every request.
 async fn status(State(s): State<CatalogService>, _caller: Caller) -> ApiResult {
     let db = &s.engine.db;
-    let ingestion = super::progress::Progress::measure(db).await?;
+    let ingestion = s.progress.get(db, super::progress::STATUS_MAX_AGE).await?;
     let generation = super::store::read_generation(db).await?;
     let horizon = super::store::read_horizon(db).await?;
     Ok(json_value(

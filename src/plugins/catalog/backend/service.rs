@@ -88,6 +88,8 @@ pub struct CatalogService {
     pub(crate) max_page_limit: u64,
     /// Asks the plugin's permission service.
     pub(crate) authorizer: Authorizer,
+    /// The ingestion figures of `GET /status`, counted at most once a second.
+    pub(crate) progress: Arc<super::progress::ProgressCache>,
 }
 
 fn parse_json(text: &str) -> Result<Value, CatalogError> {
