@@ -25,7 +25,7 @@
 //!   then the wrapper's, not the backend's.
 //!
 //! The backend runs on mimalloc, the portal example's global allocator: under glibc's
-//! allocator a 100,000-entity ingestion took about 1.4 times as long (`docs/deployment.md`).
+//! allocator a 100,000-entity ingestion took about 1.7 times as long (`docs/deployment.md`).
 //!
 //! For each size and database, a fresh process (so peak RSS is that case's own) writes the
 //! catalog of `synthetic_catalog_yaml(N)` as location files of 10,000 entities, starts a

@@ -90,7 +90,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// The portal's allocator. Under glibc's, a first ingestion of 100,000 entities took about
-/// 1.4 times as long, peaked higher and answered queries slower: its many small allocations
+/// 1.7 times as long, peaked higher and answered queries slower: its many small allocations
 /// beside 1 KB entity texts send glibc into consolidating its free lists over and over (see
 /// "Memory allocator" in `docs/deployment.md`). A program embedding backlot chooses its own.
 #[global_allocator]

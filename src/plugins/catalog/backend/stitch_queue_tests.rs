@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::plugins::catalog::backend::locations::RulesEnforcer;
-use crate::plugins::catalog::backend::processing::EngineOptions;
-use crate::plugins::catalog::backend::read::LocationReader;
+use crate::plugins::catalog::backend::processing::tests::test_engine;
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation};
 use crate::services::database::{DatabaseManager, PluginDatabase};
@@ -19,27 +17,12 @@ async fn engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
         .await
         .expect("database");
     store::migrate(&db).await.expect("migrate");
-    let reader = LocationReader::new(
-        Arc::new(
-            crate::services::url_reader::UrlReaders::builder()
-                .build()
-                .expect("url readers"),
-        ),
-        crate::services::url_reader::FileUrlReader::new([dir.path()]),
-        1 << 20,
-    );
-    let engine = Engine::new(
+    let engine = test_engine(
         db.clone(),
         Vec::new(),
-        EngineOptions {
-            orphan_strategy: OrphanStrategy::Keep,
-            interval: Duration::from_secs(3600),
-            rules: RulesEnforcer::default(),
-            batch_size: 4,
-            max_buffered_children: 100,
-        },
-        reader,
-        Arc::new(crate::services::logger::CapturingLogger::new()),
+        Duration::from_secs(3600),
+        4,
+        dir.path(),
     );
     (engine, db, dir)
 }

@@ -8,7 +8,7 @@ mod outcome;
 mod passes;
 mod process;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Weak};

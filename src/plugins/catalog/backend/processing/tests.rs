@@ -24,8 +24,8 @@ fn p(name: &'static str, priority: Option<i32>) -> Arc<dyn CatalogProcessor> {
     Arc::new(Named(name, priority))
 }
 
-/// An engine on `db` that reads files below `dir`.
-fn test_engine(
+/// An engine on `db` that reads files below `dir` (orphans are deleted).
+pub(crate) fn test_engine(
     db: PluginDatabase,
     processors: Vec<Arc<dyn CatalogProcessor>>,
     interval: Duration,
