@@ -27,7 +27,7 @@ use super::store::{self, FinalWrite};
 /// Entities stitched per transaction (a few in unit tests, so that every drain there spans
 /// several chunks).
 #[cfg(not(test))]
-const STITCH_CHUNK: usize = 2000;
+const STITCH_CHUNK: usize = 1000;
 #[cfg(test)]
 const STITCH_CHUNK: usize = 3;
 /// Rows per multi-row insert into the queue (three binds each).
@@ -317,7 +317,6 @@ impl Engine {
             let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
             let hashes = store::final_hashes(tx, &ids).await?;
             let mut writes = Vec::new();
-            let mut rows_for_index = Vec::new();
             for row in rows {
                 let orphan = !referenced.contains(&row.entity_ref);
                 let rels = relations.remove(&row.entity_ref).unwrap_or_default();
@@ -336,27 +335,25 @@ impl Engine {
                 if hashes.get(&row.entity_id) == Some(&hash) {
                     continue;
                 }
-                rows_for_index.push(search_rows(&entity));
+                let json = entity.to_string();
+                // Compressed here, not under the index's lock; the text itself moves to the
+                // write.
+                changed.push(IndexedEntity::new(
+                    row.entity_id.clone(),
+                    row.entity_ref.clone(),
+                    hash.clone(),
+                    &json,
+                    search_rows(&entity),
+                ));
+                drop(entity);
                 writes.push(FinalWrite {
-                    json: entity.to_string(),
+                    json,
                     entity_id: row.entity_id,
                     entity_ref: row.entity_ref,
                     hash,
                 });
             }
-            store::write_finals(tx, &writes, &hashes).await?;
-            changed.extend(
-                writes
-                    .into_iter()
-                    .zip(rows_for_index)
-                    .map(|(w, rows)| IndexedEntity {
-                        entity_id: w.entity_id,
-                        entity_ref: w.entity_ref,
-                        hash: w.hash,
-                        json: w.json,
-                        rows,
-                    }),
-            );
+            store::write_finals(tx, writes, &hashes).await?;
         }
         Ok(changed)
     }

@@ -3,7 +3,6 @@
 
 use super::super::predicate::Predicate;
 use super::EntityIndex;
-use super::state::NONE;
 
 impl EntityIndex {
     /// Facet counts of `facet` (a search key) over the entities matching `predicate`:
@@ -37,19 +36,15 @@ impl EntityIndex {
         // Counts the distinct originals of each entity in `slots`.
         let visit = |slots: &mut dyn Iterator<Item = u32>, counts: &mut super::IdMap<u32, u64>| {
             for slot in slots {
-                let fields = s.fields_of(slot, key);
-                for (i, f) in fields.iter().enumerate() {
-                    if f.original == NONE || fields[..i].iter().any(|g| g.original == f.original) {
-                        continue;
-                    }
-                    *counts.entry(f.original).or_default() += 1;
+                for original in s.originals_of(slot, key) {
+                    *counts.entry(original).or_default() += 1;
                 }
             }
         };
         if (k.values.len() as u64) <= scope.len() {
             // Few values: count each value's posting inside the scope.
             for (_, p) in k.values.iter() {
-                if p.mixed {
+                if p.mixed() {
                     visit(&mut p.slots_in(&scope).iter(), &mut counts);
                     continue;
                 }
@@ -59,7 +54,7 @@ impl EntityIndex {
                     p.count_in(&scope)
                 };
                 if n > 0 {
-                    *counts.entry(p.original).or_default() += n;
+                    *counts.entry(p.original()).or_default() += n;
                 }
             }
         } else {

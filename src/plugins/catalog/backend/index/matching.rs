@@ -81,7 +81,7 @@ pub(crate) fn entity_matches(value: &Value, p: &Predicate) -> bool {
         entity_id: String::new(),
         entity_ref: String::new(),
         hash: String::new(),
-        json: String::new(),
+        compressed_json: Box::default(),
         rows: search_rows(value),
     });
     state

@@ -44,12 +44,31 @@ pub(crate) struct IndexedEntity {
     pub(crate) entity_id: String,
     pub(crate) entity_ref: String,
     pub(crate) hash: String,
-    pub(crate) json: String,
+    /// The entity's JSON text, compressed as the index keeps it (compressed by whoever makes
+    /// the entry, outside the index's lock).
+    pub(crate) compressed_json: Box<[u8]>,
     /// The search rows.
     pub(crate) rows: Vec<SearchRow>,
 }
 
 impl IndexedEntity {
+    /// The entry of a final entity with JSON text `json`.
+    pub(crate) fn new(
+        entity_id: String,
+        entity_ref: String,
+        hash: String,
+        json: &str,
+        rows: Vec<SearchRow>,
+    ) -> Self {
+        Self {
+            compressed_json: compression::compress(json),
+            entity_id,
+            entity_ref,
+            hash,
+            rows,
+        }
+    }
+
     /// Builds the entry of a stored final entity.
     pub(crate) fn from_stored(
         entity_id: String,
@@ -58,13 +77,8 @@ impl IndexedEntity {
         json: String,
     ) -> Result<Self, serde_json::Error> {
         let value: Value = serde_json::from_str(&json)?;
-        Ok(Self {
-            rows: search_rows(&value),
-            entity_id,
-            entity_ref,
-            hash,
-            json,
-        })
+        let rows = search_rows(&value);
+        Ok(Self::new(entity_id, entity_ref, hash, &json, rows))
     }
 }
 

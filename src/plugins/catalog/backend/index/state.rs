@@ -7,7 +7,6 @@ use super::super::predicate::Predicate;
 use super::super::query::FullText;
 use super::IdMap;
 use super::IndexedEntity;
-use super::compression::compress;
 use super::interner::Interner;
 use super::postings::KeyIndex;
 
@@ -17,12 +16,25 @@ pub(super) const NONE: u32 = u32::MAX;
 /// Marks, in [`Field::key`], a value that is a string item of an array.
 pub(super) const ITEM: u32 = 1 << 31;
 
+/// Marks, in [`Field::key`], a value this entity spells unlike its posting's original: the
+/// spelling is in [`State::originals`].
+pub(super) const OWN_ORIGINAL: u32 = 1 << 30;
+
+/// A search key and value of an entity, 8 bytes. Its original spelling is the posting's
+/// (most entities spell a value as the first holder did) unless [`OWN_ORIGINAL`] is set.
 #[derive(Clone, Copy)]
 pub(super) struct Field {
-    /// The key id, with [`ITEM`] set for array items.
+    /// The key id, with [`ITEM`] and [`OWN_ORIGINAL`].
     pub(super) key: u32,
     pub(super) value: u32,
-    pub(super) original: u32,
+}
+
+impl Field {
+    /// The key id, without the flags.
+    #[inline]
+    pub(super) fn key_id(&self) -> u32 {
+        self.key & !(ITEM | OWN_ORIGINAL)
+    }
 }
 
 pub(super) struct Slot {
@@ -47,6 +59,8 @@ pub(super) struct State {
     pub(super) strings: Interner,
     pub(super) keys: IdMap<u32, KeyIndex>,
     pub(super) live: RoaringBitmap,
+    /// The spellings of the fields marked [`OWN_ORIGINAL`], by `(slot, key, value)`.
+    pub(super) originals: IdMap<(u32, u32, u32), Vec<u32>>,
 }
 
 impl State {
@@ -60,25 +74,33 @@ impl State {
         self.strings.release(s.entity_id);
         self.live.remove(slot);
         for f in s.fields.iter() {
-            let key = f.key & !ITEM;
+            let key = f.key_id();
             if let Some(k) = self.keys.get_mut(&key) {
                 k.present.remove(slot);
                 if f.key & ITEM != 0 {
                     k.items.remove(slot);
                 }
-                if f.value != NONE && k.values.get_mut(&f.value).is_some_and(|p| p.remove(slot)) {
-                    k.values.remove(&f.value);
+                if f.value != NONE {
+                    if let Some(original) = k.values.remove(f.value, slot) {
+                        self.strings.release(original);
+                    }
                 }
                 if k.present.is_empty() {
                     self.keys.remove(&key);
                 }
             }
+            if f.key & OWN_ORIGINAL != 0 {
+                for original in self
+                    .originals
+                    .remove(&(slot, key, f.value))
+                    .unwrap_or_default()
+                {
+                    self.strings.release(original);
+                }
+            }
             self.strings.release(key);
             if f.value != NONE {
                 self.strings.release(f.value);
-            }
-            if f.original != NONE {
-                self.strings.release(f.original);
             }
         }
         self.free.push(slot);
@@ -101,28 +123,41 @@ impl State {
         let mut fields = Vec::with_capacity(e.rows.len());
         for (key, value, original, item) in e.rows {
             let key = self.strings.intern(&key);
-            let value = value.map_or(NONE, |v| self.strings.intern(&v));
-            // No original: the value is spelled as its lowercased form (or there is none).
-            let original = match original {
-                Some(o) => self.strings.intern(&o),
-                None if value != NONE => self.strings.retain(value),
-                None => NONE,
-            };
             let k = self.keys.entry(key).or_default();
             k.present.insert(slot);
             if item {
                 k.items.insert(slot);
             }
-            if value != NONE {
-                k.values.insert(value, slot, original);
-            }
-            fields.push(Field {
+            let mut field = Field {
                 key: if item { key | ITEM } else { key },
-                value,
-                original,
-            });
+                value: NONE,
+            };
+            if let Some(value) = value {
+                let value = self.strings.intern(&value);
+                field.value = value;
+                // No original: the value is spelled as its lowercased form.
+                let original = match original {
+                    Some(o) => self.strings.intern(&o),
+                    None => self.strings.retain(value),
+                };
+                let new = k.values.insert(value, slot, original);
+                let shared = k.values.get(&value).map(|p| p.original());
+                if !new && shared != Some(original) {
+                    // Spelled unlike the posting: the entity keeps its own spelling (and the
+                    // reference `original` holds).
+                    field.key |= OWN_ORIGINAL;
+                    self.originals
+                        .entry((slot, key, value))
+                        .or_default()
+                        .push(original);
+                } else if !new {
+                    // Spelled as the posting, which already holds a reference.
+                    self.strings.release(original);
+                }
+            }
+            fields.push(field);
         }
-        fields.sort_by_key(|f| f.key & !ITEM);
+        fields.sort_by_key(Field::key_id);
         let entity_id = self.strings.intern(&e.entity_id);
         let entity_ref = self.strings.intern(&e.entity_ref);
         self.by_ref.insert(entity_ref, slot);
@@ -132,9 +167,31 @@ impl State {
             entity_id,
             entity_ref,
             hash: fingerprint(&e.hash),
-            json: compress(&e.json),
+            json: e.compressed_json,
             fields: fields.into_boxed_slice(),
         });
+    }
+
+    /// The original spellings of the values of key `key` that the entity in `slot` holds,
+    /// each once.
+    pub(super) fn originals_of(&self, slot: u32, key: u32) -> Vec<u32> {
+        let fields = self.fields_of(slot, key);
+        let Some(k) = self.keys.get(&key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(fields.len());
+        for f in fields.iter().filter(|f| f.value != NONE) {
+            if f.key & OWN_ORIGINAL != 0 {
+                if let Some(own) = self.originals.get(&(slot, key, f.value)) {
+                    out.extend_from_slice(own);
+                }
+            } else if let Some(p) = k.values.get(&f.value) {
+                out.push(p.original());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     #[inline]
@@ -156,8 +213,8 @@ impl State {
     #[inline]
     pub(super) fn fields_of(&self, slot: u32, key: u32) -> &[Field] {
         let Some(s) = self.slot(slot) else { return &[] };
-        let start = s.fields.partition_point(|f| f.key & !ITEM < key);
-        let end = s.fields.partition_point(|f| f.key & !ITEM <= key);
+        let start = s.fields.partition_point(|f| f.key_id() < key);
+        let end = s.fields.partition_point(|f| f.key_id() <= key);
         &s.fields[start..end]
     }
 
@@ -221,7 +278,9 @@ impl State {
                     return out;
                 };
                 for (v, p) in k.values.iter() {
-                    if self.strings.get(v).starts_with(prefix.as_str()) {
+                    if self.strings.len_of(v) >= prefix.len()
+                        && self.strings.get(v).starts_with(prefix.as_str())
+                    {
                         p.union_into(&mut out);
                     }
                 }
@@ -259,7 +318,9 @@ impl State {
         }
         let scan = |k: &KeyIndex, out: &mut RoaringBitmap| {
             for (v, p) in k.values.iter() {
-                if self.strings.get(v).contains(term.as_str()) {
+                if self.strings.len_of(v) >= term.len()
+                    && self.strings.get(v).contains(term.as_str())
+                {
                     p.union_into(out);
                 }
             }

@@ -6,7 +6,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::super::query::{FullText, Order};
-use super::postings::{FEW_SLOTS, Ids};
+use super::postings::FEW_SLOTS;
 use super::sync::LOAD_PAGE;
 
 fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEntity {
@@ -16,13 +16,13 @@ fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEnti
         "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"), "tags": tags },
         "spec": { "type": spec_type },
     });
-    IndexedEntity {
-        entity_id: format!("uid-{name}"),
-        entity_ref: format!("{}:default/{}", kind.to_lowercase(), name),
-        hash: format!("h-{name}"),
-        rows: search_rows(&v),
-        json: v.to_string(),
-    }
+    IndexedEntity::new(
+        format!("uid-{name}"),
+        format!("{}:default/{}", kind.to_lowercase(), name),
+        format!("h-{name}"),
+        &v.to_string(),
+        search_rows(&v),
+    )
 }
 
 fn index(n: usize) -> EntityIndex {
@@ -196,12 +196,12 @@ async fn load_reads_every_stored_entity_page_by_page() {
                 entity_id: e.entity_id,
                 entity_ref: e.entity_ref,
                 hash: e.hash,
-                json: e.json,
+                json: super::compression::decompress(&e.compressed_json),
             }
         })
         .collect();
     let mut tx = db.begin().await.unwrap();
-    super::super::store::write_finals(&mut tx, &rows, &HashMap::new())
+    super::super::store::write_finals(&mut tx, rows, &HashMap::new())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -337,6 +337,7 @@ mod memory {
             .collect();
         drop(yaml);
         let mut entries = Vec::with_capacity(docs.len());
+        let mut json_bytes = 0;
         for (i, mut v) in docs.into_iter().enumerate() {
             let kind = v["kind"].as_str().unwrap_or("x").to_lowercase();
             let name = v["metadata"]["name"].as_str().unwrap_or("x").to_owned();
@@ -354,15 +355,15 @@ mod memory {
                 { "type": "dependsOn", "targetRef": format!("resource:default/resource-{}", i % 10_000) },
             ]);
             let json = v.to_string();
-            entries.push(IndexedEntity {
-                rows: search_rows(&v),
-                entity_id: uid,
-                entity_ref: format!("{kind}:default/{name}"),
-                hash: format!("{:040x}", i),
-                json,
-            });
+            json_bytes += json.len();
+            entries.push(IndexedEntity::new(
+                uid,
+                format!("{kind}:default/{name}"),
+                format!("{:040x}", i),
+                &json,
+                search_rows(&v),
+            ));
         }
-        let json_bytes: usize = entries.iter().map(|e| e.json.len()).sum();
         let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
         let before = rss_mb();
         let idx = EntityIndex::default();
@@ -374,7 +375,7 @@ mod memory {
                         entity_id: e.entity_id.clone(),
                         entity_ref: e.entity_ref.clone(),
                         hash: e.hash.clone(),
-                        json: e.json.clone(),
+                        compressed_json: e.compressed_json.clone(),
                         rows: e.rows.clone(),
                     })
                     .collect(),
@@ -406,9 +407,9 @@ mod memory {
                 .keys
                 .values()
                 .flat_map(|k| k.values.iter())
-                .filter(|(_, p)| matches!(p.ids, Ids::Many(_)))
+                .filter(|(_, p)| p.is_bitmap())
                 .count();
-            let string_bytes: usize = s.strings.items.iter().map(|(k, _)| k.len()).sum();
+            let string_bytes = s.strings.text_bytes();
             println!(
                 "strings {} ({:.0} MB of text), keys {}, postings {postings} ({many} bitmaps)",
                 s.strings.len(),
@@ -487,12 +488,10 @@ async fn commit_change(
             entity_id: e.entity_id.clone(),
             entity_ref: e.entity_ref.clone(),
             hash: e.hash.clone(),
-            json: e.json.clone(),
+            json: super::compression::decompress(&e.compressed_json),
         })
         .collect();
-    store::write_finals(&mut tx, &rows, &existing)
-        .await
-        .unwrap();
+    store::write_finals(&mut tx, rows, &existing).await.unwrap();
     store::delete_where_in(&mut tx, "final_entities", "entity_id", removed, "delete")
         .await
         .unwrap();

@@ -66,7 +66,7 @@ pub(crate) async fn final_hashes(
 /// Replaces final entities; `existing` holds the ids that have a final row already.
 pub(crate) async fn write_finals(
     tx: &mut DbTransaction,
-    rows: &[FinalWrite],
+    rows: Vec<FinalWrite>,
     existing: &HashMap<String, String>,
 ) -> Result<(), CatalogError> {
     if rows.is_empty() {
@@ -95,13 +95,13 @@ pub(crate) async fn write_finals(
     )
     .await?;
     let finals = rows
-        .iter()
+        .into_iter()
         .map(|r| {
             vec![
-                text(r.entity_id.clone()),
-                text(r.entity_ref.clone()),
-                text(r.hash.clone()),
-                text(r.json.clone()),
+                text(r.entity_id),
+                text(r.entity_ref),
+                text(r.hash),
+                text(r.json),
             ]
         })
         .collect();
