@@ -111,11 +111,15 @@ pub(crate) async fn report_while<T>(
     health.report(SOURCE, json!({ "state": "starting" }));
     let mut work = std::pin::pin!(work);
     let result = loop {
-        tokio::select! {
+        // The count runs beside the work, which goes on meanwhile (the work is polled here).
+        let measured = tokio::select! {
             result = &mut work => break result,
-            () = tokio::time::sleep(every) => {}
-        }
-        match Progress::measure(db).await {
+            measured = async {
+                tokio::time::sleep(every).await;
+                Progress::measure(db).await
+            } => measured,
+        };
+        match measured {
             Ok(p) => {
                 let elapsed = started.elapsed().as_secs();
                 health.report(
