@@ -11,7 +11,9 @@ use crate::plugins::catalog::common::permissions::CATALOG_ENTITY_READ;
 use crate::plugins::catalog::common::{Entity, EntityFilter, QueryEntitiesRequest};
 use crate::plugins::catalog::node::{CATALOG, CatalogApi};
 use crate::plugins::search::common::SearchDocument;
-use crate::plugins::search::node::{DocumentCollator, SEARCH_INDEX_REGISTRY, SearchError};
+use crate::plugins::search::node::{
+    DocumentCollator, DocumentSink, SEARCH_INDEX_REGISTRY, SearchError, document_batches,
+};
 use crate::services::auth::{AUTH, Credentials};
 use crate::services::config::Config;
 use crate::services::core_services::ROOT_CONFIG;
@@ -163,30 +165,43 @@ impl DocumentCollator for CatalogCollator {
     }
 
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
-        let request = QueryEntitiesRequest {
+        let (mut sink, batches) = document_batches(CATALOG_DOCUMENT_TYPE, 2);
+        let send = async move {
+            let sent = self.collate_into(&mut sink).await;
+            drop(sink);
+            sent
+        };
+        let (sent, docs) = tokio::join!(send, batches.collect());
+        sent?;
+        Ok(docs?)
+    }
+
+    /// Page by page: each page of entities becomes a batch of documents that the engine
+    /// indexes while the next page is read, so neither the catalog's entities nor its
+    /// documents are ever held whole.
+    async fn collate_into(&self, sink: &mut DocumentSink) -> Result<(), BoxError> {
+        let mut request = QueryEntitiesRequest {
             filter: self.filter.clone(),
             fields: FIELDS.iter().map(|f| f.to_string()).collect(),
             limit: Some(self.batch_size),
             ..Default::default()
         };
-        // Page by page: each page's entities become documents and are dropped before the
-        // next page is read, so the whole catalog is never held as entities.
-        let mut request = request;
-        let mut docs = Vec::new();
         loop {
             let page = self
                 .catalog
                 .query_entities(&request, &self.credentials)
                 .await?;
             let done = page.items.is_empty();
-            docs.extend(page.items.iter().map(|e| self.document(e)));
+            if !done {
+                sink.send(page.items.iter().map(|e| self.document(e)).collect())
+                    .await?;
+            }
             match page.page_info.next_cursor {
                 Some(cursor) if !done => request.cursor = Some(cursor),
                 _ => break,
             }
         }
-        docs.shrink_to_fit();
-        Ok(docs)
+        Ok(())
     }
 }
 

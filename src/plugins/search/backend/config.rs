@@ -61,6 +61,8 @@ struct EmbeddedConfig {
     #[serde(default)]
     in_memory: bool,
     directory: Option<PathBuf>,
+    /// `search.embedded.indexingMemoryBytes`.
+    indexing_memory_bytes: Option<usize>,
 }
 
 /// `search.collators.<type>`: what the collator modules read.
@@ -117,6 +119,13 @@ impl SearchConfig {
                 .max_term_length
                 .map_or(DEFAULT_MAX_TERM_LENGTH, NonZeroUsize::get),
         }
+    }
+
+    /// `search.embedded.indexingMemoryBytes`, or the default.
+    pub(crate) fn indexing_memory(&self) -> usize {
+        self.embedded
+            .indexing_memory_bytes
+            .unwrap_or(super::embedded::WRITER_MEMORY)
     }
 
     pub(crate) fn engine_choice(&self) -> Result<EngineChoice, SearchError> {

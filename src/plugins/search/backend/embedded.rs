@@ -19,12 +19,17 @@ use super::matching::{self, FUZZY_MIN_LEN, MAX_TOKEN_LEN};
 use crate::plugins::search::common::{
     PageCursor, SearchDocument, SearchQuery, SearchResult, SearchResultSet,
 };
-use crate::plugins::search::node::{SearchEngine, SearchError};
+use crate::plugins::search::node::{DocumentBatches, SearchEngine, SearchError};
 
 const ENGINE: &str = "embedded";
 const TOKENIZER: &str = "backlot";
 const DEFAULT_PAGE_LIMIT: usize = 25;
-const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// The index writer's memory budget by default (`search.embedded.indexingMemoryBytes`).
+pub(crate) const WRITER_MEMORY: usize = 32 * 1024 * 1024;
+/// The least budget tantivy accepts for its one indexing thread.
+pub(crate) const WRITER_MEMORY_MIN: usize = 15_000_000;
+/// The most budget tantivy accepts for one indexing thread.
+pub(crate) const WRITER_MEMORY_MAX: usize = u32::MAX as usize - 1_000_000;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -72,6 +77,8 @@ pub struct EmbeddedEngine {
     pre_tag: String,
     post_tag: String,
     location: Option<PathBuf>,
+    /// The index writer's memory budget while a type is indexed.
+    writer_memory: usize,
 }
 
 impl fmt::Debug for EmbeddedEngine {
@@ -100,9 +107,9 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-fn open_writer(index: &Index) -> Result<IndexWriter, SearchError> {
+fn open_writer(index: &Index, memory: usize) -> Result<IndexWriter, SearchError> {
     index
-        .writer_with_num_threads(1, WRITER_MEMORY)
+        .writer_with_num_threads(1, memory)
         .map_err(err("cannot open the index writer"))
 }
 
@@ -161,7 +168,7 @@ impl EmbeddedEngine {
             .map_err(err("cannot open an index reader"))?;
         // Fail at start, not at the first collator run, when another process holds the
         // index directory.
-        drop(open_writer(&index)?);
+        drop(open_writer(&index, WRITER_MEMORY)?);
         let (pre_tag, post_tag) = matching::random_tags();
         Ok(Self {
             index,
@@ -171,7 +178,35 @@ impl EmbeddedEngine {
             pre_tag,
             post_tag,
             location,
+            writer_memory: WRITER_MEMORY,
         })
+    }
+
+    /// Sets the memory the index writer may use while it indexes a type (default 32 MiB,
+    /// config `search.embedded.indexingMemoryBytes`): the writer flushes a segment whenever
+    /// it fills, so a smaller budget holds less while a collator runs and writes more
+    /// segments, merged afterwards. The writer, and its memory, exists only while a type is
+    /// indexed. Between 15,000,000 bytes and 4 GiB.
+    ///
+    /// ```
+    /// use backlot::plugins::search::backend::EmbeddedEngine;
+    ///
+    /// let engine = EmbeddedEngine::in_memory()?.with_indexing_memory(16 << 20)?;
+    /// assert!(EmbeddedEngine::in_memory()?.with_indexing_memory(1 << 20).is_err());
+    /// # let _ = engine;
+    /// # Ok::<(), backlot::plugins::search::node::SearchError>(())
+    /// ```
+    pub fn with_indexing_memory(mut self, bytes: usize) -> Result<Self, SearchError> {
+        if !(WRITER_MEMORY_MIN..=WRITER_MEMORY_MAX).contains(&bytes) {
+            return Err(SearchError::Config {
+                key: "search.embedded.indexingMemoryBytes".into(),
+                message: format!(
+                    "{bytes} is outside {WRITER_MEMORY_MIN}..={WRITER_MEMORY_MAX} bytes"
+                ),
+            });
+        }
+        self.writer_memory = bytes;
+        Ok(self)
     }
 
     /// The directory the index lives in; `None` in memory.
@@ -286,37 +321,33 @@ pub(crate) fn requested_page(query: &SearchQuery) -> Result<(usize, usize), Sear
     Ok((page, limit))
 }
 
-/// The cursors around `page` given the total number of results.
-pub(crate) fn page_cursors(
-    page: usize,
-    limit: usize,
-    total: usize,
-) -> (Option<String>, Option<String>) {
-    let next = (page.saturating_add(1).saturating_mul(limit) < total)
-        .then(|| PageCursor { page: page + 1 }.encode());
-    let prev = (page > 0).then(|| PageCursor { page: page - 1 }.encode());
-    (next, prev)
-}
-
-#[async_trait]
-impl SearchEngine for EmbeddedEngine {
-    async fn index(
-        &self,
-        doc_type: &str,
-        documents: Vec<SearchDocument>,
-    ) -> Result<(), SearchError> {
+impl EmbeddedEngine {
+    /// Replaces the documents of `doc_type` with the batches `next` yields (until `None`),
+    /// on a blocking thread: one document converted at a time, committed after the last
+    /// batch, rolled back on the first error.
+    async fn write<F>(&self, doc_type: &str, mut next: F) -> Result<(), SearchError>
+    where
+        F: FnMut() -> Option<Result<Vec<SearchDocument>, SearchError>> + Send + 'static,
+    {
         let guard = Arc::clone(&self.writing).lock_owned().await;
         let type_term = Term::from_field_text(self.fields.doc_type, doc_type);
         let (index, reader, fields) = (self.index.clone(), self.reader.clone(), self.fields);
-        let doc_type = doc_type.to_string();
+        let (doc_type, memory) = (doc_type.to_string(), self.writer_memory);
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let mut writer = open_writer(&index)?;
+            let mut writer = open_writer(&index, memory)?;
             writer.delete_term(type_term);
-            // One document converted at a time: no second copy of the whole set.
-            for doc in documents {
-                let added = Self::to_tantivy(fields, &doc_type, &doc)
-                    .and_then(|d| writer.add_document(d).map_err(err("cannot add a document")));
+            while let Some(batch) = next() {
+                let added = batch.and_then(|docs| {
+                    docs.iter().try_for_each(|doc| {
+                        Self::to_tantivy(fields, &doc_type, doc).and_then(|d| {
+                            writer
+                                .add_document(d)
+                                .map(drop)
+                                .map_err(err("cannot add a document"))
+                        })
+                    })
+                });
                 if let Err(e) = added {
                     let _ = writer.rollback();
                     return Err(e);
@@ -336,6 +367,39 @@ impl SearchEngine for EmbeddedEngine {
         })
         .await
         .map_err(|e| SearchError::engine(ENGINE, "indexing task failed", e))?
+    }
+}
+
+/// The cursors around `page` given the total number of results.
+pub(crate) fn page_cursors(
+    page: usize,
+    limit: usize,
+    total: usize,
+) -> (Option<String>, Option<String>) {
+    let next = (page.saturating_add(1).saturating_mul(limit) < total)
+        .then(|| PageCursor { page: page + 1 }.encode());
+    let prev = (page > 0).then(|| PageCursor { page: page - 1 }.encode());
+    (next, prev)
+}
+
+#[async_trait]
+impl SearchEngine for EmbeddedEngine {
+    async fn index(
+        &self,
+        doc_type: &str,
+        documents: Vec<SearchDocument>,
+    ) -> Result<(), SearchError> {
+        let mut once = Some(documents);
+        self.write(doc_type, move || once.take().map(Ok)).await
+    }
+
+    /// Adds each batch to the index writer as it arrives; commits after the last.
+    async fn index_batches(
+        &self,
+        doc_type: &str,
+        mut batches: DocumentBatches,
+    ) -> Result<(), SearchError> {
+        self.write(doc_type, move || batches.blocking_next()).await
     }
 
     async fn query(&self, query: &SearchQuery) -> Result<SearchResultSet, SearchError> {

@@ -4,10 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::plugins::search::node::{
-    CollatorRegistration, DocumentCollator, DocumentDecorator, SearchEngine, SearchError,
+    CollatorRegistration, DocumentCollator, DocumentDecorator, DocumentSink, SearchEngine,
+    SearchError,
 };
 use crate::services::logger::{LoggerService, LoggerServiceExt};
 use crate::services::scheduler::{PluginScheduler, SchedulerError, TaskDefinition, TaskError};
+
+/// Batches a collator may be ahead of the engine.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Builds the index of each document type: collates, decorates and hands the full set to the
 /// engine, which swaps it in atomically. A failing collator or decorator leaves the type's
@@ -107,29 +111,49 @@ impl IndexBuilder {
     }
 
     /// Collates, decorates and indexes one type; returns the number of documents indexed.
+    ///
+    /// The collator's batches ([`DocumentCollator::collate_into`]) go through the
+    /// decorators and to the engine as they come, with at most two waiting between them, so
+    /// a type of many documents is never held whole. A failing collator, decorator or engine
+    /// leaves the type's previous documents in place.
     pub async fn build_type(&self, collator: &dyn DocumentCollator) -> Result<usize, SearchError> {
         let doc_type = collator.doc_type().to_string();
-        let mut docs = collator
-            .collate()
-            .await
-            .map_err(|source| SearchError::Collator {
-                doc_type: doc_type.clone(),
-                source,
-            })?;
-        for decorator in &self.decorators {
-            let types = decorator.types();
-            if types.is_empty() || types.contains(&doc_type) {
-                docs = decorator
-                    .decorate(docs)
-                    .await
-                    .map_err(|source| SearchError::Decorator {
-                        doc_type: doc_type.clone(),
+        let decorators: Vec<Arc<dyn DocumentDecorator>> = self
+            .decorators
+            .iter()
+            .filter(|d| {
+                let types = d.types();
+                types.is_empty() || types.contains(&doc_type)
+            })
+            .cloned()
+            .collect();
+        let (mut sink, batches) =
+            DocumentSink::with_decorators(&doc_type, BATCHES_IN_FLIGHT, decorators);
+        // The sink moves in: dropping it when the collator is done ends the batches.
+        let collator_type = doc_type.clone();
+        let produce = async move {
+            let collated = collator.collate_into(&mut sink).await;
+            let engine_gone = sink.engine_gone();
+            let outcome = match (collated, sink.take_failure()) {
+                (Ok(()), None) => Ok(sink.sent()),
+                (_, Some(decorator)) => Err(sink.fail(decorator).await),
+                (Err(source), None) => Err(sink
+                    .fail(SearchError::Collator {
+                        doc_type: collator_type,
                         source,
-                    })?;
-            }
-        }
-        let count = docs.len();
-        self.engine.index(&doc_type, docs).await?;
+                    })
+                    .await),
+            };
+            (outcome, engine_gone)
+        };
+        let ((collated, engine_gone), indexed) =
+            tokio::join!(produce, self.engine.index_batches(&doc_type, batches));
+        let count = match (collated, indexed) {
+            (Ok(count), Ok(())) => count,
+            // The engine stopped first: its error is the cause.
+            (_, Err(e)) if engine_gone => return Err(e),
+            (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
+        };
         if let Some(built) = &self.built {
             built
                 .lock()
@@ -244,5 +268,143 @@ mod tests {
         let page = engine.query(&SearchQuery::new("")).await.unwrap();
         assert_eq!(page.number_of_results, Some(1));
         assert_eq!(page.results[0].document.title, "alpha");
+    }
+
+    /// Sends `batches` batches of 100 documents, then fails when `fail_after` is reached.
+    #[derive(Debug)]
+    struct Batched {
+        batches: usize,
+        fail_after: Option<usize>,
+        /// The most batches the sink accepted ahead of the engine (sent, not yet indexed).
+        sent: std::sync::Mutex<Vec<usize>>,
+    }
+
+    #[async_trait]
+    impl DocumentCollator for Batched {
+        fn doc_type(&self) -> &str {
+            "batched"
+        }
+        async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError> {
+            Err("collate_into is the way in".into())
+        }
+        async fn collate_into(&self, sink: &mut DocumentSink) -> Result<(), BoxError> {
+            for b in 0..self.batches {
+                if self.fail_after == Some(b) {
+                    return Err("catalog went away".into());
+                }
+                let docs = (0..100)
+                    .map(|i| {
+                        let lifecycle = if i % 2 == 0 {
+                            "production"
+                        } else {
+                            "experimental"
+                        };
+                        SearchDocument::new(format!("doc {b} {i}"), "batch", format!("/{b}/{i}"))
+                            .with_field("lifecycle", lifecycle)
+                    })
+                    .collect();
+                sink.send(docs).await?;
+                self.sent.lock().unwrap().push(sink.sent());
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_are_decorated_and_indexed_as_they_come_and_a_failure_midway_keeps_the_old_set()
+    {
+        let engine = Arc::new(EmbeddedEngine::in_memory().unwrap());
+        let builder = IndexBuilder::new(
+            engine.clone(),
+            vec![Arc::new(DropExperimental(vec!["batched".into()]))],
+        );
+        let collator = Batched {
+            batches: 30,
+            fail_after: None,
+            sent: Default::default(),
+        };
+        // Every batch went through the decorator (half of each is dropped).
+        assert_eq!(builder.build_type(&collator).await.unwrap(), 30 * 50);
+        assert_eq!(collator.sent.lock().unwrap().len(), 30);
+        let all = engine.query(&SearchQuery::new("batch")).await.unwrap();
+        assert_eq!(all.number_of_results, Some(1500));
+
+        // The next run fails after 10 batches were indexed: the 1,500 stay, nothing of the
+        // failed run shows.
+        let failing = Batched {
+            batches: 30,
+            fail_after: Some(10),
+            sent: Default::default(),
+        };
+        let err = builder.build_type(&failing).await.unwrap_err();
+        assert!(
+            matches!(err, SearchError::Collator { ref doc_type, .. } if doc_type == "batched"),
+            "{err:?}"
+        );
+        assert_eq!(failing.sent.lock().unwrap().len(), 10);
+        let after = engine.query(&SearchQuery::new("batch")).await.unwrap();
+        assert_eq!(after.number_of_results, Some(1500));
+
+        // A smaller set replaces the whole type.
+        let small = Batched {
+            batches: 2,
+            fail_after: None,
+            sent: Default::default(),
+        };
+        assert_eq!(builder.build_type(&small).await.unwrap(), 100);
+        let now = engine.query(&SearchQuery::new("batch")).await.unwrap();
+        assert_eq!(now.number_of_results, Some(100));
+    }
+
+    /// An engine that fails on its second batch.
+    #[derive(Debug)]
+    struct Refusing;
+
+    #[async_trait]
+    impl SearchEngine for Refusing {
+        async fn index(&self, _: &str, _: Vec<SearchDocument>) -> Result<(), SearchError> {
+            Ok(())
+        }
+        async fn index_batches(
+            &self,
+            _: &str,
+            mut batches: crate::plugins::search::node::DocumentBatches,
+        ) -> Result<(), SearchError> {
+            let _ = batches.next().await;
+            Err(SearchError::engine(
+                "refusing",
+                "disk full",
+                "no space left",
+            ))
+        }
+        async fn query(
+            &self,
+            _: &SearchQuery,
+        ) -> Result<crate::plugins::search::common::SearchResultSet, SearchError> {
+            Ok(Default::default())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_stops_reading_stops_the_collator_and_its_error_is_reported() {
+        let builder = IndexBuilder::new(Arc::new(Refusing), vec![]);
+        let collator = Batched {
+            batches: 50,
+            fail_after: None,
+            sent: Default::default(),
+        };
+        let err = builder.build_type(&collator).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SearchError::Engine {
+                    engine: "refusing",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // The collator stopped soon after: it could not send far past what the engine read.
+        assert!(collator.sent.lock().unwrap().len() <= 1 + BATCHES_IN_FLIGHT + 1);
     }
 }

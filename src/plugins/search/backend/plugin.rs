@@ -94,12 +94,16 @@ async fn engine_from_config(
     database: &PluginDatabase,
 ) -> Result<Arc<dyn SearchEngine>, SearchError> {
     match config.engine_choice()? {
-        EngineChoice::EmbeddedInMemory => Ok(Arc::new(EmbeddedEngine::in_memory()?)),
+        EngineChoice::EmbeddedInMemory => Ok(Arc::new(
+            EmbeddedEngine::in_memory()?.with_indexing_memory(config.indexing_memory())?,
+        )),
         EngineChoice::EmbeddedDirectory(dir) => {
             let engine = tokio::task::spawn_blocking(move || EmbeddedEngine::in_directory(dir))
                 .await
                 .map_err(|e| SearchError::engine("embedded", "opening the index failed", e))??;
-            Ok(Arc::new(engine))
+            Ok(Arc::new(
+                engine.with_indexing_memory(config.indexing_memory())?,
+            ))
         }
         EngineChoice::Postgres(settings) => postgres_engine(database, settings).await,
     }

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 
+use super::DocumentSink;
 use crate::backend::BoxError;
 use crate::plugins::search::common::SearchDocument;
 use crate::services::permissions::Permission;
@@ -44,6 +45,14 @@ pub trait DocumentCollator: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Every document of the type.
     async fn collate(&self) -> Result<Vec<SearchDocument>, BoxError>;
+
+    /// Sends every document of the type to `sink`, a batch at a time: the index build calls
+    /// this, and the engine indexes each batch while the next is collated, so a collator of
+    /// many documents overrides it to send as it reads and never holds them all. The
+    /// default sends [`DocumentCollator::collate`] as one batch.
+    async fn collate_into(&self, sink: &mut DocumentSink) -> Result<(), BoxError> {
+        sink.send(self.collate().await?).await
+    }
 }
 
 /// Adds to or alters collated documents before they are indexed (Backstage's

@@ -2,7 +2,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use super::SearchError;
+use super::{DocumentBatches, SearchError};
 use crate::plugins::search::common::{SearchDocument, SearchQuery, SearchResultSet};
 
 /// A search engine: stores documents per type and answers queries.
@@ -57,6 +57,20 @@ pub trait SearchEngine: Send + Sync + fmt::Debug + 'static {
         doc_type: &str,
         documents: Vec<SearchDocument>,
     ) -> Result<(), SearchError>;
+
+    /// [`SearchEngine::index`] fed a batch at a time, as the collator produces them: the
+    /// type's documents are replaced, atomically, by every batch once the last has arrived;
+    /// on an error item the type keeps its previous documents and the error is returned. The
+    /// default collects the batches and calls `index`; an engine that can index as they
+    /// come overrides it, so that a large type is never held in memory whole.
+    async fn index_batches(
+        &self,
+        doc_type: &str,
+        batches: DocumentBatches,
+    ) -> Result<(), SearchError> {
+        let documents = batches.collect().await?;
+        self.index(doc_type, documents).await
+    }
 
     /// Answers a query. `query.page_limit` is set by the caller (the router applies the
     /// default and the maximum).
