@@ -20,6 +20,9 @@
 //!   fresh databases that are dropped afterwards.
 //! - `CATALOG_LOAD_TRACE`: the backend logs every SQL statement with its time (`sqlx::query`
 //!   at debug) to standard error, to see where ingestion spends its database time.
+//! - `CATALOG_LOAD_SEARCH`: the backend also runs the search plugin (embedded engine in the
+//!   temp dir) with its catalog collator; after ingestion the collator is triggered once, and
+//!   the backend's peak RSS is read again when it has indexed the whole catalog.
 //! - `CATALOG_LOAD_SERVER_WRAPPER`: a profiler command the backend runs under (for example
 //!   `heaptrack -o /tmp/ht` or `perf record -g -o /tmp/perf.data --`); the memory figures are
 //!   then the wrapper's, not the backend's.
@@ -51,6 +54,7 @@ use std::time::{Duration, Instant};
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
+use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
 use backlot::testing::{DEFAULT_MOCK_USER, TestBackend, mock_credentials};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -110,8 +114,18 @@ struct CaseResult {
     database: String,
     ingest_secs: f64,
     rss_after_ingest_mb: f64,
+    /// With `CATALOG_LOAD_SEARCH`: peak RSS once the collator indexed the catalog, and the
+    /// seconds that took.
+    #[serde(default)]
+    search: Option<SearchResult>,
     rss_peak_mb: f64,
     endpoints: Vec<EndpointResult>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct SearchResult {
+    index_secs: f64,
+    rss_peak_mb: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -260,17 +274,24 @@ fn print_tables(results: &[CaseResult]) {
             "\n### Catalog load, N = {n} ({CONNECTIONS} connections, {secs} s per endpoint, {cores} cores)\n"
         );
         println!(
-            "| database | ingest to queryable (s) | peak RSS after ingest (MB) | peak RSS at end (MB) |"
+            "| database | ingest to queryable (s) | peak RSS after ingest (MB) | search indexed (s) | peak RSS after search indexed (MB) | peak RSS at end (MB) |"
         );
-        println!("|---|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|");
         for r in &rows {
+            let search = |f: fn(&SearchResult) -> f64, digits: usize| {
+                r.search
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |s| format!("{:.*}", digits, f(s)))
+            };
             println!(
-                "| {} | {:.2}{} | {:.0}{} | {:.0}{} |",
+                "| {} | {:.2}{} | {:.0}{} | {} | {} | {:.0}{} |",
                 r.database,
                 r.ingest_secs,
                 ratio(r, &|c| Some(c.ingest_secs)),
                 r.rss_after_ingest_mb,
                 ratio(r, &|c| Some(c.rss_after_ingest_mb)),
+                search(|s| s.index_secs, 2),
+                search(|s| s.rss_peak_mb, 0),
                 r.rss_peak_mb,
                 ratio(r, &|c| Some(c.rss_peak_mb)),
             );
@@ -366,6 +387,23 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
         "  ingested {n} entities in {ingest_secs:.2} s; backend VmHWM {rss_after_ingest_mb:.0} MB, VmRSS {:.0} MB",
         vm_status_mb(pid, "VmRSS:")?
     );
+    let search = if search_enabled() {
+        let started = Instant::now();
+        index_search(&base).await?;
+        let result = SearchResult {
+            index_secs: started.elapsed().as_secs_f64(),
+            rss_peak_mb: vm_status_mb(pid, "VmHWM:")?,
+        };
+        eprintln!(
+            "  search indexed the catalog in {:.2} s; backend VmHWM {:.0} MB, VmRSS {:.0} MB",
+            result.index_secs,
+            result.rss_peak_mb,
+            vm_status_mb(pid, "VmRSS:")?
+        );
+        Some(result)
+    } else {
+        None
+    };
 
     let secs = env_number("CATALOG_LOAD_SECS", 5)?;
     let cap = env_number("CATALOG_LOAD_MAX_REQUESTS", 200_000)?;
@@ -391,9 +429,52 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
         database: database.to_owned(),
         ingest_secs,
         rss_after_ingest_mb,
+        search,
         rss_peak_mb,
         endpoints,
     })
+}
+
+/// Whether `CATALOG_LOAD_SEARCH` asks for the search plugin.
+fn search_enabled() -> bool {
+    std::env::var_os("CATALOG_LOAD_SEARCH").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Triggers the catalog collator's task and waits until its run has ended without error.
+async fn index_search(catalog_base: &str) -> Result<()> {
+    let root = catalog_base
+        .strip_suffix("/api/catalog")
+        .ok_or("unexpected catalog URL")?;
+    let task = format!(
+        "{root}/api/search/.backstage/scheduler/v1/tasks/{}",
+        backlot::plugins::search::backend::collator_task_id(
+            backlot::plugins::search::backend::CATALOG_DOCUMENT_TYPE
+        )
+    );
+    let http = authed_client(reqwest::Client::builder())?;
+    let res = http.post(format!("{task}/trigger")).send().await?;
+    if res.status() != 200 {
+        return Err(format!("POST {task}/trigger: {}", res.status()).into());
+    }
+    let started = Instant::now();
+    loop {
+        let res = http.get(&task).send().await?;
+        if res.status() != 200 {
+            return Err(format!("GET {task}: {}", res.status()).into());
+        }
+        let body: serde_json::Value = serde_json::from_slice(&res.bytes().await?)?;
+        let state = &body["taskState"];
+        if state["status"] == "idle" && state["lastRunEndedAt"].is_string() {
+            return match state["lastRunError"].as_str() {
+                Some(e) => Err(format!("the catalog collator failed: {e}").into()),
+                None => Ok(()),
+            };
+        }
+        if started.elapsed() > INGEST_TIMEOUT {
+            return Err(format!("the catalog collator did not finish: {body}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The command that starts the backend process: this program, or under the profiler named by
@@ -461,6 +542,13 @@ fn backend_config(
             f.display()
         ));
     }
+    if search_enabled() {
+        // The collator runs only when the parent triggers it, after ingestion.
+        config.push_str(&format!(
+            "search:\n  embedded:\n    directory: '{}'\n  collators:\n    catalog:\n      schedule:\n        frequency: {{ hours: 1 }}\n        timeout: {{ minutes: 30 }}\n        initialDelay: {{ hours: 1 }}\n",
+            dir.join("search").display()
+        ));
+    }
     Ok(config)
 }
 
@@ -488,8 +576,13 @@ fn run_server(config: &str) -> Result<()> {
             .init();
     }
     rt.block_on(async {
-        let backend = TestBackend::builder()
-            .feature(Feature::plugin(CatalogPlugin::new()))
+        let mut builder = TestBackend::builder().feature(Feature::plugin(CatalogPlugin::new()));
+        if search_enabled() {
+            builder = builder
+                .feature(Feature::plugin(SearchPlugin::new()))
+                .feature(Feature::module(SearchCatalogCollatorModule));
+        }
+        let backend = builder
             .config_yaml(std::fs::read_to_string(config)?)
             .start()
             .await?;
