@@ -339,6 +339,7 @@ impl Engine {
                 // Compressed here, not under the index's lock; the text itself moves to the
                 // write.
                 changed.push(IndexedEntity::new(
+                    self.index.codec(),
                     row.entity_id.clone(),
                     row.entity_ref.clone(),
                     hash.clone(),

@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::predicate::Predicate;
 use super::stitching::{SearchRow, search_rows};
-use compression::decompress;
+pub(crate) use compression::Codec;
 pub(crate) use matching::entity_matches;
 use state::State;
 pub(crate) use tasks::{SyncSettings, schedule};
@@ -52,16 +52,19 @@ pub(crate) struct IndexedEntity {
 }
 
 impl IndexedEntity {
-    /// The entry of a final entity with JSON text `json`.
+    /// The entry of a final entity with JSON text `json`, compressed with `codec` (the
+    /// [`EntityIndex::codec`] of the index it goes to).
     pub(crate) fn new(
+        codec: &Codec,
         entity_id: String,
         entity_ref: String,
         hash: String,
         json: &str,
         rows: Vec<SearchRow>,
     ) -> Self {
+        let kind = entity_ref.split_once(':').map_or("", |(k, _)| k);
         Self {
-            compressed_json: compression::compress(json),
+            compressed_json: codec.compress(kind, json),
             entity_id,
             entity_ref,
             hash,
@@ -71,6 +74,7 @@ impl IndexedEntity {
 
     /// Builds the entry of a stored final entity.
     pub(crate) fn from_stored(
+        codec: &Codec,
         entity_id: String,
         entity_ref: String,
         hash: String,
@@ -78,7 +82,7 @@ impl IndexedEntity {
     ) -> Result<Self, serde_json::Error> {
         let value: Value = serde_json::from_str(&json)?;
         let rows = search_rows(&value);
-        Ok(Self::new(entity_id, entity_ref, hash, &json, rows))
+        Ok(Self::new(codec, entity_id, entity_ref, hash, &json, rows))
     }
 }
 
@@ -128,6 +132,8 @@ pub(crate) struct EntityIndex {
     sync_lock: tokio::sync::Mutex<()>,
     /// What the syncs did.
     stats: sync::SyncCounters,
+    /// How entity JSON is compressed. Lock order: `state`, then the codec's.
+    codec: Codec,
 }
 
 impl std::fmt::Debug for EntityIndex {
@@ -139,6 +145,11 @@ impl std::fmt::Debug for EntityIndex {
 }
 
 impl EntityIndex {
+    /// How the index compresses entity JSON: entries given to it must be made with this.
+    pub(crate) fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
     /// How many entities the index holds.
     pub(crate) fn len(&self) -> usize {
         self.state.read().live.len() as usize
@@ -151,7 +162,7 @@ impl EntityIndex {
         if scope.is_some_and(|p| !s.slot_matches(slot, p)) {
             return None;
         }
-        s.slot(slot).map(|e| decompress(&e.json))
+        s.slot(slot).map(|e| self.codec.decompress(&e.json))
     }
 
     /// The JSON text of the entity with uid `uid`, if it matches `scope` (`None`: any entity).
@@ -161,7 +172,7 @@ impl EntityIndex {
         if scope.is_some_and(|p| !s.slot_matches(slot, p)) {
             return None;
         }
-        s.slot(slot).map(|e| decompress(&e.json))
+        s.slot(slot).map(|e| self.codec.decompress(&e.json))
     }
 
     /// Whether the entity `entity_ref` is in the index and matches `scope`.
@@ -183,7 +194,7 @@ impl EntityIndex {
                 if !everything && !s.slot_matches(slot, predicate) {
                     return None;
                 }
-                s.slot(slot).map(|e| decompress(&e.json))
+                s.slot(slot).map(|e| self.codec.decompress(&e.json))
             })
             .collect()
     }

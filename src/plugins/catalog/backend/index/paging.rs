@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 
 use super::super::predicate::Predicate;
 use super::super::query::{FullText, Order};
-use super::compression::decompress;
 use super::{EntityIndex, Page, Position, SortKey};
 
 /// Compares sort values: missing values sort last in either direction.
@@ -120,7 +119,7 @@ impl EntityIndex {
         };
         let items = window
             .iter()
-            .filter_map(|k| s.slot(k.slot).map(|e| decompress(&e.json)))
+            .filter_map(|k| s.slot(k.slot).map(|e| self.codec.decompress(&e.json)))
             .collect();
         Page {
             first: window.first().map(|k| key_of(k)),

@@ -43,7 +43,7 @@ pub(super) struct Slot {
     pub(super) entity_ref: u32,
     /// A fingerprint of the stored hash, to notice changes made by other processes.
     pub(super) hash: u64,
-    /// The entity's JSON text, lz4-compressed.
+    /// The entity's JSON text, compressed by the index's [`Codec`](super::Codec).
     pub(super) json: Box<[u8]>,
     /// Sorted by key.
     pub(super) fields: Box<[Field]>,

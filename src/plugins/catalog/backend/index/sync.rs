@@ -43,7 +43,7 @@ impl EntityIndex {
             let Some((last, ..)) = rows.last() else { break };
             after = last.clone();
             let full = rows.len() as i64 == LOAD_PAGE;
-            for e in to_entries(rows, logger) {
+            for e in to_entries(&self.codec, rows, logger) {
                 fresh.insert(e);
             }
             if !full {
@@ -118,7 +118,7 @@ impl EntityIndex {
                 Some(ids) => {
                     self.stats.incremental.fetch_add(1, Ordering::Relaxed);
                     let log_rows = ids.len() as u64;
-                    let upserts = load_ids(db, &ids, logger).await?;
+                    let upserts = load_ids(&self.codec, db, &ids, logger).await?;
                     let found: HashSet<&str> =
                         upserts.iter().map(|e| e.entity_id.as_str()).collect();
                     let removed: Vec<String> = ids
@@ -183,7 +183,7 @@ impl EntityIndex {
                 .collect();
             (changed, removed)
         };
-        let upserts = load_ids(db, &changed, logger).await?;
+        let upserts = load_ids(&self.codec, db, &changed, logger).await?;
         let read = (stored.len() + upserts.len()) as u64;
         Ok((upserts, removed, read))
     }
@@ -238,6 +238,7 @@ fn apply_rows(s: &mut State, upserts: Vec<IndexedEntity>, removed_ids: &[String]
 
 /// Loads the stored entities with these ids (missing ones are left out).
 async fn load_ids(
+    codec: &super::Codec,
     db: &PluginDatabase,
     ids: &[String],
     logger: &dyn LoggerService,
@@ -258,18 +259,19 @@ async fn load_ids(
             .fetch_all(db)
             .await
             .map_err(CatalogError::db("load changed entities"))?;
-        out.extend(to_entries(rows, logger));
+        out.extend(to_entries(codec, rows, logger));
     }
     Ok(out)
 }
 
 fn to_entries(
+    codec: &super::Codec,
     rows: Vec<(String, String, String, String)>,
     logger: &dyn LoggerService,
 ) -> Vec<IndexedEntity> {
     rows.into_iter()
         .filter_map(|(id, r, hash, json)| {
-            IndexedEntity::from_stored(id, r.clone(), hash, json)
+            IndexedEntity::from_stored(codec, id, r.clone(), hash, json)
                 .map_err(|e| {
                     logger.log(
                         LogLevel::Warn,

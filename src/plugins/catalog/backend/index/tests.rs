@@ -16,7 +16,10 @@ fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEnti
         "metadata": { "name": name, "namespace": "default", "uid": format!("uid-{name}"), "tags": tags },
         "spec": { "type": spec_type },
     });
+    // A codec of its own: the entity is compressed with the preset dictionary, which every
+    // index reads.
     IndexedEntity::new(
+        &Codec::default(),
         format!("uid-{name}"),
         format!("{}:default/{}", kind.to_lowercase(), name),
         format!("h-{name}"),
@@ -196,7 +199,7 @@ async fn load_reads_every_stored_entity_page_by_page() {
                 entity_id: e.entity_id,
                 entity_ref: e.entity_ref,
                 hash: e.hash,
-                json: super::compression::decompress(&e.compressed_json),
+                json: Codec::default().decompress(&e.compressed_json),
             }
         })
         .collect();
@@ -336,6 +339,7 @@ mod memory {
             })
             .collect();
         drop(yaml);
+        let idx = EntityIndex::default();
         let mut entries = Vec::with_capacity(docs.len());
         let mut json_bytes = 0;
         for (i, mut v) in docs.into_iter().enumerate() {
@@ -357,6 +361,7 @@ mod memory {
             let json = v.to_string();
             json_bytes += json.len();
             entries.push(IndexedEntity::new(
+                idx.codec(),
                 uid,
                 format!("{kind}:default/{name}"),
                 format!("{:040x}", i),
@@ -366,7 +371,6 @@ mod memory {
         }
         let rows: usize = entries.iter().map(|e| e.rows.len()).sum();
         let before = rss_mb();
-        let idx = EntityIndex::default();
         for chunk in entries.chunks(2000) {
             idx.apply(
                 chunk
@@ -455,7 +459,7 @@ fn one_entity_matching_agrees_with_the_index() {
         // A whole entity's JSON answers the same.
         for slot in s.live.iter().take(12) {
             let e = s.slot(slot).unwrap();
-            let v: Value = serde_json::from_str(&super::compression::decompress(&e.json)).unwrap();
+            let v: Value = serde_json::from_str(&idx.codec.decompress(&e.json)).unwrap();
             assert_eq!(entity_matches(&v, &p), matched.contains(slot), "{case}");
         }
     }
@@ -488,7 +492,7 @@ async fn commit_change(
             entity_id: e.entity_id.clone(),
             entity_ref: e.entity_ref.clone(),
             hash: e.hash.clone(),
-            json: super::compression::decompress(&e.compressed_json),
+            json: Codec::default().decompress(&e.compressed_json),
         })
         .collect();
     store::write_finals(&mut tx, rows, &existing).await.unwrap();
