@@ -389,7 +389,7 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
     );
     let search = if search_enabled() {
         let started = Instant::now();
-        index_search(&base).await?;
+        index_search(&base, facts.entities.len(), files.len() + 1).await?;
         let result = SearchResult {
             index_secs: started.elapsed().as_secs_f64(),
             rss_peak_mb: vm_status_mb(pid, "VmHWM:")?,
@@ -441,7 +441,7 @@ fn search_enabled() -> bool {
 }
 
 /// Triggers the catalog collator's task and waits until its run has ended without error.
-async fn index_search(catalog_base: &str) -> Result<()> {
+async fn index_search(catalog_base: &str, entities: usize, locations: usize) -> Result<()> {
     let root = catalog_base
         .strip_suffix("/api/catalog")
         .ok_or("unexpected catalog URL")?;
@@ -465,9 +465,18 @@ async fn index_search(catalog_base: &str) -> Result<()> {
         let body: serde_json::Value = serde_json::from_slice(&res.bytes().await?)?;
         let state = &body["taskState"];
         if state["status"] == "idle" && state["lastRunEndedAt"].is_string() {
-            return match state["lastRunError"].as_str() {
-                Some(e) => Err(format!("the catalog collator failed: {e}").into()),
-                None => Ok(()),
+            if let Some(e) = state["lastRunError"].as_str() {
+                return Err(format!("the catalog collator failed: {e}").into());
+            }
+            // Every entity (and the location entities) is a document.
+            let query = format!("{root}/api/search/query?term=&types%5B0%5D=software-catalog");
+            let res = http.get(&query).send().await?;
+            let body: serde_json::Value = serde_json::from_slice(&res.bytes().await?)?;
+            let found = body["numberOfResults"].as_u64().unwrap_or(0) as usize;
+            return if (entities..=entities + locations).contains(&found) {
+                Ok(())
+            } else {
+                Err(format!("search holds {found} documents, want {entities} entities").into())
             };
         }
         if started.elapsed() > INGEST_TIMEOUT {
