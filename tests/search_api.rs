@@ -257,3 +257,65 @@ async fn bad_parameters_are_input_errors() {
     assert_eq!(ok.status(), 200);
     backend.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indexing_memory_is_configurable_within_bounds_and_a_collated_catalog_arrives_page_by_page()
+ {
+    // Outside the bounds tantivy accepts: the plugin does not start.
+    let err = TestBackend::builder()
+        .config_yaml("search: { embedded: { inMemory: true, indexingMemoryBytes: 1000000 } }")
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("search.embedded.indexingMemoryBytes"), "{err}");
+
+    // The least budget, and 1,001 entities sent as 11 catalog pages of 100: every document
+    // arrives, and a second run replaces them.
+    let entities: Entities = Arc::new(Mutex::new(
+        (0..1001)
+            .map(|i| {
+                component(
+                    &format!("service-{i}"),
+                    "Handles orders",
+                    "Component",
+                    "production",
+                )
+            })
+            .collect(),
+    ));
+    let config = r#"
+search:
+  embedded:
+    inMemory: true
+    indexingMemoryBytes: 15000000
+  collators:
+    catalog:
+      batchSize: 100
+      schedule:
+        frequency: { trigger: manual }
+        timeout: { minutes: 1 }
+"#;
+    let backend = TestBackend::builder()
+        .config_yaml(config)
+        .feature(fake_catalog(entities.clone()))
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .feature(Feature::module(SearchCatalogCollatorModule))
+        .start()
+        .await
+        .unwrap();
+    let client = backend.client();
+    trigger(client).await;
+    wait_for(client, "/api/search/query?term=orders", |b| {
+        b["numberOfResults"] == 1001
+    })
+    .await;
+    entities.lock().unwrap().truncate(10);
+    trigger(client).await;
+    wait_for(client, "/api/search/query?term=orders", |b| {
+        b["numberOfResults"] == 10
+    })
+    .await;
+    backend.stop().await.unwrap();
+}
