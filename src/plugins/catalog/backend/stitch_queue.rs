@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::services::database::{DbTransaction, Sql, placeholders};
+use crate::services::database::{DbTransaction, Dialect, Sql, placeholders};
 use crate::services::logger::LogLevel;
 
 use super::error::CatalogError;
@@ -26,10 +26,23 @@ use super::store::{self, FinalWrite};
 
 /// Entities stitched per transaction (a few in unit tests, so that every drain there spans
 /// several chunks).
+///
+/// On SQLite a chunk's working set (its JSON, search rows, bound texts, page cache) lives in
+/// this process and a commit is cheap, so chunks are 1,000: at 100,000 entities that holds
+/// about 20 MB less at the peak than 2,000, for the same time. On PostgreSQL and MySQL each
+/// commit waits for the server's log flush and the caches live in the server, so chunks are
+/// 2,000: 1,000 made a 100,000-entity ingestion about 1.2 s (6 %) slower there.
 #[cfg(not(test))]
-const STITCH_CHUNK: usize = 1000;
+fn stitch_chunk(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 1000,
+        _ => 2000,
+    }
+}
 #[cfg(test)]
-const STITCH_CHUNK: usize = 3;
+fn stitch_chunk(_: Dialect) -> usize {
+    3
+}
 /// Rows per multi-row insert into the queue (three binds each).
 const ROWS_PER_INSERT: usize = 2000;
 
@@ -77,15 +90,13 @@ impl StitchMarks {
                     .push_bind(i64::from(*eager))
                     .push(")");
             }
-            sql.push(
-                if tx.dialect() == crate::services::database::Dialect::Mysql {
-                    " ON DUPLICATE KEY UPDATE ticket = VALUES(ticket), \
+            sql.push(if tx.dialect() == Dialect::Mysql {
+                " ON DUPLICATE KEY UPDATE ticket = VALUES(ticket), \
                  eager = CASE WHEN VALUES(eager) = 1 THEN 1 ELSE eager END"
-                } else {
-                    " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
+            } else {
+                " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
                  eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END"
-                },
-            );
+            });
             sql.execute(&mut *tx)
                 .await
                 .map_err(CatalogError::db("queue stitching"))?;
@@ -99,7 +110,7 @@ type Queued = (String, String, i64);
 
 async fn next_chunk(tx: &mut DbTransaction) -> Result<Vec<Queued>, CatalogError> {
     Sql::new("SELECT entity_ref, ticket, eager FROM stitch_queue ORDER BY entity_ref LIMIT ?")
-        .bind(STITCH_CHUNK as i64)
+        .bind(stitch_chunk(tx.dialect()) as i64)
         .fetch_all(&mut *tx)
         .await
         .map_err(CatalogError::db("read stitch queue"))
@@ -300,7 +311,7 @@ impl Engine {
         referenced: Option<HashSet<String>>,
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let mut changed = Vec::new();
-        for chunk in refs.chunks(STITCH_CHUNK) {
+        for chunk in refs.chunks(stitch_chunk(tx.dialect())) {
             let rows = store::stitch_rows(tx, chunk).await?;
             if rows.is_empty() {
                 continue;

@@ -1,4 +1,4 @@
-//! Tests of the drain over several chunks (`STITCH_CHUNK` is 3 in tests), with deletions
+//! Tests of the drain over several chunks (`stitch_chunk` is 3 in tests), with deletions
 //! between them.
 
 use std::sync::Arc;
