@@ -64,6 +64,19 @@ fn fake_catalog(entities: Entities) -> Feature {
     })
 }
 
+/// A backend with the search plugin, its catalog collator and the fake catalog serving
+/// `entities`.
+async fn search_backend(config: &str, entities: &Entities) -> TestBackend {
+    TestBackend::builder()
+        .config_yaml(config)
+        .feature(fake_catalog(entities.clone()))
+        .feature(Feature::plugin(SearchPlugin::new()))
+        .feature(Feature::module(SearchCatalogCollatorModule))
+        .start()
+        .await
+        .unwrap()
+}
+
 const CONFIG: &str = r#"
 search:
   embedded:
@@ -112,14 +125,7 @@ async fn collated_catalog_is_searchable() {
         component("payments", "Card payments", "Component", "experimental"),
         component("inventory-api", "Stock levels", "API", "production"),
     ]));
-    let backend = TestBackend::builder()
-        .config_yaml(CONFIG)
-        .feature(fake_catalog(entities.clone()))
-        .feature(Feature::plugin(SearchPlugin::new()))
-        .feature(Feature::module(SearchCatalogCollatorModule))
-        .start()
-        .await
-        .unwrap();
+    let backend = search_backend(CONFIG, &entities).await;
     let client = backend.client();
 
     // Nothing is indexed before the (manual) collator runs.
@@ -297,14 +303,7 @@ search:
         frequency: { trigger: manual }
         timeout: { minutes: 1 }
 "#;
-    let backend = TestBackend::builder()
-        .config_yaml(config)
-        .feature(fake_catalog(entities.clone()))
-        .feature(Feature::plugin(SearchPlugin::new()))
-        .feature(Feature::module(SearchCatalogCollatorModule))
-        .start()
-        .await
-        .unwrap();
+    let backend = search_backend(config, &entities).await;
     let client = backend.client();
     trigger(client).await;
     wait_for(client, "/api/search/query?term=orders", |b| {
