@@ -170,6 +170,7 @@ fn get_u64(
 }
 
 /// The string at `obj[name]` of a connection object at `key`; `None` when absent or null.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn object_string<'a>(
     obj: &'a serde_json::Map<String, Value>,
     key: &str,
@@ -186,6 +187,7 @@ pub(crate) fn object_string<'a>(
 }
 
 /// The `port` of a connection object at `key`, as a number or a numeric string.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn object_port(
     obj: &serde_json::Map<String, Value>,
     key: &str,
