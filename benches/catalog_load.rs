@@ -54,7 +54,9 @@ use std::time::{Duration, Instant};
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
-use backlot::plugins::search::backend::{SearchCatalogCollatorModule, SearchPlugin};
+use backlot::plugins::search::backend::{
+    CATALOG_DOCUMENT_TYPE, SearchCatalogCollatorModule, SearchPlugin, collator_task_id,
+};
 use backlot::testing::{DEFAULT_MOCK_USER, TestBackend, mock_credentials};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -389,7 +391,8 @@ async fn run_case(database: &str, n: usize) -> Result<CaseResult> {
     );
     let search = if search_enabled() {
         let started = Instant::now();
-        index_search(&base, facts.entities.len(), files.len() + 1).await?;
+        // One Location entity per file besides the catalog's own.
+        index_search(&base, facts.entities.len() + files.len()).await?;
         let result = SearchResult {
             index_secs: started.elapsed().as_secs_f64(),
             rss_peak_mb: vm_status_mb(pid, "VmHWM:")?,
@@ -441,15 +444,13 @@ fn search_enabled() -> bool {
 }
 
 /// Triggers the catalog collator's task and waits until its run has ended without error.
-async fn index_search(catalog_base: &str, entities: usize, locations: usize) -> Result<()> {
+async fn index_search(catalog_base: &str, entities: usize) -> Result<()> {
     let root = catalog_base
         .strip_suffix("/api/catalog")
         .ok_or("unexpected catalog URL")?;
     let task = format!(
         "{root}/api/search/.backstage/scheduler/v1/tasks/{}",
-        backlot::plugins::search::backend::collator_task_id(
-            backlot::plugins::search::backend::CATALOG_DOCUMENT_TYPE
-        )
+        collator_task_id(CATALOG_DOCUMENT_TYPE)
     );
     let http = authed_client(reqwest::Client::builder())?;
     let res = http.post(format!("{task}/trigger")).send().await?;
@@ -468,15 +469,16 @@ async fn index_search(catalog_base: &str, entities: usize, locations: usize) -> 
             if let Some(e) = state["lastRunError"].as_str() {
                 return Err(format!("the catalog collator failed: {e}").into());
             }
-            // Every entity (and the location entities) is a document.
-            let query = format!("{root}/api/search/query?term=&types%5B0%5D=software-catalog");
+            // Every entity, the location entities among them, is a document.
+            let query =
+                format!("{root}/api/search/query?term=&types%5B0%5D={CATALOG_DOCUMENT_TYPE}");
             let res = http.get(&query).send().await?;
             let body: serde_json::Value = serde_json::from_slice(&res.bytes().await?)?;
             let found = body["numberOfResults"].as_u64().unwrap_or(0) as usize;
-            return if (entities..=entities + locations).contains(&found) {
+            return if found == entities {
                 Ok(())
             } else {
-                Err(format!("search holds {found} documents, want {entities} entities").into())
+                Err(format!("search holds {found} documents, want {entities}").into())
             };
         }
         if started.elapsed() > INGEST_TIMEOUT {

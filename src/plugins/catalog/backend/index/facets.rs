@@ -34,9 +34,12 @@ impl EntityIndex {
         };
         let mut counts: super::IdMap<u32, u64> = super::IdMap::default();
         // Counts the distinct originals of each entity in `slots`.
-        let visit = |slots: &mut dyn Iterator<Item = u32>, counts: &mut super::IdMap<u32, u64>| {
+        let mut originals = Vec::new();
+        let mut visit = |slots: &mut dyn Iterator<Item = u32>,
+                         counts: &mut super::IdMap<u32, u64>| {
             for slot in slots {
-                for original in s.originals_of(slot, key) {
+                s.originals_of(slot, key, k, &mut originals);
+                for &original in &originals {
                     *counts.entry(original).or_default() += 1;
                 }
             }

@@ -176,9 +176,9 @@ impl ValueMap {
         self.find(*value).map(|p| self.view(p))
     }
 
-    /// Adds `slot` to the posting of `value`, spelled `original`; `true` when that made a
-    /// new posting (which then refers to `original`).
-    pub(super) fn insert(&mut self, value: u32, slot: u32, original: u32) -> bool {
+    /// Adds `slot` to the posting of `value`, spelled `original`. `None` when that made a
+    /// new posting (which then refers to `original`); otherwise the posting's own spelling.
+    pub(super) fn insert(&mut self, value: u32, slot: u32, original: u32) -> Option<u32> {
         let Self { map, sets, free } = self;
         let Some(p) = Self::find_mut(map, value) else {
             let p = Posting {
@@ -196,9 +196,10 @@ impl ValueMap {
                     m.insert(value, p);
                 }
             }
-            return true;
+            return None;
         };
-        if original != p.original & !MIXED {
+        let shared = p.original & !MIXED;
+        if original != shared {
             p.original |= MIXED;
         }
         if p.ids & SET == 0 {
@@ -219,10 +220,10 @@ impl ValueMap {
                 };
                 p.ids = SET | set;
             }
-            return false;
+            return Some(shared);
         }
         let Some(set) = sets.get_mut((p.ids & !SET) as usize) else {
-            return false;
+            return Some(shared);
         };
         match set {
             Set::Few(v) => {
@@ -240,7 +241,7 @@ impl ValueMap {
                 b.insert(slot);
             }
         }
-        false
+        Some(shared)
     }
 
     /// Removes `slot` from the posting of `value`; when that empties the posting, removes it
@@ -327,12 +328,12 @@ mod tests {
     fn a_posting_grows_from_one_slot_to_a_set_to_a_bitmap_and_shrinks_back() {
         assert_eq!(std::mem::size_of::<Posting>(), 8);
         let mut m = ValueMap::default();
-        assert!(m.insert(7, 3, 70));
-        assert!(!m.insert(7, 3, 70));
+        assert_eq!(m.insert(7, 3, 70), None);
+        assert_eq!(m.insert(7, 3, 70), Some(70));
         assert_eq!(slots(&m, 7), vec![3]);
         let n = FEW_SLOTS as u32 + 5;
         for s in (0..n).rev() {
-            assert!(!m.insert(7, s, 70));
+            assert_eq!(m.insert(7, s, 70), Some(70));
         }
         let p = m.get(&7).unwrap();
         assert!(p.is_bitmap());
@@ -351,7 +352,7 @@ mod tests {
         assert_eq!(m.len(), 0);
         // The freed set is used again.
         m.insert(8, 1, 80);
-        m.insert(8, 2, 81);
+        assert_eq!(m.insert(8, 2, 81), Some(80));
         assert_eq!(m.sets.len(), 1);
         assert!(m.get(&8).unwrap().mixed());
         assert_eq!(m.get(&8).unwrap().original(), 80);

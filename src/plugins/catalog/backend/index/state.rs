@@ -140,19 +140,20 @@ impl State {
                     Some(o) => self.strings.intern(&o),
                     None => self.strings.retain(value),
                 };
-                let new = k.values.insert(value, slot, original);
-                let shared = k.values.get(&value).map(|p| p.original());
-                if !new && shared != Some(original) {
-                    // Spelled unlike the posting: the entity keeps its own spelling (and the
-                    // reference `original` holds).
-                    field.key |= OWN_ORIGINAL;
-                    self.originals
-                        .entry((slot, key, value))
-                        .or_default()
-                        .push(original);
-                } else if !new {
+                match k.values.insert(value, slot, original) {
+                    // A new posting: it holds the reference `original` took.
+                    None => {}
                     // Spelled as the posting, which already holds a reference.
-                    self.strings.release(original);
+                    Some(shared) if shared == original => self.strings.release(original),
+                    // Spelled unlike the posting: the entity keeps its own spelling (and the
+                    // reference `original` took).
+                    Some(_) => {
+                        field.key |= OWN_ORIGINAL;
+                        self.originals
+                            .entry((slot, key, value))
+                            .or_default()
+                            .push(original);
+                    }
                 }
             }
             fields.push(field);
@@ -172,15 +173,11 @@ impl State {
         });
     }
 
-    /// The original spellings of the values of key `key` that the entity in `slot` holds,
-    /// each once.
-    pub(super) fn originals_of(&self, slot: u32, key: u32) -> Vec<u32> {
-        let fields = self.fields_of(slot, key);
-        let Some(k) = self.keys.get(&key) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(fields.len());
-        for f in fields.iter().filter(|f| f.value != NONE) {
+    /// Puts in `out` (cleared first) the original spellings of the values of key `key` (whose
+    /// postings are `k`) that the entity in `slot` holds, each once.
+    pub(super) fn originals_of(&self, slot: u32, key: u32, k: &KeyIndex, out: &mut Vec<u32>) {
+        out.clear();
+        for f in self.fields_of(slot, key).iter().filter(|f| f.value != NONE) {
             if f.key & OWN_ORIGINAL != 0 {
                 if let Some(own) = self.originals.get(&(slot, key, f.value)) {
                     out.extend_from_slice(own);
@@ -191,7 +188,6 @@ impl State {
         }
         out.sort_unstable();
         out.dedup();
-        out
     }
 
     #[inline]
