@@ -810,6 +810,41 @@ async fn concurrent_read_then_write_transactions_all_commit() {
 }
 
 #[cfg(feature = "postgres")]
+/// A read transaction (`begin_read`) does not wait for an open writing transaction (on SQLite
+/// `begin` takes the write lock up front, so a second `begin` would wait out the busy
+/// timeout): it sees what had committed, and the write commits after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_transactions_run_beside_an_open_write() {
+    for case in cases() {
+        let manager = case.manager();
+        let db = manager.for_plugin("readers").await.unwrap();
+        db.migrate(ITEMS).await.unwrap();
+        insert(&db, "committed").await;
+        let mut write = db.begin().await.unwrap();
+        Sql::new("INSERT INTO items (name) VALUES (?)")
+            .bind("pending")
+            .execute(&mut write)
+            .await
+            .unwrap();
+        let read = async {
+            let mut tx = db.begin_read().await.unwrap();
+            let seen: Vec<(String,)> = Sql::new("SELECT name FROM items ORDER BY name")
+                .fetch_all(&mut tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            seen
+        };
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), read)
+            .await
+            .unwrap_or_else(|_| panic!("{}: the read waited for the write", case.name));
+        assert_eq!(seen, [("committed".to_owned(),)], "{}", case.name);
+        write.commit().await.unwrap();
+        assert_eq!(names(&db).await, ["committed", "pending"], "{}", case.name);
+        manager.close().await;
+    }
+}
+
 #[tokio::test]
 async fn ensure_exists_false_leaves_missing_databases_missing() {
     let Ok(url) = std::env::var(PG_VAR) else {

@@ -224,9 +224,16 @@ impl PluginDatabase {
         self.inner.skip_migrations
     }
 
-    /// Begins a transaction.
+    /// Begins a transaction (on SQLite it takes the write lock up front; see
+    /// [`DbPool::begin`]).
     pub async fn begin(&self) -> Result<DbTransaction, DatabaseError> {
         self.pool.begin().await
+    }
+
+    /// Begins a transaction that only reads: on SQLite it takes no write lock, so it does not
+    /// wait for a writing transaction to end (see [`DbPool::begin_read`]).
+    pub async fn begin_read(&self) -> Result<DbTransaction, DatabaseError> {
+        self.pool.begin_read().await
     }
 
     /// Applies the `migrations` not applied yet, in version order, each in its own

@@ -109,6 +109,28 @@ impl DbPool {
         })
     }
 
+    /// Begins a transaction for reading on a pooled connection.
+    ///
+    /// On SQLite it is deferred (`BEGIN`): it takes no write lock, so it runs beside a writing
+    /// transaction and sees what had committed when its first statement ran (in WAL mode). A
+    /// statement that writes in it may fail with `SQLITE_BUSY` where [`DbPool::begin`] would
+    /// have waited: write in transactions from [`DbPool::begin`]. Elsewhere it is the same as
+    /// [`DbPool::begin`].
+    pub async fn begin_read(&self) -> Result<DbTransaction, DatabaseError> {
+        match self {
+            Self::Sqlite(p) => p
+                .begin_with("BEGIN")
+                .await
+                .map(DbTransaction::Sqlite)
+                .map_err(|source| DatabaseError::Transaction {
+                    action: "begin",
+                    source,
+                }),
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            _ => self.begin().await,
+        }
+    }
+
     /// Closes every connection of the pool; later queries fail.
     pub async fn close(&self) {
         match self {

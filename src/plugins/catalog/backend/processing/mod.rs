@@ -152,17 +152,23 @@ impl Engine {
 
     /// A transaction that writes catalog rows: it takes the writer lock first.
     pub(super) async fn begin(&self) -> Result<DbTransaction, CatalogError> {
-        let mut tx = self.begin_read().await?;
+        let mut tx = self
+            .db
+            .begin()
+            .await
+            .map_err(CatalogError::db("begin transaction"))?;
+        store::tune(&mut tx).await?;
         store::lock_writers(&mut tx).await?;
         Ok(tx)
     }
 
-    /// A transaction that only reads: it does not take the writer lock, so it runs beside a
-    /// write in flight (it sees what had committed when it began).
+    /// A transaction that only reads: it takes neither the catalog's writer lock nor, on
+    /// SQLite, the database's, so it runs beside a write in flight (it sees what had committed
+    /// when it began).
     pub(super) async fn begin_read(&self) -> Result<DbTransaction, CatalogError> {
         let mut tx = self
             .db
-            .begin()
+            .begin_read()
             .await
             .map_err(CatalogError::db("begin transaction"))?;
         store::tune(&mut tx).await?;
