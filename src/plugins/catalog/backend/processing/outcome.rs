@@ -104,8 +104,12 @@ pub(crate) struct Outcome {
     pub(super) entity_id: String,
     pub(super) entity_ref: String,
     pub(super) old_hash: Option<String>,
-    /// The processed entity, `None` when processing failed.
+    /// The processed entity, `None` when processing failed (or once [`Outcome::seal`]ed).
     pub(crate) processed: Option<Value>,
+    /// The processed entity's JSON text, once [`Outcome::seal`]ed.
+    pub(super) processed_json: Option<String>,
+    /// The result hash, once [`Outcome::seal`]ed; cleared when the write adds an error.
+    pub(super) hash: Option<String>,
     pub(super) errors: Vec<ProcessingError>,
     pub(super) relations: Vec<Relation>,
     pub(super) children: Vec<Child>,
@@ -114,6 +118,22 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// Serialises the processed entity and computes the result hash now, where the outcome is
+    /// made, so that the write (one at a time, on the pass's critical path) only binds them.
+    /// The text is also smaller to hold than the value until the write.
+    pub(super) fn seal(mut self) -> Self {
+        if let Some(value) = self.processed.take() {
+            self.processed_json = Some(value.to_string());
+        }
+        self.hash = Some(self.result_hash(self.processed_json.as_deref()));
+        self
+    }
+
+    /// Whether processing succeeded (there is a processed entity to store).
+    pub(super) fn succeeded(&self) -> bool {
+        self.processed.is_some() || self.processed_json.is_some()
+    }
+
     /// What the stored result hash is made of: the processed entity, errors, relations and
     /// children. An unchanged hash means nothing needs writing. `processed` is the processed
     /// entity's JSON text (`self.processed` serialised once by the caller, who stores it too).

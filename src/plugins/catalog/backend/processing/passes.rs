@@ -108,7 +108,7 @@ impl Engine {
         for o in &mut outcomes {
             let mut refs = Vec::new();
             let mut seen = HashSet::new();
-            if o.processed.is_some() {
+            if o.succeeded() {
                 for c in &mut o.children {
                     if !seen.insert(c.entity_ref.clone()) {
                         continue;
@@ -143,6 +143,8 @@ impl Engine {
                             );
                             o.errors
                                 .push(ProcessingError::new("ConflictError", message));
+                            // The error is part of the result hash.
+                            o.hash = None;
                         }
                     }
                 }
@@ -161,9 +163,15 @@ impl Engine {
         let mut processed_rows = Vec::new();
         // Outcomes that changed nothing only become due again; the rest do in their update.
         let mut unchanged_ids = Vec::new();
-        for (o, refs) in outcomes.iter().zip(accepted) {
-            let processed = o.processed.as_ref().map(Value::to_string);
-            let hash = o.result_hash(processed.as_deref());
+        for (o, refs) in outcomes.iter_mut().zip(accepted) {
+            let processed = match o.processed_json.take() {
+                Some(json) => Some(json),
+                None => o.processed.as_ref().map(Value::to_string),
+            };
+            let hash = match o.hash.take() {
+                Some(hash) => hash,
+                None => o.result_hash(processed.as_deref()),
+            };
             if o.old_hash.as_deref() == Some(hash.as_str()) {
                 unchanged_ids.push(o.entity_id.clone());
                 continue;
@@ -173,9 +181,10 @@ impl Engine {
             } else {
                 Some(o.errors_json())
             };
+            let succeeded = processed.is_some();
             processed_rows.push((o.entity_id.clone(), processed, hash, errors));
             marks.stitch(o.entity_ref.clone());
-            if o.processed.is_some() {
+            if succeeded {
                 changed_ok_ids.push(o.entity_id.clone());
                 changed_ok_refs.push(o.entity_ref.clone());
                 for r in &o.relations {
@@ -319,6 +328,7 @@ impl Engine {
                     running.push_back(async move {
                         self.process(&r.entity_id, &r.entity_ref, &r.unprocessed, r.result_hash)
                             .await
+                            .seal()
                     });
                 }
                 let Some(o) = running.next().await else { break };

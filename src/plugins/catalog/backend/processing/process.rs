@@ -58,6 +58,8 @@ impl Engine {
             entity_ref: entity_ref.to_owned(),
             old_hash,
             processed: None,
+            processed_json: None,
+            hash: None,
             errors: Vec::new(),
             relations: Vec::new(),
             children: Vec::new(),
