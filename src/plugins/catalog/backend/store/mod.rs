@@ -291,9 +291,14 @@ pub(super) fn opt_text(s: Option<String>) -> crate::services::database::DbValue 
 /// size rewrote the pages of a batch's index inserts several times over (over 100 MB/s of
 /// writes during a 100,000-entity ingestion); the bound keeps one huge transaction from
 /// holding its whole write set in memory (4,096 pages was no faster and held more).
+///
+/// The WAL is checkpointed into the database file every 8,000 pages (32 MiB) instead of
+/// SQLite's 1,000: at 1,000 nearly every processing batch's commit ran a checkpoint, with its
+/// fsyncs, and copied pages the next batch dirtied again; commits took about 25 ms instead of
+/// 8 ms. The WAL file then stays up to about 32 MiB on disk.
 pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     if tx.dialect() == crate::services::database::Dialect::Sqlite {
-        Sql::new("PRAGMA cache_size = -2048; PRAGMA cache_spill = 1024")
+        Sql::new("PRAGMA cache_size = -2048; PRAGMA cache_spill = 1024; PRAGMA wal_autocheckpoint = 8000")
             .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("tune connection"))?;
