@@ -19,7 +19,7 @@ use crate::services::database::{DbTransaction, Dialect, Sql, placeholders};
 use crate::services::logger::LogLevel;
 
 use super::error::CatalogError;
-use super::index::IndexedEntity;
+use super::index::{Codec, IndexedEntity};
 use super::processing::{Engine, OrphanStrategy};
 use super::stitching::{build_final, search_rows};
 use super::store::{self, FinalWrite};
@@ -207,11 +207,17 @@ impl Engine {
     /// Callers hold the engine lock.
     pub(crate) async fn drain_stitch_queue(&self) -> Result<usize, CatalogError> {
         let mut drained = 0;
+        // The index takes each chunk on a blocking thread, in order, while the next chunk's
+        // transaction goes on; the drain returns once the index holds everything.
+        let mut applying: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             let mut tx = self.begin().await?;
             let rows = next_chunk(&mut tx).await?;
             if rows.is_empty() {
                 tx.commit().await.map_err(CatalogError::db("commit"))?;
+                if let Some(handle) = applying {
+                    handle.await.map_err(|_| CatalogError::Interrupted)?;
+                }
                 return Ok(drained);
             }
             drained += rows.len();
@@ -260,7 +266,13 @@ impl Engine {
             };
             tx.commit().await.map_err(CatalogError::db("commit"))?;
             if generation.is_some() {
-                self.index.apply(changed, &removed, generation);
+                if let Some(handle) = applying.take() {
+                    handle.await.map_err(|_| CatalogError::Interrupted)?;
+                }
+                let index = self.index.clone();
+                applying = Some(tokio::task::spawn_blocking(move || {
+                    index.apply(changed, &removed, generation);
+                }));
             }
         }
     }
@@ -304,6 +316,11 @@ impl Engine {
     /// Stitches `refs` whose final form changed; returns what changed for the index.
     /// `referenced`, when given, holds (at least) which of `refs` something references, as
     /// of this transaction.
+    ///
+    /// `refs` go in parts of a quarter chunk, pipelined: while one part's final entities are
+    /// built (and compressed) on a blocking thread, the transaction reads the next part and
+    /// then writes the part built before. The CPU work of building overlaps the database's
+    /// work instead of alternating with it; the transaction's statements stay in order.
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
@@ -311,63 +328,154 @@ impl Engine {
         referenced: Option<HashSet<String>>,
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let mut changed = Vec::new();
-        for chunk in refs.chunks(stitch_chunk(tx.dialect())) {
-            let rows = store::stitch_rows(tx, chunk).await?;
-            if rows.is_empty() {
-                continue;
-            }
-            let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
-            let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
-            for (s, t, g) in store::relations_from(tx, &present).await? {
-                relations.entry(s).or_default().push((t, g));
-            }
-            let referenced = match &referenced {
-                Some(known) => std::borrow::Cow::Borrowed(known),
-                None => std::borrow::Cow::Owned(store::referenced(tx, &present).await?),
+        let part = stitch_chunk(tx.dialect()).div_ceil(4).max(1);
+        let mut building: Option<tokio::task::JoinHandle<BuiltPart>> = None;
+        for chunk in refs.chunks(part) {
+            let next = self.read_part(tx, chunk, referenced.as_ref()).await?;
+            let built = match building.take() {
+                Some(handle) => Some(handle.await.map_err(|_| CatalogError::Interrupted)?),
+                None => None,
             };
-            let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
-            let hashes = store::final_hashes(tx, &ids).await?;
-            let mut writes = Vec::new();
-            for row in rows {
-                let orphan = !referenced.contains(&row.entity_ref);
-                let rels = relations.remove(&row.entity_ref).unwrap_or_default();
-                let (entity, hash) =
-                    match build_final(&row.processed, row.errors.as_deref(), rels, orphan) {
-                        Ok(x) => x,
-                        Err(e) => {
-                            self.logger.log(
-                                LogLevel::Warn,
-                                "cannot stitch entity",
-                                &[("entity", &row.entity_ref), ("error", &e.to_string())],
-                            );
-                            continue;
-                        }
-                    };
-                if hashes.get(&row.entity_id) == Some(&hash) {
-                    continue;
-                }
-                let json = entity.to_string();
-                // Compressed here, not under the index's lock; the text itself moves to the
-                // write.
-                changed.push(IndexedEntity::new(
-                    self.index.codec(),
-                    row.entity_id.clone(),
-                    row.entity_ref.clone(),
-                    hash.clone(),
-                    &json,
-                    search_rows(&entity),
-                ));
-                drop(entity);
-                writes.push(FinalWrite {
-                    json,
-                    entity_id: row.entity_id,
-                    entity_ref: row.entity_ref,
-                    hash,
-                });
+            building = next.map(|input| {
+                let index = self.index.clone();
+                tokio::task::spawn_blocking(move || build_part(input, index.codec()))
+            });
+            if let Some(built) = built {
+                self.write_part(tx, built, &mut changed).await?;
             }
-            store::write_finals(tx, writes, &hashes).await?;
+        }
+        if let Some(handle) = building {
+            let built = handle.await.map_err(|_| CatalogError::Interrupted)?;
+            self.write_part(tx, built, &mut changed).await?;
         }
         Ok(changed)
+    }
+
+    /// Reads what building a part's final entities takes; `None` when none of `refs` is
+    /// stored any more.
+    async fn read_part(
+        &self,
+        tx: &mut DbTransaction,
+        refs: &[String],
+        referenced: Option<&HashSet<String>>,
+    ) -> Result<Option<PartInput>, CatalogError> {
+        let rows = store::stitch_rows(tx, refs).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
+        let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (s, t, g) in store::relations_from(tx, &present).await? {
+            relations.entry(s).or_default().push((t, g));
+        }
+        let orphans: HashSet<String> = {
+            let read;
+            let known = match referenced {
+                Some(known) => known,
+                None => {
+                    read = store::referenced(tx, &present).await?;
+                    &read
+                }
+            };
+            present.into_iter().filter(|r| !known.contains(r)).collect()
+        };
+        let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
+        let hashes = store::final_hashes(tx, &ids).await?;
+        Ok(Some(PartInput {
+            rows,
+            relations,
+            orphans,
+            hashes,
+        }))
+    }
+
+    /// Writes a built part's final entities; what changed joins `changed`.
+    async fn write_part(
+        &self,
+        tx: &mut DbTransaction,
+        built: BuiltPart,
+        changed: &mut Vec<IndexedEntity>,
+    ) -> Result<(), CatalogError> {
+        for (entity_ref, error) in &built.failed {
+            self.logger.log(
+                LogLevel::Warn,
+                "cannot stitch entity",
+                &[("entity", entity_ref), ("error", error)],
+            );
+        }
+        store::write_finals(tx, built.writes, &built.hashes).await?;
+        changed.extend(built.indexed);
+        Ok(())
+    }
+}
+
+/// What building one part of a stitch chunk takes, read in the chunk's transaction.
+struct PartInput {
+    rows: Vec<store::StitchRow>,
+    /// `(type, target)` of the relations whose source is each entity ref.
+    relations: HashMap<String, Vec<(String, String)>>,
+    /// The refs of `rows` nothing references.
+    orphans: HashSet<String>,
+    /// The stored final hash of each entity id that has a final entity.
+    hashes: HashMap<String, String>,
+}
+
+/// A part's final entities, built: the rows to write, the entities for the index, and the
+/// entities that could not be built (`(ref, error)`).
+struct BuiltPart {
+    writes: Vec<FinalWrite>,
+    indexed: Vec<IndexedEntity>,
+    hashes: HashMap<String, String>,
+    failed: Vec<(String, String)>,
+}
+
+/// Builds a part's final entities (CPU only: runs on a blocking thread). An entity whose
+/// final form did not change (same hash as stored) is left out.
+fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
+    let PartInput {
+        rows,
+        mut relations,
+        orphans,
+        hashes,
+    } = input;
+    let (mut writes, mut indexed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let orphan = orphans.contains(&row.entity_ref);
+        let rels = relations.remove(&row.entity_ref).unwrap_or_default();
+        let (entity, hash) = match build_final(&row.processed, row.errors.as_deref(), rels, orphan)
+        {
+            Ok(x) => x,
+            Err(e) => {
+                failed.push((row.entity_ref, e.to_string()));
+                continue;
+            }
+        };
+        if hashes.get(&row.entity_id) == Some(&hash) {
+            continue;
+        }
+        let json = entity.to_string();
+        indexed.push(IndexedEntity::new(
+            codec,
+            row.entity_id.clone(),
+            row.entity_ref.clone(),
+            hash.clone(),
+            &json,
+            search_rows(&entity),
+        ));
+        drop(entity);
+        // The text itself moves to the write.
+        writes.push(FinalWrite {
+            json,
+            entity_id: row.entity_id,
+            entity_ref: row.entity_ref,
+            hash,
+        });
+    }
+    BuiltPart {
+        writes,
+        indexed,
+        hashes,
+        failed,
     }
 }
 
