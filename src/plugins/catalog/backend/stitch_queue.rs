@@ -364,10 +364,7 @@ impl Engine {
             return Ok(None);
         }
         let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
-        let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for (s, t, g) in store::relations_from(tx, &present).await? {
-            relations.entry(s).or_default().push((t, g));
-        }
+        let relations = store::relations_from(tx, &present).await?;
         let orphans: HashSet<String> = {
             let read;
             let known = match referenced {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::services::database::DbTransaction;
+use crate::services::database::{DbTransaction, Dialect};
 
 use super::super::error::CatalogError;
 use super::*;
@@ -32,20 +32,54 @@ pub(crate) async fn stitch_rows(
         .collect())
 }
 
-/// `(source, type, target)` of every relation whose source is one of `refs`.
+/// `(type, target)` of every relation whose source is one of `refs`, per source.
+///
+/// SQLite and PostgreSQL aggregate each source's relations into one JSON array (`[[type,
+/// target], …]`), so a chunk's about twelve relations per entity cross as one row per entity
+/// instead of one row (and three strings) each. MySQL reads one row per relation.
 pub(crate) async fn relations_from(
     tx: &mut DbTransaction,
     refs: &[String],
-) -> Result<Vec<(String, String, String)>, CatalogError> {
-    select_in::<(String, String, String), _>(
+) -> Result<HashMap<String, Vec<(String, String)>>, CatalogError> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let aggregate = match tx.dialect() {
+        Dialect::Sqlite => "json_group_array(json_array(type, target_entity_ref))",
+        Dialect::Postgres => "json_agg(json_build_array(type, target_entity_ref))::text",
+        Dialect::Mysql => {
+            let rows: Vec<(String, String, String)> = select_in(
+                tx,
+                "SELECT source_entity_ref, type, target_entity_ref FROM relations WHERE",
+                "source_entity_ref",
+                refs,
+                "",
+                "load relations",
+            )
+            .await?;
+            for (source, kind, target) in rows {
+                out.entry(source).or_default().push((kind, target));
+            }
+            return Ok(out);
+        }
+    };
+    let rows: Vec<(String, String)> = select_in(
         tx,
-        "SELECT source_entity_ref, type, target_entity_ref FROM relations WHERE",
+        &format!("SELECT source_entity_ref, {aggregate} FROM relations WHERE"),
         "source_entity_ref",
         refs,
-        "",
+        " GROUP BY source_entity_ref",
         "load relations",
     )
-    .await
+    .await?;
+    for (source, json) in rows {
+        let relations: Vec<(String, String)> = serde_json::from_str(&json).map_err(|e| {
+            CatalogError::db("load relations")(crate::services::database::DatabaseError::Decode {
+                column: format!("relations of {source}"),
+                source: sqlx::Error::Decode(Box::new(e)),
+            })
+        })?;
+        out.entry(source).or_default().extend(relations);
+    }
+    Ok(out)
 }
 
 pub(crate) async fn final_hashes(
