@@ -232,6 +232,22 @@ impl PluginDatabase {
 
     /// Begins a transaction that only reads: on SQLite it takes no write lock, so it does not
     /// wait for a writing transaction to end (see [`DbPool::begin_read`]).
+    ///
+    /// ```
+    /// use backlot::services::database::{DatabaseManager, Migration, Sql};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = DatabaseManager::in_memory().for_plugin("notes").await?;
+    /// db.migrate(&[Migration::new(1, "notes", "CREATE TABLE notes (body ${text} NOT NULL)")])
+    ///     .await?;
+    /// let mut tx = db.begin_read().await?;
+    /// let rows: Vec<(String,)> = Sql::new("SELECT body FROM notes").fetch_all(&mut tx).await?;
+    /// tx.commit().await?;
+    /// assert!(rows.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn begin_read(&self) -> Result<DbTransaction, DatabaseError> {
         self.pool.begin_read().await
     }
