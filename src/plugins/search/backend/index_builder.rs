@@ -275,7 +275,7 @@ mod tests {
     struct Batched {
         batches: usize,
         fail_after: Option<usize>,
-        /// The most batches the sink accepted ahead of the engine (sent, not yet indexed).
+        /// The sink's count of documents sent, after each batch it accepted.
         sent: std::sync::Mutex<Vec<usize>>,
     }
 

@@ -120,8 +120,12 @@ pub(crate) struct Outcome {
 impl Outcome {
     /// Serialises the processed entity and computes the result hash now, where the outcome is
     /// made, so that the write (one at a time, on the pass's critical path) only binds them.
-    /// The text is also smaller to hold than the value until the write.
+    /// The text is also smaller to hold than the value until the write. Sealing a sealed
+    /// outcome changes nothing.
     pub(super) fn seal(mut self) -> Self {
+        if self.hash.is_some() {
+            return self;
+        }
         if let Some(value) = self.processed.take() {
             self.processed_json = Some(value.to_string());
         }
@@ -129,9 +133,9 @@ impl Outcome {
         self
     }
 
-    /// Whether processing succeeded (there is a processed entity to store).
+    /// Whether processing succeeded (there is a processed entity to store), once sealed.
     pub(super) fn succeeded(&self) -> bool {
-        self.processed.is_some() || self.processed_json.is_some()
+        self.processed_json.is_some()
     }
 
     /// What the stored result hash is made of: the processed entity, errors, relations and

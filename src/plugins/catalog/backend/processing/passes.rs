@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use serde_json::Value;
 
 use crate::services::database::DbTransaction;
 use crate::services::logger::LogLevel;
@@ -86,6 +85,7 @@ impl Engine {
         }
     }
 
+    /// Writes a batch of sealed outcomes ([`Outcome::seal`]) in `tx`.
     async fn write_batch(
         &self,
         tx: &mut DbTransaction,
@@ -164,10 +164,8 @@ impl Engine {
         // Outcomes that changed nothing only become due again; the rest do in their update.
         let mut unchanged_ids = Vec::new();
         for (o, refs) in outcomes.iter_mut().zip(accepted) {
-            let processed = match o.processed_json.take() {
-                Some(json) => Some(json),
-                None => o.processed.as_ref().map(Value::to_string),
-            };
+            let processed = o.processed_json.take();
+            // Cleared above when a conflict added an error.
             let hash = match o.hash.take() {
                 Some(hash) => hash,
                 None => o.result_hash(processed.as_deref()),
@@ -255,6 +253,8 @@ impl Engine {
         if outcomes.is_empty() {
             return Ok(changed);
         }
+        // Outcomes come sealed from the pass; sealing again only guards the invariant.
+        let outcomes = outcomes.into_iter().map(Outcome::seal).collect();
         let mut tx = self.begin().await?;
         self.write_batch(&mut tx, outcomes, &mut changed).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
