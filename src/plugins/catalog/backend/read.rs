@@ -14,7 +14,7 @@ use crate::services::url_reader::{
 
 use super::error::{CatalogError, chain};
 use super::locations::{check_origin, resolve_relative};
-use super::yaml::{parse_documents, parse_single, redact};
+use super::yaml::{parse_documents_parallel, parse_single, redact};
 
 /// What reading a location found.
 #[derive(Debug)]
@@ -153,16 +153,23 @@ impl CatalogProcessor for YamlLocationProcessor {
                 return Ok(true);
             }
         };
-        for doc in parse_documents(&text, self.reader.yaml_budget()) {
+        // Each document becomes an entity on the parsing threads too; `None` is a document
+        // that is not an object.
+        let to_entity = |value: Value| match value {
+            Value::Object(_) => {
+                serde_json::from_value::<Entity>(value).map_err(|e| Some(redact(&e.to_string())))
+            }
+            _ => Err(None),
+        };
+        let docs = parse_documents_parallel(text, self.reader.yaml_budget(), to_entity).await;
+        for doc in docs {
             match doc {
-                Ok(value @ Value::Object(_)) => match serde_json::from_value::<Entity>(value) {
-                    Ok(entity) => emit.entity(entity, location.clone()),
-                    Err(e) => emit.error(
-                        format!("invalid entity in {location}: {}", redact(&e.to_string())),
-                        location.clone(),
-                    ),
-                },
-                Ok(_) => emit.error(
+                Ok(Ok(entity)) => emit.entity(entity, location.clone()),
+                Ok(Err(Some(message))) => emit.error(
+                    format!("invalid entity in {location}: {message}"),
+                    location.clone(),
+                ),
+                Ok(Err(None)) => emit.error(
                     format!("document in {location} is not an object"),
                     location.clone(),
                 ),

@@ -104,23 +104,143 @@ pub(crate) fn split_documents(text: &str) -> Vec<Part<'_>> {
 /// `catalog.yaml.maxExpandedSize`). Empty documents are skipped; a broken document is an
 /// error naming its number and first line, and the documents after it are still read.
 pub(crate) fn parse_documents(text: &str, budget: u64) -> Vec<Result<Value, String>> {
+    number(vec![parse_parts(split_documents(text), budget, &|v| v)])
+}
+
+/// The cores this process may use, read once (the standard library reads cgroup files each
+/// time it is asked).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Texts at least this long are parsed by [`parse_documents_parallel`] in groups of at least
+/// this many bytes.
+const PARALLEL_GROUP_BYTES: usize = 256 * 1024;
+
+/// [`parse_documents`], each value then passed through `map`, for a text that may be large
+/// (a location file of thousands of entities): its documents are parsed in contiguous groups
+/// on blocking threads, one group per core, and come back in order, numbered as
+/// [`parse_documents`] numbers them. Every document is parsed before any is returned either
+/// way, so parsing in groups holds no more than parsing in one go; it only uses the cores a
+/// single parse leaves idle (during a first ingestion, the database waits for each file).
+pub(crate) async fn parse_documents_parallel<T, F>(
+    text: String,
+    budget: u64,
+    map: F,
+) -> Vec<Result<T, String>>
+where
+    T: Send + 'static,
+    F: Fn(Value) -> T + Send + Sync + 'static,
+{
+    let groups = match text.len() / PARALLEL_GROUP_BYTES {
+        0 | 1 => 1,
+        n => n.min(cores()),
+    };
+    parse_in_groups(text, budget, map, groups).await
+}
+
+/// [`parse_documents_parallel`] in `groups` groups.
+async fn parse_in_groups<T, F>(
+    text: String,
+    budget: u64,
+    map: F,
+    groups: usize,
+) -> Vec<Result<T, String>>
+where
+    T: Send + 'static,
+    F: Fn(Value) -> T + Send + Sync + 'static,
+{
+    if groups <= 1 {
+        return number(vec![parse_parts(split_documents(&text), budget, &map)]);
+    }
+    // Each group as the (first line, byte range) of its parts, cut where a part crosses the
+    // next multiple of len / groups.
+    let target = text.len().div_ceil(groups);
+    let base = text.as_ptr() as usize;
+    let mut spans: Vec<Vec<(usize, std::ops::Range<usize>)>> = vec![Vec::new()];
+    for part in split_documents(&text) {
+        let start = part.text.as_ptr() as usize - base;
+        let range = start..start + part.text.len();
+        if start >= target * spans.len() && spans.last().is_some_and(|g| !g.is_empty()) {
+            spans.push(Vec::new());
+        }
+        if let Some(group) = spans.last_mut() {
+            group.push((part.line, range));
+        }
+    }
+    let text: std::sync::Arc<str> = text.into();
+    let map = std::sync::Arc::new(map);
+    let handles: Vec<_> = spans
+        .into_iter()
+        .map(|group| {
+            let (text, map) = (text.clone(), map.clone());
+            let first_line = group.first().map_or(1, |(line, _)| *line);
+            let task = tokio::task::spawn_blocking(move || {
+                let parts = group.into_iter().map(|(line, range)| Part {
+                    line,
+                    text: &text[range],
+                });
+                parse_parts(parts, budget, &*map)
+            });
+            (first_line, task)
+        })
+        .collect();
+    let mut parsed = Vec::with_capacity(handles.len());
+    for (first_line, task) in handles {
+        parsed.push(task.await.unwrap_or_else(|_| {
+            vec![Parsed::Failed {
+                line: first_line,
+                message: "the parser stopped unexpectedly".into(),
+            }]
+        }));
+    }
+    number(parsed)
+}
+
+/// One document of a part, before documents are numbered across the text.
+enum Parsed<T> {
+    Document(T),
+    Empty,
+    Failed { line: usize, message: String },
+}
+
+/// Parses `parts` in order; a broken document ends its part (the rest of it cannot be read).
+fn parse_parts<'a, T>(
+    parts: impl IntoIterator<Item = Part<'a>>,
+    budget: u64,
+    map: &(impl Fn(Value) -> T + ?Sized),
+) -> Vec<Parsed<T>> {
     let mut out = Vec::new();
-    let mut number = 0usize;
-    for part in split_documents(text) {
+    for part in parts {
         for doc in serde_yaml::Deserializer::from_str(part.text) {
-            number += 1;
             match parse_one(doc, budget) {
-                Ok(Value::Null) => {}
-                Ok(v) => out.push(Ok(v)),
-                Err(e) => {
-                    out.push(Err(format!(
-                        "YAML error in document {number} (starting at line {}): {e}",
-                        part.line
-                    )));
-                    // The rest of this part cannot be read; the next part can.
+                Ok(Value::Null) => out.push(Parsed::Empty),
+                Ok(v) => out.push(Parsed::Document(map(v))),
+                Err(message) => {
+                    out.push(Parsed::Failed {
+                        line: part.line,
+                        message,
+                    });
                     break;
                 }
             }
+        }
+    }
+    out
+}
+
+/// Numbers the documents of consecutive groups from 1 and drops the empty ones.
+fn number<T>(groups: Vec<Vec<Parsed<T>>>) -> Vec<Result<T, String>> {
+    let mut out = Vec::new();
+    for (i, parsed) in groups.into_iter().flatten().enumerate() {
+        match parsed {
+            Parsed::Document(v) => out.push(Ok(v)),
+            Parsed::Empty => {}
+            Parsed::Failed { line, message } => out.push(Err(format!(
+                "YAML error in document {} (starting at line {line}): {message}",
+                i + 1
+            ))),
         }
     }
     out
@@ -327,6 +447,33 @@ mod tests {
         let err = docs[1].clone().unwrap_err();
         assert!(err.contains("document 2 (starting at line 2)"), "{err}");
         assert_eq!(docs[2], Ok(json!({"d": 4})));
+    }
+
+    #[tokio::test]
+    async fn groups_parse_as_one_text_does() {
+        // Empty documents, a broken one and a non-object spread over the groups.
+        let mut text = String::new();
+        for i in 0..300 {
+            match i % 50 {
+                7 => text.push_str("---\n# only a comment\n"),
+                21 => text.push_str("---\nb: [unclosed\nc: 2\n"),
+                33 => text.push_str("---\n- a list\n"),
+                _ => text.push_str(&format!("---\nkind: Component\nmetadata:\n  name: c-{i}\n")),
+            }
+        }
+        let expected = parse_documents(&text, 1 << 20);
+        assert_eq!(expected.iter().filter(|d| d.is_err()).count(), 6);
+        for groups in [1, 2, 3, 7] {
+            let docs = parse_in_groups(text.clone(), 1 << 20, |v| v, groups).await;
+            assert_eq!(docs, expected, "{groups} groups");
+        }
+        // Document 22 (i = 21) is the first broken one; the empty document 8 is not listed.
+        let err = expected[20].clone().unwrap_err();
+        assert!(err.contains("document 22 (starting at line 83)"), "{err}");
+        // `map` runs on every document, in order.
+        let names = parse_in_groups(text, 1 << 20, |v| v["metadata"]["name"].clone(), 3).await;
+        assert_eq!(names[0], Ok(json!("c-0")));
+        assert_eq!(names.last(), Some(&Ok(json!("c-299"))));
     }
 
     #[test]
