@@ -171,12 +171,11 @@ impl Engine {
             .map(str::to_owned)
             .unwrap_or_else(|| own_location.to_string());
         let mut pending: VecDeque<ProcessingOutput> = emit.take().into();
+        // Emitted entities and their location keys, made children after the loop.
+        let mut found: Vec<(Box<Entity>, String)> = Vec::new();
         while let Some(output) = pending.pop_front() {
             match output {
-                ProcessingOutput::Entity {
-                    mut entity,
-                    location,
-                } => {
+                ProcessingOutput::Entity { entity, location } => {
                     if !self.options.rules.is_allowed(&entity.kind, &location) {
                         out.errors.push(ProcessingError::not_allowed(format!(
                             "entity {} of kind {} is not allowed from location {location}; \
@@ -186,18 +185,7 @@ impl Engine {
                         )));
                         continue;
                     }
-                    let key = location.to_string();
-                    annotate_location(&mut entity, key.clone(), origin.clone());
-                    strip_catalog_fields(&mut entity);
-                    match serde_json::to_string(&entity) {
-                        Ok(json) => out.children.push(Child {
-                            entity_ref: entity.ref_string(),
-                            hash: sha1_hex(json.as_bytes()),
-                            json,
-                            location_key: key,
-                        }),
-                        Err(e) => out.errors.push(ProcessingError::input(e.to_string())),
-                    }
+                    found.push((entity, location.to_string()));
                 }
                 ProcessingOutput::Location(location) => {
                     let mut more = Emitter::default();
@@ -217,6 +205,12 @@ impl Engine {
                     out.errors
                         .push(ProcessingError::input(format!("{message} (at {location})")));
                 }
+            }
+        }
+        for child in to_children(found, origin).await {
+            match child {
+                Ok(child) => out.children.push(child),
+                Err(message) => out.errors.push(ProcessingError::input(message)),
             }
         }
         strip_catalog_fields(&mut entity);
@@ -284,5 +278,129 @@ impl Engine {
         errors.push(ProcessingError::input(format!(
             "no processor is able to read location {location}"
         )));
+    }
+}
+
+/// Emitted entities at least this many are made children on blocking threads, in chunks.
+const PARALLEL_CHILDREN: usize = 512;
+
+/// Makes each emitted entity a child: annotated with its location and `origin`, stripped of
+/// what the catalog sets, serialised and hashed; in emission order. A Location of thousands
+/// of entities is done in one contiguous chunk per core on blocking threads (during a first
+/// ingestion the database waits for it); the entities are already all in memory, and each
+/// chunk drops its entities as it serialises them, so this holds no more than doing it in
+/// turn.
+async fn to_children(
+    found: Vec<(Box<Entity>, String)>,
+    origin: String,
+) -> Vec<Result<Child, String>> {
+    fn convert(found: Vec<(Box<Entity>, String)>, origin: &str) -> Vec<Result<Child, String>> {
+        found
+            .into_iter()
+            .map(|(mut entity, key)| {
+                annotate_location(&mut entity, key.clone(), origin.to_owned());
+                strip_catalog_fields(&mut entity);
+                let json = serde_json::to_string(&entity).map_err(|e| e.to_string())?;
+                Ok(Child {
+                    entity_ref: entity.ref_string(),
+                    hash: sha1_hex(json.as_bytes()),
+                    json,
+                    location_key: key,
+                })
+            })
+            .collect()
+    }
+    if found.len() < PARALLEL_CHILDREN {
+        return convert(found, &origin);
+    }
+    let cores = super::super::yaml::cores();
+    if cores == 1 {
+        return convert(found, &origin);
+    }
+    let origin: std::sync::Arc<str> = origin.into();
+    let size = found.len().div_ceil(cores);
+    let mut rest = found;
+    let mut tasks = Vec::with_capacity(cores);
+    while !rest.is_empty() {
+        let tail = rest.split_off(size.min(rest.len()));
+        let chunk = std::mem::replace(&mut rest, tail);
+        let (origin, count) = (origin.clone(), chunk.len());
+        tasks.push((
+            count,
+            tokio::task::spawn_blocking(move || convert(chunk, &origin)),
+        ));
+    }
+    let mut out = Vec::new();
+    for (count, task) in tasks {
+        match task.await {
+            Ok(children) => out.extend(children),
+            Err(_) => out.extend(
+                (0..count).map(|_| Err("making the entity a child stopped unexpectedly".into())),
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entities(n: usize) -> Vec<(Box<Entity>, String)> {
+        (0..n)
+            .map(|i| {
+                let entity: Entity = serde_json::from_value(serde_json::json!({
+                    "apiVersion": "backstage.io/v1alpha1",
+                    "kind": "Component",
+                    "metadata": { "name": format!("c-{i}"), "uid": "set-by-the-catalog" },
+                    "spec": { "type": "service", "owner": "team-a", "lifecycle": "production" }
+                }))
+                .unwrap();
+                (
+                    Box::new(entity),
+                    format!("file:/catalog/part-{}.yaml", i / 700),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn children_made_in_chunks_match_children_made_in_turn() {
+        let n = 3 * PARALLEL_CHILDREN + 17;
+        let origin = "url:https://example.com/all.yaml".to_owned();
+        let chunked = to_children(entities(n), origin.clone()).await;
+        // Lists shorter than PARALLEL_CHILDREN are made in turn.
+        let mut in_turn = Vec::new();
+        let mut all = entities(n);
+        while !all.is_empty() {
+            let rest = all.split_off(100.min(all.len()));
+            in_turn.extend(to_children(std::mem::replace(&mut all, rest), origin.clone()).await);
+        }
+        assert_eq!(chunked.len(), n);
+        let fields = |c: &Result<Child, String>| {
+            let c = c.as_ref().unwrap();
+            (
+                c.entity_ref.clone(),
+                c.json.clone(),
+                c.hash.clone(),
+                c.location_key.clone(),
+            )
+        };
+        for (i, (a, b)) in chunked.iter().zip(&in_turn).enumerate() {
+            assert_eq!(fields(a), fields(b), "child {i}");
+        }
+        let last = chunked[n - 1].as_ref().unwrap();
+        assert_eq!(last.entity_ref, format!("component:default/c-{}", n - 1));
+        assert_eq!(last.hash, sha1_hex(last.json.as_bytes()));
+        let json: serde_json::Value = serde_json::from_str(&last.json).unwrap();
+        assert_eq!(
+            json["metadata"]["annotations"][ANNOTATION_ORIGIN_LOCATION],
+            "url:https://example.com/all.yaml"
+        );
+        assert_eq!(
+            json["metadata"]["annotations"][ANNOTATION_LOCATION],
+            "file:/catalog/part-2.yaml"
+        );
+        assert!(json["metadata"].get("uid").is_none());
     }
 }
