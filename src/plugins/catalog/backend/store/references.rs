@@ -24,6 +24,27 @@ pub(crate) async fn relation_sources_of(
     Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
+/// Which of `ids` were processed successfully before (their `processed_entity` is set). Only
+/// those can have relations and references of their own: both are written in the transaction
+/// that sets `processed_entity`, which is never cleared, and deleted with the entity's row.
+/// Read inside the writing transaction, after the writer lock, so a result another process
+/// committed first is seen.
+pub(crate) async fn processed_before(
+    tx: &mut DbTransaction,
+    ids: &[String],
+) -> Result<HashSet<String>, CatalogError> {
+    let rows: Vec<(String,)> = select_in(
+        tx,
+        "SELECT entity_id FROM refresh_state WHERE",
+        "entity_id",
+        ids,
+        " AND processed_entity IS NOT NULL",
+        "read processed entities",
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 pub(crate) async fn delete_where_in(
     tx: &mut DbTransaction,
     table: &str,
