@@ -967,6 +967,77 @@ async fn refresh_picks_up_changes_and_rejects_bad_refs() {
     b.stop().await.unwrap();
 }
 
+/// A first processing writes relations without looking for old ones; a later one must still
+/// replace them, on both sides of each relation.
+async fn reprocessing_replaces_relations_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let team_b = "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-b\nspec:\n  type: team\n  children: []\n";
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!("{}{ORG}{team_b}", component("svc", "")),
+    );
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+    let entity = |path: &'static str| {
+        let b = &b;
+        async move {
+            let res = get(b, path).await;
+            assert_eq!(res.status(), 200, "{path}: {}", res.text());
+            res.json::<Value>().unwrap()
+        }
+    };
+    let relations = |e: &Value| e["relations"].as_array().unwrap().len();
+    let svc = entity("/entities/by-name/component/default/svc").await;
+    assert!(
+        has_relation(&svc, "ownedBy", "group:default/team-a"),
+        "{svc}"
+    );
+    assert_eq!(relations(&svc), 1, "{svc}");
+    let a = entity("/entities/by-name/group/default/team-a").await;
+    assert!(has_relation(&a, "ownerOf", "component:default/svc"), "{a}");
+
+    write(
+        dir.path(),
+        "catalog.yaml",
+        &format!(
+            "{}{ORG}{team_b}",
+            component("svc", "").replace("owner: team-a", "owner: team-b")
+        ),
+    );
+    let location = svc["metadata"]["annotations"]["backstage.io/managed-by-location"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The location reads the file again; the component, changed, is processed again.
+    let locations: Value = entity("/entities?filter=kind=location").await;
+    let loc = locations[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = json!({ "entityRef": format!("location:default/{loc}") });
+    assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
+    let svc = entity("/entities/by-name/component/default/svc").await;
+    assert_eq!(
+        svc["metadata"]["annotations"]["backstage.io/managed-by-location"],
+        location.as_str()
+    );
+    assert_eq!(svc["spec"]["owner"], "team-b", "{svc}");
+    assert!(
+        has_relation(&svc, "ownedBy", "group:default/team-b"),
+        "{svc}"
+    );
+    assert_eq!(relations(&svc), 1, "{svc}");
+    let a = entity("/entities/by-name/group/default/team-a").await;
+    assert!(!has_relation(&a, "ownerOf", "component:default/svc"), "{a}");
+    let team_b = entity("/entities/by-name/group/default/team-b").await;
+    assert!(
+        has_relation(&team_b, "ownerOf", "component:default/svc"),
+        "{team_b}"
+    );
+    assert_eq!(relations(&team_b), 1, "{team_b}");
+    b.stop().await.unwrap();
+}
+
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1301,6 +1372,7 @@ per_database_backend!(
     broken_files_and_entities_do_not_block_the_rest,
     placeholders_resolve_relative_to_the_file,
     refresh_picks_up_changes_and_rejects_bad_refs,
+    reprocessing_replaces_relations_on_both_sides,
     the_refresh_loop_reprocesses_on_its_interval,
     validate_entity_names_the_broken_fields,
     analyze_location_lists_existing_entity_files,
