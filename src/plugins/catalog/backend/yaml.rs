@@ -171,8 +171,12 @@ where
     }
     let text: std::sync::Arc<str> = text.into();
     let map = std::sync::Arc::new(map);
+    let mut spans = spans.into_iter();
+    // The first group is parsed on the calling thread (which parsed whole files before), the
+    // others on blocking threads: what a blocking thread allocates and another thread frees
+    // stays in that thread's allocator heap while it idles, so fewer of them hold less.
+    let first = spans.next().unwrap_or_default();
     let handles: Vec<_> = spans
-        .into_iter()
         .map(|group| {
             let (text, map) = (text.clone(), map.clone());
             let first_line = group.first().map_or(1, |(line, _)| *line);
@@ -186,7 +190,12 @@ where
             (first_line, task)
         })
         .collect();
-    let mut parsed = Vec::with_capacity(handles.len());
+    let mut parsed = Vec::with_capacity(handles.len() + 1);
+    let parts = first.into_iter().map(|(line, range)| Part {
+        line,
+        text: &text[range],
+    });
+    parsed.push(parse_parts(parts, budget, &*map));
     for (first_line, task) in handles {
         parsed.push(task.await.unwrap_or_else(|_| {
             vec![Parsed::Failed {

@@ -291,7 +291,7 @@ const PARALLEL_CHILDREN: usize = 512;
 /// chunk drops its entities as it serialises them, so this holds no more than doing it in
 /// turn.
 async fn to_children(
-    found: Vec<(Box<Entity>, String)>,
+    mut found: Vec<(Box<Entity>, String)>,
     origin: String,
 ) -> Vec<Result<Child, String>> {
     fn convert(found: Vec<(Box<Entity>, String)>, origin: &str) -> Vec<Result<Child, String>> {
@@ -319,7 +319,10 @@ async fn to_children(
     }
     let origin: std::sync::Arc<str> = origin.into();
     let size = found.len().div_ceil(cores);
-    let mut rest = found;
+    // The first chunk stays on the calling thread, the others go to blocking threads (see
+    // `parse_documents_parallel` for why no more of them than needed).
+    let mut rest = found.split_off(size);
+    let first = found;
     let mut tasks = Vec::with_capacity(cores);
     while !rest.is_empty() {
         let tail = rest.split_off(size.min(rest.len()));
@@ -330,7 +333,7 @@ async fn to_children(
             tokio::task::spawn_blocking(move || convert(chunk, &origin)),
         ));
     }
-    let mut out = Vec::new();
+    let mut out = convert(first, &origin);
     for (count, task) in tasks {
         match task.await {
             Ok(children) => out.extend(children),
