@@ -121,10 +121,10 @@ const PARALLEL_GROUP_BYTES: usize = 256 * 1024;
 /// [`parse_documents`], each value then passed through `map`, for a text that may be large
 /// (a location file of thousands of entities): its documents are parsed in contiguous groups,
 /// one per core (the first on the calling thread, the others on blocking threads), and come
-/// back in order, numbered as
-/// [`parse_documents`] numbers them. Every document is parsed before any is returned either
-/// way, so parsing in groups holds no more than parsing in one go; it only uses the cores a
-/// single parse leaves idle (during a first ingestion, the database waits for each file).
+/// back in order, numbered as [`parse_documents`] numbers them. Every document is parsed
+/// before any is returned either way, so parsing in groups holds no more than parsing in one
+/// go; it only uses the cores a single parse leaves idle (during a first ingestion, the
+/// database waits for each file).
 pub(crate) async fn parse_documents_parallel<T, F>(
     text: String,
     budget: u64,

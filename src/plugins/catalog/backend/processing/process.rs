@@ -281,16 +281,15 @@ impl Engine {
     }
 }
 
-/// Emitted entities at least this many are made children on blocking threads, in chunks.
+/// Emitted entities at least this many are made children in chunks, one per core.
 const PARALLEL_CHILDREN: usize = 512;
 
 /// Makes each emitted entity a child: annotated with its location and `origin`, stripped of
 /// what the catalog sets, serialised and hashed; in emission order. A Location of thousands
 /// of entities is done in one contiguous chunk per core, the first on the calling thread and
-/// the others on blocking threads (during a first ingestion the database waits for it); the
-/// entities are already all in memory, and each
-/// chunk drops its entities as it serialises them, so this holds no more than doing it in
-/// turn.
+/// the others on blocking threads (during a first ingestion the database waits for it). The
+/// entities are already all in memory, and each chunk drops its entities as it serialises
+/// them, so this holds no more than doing it in turn.
 async fn to_children(
     mut found: Vec<(Box<Entity>, String)>,
     origin: String,
