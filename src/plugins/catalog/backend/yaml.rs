@@ -25,10 +25,11 @@ pub(crate) const DEFAULT_MAX_EXPANDED_SIZE: u64 = 32 * 1024 * 1024;
 /// What one node costs besides its text: about the size of a JSON value in memory.
 const NODE_COST: u64 = 32;
 
-/// One document of a YAML text, with the 1-based line it starts on.
+/// One document of a YAML text, with the 1-based line and the byte offset it starts at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Part<'a> {
     pub(crate) line: usize,
+    pub(crate) offset: usize,
     pub(crate) text: &'a str,
 }
 
@@ -66,6 +67,7 @@ pub(crate) fn split_documents(text: &str) -> Vec<Part<'_>> {
                 if cut > start {
                     parts.push(Part {
                         line: start_line,
+                        offset: start,
                         text: &text[start..cut],
                     });
                 }
@@ -77,6 +79,7 @@ pub(crate) fn split_documents(text: &str) -> Vec<Part<'_>> {
                 let end = offset + line.len();
                 parts.push(Part {
                     line: start_line,
+                    offset: start,
                     text: &text[start..end],
                 });
                 start = end;
@@ -94,6 +97,7 @@ pub(crate) fn split_documents(text: &str) -> Vec<Part<'_>> {
     if start < text.len() {
         parts.push(Part {
             line: start_line,
+            offset: start,
             text: &text[start..],
         });
     }
@@ -158,10 +162,9 @@ where
     // Each group as the (first line, byte range) of its parts, cut where a part crosses the
     // next multiple of len / groups.
     let target = text.len().div_ceil(groups);
-    let base = text.as_ptr() as usize;
     let mut spans: Vec<Vec<(usize, std::ops::Range<usize>)>> = vec![Vec::new()];
     for part in split_documents(&text) {
-        let start = part.text.as_ptr() as usize - base;
+        let start = part.offset;
         let range = start..start + part.text.len();
         if start >= target * spans.len() && spans.last().is_some_and(|g| !g.is_empty()) {
             spans.push(Vec::new());
@@ -184,6 +187,7 @@ where
             let task = tokio::task::spawn_blocking(move || {
                 let parts = group.into_iter().map(|(line, range)| Part {
                     line,
+                    offset: range.start,
                     text: &text[range],
                 });
                 parse_parts(parts, budget, &*map)
@@ -194,6 +198,7 @@ where
     let mut parsed = Vec::with_capacity(handles.len() + 1);
     let parts = first.into_iter().map(|(line, range)| Part {
         line,
+        offset: range.start,
         text: &text[range],
     });
     parsed.push(parse_parts(parts, budget, &*map));
@@ -435,6 +440,9 @@ mod tests {
                 (8, "d: 4\n"),
             ]
         );
+        for part in split_documents(text) {
+            assert_eq!(&text[part.offset..part.offset + part.text.len()], part.text);
+        }
         // `----` and `---x` are not markers.
         assert_eq!(split_documents("a: ----\n---x: 1\n").len(), 1);
     }

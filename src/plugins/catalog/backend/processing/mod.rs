@@ -152,12 +152,7 @@ impl Engine {
 
     /// A transaction that writes catalog rows: it takes the writer lock first.
     pub(super) async fn begin(&self) -> Result<DbTransaction, CatalogError> {
-        let mut tx = self
-            .db
-            .begin()
-            .await
-            .map_err(CatalogError::db("begin transaction"))?;
-        store::tune(&mut tx).await?;
+        let mut tx = tuned(self.db.begin().await).await?;
         store::lock_writers(&mut tx).await?;
         Ok(tx)
     }
@@ -166,13 +161,7 @@ impl Engine {
     /// SQLite, the database's, so it runs beside a write in flight (it sees what had committed
     /// when it began).
     pub(super) async fn begin_read(&self) -> Result<DbTransaction, CatalogError> {
-        let mut tx = self
-            .db
-            .begin_read()
-            .await
-            .map_err(CatalogError::db("begin transaction"))?;
-        store::tune(&mut tx).await?;
-        Ok(tx)
+        tuned(self.db.begin_read().await).await
     }
 
     /// Processes every entity whose refresh time has come, and finishes the stitching of any
@@ -411,4 +400,13 @@ impl EntityMutationSink for Engine {
             .await
             .map_err(Into::into)
     }
+}
+
+/// A transaction just begun, with the catalog's connection settings applied.
+async fn tuned(
+    begun: Result<DbTransaction, crate::services::database::DatabaseError>,
+) -> Result<DbTransaction, CatalogError> {
+    let mut tx = begun.map_err(CatalogError::db("begin transaction"))?;
+    store::tune(&mut tx).await?;
+    Ok(tx)
 }

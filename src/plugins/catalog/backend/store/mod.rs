@@ -276,6 +276,19 @@ pub(super) async fn select_in<T: FromDbRow, C: Default + Extend<T>>(
     Ok(out)
 }
 
+/// The one text column of the rows [`select_in`] selects.
+pub(super) async fn select_column<C: FromIterator<String>>(
+    tx: &mut DbTransaction,
+    prefix: &str,
+    column: &str,
+    items: &[String],
+    suffix: &str,
+    op: &'static str,
+) -> Result<C, CatalogError> {
+    let rows: Vec<(String,)> = select_in(tx, prefix, column, items, suffix, op).await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
+}
+
 pub(super) fn text(s: impl Into<String>) -> crate::services::database::DbValue {
     crate::services::database::DbValue::Text(Some(s.into()))
 }

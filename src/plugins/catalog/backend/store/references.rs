@@ -12,7 +12,7 @@ pub(crate) async fn relation_sources_of(
     tx: &mut DbTransaction,
     ids: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    let rows: Vec<(String,)> = select_in(
+    select_column(
         tx,
         "SELECT DISTINCT source_entity_ref FROM relations WHERE",
         "originating_entity_id",
@@ -20,8 +20,7 @@ pub(crate) async fn relation_sources_of(
         "",
         "read relations",
     )
-    .await?;
-    Ok(rows.into_iter().map(|(r,)| r).collect())
+    .await
 }
 
 /// Which of `ids` were processed successfully before (their `processed_entity` is set). Only
@@ -33,7 +32,7 @@ pub(crate) async fn processed_before(
     tx: &mut DbTransaction,
     ids: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    let rows: Vec<(String,)> = select_in(
+    select_column(
         tx,
         "SELECT entity_id FROM refresh_state WHERE",
         "entity_id",
@@ -41,8 +40,7 @@ pub(crate) async fn processed_before(
         " AND processed_entity IS NOT NULL",
         "read processed entities",
     )
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    .await
 }
 
 pub(crate) async fn delete_where_in(
@@ -168,7 +166,7 @@ pub(crate) async fn referenced(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    let rows: Vec<(String,)> = select_in(
+    select_column(
         tx,
         "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE",
         "target_entity_ref",
@@ -176,8 +174,7 @@ pub(crate) async fn referenced(
         "",
         "read references",
     )
-    .await?;
-    Ok(rows.into_iter().map(|(r,)| r).collect())
+    .await
 }
 
 /// The sources (entity refs, or `None` for a provider) referencing `target`.
