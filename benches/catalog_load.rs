@@ -18,8 +18,9 @@
 //!   fresh database that is dropped afterwards.
 //! - `BACKLOT_TEST_MYSQL_URL`: also measure MySQL / MariaDB (needs the `mysql` feature), in
 //!   fresh databases that are dropped afterwards.
-//! - `CATALOG_LOAD_TRACE`: the backend logs every SQL statement with its time (`sqlx::query`
-//!   at debug) to standard error, to see where ingestion spends its database time.
+//! - `CATALOG_LOAD_TRACE`: the backend logs every SQL statement with its time (`sqlx::query`,
+//!   and `backlot::sql` for PostgreSQL's `COPY`, at debug) to standard error, to see where
+//!   ingestion spends its database time.
 //! - `CATALOG_LOAD_SEARCH`: the backend also runs the search plugin (embedded engine in the
 //!   temp dir) with its catalog collator; after ingestion the collator is triggered once, and
 //!   the backend's peak RSS is read again when it has indexed the whole catalog.
@@ -583,7 +584,9 @@ fn run_server(config: &str) -> Result<()> {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "sqlx::query=debug,backlot::sql=debug",
+            ))
             .init();
     }
     rt.block_on(async {

@@ -1038,6 +1038,68 @@ async fn reprocessing_replaces_relations_on_both_sides() {
     b.stop().await.unwrap();
 }
 
+/// Text with every character PostgreSQL's `COPY` text format escapes (backslash, tab, newline,
+/// carriage return, and `\N` / `\.` spelled out) reaches every table and comes back as written:
+/// the first backend processes and stitches it, a second one on the same database serves it
+/// from what the first one stored.
+async fn texts_with_copy_escapes_round_trip_through_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = match support::database_backend() {
+        "sqlite" => format!(
+            "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
+            db_dir.path().display()
+        ),
+        _ => database_yaml(),
+    };
+    let tricky = "tab\there\nnewline\r\nback\\slash \\N \\. \\\t \"quoted\" naïve ☃ 🦀 \\";
+    let quoted = serde_json::to_string(tricky).unwrap();
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!(
+            "{}{ORG}",
+            component("svc", "").replace(
+                "  tags: [java]\n",
+                &format!("  tags: [java]\n  description: {quoted}\n  annotations:\n    example.com/note: {quoted}\n"),
+            )
+        ),
+    );
+    let yaml = config(&[&file], &all_kinds(), "");
+    let start_on_db = || async {
+        TestBackend::builder()
+            .config_yaml(support::file_locations_yaml())
+            .feature(Feature::plugin(CatalogPlugin::new()))
+            .config_yaml(db.clone())
+            .config_yaml(yaml.clone())
+            .start()
+            .await
+            .expect("backend starts")
+    };
+    let check = |svc: Value| {
+        assert_eq!(svc["metadata"]["description"], tricky, "{svc}");
+        assert_eq!(
+            svc["metadata"]["annotations"]["example.com/note"], tricky,
+            "{svc}"
+        );
+        assert!(
+            has_relation(&svc, "ownedBy", "group:default/team-a"),
+            "{svc}"
+        );
+    };
+    let first = start_on_db().await;
+    let res = get(&first, "/entities/by-name/component/default/svc").await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    check(res.json().unwrap());
+    first.stop().await.unwrap();
+
+    let second = start_on_db().await;
+    let res = get(&second, "/entities/by-name/component/default/svc").await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    check(res.json().unwrap());
+    second.stop().await.unwrap();
+}
+
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1373,6 +1435,7 @@ per_database_backend!(
     placeholders_resolve_relative_to_the_file,
     refresh_picks_up_changes_and_rejects_bad_refs,
     reprocessing_replaces_relations_on_both_sides,
+    texts_with_copy_escapes_round_trip_through_the_database,
     the_refresh_loop_reprocesses_on_its_interval,
     validate_entity_names_the_broken_fields,
     analyze_location_lists_existing_entity_files,

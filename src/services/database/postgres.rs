@@ -62,6 +62,27 @@ pub(crate) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Appends `value` to `buf` in the text format of `COPY … FROM STDIN`: backslash, tab, newline
+/// and carriage return escaped, so a value never ends its column or row early, nor reads as
+/// `\N` (NULL) or `\.` (end of data).
+pub(crate) fn push_copy_text(buf: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
 /// Applies one `connection` value (string or object) on top of `options`. Returns the database
 /// that value names, if any.
 fn apply_connection(
@@ -383,6 +404,22 @@ fn pool_options(target: &PgTarget, pool: &PoolSettings) -> PgPoolOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn copy_text(value: &str) -> String {
+        let mut buf = Vec::new();
+        push_copy_text(&mut buf, value);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn copy_text_escapes_what_copy_reads_specially() {
+        assert_eq!(copy_text("a\tb\nc\rd\\e"), "a\\tb\\nc\\rd\\\\e");
+        // A backslash before `N` or `.` is escaped, so neither reads as NULL or end of data.
+        assert_eq!(copy_text("\\N"), "\\\\N");
+        assert_eq!(copy_text("\\."), "\\\\.");
+        assert_eq!(copy_text("naïve ☃ team=a"), "naïve ☃ team=a");
+        assert_eq!(copy_text(""), "");
+    }
     use serde_json::json;
 
     fn inputs<'a>(

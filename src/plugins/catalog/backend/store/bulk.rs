@@ -6,7 +6,7 @@
 
 use sqlx::PgConnection;
 
-use crate::services::database::{DatabaseError, DbRow, DbValue, FromDbRow};
+use crate::services::database::{DatabaseError, DbRow, DbValue, FromDbRow, push_copy_text};
 
 use super::super::error::CatalogError;
 
@@ -40,9 +40,97 @@ pub(super) fn insertable(rows: &[Vec<DbValue>]) -> bool {
     })
 }
 
-/// `<head> SELECT * FROM UNNEST(<one array per column>)`, [`PG_ROWS`] rows at a time. Rows
-/// must be [`insertable`].
+/// Writes `rows` with `COPY … FROM STDIN` when `head` is a plain `INSERT INTO <table>
+/// (<columns>)`, else as `<head> SELECT * FROM UNNEST(<one array per column>)`, [`PG_ROWS`]
+/// rows at a time. Rows must be [`insertable`].
+///
+/// `COPY` lets the server add a page's rows at once (one WAL record per page instead of one
+/// per row) and skips the executor; the rows travel as text, escaped as `COPY` reads them.
 pub(super) async fn insert(
+    conn: &mut PgConnection,
+    head: &str,
+    rows: Vec<Vec<DbValue>>,
+    op: &'static str,
+) -> Result<(), CatalogError> {
+    if let Some(target) = copy_target(head) {
+        return copy_in(conn, target, rows, op).await;
+    }
+    insert_unnest(conn, head, rows, op).await
+}
+
+/// `<table> (<columns>)` of a head `INSERT INTO <table> (<columns>)` and nothing else.
+fn copy_target(head: &str) -> Option<&str> {
+    let target = head.strip_prefix("INSERT INTO ")?.trim();
+    let open = target.find('(')?;
+    let name = target[..open].trim();
+    let ok = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && target.ends_with(')')
+        && target[open + 1..target.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b',' || b == b' ');
+    ok.then_some(target)
+}
+
+/// Appends `value` in `COPY`'s text format (`\N` for NULL).
+fn push_copy_value(buf: &mut Vec<u8>, value: &DbValue) {
+    match value {
+        DbValue::Text(Some(s)) => push_copy_text(buf, s),
+        DbValue::Int(Some(i)) => buf.extend_from_slice(i.to_string().as_bytes()),
+        // `insertable` rules out every other kind; NULL keeps the columns aligned.
+        _ => buf.extend_from_slice(b"\\N"),
+    }
+}
+
+/// Bytes of `COPY` data sent per message.
+const COPY_MESSAGE: usize = 1 << 20;
+
+async fn copy_in(
+    conn: &mut PgConnection,
+    target: &str,
+    rows: Vec<Vec<DbValue>>,
+    op: &'static str,
+) -> Result<(), CatalogError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = format!("COPY {target} FROM STDIN");
+    let started = std::time::Instant::now();
+    let mut copy = conn.copy_in_raw(&text).await.map_err(fail(op, &text))?;
+    let mut buf = Vec::with_capacity(COPY_MESSAGE + 4096);
+    for row in &rows {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                buf.push(b'\t');
+            }
+            push_copy_value(&mut buf, value);
+        }
+        buf.push(b'\n');
+        if buf.len() >= COPY_MESSAGE {
+            copy.send(std::mem::take(&mut buf))
+                .await
+                .map_err(fail(op, &text))?;
+            buf.reserve(COPY_MESSAGE + 4096);
+        }
+    }
+    drop(rows);
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(fail(op, &text))?;
+    }
+    let written = copy.finish().await.map_err(fail(op, &text))?;
+    // `sqlx::query` does not log `COPY`; this event takes its place, with the same fields.
+    tracing::debug!(
+        target: "backlot::sql",
+        summary = %text,
+        rows_affected = written,
+        elapsed_secs = started.elapsed().as_secs_f64(),
+        "copy"
+    );
+    Ok(())
+}
+
+/// `<head> SELECT * FROM UNNEST(<one array per column>)`, [`PG_ROWS`] rows at a time.
+async fn insert_unnest(
     conn: &mut PgConnection,
     head: &str,
     rows: Vec<Vec<DbValue>>,
@@ -170,4 +258,44 @@ pub(super) async fn update_processed(
             .map_err(fail("update processed entities", TEXT))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_inserts_become_copies() {
+        assert_eq!(
+            copy_target("INSERT INTO relations (a, b_c, d)"),
+            Some("relations (a, b_c, d)")
+        );
+        assert_eq!(copy_target("INSERT INTO t(a)"), Some("t(a)"));
+        for head in [
+            "INSERT INTO t",
+            "INSERT INTO t (a) ON CONFLICT DO NOTHING",
+            "INSERT INTO t (a); DROP TABLE t; --)",
+            "INSERT INTO \"t\" (a)",
+            "INSERT INTO  (a)",
+            "UPDATE t SET (a)",
+            "insert into t (a)",
+        ] {
+            assert_eq!(copy_target(head), None, "{head}");
+        }
+    }
+
+    fn encoded(value: DbValue) -> String {
+        let mut buf = Vec::new();
+        push_copy_value(&mut buf, &value);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn copy_values_are_escaped_text_numbers_or_null() {
+        assert_eq!(encoded(DbValue::Text(Some("a\tb\\N".into()))), "a\\tb\\\\N");
+        assert_eq!(encoded(DbValue::Text(Some(String::new()))), "");
+        assert_eq!(encoded(DbValue::Text(None)), "\\N");
+        assert_eq!(encoded(DbValue::Int(Some(-42))), "-42");
+        assert_eq!(encoded(DbValue::Int(None)), "\\N");
+    }
 }

@@ -10,6 +10,7 @@ use super::{ENGINE, db_err};
 use crate::plugins::search::backend::matching::{self, MAX_TOKEN_LEN};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::SearchError;
+use crate::services::database::push_copy_text;
 
 /// Documents per `INSERT` of documents.
 const DOC_BATCH: usize = 1_000;
@@ -210,47 +211,28 @@ async fn insert_postings(
         return Ok(());
     }
     // `COPY ... FROM STDIN` in text format: one line per posting.
-    let mut buf = String::with_capacity(terms.len() * 32);
-    let doc_type = copy_escape(doc_type);
+    let mut buf = Vec::with_capacity(terms.len() * 32);
     for ((term, score), ord) in terms.iter().zip(scores).zip(ords) {
-        buf.push_str(&doc_type);
-        buf.push('\t');
-        buf.push_str(&copy_escape(term));
-        buf.push('\t');
-        buf.push_str(&score.to_string());
-        buf.push('\t');
-        buf.push_str(&ord.to_string());
-        buf.push('\n');
+        push_copy_text(&mut buf, doc_type);
+        buf.push(b'\t');
+        push_copy_text(&mut buf, term);
+        buf.push(b'\t');
+        buf.extend_from_slice(score.to_string().as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(ord.to_string().as_bytes());
+        buf.push(b'\n');
     }
     let mut copy = tx
         .copy_in_raw("COPY search_postings (type, term, score, ord) FROM STDIN")
         .await
         .map_err(db_err("cannot insert postings"))?;
-    copy.send(buf.into_bytes())
+    copy.send(buf)
         .await
         .map_err(db_err("cannot insert postings"))?;
     copy.finish()
         .await
         .map_err(db_err("cannot insert postings"))?;
     Ok(())
-}
-
-/// A value for `COPY`'s text format: backslash, tab, newline and carriage return escaped.
-fn copy_escape(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains(['\\', '\t', '\n', '\r']) {
-        return std::borrow::Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 4);
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -266,11 +248,5 @@ mod tests {
         assert_eq!(w.len, 7.0);
         assert!(bm25(2.0, 1.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
         assert!(bm25(1.0, 3.0, 5.0, 5.0) > bm25(1.0, 1.0, 5.0, 5.0));
-    }
-
-    #[test]
-    fn copy_values_escape_separators() {
-        assert_eq!(copy_escape("team=a\tb\\c\nd"), "team=a\\tb\\\\c\\nd");
-        assert_eq!(copy_escape("plain"), "plain");
     }
 }
