@@ -12,10 +12,11 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use backlot::backend::BackendError;
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
 use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
-use backlot::services::scheduler::TaskState;
+use backlot::services::scheduler::{SchedulerError, TaskState};
 use backlot::testing::TestBackend;
 use serde_json::{Value, json};
 
@@ -92,6 +93,27 @@ async fn register(b: &TestBackend, target: &Path) -> String {
     assert_eq!(res.status(), 201, "{}", res.text());
     let body: Value = res.json().unwrap();
     body["location"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Triggers the catalog's `task` on `b`. A run of it already in progress (a global task runs
+/// on whichever replica claims it, the first time at start) makes a trigger answer `Conflict`,
+/// like Backstage's 409: wait for that run to end, then trigger.
+async fn trigger_when_idle(b: &TestBackend, task: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match b.trigger_task("catalog", task).await {
+            Ok(()) => return,
+            Err(BackendError::Service { source, .. })
+                if matches!(
+                    source.downcast_ref::<SchedulerError>(),
+                    Some(SchedulerError::Conflict { .. })
+                ) && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot trigger {task}: {e:?}"),
+        }
+    }
 }
 
 fn counter(s: &Value, key: &str) -> u64 {
@@ -220,7 +242,7 @@ async fn a_follower_behind_the_pruned_log_compares_every_entity() {
     let extra = write_extra(dir.path(), &["after-prune"]);
     register(&a, &extra).await;
     assert_eq!(entity_status(&a, "after-prune").await, 200);
-    a.trigger_task("catalog", PRUNE_TASK).await.unwrap();
+    trigger_when_idle(&a, PRUNE_TASK).await;
     let deadline = Instant::now() + PATIENCE;
     loop {
         let s = status(&a).await;
@@ -233,7 +255,7 @@ async fn a_follower_behind_the_pruned_log_compares_every_entity() {
     // B has not synced since: it does not know the entity yet.
     assert_eq!(entity_status(&b, "after-prune").await, 404);
 
-    b.trigger_task("catalog", SYNC_TASK).await.unwrap();
+    trigger_when_idle(&b, SYNC_TASK).await;
     wait_for_entity(&b, "after-prune", 200).await;
     let after = status(&b).await;
     assert_eq!(
