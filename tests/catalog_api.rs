@@ -12,6 +12,7 @@ use std::path::Path;
 
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
+use backlot::services::database::{MIGRATIONS_TABLE, Sql};
 use backlot::services::logger::LogLevel;
 use backlot::testing::{TestBackend, TestResponse};
 use serde_json::{Value, json};
@@ -1100,6 +1101,30 @@ async fn texts_with_copy_escapes_round_trip_through_the_database() {
     second.stop().await.unwrap();
 }
 
+/// Migration 5 runs on every database; on PostgreSQL it leaves room on the stitch queue's
+/// pages (fillfactor 30), so that queueing an entity again is a heap-only update.
+async fn the_stitch_queue_leaves_room_to_queue_again() {
+    let b = start(&config(&[], "", "")).await;
+    let db = b.database("catalog").await.unwrap();
+    let versions: Vec<(i64,)> = Sql::new(format!("SELECT version FROM {MIGRATIONS_TABLE}"))
+        .fetch_all(&*db)
+        .await
+        .unwrap();
+    assert!(versions.contains(&(5,)), "{versions:?}");
+    if support::database_backend() == "postgres" {
+        let (options,): (String,) = Sql::new(
+            "SELECT COALESCE(array_to_string(c.reloptions, ','), '') FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = 'stitch_queue' AND n.nspname = current_schema()",
+        )
+        .fetch_one(&*db)
+        .await
+        .unwrap();
+        assert_eq!(options, "fillfactor=30");
+    }
+    b.stop().await.unwrap();
+}
+
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1436,6 +1461,7 @@ per_database_backend!(
     refresh_picks_up_changes_and_rejects_bad_refs,
     reprocessing_replaces_relations_on_both_sides,
     texts_with_copy_escapes_round_trip_through_the_database,
+    the_stitch_queue_leaves_room_to_queue_again,
     the_refresh_loop_reprocesses_on_its_interval,
     validate_entity_names_the_broken_fields,
     analyze_location_lists_existing_entity_files,

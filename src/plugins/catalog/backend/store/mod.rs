@@ -144,6 +144,12 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     INSERT INTO catalog_generation (id, generation)
         SELECT 2, generation FROM catalog_generation WHERE id = 1;",
     ),
+    // PostgreSQL: a queued entity is queued again by every batch that relates to it (a group
+    // by each batch of the components it owns), and each time its ticket is rewritten. With
+    // room left on the queue's pages, that rewrite is a heap-only update that adds no index
+    // entry. Other databases have no such setting: the migration does nothing there.
+    Migration::new(5, "catalog_stitch_queue_fillfactor", "SELECT 1;")
+        .with_postgres("ALTER TABLE stitch_queue SET (fillfactor = 30);"),
 ];
 
 /// A registered location.
