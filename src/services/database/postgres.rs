@@ -404,6 +404,7 @@ fn pool_options(target: &PgTarget, pool: &PoolSettings) -> PgPoolOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn copy_text(value: &str) -> String {
         let mut buf = Vec::new();
@@ -420,7 +421,6 @@ mod tests {
         assert_eq!(copy_text("naïve ☃ team=a"), "naïve ☃ team=a");
         assert_eq!(copy_text(""), "");
     }
-    use serde_json::json;
 
     fn inputs<'a>(
         base: Option<&'a Value>,
