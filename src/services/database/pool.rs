@@ -199,7 +199,19 @@ impl DbTransaction {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), DatabaseError> {
         let done = match self {
-            Self::Sqlite(tx) => tx.commit().await,
+            Self::Sqlite(tx) => {
+                // `sqlx::query` logs the servers' `COMMIT` but not SQLite's; this event takes
+                // its place, with the same fields (WAL writes and checkpoints happen here).
+                let started = std::time::Instant::now();
+                let done = tx.commit().await;
+                tracing::debug!(
+                    target: "backlot::sql",
+                    summary = "COMMIT",
+                    elapsed_secs = started.elapsed().as_secs_f64(),
+                    "commit"
+                );
+                done
+            }
             #[cfg(feature = "postgres")]
             Self::Postgres(tx) => tx.commit().await,
             #[cfg(feature = "mysql")]
