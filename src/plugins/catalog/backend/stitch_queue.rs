@@ -265,6 +265,7 @@ impl Engine {
                 )
             };
             tx.commit().await.map_err(CatalogError::db("commit"))?;
+            self.checkpoint_beside_writer();
             if generation.is_some() {
                 if let Some(handle) = applying.take() {
                     handle.await.map_err(|_| CatalogError::Interrupted)?;

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::backend::BoxError;
 use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::node::{CatalogProcessor, EntityMutationSink, EntityProviderMutation};
-use crate::services::database::{DbTransaction, PluginDatabase};
+use crate::services::database::{DbTransaction, PluginDatabase, Sql};
 use crate::services::logger::{LogLevel, LoggerService};
 
 use super::error::CatalogError;
@@ -71,6 +71,8 @@ pub(crate) struct Engine {
     pub(crate) index: Arc<EntityIndex>,
     /// The catalog plugin's logger (`LOGGER`).
     pub(crate) logger: Arc<dyn LoggerService>,
+    /// Whether a WAL checkpoint started by [`Engine::checkpoint_beside_writer`] is running.
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,7 +128,42 @@ impl Engine {
             index: Arc::new(EntityIndex::default()),
             me: me.clone(),
             logger,
+            checkpointing: Arc::default(),
         })
+    }
+
+    /// On a SQLite file, copies the WAL into the database from another connection, on a task
+    /// of its own, unless such a copy is running already. Called after each commit of a
+    /// processing batch or stitch chunk: the copy then runs beside the next transaction,
+    /// instead of inside a later commit on the writing connection (a copy every 8,000 pages,
+    /// up to about 120 ms, at 100,000 entities). `PASSIVE` waits for no reader or writer; a
+    /// commit that finds a copy running skips its own.
+    pub(crate) fn checkpoint_beside_writer(&self) {
+        use std::sync::atomic::Ordering;
+        if self.db.dialect() != crate::services::database::Dialect::Sqlite
+            || self.db.location() == ":memory:"
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let (db, running, logger) = (
+            self.db.clone(),
+            self.checkpointing.clone(),
+            self.logger.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = Sql::new("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&db)
+                .await
+            {
+                logger.log(
+                    LogLevel::Debug,
+                    "catalog WAL checkpoint failed",
+                    &[("error", &e.to_string())],
+                );
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `work` on a task of its own and waits for it: a caller that goes away (a client

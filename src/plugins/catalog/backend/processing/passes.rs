@@ -268,6 +268,7 @@ impl Engine {
         let mut tx = self.begin().await?;
         self.write_batch(&mut tx, outcomes, &mut changed).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
+        self.checkpoint_beside_writer();
         Ok(changed)
     }
 
