@@ -12,6 +12,7 @@ use std::path::Path;
 
 use backlot::backend::Feature;
 use backlot::plugins::catalog::CatalogPlugin;
+use backlot::plugins::catalog::backend::generate::synthetic_catalog_yaml;
 use backlot::services::database::{MIGRATIONS_TABLE, Sql};
 use backlot::services::logger::LogLevel;
 use backlot::testing::{TestBackend, TestResponse};
@@ -1442,6 +1443,42 @@ async fn modules_add_entity_providers_and_processors() {
         names(&get(&b, "/entities?filter=kind=group").await.json().unwrap());
     teams.sort();
     assert_eq!(teams, ["blue", "green"]);
+    b.stop().await.unwrap();
+}
+
+/// On a SQLite file, the catalog copies its WAL into the database file from another
+/// connection after its commits, so the file holds the catalog while the backend runs. Left to
+/// SQLite, the writing connection would copy only once 8,000 pages (32 MiB) of WAL had piled
+/// up, and the database file would keep its first pages until then.
+#[tokio::test]
+async fn sqlite_file_catalog_is_checkpointed_beside_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "catalog.yaml", &synthetic_catalog_yaml(500));
+    let b = TestBackend::builder()
+        .config_yaml(support::file_locations_yaml())
+        .feature(Feature::plugin(CatalogPlugin::new()))
+        .config_yaml(format!(
+            "backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: '{}'\n",
+            db_dir.path().display()
+        ))
+        .config_yaml(config(&[&file], &all_kinds(), ""))
+        .start()
+        .await
+        .expect("backend starts");
+    let res = get(&b, "/entities/by-query?filter=kind=component&limit=1").await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let main = db_dir.path().join("catalog.sqlite");
+    let size = || std::fs::metadata(&main).map(|m| m.len()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < 512 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file holds {} bytes; its WAL was not copied",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     b.stop().await.unwrap();
 }
 
