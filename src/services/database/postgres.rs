@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions as _, Connection as _};
 
 use super::config::{DivisionMode, PgInputs, PoolSettings, kind_of, object_port, object_string};
 use super::error::DatabaseError;
+use super::value::DbValue;
 
 /// PostgreSQL's identifier length limit in bytes.
 const MAX_IDENT: usize = 63;
@@ -81,6 +82,60 @@ pub(crate) fn push_copy_text(buf: &mut Vec<u8>, value: &str) {
         start = i + 1;
     }
     buf.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `value` in `COPY`'s text format: text escaped by [`push_copy_text`], integers
+/// in decimal, `\N` for NULL and for any other kind.
+fn push_copy_value(buf: &mut Vec<u8>, value: &DbValue) {
+    match value {
+        DbValue::Text(Some(s)) => push_copy_text(buf, s),
+        DbValue::Int(Some(i)) => buf.extend_from_slice(i.to_string().as_bytes()),
+        _ => buf.extend_from_slice(b"\\N"),
+    }
+}
+
+/// Bytes of `COPY` data sent per message.
+const COPY_MESSAGE: usize = 1 << 20;
+
+/// Writes `rows` with `COPY <target> FROM STDIN` (`target` is `table (columns)`), in text
+/// format, a megabyte per message; returns the rows written. Rows hold text and integers
+/// (anything else goes as NULL). `sqlx::query` does not log `COPY`: it is logged here, at
+/// debug under `backlot::sql`, with `sqlx::query`'s fields.
+pub(crate) async fn copy_rows(
+    conn: &mut PgConnection,
+    target: &str,
+    rows: &[Vec<DbValue>],
+) -> Result<u64, DatabaseError> {
+    let text = format!("COPY {target} FROM STDIN");
+    let fail = |e| DatabaseError::query(&text, e);
+    let started = std::time::Instant::now();
+    let mut copy = conn.copy_in_raw(&text).await.map_err(fail)?;
+    let mut buf = Vec::with_capacity(COPY_MESSAGE + 4096);
+    for row in rows {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                buf.push(b'\t');
+            }
+            push_copy_value(&mut buf, value);
+        }
+        buf.push(b'\n');
+        if buf.len() >= COPY_MESSAGE {
+            copy.send(std::mem::take(&mut buf)).await.map_err(fail)?;
+            buf.reserve(COPY_MESSAGE + 4096);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(fail)?;
+    }
+    let written = copy.finish().await.map_err(fail)?;
+    tracing::debug!(
+        target: "backlot::sql",
+        summary = %text,
+        rows_affected = written,
+        elapsed_secs = started.elapsed().as_secs_f64(),
+        "copy"
+    );
+    Ok(written)
 }
 
 /// Applies one `connection` value (string or object) on top of `options`. Returns the database
@@ -420,6 +475,21 @@ mod tests {
         assert_eq!(copy_text("\\."), "\\\\.");
         assert_eq!(copy_text("naïve ☃ team=a"), "naïve ☃ team=a");
         assert_eq!(copy_text(""), "");
+    }
+
+    fn encoded(value: DbValue) -> String {
+        let mut buf = Vec::new();
+        push_copy_value(&mut buf, &value);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn copy_values_are_escaped_text_numbers_or_null() {
+        assert_eq!(encoded(DbValue::Text(Some("a\tb\\N".into()))), "a\\tb\\\\N");
+        assert_eq!(encoded(DbValue::Text(Some(String::new()))), "");
+        assert_eq!(encoded(DbValue::Text(None)), "\\N");
+        assert_eq!(encoded(DbValue::Int(Some(-42))), "-42");
+        assert_eq!(encoded(DbValue::Int(None)), "\\N");
     }
 
     fn inputs<'a>(

@@ -6,7 +6,7 @@
 
 use sqlx::PgConnection;
 
-use crate::services::database::{DatabaseError, DbRow, DbValue, FromDbRow, push_copy_text};
+use crate::services::database::{DatabaseError, DbRow, DbValue, FromDbRow, copy_rows};
 
 use super::super::error::CatalogError;
 
@@ -73,19 +73,6 @@ fn copy_target(head: &str) -> Option<&str> {
     ok.then_some(target)
 }
 
-/// Appends `value` in `COPY`'s text format (`\N` for NULL).
-fn push_copy_value(buf: &mut Vec<u8>, value: &DbValue) {
-    match value {
-        DbValue::Text(Some(s)) => push_copy_text(buf, s),
-        DbValue::Int(Some(i)) => buf.extend_from_slice(i.to_string().as_bytes()),
-        // `insertable` rules out every other kind; NULL keeps the columns aligned.
-        _ => buf.extend_from_slice(b"\\N"),
-    }
-}
-
-/// Bytes of `COPY` data sent per message.
-const COPY_MESSAGE: usize = 1 << 20;
-
 async fn copy_in(
     conn: &mut PgConnection,
     target: &str,
@@ -95,38 +82,9 @@ async fn copy_in(
     if rows.is_empty() {
         return Ok(());
     }
-    let text = format!("COPY {target} FROM STDIN");
-    let started = std::time::Instant::now();
-    let mut copy = conn.copy_in_raw(&text).await.map_err(fail(op, &text))?;
-    let mut buf = Vec::with_capacity(COPY_MESSAGE + 4096);
-    for row in &rows {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                buf.push(b'\t');
-            }
-            push_copy_value(&mut buf, value);
-        }
-        buf.push(b'\n');
-        if buf.len() >= COPY_MESSAGE {
-            copy.send(std::mem::take(&mut buf))
-                .await
-                .map_err(fail(op, &text))?;
-            buf.reserve(COPY_MESSAGE + 4096);
-        }
-    }
-    drop(rows);
-    if !buf.is_empty() {
-        copy.send(buf).await.map_err(fail(op, &text))?;
-    }
-    let written = copy.finish().await.map_err(fail(op, &text))?;
-    // `sqlx::query` does not log `COPY`; this event takes its place, with the same fields.
-    tracing::debug!(
-        target: "backlot::sql",
-        summary = %text,
-        rows_affected = written,
-        elapsed_secs = started.elapsed().as_secs_f64(),
-        "copy"
-    );
+    copy_rows(conn, target, &rows)
+        .await
+        .map_err(CatalogError::db(op))?;
     Ok(())
 }
 
@@ -283,20 +241,5 @@ mod tests {
         ] {
             assert_eq!(copy_target(head), None, "{head}");
         }
-    }
-
-    fn encoded(value: DbValue) -> String {
-        let mut buf = Vec::new();
-        push_copy_value(&mut buf, &value);
-        String::from_utf8(buf).unwrap()
-    }
-
-    #[test]
-    fn copy_values_are_escaped_text_numbers_or_null() {
-        assert_eq!(encoded(DbValue::Text(Some("a\tb\\N".into()))), "a\\tb\\\\N");
-        assert_eq!(encoded(DbValue::Text(Some(String::new()))), "");
-        assert_eq!(encoded(DbValue::Text(None)), "\\N");
-        assert_eq!(encoded(DbValue::Int(Some(-42))), "-42");
-        assert_eq!(encoded(DbValue::Int(None)), "\\N");
     }
 }
