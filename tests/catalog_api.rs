@@ -1126,6 +1126,116 @@ async fn the_stitch_queue_leaves_room_to_queue_again() {
     b.stop().await.unwrap();
 }
 
+/// Migration 6: an entity's own relations are stored with it, and `relations` keeps a row
+/// only for what an entity says about another (the other end's view). Rows a database
+/// written before the migration holds for an entity's own relations are still read until the
+/// entity is processed again, which replaces them.
+async fn own_relations_are_stored_with_the_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!("{}{ORG}", component("svc", "")),
+    );
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+    let db = b.database("catalog").await.unwrap();
+    let svc_ref = "component:default/svc";
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let (n,): (i64,) = Sql::new(sql).fetch_one(&**db).await.unwrap();
+            n
+        }
+    };
+    // Rows whose source is the entity that emitted them: none any more.
+    let own_rows = "SELECT COUNT(*) FROM relations r JOIN refresh_state s \
+        ON s.entity_id = r.originating_entity_id WHERE r.source_entity_ref = s.entity_ref";
+    assert_eq!(count(own_rows).await, 0);
+    // The other end's view stays a row (the group is stitched from it).
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM relations WHERE source_entity_ref = 'group:default/team-a' \
+             AND type = 'ownerOf' AND target_entity_ref = 'component:default/svc'"
+        )
+        .await,
+        1
+    );
+    let (id, own): (String, Option<String>) =
+        Sql::new("SELECT entity_id, relations FROM refresh_state WHERE entity_ref = ?")
+            .bind(svc_ref)
+            .fetch_one(&*db)
+            .await
+            .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(own.as_deref().unwrap()).unwrap(),
+        json!([["ownedBy", "group:default/team-a"]])
+    );
+    let team = get(&b, "/entities/by-name/group/default/team-a").await;
+    let team: Value = team.json().unwrap();
+    assert!(has_relation(&team, "ownerOf", svc_ref), "{team}");
+
+    // The component as a database from before the migration holds it: its own relation a
+    // row, nothing stored with it; then its final entity is rebuilt from that.
+    Sql::new(
+        "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref) \
+         VALUES (?, ?, 'ownedBy', 'group:default/team-a')",
+    )
+    .bind(id.clone())
+    .bind(svc_ref)
+    .execute(&*db)
+    .await
+    .unwrap();
+    Sql::new("UPDATE refresh_state SET relations = NULL WHERE entity_id = ?")
+        .bind(id.clone())
+        .execute(&*db)
+        .await
+        .unwrap();
+    Sql::new("DELETE FROM final_entities WHERE entity_id = ?")
+        .bind(id.clone())
+        .execute(&*db)
+        .await
+        .unwrap();
+    Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES (?, 'old', 0)")
+        .bind(svc_ref)
+        .execute(&*db)
+        .await
+        .unwrap();
+    assert_eq!(count(own_rows).await, 1);
+    // Any pass drains the queue: refresh the group.
+    let refresh = json!({ "entityRef": "group:default/team-a" });
+    assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
+    let (finals,): (i64,) = Sql::new("SELECT COUNT(*) FROM final_entities WHERE entity_id = ?")
+        .bind(id.clone())
+        .fetch_one(&*db)
+        .await
+        .unwrap();
+    assert_eq!(finals, 1, "the component was stitched again");
+    let svc: Value = get(&b, "/entities/by-name/component/default/svc")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(
+        svc["relations"],
+        json!([{ "type": "ownedBy", "targetRef": "group:default/team-a" }]),
+        "{svc}"
+    );
+
+    // Processed again, the component's own relation moves in with it, once.
+    let refresh = json!({ "entityRef": svc_ref });
+    assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
+    assert_eq!(count(own_rows).await, 0);
+    let svc: Value = get(&b, "/entities/by-name/component/default/svc")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(
+        svc["relations"],
+        json!([{ "type": "ownedBy", "targetRef": "group:default/team-a" }]),
+        "{svc}"
+    );
+    b.stop().await.unwrap();
+}
+
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1499,6 +1609,7 @@ per_database_backend!(
     reprocessing_replaces_relations_on_both_sides,
     texts_with_copy_escapes_round_trip_through_the_database,
     the_stitch_queue_leaves_room_to_queue_again,
+    own_relations_are_stored_with_the_entity,
     the_refresh_loop_reprocesses_on_its_interval,
     validate_entity_names_the_broken_fields,
     analyze_location_lists_existing_entity_files,

@@ -439,9 +439,12 @@ fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
     let (mut writes, mut indexed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         let orphan = orphans.contains(&row.entity_ref);
-        let rels = relations.remove(&row.entity_ref).unwrap_or_default();
-        let (entity, hash) = match build_final(&row.processed, row.errors.as_deref(), rels, orphan)
-        {
+        let mut rels = relations.remove(&row.entity_ref).unwrap_or_default();
+        let built = own_relations(row.relations.as_deref()).and_then(|own| {
+            rels.extend(own);
+            build_final(&row.processed, row.errors.as_deref(), rels, orphan)
+        });
+        let (entity, hash) = match built {
             Ok(x) => x,
             Err(e) => {
                 failed.push((row.entity_ref, e.to_string()));
@@ -475,6 +478,11 @@ fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
         hashes,
         failed,
     }
+}
+
+/// An entity's own relations as stored with it (`[[type, target], …]`; none when `None`).
+fn own_relations(text: Option<&str>) -> Result<Vec<(String, String)>, serde_json::Error> {
+    text.map_or(Ok(Vec::new()), serde_json::from_str)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::services::logger::LogLevel;
 
 use super::super::error::CatalogError;
 use super::super::stitch_queue::StitchMarks;
-use super::super::store::{self, ExistingRow, StateRow, UnprocessedWrite};
+use super::super::store::{self, ExistingRow, ProcessedWrite, StateRow, UnprocessedWrite};
 use super::outcome::{Outcome, ProcessingError};
 use super::{Engine, now_ms};
 
@@ -180,12 +180,18 @@ impl Engine {
                 Some(o.errors_json())
             };
             let succeeded = processed.is_some();
-            processed_rows.push((o.entity_id.clone(), processed, hash, errors));
+            let mut own = Vec::new();
             marks.stitch(o.entity_ref.clone());
             if succeeded {
                 changed_ok_ids.push(o.entity_id.clone());
                 changed_ok_refs.push(o.entity_ref.clone());
+                // Relations about the entity itself are stored with it; the rest get a row
+                // each, found by their source when that entity is stitched.
                 for r in &o.relations {
+                    if r.source == o.entity_ref {
+                        own.push((r.relation_type.as_str(), r.target.as_str()));
+                        continue;
+                    }
                     marks.stitch(r.source.clone());
                     new_relations.push((
                         o.entity_id.clone(),
@@ -199,6 +205,21 @@ impl Engine {
                 }
                 new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
             }
+            let relations = (!own.is_empty()).then(|| {
+                serde_json::Value::Array(
+                    own.into_iter()
+                        .map(|(t, target)| serde_json::json!([t, target]))
+                        .collect(),
+                )
+                .to_string()
+            });
+            processed_rows.push(ProcessedWrite {
+                entity_id: o.entity_id.clone(),
+                processed,
+                result_hash: hash,
+                errors,
+                relations,
+            });
         }
         // Entities processed for the first time (all of a first ingestion) have no relations
         // or references to replace: one read spares the four statements that would find none.

@@ -184,33 +184,36 @@ pub(super) async fn execute_any(
     Ok(())
 }
 
-/// Writes processing results `(entity id, processed entity, result hash, errors)` and the
-/// time each row is due again; a `None` processed entity leaves the stored one as it is
-/// (processing failed).
+/// Writes processing results and the time each row is due again; a `None` processed entity
+/// leaves the stored one and its relations as they are (processing failed).
 pub(super) async fn update_processed(
     conn: &mut PgConnection,
-    rows: Vec<(String, Option<String>, String, Option<String>)>,
+    rows: Vec<super::ProcessedWrite>,
     next_update_at: i64,
 ) -> Result<(), CatalogError> {
     const TEXT: &str = "UPDATE refresh_state SET \
         processed_entity = COALESCE(v.p, refresh_state.processed_entity), \
-        result_hash = v.h, errors = v.e, next_update_at = $5 \
-        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS v(id, p, h, e) \
-        WHERE refresh_state.entity_id = v.id";
+        relations = CASE WHEN v.p IS NULL THEN refresh_state.relations ELSE v.r END, \
+        result_hash = v.h, errors = v.e, next_update_at = $6 \
+        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+        AS v(id, p, h, e, r) WHERE refresh_state.entity_id = v.id";
     let mut iter = rows.into_iter().peekable();
     while iter.peek().is_some() {
-        let (mut ids, mut ps, mut hs, mut es) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (id, p, h, e) in iter.by_ref().take(PG_ROWS) {
-            ids.push(id);
-            ps.push(p);
-            hs.push(h);
-            es.push(e);
+        let (mut ids, mut ps, mut hs, mut es, mut rs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in iter.by_ref().take(PG_ROWS) {
+            ids.push(r.entity_id);
+            ps.push(r.processed);
+            hs.push(r.result_hash);
+            es.push(r.errors);
+            rs.push(r.relations);
         }
         sqlx::query(TEXT)
             .bind(ids)
             .bind(ps)
             .bind(hs)
             .bind(es)
+            .bind(rs)
             .bind(next_update_at)
             .execute(&mut *conn)
             .await

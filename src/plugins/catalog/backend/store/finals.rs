@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::services::database::{DbTransaction, Dialect};
+use crate::services::database::{DatabaseError, DbRow, DbTransaction, Dialect, FromDbRow};
 
 use super::super::error::CatalogError;
 use super::*;
@@ -12,31 +12,35 @@ pub(crate) async fn stitch_rows(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<StitchRow>, CatalogError> {
-    let rows: Vec<(String, String, String, Option<String>)> = select_in(
+    select_in(
         tx,
-        "SELECT entity_id, entity_ref, processed_entity, errors FROM refresh_state WHERE",
+        "SELECT entity_id, entity_ref, processed_entity, errors, relations FROM refresh_state WHERE",
         "entity_ref",
         refs,
         " AND processed_entity IS NOT NULL",
         "load processed entities",
     )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(entity_id, entity_ref, processed, errors)| StitchRow {
-            entity_id,
-            entity_ref,
-            processed,
-            errors,
-        })
-        .collect())
+    .await
 }
 
-/// `(type, target)` of every relation whose source is one of `refs`, per source.
+impl FromDbRow for StitchRow {
+    fn from_row(row: DbRow) -> Result<Self, DatabaseError> {
+        Ok(Self {
+            entity_id: row.get_at(0)?,
+            entity_ref: row.get_at(1)?,
+            processed: row.get_at(2)?,
+            errors: row.get_at(3)?,
+            relations: row.get_at(4)?,
+        })
+    }
+}
+
+/// `(type, target)` of every relation row whose source is one of `refs`, per source: the
+/// relations other entities emit about them (and own relations written before migration 6).
 ///
 /// SQLite and PostgreSQL aggregate each source's relations into one JSON array (`[[type,
-/// target], …]`), so a chunk's about twelve relations per entity cross as one row per entity
-/// instead of one row (and three strings) each. MySQL reads one row per relation.
+/// target], …]`), so a chunk's relations cross as one row per entity instead of one row
+/// (and three strings) each. MySQL reads one row per relation.
 pub(crate) async fn relations_from(
     tx: &mut DbTransaction,
     refs: &[String],

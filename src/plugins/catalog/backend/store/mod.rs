@@ -150,6 +150,16 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     // entry. Other databases have no such setting: the migration does nothing there.
     Migration::new(5, "catalog_stitch_queue_fillfactor", "SELECT 1;")
         .with_postgres("ALTER TABLE stitch_queue SET (fillfactor = 30);"),
+    // An entity's own relations (those whose source is the entity itself, about half of all)
+    // are kept with its processed entity, as one JSON array `[[type, target], …]`, instead of
+    // a row each in `relations`, which keeps only the relations an entity emits about others
+    // (the other end's view of a pair). Stitching an entity reads both. Rows older processing
+    // wrote for an entity's own relations stay valid until it is processed again.
+    Migration::new(
+        6,
+        "catalog_own_relations",
+        "ALTER TABLE refresh_state ADD COLUMN relations ${text};",
+    ),
 ];
 
 /// A registered location.
@@ -201,6 +211,22 @@ pub(crate) struct StitchRow {
     pub(crate) entity_ref: String,
     pub(crate) processed: String,
     pub(crate) errors: Option<String>,
+    /// The entity's own relations as a JSON array of `[type, target]` (see migration 6).
+    pub(crate) relations: Option<String>,
+}
+
+/// The result of processing one entity, for `refresh_state`.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessedWrite {
+    pub(crate) entity_id: String,
+    /// The processed entity; `None` when processing failed, which keeps the stored one (and
+    /// its relations).
+    pub(crate) processed: Option<String>,
+    pub(crate) result_hash: String,
+    pub(crate) errors: Option<String>,
+    /// The entity's own relations, a JSON array of `[type, target]`; `None` when it has none.
+    /// Only written with a processed entity.
+    pub(crate) relations: Option<String>,
 }
 
 /// A finished entity for `final_entities`.

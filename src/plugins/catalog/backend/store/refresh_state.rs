@@ -110,110 +110,66 @@ pub(crate) async fn update_unprocessed(
     Ok(())
 }
 
-/// Writes processing results as `(entity_id, processed entity or None when it failed,
-/// result hash, errors)`, many rows per statement, and makes each row due again at
-/// `next_update_at` in the same statement (one write of the row, not two).
+/// Writes processing results, many rows per statement, and makes each row due again at
+/// `next_update_at` in the same statement (one write of the row, not two). A row whose
+/// processing failed keeps its stored processed entity and relations.
 pub(crate) async fn update_processed_many(
     tx: &mut DbTransaction,
-    rows: Vec<(String, Option<String>, String, Option<String>)>,
+    rows: Vec<ProcessedWrite>,
     next_update_at: i64,
 ) -> Result<(), CatalogError> {
     #[cfg(feature = "postgres")]
     if let DbTransaction::Postgres(conn) = &mut *tx {
         return bulk::update_processed(conn, rows, next_update_at).await;
     }
-    let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.1.is_some());
-    if tx.dialect() == Dialect::Mysql {
-        return update_processed_many_mysql(tx, ok, failed, next_update_at).await;
-    }
-    for batch in ok.chunks(MAX_PARAMS / 4) {
-        let mut sql = Sql::new("WITH v(id, p, h, e) AS (VALUES ");
-        for (i, (id, p, h, e)) in batch.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(id.clone()).push(", ");
-            sql.push_bind(p.clone()).push(", ");
-            sql.push_bind(h.clone()).push(", ");
-            sql.push_bind(e.clone()).push(")");
+    let (ok, failed): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.processed.is_some());
+    let mysql = tx.dialect() == Dialect::Mysql;
+    // SQLite: `UPDATE … FROM (VALUES …)`; MySQL has no `UPDATE … FROM`: the values are a
+    // `UNION ALL` joined in instead.
+    let (open, first, next, close) = if mysql {
+        (
+            "UPDATE refresh_state JOIN (",
+            "SELECT ? AS id, ? AS h, ? AS e, ? AS p, ? AS r",
+            " UNION ALL SELECT ?, ?, ?, ?, ?",
+            ") v ON refresh_state.entity_id = v.id SET ",
+        )
+    } else {
+        (
+            "WITH v(id, h, e, p, r) AS (VALUES ",
+            "(?, ?, ?, ?, ?)",
+            ", (?, ?, ?, ?, ?)",
+            ") UPDATE refresh_state SET ",
+        )
+    };
+    let (set_ok, set_failed) = (
+        "processed_entity = v.p, relations = v.r, result_hash = v.h, errors = v.e, \
+         next_update_at = ?",
+        "result_hash = v.h, errors = v.e, next_update_at = ?",
+    );
+    for (rows, set, op) in [
+        (ok, set_ok, "update processed entities"),
+        (failed, set_failed, "update processing errors"),
+    ] {
+        for batch in rows.chunks(MAX_PARAMS / 5) {
+            let mut sql = Sql::new(open);
+            for (i, r) in batch.iter().enumerate() {
+                sql.push(if i == 0 { first } else { next });
+                sql = sql
+                    .bind(r.entity_id.clone())
+                    .bind(r.result_hash.clone())
+                    .bind(r.errors.clone())
+                    .bind(r.processed.clone())
+                    .bind(r.relations.clone());
+            }
+            sql.push(close).push(set);
+            if !mysql {
+                sql.push(" FROM v WHERE refresh_state.entity_id = v.id");
+            }
+            sql.bind(next_update_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(CatalogError::db(op))?;
         }
-        sql.push(
-            ") UPDATE refresh_state SET processed_entity = v.p, result_hash = v.h, errors = v.e, \
-             next_update_at = ? FROM v WHERE refresh_state.entity_id = v.id",
-        );
-        sql.bind(next_update_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("update processed entities"))?;
-    }
-    for batch in failed.chunks(MAX_PARAMS / 3) {
-        let mut sql = Sql::new("WITH v(id, h, e) AS (VALUES ");
-        for (i, (id, _, h, e)) in batch.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(id.clone()).push(", ");
-            sql.push_bind(h.clone()).push(", ");
-            sql.push_bind(e.clone()).push(")");
-        }
-        sql.push(
-            ") UPDATE refresh_state SET result_hash = v.h, errors = v.e, next_update_at = ? \
-             FROM v WHERE refresh_state.entity_id = v.id",
-        );
-        sql.bind(next_update_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("update processing errors"))?;
-    }
-    Ok(())
-}
-
-type Processed = (String, Option<String>, String, Option<String>);
-
-/// MySQL: no `UPDATE ... FROM (VALUES ...)`; the values are a `UNION ALL` joined in instead.
-async fn update_processed_many_mysql(
-    tx: &mut DbTransaction,
-    ok: Vec<Processed>,
-    failed: Vec<Processed>,
-    next_update_at: i64,
-) -> Result<(), CatalogError> {
-    for batch in ok.chunks(MAX_PARAMS / 4) {
-        let mut sql = Sql::new("UPDATE refresh_state JOIN (");
-        for (i, (id, p, h, e)) in batch.iter().enumerate() {
-            sql.push(if i == 0 {
-                "SELECT ? AS id, ? AS p, ? AS h, ? AS e"
-            } else {
-                " UNION ALL SELECT ?, ?, ?, ?"
-            });
-            sql = sql
-                .bind(id.clone())
-                .bind(p.clone())
-                .bind(h.clone())
-                .bind(e.clone());
-        }
-        sql.push(
-            ") v ON refresh_state.entity_id = v.id \
-             SET processed_entity = v.p, result_hash = v.h, errors = v.e, next_update_at = ?",
-        );
-        sql.bind(next_update_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("update processed entities"))?;
-    }
-    for batch in failed.chunks(MAX_PARAMS / 3) {
-        let mut sql = Sql::new("UPDATE refresh_state JOIN (");
-        for (i, (id, _, h, e)) in batch.iter().enumerate() {
-            sql.push(if i == 0 {
-                "SELECT ? AS id, ? AS h, ? AS e"
-            } else {
-                " UNION ALL SELECT ?, ?, ?"
-            });
-            sql = sql.bind(id.clone()).bind(h.clone()).bind(e.clone());
-        }
-        sql.push(
-            ") v ON refresh_state.entity_id = v.id \
-             SET result_hash = v.h, errors = v.e, next_update_at = ?",
-        );
-        sql.bind(next_update_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("update processing errors"))?;
     }
     Ok(())
 }
