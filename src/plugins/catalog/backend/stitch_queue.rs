@@ -7,9 +7,9 @@
 //! a pass interrupted at any line (a crash, a cancelled request, a database error, a shutdown)
 //! is finished by the next drain, in this process or another one sharing the database.
 //!
-//! Each queued row carries a ticket, written anew whenever the entity is queued again; the
-//! drain removes only the rows whose ticket it read, so a mark set while a chunk is being
-//! stitched is never lost. A row marked `eager` is deleted (with its unreferenced subtree)
+//! Each queued row carries a ticket; the drain removes only the rows whose ticket it read.
+//! Every transaction that writes the queue holds the catalog's writer lock, so a mark is
+//! never set between a drain's read of a row and its removal. A row marked `eager` is deleted (with its unreferenced subtree)
 //! when nothing references it any more, whatever `catalog.orphanStrategy` says: that is how
 //! entities a provider removed go away.
 
@@ -68,41 +68,72 @@ impl StitchMarks {
         }
     }
 
-    /// Writes the marks in `tx`.
+    /// Writes the marks in `tx`, which holds the catalog's writer lock.
+    ///
+    /// A plain mark leaves a row already queued as it is (`DO NOTHING`): every transaction
+    /// that writes the queue, the drain's among them, holds the writer lock from its first
+    /// statement, so no drain can have read that row and be about to dequeue it. Re-marking
+    /// costs an index probe instead of a new row version; during a first ingestion most marks
+    /// are re-marks (a group or an API is marked by every batch that relates to it). An eager
+    /// mark makes a queued row eager.
     pub(crate) async fn write(self, tx: &mut DbTransaction) -> Result<(), CatalogError> {
         if self.0.is_empty() {
             return Ok(());
         }
         let ticket = uuid::Uuid::new_v4().simple().to_string();
-        let rows: Vec<(String, bool)> = self.0.into_iter().collect();
-        #[cfg(feature = "postgres")]
-        if let DbTransaction::Postgres(conn) = &mut *tx {
-            return pg::queue(conn, rows, &ticket).await;
-        }
-        for batch in rows.chunks(ROWS_PER_INSERT) {
-            let mut sql = Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES ");
-            for (i, (entity_ref, eager)) in batch.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.push_bind(entity_ref.clone())
-                    .push(", ")
-                    .push_bind(ticket.clone())
-                    .push(", ")
-                    .push_bind(i64::from(*eager))
-                    .push(")");
-            }
-            sql.push(if tx.dialect() == Dialect::Mysql {
-                " ON DUPLICATE KEY UPDATE ticket = VALUES(ticket), \
-                 eager = CASE WHEN VALUES(eager) = 1 THEN 1 ELSE eager END"
+        let (mut plain, mut eager) = (Vec::new(), Vec::new());
+        for (entity_ref, is_eager) in self.0 {
+            if is_eager {
+                eager.push(entity_ref);
             } else {
-                " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
-                 eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END"
-            });
-            sql.execute(&mut *tx)
-                .await
-                .map_err(CatalogError::db("queue stitching"))?;
+                plain.push(entity_ref);
+            }
+        }
+        for (refs, eager) in [(plain, false), (eager, true)] {
+            if refs.is_empty() {
+                continue;
+            }
+            #[cfg(feature = "postgres")]
+            if let DbTransaction::Postgres(conn) = &mut *tx {
+                pg::queue(conn, refs, &ticket, eager).await?;
+                continue;
+            }
+            queue(tx, refs, &ticket, eager).await?;
         }
         Ok(())
     }
+}
+
+/// Queues `refs` with `ticket` (see [`StitchMarks::write`]), in multi-row inserts.
+async fn queue(
+    tx: &mut DbTransaction,
+    refs: Vec<String>,
+    ticket: &str,
+    eager: bool,
+) -> Result<(), CatalogError> {
+    let on_conflict = match (tx.dialect(), eager) {
+        (Dialect::Mysql, false) => " ON DUPLICATE KEY UPDATE entity_ref = entity_ref",
+        (Dialect::Mysql, true) => " ON DUPLICATE KEY UPDATE ticket = VALUES(ticket), eager = 1",
+        (_, false) => " ON CONFLICT (entity_ref) DO NOTHING",
+        (_, true) => " ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, eager = 1",
+    };
+    for batch in refs.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES ");
+        for (i, entity_ref) in batch.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(entity_ref.clone())
+                .push(", ")
+                .push_bind(ticket.to_owned())
+                .push(", ")
+                .push_bind(i64::from(eager))
+                .push(")");
+        }
+        sql.push(on_conflict);
+        sql.execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("queue stitching"))?;
+    }
+    Ok(())
 }
 
 /// A queued row: `(entity ref, ticket, eager)`.
@@ -159,23 +190,24 @@ mod pg {
 
     pub(super) async fn queue(
         conn: &mut PgConnection,
-        rows: Vec<(String, bool)>,
+        refs: Vec<String>,
         ticket: &str,
+        eager: bool,
     ) -> Result<(), CatalogError> {
-        const TEXT: &str = "INSERT INTO stitch_queue (entity_ref, ticket, eager) \
-            SELECT r, $2, e FROM UNNEST($1::text[], $3::bigint[]) AS v(r, e) \
-            ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, \
-            eager = CASE WHEN excluded.eager = 1 THEN 1 ELSE stitch_queue.eager END";
-        for batch in rows.chunks(ROWS_PER_INSERT) {
-            let refs: Vec<&str> = batch.iter().map(|(r, _)| r.as_str()).collect();
-            let eager: Vec<i64> = batch.iter().map(|(_, e)| i64::from(*e)).collect();
-            sqlx::query(TEXT)
-                .bind(refs)
+        const PLAIN: &str = "INSERT INTO stitch_queue (entity_ref, ticket, eager) \
+            SELECT r, $2, 0 FROM UNNEST($1::text[]) AS v(r) \
+            ON CONFLICT (entity_ref) DO NOTHING";
+        const EAGER: &str = "INSERT INTO stitch_queue (entity_ref, ticket, eager) \
+            SELECT r, $2, 1 FROM UNNEST($1::text[]) AS v(r) \
+            ON CONFLICT (entity_ref) DO UPDATE SET ticket = excluded.ticket, eager = 1";
+        let text = if eager { EAGER } else { PLAIN };
+        for batch in refs.chunks(ROWS_PER_INSERT) {
+            sqlx::query(text)
+                .bind(batch)
                 .bind(ticket)
-                .bind(eager)
                 .execute(&mut *conn)
                 .await
-                .map_err(fail("queue stitching", TEXT))?;
+                .map_err(fail("queue stitching", text))?;
         }
         Ok(())
     }

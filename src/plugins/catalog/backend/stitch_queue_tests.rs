@@ -97,3 +97,49 @@ async fn a_drain_over_many_chunks_stitches_everything_and_deletes_between_chunks
     assert!(!child_refs(&root).contains(&"group:default/team-5".to_owned()));
     assert_eq!(child_refs(&root).len(), 9);
 }
+
+/// A plain mark leaves a queued row as it is (its ticket, whether it is eager); an eager
+/// mark makes a queued row eager. Every writer holds the writer lock, so no drain sits
+/// between its read of a row and the removal that checks the ticket.
+#[tokio::test]
+async fn marking_again_keeps_the_row_and_eager_marks_upgrade_it() {
+    let (_engine, db, _dir) = engine().await;
+    let rows = |db: PluginDatabase| async move {
+        let rows: Vec<(String, String, i64)> =
+            Sql::new("SELECT entity_ref, ticket, eager FROM stitch_queue ORDER BY entity_ref")
+                .fetch_all(&db)
+                .await
+                .expect("queue");
+        rows
+    };
+    let write = |marks: StitchMarks, db: PluginDatabase| async move {
+        let mut tx = db.begin().await.expect("begin");
+        store::lock_writers(&mut tx).await.expect("lock");
+        marks.write(&mut tx).await.expect("write marks");
+        tx.commit().await.expect("commit");
+    };
+    let mut first = StitchMarks::default();
+    first.stitch("group:default/a");
+    first.delete_if_unreferenced("group:default/b");
+    write(first, db.clone()).await;
+    let before = rows(db.clone()).await;
+    assert_eq!(before.len(), 2);
+    assert_eq!((before[0].2, before[1].2), (0, 1));
+
+    let mut again = StitchMarks::default();
+    again.stitch("group:default/a");
+    again.stitch("group:default/b");
+    again.stitch("group:default/c");
+    write(again, db.clone()).await;
+    let after = rows(db.clone()).await;
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[..2], before[..], "queued rows are left as they are");
+    assert_eq!(after[2].2, 0);
+
+    let mut eager = StitchMarks::default();
+    eager.delete_if_unreferenced("group:default/a");
+    write(eager, db.clone()).await;
+    let last = rows(db.clone()).await;
+    assert_eq!(last[0].2, 1, "an eager mark makes the queued row eager");
+    assert_ne!(last[0].1, before[0].1);
+}
