@@ -1236,6 +1236,57 @@ async fn own_relations_are_stored_with_the_entity() {
     b.stop().await.unwrap();
 }
 
+/// A new version that fails processing keeps the last good one, its own relations among
+/// them (they are stored with the processed entity), and reports the error on it.
+async fn a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "catalog.yaml",
+        &format!("{}{ORG}", component("svc", "")),
+    );
+    let b = start(&config(&[&file], &all_kinds(), "")).await;
+    let svc = || async {
+        let res = get(&b, "/entities/by-name/component/default/svc").await;
+        assert_eq!(res.status(), 200, "{}", res.text());
+        res.json::<Value>().unwrap()
+    };
+    let before = svc().await;
+    assert!(
+        has_relation(&before, "ownedBy", "group:default/team-a"),
+        "{before}"
+    );
+    // A component without a lifecycle is read from the file but fails validation.
+    write(
+        dir.path(),
+        "catalog.yaml",
+        &format!(
+            "{}{ORG}",
+            component("svc", "").replace("  lifecycle: production\n", "")
+        ),
+    );
+    let refresh = json!({ "entityRef": "component:default/svc" });
+    assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
+    let after = svc().await;
+    assert!(
+        after["status"]["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty()),
+        "the error is reported: {after}"
+    );
+    assert_eq!(after["spec"]["lifecycle"], "production", "{after}");
+    assert_eq!(after["relations"], before["relations"], "{after}");
+    let team: Value = get(&b, "/entities/by-name/group/default/team-a")
+        .await
+        .json()
+        .unwrap();
+    assert!(
+        has_relation(&team, "ownerOf", "component:default/svc"),
+        "{team}"
+    );
+    b.stop().await.unwrap();
+}
+
 async fn the_refresh_loop_reprocesses_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "catalog.yaml", &component("svc", ""));
@@ -1610,6 +1661,7 @@ per_database_backend!(
     texts_with_copy_escapes_round_trip_through_the_database,
     the_stitch_queue_leaves_room_to_queue_again,
     own_relations_are_stored_with_the_entity,
+    a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations,
     the_refresh_loop_reprocesses_on_its_interval,
     validate_entity_names_the_broken_fields,
     analyze_location_lists_existing_entity_files,
