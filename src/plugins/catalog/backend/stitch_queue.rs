@@ -9,9 +9,9 @@
 //!
 //! Each queued row carries a ticket; the drain removes only the rows whose ticket it read.
 //! Every transaction that writes the queue holds the catalog's writer lock, so a mark is
-//! never set between a drain's read of a row and its removal. A row marked `eager` is deleted (with its unreferenced subtree)
-//! when nothing references it any more, whatever `catalog.orphanStrategy` says: that is how
-//! entities a provider removed go away.
+//! never set between a drain's read of a row and its removal. A row marked `eager` is
+//! deleted (with its unreferenced subtree) when nothing references it any more, whatever
+//! `catalog.orphanStrategy` says: that is how entities a provider removed go away.
 
 use std::collections::{HashMap, HashSet};
 
