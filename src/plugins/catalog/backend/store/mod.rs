@@ -147,7 +147,9 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     // PostgreSQL: a queued entity is queued again by every batch that relates to it (a group
     // by each batch of the components it owns), and each time its ticket is rewritten. With
     // room left on the queue's pages, that rewrite is a heap-only update that adds no index
-    // entry. Other databases have no such setting: the migration does nothing there.
+    // entry. Other databases have no such setting: the migration does nothing there. (Since
+    // `StitchMarks::write` leaves a queued row alone on a plain mark, only eager marks
+    // rewrite a queued row.)
     Migration::new(5, "catalog_stitch_queue_fillfactor", "SELECT 1;")
         .with_postgres("ALTER TABLE stitch_queue SET (fillfactor = 30);"),
     // An entity's own relations (those whose source is the entity itself, about half of all)
