@@ -12,6 +12,9 @@ use super::postings::KeyIndex;
 
 /// No value (the key exists with a null or over-long value).
 pub(super) const NONE: u32 = u32::MAX;
+/// Keys with at least this many values are scanned in value id order
+/// ([`State::scan_values`]); below it the values' texts fit the cache either way.
+pub(super) const SCAN_IN_ORDER: usize = 4096;
 
 /// Marks, in [`Field::key`], a value that is a string item of an array.
 pub(super) const ITEM: u32 = 1 << 31;
@@ -273,13 +276,12 @@ impl State {
                 let Some(k) = self.strings.lookup(key).and_then(|k| self.keys.get(&k)) else {
                     return out;
                 };
-                for (v, p) in k.values.iter() {
-                    if self.strings.len_of(v) >= prefix.len()
-                        && self.strings.get(v).starts_with(prefix.as_str())
-                    {
-                        p.union_into(&mut out);
-                    }
-                }
+                self.scan_values(
+                    k,
+                    prefix.len(),
+                    |s| s.starts_with(prefix.as_str()),
+                    &mut out,
+                );
                 out
             }
         }
@@ -313,13 +315,7 @@ impl State {
             return self.live.clone();
         }
         let scan = |k: &KeyIndex, out: &mut RoaringBitmap| {
-            for (v, p) in k.values.iter() {
-                if self.strings.len_of(v) >= term.len()
-                    && self.strings.get(v).contains(term.as_str())
-                {
-                    p.union_into(out);
-                }
-            }
+            self.scan_values(k, term.len(), |s| s.contains(term.as_str()), out);
         };
         let true_matches = "true".contains(term.as_str());
         if t.fields.is_empty() {
@@ -341,6 +337,34 @@ impl State {
             }
         }
         out
+    }
+
+    /// Adds to `out` the slots of every value of `k` at least `min_len` bytes long whose text
+    /// `matches`. A key of many values is read in value id order (see
+    /// [`ValueMap::ids_in_order`](super::postings::ValueMap::ids_in_order)).
+    fn scan_values(
+        &self,
+        k: &KeyIndex,
+        min_len: usize,
+        matches: impl Fn(&str) -> bool,
+        out: &mut RoaringBitmap,
+    ) {
+        let hit = |v: u32| self.strings.len_of(v) >= min_len && matches(self.strings.get(v));
+        if k.values.len() < SCAN_IN_ORDER {
+            for (v, p) in k.values.iter() {
+                if hit(v) {
+                    p.union_into(out);
+                }
+            }
+            return;
+        }
+        for v in k.values.ids_in_order() {
+            if hit(v) {
+                if let Some(p) = k.values.get(&v) {
+                    p.union_into(out);
+                }
+            }
+        }
     }
 
     /// The sort value of `slot` for an order field: the least (ascending) or greatest

@@ -595,3 +595,39 @@ fn a_local_change_older_than_what_a_sync_loaded_is_dropped() {
     assert!(idx.by_uid("uid-x", None).is_none());
     assert_eq!(idx.sync_stats().generation, 3);
 }
+
+/// Keys with many values are scanned in value id order; full text and prefix matches over
+/// such a key find exactly what a look at every name finds.
+#[test]
+fn scans_of_a_key_with_many_values_match_every_value() {
+    let n = super::state::SCAN_IN_ORDER + 1000;
+    let idx = index(n);
+    let all: Vec<String> = (0..n).map(|i| format!("e{i:03}")).collect();
+    for term in ["E01", "99", "e4", "zz"] {
+        let want = all
+            .iter()
+            .filter(|name| name.contains(&term.to_lowercase()))
+            .count() as u64;
+        let t = FullText {
+            term: term.into(),
+            fields: vec!["metadata.name".into()],
+        };
+        let page = idx.page(
+            &Predicate::everything(),
+            Some(&t),
+            &[],
+            &Position::Start,
+            None,
+        );
+        assert_eq!(page.total, want, "full text {term}");
+        let prefix = Predicate::HasPrefix {
+            key: "metadata.name".into(),
+            prefix: term.to_lowercase(),
+        };
+        let want = all
+            .iter()
+            .filter(|name| name.starts_with(&term.to_lowercase()))
+            .count() as u64;
+        assert_eq!(idx.count(&prefix), want, "prefix {term}");
+    }
+}
