@@ -108,6 +108,13 @@ fn assert_error(res: &TestResponse, status: u16, name: &str) {
     assert_eq!(body["response"]["statusCode"], status);
 }
 
+/// `GET path`, which must answer 200, as JSON.
+async fn entity(b: &TestBackend, path: &str) -> Value {
+    let res = get(b, path).await;
+    assert_eq!(res.status(), 200, "{path}: {}", res.text());
+    res.json().unwrap()
+}
+
 fn has_relation(e: &Value, t: &str, target: &str) -> bool {
     e["relations"]
         .as_array()
@@ -980,22 +987,14 @@ async fn reprocessing_replaces_relations_on_both_sides() {
         &format!("{}{ORG}{team_b}", component("svc", "")),
     );
     let b = start(&config(&[&file], &all_kinds(), "")).await;
-    let entity = |path: &'static str| {
-        let b = &b;
-        async move {
-            let res = get(b, path).await;
-            assert_eq!(res.status(), 200, "{path}: {}", res.text());
-            res.json::<Value>().unwrap()
-        }
-    };
     let relations = |e: &Value| e["relations"].as_array().unwrap().len();
-    let svc = entity("/entities/by-name/component/default/svc").await;
+    let svc = entity(&b, "/entities/by-name/component/default/svc").await;
     assert!(
         has_relation(&svc, "ownedBy", "group:default/team-a"),
         "{svc}"
     );
     assert_eq!(relations(&svc), 1, "{svc}");
-    let a = entity("/entities/by-name/group/default/team-a").await;
+    let a = entity(&b, "/entities/by-name/group/default/team-a").await;
     assert!(has_relation(&a, "ownerOf", "component:default/svc"), "{a}");
 
     write(
@@ -1011,14 +1010,14 @@ async fn reprocessing_replaces_relations_on_both_sides() {
         .unwrap()
         .to_owned();
     // The location reads the file again; the component, changed, is processed again.
-    let locations: Value = entity("/entities?filter=kind=location").await;
+    let locations: Value = entity(&b, "/entities?filter=kind=location").await;
     let loc = locations[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_owned();
     let refresh = json!({ "entityRef": format!("location:default/{loc}") });
     assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
-    let svc = entity("/entities/by-name/component/default/svc").await;
+    let svc = entity(&b, "/entities/by-name/component/default/svc").await;
     assert_eq!(
         svc["metadata"]["annotations"]["backstage.io/managed-by-location"],
         location.as_str()
@@ -1029,9 +1028,9 @@ async fn reprocessing_replaces_relations_on_both_sides() {
         "{svc}"
     );
     assert_eq!(relations(&svc), 1, "{svc}");
-    let a = entity("/entities/by-name/group/default/team-a").await;
+    let a = entity(&b, "/entities/by-name/group/default/team-a").await;
     assert!(!has_relation(&a, "ownerOf", "component:default/svc"), "{a}");
-    let team_b = entity("/entities/by-name/group/default/team-b").await;
+    let team_b = entity(&b, "/entities/by-name/group/default/team-b").await;
     assert!(
         has_relation(&team_b, "ownerOf", "component:default/svc"),
         "{team_b}"
@@ -1140,12 +1139,18 @@ async fn own_relations_are_stored_with_the_entity() {
     let b = start(&config(&[&file], &all_kinds(), "")).await;
     let db = b.database("catalog").await.unwrap();
     let svc_ref = "component:default/svc";
+    let svc_path = "/entities/by-name/component/default/svc";
     let count = |sql: &'static str| {
         let db = &db;
         async move {
             let (n,): (i64,) = Sql::new(sql).fetch_one(&**db).await.unwrap();
             n
         }
+    };
+    // Runs `sql` with its one placeholder bound to `value`.
+    let run = |sql: &'static str, value: String| {
+        let db = &db;
+        async move { Sql::new(sql).bind(value).execute(&**db).await.unwrap() }
     };
     // Rows whose source is the entity that emitted them: none any more.
     let own_rows = "SELECT COUNT(*) FROM relations r JOIN refresh_state s \
@@ -1170,8 +1175,7 @@ async fn own_relations_are_stored_with_the_entity() {
         serde_json::from_str::<Value>(own.as_deref().unwrap()).unwrap(),
         json!([["ownedBy", "group:default/team-a"]])
     );
-    let team = get(&b, "/entities/by-name/group/default/team-a").await;
-    let team: Value = team.json().unwrap();
+    let team = entity(&b, "/entities/by-name/group/default/team-a").await;
     assert!(has_relation(&team, "ownerOf", svc_ref), "{team}");
 
     // The component as a database from before the migration holds it: its own relation a
@@ -1185,21 +1189,17 @@ async fn own_relations_are_stored_with_the_entity() {
     .execute(&*db)
     .await
     .unwrap();
-    Sql::new("UPDATE refresh_state SET relations = NULL WHERE entity_id = ?")
-        .bind(id.clone())
-        .execute(&*db)
-        .await
-        .unwrap();
-    Sql::new("DELETE FROM final_entities WHERE entity_id = ?")
-        .bind(id.clone())
-        .execute(&*db)
-        .await
-        .unwrap();
-    Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES (?, 'old', 0)")
-        .bind(svc_ref)
-        .execute(&*db)
-        .await
-        .unwrap();
+    run(
+        "UPDATE refresh_state SET relations = NULL WHERE entity_id = ?",
+        id.clone(),
+    )
+    .await;
+    run("DELETE FROM final_entities WHERE entity_id = ?", id.clone()).await;
+    run(
+        "INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES (?, 'old', 0)",
+        svc_ref.to_owned(),
+    )
+    .await;
     assert_eq!(count(own_rows).await, 1);
     // Any pass drains the queue: refresh the group.
     let refresh = json!({ "entityRef": "group:default/team-a" });
@@ -1210,29 +1210,16 @@ async fn own_relations_are_stored_with_the_entity() {
         .await
         .unwrap();
     assert_eq!(finals, 1, "the component was stitched again");
-    let svc: Value = get(&b, "/entities/by-name/component/default/svc")
-        .await
-        .json()
-        .unwrap();
-    assert_eq!(
-        svc["relations"],
-        json!([{ "type": "ownedBy", "targetRef": "group:default/team-a" }]),
-        "{svc}"
-    );
+    let only_owned_by = json!([{ "type": "ownedBy", "targetRef": "group:default/team-a" }]);
+    let svc = entity(&b, svc_path).await;
+    assert_eq!(svc["relations"], only_owned_by, "{svc}");
 
     // Processed again, the component's own relation moves in with it, once.
     let refresh = json!({ "entityRef": svc_ref });
     assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
     assert_eq!(count(own_rows).await, 0);
-    let svc: Value = get(&b, "/entities/by-name/component/default/svc")
-        .await
-        .json()
-        .unwrap();
-    assert_eq!(
-        svc["relations"],
-        json!([{ "type": "ownedBy", "targetRef": "group:default/team-a" }]),
-        "{svc}"
-    );
+    let svc = entity(&b, svc_path).await;
+    assert_eq!(svc["relations"], only_owned_by, "{svc}");
     b.stop().await.unwrap();
 }
 
@@ -1246,12 +1233,8 @@ async fn a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations() {
         &format!("{}{ORG}", component("svc", "")),
     );
     let b = start(&config(&[&file], &all_kinds(), "")).await;
-    let svc = || async {
-        let res = get(&b, "/entities/by-name/component/default/svc").await;
-        assert_eq!(res.status(), 200, "{}", res.text());
-        res.json::<Value>().unwrap()
-    };
-    let before = svc().await;
+    let svc_path = "/entities/by-name/component/default/svc";
+    let before = entity(&b, svc_path).await;
     assert!(
         has_relation(&before, "ownedBy", "group:default/team-a"),
         "{before}"
@@ -1267,7 +1250,7 @@ async fn a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations() {
     );
     let refresh = json!({ "entityRef": "component:default/svc" });
     assert_eq!(post(&b, "/refresh", &refresh).await.status(), 200);
-    let after = svc().await;
+    let after = entity(&b, svc_path).await;
     assert!(
         after["status"]["items"]
             .as_array()
@@ -1276,10 +1259,7 @@ async fn a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations() {
     );
     assert_eq!(after["spec"]["lifecycle"], "production", "{after}");
     assert_eq!(after["relations"], before["relations"], "{after}");
-    let team: Value = get(&b, "/entities/by-name/group/default/team-a")
-        .await
-        .json()
-        .unwrap();
+    let team = entity(&b, "/entities/by-name/group/default/team-a").await;
     assert!(
         has_relation(&team, "ownerOf", "component:default/svc"),
         "{team}"

@@ -88,7 +88,7 @@ pub use manager::{DatabaseManager, PluginDatabase};
 pub use migrate::{MIGRATIONS_TABLE, Migration, MigrationReport};
 pub use pool::{DbExecutor, DbPool, DbTransaction};
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::{copy_rows, push_copy_text};
+pub(crate) use postgres::{copy_lines, copy_rows, push_copy_text};
 pub use query::Sql;
 pub use row::{DbDecode, DbRow, FromDbRow};
 pub use value::{DbValue, IntoDbValue};

@@ -97,27 +97,43 @@ fn push_copy_value(buf: &mut Vec<u8>, value: &DbValue) {
 /// Bytes of `COPY` data sent per message.
 const COPY_MESSAGE: usize = 1 << 20;
 
-/// Writes `rows` with `COPY <target> FROM STDIN` (`target` is `table (columns)`), in text
-/// format, a megabyte per message; returns the rows written. Rows hold text and integers
-/// (anything else goes as NULL). `sqlx::query` does not log `COPY`: it is logged here, at
-/// debug under `backlot::sql`, with `sqlx::query`'s fields.
+/// Writes `rows` with `COPY <target> FROM STDIN` (`target` is `table (columns)`), one line
+/// per row ([`copy_lines`]); returns the rows written. Rows hold text and integers (anything
+/// else goes as NULL).
 pub(crate) async fn copy_rows(
     conn: &mut PgConnection,
     target: &str,
     rows: &[Vec<DbValue>],
+) -> Result<u64, DatabaseError> {
+    copy_lines(conn, target, rows, |buf, row| {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                buf.push(b'\t');
+            }
+            push_copy_value(buf, value);
+        }
+    })
+    .await
+}
+
+/// Writes one line per item with `COPY <target> FROM STDIN` in text format (`target` is
+/// `table (columns)`; `write_line` appends an item's tab-separated columns, escaped with
+/// [`push_copy_text`], without the newline), a megabyte per message; returns the rows
+/// written. `sqlx::query` does not log `COPY`: it is logged here, at debug under
+/// `backlot::sql`, with `sqlx::query`'s fields.
+pub(crate) async fn copy_lines<T>(
+    conn: &mut PgConnection,
+    target: &str,
+    items: impl IntoIterator<Item = T>,
+    mut write_line: impl FnMut(&mut Vec<u8>, T),
 ) -> Result<u64, DatabaseError> {
     let text = format!("COPY {target} FROM STDIN");
     let fail = |e| DatabaseError::query(&text, e);
     let started = std::time::Instant::now();
     let mut copy = conn.copy_in_raw(&text).await.map_err(fail)?;
     let mut buf = Vec::with_capacity(COPY_MESSAGE + 4096);
-    for row in rows {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                buf.push(b'\t');
-            }
-            push_copy_value(&mut buf, value);
-        }
+    for item in items {
+        write_line(&mut buf, item);
         buf.push(b'\n');
         if buf.len() >= COPY_MESSAGE {
             copy.send(std::mem::take(&mut buf)).await.map_err(fail)?;

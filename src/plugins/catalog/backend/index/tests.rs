@@ -60,6 +60,22 @@ fn names(page: &Page) -> Vec<String> {
         .collect()
 }
 
+/// How many entities a full-text search of `term` in `metadata.name` matches.
+fn name_matches(idx: &EntityIndex, term: &str) -> u64 {
+    let t = FullText {
+        term: term.into(),
+        fields: vec!["metadata.name".into()],
+    };
+    idx.page(
+        &Predicate::everything(),
+        Some(&t),
+        &[],
+        &Position::Start,
+        None,
+    )
+    .total
+}
+
 fn pred(v: Value) -> Predicate {
     Predicate::parse(&v, "query").unwrap()
 }
@@ -272,18 +288,7 @@ fn keyset_pages_walk_everything_once_both_ways() {
 #[test]
 fn full_text_and_facets() {
     let idx = index(30);
-    let t = FullText {
-        term: "E01".into(),
-        fields: vec!["metadata.name".into()],
-    };
-    let page = idx.page(
-        &Predicate::everything(),
-        Some(&t),
-        &[],
-        &Position::Start,
-        None,
-    );
-    assert_eq!(page.total, 10);
+    assert_eq!(name_matches(&idx, "E01"), 10);
     let facets = idx.facet("spec.type", &pred(json!({ "kind": "component" })));
     assert_eq!(
         facets,
@@ -608,18 +613,7 @@ fn scans_of_a_key_with_many_values_match_every_value() {
             .iter()
             .filter(|name| name.contains(&term.to_lowercase()))
             .count() as u64;
-        let t = FullText {
-            term: term.into(),
-            fields: vec!["metadata.name".into()],
-        };
-        let page = idx.page(
-            &Predicate::everything(),
-            Some(&t),
-            &[],
-            &Position::Start,
-            None,
-        );
-        assert_eq!(page.total, want, "full text {term}");
+        assert_eq!(name_matches(&idx, term), want, "full text {term}");
         let prefix = Predicate::HasPrefix {
             key: "metadata.name".into(),
             prefix: term.to_lowercase(),

@@ -53,10 +53,14 @@ pub(super) async fn insert(
     rows: Vec<Vec<DbValue>>,
     op: &'static str,
 ) -> Result<(), CatalogError> {
-    if let Some(target) = copy_target(head) {
-        return copy_in(conn, target, rows, op).await;
+    match copy_target(head) {
+        Some(_) if rows.is_empty() => Ok(()),
+        Some(target) => copy_rows(conn, target, &rows)
+            .await
+            .map(drop)
+            .map_err(CatalogError::db(op)),
+        None => insert_unnest(conn, head, rows, op).await,
     }
-    insert_unnest(conn, head, rows, op).await
 }
 
 /// `<table> (<columns>)` of a head `INSERT INTO <table> (<columns>)` and nothing else.
@@ -71,21 +75,6 @@ fn copy_target(head: &str) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b',' || b == b' ');
     ok.then_some(target)
-}
-
-async fn copy_in(
-    conn: &mut PgConnection,
-    target: &str,
-    rows: Vec<Vec<DbValue>>,
-    op: &'static str,
-) -> Result<(), CatalogError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    copy_rows(conn, target, &rows)
-        .await
-        .map_err(CatalogError::db(op))?;
-    Ok(())
 }
 
 /// `<head> SELECT * FROM UNNEST(<one array per column>)`, [`PG_ROWS`] rows at a time.

@@ -10,7 +10,7 @@ use super::{ENGINE, db_err};
 use crate::plugins::search::backend::matching::{self, MAX_TOKEN_LEN};
 use crate::plugins::search::common::SearchDocument;
 use crate::plugins::search::node::SearchError;
-use crate::services::database::push_copy_text;
+use crate::services::database::{copy_lines, push_copy_text};
 
 /// Documents per `INSERT` of documents.
 const DOC_BATCH: usize = 1_000;
@@ -211,27 +211,23 @@ async fn insert_postings(
         return Ok(());
     }
     // `COPY ... FROM STDIN` in text format: one line per posting.
-    let mut buf = Vec::with_capacity(terms.len() * 32);
-    for ((term, score), ord) in terms.iter().zip(scores).zip(ords) {
-        push_copy_text(&mut buf, doc_type);
-        buf.push(b'\t');
-        push_copy_text(&mut buf, term);
-        buf.push(b'\t');
-        buf.extend_from_slice(score.to_string().as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(ord.to_string().as_bytes());
-        buf.push(b'\n');
-    }
-    let mut copy = tx
-        .copy_in_raw("COPY search_postings (type, term, score, ord) FROM STDIN")
-        .await
-        .map_err(db_err("cannot insert postings"))?;
-    copy.send(buf)
-        .await
-        .map_err(db_err("cannot insert postings"))?;
-    copy.finish()
-        .await
-        .map_err(db_err("cannot insert postings"))?;
+    let postings = terms.iter().zip(scores).zip(ords);
+    copy_lines(
+        tx,
+        "search_postings (type, term, score, ord)",
+        postings,
+        |buf, ((term, score), ord)| {
+            push_copy_text(buf, doc_type);
+            buf.push(b'\t');
+            push_copy_text(buf, term);
+            buf.push(b'\t');
+            buf.extend_from_slice(score.to_string().as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(ord.to_string().as_bytes());
+        },
+    )
+    .await
+    .map_err(|e| SearchError::engine(ENGINE, "cannot insert postings", e))?;
     Ok(())
 }
 
