@@ -343,9 +343,23 @@ pub(super) fn opt_text(s: Option<String>) -> crate::services::database::DbValue 
 /// SQLite's 1,000: at 1,000 nearly every processing batch's commit ran a checkpoint, with its
 /// fsyncs, and copied pages the next batch dirtied again; commits took about 25 ms instead of
 /// 8 ms. The WAL file then stays up to about 32 MiB on disk.
+///
+/// On PostgreSQL the transaction plans without sequential scans (`SET LOCAL enable_seqscan =
+/// off`). Every statement of these transactions looks rows up by a key that has an index, but
+/// during a first ingestion the tables have no statistics yet (autovacuum analyses a table a
+/// minute or more after it grew), and the planner then read the whole `relations` table for
+/// each part stitched: 16 scans of up to 39,000 rows at 10,000 entities. With the setting,
+/// those reads go through the index (the stitching read of relations took 73 ms instead of
+/// 135 ms). It lasts until the transaction ends.
 pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     if tx.dialect() == crate::services::database::Dialect::Sqlite {
         Sql::new("PRAGMA cache_size = -2048; PRAGMA cache_spill = 1024; PRAGMA wal_autocheckpoint = 8000")
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("tune connection"))?;
+    }
+    if tx.dialect() == crate::services::database::Dialect::Postgres {
+        Sql::new("SET LOCAL enable_seqscan = off")
             .execute(&mut *tx)
             .await
             .map_err(CatalogError::db("tune connection"))?;
