@@ -398,6 +398,7 @@ impl Engine {
         }
         let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
         let relations = store::relations_from(tx, &present).await?;
+        let stored = store::stored_finals(tx, &present).await?;
         let orphans: HashSet<String> = {
             let read;
             let known = match referenced {
@@ -409,13 +410,11 @@ impl Engine {
             };
             present.into_iter().filter(|r| !known.contains(r)).collect()
         };
-        let ids: Vec<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
-        let hashes = store::final_hashes(tx, &ids).await?;
         Ok(Some(PartInput {
             rows,
             relations,
             orphans,
-            hashes,
+            stored,
         }))
     }
 
@@ -433,7 +432,7 @@ impl Engine {
                 &[("entity", entity_ref), ("error", error)],
             );
         }
-        store::write_finals(tx, built.writes, &built.hashes).await?;
+        store::write_finals(tx, built.writes, &built.stored).await?;
         changed.extend(built.indexed);
         Ok(())
     }
@@ -446,8 +445,8 @@ struct PartInput {
     relations: HashMap<String, Vec<(String, String)>>,
     /// The refs of `rows` nothing references.
     orphans: HashSet<String>,
-    /// The stored final hash of each entity id that has a final entity.
-    hashes: HashMap<String, String>,
+    /// The stored final row of each ref that has one: `(entity_id, hash)`.
+    stored: HashMap<String, (String, String)>,
 }
 
 /// A part's final entities, built: the rows to write, the entities for the index, and the
@@ -455,7 +454,7 @@ struct PartInput {
 struct BuiltPart {
     writes: Vec<FinalWrite>,
     indexed: Vec<IndexedEntity>,
-    hashes: HashMap<String, String>,
+    stored: HashMap<String, (String, String)>,
     failed: Vec<(String, String)>,
 }
 
@@ -466,7 +465,7 @@ fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
         rows,
         mut relations,
         orphans,
-        hashes,
+        stored,
     } = input;
     let (mut writes, mut indexed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
@@ -483,7 +482,10 @@ fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
                 continue;
             }
         };
-        if hashes.get(&row.entity_id) == Some(&hash) {
+        if stored
+            .get(&row.entity_ref)
+            .is_some_and(|(id, stored)| *id == row.entity_id && *stored == hash)
+        {
             continue;
         }
         let json = entity.to_string();
@@ -507,7 +509,7 @@ fn build_part(input: PartInput, codec: &Codec) -> BuiltPart {
     BuiltPart {
         writes,
         indexed,
-        hashes,
+        stored,
         failed,
     }
 }

@@ -143,3 +143,45 @@ async fn marking_again_keeps_the_row_and_eager_marks_upgrade_it() {
     assert_eq!(last[0].2, 1, "an eager mark makes the queued row eager");
     assert_ne!(last[0].1, before[0].1);
 }
+
+/// A final row left for an entity's ref under another id (an entity deleted and made again
+/// with a new uid) is found by its ref and replaced, not duplicated.
+#[tokio::test]
+async fn a_final_row_under_another_id_is_replaced_by_ref() {
+    let (engine, db, _dir) = engine().await;
+    engine
+        .apply_mutation_now(
+            "test",
+            EntityProviderMutation::Full {
+                entities: teams(2, None),
+            },
+        )
+        .await
+        .expect("ingest");
+    let ids: Vec<(String,)> =
+        Sql::new("SELECT entity_id FROM refresh_state WHERE entity_ref = 'group:default/team-1'")
+            .fetch_all(&db)
+            .await
+            .expect("id");
+    let id = ids[0].0.clone();
+    Sql::new(
+        "UPDATE final_entities SET entity_id = 'left-over' \
+         WHERE entity_ref = 'group:default/team-1'",
+    )
+    .execute(&db)
+    .await
+    .expect("leave a final row under another id");
+    Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES (?, 't', 0)")
+        .bind("group:default/team-1")
+        .execute(&db)
+        .await
+        .expect("queue");
+    engine.drain_stitch_queue().await.expect("drain");
+    let finals: Vec<(String,)> =
+        Sql::new("SELECT entity_id FROM final_entities WHERE entity_ref = 'group:default/team-1'")
+            .fetch_all(&db)
+            .await
+            .expect("finals");
+    assert_eq!(finals, [(id,)]);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM final_entities").await, 2);
+}

@@ -490,7 +490,8 @@ async fn commit_change(
     use super::super::store;
     let mut tx = db.begin().await.unwrap();
     let ids: Vec<String> = entities.iter().map(|e| e.entity_id.clone()).collect();
-    let existing = store::final_hashes(&mut tx, &ids).await.unwrap();
+    let refs: Vec<String> = entities.iter().map(|e| e.entity_ref.clone()).collect();
+    let existing = store::stored_finals(&mut tx, &refs).await.unwrap();
     let rows: Vec<store::FinalWrite> = entities
         .iter()
         .map(|e| store::FinalWrite {

@@ -86,49 +86,49 @@ pub(crate) async fn relations_from(
     Ok(out)
 }
 
-pub(crate) async fn final_hashes(
+/// The stored final row of each of `refs` that has one: `ref → (entity_id, hash)`.
+///
+/// Read by ref rather than by id: an entity's id never changes while its row lives, and a
+/// final row left under another id for the same ref (an entity deleted and made again) is
+/// then found in the same read, so writing a part needs no blind delete by ref.
+pub(crate) async fn stored_finals(
     tx: &mut DbTransaction,
-    ids: &[String],
-) -> Result<HashMap<String, String>, CatalogError> {
-    select_in::<(String, String), _>(
+    refs: &[String],
+) -> Result<HashMap<String, (String, String)>, CatalogError> {
+    let rows: Vec<(String, String, String)> = select_in(
         tx,
-        "SELECT entity_id, hash FROM final_entities WHERE",
-        "entity_id",
-        ids,
+        "SELECT entity_ref, entity_id, hash FROM final_entities WHERE",
+        "entity_ref",
+        refs,
         "",
         "load final hashes",
     )
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(entity_ref, id, hash)| (entity_ref, (id, hash)))
+        .collect())
 }
 
-/// Replaces final entities; `existing` holds the ids that have a final row already.
+/// Replaces final entities; `stored` holds the final row stored for each ref, as
+/// [`stored_finals`] read it: that row goes, whatever its id, before the new one is written.
 pub(crate) async fn write_finals(
     tx: &mut DbTransaction,
     rows: Vec<FinalWrite>,
-    existing: &HashMap<String, String>,
+    stored: &HashMap<String, (String, String)>,
 ) -> Result<(), CatalogError> {
     if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<String> = rows
         .iter()
-        .filter(|r| existing.contains_key(&r.entity_id))
-        .map(|r| r.entity_id.clone())
+        .filter_map(|r| stored.get(&r.entity_ref).map(|(id, _)| id.clone()))
         .collect();
-    let refs: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
     delete_where_in(
         tx,
         "final_entities",
         "entity_id",
         &ids,
-        "replace final entities",
-    )
-    .await?;
-    delete_where_in(
-        tx,
-        "final_entities",
-        "entity_ref",
-        &refs,
         "replace final entities",
     )
     .await?;
