@@ -1101,9 +1101,11 @@ async fn texts_with_copy_escapes_round_trip_through_the_database() {
     second.stop().await.unwrap();
 }
 
-/// Migration 5 runs on every database; on PostgreSQL it leaves room on the stitch queue's
-/// pages (fillfactor 30), so that queueing an entity again is a heap-only update.
-async fn the_stitch_queue_leaves_room_to_queue_again() {
+/// Migrations 5 and 7 run on every database. On PostgreSQL, 5 left room on the stitch queue's
+/// pages for rewriting queued rows, which plain marks no longer do, and 7 fills them again;
+/// 7 also keeps only a provider's references (those with a `source_key`) in that column's
+/// index on SQLite and PostgreSQL. MySQL has no partial indexes and keeps the full one.
+async fn the_queue_and_the_provider_refs_index_after_migration_7() {
     let b = start(&config(&[], "", "")).await;
     let db = b.database("catalog").await.unwrap();
     let versions: Vec<(i64,)> = Sql::new(format!("SELECT version FROM {MIGRATIONS_TABLE}"))
@@ -1111,16 +1113,36 @@ async fn the_stitch_queue_leaves_room_to_queue_again() {
         .await
         .unwrap();
     assert!(versions.contains(&(5,)), "{versions:?}");
-    if support::database_backend() == "postgres" {
-        let (options,): (String,) = Sql::new(
-            "SELECT COALESCE(array_to_string(c.reloptions, ','), '') FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relname = 'stitch_queue' AND n.nspname = current_schema()",
-        )
-        .fetch_one(&*db)
-        .await
-        .unwrap();
-        assert_eq!(options, "fillfactor=30");
+    assert!(versions.contains(&(7,)), "{versions:?}");
+    match support::database_backend() {
+        "postgres" => {
+            let (options,): (String,) = Sql::new(
+                "SELECT COALESCE(array_to_string(c.reloptions, ','), '') FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = 'stitch_queue' AND n.nspname = current_schema()",
+            )
+            .fetch_one(&*db)
+            .await
+            .unwrap();
+            assert_eq!(options, "");
+            let (def,): (String,) = Sql::new(
+                "SELECT indexdef FROM pg_indexes \
+                 WHERE indexname = 'refs_source_key' AND schemaname = current_schema()",
+            )
+            .fetch_one(&*db)
+            .await
+            .unwrap();
+            assert!(def.ends_with("WHERE (source_key IS NOT NULL)"), "{def}");
+        }
+        "sqlite" => {
+            let (def,): (String,) =
+                Sql::new("SELECT sql FROM sqlite_master WHERE name = 'refs_source_key'")
+                    .fetch_one(&*db)
+                    .await
+                    .unwrap();
+            assert!(def.ends_with("WHERE source_key IS NOT NULL"), "{def}");
+        }
+        _ => {}
     }
     b.stop().await.unwrap();
 }
@@ -1639,7 +1661,7 @@ per_database_backend!(
     refresh_picks_up_changes_and_rejects_bad_refs,
     reprocessing_replaces_relations_on_both_sides,
     texts_with_copy_escapes_round_trip_through_the_database,
-    the_stitch_queue_leaves_room_to_queue_again,
+    the_queue_and_the_provider_refs_index_after_migration_7,
     own_relations_are_stored_with_the_entity,
     a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations,
     the_refresh_loop_reprocesses_on_its_interval,
