@@ -32,6 +32,25 @@ pub(crate) fn test_engine(
     batch_size: usize,
     dir: &std::path::Path,
 ) -> Arc<Engine> {
+    buffered_engine(
+        db,
+        processors,
+        interval,
+        batch_size,
+        super::DEFAULT_MAX_BUFFERED_CHILDREN,
+        dir,
+    )
+}
+
+/// [`test_engine`] with `maxBufferedChildren` set.
+fn buffered_engine(
+    db: PluginDatabase,
+    processors: Vec<Arc<dyn CatalogProcessor>>,
+    interval: Duration,
+    batch_size: usize,
+    max_buffered_children: usize,
+    dir: &std::path::Path,
+) -> Arc<Engine> {
     Engine::new(
         db,
         processors,
@@ -40,7 +59,7 @@ pub(crate) fn test_engine(
             interval,
             rules: RulesEnforcer::default(),
             batch_size,
-            max_buffered_children: super::DEFAULT_MAX_BUFFERED_CHILDREN,
+            max_buffered_children,
         },
         LocationReader::new(
             Arc::new(
@@ -250,5 +269,134 @@ async fn passes_with_writes_in_flight_process_everything_and_schedule_every_row(
             (again + base..=done + base * 3 / 2).contains(next),
             "{entity_ref}: next update {next} not rescheduled"
         );
+    }
+}
+
+async fn count(db: &PluginDatabase, table: &str) -> i64 {
+    let rows: Vec<(i64,)> =
+        crate::services::database::Sql::new(format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_all(db)
+            .await
+            .expect("count");
+    rows[0].0
+}
+
+async fn migrated_db() -> PluginDatabase {
+    let db = crate::services::database::DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    super::super::store::migrate(&db).await.expect("migrate");
+    db
+}
+
+/// A location's new children are processed from the rows their write kept, up to
+/// `maxBufferedChildren` of them, and read back beyond that: both give the same entities.
+#[tokio::test]
+async fn children_kept_from_their_write_and_children_read_back_are_processed_alike() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalog.yaml");
+    let yaml: String = (0..7)
+        .map(|i| {
+            format!(
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c{i}\n\
+                 spec:\n  type: service\n  lifecycle: production\n  owner: team-{}\n",
+                i % 2
+            )
+        })
+        .collect();
+    std::fs::write(&file, yaml).expect("write");
+    for buffered in [3, 1000] {
+        let db = migrated_db().await;
+        // Batches of 2, room to keep 3 rows: some children are kept, the rest read.
+        let engine = buffered_engine(
+            db.clone(),
+            Vec::new(),
+            Duration::from_secs(100),
+            2,
+            buffered,
+            dir.path(),
+        );
+        let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
+            .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
+        engine
+            .apply_mutation_now(
+                "test",
+                EntityProviderMutation::Full {
+                    entities: vec![crate::plugins::catalog::node::DeferredEntity::new(
+                        location, None,
+                    )],
+                },
+            )
+            .await
+            .expect("ingest");
+        let rows = state_rows(&db).await;
+        assert_eq!(rows.len(), 8, "buffered {buffered}: {rows:?}");
+        for (entity_ref, _, _, hash) in &rows {
+            assert!(
+                hash.is_some(),
+                "buffered {buffered}: {entity_ref} was not processed"
+            );
+        }
+        assert_eq!(count(&db, "final_entities").await, 8, "buffered {buffered}");
+        // Each component's `ownerOf` view for its group is a row; its own `ownedBy` is not.
+        assert_eq!(count(&db, "relations").await, 7, "buffered {buffered}");
+        assert_eq!(count(&db, "stitch_queue").await, 0, "buffered {buffered}");
+        let c3: Vec<(String,)> = crate::services::database::Sql::new(
+            "SELECT processed_entity FROM refresh_state WHERE entity_ref = 'component:default/c3'",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("processed");
+        let c3: serde_json::Value = serde_json::from_str(&c3[0].0).expect("json");
+        assert_eq!(c3["spec"]["owner"], "team-1", "buffered {buffered}");
+        assert_eq!(c3["metadata"]["name"], "c3", "buffered {buffered}");
+    }
+}
+
+/// An entity deleted (by another process) after it was read and before its outcome is
+/// written: the write drops that outcome instead of leaving relations, references or stitch
+/// marks that nothing would ever delete.
+#[tokio::test]
+async fn an_outcome_whose_row_is_gone_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = migrated_db().await;
+    let engine = test_engine(
+        db.clone(),
+        Vec::new(),
+        Duration::from_secs(100),
+        10,
+        dir.path(),
+    );
+    let json = serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": { "name": "gone" },
+        "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" },
+    })
+    .to_string();
+    let outcome = engine
+        .process(
+            &uuid::Uuid::now_v7().to_string(),
+            "component:default/gone",
+            &json,
+            None,
+        )
+        .await
+        .seal();
+    assert!(outcome.succeeded(), "{:?}", outcome.errors);
+    assert!(!outcome.relations.is_empty());
+    let written = engine
+        .write_outcomes(vec![outcome], 10)
+        .await
+        .expect("write");
+    assert!(written.changed.is_empty());
+    for table in [
+        "refresh_state",
+        "relations",
+        "refresh_state_references",
+        "stitch_queue",
+    ] {
+        assert_eq!(count(&db, table).await, 0, "{table}");
     }
 }

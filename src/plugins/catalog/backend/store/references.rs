@@ -1,7 +1,7 @@
 //! The `relations` and `refresh_state_references` tables: relations processing found, and
 //! which provider or parent emits which entity.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::services::database::{DbTransaction, PluginDatabase, Sql, placeholders};
 
@@ -23,24 +23,29 @@ pub(crate) async fn relation_sources_of(
     .await
 }
 
-/// Which of `ids` were processed successfully before (their `processed_entity` is set). Only
-/// those can have relations and references of their own: both are written in the transaction
-/// that sets `processed_entity`, which is never cleared, and deleted with the entity's row.
-/// Read inside the writing transaction, after the writer lock, so a result another process
+/// Which of `ids` still have a row, each with whether it was processed successfully before
+/// (its `processed_entity` is set). Only those processed before can have relations and
+/// references of their own: both are written in the transaction that sets
+/// `processed_entity`, which is never cleared, and deleted with the entity's row. Read inside
+/// the writing transaction, after the writer lock, so a result or a deletion another process
 /// committed first is seen.
-pub(crate) async fn processed_before(
+pub(crate) async fn row_states(
     tx: &mut DbTransaction,
     ids: &[String],
-) -> Result<HashSet<String>, CatalogError> {
-    select_column(
+) -> Result<HashMap<String, bool>, CatalogError> {
+    // A text flag: its type is the same on every database (an integer literal is `INTEGER`,
+    // not `BIGINT`, on PostgreSQL).
+    let rows: Vec<(String, String)> = select_in(
         tx,
-        "SELECT entity_id FROM refresh_state WHERE",
+        "SELECT entity_id, CASE WHEN processed_entity IS NULL THEN 'n' ELSE 'p' END \
+         FROM refresh_state WHERE",
         "entity_id",
         ids,
-        " AND processed_entity IS NOT NULL",
+        "",
         "read processed entities",
     )
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id, p)| (id, p == "p")).collect())
 }
 
 pub(crate) async fn delete_where_in(
