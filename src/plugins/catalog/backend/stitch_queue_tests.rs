@@ -185,3 +185,45 @@ async fn a_final_row_under_another_id_is_replaced_by_ref() {
     assert_eq!(finals, [(id,)]);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM final_entities").await, 2);
 }
+
+/// Migration 8 (SQLite) rebuilds the queue as a `WITHOUT ROWID` table and keeps what was
+/// queued in it.
+#[tokio::test]
+async fn migration_8_clusters_the_queue_and_keeps_its_rows() {
+    let db = DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    db.migrate(&store::MIGRATIONS[..7])
+        .await
+        .expect("migrate to 7");
+    Sql::new("INSERT INTO stitch_queue (entity_ref, ticket, eager) VALUES (?, ?, ?), (?, ?, ?)")
+        .bind("group:default/a")
+        .bind("t1")
+        .bind(1i64)
+        .bind("group:default/b")
+        .bind("t2")
+        .bind(0i64)
+        .execute(&db)
+        .await
+        .expect("queue");
+    store::migrate(&db).await.expect("migrate");
+    let rows: Vec<(String, String, i64)> =
+        Sql::new("SELECT entity_ref, ticket, eager FROM stitch_queue ORDER BY entity_ref")
+            .fetch_all(&db)
+            .await
+            .expect("queue rows");
+    assert_eq!(
+        rows,
+        [
+            ("group:default/a".to_owned(), "t1".to_owned(), 1),
+            ("group:default/b".to_owned(), "t2".to_owned(), 0)
+        ]
+    );
+    let (sql,): (String,) =
+        Sql::new("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'stitch_queue'")
+            .fetch_one(&db)
+            .await
+            .expect("schema");
+    assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
+}

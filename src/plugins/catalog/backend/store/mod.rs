@@ -181,6 +181,22 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     ALTER TABLE stitch_queue RESET (fillfactor);",
     )
     .with_mysql("SELECT 1;"),
+    // SQLite: the stitch queue becomes a `WITHOUT ROWID` table, stored in its primary key's
+    // order. Its rows are small and always found by that key (`ORDER BY entity_ref LIMIT`,
+    // deletes by ref); as a rowid table each of them lived twice, in the table and in the
+    // key's index, and every row a drain read was a second lookup. PostgreSQL and MySQL
+    // keep theirs (InnoDB already stores a table in its primary key's order).
+    Migration::new(8, "catalog_stitch_queue_clustered", "SELECT 1;").with_sqlite(
+        "CREATE TABLE stitch_queue_clustered (
+        entity_ref ${key} PRIMARY KEY,
+        ticket ${text} NOT NULL,
+        eager ${bigint} NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO stitch_queue_clustered (entity_ref, ticket, eager)
+        SELECT entity_ref, ticket, eager FROM stitch_queue;
+    DROP TABLE stitch_queue;
+    ALTER TABLE stitch_queue_clustered RENAME TO stitch_queue;",
+    ),
 ];
 
 /// A registered location.
