@@ -102,7 +102,7 @@ impl Engine {
         let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
         let states = store::row_states(tx, &ids).await?;
         drop(ids);
-        outcomes.retain(|o| states.contains_key(&o.entity_id));
+        outcomes.retain(|o| !states.gone.contains(&o.entity_id));
         // What this batch changes for stitching, queued in the same transaction.
         let mut marks = StitchMarks::default();
         let child_refs: Vec<String> = outcomes
@@ -251,7 +251,7 @@ impl Engine {
         let (old_ids, old_refs): (Vec<String>, Vec<String>) = changed_ok_ids
             .iter()
             .zip(&changed_ok_refs)
-            .filter(|(id, _)| states.get(*id) == Some(&true))
+            .filter(|(id, _)| states.processed.contains(*id))
             .map(|(id, r)| (id.clone(), r.clone()))
             .unzip();
         drop(states);

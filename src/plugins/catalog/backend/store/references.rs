@@ -1,7 +1,7 @@
 //! The `relations` and `refresh_state_references` tables: relations processing found, and
 //! which provider or parent emits which entity.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::services::database::{DbTransaction, PluginDatabase, Sql, placeholders};
 
@@ -23,29 +23,66 @@ pub(crate) async fn relation_sources_of(
     .await
 }
 
-/// Which of `ids` still have a row, each with whether it was processed successfully before
-/// (its `processed_entity` is set). Only those processed before can have relations and
-/// references of their own: both are written in the transaction that sets
-/// `processed_entity`, which is never cleared, and deleted with the entity's row. Read inside
-/// the writing transaction, after the writer lock, so a result or a deletion another process
-/// committed first is seen.
+/// What the writing transaction knows of the rows of a batch's outcomes: see [`row_states`].
+#[derive(Debug, Default)]
+pub(crate) struct RowStates {
+    /// The ids whose row is gone.
+    pub(crate) gone: HashSet<String>,
+    /// The ids processed successfully before (their `processed_entity` is set).
+    pub(crate) processed: HashSet<String>,
+}
+
+/// Which of `ids` have no row any more, and which were processed successfully before. Only
+/// those processed before can have relations and references of their own: both are written
+/// in the transaction that sets `processed_entity`, which is never cleared, and deleted with
+/// the entity's row. Read inside the writing transaction, after the writer lock, so a result
+/// or a deletion another process committed first is seen.
+///
+/// The statements return as few rows as they can: the processed ids (none during a first
+/// ingestion), then a count of the rows that are there; only when that count falls short
+/// are the present ids read, to tell which are gone. (One row per id cost SQLite about
+/// 4 µs each, 0.4 s of a 100,000-entity ingestion.)
 pub(crate) async fn row_states(
     tx: &mut DbTransaction,
     ids: &[String],
-) -> Result<HashMap<String, bool>, CatalogError> {
-    // A text flag: its type is the same on every database (an integer literal is `INTEGER`,
-    // not `BIGINT`, on PostgreSQL).
-    let rows: Vec<(String, String)> = select_in(
+) -> Result<RowStates, CatalogError> {
+    let processed: HashSet<String> = select_column(
         tx,
-        "SELECT entity_id, CASE WHEN processed_entity IS NULL THEN 'n' ELSE 'p' END \
-         FROM refresh_state WHERE",
+        "SELECT entity_id FROM refresh_state WHERE",
         "entity_id",
         ids,
-        "",
+        " AND processed_entity IS NOT NULL",
         "read processed entities",
     )
     .await?;
-    Ok(rows.into_iter().map(|(id, p)| (id, p == "p")).collect())
+    let counts: Vec<(i64,)> = select_in::<(i64,), _>(
+        tx,
+        "SELECT COUNT(*) FROM refresh_state WHERE",
+        "entity_id",
+        ids,
+        "",
+        "count entities",
+    )
+    .await?;
+    let present: i64 = counts.iter().map(|(n,)| n).sum();
+    let mut gone = HashSet::new();
+    if usize::try_from(present).map_or(true, |n| n < ids.len()) {
+        let there: HashSet<String> = select_column(
+            tx,
+            "SELECT entity_id FROM refresh_state WHERE",
+            "entity_id",
+            ids,
+            "",
+            "read entities",
+        )
+        .await?;
+        gone = ids
+            .iter()
+            .filter(|id| !there.contains(*id))
+            .cloned()
+            .collect();
+    }
+    Ok(RowStates { gone, processed })
 }
 
 pub(crate) async fn delete_where_in(
