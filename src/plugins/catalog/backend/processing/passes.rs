@@ -85,20 +85,17 @@ impl Engine {
         }
     }
 
-    /// Writes a batch of sealed outcomes ([`Outcome::seal`]) in `tx`. The rows of new
-    /// children join `carried` (at most `carry` of them), for the batch that processes them.
+    /// Writes a batch of sealed outcomes ([`Outcome::seal`]) in `tx`.
     async fn write_batch(
         &self,
         tx: &mut DbTransaction,
         mut outcomes: Vec<Outcome>,
         queue: &mut VecDeque<String>,
-        carried: &mut HashMap<String, StateRow>,
-        carry: usize,
     ) -> Result<(), CatalogError> {
         let now = now_ms();
-        // Which rows are still there (another process may have deleted one since it was
-        // read), and which were processed before. An outcome whose row is gone is dropped:
-        // writing it would leave relations that nothing deletes.
+        // Which rows are gone (another process may have deleted one since it was read), and
+        // which were processed before. An outcome whose row is gone is dropped: writing it
+        // would leave relations and references that nothing deletes.
         let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
         let states = store::row_states(tx, &ids).await?;
         drop(ids);
@@ -136,20 +133,6 @@ impl Engine {
                         Ok(changed) => {
                             if changed {
                                 queue.push_back(c.entity_ref.clone());
-                                // A new row: the batch that processes it needs no read.
-                                if let Some(w) = inserts.last().filter(|w: &&UnprocessedWrite| {
-                                    w.entity_ref == c.entity_ref && carried.len() < carry
-                                }) {
-                                    carried.insert(
-                                        c.entity_ref.clone(),
-                                        StateRow {
-                                            entity_id: w.entity_id.clone(),
-                                            entity_ref: w.entity_ref.clone(),
-                                            unprocessed: w.unprocessed.clone(),
-                                            result_hash: None,
-                                        },
-                                    );
-                                }
                             }
                             refs.push(c.entity_ref.clone());
                         }
@@ -299,30 +282,22 @@ impl Engine {
     }
 
     /// Writes outcomes in a transaction of their own; returns the refs whose unprocessed
-    /// entity changed (to process next), and the rows of up to `carry` new ones.
+    /// entity changed (to process next).
     pub(super) async fn write_outcomes(
         &self,
         outcomes: Vec<Outcome>,
-        carry: usize,
-    ) -> Result<Written, CatalogError> {
-        let mut written = Written::default();
+    ) -> Result<VecDeque<String>, CatalogError> {
+        let mut changed = VecDeque::new();
         if outcomes.is_empty() {
-            return Ok(written);
+            return Ok(changed);
         }
         // Outcomes come sealed from the pass; sealing again only guards the invariant.
         let outcomes = outcomes.into_iter().map(Outcome::seal).collect();
         let mut tx = self.begin().await?;
-        self.write_batch(
-            &mut tx,
-            outcomes,
-            &mut written.changed,
-            &mut written.carried,
-            carry,
-        )
-        .await?;
+        self.write_batch(&mut tx, outcomes, &mut changed).await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         self.checkpoint_beside_writer();
-        Ok(written)
+        Ok(changed)
     }
 
     // ---------------------------------------------------------------- passes
@@ -339,18 +314,12 @@ impl Engine {
             (Duration::ZERO, Duration::ZERO, 0usize);
         let mut queue: VecDeque<String> = initial.into();
         let mut visits: HashMap<String, u32> = HashMap::new();
-        // New children's rows as their write stored them, so that the batch processing them
-        // reads nothing; at most `maxBufferedChildren` are kept (the rest are read).
-        let mut carried: HashMap<String, StateRow> = HashMap::new();
-        let mut writer = Writer {
-            in_flight: None,
-            carry: self.options.max_buffered_children,
-        };
+        let mut writer = Writer::default();
         loop {
             if queue.is_empty() {
                 // What the write in flight changes is the rest of the pass.
                 let w = std::time::Instant::now();
-                writer.wait(&mut queue, &mut carried).await?;
+                writer.wait(&mut queue).await?;
                 write_time += w.elapsed();
                 if queue.is_empty() {
                     break;
@@ -371,29 +340,14 @@ impl Engine {
             if batch.is_empty() {
                 continue;
             }
-            let mut rows: Vec<StateRow> = Vec::with_capacity(batch.len());
-            let unread: Vec<String> = batch
-                .iter()
-                .filter(|r| match carried.remove(*r) {
-                    Some(row) => {
-                        rows.push(row);
-                        false
-                    }
-                    None => true,
-                })
-                .cloned()
-                .collect();
-            if !unread.is_empty() {
-                // A read: it does not wait for the write in flight.
-                let mut tx = self.begin_read().await?;
-                rows.extend(store::load_state_rows(&mut tx, &unread).await?);
-                tx.commit().await.map_err(CatalogError::db("commit"))?;
-            }
-            drop(unread);
+            // A read: it does not wait for the write in flight.
+            let mut tx = self.begin_read().await?;
+            let mut rows: Vec<StateRow> = store::load_state_rows(&mut tx, &batch).await?;
             // Keep queue order: earlier emitters win conflicts.
             let position: HashMap<&String, usize> =
                 batch.iter().enumerate().map(|(i, r)| (r, i)).collect();
             rows.sort_by_key(|r| position.get(&r.entity_ref).copied().unwrap_or(usize::MAX));
+            tx.commit().await.map_err(CatalogError::db("commit"))?;
             let mut t = std::time::Instant::now();
             processed += rows.len();
             // Outcomes are written in order, and as soon as the children they emitted reach
@@ -428,15 +382,10 @@ impl Engine {
                     process_time += t.elapsed();
                     let w = std::time::Instant::now();
                     writer
-                        .start(
-                            self,
-                            std::mem::take(&mut outcomes),
-                            &mut queue,
-                            &mut carried,
-                        )
+                        .start(self, std::mem::take(&mut outcomes), &mut queue)
                         .await?;
                     // At the budget: finish the write before holding more.
-                    writer.wait(&mut queue, &mut carried).await?;
+                    writer.wait(&mut queue).await?;
                     write_time += w.elapsed();
                     buffered = 0;
                     t = std::time::Instant::now();
@@ -445,12 +394,10 @@ impl Engine {
             drop(running);
             process_time += t.elapsed();
             let t = std::time::Instant::now();
-            writer
-                .start(self, outcomes, &mut queue, &mut carried)
-                .await?;
+            writer.start(self, outcomes, &mut queue).await?;
             if buffered * 2 >= self.options.max_buffered_children {
                 // The next batch would hold another budget's worth beside this one.
-                writer.wait(&mut queue, &mut carried).await?;
+                writer.wait(&mut queue).await?;
             }
             write_time += t.elapsed();
         }
@@ -458,7 +405,6 @@ impl Engine {
         // Free the per-pass bookkeeping before stitching grows the index.
         drop(visits);
         drop(queue);
-        drop(carried);
         let t = std::time::Instant::now();
         let stitched = self.drain_stitch_queue().await?;
         if processed > 0 || stitched > 0 {
@@ -490,38 +436,17 @@ impl Engine {
 ///
 /// Nothing is lost if the pass stops early: a write already started commits or rolls back
 /// as a whole on its own task, with the stitch marks its results call for.
-struct Writer {
-    in_flight: Option<tokio::task::JoinHandle<Result<Written, CatalogError>>>,
-    /// Most new children's rows the pass keeps (`catalog.processing.maxBufferedChildren`).
-    carry: usize,
-}
-
-/// What a write of outcomes hands back to its pass: the refs whose unprocessed entity
-/// changed, in order, and the rows of some of the new ones.
 #[derive(Default)]
-pub(super) struct Written {
-    pub(super) changed: VecDeque<String>,
-    carried: HashMap<String, StateRow>,
+struct Writer {
+    in_flight: Option<tokio::task::JoinHandle<Result<VecDeque<String>, CatalogError>>>,
 }
 
 impl Writer {
     /// Waits for the write in flight, if any, and queues what it changed.
-    async fn wait(
-        &mut self,
-        queue: &mut VecDeque<String>,
-        carried: &mut HashMap<String, StateRow>,
-    ) -> Result<(), CatalogError> {
+    async fn wait(&mut self, queue: &mut VecDeque<String>) -> Result<(), CatalogError> {
         if let Some(handle) = self.in_flight.take() {
-            let written = handle.await.map_err(|_| CatalogError::Interrupted)??;
-            // A kept row that this write changed again is stale: that entity is read.
-            for r in &written.changed {
-                if !written.carried.contains_key(r) {
-                    carried.remove(r);
-                }
-            }
-            queue.extend(written.changed);
-            let room = self.carry.saturating_sub(carried.len());
-            carried.extend(written.carried.into_iter().take(room));
+            let changed = handle.await.map_err(|_| CatalogError::Interrupted)??;
+            queue.extend(changed);
         }
         Ok(())
     }
@@ -532,16 +457,14 @@ impl Writer {
         engine: &Engine,
         outcomes: Vec<Outcome>,
         queue: &mut VecDeque<String>,
-        carried: &mut HashMap<String, StateRow>,
     ) -> Result<(), CatalogError> {
-        self.wait(queue, carried).await?;
+        self.wait(queue).await?;
         if outcomes.is_empty() {
             return Ok(());
         }
         let engine = engine.me.upgrade().ok_or(CatalogError::Interrupted)?;
-        let carry = self.carry.saturating_sub(carried.len());
         self.in_flight = Some(tokio::spawn(async move {
-            engine.write_outcomes(outcomes, carry).await
+            engine.write_outcomes(outcomes).await
         }));
         Ok(())
     }
