@@ -254,7 +254,7 @@ impl Engine {
             }
             drained += rows.len();
             let refs: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-            let referenced = store::referenced(&mut tx, &refs).await?;
+            let unreferenced = store::unreferenced(&mut tx, &refs).await?;
             let delete_orphans = self.options.orphan_strategy == OrphanStrategy::Delete;
             let mut marks = StitchMarks::default();
             let mut removed = Vec::new();
@@ -262,7 +262,7 @@ impl Engine {
             // strategy leave their children to the same rule in their own turn.
             let (eager, orphans): (Vec<&Queued>, Vec<&Queued>) = rows
                 .iter()
-                .filter(|(r, _, _)| !referenced.contains(r))
+                .filter(|(r, _, _)| unreferenced.contains(r))
                 .partition(|(_, _, eager)| *eager != 0);
             let orphans: Vec<&Queued> = if delete_orphans { orphans } else { Vec::new() };
             let mut doomed = HashSet::new();
@@ -274,12 +274,12 @@ impl Engine {
             }
             let live: Vec<String> = refs.into_iter().filter(|r| !doomed.contains(r)).collect();
             // Deleting may leave some of the rest unreferenced: then read again.
-            let referenced = if removed.is_empty() {
-                Some(referenced)
+            let unreferenced = if removed.is_empty() {
+                Some(unreferenced)
             } else {
                 None
             };
-            let changed = self.stitch(&mut tx, &live, referenced).await?;
+            let changed = self.stitch(&mut tx, &live, unreferenced).await?;
             dequeue(&mut tx, &rows).await?;
             marks.write(&mut tx).await?;
             let generation = if changed.is_empty() && removed.is_empty() {
@@ -347,8 +347,8 @@ impl Engine {
     }
 
     /// Stitches `refs` whose final form changed; returns what changed for the index.
-    /// `referenced`, when given, holds (at least) which of `refs` something references, as
-    /// of this transaction.
+    /// `unreferenced`, when given, holds which of `refs` nothing references, as of this
+    /// transaction.
     ///
     /// `refs` go in parts of a quarter chunk, pipelined: while one part's final entities are
     /// built (and compressed) on a blocking thread, the transaction reads the next part and
@@ -358,13 +358,13 @@ impl Engine {
         &self,
         tx: &mut DbTransaction,
         refs: &[String],
-        referenced: Option<HashSet<String>>,
+        unreferenced: Option<HashSet<String>>,
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let mut changed = Vec::new();
         let part = stitch_chunk(tx.dialect()).div_ceil(4).max(1);
         let mut building: Option<tokio::task::JoinHandle<BuiltPart>> = None;
         for chunk in refs.chunks(part) {
-            let next = self.read_part(tx, chunk, referenced.as_ref()).await?;
+            let next = self.read_part(tx, chunk, unreferenced.as_ref()).await?;
             let built = match building.take() {
                 Some(handle) => Some(handle.await.map_err(|_| CatalogError::Interrupted)?),
                 None => None,
@@ -390,7 +390,7 @@ impl Engine {
         &self,
         tx: &mut DbTransaction,
         refs: &[String],
-        referenced: Option<&HashSet<String>>,
+        unreferenced: Option<&HashSet<String>>,
     ) -> Result<Option<PartInput>, CatalogError> {
         let rows = store::stitch_rows(tx, refs).await?;
         if rows.is_empty() {
@@ -399,16 +399,9 @@ impl Engine {
         let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
         let relations = store::relations_from(tx, &present).await?;
         let stored = store::stored_finals(tx, &present).await?;
-        let orphans: HashSet<String> = {
-            let read;
-            let known = match referenced {
-                Some(known) => known,
-                None => {
-                    read = store::referenced(tx, &present).await?;
-                    &read
-                }
-            };
-            present.into_iter().filter(|r| !known.contains(r)).collect()
+        let orphans: HashSet<String> = match unreferenced {
+            Some(known) => present.into_iter().filter(|r| known.contains(r)).collect(),
+            None => store::unreferenced(tx, &present).await?,
         };
         Ok(Some(PartInput {
             rows,

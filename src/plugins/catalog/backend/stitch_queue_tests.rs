@@ -227,3 +227,50 @@ async fn migration_8_clusters_the_queue_and_keeps_its_rows() {
             .expect("schema");
     assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
 }
+
+/// `unreferenced` answers from a count when every ref is referenced, and reads the refs
+/// otherwise; refs repeated (within a chunk of the `IN` lists or across them) count once.
+#[tokio::test]
+async fn unreferenced_refs_are_found_whatever_their_order_and_repeats() {
+    let db = DatabaseManager::in_memory()
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    store::migrate(&db).await.expect("migrate");
+    let referenced: Vec<String> = (0..600).map(|i| format!("group:default/r{i}")).collect();
+    let mut tx = db.begin().await.expect("begin");
+    store::insert_references(
+        &mut tx,
+        referenced
+            .iter()
+            .chain(&referenced[..10])
+            .map(|r| (None, Some("location:default/l".to_owned()), r.clone()))
+            .collect(),
+    )
+    .await
+    .expect("references");
+    let lone = "group:default/lone".to_owned();
+    // All referenced, with repeats: nothing.
+    let mut refs = referenced.clone();
+    refs.extend(referenced[..50].iter().cloned());
+    assert!(
+        store::unreferenced(&mut tx, &refs)
+            .await
+            .expect("all referenced")
+            .is_empty()
+    );
+    // One unreferenced ref after a chunk's worth, and a repeat of the first ref after it.
+    let mut refs = referenced[..499].to_vec();
+    refs.push(lone.clone());
+    refs.push(referenced[0].clone());
+    refs.extend(referenced[499..].iter().cloned());
+    let found = store::unreferenced(&mut tx, &refs).await.expect("one");
+    assert_eq!(found, HashSet::from([lone.clone()]));
+    // Nothing referenced.
+    let none = vec![lone.clone(), "group:default/other".to_owned(), lone.clone()];
+    assert_eq!(
+        store::unreferenced(&mut tx, &none).await.expect("none"),
+        HashSet::from([lone, "group:default/other".to_owned()])
+    );
+    tx.commit().await.expect("commit");
+}

@@ -203,20 +203,45 @@ pub(crate) async fn insert_references(
     .await
 }
 
-/// Which of `refs` still have a reference pointing at them.
-pub(crate) async fn referenced(
+/// Which of `refs` nothing references any more (no parent emits them, no provider holds
+/// them).
+///
+/// Nearly every entity stitched is referenced, so this first counts, per chunk of refs, the
+/// distinct ones that are; only when the count falls short are the referenced refs read, to
+/// tell which are not. (Reading one row per referenced ref cost SQLite about 4 µs each.)
+pub(crate) async fn unreferenced(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<HashSet<String>, CatalogError> {
-    select_column(
+    let mut seen = HashSet::new();
+    let distinct: Vec<String> = refs.iter().filter(|r| seen.insert(*r)).cloned().collect();
+    drop(seen);
+    let counts: Vec<(i64,)> = select_in::<(i64,), _>(
+        tx,
+        "SELECT COUNT(DISTINCT target_entity_ref) FROM refresh_state_references WHERE",
+        "target_entity_ref",
+        &distinct,
+        "",
+        "count references",
+    )
+    .await?;
+    let referenced: i64 = counts.iter().map(|(n,)| n).sum();
+    if usize::try_from(referenced).is_ok_and(|n| n == distinct.len()) {
+        return Ok(HashSet::new());
+    }
+    let referenced: HashSet<String> = select_column(
         tx,
         "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE",
         "target_entity_ref",
-        refs,
+        &distinct,
         "",
         "read references",
     )
-    .await
+    .await?;
+    Ok(distinct
+        .into_iter()
+        .filter(|r| !referenced.contains(r))
+        .collect())
 }
 
 /// The sources (entity refs, or `None` for a provider) referencing `target`.
