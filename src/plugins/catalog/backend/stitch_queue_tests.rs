@@ -10,12 +10,17 @@ use crate::plugins::catalog::common::Entity;
 use crate::plugins::catalog::node::{DeferredEntity, EntityProviderMutation};
 use crate::services::database::{DatabaseManager, PluginDatabase};
 
-async fn engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = DatabaseManager::in_memory()
+/// An in-memory catalog database, not migrated.
+async fn memory_db() -> PluginDatabase {
+    DatabaseManager::in_memory()
         .for_plugin("catalog")
         .await
-        .expect("database");
+        .expect("database")
+}
+
+async fn engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = memory_db().await;
     store::migrate(&db).await.expect("migrate");
     let engine = test_engine(
         db.clone(),
@@ -190,10 +195,7 @@ async fn a_final_row_under_another_id_is_replaced_by_ref() {
 /// queued in it.
 #[tokio::test]
 async fn migration_8_clusters_the_queue_and_keeps_its_rows() {
-    let db = DatabaseManager::in_memory()
-        .for_plugin("catalog")
-        .await
-        .expect("database");
+    let db = memory_db().await;
     db.migrate(&store::MIGRATIONS[..7])
         .await
         .expect("migrate to 7");
@@ -232,10 +234,7 @@ async fn migration_8_clusters_the_queue_and_keeps_its_rows() {
 /// otherwise; refs repeated (within a chunk of the `IN` lists or across them) count once.
 #[tokio::test]
 async fn unreferenced_refs_are_found_whatever_their_order_and_repeats() {
-    let db = DatabaseManager::in_memory()
-        .for_plugin("catalog")
-        .await
-        .expect("database");
+    let db = memory_db().await;
     store::migrate(&db).await.expect("migrate");
     let referenced: Vec<String> = (0..600).map(|i| format!("group:default/r{i}")).collect();
     let mut tx = db.begin().await.expect("begin");
