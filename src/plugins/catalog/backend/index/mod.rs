@@ -19,7 +19,10 @@ mod facets;
 mod interner;
 mod matching;
 mod paging;
+#[cfg(test)]
+mod paging_tests;
 mod postings;
+mod ref_order;
 mod state;
 mod sync;
 mod tasks;

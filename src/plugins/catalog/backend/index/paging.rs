@@ -3,8 +3,12 @@
 
 use std::cmp::Ordering;
 
+use roaring::RoaringBitmap;
+
 use super::super::predicate::Predicate;
 use super::super::query::{FullText, Order};
+use super::ref_order::{RefOrder, ref_of};
+use super::state::State;
 use super::{EntityIndex, Page, Position, SortKey};
 
 /// Compares sort values: missing values sort last in either direction.
@@ -65,6 +69,28 @@ impl EntityIndex {
             matched &= s.full_text(t);
         }
         let total = matched.len();
+        // A count (`limit=0`) from the start or an offset needs no order at all.
+        if limit == Some(0) {
+            let more = match position {
+                Position::Start => Some(total > 0),
+                Position::Offset(n) => Some(*n < total),
+                Position::After(_) | Position::Before(_) => None,
+            };
+            if let Some(more) = more {
+                return Page {
+                    first: None,
+                    last: None,
+                    items: Vec::new(),
+                    total,
+                    more,
+                };
+            }
+        }
+        if order.is_empty() {
+            if let Some(refs) = s.ref_order.get(&s, total) {
+                return self.page_in_ref_order(&s, &refs, &matched, position, limit);
+            }
+        }
         let key_ids: Vec<Option<u32>> = order.iter().map(|o| s.strings.lookup(&o.field)).collect();
         let backwards = matches!(position, Position::Before(_));
         let mut keyed: Vec<Keyed<'_>> = Vec::with_capacity(matched.len() as usize);
@@ -124,6 +150,84 @@ impl EntityIndex {
         Page {
             first: window.first().map(|k| key_of(k)),
             last: window.last().map(|k| key_of(k)),
+            items,
+            total,
+            more,
+        }
+    }
+
+    /// [`EntityIndex::page`] in the default order (by ref) with the cached ref order: the
+    /// matching entities are compared by rank (an integer) and only the page's own entities
+    /// are read. Answers what the general path answers.
+    fn page_in_ref_order(
+        &self,
+        s: &State,
+        refs: &RefOrder,
+        matched: &RoaringBitmap,
+        position: &Position,
+        limit: Option<usize>,
+    ) -> Page {
+        let total = matched.len();
+        let rank_of = |key: &SortKey, inclusive: bool| {
+            refs.sorted.partition_point(|slot| {
+                let r = ref_of(s, *slot);
+                if inclusive {
+                    r <= key.entity_ref.as_str()
+                } else {
+                    r < key.entity_ref.as_str()
+                }
+            })
+        };
+        let (from, to) = match position {
+            // After the cursor: refs greater than its ref.
+            Position::After(key) => (rank_of(key, true), usize::MAX),
+            // Before the cursor: refs less than its ref.
+            Position::Before(key) => (0, rank_of(key, false)),
+            Position::Offset(_) | Position::Start => (0, usize::MAX),
+        };
+        let mut ranks: Vec<u32> = matched
+            .iter()
+            .filter_map(|slot| refs.rank.get(slot as usize).copied())
+            .filter(|r| *r != u32::MAX && (from..to).contains(&(*r as usize)))
+            .collect();
+        let backwards = matches!(position, Position::Before(_));
+        let cmp = |a: &u32, b: &u32| if backwards { b.cmp(a) } else { a.cmp(b) };
+        let skip = match position {
+            Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let want = limit.map(|l| skip.saturating_add(l));
+        let more;
+        match want {
+            Some(w) if w < ranks.len() => {
+                more = true;
+                if w > 0 {
+                    ranks.select_nth_unstable_by(w - 1, cmp);
+                }
+                ranks.truncate(w);
+            }
+            _ => more = false,
+        }
+        ranks.sort_unstable_by(cmp);
+        let mut window: Vec<u32> = ranks
+            .into_iter()
+            .skip(skip)
+            .filter_map(|r| refs.sorted.get(r as usize).copied())
+            .collect();
+        if backwards {
+            window.reverse();
+        }
+        let key_of = |slot: u32| SortKey {
+            values: Vec::new(),
+            entity_ref: ref_of(s, slot).to_owned(),
+        };
+        let items = window
+            .iter()
+            .filter_map(|slot| s.slot(*slot).map(|e| self.codec.decompress(&e.json)))
+            .collect();
+        Page {
+            first: window.first().map(|slot| key_of(*slot)),
+            last: window.last().map(|slot| key_of(*slot)),
             items,
             total,
             more,

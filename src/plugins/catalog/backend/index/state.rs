@@ -64,6 +64,8 @@ pub(super) struct State {
     pub(super) live: RoaringBitmap,
     /// The spellings of the fields marked [`OWN_ORIGINAL`], by `(slot, key, value)`.
     pub(super) originals: IdMap<(u32, u32, u32), Vec<u32>>,
+    /// The live slots in ref order, between changes.
+    pub(super) ref_order: super::ref_order::RefOrderCache,
 }
 
 impl State {
@@ -71,6 +73,7 @@ impl State {
         let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
+        self.ref_order.clear();
         self.by_ref.remove(&s.entity_ref);
         self.by_id.remove(&s.entity_id);
         self.strings.release(s.entity_ref);
@@ -110,6 +113,7 @@ impl State {
     }
 
     pub(super) fn insert(&mut self, e: IndexedEntity) {
+        self.ref_order.clear();
         if let Some(old) = self.slot_by_id(&e.entity_id) {
             self.remove_slot(old);
         }

@@ -9,7 +9,7 @@ use super::super::query::{FullText, Order};
 use super::postings::FEW_SLOTS;
 use super::sync::LOAD_PAGE;
 
-fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEntity {
+pub(super) fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEntity {
     let v = json!({
         "apiVersion": "backstage.io/v1alpha1",
         "kind": kind,
@@ -28,7 +28,7 @@ fn entity(kind: &str, name: &str, spec_type: &str, tags: &[&str]) -> IndexedEnti
     )
 }
 
-fn index(n: usize) -> EntityIndex {
+pub(super) fn index(n: usize) -> EntityIndex {
     let idx = EntityIndex::default();
     let mut all = Vec::new();
     for i in 0..n {
@@ -48,7 +48,7 @@ fn index(n: usize) -> EntityIndex {
     idx
 }
 
-fn names(page: &Page) -> Vec<String> {
+pub(super) fn names(page: &Page) -> Vec<String> {
     page.items
         .iter()
         .map(|t| {
