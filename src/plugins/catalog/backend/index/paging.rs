@@ -52,6 +52,33 @@ fn cmp_to_key(a: &Keyed<'_>, key: &SortKey, order: &[Order]) -> Ordering {
     a.entity_ref.cmp(key.entity_ref.as_str())
 }
 
+/// Sorts `items` by `cmp` and keeps only the first `skip + limit` (what an offset skips and
+/// the page itself), selecting them first when there are more; returns `skip` and whether
+/// more items follow the page.
+fn keep_window<T>(
+    items: &mut Vec<T>,
+    position: &Position,
+    limit: Option<usize>,
+    cmp: impl Fn(&T, &T) -> Ordering + Copy,
+) -> (usize, bool) {
+    let skip = match position {
+        Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    let mut more = false;
+    if let Some(want) = limit.map(|l| skip.saturating_add(l)) {
+        if want < items.len() {
+            more = true;
+            if want > 0 {
+                items.select_nth_unstable_by(want - 1, cmp);
+            }
+            items.truncate(want);
+        }
+    }
+    items.sort_unstable_by(cmp);
+    (skip, more)
+}
+
 impl EntityIndex {
     /// One page of the entities matching `predicate` (and `full_text`), in `order` then ref
     /// order, starting at `position`; `limit` `None` means all.
@@ -118,23 +145,7 @@ impl EntityIndex {
             let c = cmp_keyed(a, b, order);
             if backwards { c.reverse() } else { c }
         };
-        let skip = match position {
-            Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
-            _ => 0,
-        };
-        let want = limit.map(|l| skip.saturating_add(l));
-        let more;
-        match want {
-            Some(w) if w < keyed.len() => {
-                more = true;
-                if w > 0 {
-                    keyed.select_nth_unstable_by(w - 1, cmp);
-                }
-                keyed.truncate(w);
-            }
-            _ => more = false,
-        }
-        keyed.sort_unstable_by(cmp);
+        let (skip, more) = keep_window(&mut keyed, position, limit, cmp);
         let mut window: Vec<&Keyed<'_>> = keyed.iter().skip(skip).collect();
         if backwards {
             window.reverse();
@@ -192,23 +203,7 @@ impl EntityIndex {
             .collect();
         let backwards = matches!(position, Position::Before(_));
         let cmp = |a: &u32, b: &u32| if backwards { b.cmp(a) } else { a.cmp(b) };
-        let skip = match position {
-            Position::Offset(n) => usize::try_from(*n).unwrap_or(usize::MAX),
-            _ => 0,
-        };
-        let want = limit.map(|l| skip.saturating_add(l));
-        let more;
-        match want {
-            Some(w) if w < ranks.len() => {
-                more = true;
-                if w > 0 {
-                    ranks.select_nth_unstable_by(w - 1, cmp);
-                }
-                ranks.truncate(w);
-            }
-            _ => more = false,
-        }
-        ranks.sort_unstable_by(cmp);
+        let (skip, more) = keep_window(&mut ranks, position, limit, cmp);
         let mut window: Vec<u32> = ranks
             .into_iter()
             .skip(skip)
