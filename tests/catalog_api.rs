@@ -1147,11 +1147,9 @@ async fn the_queue_and_the_provider_refs_index_after_migration_7() {
     b.stop().await.unwrap();
 }
 
-/// Migration 6: an entity's own relations are stored with it, and `relations` keeps a row
-/// only for what an entity says about another (the other end's view). Rows a database
-/// written before the migration holds for an entity's own relations are still read until the
-/// entity is processed again, which replaces them.
-async fn own_relations_are_stored_with_the_entity() {
+/// A backend reading `catalog.yaml` in the returned directory: the component `svc`, owned by
+/// `team-a`, and the organisation.
+async fn start_with_svc() -> (tempfile::TempDir, TestBackend) {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         dir.path(),
@@ -1159,6 +1157,15 @@ async fn own_relations_are_stored_with_the_entity() {
         &format!("{}{ORG}", component("svc", "")),
     );
     let b = start(&config(&[&file], &all_kinds(), "")).await;
+    (dir, b)
+}
+
+/// Migration 6: an entity's own relations are stored with it, and `relations` keeps a row
+/// only for what an entity says about another (the other end's view). Rows a database
+/// written before the migration holds for an entity's own relations are still read until the
+/// entity is processed again, which replaces them.
+async fn own_relations_are_stored_with_the_entity() {
+    let (_dir, b) = start_with_svc().await;
     let db = b.database("catalog").await.unwrap();
     let svc_ref = "component:default/svc";
     let svc_path = "/entities/by-name/component/default/svc";
@@ -1248,13 +1255,7 @@ async fn own_relations_are_stored_with_the_entity() {
 /// A new version that fails processing keeps the last good one, its own relations among
 /// them (they are stored with the processed entity), and reports the error on it.
 async fn a_failed_reprocessing_keeps_the_last_good_entity_and_its_relations() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "catalog.yaml",
-        &format!("{}{ORG}", component("svc", "")),
-    );
-    let b = start(&config(&[&file], &all_kinds(), "")).await;
+    let (dir, b) = start_with_svc().await;
     let svc_path = "/entities/by-name/component/default/svc";
     let before = entity(&b, svc_path).await;
     assert!(

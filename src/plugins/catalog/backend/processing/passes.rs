@@ -93,13 +93,12 @@ impl Engine {
         queue: &mut VecDeque<String>,
     ) -> Result<(), CatalogError> {
         let now = now_ms();
-        // Which rows are gone (another process may have deleted one since it was read), and
-        // which were processed before. An outcome whose row is gone is dropped: writing it
-        // would leave relations and references that nothing deletes.
+        // Another process may have deleted a row since it was read: that outcome is dropped,
+        // since writing it would leave relations and references that nothing deletes.
         let ids: Vec<String> = outcomes.iter().map(|o| o.entity_id.clone()).collect();
-        let states = store::row_states(tx, &ids).await?;
+        let gone = store::gone(tx, &ids).await?;
         drop(ids);
-        outcomes.retain(|o| !states.gone.contains(&o.entity_id));
+        outcomes.retain(|o| !gone.contains(&o.entity_id));
         // What this batch changes for stitching, queued in the same transaction.
         let mut marks = StitchMarks::default();
         let child_refs: Vec<String> = outcomes
@@ -212,14 +211,12 @@ impl Engine {
                 }
                 new_targets.insert(o.entity_ref.clone(), refs.into_iter().collect());
             }
-            let relations = (!own.is_empty()).then(|| {
-                serde_json::Value::Array(
-                    own.into_iter()
-                        .map(|(t, target)| serde_json::json!([t, target]))
-                        .collect(),
-                )
-                .to_string()
-            });
+            // `[[type, target], …]`: a pair serialises as a two-item array.
+            let relations = if own.is_empty() {
+                None
+            } else {
+                serde_json::to_string(&own).ok()
+            };
             processed_rows.push(ProcessedWrite {
                 entity_id: o.entity_id.clone(),
                 processed,
@@ -229,15 +226,15 @@ impl Engine {
             });
         }
         // Entities processed for the first time (all of a first ingestion) have no relations
-        // or references to replace: the read above spares the four statements that would
-        // find none.
+        // or references to replace: one read spares the four statements that would find none.
+        let before = store::processed_before(tx, &changed_ok_ids).await?;
         let (old_ids, old_refs): (Vec<String>, Vec<String>) = changed_ok_ids
             .iter()
             .zip(&changed_ok_refs)
-            .filter(|(id, _)| states.processed.contains(*id))
+            .filter(|(id, _)| before.contains(*id))
             .map(|(id, r)| (id.clone(), r.clone()))
             .unzip();
-        drop(states);
+        drop(before);
         let next_update = self.next_update();
         store::update_processed_many(tx, processed_rows, next_update).await?;
         if !changed_ok_ids.is_empty() {
