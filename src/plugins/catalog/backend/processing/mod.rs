@@ -271,8 +271,8 @@ impl Engine {
                 &mut inserts,
                 &mut updates,
             ) {
-                Ok(changed) => {
-                    if changed {
+                Ok(planned) => {
+                    if planned != passes::Upsert::Same {
                         queue.push(entity_ref.clone());
                     }
                     accepted.push(entity_ref);

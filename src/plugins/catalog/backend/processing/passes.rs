@@ -13,7 +13,7 @@ use crate::services::logger::LogLevel;
 use super::super::error::CatalogError;
 use super::super::stitch_queue::StitchMarks;
 use super::super::store::{self, ExistingRow, ProcessedWrite, StateRow, UnprocessedWrite};
-use super::outcome::{Outcome, ProcessingError};
+use super::outcome::{Child, Outcome, ProcessingError};
 use super::{Engine, now_ms};
 
 /// Entities processed per batch, by default (`catalog.processing.batchSize`).
@@ -22,12 +22,40 @@ pub(crate) const DEFAULT_BATCH_SIZE: usize = 1000;
 /// by default (`catalog.processing.maxBufferedChildren`).
 pub(crate) const DEFAULT_MAX_BUFFERED_CHILDREN: usize = 5000;
 /// Entities processed at the same time.
-const CONCURRENCY: usize = 16;
+pub(super) const CONCURRENCY: usize = 16;
 /// How many times one entity may be processed in one pass (guards against emit loops).
 const MAX_VISITS: u32 = 3;
 
+/// What a new version of an entity does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Upsert {
+    /// There was no row: one is inserted.
+    New,
+    /// The row holds another version: it is updated and processed again.
+    Changed,
+    /// The row holds this version already.
+    Same,
+}
+
+/// The children's rows a batch writes.
+#[derive(Default)]
+struct ChildPlan {
+    /// New rows, inserted unprocessed.
+    inserts: Vec<UnprocessedWrite>,
+    /// Changed rows.
+    updates: Vec<UnprocessedWrite>,
+}
+
+/// An entity processed before its row was stored (see `Engine::process_ahead`): the row it
+/// gets, should there still be none when it is written, and its outcome.
+pub(crate) struct Fresh {
+    pub(super) row: UnprocessedWrite,
+    pub(super) outcome: Outcome,
+}
+
 impl Engine {
-    /// Decides what to do with a new version of an entity.
+    /// Decides what to do with a new version of an entity: a new row goes to `inserts`, a
+    /// changed one to `updates`. `Err` holds the location key of the row it conflicts with.
     pub(super) fn plan_upsert(
         existing: &mut HashMap<String, ExistingRow>,
         entity_ref: &str,
@@ -36,7 +64,7 @@ impl Engine {
         location_key: Option<&str>,
         inserts: &mut Vec<UnprocessedWrite>,
         updates: &mut Vec<UnprocessedWrite>,
-    ) -> Result<bool, Option<String>> {
+    ) -> Result<Upsert, Option<String>> {
         match existing.get_mut(entity_ref) {
             None => {
                 // Time-ordered (v7): ids made together sort together, so the indexes keyed by
@@ -58,7 +86,7 @@ impl Engine {
                     unprocessed_hash: hash.to_owned(),
                     location_key: location_key.map(str::to_owned),
                 });
-                Ok(true)
+                Ok(Upsert::New)
             }
             Some(row) => {
                 if let (Some(old), Some(new)) = (row.location_key.as_deref(), location_key) {
@@ -67,7 +95,7 @@ impl Engine {
                     }
                 }
                 if row.unprocessed_hash == hash {
-                    return Ok(false);
+                    return Ok(Upsert::Same);
                 }
                 row.unprocessed_hash = hash.to_owned();
                 if location_key.is_some() {
@@ -80,16 +108,82 @@ impl Engine {
                     unprocessed_hash: hash.to_owned(),
                     location_key: row.location_key.clone(),
                 });
-                Ok(true)
+                Ok(Upsert::Changed)
             }
         }
     }
 
-    /// Writes a batch of sealed outcomes ([`Outcome::seal`]) in `tx`.
+    /// Plans the rows of the children `o` emitted (nothing when its processing failed) and
+    /// returns the refs it emits. New and changed children are queued for processing.
+    fn plan_children(
+        &self,
+        o: &mut Outcome,
+        existing: &mut HashMap<String, ExistingRow>,
+        plan: &mut ChildPlan,
+        queue: &mut VecDeque<String>,
+    ) -> Vec<String> {
+        let mut refs = Vec::new();
+        if !o.succeeded() {
+            return refs;
+        }
+        let mut seen = HashSet::new();
+        for c in &mut o.children {
+            if !seen.insert(c.entity_ref.clone()) {
+                continue;
+            }
+            // The text moves to the write; the ref and hash stay for the result hash.
+            match Self::plan_upsert(
+                existing,
+                &c.entity_ref,
+                std::mem::take(&mut c.json),
+                &c.hash,
+                Some(&c.location_key),
+                &mut plan.inserts,
+                &mut plan.updates,
+            ) {
+                Ok(planned) => {
+                    if planned != Upsert::Same {
+                        queue.push_back(c.entity_ref.clone());
+                    }
+                    refs.push(c.entity_ref.clone());
+                }
+                Err(other) => {
+                    let message = format!(
+                        "entity {} from {} conflicts with the same entity from {}; the first one is kept",
+                        c.entity_ref,
+                        c.location_key,
+                        other.unwrap_or_default()
+                    );
+                    self.logger.log(
+                        LogLevel::Warn,
+                        &message,
+                        &[("entity", &c.entity_ref), ("location", &c.location_key)],
+                    );
+                    o.errors
+                        .push(ProcessingError::new("ConflictError", message));
+                    // The error is part of the result hash.
+                    o.hash = None;
+                }
+            }
+        }
+        refs
+    }
+
+    /// Writes a batch of sealed outcomes ([`Outcome::seal`]) in `tx`, after the entities in
+    /// `fresh` that still have no row (the others are dropped: the write of the outcome that
+    /// emitted them plans them as usual).
+    ///
+    /// A fresh entity's row is inserted processed, with its relations and references, but it
+    /// is not marked for stitching: until the outcome that emitted it is written, with the
+    /// reference that keeps it from being an orphan, no drain may stitch it. That write marks
+    /// every child of an entity processed for the first time. Should the process stop
+    /// between the two, the parent is still due, never processed, and its next processing
+    /// finds the rows and marks them.
     async fn write_batch(
         &self,
         tx: &mut DbTransaction,
         mut outcomes: Vec<Outcome>,
+        fresh: Vec<Fresh>,
         queue: &mut VecDeque<String>,
     ) -> Result<(), CatalogError> {
         let now = now_ms();
@@ -101,64 +195,52 @@ impl Engine {
         outcomes.retain(|o| !gone.contains(&o.entity_id));
         // What this batch changes for stitching, queued in the same transaction.
         let mut marks = StitchMarks::default();
-        let child_refs: Vec<String> = outcomes
+        // The fresh entities, the children of every outcome.
+        let child_refs: Vec<String> = fresh
             .iter()
-            .flat_map(|o| o.children.iter().map(|c| c.entity_ref.clone()))
+            .map(|f| &f.row.entity_ref)
+            .chain(
+                outcomes
+                    .iter()
+                    .chain(fresh.iter().map(|f| &f.outcome))
+                    .flat_map(|o| &o.children)
+                    .map(|c| &c.entity_ref),
+            )
+            .cloned()
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
         let mut existing = store::existing_rows(tx, &child_refs).await?;
         drop(child_refs);
-        let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-        let mut accepted: Vec<Vec<String>> = Vec::with_capacity(outcomes.len());
-        for o in &mut outcomes {
-            let mut refs = Vec::new();
-            let mut seen = HashSet::new();
-            if o.succeeded() {
-                for c in &mut o.children {
-                    if !seen.insert(c.entity_ref.clone()) {
-                        continue;
-                    }
-                    // The text moves to the write; the ref and hash stay for the result hash.
-                    match Self::plan_upsert(
-                        &mut existing,
-                        &c.entity_ref,
-                        std::mem::take(&mut c.json),
-                        &c.hash,
-                        Some(&c.location_key),
-                        &mut inserts,
-                        &mut updates,
-                    ) {
-                        Ok(changed) => {
-                            if changed {
-                                queue.push_back(c.entity_ref.clone());
-                            }
-                            refs.push(c.entity_ref.clone());
-                        }
-                        Err(other) => {
-                            let message = format!(
-                                "entity {} from {} conflicts with the same entity from {}; the first one is kept",
-                                c.entity_ref,
-                                c.location_key,
-                                other.unwrap_or_default()
-                            );
-                            self.logger.log(
-                                LogLevel::Warn,
-                                &message,
-                                &[("entity", &c.entity_ref), ("location", &c.location_key)],
-                            );
-                            o.errors
-                                .push(ProcessingError::new("ConflictError", message));
-                            // The error is part of the result hash.
-                            o.hash = None;
-                        }
-                    }
-                }
+        // Fresh entities first: they come before the outcome that emitted them.
+        let mut fresh_rows = Vec::with_capacity(fresh.len());
+        let first_fresh = outcomes.len();
+        for f in fresh {
+            if existing.contains_key(&f.row.entity_ref) {
+                continue;
             }
-            accepted.push(refs);
+            existing.insert(
+                f.row.entity_ref.clone(),
+                ExistingRow {
+                    entity_id: f.row.entity_id.clone(),
+                    location_key: f.row.location_key.clone(),
+                    unprocessed_hash: f.row.unprocessed_hash.clone(),
+                },
+            );
+            fresh_rows.push(f.row);
+            outcomes.push(f.outcome);
         }
-        store::insert_unprocessed(tx, inserts, now).await?;
-        store::update_unprocessed(tx, updates, now).await?;
+        let mut plan = ChildPlan::default();
+        let mut accepted: Vec<Vec<String>> = Vec::with_capacity(outcomes.len());
+        // In queue order (earlier emitters win conflicts), then the fresh ones.
+        for o in &mut outcomes {
+            accepted.push(self.plan_children(o, &mut existing, &mut plan, queue));
+        }
+        drop(existing);
+        store::insert_unprocessed(tx, plan.inserts, now).await?;
+        store::update_unprocessed(tx, plan.updates, now).await?;
+        let mut fresh_rows = fresh_rows.into_iter();
+        let mut fresh_writes = Vec::new();
 
         let mut changed_ok_ids = Vec::new();
         let mut changed_ok_refs = Vec::new();
@@ -167,9 +249,12 @@ impl Engine {
         let mut new_targets: HashMap<String, HashSet<String>> = HashMap::new();
         let mut keep_old: HashSet<String> = HashSet::new();
         let mut processed_rows = Vec::new();
+        // Succeeded outcomes of entities processed for the first time.
+        let mut first_refs: Vec<String> = Vec::new();
         // Outcomes that changed nothing only become due again; the rest do in their update.
         let mut unchanged_ids = Vec::new();
-        for (o, refs) in outcomes.iter_mut().zip(accepted) {
+        for (i, (o, refs)) in outcomes.iter_mut().zip(accepted).enumerate() {
+            let is_fresh = i >= first_fresh;
             let processed = o.processed_json.take();
             // Cleared above when a conflict added an error.
             let hash = match o.hash.take() {
@@ -187,10 +272,17 @@ impl Engine {
             };
             let succeeded = processed.is_some();
             let mut own = Vec::new();
-            marks.stitch(o.entity_ref.clone());
+            if !is_fresh {
+                marks.stitch(o.entity_ref.clone());
+            }
             if succeeded {
-                changed_ok_ids.push(o.entity_id.clone());
-                changed_ok_refs.push(o.entity_ref.clone());
+                // A row new in this batch has no relations or references to replace.
+                if is_fresh {
+                    first_refs.push(o.entity_ref.clone());
+                } else {
+                    changed_ok_ids.push(o.entity_id.clone());
+                    changed_ok_refs.push(o.entity_ref.clone());
+                }
                 // Relations about the entity itself are stored with it; the rest get a row
                 // each, found by their source when that entity is stitched.
                 for r in &o.relations {
@@ -217,27 +309,45 @@ impl Engine {
             } else {
                 serde_json::to_string(&own).ok()
             };
-            processed_rows.push(ProcessedWrite {
+            let row = ProcessedWrite {
                 entity_id: o.entity_id.clone(),
                 processed,
                 result_hash: hash,
                 errors,
                 relations,
-            });
+            };
+            // One row for each fresh outcome, in their order.
+            let unprocessed = if is_fresh { fresh_rows.next() } else { None };
+            match unprocessed {
+                Some(unprocessed) => fresh_writes.push((unprocessed, row)),
+                None => processed_rows.push(row),
+            }
         }
         // Entities processed for the first time (all of a first ingestion) have no relations
         // or references to replace: one read spares the four statements that would find none.
         let before = store::processed_before(tx, &changed_ok_ids).await?;
-        let (old_ids, old_refs): (Vec<String>, Vec<String>) = changed_ok_ids
-            .iter()
-            .zip(&changed_ok_refs)
-            .filter(|(id, _)| before.contains(*id))
-            .map(|(id, r)| (id.clone(), r.clone()))
-            .unzip();
+        let (mut old_ids, mut old_refs) = (Vec::new(), Vec::new());
+        for (id, r) in changed_ok_ids.iter().zip(&changed_ok_refs) {
+            if before.contains(id) {
+                old_ids.push(id.clone());
+                old_refs.push(r.clone());
+            } else {
+                first_refs.push(r.clone());
+            }
+        }
         drop(before);
+        // An entity processed for the first time has every child stitched: a child written
+        // fresh is stitched only from here (see above), and one an earlier parent left as an
+        // orphan is one no longer.
+        for r in &first_refs {
+            if let Some(targets) = new_targets.get(r) {
+                marks.stitch_all(targets.iter().cloned());
+            }
+        }
         let next_update = self.next_update();
+        store::insert_processed(tx, fresh_writes, next_update).await?;
         store::update_processed_many(tx, processed_rows, next_update).await?;
-        if !changed_ok_ids.is_empty() {
+        if !new_targets.is_empty() {
             marks.stitch_all(store::relation_sources_of(tx, &old_ids).await?);
             store::delete_where_in(
                 tx,
@@ -283,18 +393,54 @@ impl Engine {
     pub(super) async fn write_outcomes(
         &self,
         outcomes: Vec<Outcome>,
+        fresh: Vec<Fresh>,
     ) -> Result<VecDeque<String>, CatalogError> {
         let mut changed = VecDeque::new();
-        if outcomes.is_empty() {
+        if outcomes.is_empty() && fresh.is_empty() {
             return Ok(changed);
         }
         // Outcomes come sealed from the pass; sealing again only guards the invariant.
         let outcomes = outcomes.into_iter().map(Outcome::seal).collect();
+        let fresh = fresh
+            .into_iter()
+            .map(|f| Fresh {
+                row: f.row,
+                outcome: f.outcome.seal(),
+            })
+            .collect();
         let mut tx = self.begin().await?;
-        self.write_batch(&mut tx, outcomes, &mut changed).await?;
+        self.write_batch(&mut tx, outcomes, fresh, &mut changed)
+            .await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         self.checkpoint_beside_writer();
         Ok(changed)
+    }
+
+    /// Processes the children of `parent`, an entity processed for the first time, and
+    /// writes them processed, a batch (`catalog.processing.batchSize`) per transaction: each
+    /// batch is written while the next one is processed. The children are distinct refs in
+    /// the order `parent` emitted them. `parent`'s own outcome is written after them (see
+    /// [`Engine::write_batch`]). Returns how many were processed.
+    async fn write_ahead(
+        &self,
+        parent: &Outcome,
+        writer: &mut Writer,
+        queue: &mut VecDeque<String>,
+    ) -> Result<usize, CatalogError> {
+        if !parent.succeeded() {
+            return Ok(0);
+        }
+        let mut seen = HashSet::new();
+        let children: Vec<&Child> = parent
+            .children
+            .iter()
+            .filter(|c| seen.insert(c.entity_ref.as_str()))
+            .collect();
+        for chunk in children.chunks(self.options.batch_size.max(1)) {
+            let fresh = self.process_ahead(chunk).await;
+            writer.start(self, Vec::new(), fresh, queue).await?;
+        }
+        Ok(children.len())
     }
 
     // ---------------------------------------------------------------- passes
@@ -362,12 +508,25 @@ impl Engine {
                 while running.len() < window {
                     let Some(r) = rows.next() else { break };
                     running.push_back(async move {
-                        self.process(&r.entity_id, &r.entity_ref, &r.unprocessed, r.result_hash)
+                        let o = self
+                            .process(&r.entity_id, &r.entity_ref, &r.unprocessed, r.result_hash)
                             .await
-                            .seal()
+                            .seal();
+                        (o, r.first)
                     });
                 }
-                let Some(o) = running.next().await else { break };
+                let Some((o, first)) = running.next().await else {
+                    break;
+                };
+                if first && !o.children.is_empty() {
+                    // Earlier outcomes first: they win conflicts over these children.
+                    writer
+                        .start(self, std::mem::take(&mut outcomes), Vec::new(), &mut queue)
+                        .await?;
+                    buffered = 0;
+                    // Mostly processing: each batch's write runs beside the next one's.
+                    processed += self.write_ahead(&o, &mut writer, &mut queue).await?;
+                }
                 buffered += o.children.len();
                 window = if o.children.len() >= few {
                     1
@@ -379,7 +538,7 @@ impl Engine {
                     process_time += t.elapsed();
                     let w = std::time::Instant::now();
                     writer
-                        .start(self, std::mem::take(&mut outcomes), &mut queue)
+                        .start(self, std::mem::take(&mut outcomes), Vec::new(), &mut queue)
                         .await?;
                     // At the budget: finish the write before holding more.
                     writer.wait(&mut queue).await?;
@@ -391,7 +550,7 @@ impl Engine {
             drop(running);
             process_time += t.elapsed();
             let t = std::time::Instant::now();
-            writer.start(self, outcomes, &mut queue).await?;
+            writer.start(self, outcomes, Vec::new(), &mut queue).await?;
             if buffered * 2 >= self.options.max_buffered_children {
                 // The next batch would hold another budget's worth beside this one.
                 writer.wait(&mut queue).await?;
@@ -448,20 +607,22 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits for the write in flight, then starts writing `outcomes` (nothing when empty).
+    /// Waits for the write in flight, then starts writing `fresh` and `outcomes` (nothing
+    /// when both are empty).
     async fn start(
         &mut self,
         engine: &Engine,
         outcomes: Vec<Outcome>,
+        fresh: Vec<Fresh>,
         queue: &mut VecDeque<String>,
     ) -> Result<(), CatalogError> {
         self.wait(queue).await?;
-        if outcomes.is_empty() {
+        if outcomes.is_empty() && fresh.is_empty() {
             return Ok(());
         }
         let engine = engine.me.upgrade().ok_or(CatalogError::Interrupted)?;
         self.in_flight = Some(tokio::spawn(async move {
-            engine.write_outcomes(outcomes).await
+            engine.write_outcomes(outcomes, fresh).await
         }));
         Ok(())
     }

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use futures::StreamExt as _;
+
 use serde_json::Value;
 
 use crate::plugins::catalog::common::{
@@ -15,8 +17,10 @@ use super::super::locations::{
     annotate_location, location_entity_targets, sha1_hex, strip_catalog_fields,
 };
 use super::super::read::resolve_placeholders;
+use super::super::store::UnprocessedWrite;
 use super::Engine;
 use super::outcome::{Child, Outcome, ProcessingError, Relation};
+use super::passes::Fresh;
 
 /// Which processor hook runs.
 #[derive(Clone, Copy)]
@@ -42,6 +46,41 @@ impl Engine {
             .map_err(|err| ProcessingError::from(&err))?;
         }
         Ok(entity)
+    }
+
+    /// Processes `children` (distinct refs) before any row of theirs is stored, each under
+    /// the id its row gets should it be new, `CONCURRENCY` at a time: the pass does this for
+    /// the children of an entity processed for the first time, which are nearly all new, and
+    /// writes them processed (see `Engine::write_batch`).
+    pub(super) async fn process_ahead(&self, children: &[&Child]) -> Vec<Fresh> {
+        let mut out = Vec::with_capacity(children.len());
+        let mut children = children.iter();
+        let mut running = futures::stream::FuturesOrdered::new();
+        loop {
+            while running.len() < super::passes::CONCURRENCY {
+                let Some(c) = children.next() else { break };
+                // Time-ordered, as `Engine::plan_upsert` makes them.
+                let id = uuid::Uuid::now_v7().to_string();
+                running.push_back(async move {
+                    let outcome = self.process(&id, &c.entity_ref, &c.json, None).await.seal();
+                    Fresh {
+                        row: UnprocessedWrite {
+                            entity_id: id,
+                            entity_ref: c.entity_ref.clone(),
+                            unprocessed: c.json.clone(),
+                            unprocessed_hash: c.hash.clone(),
+                            location_key: Some(c.location_key.clone()),
+                        },
+                        outcome,
+                    }
+                });
+            }
+            let Some(fresh) = running.next().await else {
+                break;
+            };
+            out.push(fresh);
+        }
+        out
     }
 
     /// Processes one unprocessed entity: placeholders, processors, validation, location

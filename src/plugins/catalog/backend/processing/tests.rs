@@ -386,7 +386,10 @@ async fn an_outcome_whose_row_is_gone_writes_nothing() {
         .seal();
     assert!(outcome.succeeded(), "{:?}", outcome.errors);
     assert!(!outcome.relations.is_empty());
-    let changed = engine.write_outcomes(vec![outcome]).await.expect("write");
+    let changed = engine
+        .write_outcomes(vec![outcome], Vec::new())
+        .await
+        .expect("write");
     assert!(changed.is_empty());
     for table in [
         "refresh_state",
@@ -395,5 +398,114 @@ async fn an_outcome_whose_row_is_gone_writes_nothing() {
         "stitch_queue",
     ] {
         assert_eq!(count(&db, table).await, 0, "{table}");
+    }
+}
+
+/// The children of a location read for the first time are written processed, a batch per
+/// transaction, before the location's own outcome. A process that stops between the two
+/// loses nothing: the children are not stitched (not even as orphans, which this engine
+/// deletes) until the location's next processing finds them stored and stitches them.
+#[tokio::test]
+async fn children_written_ahead_of_their_parent_wait_for_its_next_processing() {
+    use super::super::store::{self, UnprocessedWrite};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("catalog.yaml");
+    let yaml: String = (0..3)
+        .map(|i| {
+            format!(
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c{i}\n\
+                 spec:\n  type: service\n  lifecycle: production\n  owner: team-0\n"
+            )
+        })
+        .collect();
+    std::fs::write(&file, yaml).expect("write");
+    let db = migrated_db().await;
+    let engine = test_engine(
+        db.clone(),
+        Vec::new(),
+        Duration::from_secs(100),
+        2,
+        dir.path(),
+    );
+    // The location's row as a provider leaves it: unprocessed, due, and referenced by the
+    // provider.
+    let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
+        .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
+    let json = serde_json::to_string(&location).expect("json");
+    let (id, location_ref) = (
+        uuid::Uuid::now_v7().to_string(),
+        "location:default/children".to_owned(),
+    );
+    let mut tx = engine.begin().await.expect("begin");
+    let row = UnprocessedWrite {
+        entity_id: id.clone(),
+        entity_ref: location_ref.clone(),
+        unprocessed: json.clone(),
+        unprocessed_hash: "hash".to_owned(),
+        location_key: None,
+    };
+    store::insert_unprocessed(&mut tx, vec![row], now_ms())
+        .await
+        .expect("insert");
+    store::insert_references(
+        &mut tx,
+        vec![(Some("test".to_owned()), None, location_ref.clone())],
+    )
+    .await
+    .expect("reference");
+    tx.commit().await.expect("commit");
+
+    // The location's first processing writes its children, then the process stops.
+    let outcome = engine.process(&id, &location_ref, &json, None).await.seal();
+    let children: Vec<&super::outcome::Child> = outcome.children.iter().collect();
+    assert_eq!(children.len(), 3);
+    let fresh = engine.process_ahead(&children).await;
+    engine
+        .write_outcomes(Vec::new(), fresh)
+        .await
+        .expect("write children");
+    drop(outcome);
+    let stored = state_rows(&db).await;
+    assert_eq!(stored.len(), 4);
+    assert!(
+        stored
+            .iter()
+            .all(|(r, _, _, hash)| hash.is_some() == r.starts_with("component:")),
+        "children processed, location not: {stored:?}"
+    );
+    let queued: Vec<(String,)> = crate::services::database::Sql::new(
+        "SELECT entity_ref FROM stitch_queue ORDER BY entity_ref",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("queue");
+    // Only the other end of their relations (the owner) is marked.
+    assert_eq!(queued, [("group:default/team-0".to_owned(),)]);
+    engine.drain_stitch_queue().await.expect("drain");
+    assert_eq!(count(&db, "refresh_state").await, 4, "orphans deleted");
+    assert_eq!(count(&db, "final_entities").await, 0);
+
+    // The location is still due: its next processing keeps the rows and stitches them.
+    assert_eq!(engine.process_due().await.expect("process"), 1);
+    let after = state_rows(&db).await;
+    assert!(
+        after.iter().all(|(_, _, _, hash)| hash.is_some()),
+        "{after:?}"
+    );
+    for ((r, id, _, _), (_, old_id, _, _)) in after.iter().zip(&stored) {
+        assert_eq!(id, old_id, "{r} was written again");
+    }
+    assert_eq!(count(&db, "final_entities").await, 4);
+    let finals: Vec<(String,)> = crate::services::database::Sql::new(
+        "SELECT final_entity FROM final_entities WHERE entity_ref LIKE 'component:%'",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("finals");
+    assert_eq!(finals.len(), 3);
+    for (text,) in finals {
+        let entity: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let annotations = &entity["metadata"]["annotations"];
+        assert!(annotations.get("backstage.io/orphan").is_none(), "{entity}");
     }
 }

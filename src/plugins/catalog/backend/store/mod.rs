@@ -221,6 +221,8 @@ pub(crate) struct StateRow {
     pub(crate) entity_ref: String,
     pub(crate) unprocessed: String,
     pub(crate) result_hash: Option<String>,
+    /// Never processed successfully: no processed entity is stored.
+    pub(crate) first: bool,
 }
 
 /// What is known of an existing row when a new version arrives.

@@ -8,13 +8,20 @@ use crate::services::database::{DbTransaction, Dialect, PluginDatabase, Sql, pla
 use super::super::error::CatalogError;
 use super::*;
 
+/// `entity_id, entity_ref, unprocessed_entity, result_hash`, and `'y'` when no processed
+/// entity is stored.
+type StateColumns = (String, String, String, Option<String>, Option<String>);
+
 pub(crate) async fn load_state_rows(
     tx: &mut DbTransaction,
     refs: &[String],
 ) -> Result<Vec<StateRow>, CatalogError> {
-    let rows: Vec<(String, String, String, Option<String>)> = select_in(
+    // Whether a processed entity is stored, as text: a boolean decodes differently on each
+    // database, a text literal the same everywhere.
+    let rows: Vec<StateColumns> = select_in(
         tx,
-        "SELECT entity_id, entity_ref, unprocessed_entity, result_hash FROM refresh_state WHERE",
+        "SELECT entity_id, entity_ref, unprocessed_entity, result_hash, \
+         CASE WHEN processed_entity IS NULL THEN 'y' END FROM refresh_state WHERE",
         "entity_ref",
         refs,
         "",
@@ -24,11 +31,12 @@ pub(crate) async fn load_state_rows(
     Ok(rows
         .into_iter()
         .map(
-            |(entity_id, entity_ref, unprocessed, result_hash)| StateRow {
+            |(entity_id, entity_ref, unprocessed, result_hash, first)| StateRow {
                 entity_id,
                 entity_ref,
                 unprocessed,
                 result_hash,
+                first: first.is_some(),
             },
         )
         .collect())
@@ -85,6 +93,41 @@ pub(crate) async fn insert_unprocessed(
         6,
         values,
         "insert refresh state",
+    )
+    .await
+}
+
+/// Inserts the rows of entities processed before their first write (see
+/// `Engine::process_ahead`), with their processing results, due again at
+/// `next_update_at`: one write of each row.
+pub(crate) async fn insert_processed(
+    tx: &mut DbTransaction,
+    rows: Vec<(UnprocessedWrite, ProcessedWrite)>,
+    next_update_at: i64,
+) -> Result<(), CatalogError> {
+    let values = rows
+        .into_iter()
+        .map(|(u, p)| {
+            vec![
+                text(u.entity_id),
+                text(u.entity_ref),
+                text(u.unprocessed),
+                text(u.unprocessed_hash),
+                opt_text(u.location_key),
+                crate::services::database::DbValue::Int(Some(next_update_at)),
+                opt_text(p.processed),
+                text(p.result_hash),
+                opt_text(p.errors),
+                opt_text(p.relations),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, location_key, next_update_at, processed_entity, result_hash, errors, relations)",
+        10,
+        values,
+        "insert processed refresh state",
     )
     .await
 }
