@@ -290,22 +290,29 @@ async fn migrated_db() -> PluginDatabase {
     db
 }
 
+/// `catalog.yaml` in `dir`: components `c0` to `c{n-1}`, owned in turn by `team-0` to
+/// `team-{teams-1}`.
+fn components_file(dir: &std::path::Path, n: usize, teams: usize) -> std::path::PathBuf {
+    let yaml: String = (0..n)
+        .map(|i| {
+            format!(
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c{i}\n\
+                 spec:\n  type: service\n  lifecycle: production\n  owner: team-{}\n",
+                i % teams
+            )
+        })
+        .collect();
+    let file = dir.join("catalog.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    file
+}
+
 /// A location's children are all processed and stitched whether `maxBufferedChildren` holds
 /// them all or makes the pass write (and wait) several times over.
 #[tokio::test]
 async fn a_locations_children_are_processed_whatever_the_children_budget() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("catalog.yaml");
-    let yaml: String = (0..7)
-        .map(|i| {
-            format!(
-                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c{i}\n\
-                 spec:\n  type: service\n  lifecycle: production\n  owner: team-{}\n",
-                i % 2
-            )
-        })
-        .collect();
-    std::fs::write(&file, yaml).expect("write");
+    let file = components_file(dir.path(), 7, 2);
     for buffered in [3, 1000] {
         let db = migrated_db().await;
         // Batches of 2; a budget of 3 children is less than the location emits.
@@ -409,16 +416,7 @@ async fn an_outcome_whose_row_is_gone_writes_nothing() {
 async fn children_written_ahead_of_their_parent_wait_for_its_next_processing() {
     use super::super::store::{self, UnprocessedWrite};
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("catalog.yaml");
-    let yaml: String = (0..3)
-        .map(|i| {
-            format!(
-                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c{i}\n\
-                 spec:\n  type: service\n  lifecycle: production\n  owner: team-0\n"
-            )
-        })
-        .collect();
-    std::fs::write(&file, yaml).expect("write");
+    let file = components_file(dir.path(), 3, 1);
     let db = migrated_db().await;
     let engine = test_engine(
         db.clone(),
