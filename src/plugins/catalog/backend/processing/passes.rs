@@ -416,6 +416,16 @@ impl Engine {
         Ok(changed)
     }
 
+    /// How many children an entity processed for the first time must emit for the pass to
+    /// store them processed ([`Engine::write_ahead`]): a quarter of a batch. Each batch of
+    /// children is a write of its own, and the outcomes held before them are written first,
+    /// so below that the transactions it adds would cost more than the rows it saves (a
+    /// catalog of many small location files, one or two entities each, takes the usual
+    /// path: children inserted unprocessed with their parent's outcome).
+    fn ahead_min_children(&self) -> usize {
+        (self.options.batch_size / 4).max(1)
+    }
+
     /// Processes the children of `parent`, an entity processed for the first time, and
     /// writes them processed, a batch (`catalog.processing.batchSize`) per transaction: each
     /// batch is written while the next one is processed. The children are distinct refs in
@@ -518,7 +528,7 @@ impl Engine {
                 let Some((o, first)) = running.next().await else {
                     break;
                 };
-                if first && !o.children.is_empty() {
+                if first && o.children.len() >= self.ahead_min_children() {
                     // Earlier outcomes first: they win conflicts over these children.
                     writer
                         .start(self, std::mem::take(&mut outcomes), Vec::new(), &mut queue)
