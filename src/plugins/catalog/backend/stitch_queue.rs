@@ -13,7 +13,7 @@
 //! deleted (with its unreferenced subtree) when nothing references it any more, whatever
 //! `catalog.orphanStrategy` says: that is how entities a provider removed go away.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::services::database::{DbTransaction, Dialect, Sql, placeholders};
 use crate::services::logger::LogLevel;
@@ -43,6 +43,10 @@ fn stitch_chunk(dialect: Dialect) -> usize {
 fn stitch_chunk(_: Dialect) -> usize {
     3
 }
+/// Parts of a stitch chunk built at once while an earlier part is written: with the parts
+/// read beside the writing transaction, building is the slowest stage of the three, and one
+/// blocking thread per part in flight keeps both cores of a small host busy.
+const BUILDING: usize = 2;
 /// Rows per multi-row insert into the queue (three binds each).
 const ROWS_PER_INSERT: usize = 2000;
 
@@ -351,64 +355,112 @@ impl Engine {
     /// transaction.
     ///
     /// `refs` go in parts of a quarter chunk, pipelined: while one part's final entities are
-    /// built (and compressed) on a blocking thread, the transaction reads the next part and
-    /// then writes the part built before. The CPU work of building overlaps the database's
-    /// work instead of alternating with it; the transaction's statements stay in order.
+    /// built (and compressed) on a blocking thread, the next part is read and the part built
+    /// before is written. The CPU work of building overlaps the database's work instead of
+    /// alternating with it; the transaction's statements stay in order.
+    ///
+    /// When `unreferenced` is given (this transaction deleted nothing), the parts are read
+    /// on a read transaction of their own, beside this one's writes (see
+    /// [`Engine::read_beside`]); otherwise in this transaction.
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
         refs: &[String],
         unreferenced: Option<HashSet<String>>,
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
-        let mut changed = Vec::new();
         let part = stitch_chunk(tx.dialect()).div_ceil(4).max(1);
-        let mut building: Option<tokio::task::JoinHandle<BuiltPart>> = None;
-        for chunk in refs.chunks(part) {
-            let next = self.read_part(tx, chunk, unreferenced.as_ref()).await?;
-            let built = match building.take() {
-                Some(handle) => Some(handle.await.map_err(|_| CatalogError::Interrupted)?),
-                None => None,
+        let (inputs, reader) = match (unreferenced, self.me.upgrade()) {
+            (Some(known), Some(engine)) if refs.len() > part => {
+                let (send, received) = tokio::sync::mpsc::channel(1);
+                let parts: Vec<Vec<String>> = refs.chunks(part).map(<[String]>::to_vec).collect();
+                let reader =
+                    tokio::spawn(async move { engine.read_beside(parts, known, send).await });
+                (Inputs::Beside(received), Some(reader))
+            }
+            (unreferenced, _) => (
+                Inputs::Here {
+                    parts: refs.chunks(part),
+                    unreferenced,
+                },
+                None,
+            ),
+        };
+        let result = self.stitch_parts(tx, inputs).await;
+        if let Some(reader) = reader {
+            // The reader stops early only when it failed, or when the parts stopped being
+            // taken (then `result` holds the error).
+            reader.await.map_err(|_| CatalogError::Interrupted)??;
+        }
+        result
+    }
+
+    /// Builds and writes the parts `inputs` yields, in order (see [`Engine::stitch`]).
+    async fn stitch_parts(
+        &self,
+        tx: &mut DbTransaction,
+        mut inputs: Inputs<'_>,
+    ) -> Result<Vec<IndexedEntity>, CatalogError> {
+        let mut changed = Vec::new();
+        let mut building: VecDeque<tokio::task::JoinHandle<BuiltPart>> = VecDeque::new();
+        loop {
+            let next = match &mut inputs {
+                Inputs::Beside(received) => match received.recv().await {
+                    Some(input) => Some(input),
+                    None => break,
+                },
+                Inputs::Here {
+                    parts,
+                    unreferenced,
+                } => match parts.next() {
+                    Some(refs) => read_part(tx, refs, unreferenced.as_ref()).await?,
+                    None => break,
+                },
             };
-            building = next.map(|input| {
+            if let Some(input) = next {
                 let index = self.index.clone();
-                tokio::task::spawn_blocking(move || build_part(input, index.codec()))
-            });
-            if let Some(built) = built {
-                self.write_part(tx, built, &mut changed).await?;
+                building.push_back(tokio::task::spawn_blocking(move || {
+                    build_part(input, index.codec())
+                }));
+            }
+            // The oldest part is written while the ones after it are built.
+            while building.len() > BUILDING {
+                if let Some(handle) = building.pop_front() {
+                    let built = handle.await.map_err(|_| CatalogError::Interrupted)?;
+                    self.write_part(tx, built, &mut changed).await?;
+                }
             }
         }
-        if let Some(handle) = building {
+        for handle in building {
             let built = handle.await.map_err(|_| CatalogError::Interrupted)?;
             self.write_part(tx, built, &mut changed).await?;
         }
         Ok(changed)
     }
 
-    /// Reads what building a part's final entities takes; `None` when none of `refs` is
-    /// stored any more.
-    async fn read_part(
+    /// Reads `parts` for a stitching transaction on a read transaction of its own, and sends
+    /// each part's input to `send`: the database reads the next parts beside the stitching
+    /// transaction's writes (on PostgreSQL and MySQL, in another server process). It reads
+    /// what the stitching transaction would read. That transaction holds the catalog's writer
+    /// lock, so nothing these reads see changes before it commits, and none of its own writes
+    /// is among what they see: it deleted nothing, and the final rows it writes are those of
+    /// other parts. `known_unreferenced` is what it found unreferenced.
+    async fn read_beside(
         &self,
-        tx: &mut DbTransaction,
-        refs: &[String],
-        unreferenced: Option<&HashSet<String>>,
-    ) -> Result<Option<PartInput>, CatalogError> {
-        let rows = store::stitch_rows(tx, refs).await?;
-        if rows.is_empty() {
-            return Ok(None);
+        parts: Vec<Vec<String>>,
+        known_unreferenced: HashSet<String>,
+        send: tokio::sync::mpsc::Sender<PartInput>,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.begin_read().await?;
+        for refs in &parts {
+            let Some(input) = read_part(&mut tx, refs, Some(&known_unreferenced)).await? else {
+                continue;
+            };
+            if send.send(input).await.is_err() {
+                // The stitching transaction stopped taking parts: it failed.
+                break;
+            }
         }
-        let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
-        let relations = store::relations_from(tx, &present).await?;
-        let stored = store::stored_finals(tx, &present).await?;
-        let orphans: HashSet<String> = match unreferenced {
-            Some(known) => present.into_iter().filter(|r| known.contains(r)).collect(),
-            None => store::unreferenced(tx, &present).await?,
-        };
-        Ok(Some(PartInput {
-            rows,
-            relations,
-            orphans,
-            stored,
-        }))
+        tx.commit().await.map_err(CatalogError::db("commit"))
     }
 
     /// Writes a built part's final entities; what changed joins `changed`.
@@ -431,7 +483,45 @@ impl Engine {
     }
 }
 
-/// What building one part of a stitch chunk takes, read in the chunk's transaction.
+/// Reads what building a part's final entities takes; `None` when none of `refs` is
+/// stored any more.
+async fn read_part(
+    tx: &mut DbTransaction,
+    refs: &[String],
+    unreferenced: Option<&HashSet<String>>,
+) -> Result<Option<PartInput>, CatalogError> {
+    let rows = store::stitch_rows(tx, refs).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let present: Vec<String> = rows.iter().map(|r| r.entity_ref.clone()).collect();
+    let relations = store::relations_from(tx, &present).await?;
+    let stored = store::stored_finals(tx, &present).await?;
+    let orphans: HashSet<String> = match unreferenced {
+        Some(known) => present.into_iter().filter(|r| known.contains(r)).collect(),
+        None => store::unreferenced(tx, &present).await?,
+    };
+    Ok(Some(PartInput {
+        rows,
+        relations,
+        orphans,
+        stored,
+    }))
+}
+
+/// Where a stitching transaction's parts come from.
+enum Inputs<'a> {
+    /// Read by [`Engine::read_beside`] on a read transaction of its own.
+    Beside(tokio::sync::mpsc::Receiver<PartInput>),
+    /// Read in the stitching transaction, part by part.
+    Here {
+        parts: std::slice::Chunks<'a, String>,
+        unreferenced: Option<HashSet<String>>,
+    },
+}
+
+/// What building one part of a stitch chunk takes, read in the stitching transaction or
+/// beside it.
 struct PartInput {
     rows: Vec<store::StitchRow>,
     /// `(type, target)` of the relations whose source is each entity ref.

@@ -66,7 +66,7 @@ pub(crate) struct Engine {
     pub(super) options: EngineOptions,
     lock: tokio::sync::Mutex<()>,
     /// The engine itself, for work that must outlive the caller's future.
-    me: Weak<Engine>,
+    pub(super) me: Weak<Engine>,
     /// The in-memory read model every query is answered from.
     pub(crate) index: Arc<EntityIndex>,
     /// The catalog plugin's logger (`LOGGER`).
