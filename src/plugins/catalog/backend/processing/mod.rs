@@ -7,6 +7,7 @@
 mod outcome;
 mod passes;
 mod process;
+mod writer;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 
-use crate::services::database::DbTransaction;
+use crate::services::database::{DbTransaction, Dialect};
 use crate::services::logger::LogLevel;
 
 use super::super::error::CatalogError;
 use super::super::stitch_queue::StitchMarks;
 use super::super::store::{self, ExistingRow, ProcessedWrite, StateRow, UnprocessedWrite};
 use super::outcome::{Child, Outcome, ProcessingError};
+use super::writer::{Writer, seal_fresh};
 use super::{Engine, now_ms};
 
 /// Entities processed per batch, by default (`catalog.processing.batchSize`).
@@ -185,6 +186,7 @@ impl Engine {
         mut outcomes: Vec<Outcome>,
         fresh: Vec<Fresh>,
         queue: &mut VecDeque<String>,
+        lock_late: bool,
     ) -> Result<(), CatalogError> {
         let now = now_ms();
         // Another process may have deleted a row since it was read: that outcome is dropped,
@@ -385,6 +387,9 @@ impl Engine {
             store::insert_references(tx, new_references).await?;
         }
         store::set_next_update(tx, &unchanged_ids, next_update).await?;
+        if lock_late {
+            store::lock_writers(tx).await?;
+        }
         marks.write(tx).await
     }
 
@@ -399,20 +404,74 @@ impl Engine {
         if outcomes.is_empty() && fresh.is_empty() {
             return Ok(changed);
         }
+        if self.writes_beside(&outcomes, &fresh) {
+            return self.write_fresh_beside(fresh).await;
+        }
         // Outcomes come sealed from the pass; sealing again only guards the invariant.
-        let outcomes = outcomes.into_iter().map(Outcome::seal).collect();
-        let fresh = fresh
-            .into_iter()
-            .map(|f| Fresh {
-                row: f.row,
-                outcome: f.outcome.seal(),
-            })
-            .collect();
+        let outcomes: Vec<Outcome> = outcomes.into_iter().map(Outcome::seal).collect();
+        let fresh = seal_fresh(fresh);
         let mut tx = self.begin().await?;
-        self.write_batch(&mut tx, outcomes, fresh, &mut changed)
+        if outcomes.is_empty() {
+            // Only children processed ahead of their parent: see `store::commit_lazily`.
+            store::commit_lazily(&mut tx).await?;
+        }
+        self.write_batch(&mut tx, outcomes, fresh, &mut changed, false)
             .await?;
         tx.commit().await.map_err(CatalogError::db("commit"))?;
         self.checkpoint_beside_writer();
+        Ok(changed)
+    }
+
+    /// Whether a write of `outcomes` and `fresh` may run beside another such write (see
+    /// [`Engine::write_fresh_beside`]): on PostgreSQL, for children processed ahead of their
+    /// parent that emit nothing themselves (nearly every entity of a location file).
+    pub(super) fn writes_beside(&self, outcomes: &[Outcome], fresh: &[Fresh]) -> bool {
+        outcomes.is_empty()
+            && !fresh.is_empty()
+            && self.db.dialect() == Dialect::Postgres
+            && fresh.iter().all(|f| f.outcome.children.is_empty())
+    }
+
+    /// Writes children processed ahead of their parent that emit nothing, taking the writer
+    /// lock only for their stitch marks, last: the rows, relations and references, most of
+    /// the work, go in beside the writes of other transactions (two such writes of a pass at
+    /// a time, on two server processes).
+    ///
+    /// Without the lock, what it read of other rows (which of its refs are stored already)
+    /// may change before it commits. A row another transaction inserts for one of its refs
+    /// makes its own insert fail on the unique ref. A row deleted meanwhile only means a
+    /// child it left to its parent's write, which plans it under the lock as before. The
+    /// relations and references it inserts are its own entities', which nothing else writes,
+    /// and the marks of the entities its relations point at are written under the lock, as
+    /// everywhere: a drain that stitched one of them before this commit did not see the new
+    /// relations, and the mark queues it again.
+    ///
+    /// Any failure (that conflict, a lock it waited for too long, a deadlock) leaves these
+    /// children to the usual path: the write is rolled back and nothing is returned, and the
+    /// parent's write, which comes after, inserts each child that has no row unprocessed and
+    /// queues it, as for a parent with few children.
+    async fn write_fresh_beside(
+        &self,
+        fresh: Vec<Fresh>,
+    ) -> Result<VecDeque<String>, CatalogError> {
+        let fresh = seal_fresh(fresh);
+        let count = fresh.len();
+        let mut changed = VecDeque::new();
+        let written = async {
+            let mut tx = store::begin_unlocked(&self.db).await?;
+            store::commit_lazily(&mut tx).await?;
+            self.write_batch(&mut tx, Vec::new(), fresh, &mut changed, true)
+                .await?;
+            tx.commit().await.map_err(CatalogError::db("commit"))
+        };
+        if let Err(e) = written.await {
+            self.logger.log(
+                LogLevel::Info,
+                "children processed ahead of their parent were not written; they take the usual path",
+                &[("children", &count.to_string()), ("error", &e.to_string())],
+            );
+            return Ok(VecDeque::new());
+        }
         Ok(changed)
     }
 
@@ -428,7 +487,8 @@ impl Engine {
 
     /// Processes the children of `parent`, an entity processed for the first time, and
     /// writes them processed, a batch (`catalog.processing.batchSize`) per transaction: each
-    /// batch is written while the next one is processed. The children are distinct refs in
+    /// batch is written while the next one is processed (on PostgreSQL, up to two batches
+    /// are written at a time: [`Engine::write_fresh_beside`]). The children are distinct refs in
     /// the order `parent` emitted them. `parent`'s own outcome is written after them (see
     /// [`Engine::write_batch`]). Returns how many were processed.
     async fn write_ahead(
@@ -446,7 +506,11 @@ impl Engine {
             .iter()
             .filter(|c| seen.insert(c.entity_ref.as_str()))
             .collect();
-        for chunk in children.chunks(self.options.batch_size.max(1)) {
+        // The first batch is a quarter of the others, so that the first write starts after
+        // a quarter of a batch's processing instead of a whole one's.
+        let size = self.options.batch_size.max(1);
+        let (first, rest) = children.split_at((size / 4).max(1).min(children.len()));
+        for chunk in std::iter::once(first).chain(rest.chunks(size)) {
             let fresh = self.process_ahead(chunk).await;
             writer.start(self, Vec::new(), fresh, queue).await?;
         }
@@ -588,52 +652,6 @@ impl Engine {
                 ],
             );
         }
-        Ok(())
-    }
-}
-
-/// The write of a pass's outcomes in flight: outcomes are written on a task of their own
-/// while the pass processes the next ones, one write at a time and in order, so processing
-/// (CPU) and writing (mostly the database) overlap. Writes stay sequential: each starts once
-/// the one before it has committed, and what it changed joins the queue in that order. A
-/// write that carries half the children budget (`catalog.processing.maxBufferedChildren`) or
-/// more is waited for before processing goes on, so overlapping never doubles what a pass
-/// holds (a batch of locations that emit thousands of entities each is written in turn).
-///
-/// Nothing is lost if the pass stops early: a write already started commits or rolls back
-/// as a whole on its own task, with the stitch marks its results call for.
-#[derive(Default)]
-struct Writer {
-    in_flight: Option<tokio::task::JoinHandle<Result<VecDeque<String>, CatalogError>>>,
-}
-
-impl Writer {
-    /// Waits for the write in flight, if any, and queues what it changed.
-    async fn wait(&mut self, queue: &mut VecDeque<String>) -> Result<(), CatalogError> {
-        if let Some(handle) = self.in_flight.take() {
-            let changed = handle.await.map_err(|_| CatalogError::Interrupted)??;
-            queue.extend(changed);
-        }
-        Ok(())
-    }
-
-    /// Waits for the write in flight, then starts writing `fresh` and `outcomes` (nothing
-    /// when both are empty).
-    async fn start(
-        &mut self,
-        engine: &Engine,
-        outcomes: Vec<Outcome>,
-        fresh: Vec<Fresh>,
-        queue: &mut VecDeque<String>,
-    ) -> Result<(), CatalogError> {
-        self.wait(queue).await?;
-        if outcomes.is_empty() && fresh.is_empty() {
-            return Ok(());
-        }
-        let engine = engine.me.upgrade().ok_or(CatalogError::Interrupted)?;
-        self.in_flight = Some(tokio::spawn(async move {
-            engine.write_outcomes(outcomes, fresh).await
-        }));
         Ok(())
     }
 }

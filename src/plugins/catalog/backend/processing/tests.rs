@@ -51,6 +51,27 @@ fn buffered_engine(
     max_buffered_children: usize,
     dir: &std::path::Path,
 ) -> Arc<Engine> {
+    logged_engine(
+        db,
+        processors,
+        interval,
+        batch_size,
+        max_buffered_children,
+        dir,
+        Arc::new(crate::services::logger::CapturingLogger::new()),
+    )
+}
+
+/// [`buffered_engine`] logging to `logger`.
+fn logged_engine(
+    db: PluginDatabase,
+    processors: Vec<Arc<dyn CatalogProcessor>>,
+    interval: Duration,
+    batch_size: usize,
+    max_buffered_children: usize,
+    dir: &std::path::Path,
+    logger: Arc<dyn crate::services::logger::LoggerService>,
+) -> Arc<Engine> {
     Engine::new(
         db,
         processors,
@@ -70,7 +91,7 @@ fn buffered_engine(
             crate::services::url_reader::FileUrlReader::new([dir]),
             1 << 20,
         ),
-        Arc::new(crate::services::logger::CapturingLogger::new()),
+        logger,
     )
 }
 
@@ -506,4 +527,92 @@ async fn children_written_ahead_of_their_parent_wait_for_its_next_processing() {
         let annotations = &entity["metadata"]["annotations"];
         assert!(annotations.get("backstage.io/orphan").is_none(), "{entity}");
     }
+}
+
+/// On PostgreSQL the children a location emits are written ahead of it, two batches at a
+/// time, taking the writer lock only for their stitch marks. A batch that meets another
+/// transaction's row for one of its refs gives up after the lock timeout and leaves its
+/// children to the usual path: the location's write inserts them unprocessed and the pass
+/// processes them, so every entity is stored and stitched.
+#[tokio::test]
+async fn children_written_beside_other_writes_give_way_to_a_row_being_inserted() {
+    use super::super::store::{self, UnprocessedWrite};
+    use crate::services::database::DatabaseManager;
+    let Ok(url) = std::env::var("BACKLOT_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: BACKLOT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = components_file(dir.path(), 40, 3);
+    let prefix = format!("backlot_beside_{}_", uuid::Uuid::new_v4().simple());
+    let config = serde_json::json!({ "client": "pg", "connection": url, "prefix": prefix });
+    let manager = DatabaseManager::from_config(Some(&config), dir.path()).expect("config");
+    let db = manager.for_plugin("catalog").await.expect("database");
+    store::migrate(&db).await.expect("migrate");
+    let logger = Arc::new(crate::services::logger::CapturingLogger::new());
+    let engine = logged_engine(
+        db.clone(),
+        Vec::new(),
+        Duration::from_secs(100),
+        8,
+        super::DEFAULT_MAX_BUFFERED_CHILDREN,
+        dir.path(),
+        logger.clone(),
+    );
+    // Another writer's transaction holds a row for `c17` (in the third batch of children)
+    // and rolls back only after the lock timeout.
+    let mut other = db.begin().await.expect("begin");
+    let row = UnprocessedWrite {
+        entity_id: uuid::Uuid::now_v7().to_string(),
+        entity_ref: "component:default/c17".to_owned(),
+        unprocessed: "{}".to_owned(),
+        unprocessed_hash: "other".to_owned(),
+        location_key: Some("elsewhere".to_owned()),
+    };
+    store::insert_unprocessed(&mut other, vec![row], now_ms())
+        .await
+        .expect("insert");
+    let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
+        .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
+    let ingesting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .apply_mutation_now(
+                    "test",
+                    EntityProviderMutation::Full {
+                        entities: vec![crate::plugins::catalog::node::DeferredEntity::new(
+                            location, None,
+                        )],
+                    },
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    other.rollback().await.expect("rollback");
+    let ingested = ingesting.await.expect("task");
+    let rows = state_rows(&db).await;
+    let finals = count(&db, "final_entities").await;
+    let queued = count(&db, "stitch_queue").await;
+    manager.close().await;
+    let admin = sqlx::postgres::PgPool::connect(&url).await.expect("admin");
+    sqlx::query(&format!("DROP DATABASE {prefix}catalog WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop database");
+    ingested.expect("ingest");
+    let gave_way = logger
+        .messages()
+        .iter()
+        .filter(|m| m.contains("take the usual path"))
+        .count();
+    assert_eq!(gave_way, 1, "{:?}", logger.messages());
+    assert_eq!(rows.len(), 41, "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, _, _, hash)| hash.is_some()),
+        "{rows:?}"
+    );
+    assert_eq!(finals, 41);
+    assert_eq!(queued, 0);
 }

@@ -404,6 +404,49 @@ pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// PostgreSQL: the commit of `tx` does not wait for its log to reach the disk
+/// (`synchronous_commit = off` for this transaction only). For the writes of children
+/// processed ahead of their parent (`Engine::write_ahead`) alone. If the server stops before
+/// that log is flushed, those commits are lost, and nothing else: the server's log is one
+/// sequence, so the parent's own write, which commits after them and waits for its flush,
+/// makes them durable first, and so does any other commit that waits (a drain that read
+/// their rows among them). Until the parent's write is durable, the parent is still due and
+/// still never processed, so its next processing writes the lost children again.
+pub(crate) async fn commit_lazily(tx: &mut DbTransaction) -> Result<(), CatalogError> {
+    if tx.dialect() == crate::services::database::Dialect::Postgres {
+        Sql::new("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::db("tune transaction"))?;
+    }
+    Ok(())
+}
+
+/// How long a write that has not taken the catalog's writer lock waits for a lock
+/// (PostgreSQL's `lock_timeout`): for the writer lock, or for a transaction that inserted
+/// one of its refs. Past it the write gives up and its entities take the locked path (see
+/// `Engine::write_fresh_beside`); below PostgreSQL's deadlock check (one second by
+/// default), so in a deadlock with a locked writer this write is the one that yields.
+const UNLOCKED_LOCK_TIMEOUT: &str = "500ms";
+
+/// A transaction that writes catalog rows without the writer lock yet, on PostgreSQL: its
+/// lock waits end after [`UNLOCKED_LOCK_TIMEOUT`]. It must take the lock
+/// ([`lock_writers`]) before it writes stitch marks.
+pub(crate) async fn begin_unlocked(db: &PluginDatabase) -> Result<DbTransaction, CatalogError> {
+    let mut tx = db
+        .begin()
+        .await
+        .map_err(CatalogError::db("begin transaction"))?;
+    tune(&mut tx).await?;
+    Sql::new(format!(
+        "SET LOCAL lock_timeout = '{UNLOCKED_LOCK_TIMEOUT}'"
+    ))
+    .execute(&mut tx)
+    .await
+    .map_err(CatalogError::db("tune transaction"))?;
+    Ok(tx)
+}
+
 pub(crate) async fn migrate(db: &PluginDatabase) -> Result<(), CatalogError> {
     db.migrate(MIGRATIONS)
         .await
