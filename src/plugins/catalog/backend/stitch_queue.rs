@@ -75,8 +75,10 @@ impl StitchMarks {
     /// Writes the marks in `tx`, which holds the catalog's writer lock.
     ///
     /// A plain mark leaves a row already queued as it is (`DO NOTHING`): every transaction
-    /// that writes the queue, the drain's among them, holds the writer lock from its first
-    /// statement, so no drain can have read that row and be about to dequeue it. Re-marking
+    /// that writes the queue, the drain's among them, holds the writer lock from before its
+    /// first queue statement until it ends (from its first statement, but for the batches of
+    /// `Engine::write_fresh_beside`, which take it before their marks), so no drain can have
+    /// read that row and be about to dequeue it. Re-marking
     /// costs an index probe instead of a new row version; during a first ingestion most marks
     /// are re-marks (a group or an API is marked by every batch that relates to it). An eager
     /// mark makes a queued row eager.

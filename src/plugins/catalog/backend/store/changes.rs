@@ -30,7 +30,11 @@
 //! process the engine's own lock already serialises writers, so this costs nothing there;
 //! across replicas it trades write concurrency (which would only collide) for passes that
 //! never fail. Every writer takes this lock before any other row lock, so writers cannot
-//! deadlock on each other.
+//! deadlock on each other, with one exception: on PostgreSQL, a batch of children written
+//! ahead of their parent inserts its rows first and takes the lock only for its stitch marks
+//! (`Engine::write_fresh_beside`). Its inserts conflict only with a writer inserting the same
+//! refs, and its lock waits end after 500 ms, below the server's deadlock check: in a
+//! deadlock it is the one that gives up, and its children take the locked path.
 //!
 //! A rolled-back transaction leaves no generation and no log rows; generations without log
 //! rows (a bump that changed nothing) are harmless, so readers never rely on the log being
@@ -60,7 +64,8 @@ fn now_ms() -> i64 {
 }
 
 /// Takes the catalog's writer lock (the generation counter's row) for the rest of `tx`: the
-/// first statement of every transaction that writes catalog rows (see the module docs).
+/// first statement of every transaction that writes catalog rows, but for the one exception
+/// in the module docs.
 pub(crate) async fn lock_writers(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     let sql = if tx.dialect() == crate::services::database::Dialect::Sqlite {
         // SQLite has no row locks: a no-op write takes the database's write lock now (waiting
