@@ -7,9 +7,9 @@
 mod outcome;
 mod passes;
 mod process;
-mod writer;
 #[cfg(test)]
 pub(crate) mod tests;
+mod writer;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Weak};

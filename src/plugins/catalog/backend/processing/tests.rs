@@ -39,31 +39,12 @@ pub(crate) fn test_engine(
         batch_size,
         super::DEFAULT_MAX_BUFFERED_CHILDREN,
         dir,
-    )
-}
-
-/// [`test_engine`] with `maxBufferedChildren` set.
-fn buffered_engine(
-    db: PluginDatabase,
-    processors: Vec<Arc<dyn CatalogProcessor>>,
-    interval: Duration,
-    batch_size: usize,
-    max_buffered_children: usize,
-    dir: &std::path::Path,
-) -> Arc<Engine> {
-    logged_engine(
-        db,
-        processors,
-        interval,
-        batch_size,
-        max_buffered_children,
-        dir,
         Arc::new(crate::services::logger::CapturingLogger::new()),
     )
 }
 
-/// [`buffered_engine`] logging to `logger`.
-fn logged_engine(
+/// [`test_engine`] with `maxBufferedChildren` set, logging to `logger`.
+fn buffered_engine(
     db: PluginDatabase,
     processors: Vec<Arc<dyn CatalogProcessor>>,
     interval: Duration,
@@ -328,6 +309,23 @@ fn components_file(dir: &std::path::Path, n: usize, teams: usize) -> std::path::
     file
 }
 
+/// Ingests the location `location:default/children`, a file location of `file`, as a
+/// provider's full mutation.
+async fn ingest_location(engine: &Engine, file: &std::path::Path) -> Result<(), CatalogError> {
+    let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
+        .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
+    engine
+        .apply_mutation_now(
+            "test",
+            EntityProviderMutation::Full {
+                entities: vec![crate::plugins::catalog::node::DeferredEntity::new(
+                    location, None,
+                )],
+            },
+        )
+        .await
+}
+
 /// A location's children are all processed and stitched whether `maxBufferedChildren` holds
 /// them all or makes the pass write (and wait) several times over.
 #[tokio::test]
@@ -344,20 +342,9 @@ async fn a_locations_children_are_processed_whatever_the_children_budget() {
             2,
             buffered,
             dir.path(),
+            Arc::new(crate::services::logger::CapturingLogger::new()),
         );
-        let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
-            .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
-        engine
-            .apply_mutation_now(
-                "test",
-                EntityProviderMutation::Full {
-                    entities: vec![crate::plugins::catalog::node::DeferredEntity::new(
-                        location, None,
-                    )],
-                },
-            )
-            .await
-            .expect("ingest");
+        ingest_location(&engine, &file).await.expect("ingest");
         let rows = state_rows(&db).await;
         assert_eq!(rows.len(), 8, "buffered {buffered}: {rows:?}");
         for (entity_ref, _, _, hash) in &rows {
@@ -550,7 +537,7 @@ async fn children_written_beside_other_writes_give_way_to_a_row_being_inserted()
     let db = manager.for_plugin("catalog").await.expect("database");
     store::migrate(&db).await.expect("migrate");
     let logger = Arc::new(crate::services::logger::CapturingLogger::new());
-    let engine = logged_engine(
+    let engine = buffered_engine(
         db.clone(),
         Vec::new(),
         Duration::from_secs(100),
@@ -572,22 +559,9 @@ async fn children_written_beside_other_writes_give_way_to_a_row_being_inserted()
     store::insert_unprocessed(&mut other, vec![row], now_ms())
         .await
         .expect("insert");
-    let location = Entity::new("backstage.io/v1alpha1", "Location", "children")
-        .with_spec(serde_json::json!({ "type": "file", "target": file.display().to_string() }));
     let ingesting = {
         let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .apply_mutation_now(
-                    "test",
-                    EntityProviderMutation::Full {
-                        entities: vec![crate::plugins::catalog::node::DeferredEntity::new(
-                            location, None,
-                        )],
-                    },
-                )
-                .await
-        })
+        tokio::spawn(async move { ingest_location(&engine, &file).await })
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
     other.rollback().await.expect("rollback");

@@ -20,7 +20,7 @@ pub(crate) use references::*;
 pub(crate) use refresh_state::*;
 
 use crate::services::database::{
-    DbTransaction, FromDbRow, Migration, PluginDatabase, Sql, placeholders,
+    DbTransaction, Dialect, FromDbRow, Migration, PluginDatabase, Sql, placeholders,
 };
 
 use super::error::CatalogError;
@@ -389,18 +389,25 @@ pub(super) fn opt_text(s: Option<String>) -> crate::services::database::DbValue 
 /// those reads go through the index (the stitching read of relations took 73 ms instead of
 /// 135 ms). It lasts until the transaction ends.
 pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
-    if tx.dialect() == crate::services::database::Dialect::Sqlite {
-        Sql::new("PRAGMA cache_size = -2048; PRAGMA cache_spill = 1024; PRAGMA wal_autocheckpoint = 8000")
-            .execute(&mut *tx)
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            set(
+                tx,
+                "PRAGMA cache_size = -2048; PRAGMA cache_spill = 1024; PRAGMA wal_autocheckpoint = 8000",
+            )
             .await
-            .map_err(CatalogError::db("tune connection"))?;
+        }
+        Dialect::Postgres => set(tx, "SET LOCAL enable_seqscan = off").await,
+        Dialect::Mysql => Ok(()),
     }
-    if tx.dialect() == crate::services::database::Dialect::Postgres {
-        Sql::new("SET LOCAL enable_seqscan = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("tune connection"))?;
-    }
+}
+
+/// Runs a setting statement (`SET LOCAL …`, `PRAGMA …`) in `tx`.
+async fn set(tx: &mut DbTransaction, statement: &str) -> Result<(), CatalogError> {
+    Sql::new(statement)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::db("tune transaction"))?;
     Ok(())
 }
 
@@ -413,11 +420,8 @@ pub(crate) async fn tune(tx: &mut DbTransaction) -> Result<(), CatalogError> {
 /// their rows among them). Until the parent's write is durable, the parent is still due and
 /// still never processed, so its next processing writes the lost children again.
 pub(crate) async fn commit_lazily(tx: &mut DbTransaction) -> Result<(), CatalogError> {
-    if tx.dialect() == crate::services::database::Dialect::Postgres {
-        Sql::new("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(CatalogError::db("tune transaction"))?;
+    if tx.dialect() == Dialect::Postgres {
+        set(tx, "SET LOCAL synchronous_commit = off").await?;
     }
     Ok(())
 }
@@ -438,12 +442,11 @@ pub(crate) async fn begin_unlocked(db: &PluginDatabase) -> Result<DbTransaction,
         .await
         .map_err(CatalogError::db("begin transaction"))?;
     tune(&mut tx).await?;
-    Sql::new(format!(
-        "SET LOCAL lock_timeout = '{UNLOCKED_LOCK_TIMEOUT}'"
-    ))
-    .execute(&mut tx)
-    .await
-    .map_err(CatalogError::db("tune transaction"))?;
+    set(
+        &mut tx,
+        &format!("SET LOCAL lock_timeout = '{UNLOCKED_LOCK_TIMEOUT}'"),
+    )
+    .await?;
     Ok(tx)
 }
 
