@@ -361,9 +361,10 @@ impl Engine {
     /// before is written. The CPU work of building overlaps the database's work instead of
     /// alternating with it; the transaction's statements stay in order.
     ///
-    /// When `unreferenced` is given (this transaction deleted nothing), the parts are read
-    /// on a read transaction of their own, beside this one's writes (see
-    /// [`Engine::read_beside`]); otherwise in this transaction.
+    /// When `unreferenced` is given (this transaction deleted nothing) and the database
+    /// allows it ([`Engine::reads_beside`]), the parts are read on a read transaction of their
+    /// own, beside this one's writes (see [`Engine::read_beside`]); otherwise in this
+    /// transaction.
     async fn stitch(
         &self,
         tx: &mut DbTransaction,
@@ -372,7 +373,7 @@ impl Engine {
     ) -> Result<Vec<IndexedEntity>, CatalogError> {
         let part = stitch_chunk(tx.dialect()).div_ceil(4).max(1);
         let (inputs, reader) = match (unreferenced, self.me.upgrade()) {
-            (Some(known), Some(engine)) if refs.len() > part => {
+            (Some(known), Some(engine)) if refs.len() > part && self.reads_beside() => {
                 let (send, received) = tokio::sync::mpsc::channel(1);
                 let parts: Vec<Vec<String>> = refs.chunks(part).map(<[String]>::to_vec).collect();
                 let reader =
@@ -394,6 +395,16 @@ impl Engine {
             reader.await.map_err(|_| CatalogError::Interrupted)??;
         }
         result
+    }
+
+    /// Whether a stitching transaction may read its parts beside itself
+    /// ([`Engine::read_beside`]): wherever a read never waits for another transaction's
+    /// writes (PostgreSQL's and MySQL's snapshots, SQLite's write-ahead log), so not on an
+    /// in-memory SQLite database. There the pool's connections share one cache with a lock
+    /// per table, and a read of a table the stitching transaction has written waits for its
+    /// commit, while that transaction waits for the read.
+    pub(crate) fn reads_beside(&self) -> bool {
+        !(self.db.dialect() == Dialect::Sqlite && self.db.location() == ":memory:")
     }
 
     /// Builds and writes the parts `inputs` yields, in order (see [`Engine::stitch`]).

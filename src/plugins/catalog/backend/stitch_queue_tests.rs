@@ -19,8 +19,28 @@ async fn memory_db() -> PluginDatabase {
 }
 
 async fn engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
+    engine_on(memory_db().await).await
+}
+
+/// An engine on a SQLite database file in a temporary directory: there stitching reads its
+/// parts beside its writes.
+async fn file_engine() -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = memory_db().await;
+    let config = serde_json::json!({
+        "client": "better-sqlite3",
+        "connection": { "directory": dir.path().join("db").display().to_string() },
+    });
+    let db = DatabaseManager::from_config(Some(&config), dir.path())
+        .expect("config")
+        .for_plugin("catalog")
+        .await
+        .expect("database");
+    let (engine, db, _) = engine_on(db).await;
+    (engine, db, dir)
+}
+
+async fn engine_on(db: PluginDatabase) -> (Arc<Engine>, PluginDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
     store::migrate(&db).await.expect("migrate");
     let engine = test_engine(
         db.clone(),
@@ -69,6 +89,46 @@ fn child_refs(json: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_drain_over_many_chunks_stitches_everything_and_deletes_between_chunks() {
     let (engine, db, _dir) = engine().await;
+    assert!(!engine.reads_beside());
+    drain_over_many_chunks(&engine, &db).await;
+}
+
+/// The same on a database file, where each chunk's parts are read beside its writes.
+#[tokio::test]
+async fn a_drain_reading_its_parts_beside_its_writes_stitches_everything() {
+    let (engine, db, _dir) = file_engine().await;
+    assert!(engine.reads_beside());
+    drain_over_many_chunks(&engine, &db).await;
+}
+
+/// Why an in-memory database does not read beside a stitching transaction: a read of a table
+/// another connection of its pool has written, uncommitted, waits for that commit.
+#[tokio::test]
+async fn on_an_in_memory_database_a_read_waits_for_anothers_uncommitted_write() {
+    let db = memory_db().await;
+    store::migrate(&db).await.expect("migrate");
+    let mut writing = db.begin().await.expect("begin");
+    Sql::new(
+        "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity) \
+         VALUES ('1', 'group:default/a', 'h', '{}')",
+    )
+    .execute(&mut writing)
+    .await
+    .expect("insert");
+    let mut reading = db.begin_read().await.expect("begin read");
+    let read = Sql::new("SELECT COUNT(*) FROM final_entities WHERE entity_ref = 'group:default/b'")
+        .fetch_all::<(i64,)>(&mut reading);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), read)
+            .await
+            .is_err(),
+        "the read did not wait"
+    );
+}
+
+/// Ingests eleven teams, then drops one, checking every entity and relation each time.
+async fn drain_over_many_chunks(engine: &Engine, db: &PluginDatabase) {
+    let db = db.clone();
     let full = |n, skip| EntityProviderMutation::Full {
         entities: teams(n, skip),
     };
