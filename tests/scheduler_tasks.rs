@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -669,7 +669,10 @@ async fn router_lists_triggers_and_reports_errors() {
 struct RunLog {
     in_flight: AtomicBool,
     overlaps: AtomicUsize,
-    runs: Mutex<Vec<(usize, Instant)>>,
+    /// Who ran and when, by the wall clock: due times and leases are wall-clock times (the
+    /// database's clock), and a host may slew its wall clock against its monotonic one (seen
+    /// here: 5 ms a second), so `Instant`s would show runs early or leases short.
+    runs: Mutex<Vec<(usize, SystemTime)>>,
 }
 
 impl RunLog {
@@ -701,7 +704,7 @@ fn shared_task(
                 if log.in_flight.swap(true, Ordering::SeqCst) {
                     log.overlaps.fetch_add(1, Ordering::SeqCst);
                 }
-                log.runs.lock().push((instance, Instant::now()));
+                log.runs.lock().push((instance, SystemTime::now()));
                 tokio::select! {
                     _ = tokio::time::sleep(run_for) => {}
                     _ = token.cancelled() => {}
@@ -714,12 +717,17 @@ fn shared_task(
         .unwrap()
 }
 
+/// Wall-clock time from `start` to `at` (zero when `at` is earlier).
+fn since(start: SystemTime, at: SystemTime) -> Duration {
+    at.duration_since(start).unwrap_or_default()
+}
+
 async fn once_per_period(a: LeaseStore, b: LeaseStore) {
     let period = Duration::from_millis(200);
     let log = Arc::new(RunLog::default());
     let sa = scheduler("shared-plugin", a);
     let sb = scheduler("shared-plugin", b);
-    let start = Instant::now();
+    let start = SystemTime::now();
     sa.schedule_task(shared_task(
         0,
         period,
@@ -739,7 +747,7 @@ async fn once_per_period(a: LeaseStore, b: LeaseStore) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     sa.shutdown().await;
     sb.shutdown().await;
-    let elapsed = start.elapsed();
+    let elapsed = start.elapsed().unwrap_or_default();
     let runs = log.runs.lock().clone();
     let max_runs = (elapsed.as_millis() / period.as_millis()) as usize + 1;
     assert!(runs.len() >= 4, "too few runs: {}", runs.len());
@@ -757,9 +765,9 @@ async fn once_per_period(a: LeaseStore, b: LeaseStore) {
     for (k, (_, at)) in runs.iter().enumerate() {
         let earliest = period * k as u32;
         assert!(
-            *at - start + slack >= earliest,
+            since(start, *at) + slack >= earliest,
             "run {k} started {:?} after the start, before its period began at {earliest:?}",
-            *at - start
+            since(start, *at)
         );
     }
 }
@@ -790,7 +798,7 @@ async fn takeover_after_shutdown(a: LeaseStore, b: LeaseStore) {
     // The holder is mid-run; the other instance must not have run it.
     assert_eq!(log.by(1), 0);
     assert!(log.in_flight.load(Ordering::SeqCst));
-    let stopped = Instant::now();
+    let stopped = SystemTime::now();
     sa.shutdown().await;
     assert!(
         wait_until(Duration::from_secs(3), || log.by(1) >= 1).await,
@@ -939,7 +947,7 @@ async fn dead_holders_lease_expires_and_is_taken_over() {
     .execute(&pool)
     .await
     .unwrap();
-    let started = Instant::now();
+    let started = SystemTime::now();
     s.schedule_task(shared_task(
         1,
         Duration::from_millis(50),
@@ -960,7 +968,7 @@ async fn dead_holders_lease_expires_and_is_taken_over() {
     );
     assert!(wait_until(Duration::from_secs(3), || log.count() >= 1).await);
     let first_run = log.runs.lock()[0].1;
-    assert!(first_run - started >= Duration::from_millis(350));
+    assert!(since(started, first_run) >= Duration::from_millis(350));
     s.shutdown().await;
 }
 
