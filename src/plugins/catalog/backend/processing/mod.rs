@@ -195,6 +195,15 @@ impl Engine {
         Ok(tx)
     }
 
+    /// A transaction that writes catalog rows and takes the writer lock only before its
+    /// stitch marks, on PostgreSQL (see `Engine::write_fresh_beside`): its lock waits end
+    /// early ([`store::limit_lock_waits`]).
+    pub(super) async fn begin_unlocked(&self) -> Result<DbTransaction, CatalogError> {
+        let mut tx = tuned(self.db.begin().await).await?;
+        store::limit_lock_waits(&mut tx).await?;
+        Ok(tx)
+    }
+
     /// A transaction that only reads: it takes neither the catalog's writer lock nor, on
     /// SQLite, the database's, so it runs beside a write in flight (it sees what had committed
     /// when it began).

@@ -404,9 +404,6 @@ impl Engine {
         if outcomes.is_empty() && fresh.is_empty() {
             return Ok(changed);
         }
-        if self.writes_beside(&outcomes, &fresh) {
-            return self.write_fresh_beside(fresh).await;
-        }
         // Outcomes come sealed from the pass; sealing again only guards the invariant.
         let outcomes: Vec<Outcome> = outcomes.into_iter().map(Outcome::seal).collect();
         let fresh = seal_fresh(fresh);
@@ -450,7 +447,7 @@ impl Engine {
     /// children to the usual path: the write is rolled back and nothing is returned, and the
     /// parent's write, which comes after, inserts each child that has no row unprocessed and
     /// queues it, as for a parent with few children.
-    async fn write_fresh_beside(
+    pub(super) async fn write_fresh_beside(
         &self,
         fresh: Vec<Fresh>,
     ) -> Result<VecDeque<String>, CatalogError> {
@@ -458,7 +455,7 @@ impl Engine {
         let count = fresh.len();
         let mut changed = VecDeque::new();
         let written = async {
-            let mut tx = store::begin_unlocked(&self.db).await?;
+            let mut tx = self.begin_unlocked().await?;
             store::commit_lazily(&mut tx).await?;
             self.write_batch(&mut tx, Vec::new(), fresh, &mut changed, true)
                 .await?;
@@ -506,10 +503,11 @@ impl Engine {
             .iter()
             .filter(|c| seen.insert(c.entity_ref.as_str()))
             .collect();
-        // The first batch is a quarter of the others, so that the first write starts after
-        // a quarter of a batch's processing instead of a whole one's.
+        // The first batch is a quarter of the others (the least a parent takes this path
+        // for), so that the first write starts after a quarter of a batch's processing
+        // instead of a whole one's.
         let size = self.options.batch_size.max(1);
-        let (first, rest) = children.split_at((size / 4).max(1).min(children.len()));
+        let (first, rest) = children.split_at(self.ahead_min_children().min(children.len()));
         for chunk in std::iter::once(first).chain(rest.chunks(size)) {
             let fresh = self.process_ahead(chunk).await;
             writer.start(self, Vec::new(), fresh, queue).await?;

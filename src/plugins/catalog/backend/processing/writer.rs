@@ -68,10 +68,14 @@ impl Writer {
             return Ok(());
         }
         let engine = engine.me.upgrade().ok_or(CatalogError::Interrupted)?;
-        self.in_flight.push_back((
-            beside,
-            tokio::spawn(async move { engine.write_outcomes(outcomes, fresh).await }),
-        ));
+        let write = tokio::spawn(async move {
+            if beside {
+                engine.write_fresh_beside(fresh).await
+            } else {
+                engine.write_outcomes(outcomes, fresh).await
+            }
+        });
+        self.in_flight.push_back((beside, write));
         Ok(())
     }
 }

@@ -433,21 +433,15 @@ pub(crate) async fn commit_lazily(tx: &mut DbTransaction) -> Result<(), CatalogE
 /// default), so in a deadlock with a locked writer this write is the one that yields.
 const UNLOCKED_LOCK_TIMEOUT: &str = "500ms";
 
-/// A transaction that writes catalog rows without the writer lock yet, on PostgreSQL: its
-/// lock waits end after [`UNLOCKED_LOCK_TIMEOUT`]. It must take the lock
+/// Ends the lock waits of `tx` after [`UNLOCKED_LOCK_TIMEOUT`] (PostgreSQL): for a
+/// transaction that writes catalog rows without the writer lock yet. It must take the lock
 /// ([`lock_writers`]) before it writes stitch marks.
-pub(crate) async fn begin_unlocked(db: &PluginDatabase) -> Result<DbTransaction, CatalogError> {
-    let mut tx = db
-        .begin()
-        .await
-        .map_err(CatalogError::db("begin transaction"))?;
-    tune(&mut tx).await?;
+pub(crate) async fn limit_lock_waits(tx: &mut DbTransaction) -> Result<(), CatalogError> {
     set(
-        &mut tx,
+        tx,
         &format!("SET LOCAL lock_timeout = '{UNLOCKED_LOCK_TIMEOUT}'"),
     )
-    .await?;
-    Ok(tx)
+    .await
 }
 
 pub(crate) async fn migrate(db: &PluginDatabase) -> Result<(), CatalogError> {
